@@ -10,6 +10,8 @@ DEBIAN_PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   hyperfine busybox-static bubblewrap iproute2 uidmap util-linux clang-format
   python3 python3-pip
+  docker-registry skopeo umoci apache2-utils zstd
+  chromium openssl
 )
 
 missing=()

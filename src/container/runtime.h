@@ -49,6 +49,13 @@ class CancelToken {
   int fd_;
 };
 
+struct RuntimeOptions {
+  // Containers (namespaces created, waiting for a job) kept ready per kind
+  // (with / without a network namespace) by a background thread, which takes
+  // namespace creation off the job's path. 0: create each on demand.
+  size_t prepared_containers = 2;
+};
+
 class Runtime {
  public:
   // Checks that the kernel lets this user create the namespaces and mounts we
@@ -56,7 +63,7 @@ class Runtime {
   static void check_support();
 
   // scratch_dir: where per-runtime mount points and state may live.
-  explicit Runtime(std::filesystem::path scratch_dir);
+  explicit Runtime(std::filesystem::path scratch_dir, RuntimeOptions options = {});
   ~Runtime();
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;

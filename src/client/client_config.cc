@@ -1,0 +1,68 @@
+#include "client/client_config.h"
+
+#include <cstdlib>
+#include <thread>
+
+#include "base/error.h"
+
+namespace mael {
+
+std::string xdg_cache_home() {
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return x;
+  const char* home = std::getenv("HOME");
+  if (!home || !*home) throw UserError("neither XDG_CACHE_HOME nor HOME is set: set one, or pass --cache-root");
+  return std::string(home) + "/.cache";
+}
+
+void add_client_config(ConfigLoader& loader, std::string_view cache_dir_name) {
+  loader.add({.name = "cache-root",
+              .type = ConfigType::String,
+              .help = "directory for the local cache of artifacts and extracted layers",
+              .default_value = xdg_cache_home() + "/maelstrom/" + std::string(cache_dir_name),
+              .value_name = "PATH"});
+  loader.add({.name = "cache-size",
+              .type = ConfigType::Size,
+              .help = "target disk space for the local cache; unused entries beyond it are evicted",
+              .default_value = "1 GB",
+              .value_name = "BYTES"});
+  loader.add({.name = "inline-limit",
+              .type = ConfigType::Size,
+              .help = "bytes of each job's stdout and stderr to keep; the rest is counted as truncated",
+              .default_value = "1 MB",
+              .value_name = "BYTES"});
+  loader.add({.name = "slots",
+              .type = ConfigType::Int,
+              .help = "jobs to run at once on this machine",
+              .default_value = std::to_string(std::max(1u, std::thread::hardware_concurrency())),
+              .value_name = "N",
+              .min = 1,
+              .max = 1000});
+  loader.add({.name = "container-image-depot-root",
+              .type = ConfigType::String,
+              .help = "directory where container images are downloaded and kept",
+              .default_value = xdg_cache_home() + "/maelstrom/container",
+              .value_name = "PATH"});
+  loader.add({.name = "accept-invalid-remote-container-tls-certs",
+              .type = ConfigType::Bool,
+              .help = "accept invalid TLS certificates from container registries",
+              .default_value = "false"});
+  loader.add({.name = "broker",
+              .type = ConfigType::String,
+              .help = "HOST:PORT of a cluster's broker; without it jobs run on this machine",
+              .short_name = 'b',
+              .value_name = "HOST:PORT"});
+}
+
+ClientOptions client_options_from(const Config& config) {
+  ClientOptions o;
+  o.cache_root = config.get_string("cache-root");
+  o.cache_size = config.get_size("cache-size");
+  o.inline_limit = config.get_size("inline-limit");
+  o.slots = static_cast<size_t>(config.get_int("slots"));
+  o.container_image_depot_root = config.get_string("container-image-depot-root");
+  o.accept_invalid_remote_container_tls_certs = config.get_bool("accept-invalid-remote-container-tls-certs");
+  o.broker = config.get_optional_string("broker");
+  return o;
+}
+
+}  // namespace mael

@@ -1,0 +1,341 @@
+#include "cluster/broker_connection.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "base/error.h"
+#include "cluster.grpc.pb.h"
+#include "cluster/convert.h"
+#include "cluster/protocol.h"
+
+namespace mael::cluster {
+
+namespace {
+
+JobOutcome system_error(std::string message) {
+  return JobOutcome{JobError{JobErrorKind::System, std::move(message)}, {}};
+}
+
+}  // namespace
+
+struct BrokerConnection::Impl {
+  std::string broker;
+  TlsOptions tls;
+  BlobProvider blobs;
+  BrokerConnectionOptions options;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<pb::Broker::Stub> stub;
+  grpc::ClientContext ctx;
+  std::unique_ptr<grpc::ClientReaderWriter<pb::ClientToBroker, pb::BrokerToClient>> stream;
+  uint64_t client_id = 0;
+
+  std::mutex write_mu;
+  mutable std::mutex mu;  // guards everything below
+  std::condition_variable cv;
+  struct Job {
+    StateCallback on_state;
+    DoneCallback on_done;
+  };
+  std::map<uint64_t, Job> jobs;
+  uint64_t next_job = 1;
+  std::optional<std::string> error;
+  bool closing = false;
+  std::deque<Digest> uploads;
+  std::set<grpc::ClientContext*> upload_ctxs;
+  std::vector<std::thread> uploaders;
+  std::thread reader;
+
+  bool write(const pb::ClientToBroker& m) {
+    std::lock_guard lk(write_mu);
+    return stream->Write(m);
+  }
+
+  void read_loop() {
+    pb::BrokerToClient msg;
+    while (stream->Read(&msg)) {
+      switch (msg.msg_case()) {
+        case pb::BrokerToClient::kStatus: {
+          StateCallback cb;
+          {
+            std::lock_guard lk(mu);
+            auto it = jobs.find(msg.status().job_id());
+            if (it != jobs.end()) cb = it->second.on_state;
+          }
+          if (cb) cb(from_proto(msg.status().state()), msg.status().worker());
+          break;
+        }
+        case pb::BrokerToClient::kDone: {
+          DoneCallback cb;
+          {
+            std::lock_guard lk(mu);
+            auto it = jobs.find(msg.done().job_id());
+            if (it == jobs.end()) break;
+            cb = std::move(it->second.on_done);
+            jobs.erase(it);
+          }
+          if (cb) cb(from_proto(msg.done().outcome()));
+          cv.notify_all();
+          break;
+        }
+        case pb::BrokerToClient::kArtifactRequest:
+          try {
+            Digest d = digest_from_bytes(msg.artifact_request().digest());
+            std::lock_guard lk(mu);
+            uploads.push_back(d);
+            cv.notify_all();
+          } catch (const UserError& e) {
+            spdlog::warn("broker at {} sent a bad artifact request: {}", broker, e.what());
+          }
+          break;
+        default:
+          break;
+      }
+    }
+    grpc::Status st = stream->Finish();
+    std::map<uint64_t, Job> lost;
+    std::string why;
+    {
+      std::lock_guard lk(mu);
+      why = closing ? "connection to the broker closed"
+                    : fmt::format("lost connection to broker at {}: {}", broker,
+                                  st.ok() ? "the broker closed it" : st.error_message());
+      error = why;
+      lost.swap(jobs);
+      for (auto* c : upload_ctxs) c->TryCancel();
+    }
+    cv.notify_all();
+    if (!lost.empty() && !closing) spdlog::error("{}", why);
+    for (auto& [id, job] : lost)
+      if (job.on_done) job.on_done(system_error(why));
+    cv.notify_all();
+  }
+
+  void upload_loop() {
+    for (;;) {
+      Digest d;
+      {
+        std::unique_lock lk(mu);
+        cv.wait(lk, [&] { return error || !uploads.empty(); });
+        if (error) return;
+        d = uploads.front();
+        uploads.pop_front();
+      }
+      std::string failure;
+      int attempts = 0;
+      for (;;) {
+        grpc::Status st = upload(d, failure);
+        if (!failure.empty()) break;
+        if (st.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED && attempts++ < 100) {
+          std::unique_lock lk(mu);
+          if (cv.wait_for(lk, std::chrono::milliseconds(50 * std::min(attempts, 10)), [&] { return !!error; }))
+            return;
+          continue;
+        }
+        if (!st.ok() && st.error_code() != grpc::StatusCode::CANCELLED)
+          spdlog::error("uploading layer sha256:{} to broker at {} failed: {}", d.hex(), broker, st.error_message());
+        break;
+      }
+      if (!failure.empty()) {
+        spdlog::error("cannot upload layer sha256:{}: {}", d.hex(), failure);
+        pb::ClientToBroker m;
+        m.mutable_artifact_unavailable()->set_digest(digest_bytes(d));
+        m.mutable_artifact_unavailable()->set_message(failure);
+        write(m);
+      }
+    }
+  }
+
+  // Streams one blob; sets `failure` when this side cannot provide it.
+  grpc::Status upload(const Digest& d, std::string& failure) {
+    std::optional<std::filesystem::path> path;
+    try {
+      path = blobs ? blobs(d) : std::nullopt;
+    } catch (const std::exception& e) {
+      failure = e.what();
+      return grpc::Status::OK;
+    }
+    if (!path) {
+      failure = "the client does not have it";
+      return grpc::Status::OK;
+    }
+    int fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || ::fstat(fd, &sb) < 0) {
+      failure = fmt::format("cannot read {}: {}", path->string(), std::strerror(errno));
+      if (fd >= 0) ::close(fd);
+      return grpc::Status::OK;
+    }
+    struct Closer {
+      int fd;
+      ~Closer() { ::close(fd); }
+    } closer{fd};
+    grpc::ClientContext uctx;
+    add_auth(uctx, tls);
+    {
+      std::lock_guard lk(mu);
+      if (error) return grpc::Status(grpc::StatusCode::CANCELLED, "connection ended");
+      upload_ctxs.insert(&uctx);
+    }
+    pb::UploadResult result;
+    auto writer = stub->UploadBlob(&uctx, &result);
+    pb::BlobChunk chunk;
+    chunk.set_protocol_version(options.protocol_version ? options.protocol_version : kProtocolVersion);
+    chunk.set_client_id(client_id);
+    chunk.set_digest(digest_bytes(d));
+    chunk.set_size(sb.st_size);
+    std::string buf(kChunkSize, '\0');
+    uint64_t sent = 0;
+    bool first = true;
+    while (sent < static_cast<uint64_t>(sb.st_size) || first) {
+      ssize_t n = ::read(fd, buf.data(), std::min<uint64_t>(buf.size(), sb.st_size - sent));
+      if (n < 0) {
+        failure = fmt::format("cannot read {}: {}", path->string(), std::strerror(errno));
+        uctx.TryCancel();
+        break;
+      }
+      if (n == 0 && !first) break;  // the file shrank: the broker's size check rejects it
+      chunk.set_data(buf.data(), n);
+      if (!writer->Write(chunk)) break;
+      sent += n;
+      first = false;
+      chunk.clear_digest();
+      chunk.clear_size();
+      chunk.clear_client_id();
+      chunk.clear_protocol_version();
+      if (n == 0) break;
+    }
+    writer->WritesDone();
+    grpc::Status st = writer->Finish();
+    {
+      std::lock_guard lk(mu);
+      upload_ctxs.erase(&uctx);
+    }
+    return st;
+  }
+};
+
+BrokerConnection::BrokerConnection(std::string host_port, TlsOptions tls, BlobProvider blobs,
+                                   BrokerConnectionOptions options)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& c = *impl_;
+  c.broker = std::move(host_port);
+  c.tls = std::move(tls);
+  c.blobs = std::move(blobs);
+  c.options = std::move(options);
+  c.channel = grpc::CreateCustomChannel(c.broker, channel_credentials(c.tls), channel_arguments());
+  c.stub = pb::Broker::NewStub(c.channel);
+  add_auth(c.ctx, c.tls);
+  c.stream = c.stub->ClientSession(&c.ctx);
+
+  // The handshake must not hang on a black-holed address: cancel it after the timeout.
+  std::mutex hs_mu;
+  std::condition_variable hs_cv;
+  bool hs_done = false, timed_out = false;
+  std::thread watchdog([&] {
+    std::unique_lock lk(hs_mu);
+    if (!hs_cv.wait_for(lk, c.options.connect_timeout, [&] { return hs_done; })) {
+      timed_out = true;
+      c.ctx.TryCancel();
+    }
+  });
+  const uint32_t version = c.options.protocol_version ? c.options.protocol_version : kProtocolVersion;
+  pb::ClientToBroker hello;
+  hello.mutable_hello()->set_protocol_version(version);
+  hello.mutable_hello()->set_name(c.options.name);
+  c.stream->Write(hello);
+  pb::BrokerToClient msg;
+  bool ok = c.stream->Read(&msg) && msg.has_welcome();
+  {
+    std::lock_guard lk(hs_mu);
+    hs_done = true;
+  }
+  hs_cv.notify_all();
+  watchdog.join();
+  if (!ok) {
+    grpc::Status st = c.stream->Finish();
+    if (timed_out)
+      throw UserError(fmt::format("cannot connect to broker at {}: no answer within {} ms; check --broker and the "
+                                  "network",
+                                  c.broker, c.options.connect_timeout.count()));
+    throw UserError(fmt::format("cannot connect to broker at {}: {}", c.broker, st.error_message()));
+  }
+  if (msg.welcome().protocol_version() != version) {
+    c.ctx.TryCancel();
+    c.stream->Finish();
+    throw UserError(fmt::format(
+        "protocol version mismatch: broker at {} speaks version {}, this client speaks version {}; run the same "
+        "Maelstrom release on broker and clients",
+        c.broker, msg.welcome().protocol_version(), version));
+  }
+  c.client_id = msg.welcome().id();
+  // The broker may still refuse (version mismatch on its side): that ends the
+  // stream and surfaces through error() and the first job.
+  c.reader = std::thread([&c] { c.read_loop(); });
+  for (size_t i = 0; i < std::max<size_t>(c.options.upload_threads, 1); ++i)
+    c.uploaders.emplace_back([&c] { c.upload_loop(); });
+}
+
+BrokerConnection::~BrokerConnection() {
+  Impl& c = *impl_;
+  {
+    std::lock_guard lk(c.mu);
+    c.closing = true;
+  }
+  c.ctx.TryCancel();
+  c.reader.join();
+  for (auto& t : c.uploaders) t.join();
+}
+
+uint64_t BrokerConnection::submit(ResolvedJob job, StateCallback on_state, DoneCallback on_done) {
+  Impl& c = *impl_;
+  uint64_t id;
+  std::optional<std::string> err;
+  {
+    std::lock_guard lk(c.mu);
+    id = c.next_job++;
+    err = c.error;
+    if (!err) c.jobs[id] = Impl::Job{std::move(on_state), on_done};
+  }
+  if (err) {
+    if (on_done) on_done(system_error(*err));
+    return id;
+  }
+  pb::ClientToBroker m;
+  m.mutable_submit()->set_job_id(id);
+  to_proto(job, m.mutable_submit()->mutable_job());
+  // A failed write means the stream is ending: the reader fails the job.
+  c.write(m);
+  return id;
+}
+
+void BrokerConnection::cancel(uint64_t job_id) {
+  pb::ClientToBroker m;
+  m.mutable_cancel()->set_job_id(job_id);
+  impl_->write(m);
+}
+
+void BrokerConnection::wait_idle() {
+  std::unique_lock lk(impl_->mu);
+  impl_->cv.wait(lk, [&] { return impl_->jobs.empty(); });
+}
+
+size_t BrokerConnection::outstanding() const {
+  std::lock_guard lk(impl_->mu);
+  return impl_->jobs.size();
+}
+
+std::optional<std::string> BrokerConnection::error() const {
+  std::lock_guard lk(impl_->mu);
+  return impl_->error;
+}
+
+}  // namespace mael::cluster

@@ -1,0 +1,57 @@
+#pragma once
+// The client's side of the cluster: submits ResolvedJobs to a broker, reports
+// their states and outcomes, and uploads the layer blobs the broker asks for.
+// If the broker goes away, every outstanding job ends at once with a System
+// error naming the broker, and later submissions fail the same way.
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "cluster/security.h"
+#include "spec/spec.h"
+
+namespace mael::cluster {
+
+struct BrokerConnectionOptions {
+  std::string name = "client";  // shown on the broker's status page
+  std::chrono::milliseconds connect_timeout{10000};
+  size_t upload_threads = 4;
+  uint32_t protocol_version = 0;  // 0: ours; tests set another to check refusal
+};
+
+class BrokerConnection {
+ public:
+  // worker: set for Running ("worker 3 (host)"), empty otherwise.
+  using StateCallback = std::function<void(JobState state, const std::string& worker)>;
+  using DoneCallback = std::function<void(JobOutcome)>;
+  // Where a layer blob lives on this machine (e.g. the client's ArtifactStore
+  // blob_path), or nullopt if unknown.
+  using BlobProvider = std::function<std::optional<std::filesystem::path>(const Digest&)>;
+
+  // Connects and shakes hands; throws UserError naming the broker when it
+  // cannot (unreachable, refused credentials, protocol version mismatch).
+  BrokerConnection(std::string host_port, TlsOptions tls, BlobProvider blobs, BrokerConnectionOptions options = {});
+  // Disconnects; outstanding jobs end with a System error (the broker cancels them).
+  ~BrokerConnection();
+  BrokerConnection(const BrokerConnection&) = delete;
+  BrokerConnection& operator=(const BrokerConnection&) = delete;
+
+  // Callbacks run on the connection's reader thread (or, when the connection
+  // is already gone, inside submit). on_done runs exactly once.
+  uint64_t submit(ResolvedJob job, StateCallback on_state, DoneCallback on_done);
+  void cancel(uint64_t job_id);
+  // Blocks until no job is outstanding.
+  void wait_idle();
+  size_t outstanding() const;
+  // Why the connection ended, or nullopt while it is up.
+  std::optional<std::string> error() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mael::cluster

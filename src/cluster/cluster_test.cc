@@ -1,0 +1,441 @@
+// Broker, worker and broker connection in one process over real loopback gRPC,
+// with a fake container runner: checks the protocol, the artifact relay and
+// the fault handling without needing containers.
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "base/error.h"
+#include "cluster/admin.h"
+#include "cluster/broker.h"
+#include "cluster/broker_connection.h"
+#include "cluster/worker.h"
+#include "container/runtime.h"
+#include "store/artifact_store.h"
+
+namespace mael::cluster {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "mael-cluster-test-XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  fs::path path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// A minimal ustar archive holding one regular file.
+std::string make_tar(const std::string& name, const std::string& content) {
+  std::string h(512, '\0');
+  auto put = [&](size_t off, const std::string& s) { h.replace(off, s.size(), s); };
+  put(0, name);
+  put(100, "0000644");
+  put(108, "0000000");
+  put(116, "0000000");
+  char size[12];
+  std::snprintf(size, sizeof size, "%011o", static_cast<unsigned>(content.size()));
+  put(124, size);
+  put(136, "00000000000");
+  put(148, "        ");
+  h[156] = '0';
+  put(257, "ustar");
+  put(263, "00");
+  unsigned sum = 0;
+  for (unsigned char c : h) sum += c;
+  char chk[8];
+  std::snprintf(chk, sizeof chk, "%06o", sum);
+  put(148, std::string(chk, 6) + std::string("\0 ", 2));
+  std::string body = content + std::string((512 - content.size() % 512) % 512, '\0');
+  return h + body + std::string(1024, '\0');
+}
+
+// Runs no container: echoes the program and arguments, or blocks until
+// cancelled when the program is "block".
+struct FakeRunner {
+  std::atomic<int> started{0};
+  std::atomic<int> cancelled{0};
+  JobOutcome operator()(const ContainerConfig& c, const CancelToken* t) {
+    started++;
+    if (c.program == "block") {
+      pollfd p{t->fd(), POLLIN, 0};
+      ::poll(&p, 1, 60000);
+      cancelled++;
+      return JobOutcome{Signaled{9}, {}};
+    }
+    std::string out = c.program;
+    for (const auto& a : c.arguments) out += " " + a;
+    JobOutcome o{Exited{static_cast<int>(c.lower_dirs.size())}, {}};
+    o.effects.stdout_.first = out + "\n";
+    return o;
+  }
+};
+
+struct Outcome {
+  JobOutcome outcome;
+  std::vector<std::string> states;
+};
+
+// Collects one job's states and outcome.
+struct Probe {
+  std::mutex mu;
+  std::vector<std::string> states;
+  std::promise<JobOutcome> done;
+  BrokerConnection::StateCallback on_state() {
+    return [this](JobState s, const std::string& worker) {
+      std::lock_guard lk(mu);
+      states.push_back(std::to_string(static_cast<int>(s)) + (worker.empty() ? "" : " " + worker));
+    };
+  }
+  BrokerConnection::DoneCallback on_done() {
+    return [this](JobOutcome o) { done.set_value(std::move(o)); };
+  }
+  JobOutcome get() { return done.get_future().get(); }
+};
+
+struct WorkerProcess {
+  TempDir dir;
+  ArtifactStore store;
+  FakeRunner runner;
+  Worker worker;
+  std::thread thread;
+  std::exception_ptr error;
+  WorkerProcess(const std::string& broker, size_t slots, TlsOptions tls = {}, uint32_t version = 0)
+      : store(dir.path() / "artifacts", 1 << 30),
+        worker(WorkerOptions{.broker = broker, .name = "w", .slots = slots, .tls = tls,
+                             .protocol_version = version},
+               store, [this](const ContainerConfig& c, const CancelToken* t) { return runner(c, t); }) {
+    thread = std::thread([this] {
+      try {
+        worker.run();
+      } catch (...) {
+        error = std::current_exception();
+      }
+    });
+  }
+  ~WorkerProcess() {
+    worker.stop();
+    thread.join();
+  }
+};
+
+struct ClusterTest : ::testing::Test {
+  TempDir dir;
+  std::unique_ptr<Broker> broker;
+  std::string address;
+  fs::path layer_path;
+  Digest layer;
+
+  void SetUp() override { start_broker({}); }
+
+  void start_broker(TlsOptions tls) {
+    BrokerOptions o;
+    o.cache_root = dir.path() / "broker";
+    o.tls = tls;
+    broker = std::make_unique<Broker>(o);
+    address = "localhost:" + std::to_string(broker->port());
+    layer_path = dir.path() / "layer.tar";
+    std::ofstream(layer_path) << make_tar("hello.txt", "hello\n");
+    layer = Digest::of_file(layer_path);
+  }
+
+  BrokerConnection::BlobProvider provider() {
+    return [this](const Digest& d) -> std::optional<fs::path> {
+      if (d == layer) return layer_path;
+      return std::nullopt;
+    };
+  }
+
+  ResolvedJob job(std::string program, std::vector<std::string> args = {}) {
+    ResolvedJob j;
+    j.layers = {layer};
+    j.program = std::move(program);
+    j.arguments = std::move(args);
+    return j;
+  }
+
+  // Waits until the broker reports n workers.
+  void wait_workers(size_t n) {
+    for (int i = 0; i < 2000; ++i) {
+      auto s = nlohmann::json::parse(broker->status_json());
+      if (s["workers"].size() == n) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    FAIL() << "broker never saw " << n << " workers";
+  }
+};
+
+TEST_F(ClusterTest, JobRunsOnWorkerWithLayersRelayed) {
+  WorkerProcess w(address, 2);
+  BrokerConnection conn(address, {}, provider());
+  Probe p;
+  conn.submit(job("echo", {"hi", "there"}), p.on_state(), p.on_done());
+  JobOutcome o = p.get();
+  ASSERT_TRUE(std::holds_alternative<Exited>(o.result))
+      << std::get<JobError>(o.result).message;
+  EXPECT_EQ(std::get<Exited>(o.result).code, 1);  // one layer tree handed to the runner
+  EXPECT_EQ(o.effects.stdout_.first, "echo hi there\n");
+  // Both the broker and the worker hold the blob now, verified.
+  EXPECT_TRUE(w.store.has_blob(layer));
+  std::lock_guard lk(p.mu);
+  ASSERT_GE(p.states.size(), 3u);
+  EXPECT_EQ(p.states.front(), "0");  // waiting for artifacts
+  EXPECT_THAT(p.states, ::testing::Contains(::testing::StartsWith("2 worker ")));
+  EXPECT_EQ(p.states.back(), "3");
+}
+
+TEST_F(ClusterTest, ManyJobsManyWorkersAllComplete) {
+  WorkerProcess w1(address, 2), w2(address, 3);
+  wait_workers(2);
+  BrokerConnection conn(address, {}, provider());
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 200; ++i)
+    conn.submit(job("echo", {std::to_string(i)}), nullptr, [&](JobOutcome o) {
+      if (std::holds_alternative<Exited>(o.result)) ok++;
+    });
+  conn.wait_idle();
+  EXPECT_EQ(ok, 200);
+  EXPECT_GT(w1.runner.started, 0);
+  EXPECT_GT(w2.runner.started, 0);
+  auto s = nlohmann::json::parse(broker->status_json());
+  EXPECT_EQ(s["completed"], 200);
+}
+
+TEST_F(ClusterTest, DigestMismatchFailsThatJobAndBrokerKeepsServing) {
+  WorkerProcess w(address, 1);
+  fs::path liar = dir.path() / "liar.tar";
+  std::ofstream(liar) << make_tar("x", "not what the digest says");
+  Digest claimed = Digest::of_bytes("something else");
+  BrokerConnection conn(address, {}, [&](const Digest& d) -> std::optional<fs::path> {
+    if (d == claimed) return liar;
+    if (d == layer) return layer_path;
+    return std::nullopt;
+  });
+  ResolvedJob bad = job("echo");
+  bad.layers = {claimed};
+  Probe p;
+  conn.submit(bad, p.on_state(), p.on_done());
+  JobOutcome o = p.get();
+  ASSERT_TRUE(std::holds_alternative<JobError>(o.result));
+  EXPECT_THAT(std::get<JobError>(o.result).message, HasSubstr("does not match its digest"));
+  Probe good;
+  conn.submit(job("echo", {"still"}), nullptr, good.on_done());
+  EXPECT_EQ(good.get().effects.stdout_.first, "echo still\n");
+}
+
+TEST_F(ClusterTest, MissingBlobOnClientFailsJob) {
+  BrokerConnection conn(address, {}, [](const Digest&) { return std::nullopt; });
+  Probe p;
+  conn.submit(job("echo"), nullptr, p.on_done());
+  JobOutcome o = p.get();
+  ASSERT_TRUE(std::holds_alternative<JobError>(o.result));
+  EXPECT_THAT(std::get<JobError>(o.result).message, HasSubstr("could not upload layer"));
+}
+
+TEST_F(ClusterTest, MalformedJobIsRejectedWithClearError) {
+  BrokerConnection conn(address, {}, provider());
+  Probe p;
+  conn.submit(job(""), nullptr, p.on_done());
+  JobOutcome o = p.get();
+  ASSERT_TRUE(std::holds_alternative<JobError>(o.result));
+  EXPECT_THAT(std::get<JobError>(o.result).message, HasSubstr("malformed job: the program is empty"));
+}
+
+TEST_F(ClusterTest, LocalOnlyJobIsRefusedByBroker) {
+  BrokerConnection conn(address, {}, provider());
+  ResolvedJob j = job("echo");
+  j.network = Network::Local;
+  Probe p;
+  conn.submit(j, nullptr, p.on_done());
+  JobOutcome o = p.get();
+  ASSERT_TRUE(std::holds_alternative<JobError>(o.result));
+  EXPECT_THAT(std::get<JobError>(o.result).message, HasSubstr("client's own machine"));
+}
+
+TEST_F(ClusterTest, UnreachableBrokerIsAClearError) {
+  // A port nobody listens on: bind one and close it.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  std::string addr = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  try {
+    BrokerConnection conn(addr, {}, provider());
+    FAIL() << "connected to nothing";
+  } catch (const UserError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("cannot connect to broker at " + addr));
+  }
+}
+
+TEST_F(ClusterTest, ProtocolVersionMismatchIsRefusedOnBothSides) {
+  try {
+    BrokerConnection conn(address, {}, provider(), {.protocol_version = 99});
+    FAIL() << "broker accepted version 99";
+  } catch (const UserError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("protocol version mismatch"));
+  }
+  WorkerProcess w(address, 1, {}, 99);
+  w.thread.join();
+  w.thread = std::thread([] {});
+  ASSERT_TRUE(w.error);
+  try {
+    std::rethrow_exception(w.error);
+  } catch (const UserError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("protocol version mismatch"));
+  }
+  // The broker still serves others.
+  BrokerConnection ok(address, {}, provider());
+  EXPECT_FALSE(ok.error());
+}
+
+TEST_F(ClusterTest, TokenIsRequiredWhenConfigured) {
+  broker.reset();
+  start_broker(TlsOptions{.token = "sesame"});
+  try {
+    BrokerConnection conn(address, {}, provider());
+    FAIL() << "accepted a client without token";
+  } catch (const UserError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("token"));
+  }
+  try {
+    BrokerConnection conn(address, TlsOptions{.token = "wrong"}, provider());
+    FAIL() << "accepted a wrong token";
+  } catch (const UserError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("wrong token"));
+  }
+  EXPECT_THROW(admin_stop(address, {}), UserError);
+  WorkerProcess w(address, 1, TlsOptions{.token = "sesame"});
+  BrokerConnection conn(address, TlsOptions{.token = "sesame"}, provider());
+  Probe p;
+  conn.submit(job("echo", {"in"}), nullptr, p.on_done());
+  EXPECT_EQ(p.get().effects.stdout_.first, "echo in\n");
+}
+
+TEST_F(ClusterTest, ClientDisconnectCancelsItsRunningJobs) {
+  WorkerProcess w(address, 2);
+  {
+    BrokerConnection conn(address, {}, provider());
+    conn.submit(job("block"), nullptr, nullptr);
+    conn.submit(job("block"), nullptr, nullptr);
+    conn.submit(job("block"), nullptr, nullptr);  // queued at the worker
+    for (int i = 0; i < 2000 && w.runner.started < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    ASSERT_EQ(w.runner.started, 2);
+  }
+  for (int i = 0; i < 2000 && w.runner.cancelled < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(w.runner.cancelled, 2);
+  for (int i = 0; i < 200; ++i) {
+    auto s = nlohmann::json::parse(broker->status_json());
+    if (s["running"] == 0 && s["assigned"] == 0 && s["queued"] == 0) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  FAIL() << broker->status_json();
+}
+
+TEST_F(ClusterTest, VanishedWorkersJobsRunElsewhere) {
+  auto w1 = std::make_unique<WorkerProcess>(address, 1);
+  wait_workers(1);
+  BrokerConnection conn(address, {}, provider());
+  Probe p;
+  conn.submit(job("block"), p.on_state(), p.on_done());
+  for (int i = 0; i < 2000 && w1->runner.started < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(w1->runner.started, 1);
+  // A second worker whose runner never blocks, then the first one vanishes.
+  TempDir d2;
+  ArtifactStore s2(d2.path() / "a", 1 << 30);
+  std::atomic<int> ran{0};
+  Worker w2(WorkerOptions{.broker = address, .name = "w2", .slots = 1}, s2,
+            [&](const ContainerConfig&, const CancelToken*) {
+              ran++;
+              return JobOutcome{Exited{0}, {}};
+            });
+  std::thread t2([&] { w2.run(); });
+  wait_workers(2);
+  w1.reset();
+  JobOutcome o = p.get();
+  EXPECT_TRUE(std::holds_alternative<Exited>(o.result));
+  EXPECT_EQ(ran, 1);
+  w2.stop();
+  t2.join();
+}
+
+TEST_F(ClusterTest, BrokerGoingAwayFailsOutstandingJobsQuickly) {
+  BrokerConnection conn(address, {}, provider());
+  Probe p;
+  conn.submit(job("echo"), nullptr, p.on_done());  // no worker: stays queued
+  broker.reset();
+  JobOutcome o = p.get();
+  ASSERT_TRUE(std::holds_alternative<JobError>(o.result));
+  EXPECT_THAT(std::get<JobError>(o.result).message, HasSubstr("lost connection to broker at " + address));
+  Probe late;
+  conn.submit(job("echo"), nullptr, late.on_done());
+  EXPECT_TRUE(std::holds_alternative<JobError>(late.get().result));
+}
+
+TEST_F(ClusterTest, AdminStopEndsBrokerAndWorkers) {
+  WorkerProcess w(address, 1);
+  wait_workers(1);
+  auto status = nlohmann::json::parse(admin_status(address, {}));
+  EXPECT_EQ(status["workers"].size(), 1u);
+  EXPECT_EQ(status["slots"], 1);
+  admin_stop(address, {});
+  broker->wait();  // returns because of the stop request
+  w.thread.join();  // the worker exits on the broker's Shutdown
+  w.thread = std::thread([] {});
+  EXPECT_FALSE(w.error);
+}
+
+// GET a path from the status web server.
+std::string http_get(uint16_t port, const std::string& path) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) return "";
+  std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  ::send(fd, req.data(), req.size(), 0);
+  std::string resp;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) resp.append(buf, n);
+  ::close(fd);
+  return resp;
+}
+
+TEST_F(ClusterTest, WebServerServesPageAndStatus) {
+  WorkerProcess w(address, 3);
+  wait_workers(1);
+  std::string page = http_get(*broker->http_port(), "/");
+  EXPECT_THAT(page, HasSubstr("HTTP/1.1 200"));
+  EXPECT_THAT(page, HasSubstr("id=\"worker-count\""));
+  std::string api = http_get(*broker->http_port(), "/api/status");
+  auto body = nlohmann::json::parse(api.substr(api.find("\r\n\r\n") + 4));
+  EXPECT_EQ(body["workers"].size(), 1u);
+  EXPECT_EQ(body["slots"], 3);
+  EXPECT_THAT(http_get(*broker->http_port(), "/nope"), HasSubstr("404"));
+}
+
+}  // namespace
+}  // namespace mael::cluster

@@ -1,0 +1,266 @@
+#include "cluster/scheduler.h"
+
+#include <fmt/format.h>
+
+#include <climits>
+
+namespace mael::cluster {
+
+namespace {
+
+JobOutcome system_error(std::string message) {
+  return JobOutcome{JobError{JobErrorKind::System, std::move(message)}, {}};
+}
+
+}  // namespace
+
+bool Scheduler::QueueKey::operator<(const QueueKey& o) const {
+  if (priority != o.priority) return priority > o.priority;
+  if (estimate != o.estimate) return estimate > o.estimate;
+  if (seq != o.seq) return seq < o.seq;
+  return id < o.id;
+}
+
+Scheduler::Scheduler(SchedulerSink& sink, std::function<bool(const Digest&)> has_blob, SchedulerOptions options)
+    : sink_(sink), has_blob_(std::move(has_blob)), options_(options) {}
+
+Scheduler::QueueKey Scheduler::key(const Job& j) const {
+  return QueueKey{j.spec.priority, j.spec.estimated_duration ? j.spec.estimated_duration->count() : INT64_MAX,
+                  j.seq, j.id};
+}
+
+void Scheduler::add_client(ClientId c) { clients_.insert(c); }
+
+void Scheduler::remove_client(ClientId c) {
+  clients_.erase(c);
+  std::vector<BrokerJobId> ids;
+  for (auto it = by_client_.lower_bound({c, 0}); it != by_client_.end() && it->first.first == c; ++it)
+    ids.push_back(it->second);
+  for (BrokerJobId id : ids) {
+    Job& j = jobs_.at(id);
+    if (j.worker) sink_.cancel_on_worker(*j.worker, id);
+    forget(id);
+  }
+  // Blobs this client was uploading: ask another client that needs them.
+  for (auto& [d, a] : artifacts_)
+    if (a.uploader == c) {
+      a.uploader.reset();
+      choose_uploader(d, a);
+    }
+  std::erase_if(artifacts_, [](const auto& kv) { return kv.second.waiting.empty(); });
+  dispatch();
+}
+
+void Scheduler::add_worker(WorkerId w, size_t slots) {
+  workers_[w] = WorkerState{std::max<size_t>(slots, 1), {}, 0};
+  dispatch();
+}
+
+void Scheduler::remove_worker(WorkerId w) {
+  auto it = workers_.find(w);
+  if (it == workers_.end()) return;
+  std::set<BrokerJobId> lost = std::move(it->second.jobs);
+  workers_.erase(it);
+  for (BrokerJobId id : lost) {
+    Job& j = jobs_.at(id);
+    j.worker.reset();
+    j.running = false;
+    if (++j.losses > options_.max_losses) {
+      finish(id, system_error(fmt::format(
+                     "job lost: {} workers disconnected while holding it; giving up (check the workers' logs)",
+                     j.losses)));
+      continue;
+    }
+    sink_.job_state(j.client, j.client_job, JobState::Pending, std::nullopt);
+    queue_.insert(key(j));
+  }
+  dispatch();
+}
+
+void Scheduler::submit(ClientId c, ClientJobId cj, ResolvedJob spec) {
+  if (!clients_.count(c)) return;
+  if (by_client_.count({c, cj})) {
+    sink_.job_done(c, cj, system_error(fmt::format("duplicate job id {} from client", cj)));
+    return;
+  }
+  BrokerJobId id = next_id_++;
+  Job& j = jobs_[id];
+  j.id = id;
+  j.client = c;
+  j.client_job = cj;
+  j.seq = next_seq_++;
+  j.spec = std::move(spec);
+  by_client_[{c, cj}] = id;
+  for (const Digest& d : j.spec.layers)
+    if (!has_blob_(d)) j.missing.insert(d);
+  if (j.missing.empty()) {
+    enqueue(j);
+    dispatch();
+    return;
+  }
+  sink_.job_state(c, cj, JobState::WaitingForArtifacts, std::nullopt);
+  for (const Digest& d : j.missing) {
+    Artifact& a = artifacts_[d];
+    a.waiting.insert(id);
+    if (!a.uploader) choose_uploader(d, a);
+  }
+}
+
+void Scheduler::reject(ClientId c, ClientJobId cj, const std::string& message) {
+  sink_.job_done(c, cj, system_error(message));
+  ++completed_;
+}
+
+void Scheduler::cancel(ClientId c, ClientJobId cj) {
+  auto it = by_client_.find({c, cj});
+  if (it == by_client_.end()) return;
+  BrokerJobId id = it->second;
+  Job& j = jobs_.at(id);
+  if (j.worker) {
+    // The worker answers with the job's (cancelled) outcome.
+    sink_.cancel_on_worker(*j.worker, id);
+    return;
+  }
+  finish(id, system_error("job cancelled"));
+}
+
+void Scheduler::choose_uploader(const Digest& d, Artifact& a) {
+  for (BrokerJobId id : a.waiting) {
+    ClientId c = jobs_.at(id).client;
+    if (clients_.count(c)) {
+      a.uploader = c;
+      sink_.request_artifact(c, d);
+      return;
+    }
+  }
+}
+
+void Scheduler::artifact_ready(const Digest& d) {
+  auto it = artifacts_.find(d);
+  if (it == artifacts_.end()) return;
+  std::set<BrokerJobId> waiting = std::move(it->second.waiting);
+  artifacts_.erase(it);
+  for (BrokerJobId id : waiting) {
+    auto jt = jobs_.find(id);
+    if (jt == jobs_.end()) continue;
+    jt->second.missing.erase(d);
+    if (jt->second.missing.empty()) enqueue(jt->second);
+  }
+  dispatch();
+}
+
+void Scheduler::artifact_failed(ClientId c, const Digest& d, const std::string& why) {
+  auto it = artifacts_.find(d);
+  if (it == artifacts_.end()) return;
+  Artifact& a = it->second;
+  std::vector<BrokerJobId> failed;
+  for (BrokerJobId id : a.waiting)
+    if (jobs_.at(id).client == c) failed.push_back(id);
+  for (BrokerJobId id : failed) finish(id, system_error(why));  // also drops id from a.waiting
+  it = artifacts_.find(d);
+  if (it == artifacts_.end()) return;
+  if (it->second.uploader == c) {
+    it->second.uploader.reset();
+    choose_uploader(d, it->second);
+  }
+}
+
+bool Scheduler::artifact_expected(ClientId c, const Digest& d) const {
+  auto it = artifacts_.find(d);
+  return it != artifacts_.end() && it->second.uploader == c;
+}
+
+void Scheduler::enqueue(Job& j) {
+  sink_.job_state(j.client, j.client_job, JobState::Pending, std::nullopt);
+  queue_.insert(key(j));
+}
+
+void Scheduler::dispatch() {
+  while (!queue_.empty()) {
+    // Least-loaded worker with room: fewest assigned jobs per slot.
+    WorkerState* best = nullptr;
+    WorkerId best_id = 0;
+    for (auto& [id, w] : workers_) {
+      if (w.jobs.size() >= options_.jobs_per_slot * w.slots) continue;
+      if (!best || w.jobs.size() * best->slots < best->jobs.size() * w.slots) {
+        best = &w;
+        best_id = id;
+      }
+    }
+    if (!best) return;
+    BrokerJobId id = queue_.begin()->id;
+    queue_.erase(queue_.begin());
+    Job& j = jobs_.at(id);
+    j.worker = best_id;
+    best->jobs.insert(id);
+    sink_.enqueue_on_worker(best_id, id, j.spec);
+  }
+}
+
+void Scheduler::job_running(WorkerId w, BrokerJobId id) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end() || it->second.worker != w || it->second.running) return;
+  it->second.running = true;
+  workers_.at(w).running++;
+  sink_.job_state(it->second.client, it->second.client_job, JobState::Running, w);
+}
+
+void Scheduler::job_done(WorkerId w, BrokerJobId id, JobOutcome outcome) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end() || it->second.worker != w) return;  // stale: the job moved on
+  finish(id, outcome);
+  dispatch();
+}
+
+void Scheduler::finish(BrokerJobId id, const JobOutcome& outcome) {
+  Job& j = jobs_.at(id);
+  sink_.job_state(j.client, j.client_job, JobState::Completed, std::nullopt);
+  sink_.job_done(j.client, j.client_job, outcome);
+  ++completed_;
+  forget(id);
+}
+
+void Scheduler::forget(BrokerJobId id) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return;
+  Job& j = it->second;
+  queue_.erase(key(j));
+  if (j.worker) {
+    auto& w = workers_.at(*j.worker);
+    w.jobs.erase(id);
+    if (j.running) w.running--;
+  }
+  for (const Digest& d : j.missing) {
+    auto at = artifacts_.find(d);
+    if (at == artifacts_.end()) continue;
+    at->second.waiting.erase(id);
+    if (at->second.waiting.empty()) artifacts_.erase(at);
+  }
+  by_client_.erase({j.client, j.client_job});
+  jobs_.erase(it);
+}
+
+SchedulerStats Scheduler::stats() const {
+  SchedulerStats s;
+  s.clients = clients_.size();
+  s.queued = queue_.size();
+  s.completed = completed_;
+  for (const auto& [id, w] : workers_) {
+    s.workers.push_back({id, w.slots, w.jobs.size(), w.running});
+    s.running += w.running;
+    s.assigned += w.jobs.size() - w.running;
+  }
+  for (const auto& [id, j] : jobs_)
+    if (!j.missing.empty()) s.waiting_for_artifacts++;
+  return s;
+}
+
+std::vector<ClientId> Scheduler::clients() const { return {clients_.begin(), clients_.end()}; }
+
+std::vector<WorkerId> Scheduler::workers() const {
+  std::vector<WorkerId> v;
+  for (const auto& [id, w] : workers_) v.push_back(id);
+  return v;
+}
+
+}  // namespace mael::cluster

@@ -1,0 +1,147 @@
+#pragma once
+// The broker's scheduler: pure bookkeeping, no threads and no I/O, so every
+// rule can be unit-tested. The broker calls it under one lock and it answers
+// through a SchedulerSink (messages to send).
+//
+// Written by hand (no library does this):
+// - one queue of jobs whose layers the broker holds, ordered by highest
+//   priority, then longest estimated duration (unknown counts as longest), then
+//   submission order;
+// - each worker holds up to 2 x slots jobs so it can fetch layers for the next
+//   ones while the current ones run; a job goes to the least-loaded worker
+//   (fewest assigned jobs per slot);
+// - a job whose layers are missing waits while one client uploads each missing
+//   blob (one upload per digest, however many jobs or clients need it);
+// - a worker that vanishes has its jobs queued again; a job lost on more than
+//   max_losses workers ends with a System error; a client that vanishes has its
+//   queued jobs dropped and its assigned jobs cancelled on their workers.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "spec/spec.h"
+
+namespace mael::cluster {
+
+using ClientId = uint64_t;
+using WorkerId = uint64_t;
+using ClientJobId = uint64_t;
+using BrokerJobId = uint64_t;
+
+class SchedulerSink {
+ public:
+  virtual ~SchedulerSink() = default;
+  virtual void enqueue_on_worker(WorkerId w, BrokerJobId j, const ResolvedJob& job) = 0;
+  virtual void cancel_on_worker(WorkerId w, BrokerJobId j) = 0;
+  // worker is set when state is Running.
+  virtual void job_state(ClientId c, ClientJobId j, JobState state, std::optional<WorkerId> worker) = 0;
+  virtual void job_done(ClientId c, ClientJobId j, const JobOutcome& outcome) = 0;
+  virtual void request_artifact(ClientId c, const Digest& d) = 0;
+};
+
+struct SchedulerOptions {
+  int max_losses = 3;
+  size_t jobs_per_slot = 2;
+};
+
+struct SchedulerStats {
+  struct Worker {
+    WorkerId id;
+    size_t slots;
+    size_t assigned;  // jobs sent to it and not done
+    size_t running;   // of those, reported running
+  };
+  std::vector<Worker> workers;
+  size_t clients = 0;
+  size_t waiting_for_artifacts = 0;
+  size_t queued = 0;   // pending at the broker
+  size_t assigned = 0; // on workers, not yet running
+  size_t running = 0;
+  uint64_t completed = 0;  // since start
+};
+
+class Scheduler {
+ public:
+  // has_blob: whether the broker's store holds a digest.
+  Scheduler(SchedulerSink& sink, std::function<bool(const Digest&)> has_blob, SchedulerOptions options = {});
+
+  void add_client(ClientId c);
+  void remove_client(ClientId c);
+  void add_worker(WorkerId w, size_t slots);
+  void remove_worker(WorkerId w);
+
+  void submit(ClientId c, ClientJobId j, ResolvedJob job);
+  // Fails a job at once (e.g. malformed), through the same path as outcomes.
+  void reject(ClientId c, ClientJobId j, const std::string& message);
+  void cancel(ClientId c, ClientJobId j);
+
+  // The blob is now in the store.
+  void artifact_ready(const Digest& d);
+  // The client could not provide the blob (or sent wrong bytes): its jobs that
+  // need it fail with `why`; another client that needs it is asked instead.
+  void artifact_failed(ClientId c, const Digest& d, const std::string& why);
+  // Whether the broker asked client c for d and still waits for it.
+  bool artifact_expected(ClientId c, const Digest& d) const;
+
+  void job_running(WorkerId w, BrokerJobId j);
+  void job_done(WorkerId w, BrokerJobId j, JobOutcome outcome);
+
+  SchedulerStats stats() const;
+  std::vector<ClientId> clients() const;
+  std::vector<WorkerId> workers() const;
+
+ private:
+  struct Job {
+    BrokerJobId id;
+    ClientId client;
+    ClientJobId client_job;
+    uint64_t seq;
+    ResolvedJob spec;
+    std::set<Digest> missing;
+    std::optional<WorkerId> worker;
+    bool running = false;
+    int losses = 0;
+  };
+  struct QueueKey {
+    int32_t priority;
+    int64_t estimate;  // ms; unknown = INT64_MAX
+    uint64_t seq;
+    BrokerJobId id;
+    bool operator<(const QueueKey& o) const;  // "runs sooner"
+  };
+  struct WorkerState {
+    size_t slots;
+    std::set<BrokerJobId> jobs;
+    size_t running = 0;
+  };
+  struct Artifact {
+    std::set<BrokerJobId> waiting;
+    std::optional<ClientId> uploader;
+  };
+
+  QueueKey key(const Job& j) const;
+  void enqueue(Job& j);
+  void dispatch();
+  void finish(BrokerJobId id, const JobOutcome& outcome);
+  void forget(BrokerJobId id);  // removes every trace of a job
+  void choose_uploader(const Digest& d, Artifact& a);
+
+  SchedulerSink& sink_;
+  std::function<bool(const Digest&)> has_blob_;
+  SchedulerOptions options_;
+  std::map<BrokerJobId, Job> jobs_;
+  std::map<std::pair<ClientId, ClientJobId>, BrokerJobId> by_client_;
+  std::set<ClientId> clients_;
+  std::map<WorkerId, WorkerState> workers_;
+  std::set<QueueKey> queue_;
+  std::map<Digest, Artifact> artifacts_;
+  BrokerJobId next_id_ = 1;
+  uint64_t next_seq_ = 0;
+  uint64_t completed_ = 0;
+};
+
+}  // namespace mael::cluster

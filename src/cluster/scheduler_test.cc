@@ -1,0 +1,254 @@
+#include "cluster/scheduler.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <set>
+
+namespace mael::cluster {
+namespace {
+
+// Records every message the scheduler sends, as short strings.
+struct Recorder : SchedulerSink {
+  std::vector<std::string> events;
+  std::map<BrokerJobId, WorkerId> on_worker;       // enqueued and not cancelled
+  std::map<ClientJobId, JobOutcome> outcomes;
+  std::vector<std::pair<BrokerJobId, ResolvedJob>> enqueued;
+
+  void enqueue_on_worker(WorkerId w, BrokerJobId j, const ResolvedJob& job) override {
+    events.push_back(fmt::format("enqueue w{} j{}", w, j));
+    on_worker[j] = w;
+    enqueued.emplace_back(j, job);
+  }
+  void cancel_on_worker(WorkerId w, BrokerJobId j) override {
+    events.push_back(fmt::format("cancel w{} j{}", w, j));
+  }
+  void job_state(ClientId c, ClientJobId j, JobState s, std::optional<WorkerId> w) override {
+    events.push_back(fmt::format("state c{} j{} {}{}", c, j, static_cast<int>(s), w ? fmt::format(" w{}", *w) : ""));
+  }
+  void job_done(ClientId c, ClientJobId j, const JobOutcome& o) override {
+    events.push_back(fmt::format("done c{} j{}", c, j));
+    outcomes[j] = o;
+  }
+  void request_artifact(ClientId c, const Digest& d) override {
+    events.push_back(fmt::format("request c{} {}", c, d.hex().substr(0, 4)));
+  }
+  size_t count(const std::string& prefix) const {
+    return std::count_if(events.begin(), events.end(), [&](auto& e) { return e.rfind(prefix, 0) == 0; });
+  }
+};
+
+ResolvedJob job(int priority = 0, std::optional<int> estimate_ms = std::nullopt, std::vector<Digest> layers = {}) {
+  ResolvedJob j;
+  j.program = "true";
+  j.priority = priority;
+  if (estimate_ms) j.estimated_duration = std::chrono::milliseconds(*estimate_ms);
+  j.layers = std::move(layers);
+  return j;
+}
+
+JobOutcome exited(int code) { return JobOutcome{Exited{code}, {}}; }
+
+struct SchedulerTest : ::testing::Test {
+  Recorder sink;
+  std::set<Digest> store;
+  Scheduler sched{sink, [this](const Digest& d) { return store.count(d) > 0; }};
+};
+
+TEST_F(SchedulerTest, NoWorkerMeansJobsWaitInQueue) {
+  sched.add_client(1);
+  sched.submit(1, 10, job());
+  EXPECT_EQ(sink.count("enqueue"), 0u);
+  EXPECT_EQ(sched.stats().queued, 1u);
+  sched.add_worker(7, 1);
+  EXPECT_EQ(sink.count("enqueue w7"), 1u);
+  EXPECT_EQ(sched.stats().queued, 0u);
+}
+
+TEST_F(SchedulerTest, WorkerGetsAtMostTwiceItsSlots) {
+  sched.add_client(1);
+  sched.add_worker(1, 3);
+  for (int i = 0; i < 10; ++i) sched.submit(1, i, job());
+  EXPECT_EQ(sink.count("enqueue w1"), 6u);
+  EXPECT_EQ(sched.stats().queued, 4u);
+  // One job done frees room for exactly one more.
+  BrokerJobId first = sink.enqueued.front().first;
+  sched.job_running(1, first);
+  sched.job_done(1, first, exited(0));
+  EXPECT_EQ(sink.count("enqueue w1"), 7u);
+  EXPECT_EQ(sched.stats().queued, 3u);
+}
+
+TEST_F(SchedulerTest, HighestPriorityThenLongestFirst) {
+  sched.add_client(1);
+  sched.submit(1, 1, job(0, 100));
+  sched.submit(1, 2, job(0, 500));
+  sched.submit(1, 3, job(5, 10));
+  sched.submit(1, 4, job(0, std::nullopt));  // unknown counts as longest
+  sched.submit(1, 5, job(0, 500));           // tie: submission order
+  sched.add_worker(1, 5);  // room for all: dispatch order is the queue order
+  std::vector<ClientJobId> order;
+  std::map<BrokerJobId, ClientJobId> to_client{{1, 1}, {2, 2}, {3, 3}, {4, 4}, {5, 5}};
+  for (auto& [id, j] : sink.enqueued) order.push_back(to_client.at(id));
+  EXPECT_EQ(order, (std::vector<ClientJobId>{3, 4, 2, 5, 1}));
+}
+
+TEST_F(SchedulerTest, LeastLoadedWorkerFirst) {
+  sched.add_client(1);
+  sched.add_worker(1, 4);
+  sched.add_worker(2, 1);
+  for (int i = 0; i < 10; ++i) sched.submit(1, i, job());
+  // 8 go to worker 1 and 2 to worker 2, interleaved by load per slot.
+  EXPECT_EQ(sink.count("enqueue w1"), 8u);
+  EXPECT_EQ(sink.count("enqueue w2"), 2u);
+  // Worker 2 is never more loaded per slot than worker 1 when it gets a job.
+  size_t w1 = 0, w2 = 0;
+  for (auto& e : sink.events) {
+    if (e.rfind("enqueue w1", 0) == 0) ++w1;
+    if (e.rfind("enqueue w2", 0) == 0) {
+      EXPECT_LE(w2 * 4, w1) << "worker 2 got a job while busier per slot";
+      ++w2;
+    }
+  }
+  EXPECT_EQ(sched.stats().queued, 0u);
+}
+
+TEST_F(SchedulerTest, StatesFlowToClient) {
+  sched.add_client(3);
+  sched.add_worker(9, 1);
+  sched.submit(3, 42, job());
+  BrokerJobId id = sink.enqueued.at(0).first;
+  sched.job_running(9, id);
+  sched.job_done(9, id, exited(4));
+  std::vector<std::string> expect{"state c3 j42 1", "enqueue w9 j1", "state c3 j42 2 w9", "state c3 j42 3",
+                                  "done c3 j42"};
+  EXPECT_EQ(sink.events, expect);
+  EXPECT_EQ(std::get<Exited>(sink.outcomes.at(42).result).code, 4);
+  EXPECT_EQ(sched.stats().completed, 1u);
+}
+
+TEST_F(SchedulerTest, MissingArtifactUploadedOnceForManyJobsAndClients) {
+  Digest d = Digest::of_bytes("layer");
+  sched.add_client(1);
+  sched.add_client(2);
+  sched.add_worker(1, 8);
+  sched.submit(1, 1, job(0, {}, {d}));
+  sched.submit(1, 2, job(0, {}, {d, d}));
+  sched.submit(2, 1, job(0, {}, {d}));
+  EXPECT_EQ(sink.count("request"), 1u);
+  EXPECT_EQ(sink.count("request c1"), 1u);
+  EXPECT_TRUE(sched.artifact_expected(1, d));
+  EXPECT_FALSE(sched.artifact_expected(2, d));
+  EXPECT_EQ(sched.stats().waiting_for_artifacts, 3u);
+  EXPECT_EQ(sink.count("enqueue"), 0u);
+  store.insert(d);
+  sched.artifact_ready(d);
+  EXPECT_EQ(sink.count("enqueue"), 3u);
+  EXPECT_EQ(sched.stats().waiting_for_artifacts, 0u);
+  // Later jobs needing it do not ask again.
+  sched.submit(2, 2, job(0, {}, {d}));
+  EXPECT_EQ(sink.count("request"), 1u);
+  EXPECT_EQ(sink.count("enqueue"), 4u);
+}
+
+TEST_F(SchedulerTest, UploaderVanishingAsksAnotherClient) {
+  Digest d = Digest::of_bytes("layer");
+  sched.add_client(1);
+  sched.add_client(2);
+  sched.submit(1, 1, job(0, {}, {d}));
+  sched.submit(2, 1, job(0, {}, {d}));
+  sched.remove_client(1);
+  EXPECT_EQ(sink.count("request c2"), 1u);
+  EXPECT_TRUE(sched.artifact_expected(2, d));
+}
+
+TEST_F(SchedulerTest, BadUploadFailsOnlyThatClientsJobs) {
+  Digest d = Digest::of_bytes("layer");
+  sched.add_client(1);
+  sched.add_client(2);
+  sched.submit(1, 1, job(0, {}, {d}));
+  sched.submit(2, 5, job(0, {}, {d}));
+  sched.artifact_failed(1, d, "digest mismatch");
+  ASSERT_TRUE(sink.outcomes.count(1));
+  EXPECT_EQ(std::get<JobError>(sink.outcomes.at(1).result).message, "digest mismatch");
+  EXPECT_FALSE(sink.outcomes.count(5));
+  EXPECT_EQ(sink.count("request c2"), 1u);
+}
+
+TEST_F(SchedulerTest, VanishedWorkersJobsRequeuedOnOthers) {
+  sched.add_client(1);
+  sched.add_worker(1, 1);
+  sched.submit(1, 1, job());
+  sched.submit(1, 2, job());
+  EXPECT_EQ(sink.count("enqueue w1"), 2u);
+  sched.job_running(1, 1);
+  sched.remove_worker(1);
+  EXPECT_EQ(sched.stats().queued, 2u);
+  sched.add_worker(2, 1);
+  EXPECT_EQ(sink.count("enqueue w2"), 2u);
+  // A late answer from the vanished worker is ignored.
+  sched.job_done(1, 1, exited(0));
+  EXPECT_FALSE(sink.outcomes.count(1));
+  sched.job_done(2, 1, exited(0));
+  EXPECT_TRUE(sink.outcomes.count(1));
+}
+
+TEST_F(SchedulerTest, JobLostOnTooManyWorkersFails) {
+  sched.add_client(1);
+  sched.submit(1, 1, job());
+  for (WorkerId w = 1; w <= 3; ++w) {
+    sched.add_worker(w, 1);
+    sched.remove_worker(w);
+    EXPECT_FALSE(sink.outcomes.count(1));
+  }
+  sched.add_worker(4, 1);
+  sched.remove_worker(4);
+  ASSERT_TRUE(sink.outcomes.count(1));
+  const auto& err = std::get<JobError>(sink.outcomes.at(1).result);
+  EXPECT_EQ(err.kind, JobErrorKind::System);
+  EXPECT_NE(err.message.find("4 workers"), std::string::npos);
+}
+
+TEST_F(SchedulerTest, VanishedClientsJobsDroppedAndCancelled) {
+  sched.add_client(1);
+  sched.add_client(2);
+  sched.add_worker(1, 1);
+  for (int i = 0; i < 4; ++i) sched.submit(1, i, job());
+  sched.submit(2, 0, job());
+  EXPECT_EQ(sink.count("enqueue"), 2u);
+  sched.remove_client(1);
+  EXPECT_EQ(sink.count("cancel w1"), 2u);
+  EXPECT_EQ(sched.stats().queued, 0u);
+  // Room freed at once: the other client's job goes out.
+  EXPECT_EQ(sink.count("enqueue"), 3u);
+  EXPECT_EQ(sink.count("done c1"), 0u);
+}
+
+TEST_F(SchedulerTest, CancelQueuedJobCompletesIt) {
+  sched.add_client(1);
+  sched.submit(1, 1, job());
+  sched.cancel(1, 1);
+  ASSERT_TRUE(sink.outcomes.count(1));
+  EXPECT_EQ(std::get<JobError>(sink.outcomes.at(1).result).message, "job cancelled");
+  EXPECT_EQ(sched.stats().queued, 0u);
+}
+
+TEST_F(SchedulerTest, CancelAssignedJobAsksWorker) {
+  sched.add_client(1);
+  sched.add_worker(1, 1);
+  sched.submit(1, 1, job());
+  sched.cancel(1, 1);
+  EXPECT_EQ(sink.count("cancel w1 j1"), 1u);
+  EXPECT_FALSE(sink.outcomes.count(1));
+}
+
+TEST_F(SchedulerTest, DuplicateClientJobIdIsRefused) {
+  sched.add_client(1);
+  sched.submit(1, 1, job());
+  sched.submit(1, 1, job());
+  ASSERT_TRUE(sink.outcomes.count(1));
+  EXPECT_EQ(sched.stats().queued, 1u);
+}
+
+}  // namespace
+}  // namespace mael::cluster

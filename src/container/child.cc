@@ -1,0 +1,319 @@
+// The shell side of a container. Runs in a CLONE_VM child of a multi-threaded
+// process, so it follows the rules of code after vfork: raw system calls only
+// (raw_syscall.h), no libc, no allocation, nothing that touches TLS. Compiled
+// without sanitizers and stack protector (see CMakeLists.txt).
+#include "container/child.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <linux/mount.h>
+#include <linux/openat2.h>
+#include <linux/prctl.h>
+#include <net/if.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "container/raw_syscall.h"
+
+#define CHILD __attribute__((no_sanitize("address", "undefined"), noinline)) static
+
+namespace mael::child {
+namespace {
+
+using raw::sys;
+constexpr int kMntDetach = 2;  // <sys/mount.h> clashes with <linux/mount.h> in older glibc
+
+CHILD size_t length(const char* s) {
+  size_t n = 0;
+  while (s[n]) ++n;
+  return n;
+}
+
+[[noreturn]] CHILD void die(int report_fd, Step step, long rc, int index = -1) {
+  Report r;
+  r.step = step;
+  r.err = static_cast<int32_t>(-rc);
+  r.index = index;
+  sys(SYS_write, report_fd, &r, sizeof r);
+  for (;;) sys(SYS_exit_group, 127);
+}
+
+CHILD long write_file(const char* path, const char* text) {
+  long fd = sys(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return fd;
+  size_t n = length(text);
+  long rc = sys(SYS_write, fd, text, n);
+  sys(SYS_close, fd);
+  if (rc >= 0 && static_cast<size_t>(rc) != n) return -EIO;
+  return rc < 0 ? rc : 0;
+}
+
+// "/proc/self/fd/<fd>/<leaf>" into buf.
+CHILD void fd_path(char* buf, long fd, const char* leaf) {
+  const char* prefix = "proc/self/fd/";  // relative: our cwd is the host's "/"
+  char* p = buf;
+  while (*prefix) *p++ = *prefix++;
+  char digits[24];
+  int n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + fd % 10);
+    fd /= 10;
+  } while (fd > 0);
+  while (n > 0) *p++ = digits[--n];
+  if (*leaf) *p++ = '/';
+  while (*leaf) *p++ = *leaf++;
+  *p = 0;
+}
+
+CHILD long set_read_only(long mount_fd) {
+  struct mount_attr attr;
+  attr.attr_set = MOUNT_ATTR_RDONLY;
+  attr.attr_clr = 0;
+  attr.propagation = 0;
+  attr.userns_fd = 0;
+  return sys(SYS_mount_setattr, mount_fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr);
+}
+
+// fsopen + options + create + fsmount; returns the detached mount's fd.
+CHILD long new_fs(const char* type, const char* const* options, bool read_only) {
+  long fs = sys(SYS_fsopen, type, FSOPEN_CLOEXEC);
+  if (fs < 0) return fs;
+  long rc = sys(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "source", type, 0);
+  for (const char* const* o = options; o && o[0] && rc >= 0; o += 2)
+    rc = sys(SYS_fsconfig, fs, FSCONFIG_SET_STRING, o[0], o[1], 0);
+  if (rc >= 0) rc = sys(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, 0, 0, 0);
+  if (rc >= 0) rc = sys(SYS_fsmount, fs, FSMOUNT_CLOEXEC, read_only ? MOUNT_ATTR_RDONLY : 0);
+  sys(SYS_close, fs);
+  return rc;
+}
+
+CHILD long bind_tree(const char* source, bool read_only) {
+  long fd = sys(SYS_open_tree, AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+  if (fd >= 0 && read_only) {
+    long rc = set_read_only(fd);
+    if (rc < 0) {
+      sys(SYS_close, fd);
+      return rc;
+    }
+  }
+  return fd;
+}
+
+// The root: an overlay of the lowers (plus a tmpfs upper if writable), a
+// read-only bind of a single lower, or an empty tmpfs.
+CHILD long make_root(const Script& s, long empty_lower) {
+  if (s.n_lowers == 0) return new_fs("tmpfs", nullptr, !s.writable);
+  // One read-only layer: a bind, or (without a host tree to bind from) an
+  // overlay over an empty bottom layer, as overlay needs two lowers.
+  if (s.n_lowers == 1 && !s.writable && empty_lower < 0) return bind_tree(s.lowers[0], true);
+  long fs = sys(SYS_fsopen, "overlay", FSOPEN_CLOEXEC);
+  if (fs < 0) return fs;
+  // userxattr: inside a user namespace overlay can only read user.overlay.*
+  // xattrs (opaque directories); 0/0 character devices are whiteouts either way.
+  long rc = sys(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, "userxattr", 0, 0);
+  for (int i = 0; i < s.n_lowers && rc >= 0; ++i)
+    rc = sys(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "lowerdir+", s.lowers[i], 0);
+  if (rc >= 0 && s.n_lowers == 1 && !s.writable) {
+    char path[64];
+    fd_path(path, empty_lower, "");
+    rc = sys(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "lowerdir+", path, 0);
+  }
+  long upper = -1;
+  if (rc >= 0 && s.writable) {
+    upper = new_fs("tmpfs", nullptr, false);
+    rc = upper;
+    if (rc >= 0) rc = sys(SYS_mkdirat, upper, "upper", 0755);
+    if (rc >= 0) rc = sys(SYS_mkdirat, upper, "work", 0755);
+    char path[64];
+    if (rc >= 0) {
+      fd_path(path, upper, "upper");
+      rc = sys(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "upperdir", path, 0);
+    }
+    if (rc >= 0) {
+      fd_path(path, upper, "work");
+      rc = sys(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "workdir", path, 0);
+    }
+  }
+  if (rc >= 0) rc = sys(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, 0, 0, 0);
+  if (rc >= 0) rc = sys(SYS_fsmount, fs, FSMOUNT_CLOEXEC, s.writable ? 0 : MOUNT_ATTR_RDONLY);
+  if (upper >= 0) sys(SYS_close, upper);
+  sys(SYS_close, fs);
+  return rc;
+}
+
+CHILD long resolve_in_root(long root, const char* path) {
+  struct open_how how;
+  how.flags = O_PATH | O_CLOEXEC;
+  how.mode = 0;
+  how.resolve = RESOLVE_IN_ROOT;
+  return sys(SYS_openat2, root, path, &how, sizeof how);
+}
+
+CHILD long move_fd(long fd, int target) {
+  if (fd == target) return sys(SYS_fcntl, fd, F_SETFD, 0);
+  return sys(SYS_dup2, fd, target);
+}
+
+// What the shell prepared before it got a job.
+struct Prepared {
+  long host;     // O_PATH fd of the host's "/" (detached)
+  long empty;    // the empty tmpfs that is our root until the job's is mounted over it
+  long empty_lower;  // another, as the bottom layer of a single-layer read-only root
+  long proc;     // a proc mount not attached yet, or -errno
+  long sysfs;    // likewise sysfs
+  const char* staging;  // where the root goes when there is no empty root (late pivot)
+};
+
+// Returns the prepared mount for this op (once), or makes a new one.
+CHILD long mount_for(const MountOp& m, Prepared& p) {
+  if (m.kind == MountOp::Bind) return bind_tree(m.source, m.read_only);
+  long* ready = nullptr;
+  if (m.fstype[0] == 'p' && m.fstype[1] == 'r') ready = &p.proc;  // "proc"
+  if (m.fstype[0] == 's' && m.fstype[1] == 'y') ready = &p.sysfs;  // "sysfs"
+  if (ready && *ready != -EBADF) {
+    long fd = *ready;
+    *ready = -EBADF;  // used: any further one is made now (and may be refused)
+    return fd;
+  }
+  return new_fs(m.fstype, m.options, m.read_only);
+}
+
+[[noreturn]] CHILD void run_script(const Script& s, Prepared& p, int report, int in, int out, int err) {
+  long rc;
+  // Host paths in the script are relative: resolve them from the host's "/".
+  if ((rc = sys(SYS_fchdir, p.host)) < 0) die(report, Step::Prepare, rc);
+  if (s.uid_map) {
+    if ((rc = write_file("proc/self/uid_map", s.uid_map)) < 0) die(report, Step::UidMap, rc);
+    if ((rc = write_file("proc/self/setgroups", "deny")) < 0) die(report, Step::Setgroups, rc);
+    if ((rc = write_file("proc/self/gid_map", s.gid_map)) < 0) die(report, Step::GidMap, rc);
+  }
+  if (s.loopback) {
+    long sock = sys(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) die(report, Step::Loopback, sock);
+    struct ifreq ifr;
+    for (size_t i = 0; i < sizeof ifr.ifr_name; ++i) ifr.ifr_name[i] = 0;
+    ifr.ifr_name[0] = 'l';
+    ifr.ifr_name[1] = 'o';
+    ifr.ifr_flags = IFF_UP | IFF_LOOPBACK | IFF_RUNNING;
+    if ((rc = sys(SYS_ioctl, sock, SIOCSIFFLAGS, &ifr)) < 0) die(report, Step::Loopback, rc);
+    sys(SYS_close, sock);
+  }
+
+  long root = make_root(s, p.empty_lower);
+  if (root < 0) die(report, Step::RootFs, root);
+  if (p.empty >= 0)
+    rc = sys(SYS_move_mount, root, "", p.empty, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+  else
+    rc = sys(SYS_move_mount, root, "", AT_FDCWD, p.staging, MOVE_MOUNT_F_EMPTY_PATH);
+  if (rc < 0) die(report, Step::AttachRoot, rc);
+
+  for (int i = 0; i < s.n_mounts; ++i) {
+    const MountOp& m = s.mounts[i];
+    long target = resolve_in_root(root, m.target);
+    if (target < 0) die(report, Step::MountPoint, target, m.index);
+    long fd = mount_for(m, p);
+    if (fd < 0) die(report, Step::MountCreate, fd, m.index);
+    rc = sys(SYS_move_mount, fd, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+    if (rc < 0) die(report, Step::MountAttach, rc, m.index);
+    sys(SYS_close, fd);
+    sys(SYS_close, target);
+  }
+
+  if ((rc = sys(SYS_fchdir, root)) < 0) die(report, Step::EnterRoot, rc);
+  if (p.empty >= 0) {
+    // The job's root is mounted over the empty one; below it there is
+    // nothing but that empty tmpfs (the host tree was detached already).
+    if ((rc = sys(SYS_chroot, ".")) < 0) die(report, Step::EnterRoot, rc);
+  } else {
+    if ((rc = sys(SYS_pivot_root, ".", ".")) < 0) die(report, Step::EnterRoot, rc);
+    if ((rc = sys(SYS_umount2, ".", kMntDetach)) < 0) die(report, Step::EnterRoot, rc);
+  }
+  if ((rc = sys(SYS_chdir, s.working_directory)) < 0) die(report, Step::WorkingDirectory, rc);
+
+  if ((rc = move_fd(in, 0)) < 0 || (rc = move_fd(out, 1)) < 0 || (rc = move_fd(err, 2)) < 0)
+    die(report, Step::Stdio, rc);
+  // Our other fds (host, root, ...) are all close-on-exec.
+  if (!s.search) die(report, Step::Exec, sys(SYS_execve, s.candidates[0], s.argv, s.envp));
+  for (int i = 0; i < s.n_candidates; ++i) {
+    if (sys(SYS_access, s.candidates[i], X_OK) < 0) continue;
+    die(report, Step::Exec, sys(SYS_execve, s.candidates[i], s.argv, s.envp), i);
+  }
+  die(report, Step::NotFound, -ENOENT);
+}
+
+// Everything that does not depend on the job. proc and sysfs must be created
+// while a full proc/sysfs is visible in our mount namespace, so before the
+// host tree goes.
+CHILD long prepare(const Shell& shell, Prepared& p) {
+  p.host = sys(SYS_openat, AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (p.host < 0) return p.host;
+  p.proc = new_fs("proc", nullptr, false);
+  p.sysfs = new_fs("sysfs", nullptr, false);  // refused without our own network namespace
+  p.staging = shell.staging;
+  p.empty = p.empty_lower = -1;
+  if (!shell.early_pivot) return 0;
+  p.empty_lower = new_fs("tmpfs", nullptr, true);
+  if (p.empty_lower < 0) return p.empty_lower;
+  p.empty = new_fs("tmpfs", nullptr, true);
+  if (p.empty < 0) return p.empty;
+  long rc = sys(SYS_move_mount, p.empty, "", AT_FDCWD, shell.staging, MOVE_MOUNT_F_EMPTY_PATH);
+  if (rc >= 0) rc = sys(SYS_fchdir, p.empty);
+  if (rc >= 0) rc = sys(SYS_pivot_root, ".", ".");
+  if (rc >= 0) rc = sys(SYS_umount2, ".", kMntDetach);
+  return rc;
+}
+
+}  // namespace
+
+__attribute__((no_sanitize("address", "undefined"))) int shell_main(void* arg) {
+  Shell* shell = static_cast<Shell*>(arg);
+  // Keep only our five fds, moved above all others (so none is 0-2) and
+  // close-on-exec; anything else (other jobs' pipes copied into our fd table
+  // by clone) is closed now so that it cannot hold their pipes open.
+  int own[5] = {shell->ctl_r, shell->report_w, shell->in_r, shell->out_w, shell->err_w};
+  int top = 0;
+  for (int fd : own) top = fd > top ? fd : top;
+  int fds[5];
+  for (int k = 0; k < 5; ++k) {
+    long fd = sys(SYS_fcntl, own[k], F_DUPFD_CLOEXEC, top + 1);
+    if (fd < 0) {
+      sys(SYS_write, shell->report_w, "", 0);
+      for (;;) sys(SYS_exit_group, 126);
+    }
+    fds[k] = static_cast<int>(fd);
+  }
+  // F_DUPFD picks the lowest free fd above top each time, so fds[] ascends.
+  sys(SYS_close_range, 0, fds[0] - 1, 0);
+  for (int k = 0; k + 1 < 5; ++k)
+    if (fds[k + 1] > fds[k] + 1) sys(SYS_close_range, fds[k] + 1, fds[k + 1] - 1, 0);
+  sys(SYS_close_range, fds[4] + 1, ~0U, 0);
+  const int ctl = fds[0], report = fds[1];
+
+  // Default dispositions and an empty mask: ignored signals and the mask
+  // would otherwise survive execve.
+  unsigned long action[4] = {0, 0, 0, 0};  // SIG_DFL, no flags, no restorer, empty mask
+  for (int sig = 1; sig <= 64; ++sig)
+    if (sig != SIGKILL && sig != SIGSTOP) sys(SYS_rt_sigaction, sig, action, 0, 8);
+  unsigned long empty_mask = 0;
+  sys(SYS_rt_sigprocmask, SIG_SETMASK, &empty_mask, 0, 8);
+  long rc = sys(SYS_setsid);
+  if (rc < 0) die(report, Step::Prepare, rc);
+  // The job must not outlive the thread that made it (the runtime's).
+  sys(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
+  Prepared prepared;
+  if ((rc = prepare(*shell, prepared)) < 0) die(report, Step::Prepare, rc);
+
+  char go = 0;
+  do rc = sys(SYS_read, ctl, &go, 1);
+  while (rc == -EINTR);
+  if (rc != 1) for (;;) sys(SYS_exit_group, 0);  // not needed after all
+  sys(SYS_close, ctl);
+  const Script* script = __atomic_load_n(&shell->script, __ATOMIC_ACQUIRE);
+  run_script(*script, prepared, report, fds[2], fds[3], fds[4]);
+}
+
+}  // namespace mael::child

@@ -1,0 +1,87 @@
+#pragma once
+// The container's first process ("shell"): cloned with CLONE_VM and all the
+// namespaces. Before it gets a job it prepares what does not depend on one:
+// proc and sysfs instances (they must be made while the host's are visible),
+// and a pivot_root into an empty read-only tmpfs with the host tree detached
+// (kept reachable only through an O_PATH fd). Then it waits for a job script
+// and walks it: uid/gid maps, root overlay, mounts, chroot into the overlay,
+// exec. Everything it reads is prepared by the parent beforehand; it only
+// makes raw system calls: no allocation, no locks, no errno.
+#include <cstddef>
+#include <cstdint>
+
+namespace mael::child {
+
+// Why the shell stopped before execve; sent to the parent with the errno.
+enum class Step : uint32_t {
+  Prepare,          // fd shuffle, setsid, signals, pivot into the empty root
+  UidMap,
+  Setgroups,
+  GidMap,
+  Loopback,
+  RootFs,           // building the overlay / bind for "/"
+  AttachRoot,
+  MountPoint,       // mount point missing in the image (index = mount)
+  MountCreate,      // fsopen/fsconfig/fsmount/open_tree (index = mount)
+  MountAttach,      // move_mount (index = mount)
+  EnterRoot,        // chroot into the job's root
+  WorkingDirectory,
+  Stdio,
+  NotFound,         // no PATH entry has the program
+  Exec,
+};
+
+struct Report {
+  Step step;
+  int32_t err;    // errno
+  int32_t index;  // mount index for mount steps, else -1
+};
+
+// One mount to make, in order, before pivot_root.
+struct MountOp {
+  enum Kind : uint8_t { NewFs, Bind } kind;
+  const char* fstype;                // NewFs: "proc", "tmpfs", ...
+  const char* const* options;        // NewFs: key, value, key, value, ..., nullptr
+  const char* source;                // Bind: host path, relative to the host's "/"
+  const char* target;                // relative to the container root, no leading '/'
+  bool read_only;
+  int32_t index;                     // reported in errors
+};
+
+struct Script {
+  const char* uid_map;  // "inside outside 1\n"
+  const char* gid_map;
+  bool loopback;        // bring lo up
+  // Root file system. Host paths are relative to the host's "/".
+  const char* const* lowers;  // top first; nullptr-terminated
+  int n_lowers;
+  bool writable;
+  const MountOp* mounts;
+  int n_mounts;
+  const char* working_directory;
+  // search: try candidates (PATH entries + program) in order with
+  // access(X_OK); else exec candidates[0] as given.
+  bool search;
+  const char* const* candidates;
+  int n_candidates;
+  char* const* argv;
+  char* const* envp;
+};
+
+// Shared between the parent and one shell. Fds are the parent's numbers at
+// clone time; the shell has copies under the same numbers.
+struct Shell {
+  // The shell's ends: control (read), report (write), stdin/stdout/stderr.
+  int ctl_r = -1, report_w = -1, in_r = -1, out_w = -1, err_w = -1;
+  const char* staging = nullptr;   // host directory to pivot through (any empty dir)
+  // Pivot into the empty root while preparing (fast: no unmount on the job's
+  // path), which leaves no host tree to bind from; jobs with bind or device
+  // mounts get a shell that pivots at job time instead.
+  bool early_pivot = true;
+  const Script* script = nullptr;  // set by the parent before it writes to ctl
+};
+
+// Entry point for clone(); arg is a Shell*.
+int shell_main(void* arg);
+
+}  // namespace mael::child

@@ -1,0 +1,38 @@
+#pragma once
+// Turns a ContainerConfig into the child::Script the shell walks, owning every
+// string and array it points to (all built before the shell starts), and turns
+// the shell's failure reports back into JobErrors.
+#include <string>
+#include <vector>
+
+#include "container/child.h"
+#include "container/runtime.h"
+
+namespace mael {
+
+class JobScript {
+ public:
+  JobScript(const ContainerConfig& config, uint32_t outer_uid,
+            uint32_t outer_gid);
+  JobScript(const JobScript&) = delete;
+  JobScript& operator=(const JobScript&) = delete;
+
+  const child::Script& script() const { return script_; }
+  JobError error(const child::Report& report) const;
+
+ private:
+  const ContainerConfig& config_;
+  std::string uid_map_, gid_map_;
+  std::vector<std::string> lower_strings_;
+  std::vector<const char*> lowers_;
+  std::vector<std::string> targets_, sources_;  // per op
+  std::vector<std::string> what_;               // per op, for messages: "proc mount at /proc"
+  std::vector<bool> is_sys_, is_bind_;          // per op
+  std::vector<child::MountOp> ops_;
+  std::vector<std::string> candidate_strings_;
+  std::vector<const char*> candidates_;
+  std::vector<char*> argv_, envp_;
+  child::Script script_{};
+};
+
+}  // namespace mael

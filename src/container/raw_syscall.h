@@ -1,0 +1,46 @@
+#pragma once
+// Raw system calls for code that runs in a CLONE_VM child. glibc's wrappers
+// set errno, which lives in the TLS of the thread that cloned us, and may be
+// instrumented by sanitizers; these return -errno instead and touch nothing
+// but registers. Written by hand because no library offers this.
+#include <sys/syscall.h>
+
+namespace mael::raw {
+
+#define MAEL_CHILD_FN __attribute__((no_sanitize("address", "undefined"), always_inline)) static inline
+
+#if defined(__x86_64__)
+MAEL_CHILD_FN long syscall6(long n, long a, long b, long c, long d, long e, long f) {
+  register long r10 __asm__("r10") = d;
+  register long r8 __asm__("r8") = e;
+  register long r9 __asm__("r9") = f;
+  long ret;
+  __asm__ volatile("syscall"
+                   : "=a"(ret)
+                   : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                   : "rcx", "r11", "memory");
+  return ret;
+}
+#elif defined(__aarch64__)
+MAEL_CHILD_FN long syscall6(long n, long a, long b, long c, long d, long e, long f) {
+  register long x8 __asm__("x8") = n;
+  register long x0 __asm__("x0") = a;
+  register long x1 __asm__("x1") = b;
+  register long x2 __asm__("x2") = c;
+  register long x3 __asm__("x3") = d;
+  register long x4 __asm__("x4") = e;
+  register long x5 __asm__("x5") = f;
+  __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5) : "memory");
+  return x0;
+}
+#else
+#error "raw syscalls are only written for x86_64 and aarch64"
+#endif
+
+template <typename A = long, typename B = long, typename C = long, typename D = long, typename E = long,
+          typename F = long>
+MAEL_CHILD_FN long sys(long n, A a = 0, B b = 0, C c = 0, D d = 0, E e = 0, F f = 0) {
+  return syscall6(n, (long)a, (long)b, (long)c, (long)d, (long)e, (long)f);
+}
+
+}  // namespace mael::raw

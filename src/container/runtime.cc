@@ -1,0 +1,142 @@
+#include "container/runtime.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "base/error.h"
+#include "container/job_script.h"
+#include "container/shell_pool.h"
+
+namespace mael {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Appends what is readable on fd to out (up to limit, counting the rest);
+// returns false at EOF.
+bool drain(int fd, JobOutput& out, size_t limit) {
+  char buf[65536];
+  ssize_t n = ::read(fd, buf, sizeof buf);
+  if (n < 0) return errno == EINTR || errno == EAGAIN;
+  if (n == 0) return false;
+  size_t got = static_cast<size_t>(n);
+  size_t keep = out.first.size() < limit ? std::min(got, limit - out.first.size()) : 0;
+  out.first.append(buf, keep);
+  out.truncated += got - keep;
+  return true;
+}
+
+// <linux/pidfd.h> of Linux 6.11; older kernels fail it and we do without.
+constexpr unsigned long kPidfdGetMntNamespace = _IO(0xFF, 3);
+
+int kill_job(int pidfd) { return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0)); }
+
+}  // namespace
+
+struct Runtime::Impl {
+  std::filesystem::path scratch;
+  ShellPool pool;
+  // scratch/root: an empty directory each shell pivots through (in its own
+  // mount namespace, so all can share it).
+  Impl(std::filesystem::path dir, const RuntimeOptions& options)
+      : scratch(std::move(dir)), pool(options.prepared_containers, (scratch / "root").string()) {}
+};
+
+Runtime::Runtime(std::filesystem::path scratch_dir, RuntimeOptions options) {
+  std::filesystem::create_directories(scratch_dir / "root");
+  impl_ = std::make_unique<Impl>(std::move(scratch_dir), options);
+}
+
+Runtime::~Runtime() = default;
+
+JobOutcome Runtime::run(const ContainerConfig& config, const CancelToken* cancel) {
+  const auto start = Clock::now();
+  JobOutcome outcome{JobError{JobErrorKind::System, ""}, {}};
+  auto finish = [&](decltype(outcome.result) result) {
+    outcome.result = std::move(result);
+    outcome.effects.duration = Clock::now() - start;
+    return outcome;
+  };
+  try {
+    JobScript script(config, ::geteuid(), ::getegid());
+    bool binds = false;
+    for (const auto& m : config.mounts) binds |= m.type == MountType::Bind || m.type == MountType::Devices;
+    auto shell = impl_->pool.take(config.network != Network::Local, !binds);
+    shell->start(&script.script());
+    child::Report report;
+    if (shell->wait_exec(report)) return finish(script.error(report));  // ~shell reaps it
+    shell->release_stack();
+    // Hold the job's mount namespace so that its teardown (an RCU grace
+    // period) happens on the pool thread, not on the job's path.
+    int mount_ns = ::ioctl(shell->pidfd(), kPidfdGetMntNamespace, 0);
+    struct DisposeNs {
+      ShellPool& pool;
+      int fd;
+      ~DisposeNs() { pool.dispose(fd); }
+    } dispose_ns{impl_->pool, mount_ns};
+
+    // Running: collect output until the job (its PID namespace) is gone.
+    std::optional<Clock::time_point> deadline;
+    if (config.timeout) deadline = start + *config.timeout;
+    bool exited = false, out_open = true, err_open = true, killed = false;
+    bool timed_out = false, cancelled = false;
+    siginfo_t info{};
+    while (!exited || out_open || err_open) {
+      pollfd fds[4];
+      int n = 0, i_pid = -1, i_out = -1, i_err = -1, i_cancel = -1;
+      if (!exited) fds[i_pid = n++] = {shell->pidfd(), POLLIN, 0};
+      if (out_open) fds[i_out = n++] = {shell->stdout_fd(), POLLIN, 0};
+      if (err_open) fds[i_err = n++] = {shell->stderr_fd(), POLLIN, 0};
+      if (cancel && !killed) fds[i_cancel = n++] = {cancel->fd(), POLLIN, 0};
+      timespec ts{}, *tsp = nullptr;
+      if (deadline && !killed) {
+        auto left = std::max(Clock::duration::zero(), *deadline - Clock::now());
+        auto s = std::chrono::duration_cast<std::chrono::seconds>(left);
+        ts.tv_sec = s.count();
+        ts.tv_nsec = std::chrono::duration_cast<std::chrono::nanoseconds>(left - s).count();
+        tsp = &ts;
+      }
+      int rc = ::ppoll(fds, static_cast<nfds_t>(n), tsp, nullptr);
+      if (rc < 0) {
+        if (errno == EINTR) continue;
+        throw_errno("ppoll");
+      }
+      if (rc == 0) {
+        timed_out = killed = true;
+        kill_job(shell->pidfd());
+        continue;
+      }
+      if (i_cancel >= 0 && fds[i_cancel].revents) {
+        cancelled = killed = true;
+        kill_job(shell->pidfd());
+      }
+      if (i_out >= 0 && fds[i_out].revents)
+        out_open = drain(shell->stdout_fd(), outcome.effects.stdout_, config.inline_limit);
+      if (i_err >= 0 && fds[i_err].revents)
+        err_open = drain(shell->stderr_fd(), outcome.effects.stderr_, config.inline_limit);
+      if (i_pid >= 0 && fds[i_pid].revents) {
+        if (::waitid(P_PIDFD, shell->pidfd(), &info, WEXITED | WNOHANG) < 0) {
+          if (errno != EINTR) throw_errno("waitid");
+        } else if (info.si_pid != 0) {
+          exited = true;
+          shell->reaped();
+        }
+      }
+    }
+    if (cancelled) return finish(JobError{JobErrorKind::System, "job cancelled"});
+    if (timed_out) return finish(TimedOut{});
+    if (info.si_code == CLD_EXITED) return finish(Exited{info.si_status});
+    return finish(Signaled{info.si_status});
+  } catch (const std::exception& e) {
+    return finish(JobError{JobErrorKind::System, std::string("container runtime: ") + e.what()});
+  }
+}
+
+}  // namespace mael

@@ -1,0 +1,164 @@
+#include "image/credentials.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <vector>
+
+#include "base/error.h"
+
+namespace mael {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+bool is_docker_hub(const std::string& host) {
+  return host == "registry-1.docker.io" || host == "docker.io" || host == "index.docker.io";
+}
+
+// "https://index.docker.io/v1/" -> "index.docker.io"; "host/ns/repo" kept.
+std::string normalize_key(std::string key) {
+  for (const char* scheme : {"https://", "http://"}) {
+    if (key.starts_with(scheme)) key = key.substr(std::string_view(scheme).size());
+  }
+  while (!key.empty() && key.back() == '/') key.pop_back();
+  for (const char* suffix : {"/v1", "/v2"}) {
+    if (key.ends_with(suffix)) key.resize(key.size() - std::string_view(suffix).size());
+  }
+  return key;
+}
+
+// Length of the match of `key` against host/repository (0 = none).
+size_t match(const std::string& key, const std::string& host, const std::string& repository) {
+  std::string k = normalize_key(key);
+  std::string k_host = k.substr(0, k.find('/'));
+  std::string k_path = k.find('/') == std::string::npos ? "" : k.substr(k.find('/') + 1);
+  bool host_ok = k_host == host || (is_docker_hub(k_host) && is_docker_hub(host));
+  if (!host_ok) return 0;
+  if (k_path.empty()) return 1;
+  if (repository == k_path || repository.starts_with(k_path + "/")) return 1 + k_path.size();
+  return 0;
+}
+
+std::optional<Credentials> from_file(const fs::path& file, const std::string& host,
+                                     const std::string& repository) {
+  std::ifstream in(file);
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  json j = json::parse(ss.str(), nullptr, false);
+  if (j.is_discarded()) throw UserError("credentials file " + file.string() + " is not valid JSON");
+  if (!j.contains("auths") || !j["auths"].is_object()) return std::nullopt;
+  const json* best = nullptr;
+  size_t best_len = 0;
+  for (const auto& [k, v] : j["auths"].items()) {
+    size_t m = match(k, host, repository);
+    if (m > best_len && v.is_object()) {
+      best = &v;
+      best_len = m;
+    }
+  }
+  if (best == nullptr) return std::nullopt;
+  Credentials c;
+  if (best->contains("registrytoken") && (*best)["registrytoken"].is_string()) {
+    c.bearer_token = (*best)["registrytoken"].get<std::string>();
+    if (!c.bearer_token.empty()) return c;
+  }
+  if (best->contains("auth") && (*best)["auth"].is_string()) {
+    std::string decoded = base64_decode((*best)["auth"].get<std::string>());
+    size_t colon = decoded.find(':');
+    if (colon == std::string::npos) {
+      throw UserError("credentials file " + file.string() + ": \"auth\" for " + host +
+                      " is not base64 of user:password");
+    }
+    c.username = decoded.substr(0, colon);
+    c.password = decoded.substr(colon + 1);
+    return c;
+  }
+  if (best->contains("username") && best->contains("password")) {
+    c.username = (*best).value("username", "");
+    c.password = (*best).value("password", "");
+    return c;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<Credentials> find_credentials(const std::string& host, const std::string& repository) {
+  std::vector<fs::path> files;
+  if (!env("REGISTRY_AUTH_FILE").empty()) files.emplace_back(env("REGISTRY_AUTH_FILE"));
+  if (!env("XDG_RUNTIME_DIR").empty()) {
+    files.push_back(fs::path(env("XDG_RUNTIME_DIR")) / "containers" / "auth.json");
+  }
+  if (!env("DOCKER_CONFIG").empty()) {
+    files.push_back(fs::path(env("DOCKER_CONFIG")) / "config.json");
+  } else if (!env("HOME").empty()) {
+    files.push_back(fs::path(env("HOME")) / ".docker" / "config.json");
+  }
+  for (const fs::path& f : files) {
+    if (auto c = from_file(f, host, repository)) return c;
+  }
+  return std::nullopt;
+}
+
+std::string base64_decode(const std::string& in) {
+  auto val = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+' || c == '-') return 62;
+    if (c == '/' || c == '_') return 63;
+    return -1;
+  };
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    int v = val(c);
+    if (v < 0) continue;  // padding and whitespace
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
+std::string base64_encode(const std::string& in) {
+  static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t n = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
+    out += tbl[n >> 18];
+    out += tbl[(n >> 12) & 63];
+    out += tbl[(n >> 6) & 63];
+    out += tbl[n & 63];
+  }
+  if (i + 1 == in.size()) {
+    uint32_t n = uint8_t(in[i]) << 16;
+    out += tbl[n >> 18];
+    out += tbl[(n >> 12) & 63];
+    out += "==";
+  } else if (i + 2 == in.size()) {
+    uint32_t n = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
+    out += tbl[n >> 18];
+    out += tbl[(n >> 12) & 63];
+    out += tbl[(n >> 6) & 63];
+    out += '=';
+  }
+  return out;
+}
+
+}  // namespace mael

@@ -1,0 +1,26 @@
+#pragma once
+// Registry credentials from the files docker and podman write on login:
+//   $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json,
+//   $DOCKER_CONFIG/config.json (default ~/.docker/config.json)
+// The first file with an entry for the registry wins. Entries are under
+// "auths": {"HOST[:PORT][/REPO...]": {"auth": base64("user:password")}} or
+// {"registrytoken": TOKEN} (a bearer token used as is).
+#include <optional>
+#include <string>
+
+namespace mael {
+
+struct Credentials {
+  std::string username;
+  std::string password;
+  std::string bearer_token;  // set instead of username/password for "registrytoken"
+};
+
+// `host` as in DockerRef::host ("registry-1.docker.io" for Docker Hub).
+std::optional<Credentials> find_credentials(const std::string& host, const std::string& repository);
+
+// Exposed for tests.
+std::string base64_decode(const std::string& in);
+std::string base64_encode(const std::string& in);
+
+}  // namespace mael

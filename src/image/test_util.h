@@ -1,0 +1,153 @@
+#pragma once
+// Helpers for this module's tests (header only, not part of the library).
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+extern char** environ;
+
+namespace mael::testing {
+
+// A fresh directory, removed with everything in it.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    std::string t = (std::filesystem::temp_directory_path() / "mael-image-test-XXXXXX").string();
+    if (::mkdtemp(t.data()) == nullptr) throw std::runtime_error("mkdtemp");
+    path_ = t;
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& s) const { return path_ / s; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline std::string read_text(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+inline void write_text(const std::filesystem::path& p, const std::string& s) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out << s;
+}
+
+// Runs argv, returns its stdout; throws when it fails.
+inline std::string run(const std::vector<std::string>& argv) {
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) < 0) throw std::runtime_error("pipe");
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid;
+  int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(out[1]);
+  if (rc != 0) {
+    ::close(out[0]);
+    throw std::runtime_error("cannot run " + argv[0]);
+  }
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
+  ::close(out[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::string cmd;
+    for (const auto& a : argv) cmd += a + " ";
+    throw std::runtime_error("command failed: " + cmd);
+  }
+  return text;
+}
+
+inline std::filesystem::path helper_script() {
+  const char* src = std::getenv("MAEL_SOURCE_DIR");
+  std::filesystem::path root = src ? src : std::filesystem::path(__FILE__).parent_path() / ".." / "..";
+  return root / "tests" / "images" / "registry.py";
+}
+
+// `tests/images/registry.py serve` as a child: a docker-registry on loopback
+// that stops when we close its stdin (or when this process dies).
+class TestRegistry {
+ public:
+  explicit TestRegistry(const std::filesystem::path& dir, const std::string& user = "",
+                        const std::string& password = "") {
+    int in[2], out[2];
+    if (::pipe2(in, O_CLOEXEC) < 0 || ::pipe2(out, O_CLOEXEC) < 0) throw std::runtime_error("pipe");
+    std::vector<std::string> argv = {"python3", helper_script().string(), "serve", "--dir",
+                                     dir.string()};
+    if (!user.empty()) argv.insert(argv.end(), {"--user", user, "--password", password});
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    int rc = posix_spawnp(&pid_, "python3", &fa, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(in[0]);
+    ::close(out[1]);
+    stdin_ = in[1];
+    if (rc != 0) throw std::runtime_error("cannot start registry.py");
+    std::string line;
+    char c;
+    while (::read(out[0], &c, 1) == 1 && c != '\n') line += c;
+    ::close(out[0]);
+    if (!line.starts_with("READY ")) {
+      stop();
+      throw std::runtime_error("registry did not start: " + line);
+    }
+    std::istringstream ss(line.substr(6));
+    ss >> address_ >> registry_pid_;
+  }
+  ~TestRegistry() { stop(); }
+  TestRegistry(const TestRegistry&) = delete;
+  TestRegistry& operator=(const TestRegistry&) = delete;
+
+  void stop() {
+    if (stdin_ >= 0) {
+      ::close(stdin_);
+      stdin_ = -1;
+    }
+    if (pid_ > 0) {
+      int status;
+      ::waitpid(pid_, &status, 0);
+      pid_ = -1;
+    }
+  }
+  const std::string& address() const { return address_; }
+  pid_t registry_pid() const { return registry_pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  int stdin_ = -1;
+  std::string address_;
+  pid_t registry_pid_ = -1;
+};
+
+}  // namespace mael::testing

@@ -1,0 +1,32 @@
+#pragma once
+// Glob patterns for glob layers, with the semantics of Rust's globset defaults
+// (what Maelstrom uses): matched against the whole '/'-separated relative path;
+// '*' and '?' also match '/'; "**" as a whole component matches any number of
+// directories ("**/x" also matches "x"; "x/**" matches what is below x); "[...]"
+// classes with '!' or '^' negation; "{a,b}" alternatives; '\' escapes.
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace re2 {
+class RE2;
+}
+
+namespace mael {
+
+class GlobPattern {
+ public:
+  // Throws UserError for an invalid pattern.
+  explicit GlobPattern(const std::string& pattern);
+  ~GlobPattern();
+  GlobPattern(GlobPattern&&) noexcept;
+  bool matches(std::string_view path) const;
+  // The RE2 regular expression the glob became (for tests and debugging).
+  const std::string& regex() const { return regex_; }
+
+ private:
+  std::string regex_;
+  std::unique_ptr<re2::RE2> re_;
+};
+
+}  // namespace mael

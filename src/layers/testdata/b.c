@@ -1,0 +1,1 @@
+int fixture_b(void) { return 2; }

@@ -1,0 +1,182 @@
+#include "runner/report_junit.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <map>
+
+#include "base/error.h"
+
+namespace mael {
+
+namespace {
+
+constexpr const char* kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0.
+size_t utf8_len(std::string_view s, size_t i) {
+  auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = b(i);
+  size_t n;
+  uint32_t cp;
+  if (c < 0x80) return 1;
+  if ((c & 0xE0) == 0xC0) {
+    n = 2;
+    cp = c & 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    n = 3;
+    cp = c & 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    n = 4;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((b(i + k) & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (b(i + k) & 0x3F);
+  }
+  // Overlong forms, surrogates, beyond Unicode, and U+FFFE/U+FFFF are not allowed in XML.
+  if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+      (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0xFFFE || cp == 0xFFFF)
+    return 0;
+  return n;
+}
+
+std::string seconds(const std::optional<std::chrono::nanoseconds>& d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", d ? std::chrono::duration<double>(*d).count() : 0.0);
+  return buf;
+}
+
+struct Counts {
+  size_t tests = 0, failures = 0, errors = 0, skipped = 0;
+  std::chrono::nanoseconds time{0};
+  void add(const TestResult& r) {
+    ++tests;
+    if (r.status == TestStatus::Failure || r.status == TestStatus::TimedOut) ++failures;
+    if (r.status == TestStatus::Error) ++errors;
+    if (r.status == TestStatus::Ignored) ++skipped;
+    if (r.duration) time += *r.duration;
+  }
+  std::string attrs() const {
+    return " tests=\"" + std::to_string(tests) + "\" failures=\"" + std::to_string(failures) +
+           "\" errors=\"" + std::to_string(errors) + "\" skipped=\"" + std::to_string(skipped) +
+           "\" time=\"" + seconds(time) + "\"";
+  }
+};
+
+std::string output_of(const TestResult& r) {
+  std::string text;
+  if (r.details) text += *r.details + "\n";
+  for (const auto& l : r.stdout_lines) text += l + "\n";
+  for (const auto& l : r.stderr_lines) text += l + "\n";
+  return text;
+}
+
+}  // namespace
+
+std::string xml_escape(std::string_view s, bool attribute) {
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t n = utf8_len(s, i);
+    if (n == 0) {
+      out += kReplacement;
+      ++i;
+      continue;
+    }
+    if (n == 1) {
+      switch (c) {
+        case '&': out += "&amp;"; break;
+        case '<': out += "&lt;"; break;
+        case '>': out += "&gt;"; break;
+        case '"': out += "&quot;"; break;
+        case '\'': out += "&apos;"; break;
+        case '\t': out += attribute ? "&#9;" : "\t"; break;
+        case '\n': out += attribute ? "&#10;" : "\n"; break;
+        case '\r': out += "&#13;"; break;
+        default:
+          if (c < 0x20 || c == 0x7f) {
+            out += kReplacement;
+          } else {
+            out += static_cast<char>(c);
+          }
+      }
+    } else {
+      out.append(s.substr(i, n));
+    }
+    i += n;
+  }
+  return out;
+}
+
+std::string junit_xml(const std::string& name, const std::vector<JUnitCase>& cases) {
+  std::vector<std::string> suite_order;
+  std::map<std::string, std::vector<const JUnitCase*>> suites;
+  Counts total;
+  for (const JUnitCase& c : cases) {
+    if (!suites.count(c.suite)) suite_order.push_back(c.suite);
+    suites[c.suite].push_back(&c);
+    total.add(c.result);
+  }
+  std::string x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  x += "<testsuites name=\"" + xml_escape(name) + "\"" + total.attrs() + ">\n";
+  for (const std::string& suite : suite_order) {
+    Counts counts;
+    for (const JUnitCase* c : suites[suite]) counts.add(c->result);
+    x += "  <testsuite name=\"" + xml_escape(suite) + "\"" + counts.attrs() + ">\n";
+    for (const JUnitCase* c : suites[suite]) {
+      const TestResult& r = c->result;
+      x += "    <testcase classname=\"" + xml_escape(c->classname) + "\" name=\"" + xml_escape(c->name) +
+           "\" time=\"" + seconds(r.duration) + "\"";
+      std::string type = test_status_word(r.status);
+      switch (r.status) {
+        case TestStatus::Ok: x += "/>\n"; continue;
+        case TestStatus::Ignored: x += ">\n      <skipped/>\n"; break;
+        case TestStatus::Failure:
+        case TestStatus::TimedOut:
+          x += ">\n      <failure message=\"" + xml_escape(r.reason) + "\" type=\"" + type + "\">" +
+               xml_escape(output_of(r), false) + "</failure>\n";
+          break;
+        case TestStatus::Error:
+          x += ">\n      <error message=\"" + xml_escape(r.reason) + "\" type=\"" + type + "\">" +
+               xml_escape(output_of(r), false) + "</error>\n";
+          break;
+      }
+      x += "    </testcase>\n";
+    }
+    x += "  </testsuite>\n";
+  }
+  x += "</testsuites>\n";
+  return x;
+}
+
+void write_junit_xml(const std::filesystem::path& path, const std::string& name,
+                     const std::vector<JUnitCase>& cases) {
+  std::string text = junit_xml(name, cases);
+  std::string tmp = path.string() + ".tmp." + std::to_string(::getpid());
+  auto fail = [&](int err) {
+    ::unlink(tmp.c_str());
+    throw UserError(path.string() + ": cannot write the JUnit report: " + std::strerror(err));
+  };
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw UserError(path.string() + ": cannot write the JUnit report: " + std::strerror(errno));
+  for (size_t done = 0; done < text.size();) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      fail(err);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::close(fd) < 0) fail(errno);
+  if (::rename(tmp.c_str(), path.c_str()) < 0) fail(errno);
+}
+
+}  // namespace mael

@@ -1,0 +1,177 @@
+#include "runner/report_result.h"
+
+#include <cstdio>
+
+namespace mael {
+
+namespace {
+
+constexpr const char* kReset = "\x1b[0m";
+
+std::string paint(std::string_view text, const char* code, bool color) {
+  if (!color) return std::string(text);
+  return std::string("\x1b[") + code + "m" + std::string(text) + kReset;
+}
+
+const char* status_color(TestStatus s) {
+  switch (s) {
+    case TestStatus::Ok: return "32";
+    case TestStatus::Ignored: return "33";
+    default: return "31";
+  }
+}
+
+bool is_continuation(unsigned char c) {
+  return (c & 0xC0) == 0x80;
+}
+
+// The longest tail of `s` at most `max` columns wide.
+std::string_view tail_within(std::string_view s, size_t max, size_t& width) {
+  size_t start = s.size();
+  width = 0;
+  while (start > 0) {
+    size_t p = start - 1;
+    while (p > 0 && is_continuation(static_cast<unsigned char>(s[p]))) --p;
+    if (width + 1 > max) break;
+    ++width;
+    start = p;
+  }
+  return s.substr(start);
+}
+
+void add_output(const JobOutput& o, const char* stream, uint64_t job_id, const OutcomeHooks& hooks,
+                bool is_stdout, std::vector<std::string>& lines) {
+  std::vector<std::string> l = split_output_lines(o.first);
+  if (is_stdout && hooks.clean_stdout) l = hooks.clean_stdout(std::move(l));
+  lines.insert(lines.end(), l.begin(), l.end());
+  if (o.truncated > 0)
+    lines.push_back("job " + std::to_string(job_id) + ": " + stream + " truncated, " +
+                    std::to_string(o.truncated) + " bytes lost");
+}
+
+}  // namespace
+
+const char* test_status_word(TestStatus s) {
+  switch (s) {
+    case TestStatus::Ok: return "OK";
+    case TestStatus::Failure: return "FAIL";
+    case TestStatus::TimedOut: return "TIMEOUT";
+    case TestStatus::Error: return "ERR";
+    case TestStatus::Ignored: return "IGNORED";
+  }
+  return "?";
+}
+
+size_t text_width(std::string_view s) {
+  size_t w = 0;
+  for (char c : s)
+    if (!is_continuation(static_cast<unsigned char>(c))) ++w;
+  return w;
+}
+
+std::vector<std::string> split_output_lines(std::string_view output) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  for (size_t nl; (nl = output.find('\n', start)) != std::string_view::npos; start = nl + 1)
+    lines.emplace_back(output.substr(start, nl - start));
+  if (start < output.size()) lines.emplace_back(output.substr(start));
+  return lines;
+}
+
+TestResult test_result_from_outcome(std::string name, const JobOutcome& outcome, uint64_t job_id,
+                                    const OutcomeHooks& hooks) {
+  TestResult r;
+  r.name = std::move(name);
+  const JobEffects& fx = outcome.effects;
+  auto add_streams = [&] {
+    add_output(fx.stdout_, "stdout", job_id, hooks, true, r.stdout_lines);
+    add_output(fx.stderr_, "stderr", job_id, hooks, false, r.stderr_lines);
+  };
+  if (const auto* e = std::get_if<Exited>(&outcome.result)) {
+    r.duration = fx.duration;
+    r.exit_code = e->code;
+    if (e->code == 0) {
+      if (hooks.was_ignored && hooks.was_ignored(split_output_lines(fx.stdout_.first)))
+        return ignored_result(std::move(r.name));
+      r.status = TestStatus::Ok;
+      return r;
+    }
+    r.status = TestStatus::Failure;
+    r.reason = "exited with code " + std::to_string(e->code);
+    add_streams();
+  } else if (const auto* s = std::get_if<Signaled>(&outcome.result)) {
+    r.duration = fx.duration;
+    r.status = TestStatus::Failure;
+    r.details = "killed by signal " + std::to_string(s->signal);
+    r.reason = *r.details;
+    r.exit_code = 1;
+    add_streams();
+  } else if (std::holds_alternative<TimedOut>(outcome.result)) {
+    r.duration = fx.duration;
+    r.status = TestStatus::TimedOut;
+    r.reason = "timed out";
+    r.exit_code = 1;
+    add_streams();
+  } else {
+    const auto& err = std::get<JobError>(outcome.result);
+    r.status = TestStatus::Error;
+    r.details = std::string(err.kind == JobErrorKind::Execution ? "execution error: " : "system error: ") +
+                err.message;
+    r.reason = *r.details;
+    r.exit_code = 1;
+  }
+  return r;
+}
+
+TestResult error_result(std::string name, const std::string& message) {
+  TestResult r;
+  r.name = std::move(name);
+  r.status = TestStatus::Error;
+  r.details = "remote error: " + message;
+  r.reason = *r.details;
+  r.exit_code = 1;
+  return r;
+}
+
+TestResult ignored_result(std::string name) {
+  TestResult r;
+  r.name = std::move(name);
+  r.status = TestStatus::Ignored;
+  r.reason = "ignored";
+  return r;
+}
+
+std::string status_line(const TestResult& r, size_t width, bool color) {
+  std::string word = test_status_word(r.status);
+  std::string result = paint(word, status_color(r.status), color);
+  if (width <= 10) return r.name + " " + result;
+  std::string duration;
+  if (r.duration) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3fs", std::chrono::duration<double>(*r.duration).count());
+    duration = buf;
+  }
+  std::string padded_duration =
+      duration.size() < 8 ? std::string(8 - duration.size(), ' ') + duration : duration;
+  std::string trailer = result + " " + padded_duration;
+  size_t trailer_width = word.size() + 1 + std::max<size_t>(duration.size(), 8);
+  size_t name_width = text_width(r.name);
+  if (name_width + trailer_width < width) {
+    return paint(r.name, "1", color) + std::string(width - trailer_width - name_width, '.') + trailer;
+  }
+  size_t max = width > 2 + trailer_width ? width - 2 - trailer_width : 0;
+  size_t tail_width;
+  std::string_view tail = tail_within(r.name, max, tail_width);
+  size_t dots = width > trailer_width + tail_width + 1 ? width - trailer_width - tail_width - 1 : 0;
+  return "<" + paint(tail, "1", color) + std::string(dots, '.') + trailer;
+}
+
+void format_result(const TestResult& r, size_t width, bool color, std::vector<std::string>& out,
+                   std::vector<std::string>& err) {
+  out.push_back(status_line(r, width, color));
+  if (r.details) out.push_back(*r.details);
+  out.insert(out.end(), r.stdout_lines.begin(), r.stdout_lines.end());
+  err.insert(err.end(), r.stderr_lines.begin(), r.stderr_lines.end());
+}
+
+}  // namespace mael

@@ -1,0 +1,65 @@
+#pragma once
+// One finished test as the runner reports it, and its per-test status line in the layout of
+// Maelstrom's "simple" UI:
+//   NAME.....................................OK   0.123s
+// padded with dots to the terminal width (80 when not a terminal), the name cut from the
+// start with a leading `<` when too long. Failed tests' details and output follow the line.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "spec/spec.h"
+
+namespace mael {
+
+enum class TestStatus : uint8_t { Ok, Failure, TimedOut, Error, Ignored };
+const char* test_status_word(TestStatus s);  // "OK", "FAIL", "TIMEOUT", "ERR", "IGNORED"
+
+struct TestResult {
+  std::string name;
+  TestStatus status = TestStatus::Ok;
+  std::optional<std::string> details;  // printed under the status line ("killed by signal 9", errors)
+  std::string reason;                  // one line for reports: "exited with code 1", "timed out", ...
+  std::optional<std::chrono::nanoseconds> duration;
+  std::vector<std::string> stdout_lines;  // only kept for failures
+  std::vector<std::string> stderr_lines;
+  int exit_code = 0;  // what the runner exits with if this is the first failure
+  bool failed() const {
+    return status == TestStatus::Failure || status == TestStatus::TimedOut || status == TestStatus::Error;
+  }
+};
+
+// Adapter hooks, both optional: whether a passing job's stdout says the test framework skipped
+// it (then it is reported as ignored), and a filter for stdout lines before they are shown.
+struct OutcomeHooks {
+  std::function<bool(const std::vector<std::string>& stdout_lines)> was_ignored;
+  std::function<std::vector<std::string>(std::vector<std::string> stdout_lines)> clean_stdout;
+};
+
+// Maelstrom's mapping: exit 0 -> OK; other exit -> FAIL with output; signal -> FAIL "killed by
+// signal N"; timeout -> TIMEOUT with output; job errors -> ERR "execution error: ..." or
+// "system error: ...". `job_id` appears in "job N: stdout truncated, B bytes lost".
+TestResult test_result_from_outcome(std::string name, const JobOutcome& outcome, uint64_t job_id,
+                                    const OutcomeHooks& hooks = {});
+// A test that could not be run at all (ERR "remote error: ...").
+TestResult error_result(std::string name, const std::string& message);
+TestResult ignored_result(std::string name);
+
+// Splits output at '\n'; a final line without '\n' is kept, the empty tail after a final '\n'
+// is not.
+std::vector<std::string> split_output_lines(std::string_view output);
+
+// The status line for `r` in a terminal `width` columns wide, with ANSI colors when `color`.
+std::string status_line(const TestResult& r, size_t width, bool color);
+// The status line, then the details and stdout lines (for stdout) and the stderr lines.
+void format_result(const TestResult& r, size_t width, bool color, std::vector<std::string>& out,
+                   std::vector<std::string>& err);
+
+// Display width of UTF-8 text, counting each code point as one column.
+size_t text_width(std::string_view s);
+
+}  // namespace mael

@@ -1,0 +1,155 @@
+#pragma once
+// The local content-addressed artifact cache. An artifact is a tar blob named by
+// the SHA-256 of its bytes (what the cluster ships); its extracted tree is what
+// the container runtime stacks with overlayfs. Layout under root:
+//   lock            flock held for the object's lifetime (one process per cache)
+//   blobs/HEX       the blob (mode 0444); its mtime is its last use
+//   trees/HEX/root  the extracted tree; trees/HEX/size its disk usage; the mtime
+//                   of trees/HEX is its last use
+//   memo/SHA(key)   the blob digest a layer-spec key last built to
+//   tmp/            work in progress; emptied on open (crash leftovers)
+// Everything appears by rename, so a crash leaves only tmp/ to clean. Size is
+// bounded: least recently used unpinned blobs and trees are evicted. Thread-safe.
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "base/digest.h"
+#include "store/fs_util.h"
+
+namespace mael {
+
+class ArtifactStore {
+ public:
+  static constexpr uint64_t kDefaultSizeLimit = uint64_t{1} << 30;
+
+  // Opens/creates the cache at root. Throws UserError("cache directory ROOT is in
+  // use by another process; ...") when another process holds it.
+  explicit ArtifactStore(std::filesystem::path root, uint64_t size_limit_bytes = kDefaultSizeLimit);
+  ~ArtifactStore();
+  ArtifactStore(const ArtifactStore&) = delete;
+  ArtifactStore& operator=(const ArtifactStore&) = delete;
+
+  const std::filesystem::path& root() const { return root_; }
+
+  bool has_blob(const Digest&) const;
+  bool has_tree(const Digest&) const;
+  std::optional<uint64_t> blob_size(const Digest&) const;
+  // Path of a present blob (marks it used). It may be evicted later: prefer
+  // open_blob when reading it takes a while.
+  std::optional<std::filesystem::path> blob_path(const Digest&);
+  // An open read-only fd of a present blob (marks it used); stays readable even
+  // if the blob is evicted meanwhile.
+  std::optional<UniqueFd> open_blob(const Digest&);
+
+  // Hashes and copies src into the store (a reflink when the file system can).
+  // Throws UserError when src does not exist.
+  Digest add_blob_file(const std::filesystem::path& src);
+  Digest add_blob_bytes(std::string_view bytes);
+
+  // Streaming insert with verification. commit() throws UserError("artifact
+  // digest mismatch: expected X, got Y") and leaves nothing behind on mismatch;
+  // destroying an uncommitted writer discards what was written.
+  class BlobWriter {
+   public:
+    BlobWriter(BlobWriter&&) noexcept;
+    BlobWriter& operator=(BlobWriter&&) = delete;
+    ~BlobWriter();
+    void write(std::string_view data);
+    void write(const void* data, size_t n) { write(std::string_view(static_cast<const char*>(data), n)); }
+    uint64_t size() const { return size_; }
+    // The temporary file being written (e.g. to inspect it before commit()).
+    const std::filesystem::path& temp_path() const { return tmp_; }
+    Digest commit();
+
+   private:
+    friend class ArtifactStore;
+    BlobWriter(ArtifactStore* store, std::filesystem::path tmp, UniqueFd fd, std::optional<Digest> expected);
+    ArtifactStore* store_;
+    std::filesystem::path tmp_;
+    UniqueFd fd_;
+    std::optional<Digest> expected_;
+    std::unique_ptr<Sha256> hash_;
+    uint64_t size_ = 0;
+    bool done_ = false;
+  };
+  BlobWriter begin_blob(std::optional<Digest> expected = std::nullopt);
+
+  // A pinned extracted tree: never evicted while a TreeRef to it lives.
+  class TreeRef {
+   public:
+    TreeRef(TreeRef&& o) noexcept;
+    TreeRef& operator=(TreeRef&& o) noexcept;
+    ~TreeRef();
+    const std::filesystem::path& path() const { return path_; }
+    const Digest& digest() const { return digest_; }
+
+   private:
+    friend class ArtifactStore;
+    TreeRef(ArtifactStore* store, Digest digest, std::filesystem::path path)
+        : store_(store), digest_(digest), path_(std::move(path)) {}
+    ArtifactStore* store_;
+    Digest digest_;
+    std::filesystem::path path_;
+  };
+  // The extracted tree of a blob, extracting it on first use (concurrent callers
+  // for one digest wait for a single extraction). Throws std::runtime_error when
+  // neither the tree nor the blob is present, UserError when the blob is not a
+  // valid tar.
+  TreeRef tree(const Digest&);
+
+  // Memo of layer-spec key -> blob digest, persisted. lookup_memo answers only
+  // when the blob is still present (and marks it used).
+  std::optional<Digest> lookup_memo(const std::string& key);
+  void record_memo(const std::string& key, const Digest&);
+
+  uint64_t size_bytes() const;  // blobs + trees
+  uint64_t size_limit() const { return size_limit_; }
+  // How many extractions this object performed (for tests and statistics).
+  uint64_t extraction_count() const;
+
+ private:
+  struct Entry {
+    uint64_t size = 0;
+    int64_t last_used_ns = 0;
+  };
+  struct Extraction {
+    bool done = false;
+    std::exception_ptr error;
+  };
+
+  std::filesystem::path blob_file(const Digest& d) const;
+  std::filesystem::path tree_dir(const Digest& d) const;
+  std::filesystem::path new_temp(const char* kind);
+  void load_index();
+  int64_t next_stamp();                                // under mu_
+  void touch(Entry& e, const std::filesystem::path&);  // under mu_
+  Digest install_blob(const std::filesystem::path& tmp, const Digest& d, uint64_t size);
+  void unpin(const Digest& d);
+  // Evicts LRU unpinned entries (never `keep`'s) until under the bound. Called
+  // with mu_ held through lk; deletes trees after releasing it.
+  void evict(std::unique_lock<std::mutex>& lk, const Digest* keep);
+
+  std::filesystem::path root_;
+  uint64_t size_limit_;
+  UniqueFd lock_fd_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::unordered_map<Digest, Entry> blobs_;
+  std::unordered_map<Digest, Entry> trees_;
+  std::unordered_map<Digest, int> pins_;
+  std::unordered_map<Digest, std::shared_ptr<Extraction>> extracting_;
+  uint64_t total_ = 0;
+  int64_t last_stamp_ = 0;
+  uint64_t temp_counter_ = 0;
+  uint64_t extractions_ = 0;
+};
+
+}  // namespace mael

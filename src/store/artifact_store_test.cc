@@ -1,0 +1,245 @@
+#include "store/artifact_store.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "base/error.h"
+#include "store/test_tar_util.h"
+
+namespace fs = std::filesystem;
+using namespace mael;
+using namespace mael::testing;
+
+namespace {
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+size_t count_entries(const fs::path& dir) {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir)) ++n;
+  return n;
+}
+
+TEST(ArtifactStore, AddBytesAndFiles) {
+  TempDir t;
+  ArtifactStore store(t.path() / "cache");
+  Digest d = store.add_blob_bytes("hello");
+  EXPECT_EQ(d, Digest::of_bytes("hello"));
+  EXPECT_TRUE(store.has_blob(d));
+  EXPECT_EQ(slurp(*store.blob_path(d)), "hello");
+  EXPECT_EQ(store.blob_size(d), 5u);
+  EXPECT_EQ(store.add_blob_bytes("hello"), d);  // idempotent
+  EXPECT_EQ(store.size_bytes(), 5u);
+
+  fs::path src = t.path() / "src";
+  std::ofstream(src) << "file contents";
+  Digest f = store.add_blob_file(src);
+  EXPECT_EQ(f, Digest::of_bytes("file contents"));
+  std::ofstream(src) << "changed";  // the store has its own copy
+  EXPECT_EQ(slurp(*store.blob_path(f)), "file contents");
+  EXPECT_THROW(store.add_blob_file(t.path() / "missing"), UserError);
+  EXPECT_FALSE(store.blob_path(Digest::of_bytes("nope")));
+  auto fd = store.open_blob(d);
+  ASSERT_TRUE(fd);
+  char buf[8];
+  EXPECT_EQ(read(fd->get(), buf, sizeof buf), 5);
+}
+
+TEST(ArtifactStore, BlobWriterVerifiesAndLeavesNothingOnMismatch) {
+  TempDir t;
+  ArtifactStore store(t.path() / "cache");
+  {
+    auto w = store.begin_blob(Digest::of_bytes("abc"));
+    w.write("ab");
+    w.write("c");
+    EXPECT_EQ(w.commit(), Digest::of_bytes("abc"));
+  }
+  EXPECT_TRUE(store.has_blob(Digest::of_bytes("abc")));
+  {
+    auto w = store.begin_blob(Digest::of_bytes("expected"));
+    w.write("something else");
+    try {
+      w.commit();
+      FAIL() << "no mismatch reported";
+    } catch (const UserError& e) {
+      EXPECT_EQ(std::string(e.what()), "artifact digest mismatch: expected " +
+                                           Digest::of_bytes("expected").hex() + ", got " +
+                                           Digest::of_bytes("something else").hex());
+    }
+  }
+  EXPECT_FALSE(store.has_blob(Digest::of_bytes("something else")));
+  EXPECT_FALSE(store.has_blob(Digest::of_bytes("expected")));
+  {
+    auto w = store.begin_blob();
+    w.write("abandoned");
+  }  // not committed
+  EXPECT_FALSE(store.has_blob(Digest::of_bytes("abandoned")));
+  EXPECT_EQ(count_entries(t.path() / "cache/tmp"), 0u);
+  EXPECT_EQ(count_entries(t.path() / "cache/blobs"), 1u);
+}
+
+TEST(ArtifactStore, TreeExtractsAndPins) {
+  TempDir t;
+  ArtifactStore store(t.path() / "cache");
+  Digest d = store.add_blob_bytes(make_tar({tdir("bin", 0555), tfile("bin/tool", "#!x", 0755)}));
+  auto ref = store.tree(d);
+  EXPECT_EQ(slurp(ref.path() / "bin/tool"), "#!x");
+  EXPECT_TRUE(store.has_tree(d));
+  EXPECT_GT(store.size_bytes(), 0u);
+  auto again = store.tree(d);
+  EXPECT_EQ(again.path(), ref.path());
+  EXPECT_EQ(store.extraction_count(), 1u);
+  EXPECT_THROW(store.tree(Digest::of_bytes("absent")), std::runtime_error);
+  Digest bad = store.add_blob_bytes("not a tar, definitely not a tar archive");
+  EXPECT_THROW(store.tree(bad), UserError);
+  EXPECT_FALSE(store.has_tree(bad));
+  EXPECT_EQ(count_entries(t.path() / "cache/tmp"), 0u);
+}
+
+TEST(ArtifactStore, ConcurrentTreeExtractsOnce) {
+  TempDir t;
+  ArtifactStore store(t.path() / "cache");
+  std::vector<TarItem> items;
+  for (int i = 0; i < 200; ++i) items.push_back(tfile("f" + std::to_string(i), std::string(1000, 'a')));
+  Digest d = store.add_blob_bytes(make_tar(items));
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 8; ++i)
+    threads.emplace_back([&] {
+      auto ref = store.tree(d);
+      if (slurp(ref.path() / "f199") == std::string(1000, 'a')) ++ok;
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok, 8);
+  EXPECT_EQ(store.extraction_count(), 1u);
+}
+
+TEST(ArtifactStore, EvictsLeastRecentlyUsedUnderBound) {
+  TempDir t;
+  ArtifactStore store(t.path() / "cache", 25000);
+  Digest a = store.add_blob_bytes(std::string(10000, 'a'));
+  Digest b = store.add_blob_bytes(std::string(10000, 'b'));
+  ASSERT_TRUE(store.blob_path(a));  // a is now more recent than b
+  Digest c = store.add_blob_bytes(std::string(10000, 'c'));
+  EXPECT_TRUE(store.has_blob(a));
+  EXPECT_FALSE(store.has_blob(b));
+  EXPECT_TRUE(store.has_blob(c));
+  EXPECT_EQ(store.size_bytes(), 20000u);
+  EXPECT_FALSE(fs::exists(t.path() / "cache/blobs" / b.hex()));
+  // An entry bigger than the bound is kept until something newer arrives.
+  Digest big = store.add_blob_bytes(std::string(30000, 'x'));
+  EXPECT_TRUE(store.has_blob(big));
+  EXPECT_FALSE(store.has_blob(a));
+  EXPECT_FALSE(store.has_blob(c));
+}
+
+TEST(ArtifactStore, PinnedTreesAreNotEvicted) {
+  TempDir t;
+  ArtifactStore store(t.path() / "cache", 40000);
+  Digest a = store.add_blob_bytes(make_tar({tfile("a", std::string(8000, 'a'))}));
+  std::optional<ArtifactStore::TreeRef> pinned = store.tree(a);
+  ASSERT_TRUE(store.has_tree(a));
+  for (char ch = 'b'; ch < 'h'; ++ch) store.add_blob_bytes(std::string(9000, ch));
+  EXPECT_TRUE(store.has_tree(a));
+  EXPECT_TRUE(fs::exists(pinned->path() / "a"));
+  EXPECT_LE(store.size_bytes(), 40000u);
+  pinned.reset();  // unpinning lets it go when over the bound
+  store.add_blob_bytes(std::string(9000, 'z'));
+  EXPECT_FALSE(store.has_tree(a));
+  EXPECT_LE(store.size_bytes(), 40000u);
+  EXPECT_EQ(count_entries(t.path() / "cache/tmp"), 0u);
+}
+
+TEST(ArtifactStore, PersistsAcrossReopen) {
+  TempDir t;
+  fs::path root = t.path() / "cache";
+  Digest a, b, c;
+  uint64_t size;
+  {
+    ArtifactStore store(root, 1 << 20);
+    a = store.add_blob_bytes(make_tar({tfile("x", "y")}));
+    b = store.add_blob_bytes(std::string(10000, 'b'));
+    c = store.add_blob_bytes(std::string(10000, 'c'));
+    store.tree(a);
+    store.record_memo("layer key", b);
+    store.record_memo("key of c", c);
+    ASSERT_TRUE(store.blob_path(b));  // b more recent than c
+    size = store.size_bytes();
+  }
+  // Leftovers of a crashed process are cleaned.
+  fs::create_directories(root / "tmp/tree-123-4/root/sub");
+  {
+    ArtifactStore store(root, 1 << 20);
+    EXPECT_TRUE(store.has_blob(a));
+    EXPECT_TRUE(store.has_tree(a));
+    EXPECT_EQ(store.size_bytes(), size);
+    EXPECT_EQ(store.lookup_memo("layer key"), b);
+    EXPECT_EQ(store.lookup_memo("other key"), std::nullopt);
+    EXPECT_EQ(count_entries(root / "tmp"), 0u);
+    EXPECT_EQ(slurp(store.tree(a).path() / "x"), "y");
+    EXPECT_EQ(store.extraction_count(), 0u);
+  }
+  {
+    // A smaller bound evicts in LRU order recorded before: c (older) goes.
+    ArtifactStore store(root, size - 5000);
+    EXPECT_FALSE(store.has_blob(c));
+    EXPECT_TRUE(store.has_blob(b));
+    EXPECT_EQ(store.lookup_memo("key of c"), std::nullopt);
+  }
+}
+
+TEST(ArtifactStore, SecondProcessIsRefused) {
+  TempDir t;
+  fs::path root = t.path() / "cache";
+  ArtifactStore store(root);
+  int pipefd[2];
+  ASSERT_EQ(pipe(pipefd), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    close(pipefd[0]);
+    std::string msg = "opened";
+    try {
+      ArtifactStore other(root);
+    } catch (const UserError& e) {
+      msg = e.what();
+    } catch (...) {
+      msg = "other exception";
+    }
+    if (write(pipefd[1], msg.data(), msg.size()) < 0) _exit(2);
+    _exit(0);
+  }
+  close(pipefd[1]);
+  std::string got;
+  char buf[512];
+  for (ssize_t n; (n = read(pipefd[0], buf, sizeof buf)) > 0;) got.append(buf, static_cast<size_t>(n));
+  close(pipefd[0]);
+  int status;
+  waitpid(pid, &status, 0);
+  EXPECT_EQ(got, "cache directory " + root.string() +
+                     " is in use by another process; use --cache-root to pick another");
+}
+
+TEST(ArtifactStore, MemoForgetsEvictedBlobs) {
+  TempDir t;
+  ArtifactStore store(t.path() / "cache", 15000);
+  Digest a = store.add_blob_bytes(std::string(10000, 'a'));
+  store.record_memo("k", a);
+  EXPECT_EQ(store.lookup_memo("k"), a);
+  store.add_blob_bytes(std::string(10000, 'b'));
+  EXPECT_EQ(store.lookup_memo("k"), std::nullopt);
+}
+
+}  // namespace

@@ -1,0 +1,52 @@
+#pragma once
+// Small file-system helpers shared by the store and layer building.
+#include <cstdint>
+#include <filesystem>
+#include <string_view>
+#include <utility>
+
+namespace mael {
+
+// Owns a file descriptor; closes it on destruction.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() { reset(); }
+  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  int release() { return std::exchange(fd_, -1); }
+  void reset(int fd = -1);
+
+ private:
+  int fd_ = -1;
+};
+
+// Removes a file or a directory tree, also when directories in it lack write or
+// search permission for us (extracted layers keep their modes, e.g. 0555).
+// A missing path is not an error.
+void remove_tree(const std::filesystem::path& path);
+
+// Disk space used by a tree (st_blocks), hard-linked files counted once.
+uint64_t disk_usage(const std::filesystem::path& path);
+
+// Opens directory `rel` (a '/'-separated relative path, "" for base itself) below
+// the directory open at base_fd, refusing to pass through symlinks. With create,
+// missing directories are made (mode 0755). Returns an invalid fd when a component
+// is missing (and !create); throws on a symlink or non-directory component.
+UniqueFd open_dir_beneath(int base_fd, std::string_view rel, bool create);
+
+// Writes all of data to fd (retrying on EINTR / short writes); throws on error.
+void write_all(int fd, const void* data, size_t n, const char* what);
+
+}  // namespace mael

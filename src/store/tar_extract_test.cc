@@ -1,0 +1,209 @@
+#include "store/tar_extract.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "base/error.h"
+#include "store/test_tar_util.h"
+
+namespace fs = std::filesystem;
+using namespace mael;
+using namespace mael::testing;
+
+namespace {
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+fs::path write_tar(const fs::path& dir, const std::string& bytes, const std::string& name = "layer.tar") {
+  fs::path p = dir / name;
+  std::ofstream(p, std::ios::binary) << bytes;
+  return p;
+}
+
+bool is_whiteout(const fs::path& p) {
+  struct stat st;
+  return lstat(p.c_str(), &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0);
+}
+
+std::string xattr(const fs::path& p, const char* name) {
+  char buf[16];
+  ssize_t n = lgetxattr(p.c_str(), name, buf, sizeof buf);
+  return n < 0 ? "" : std::string(buf, static_cast<size_t>(n));
+}
+
+TEST(TarExtract, FilesDirsSymlinksHardlinksAndModes) {
+  TempDir t;
+  auto tar =
+      write_tar(t.path(), make_tar({tdir("d", 0750), tfile("d/a", "hello", 0640), tfile("d/x", "run", 04755),
+                                    tsymlink("d/link", "a"), thardlink("d/hard", "d/a"),
+                                    tfile("/abs/f", "abs"), tdir("ro", 0555), tfile("ro/inside", "r")}));
+  fs::path dest = t.path() / "out";
+  extract_tar(tar, dest);
+  EXPECT_EQ(slurp(dest / "d/a"), "hello");
+  EXPECT_EQ(fs::status(dest / "d").permissions(), fs::perms(0750));
+  EXPECT_EQ(fs::status(dest / "d/a").permissions(), fs::perms(0640));
+  // setuid is stripped, the rest of the mode kept.
+  EXPECT_EQ(fs::status(dest / "d/x").permissions(), fs::perms(0755));
+  EXPECT_EQ(fs::read_symlink(dest / "d/link"), "a");
+  struct stat a, h;
+  ASSERT_EQ(stat((dest / "d/a").c_str(), &a), 0);
+  ASSERT_EQ(stat((dest / "d/hard").c_str(), &h), 0);
+  EXPECT_EQ(a.st_ino, h.st_ino);
+  EXPECT_EQ(a.st_uid, getuid());
+  EXPECT_EQ(slurp(dest / "abs/f"), "abs");  // absolute names land inside dest
+  EXPECT_EQ(fs::status(dest / "ro").permissions(), fs::perms(0555));
+  EXPECT_EQ(slurp(dest / "ro/inside"), "r");
+}
+
+TEST(TarExtract, GzipAndZstd) {
+  TempDir t;
+  for (auto c : {Compression::kGzip, Compression::kZstd}) {
+    std::string bytes = make_tar({tfile("f", "compressed")}, c);
+    ASSERT_NE(bytes.find("compressed"), 0u);
+    fs::path dest = t.path() / ("out" + std::to_string(static_cast<int>(c)));
+    extract_tar(write_tar(t.path(), bytes), dest);
+    EXPECT_EQ(slurp(dest / "f"), "compressed");
+  }
+}
+
+TEST(TarExtract, RejectsDotDot) {
+  TempDir t;
+  auto tar = write_tar(t.path(), make_tar({tfile("a/../../evil", "x")}));
+  EXPECT_THROW(extract_tar(tar, t.path() / "out"), UserError);
+  EXPECT_FALSE(fs::exists(t.path() / "evil"));
+  auto tar2 = write_tar(t.path(), make_tar({tfile("ok", "x"), thardlink("h", "../outside")}), "2.tar");
+  EXPECT_THROW(extract_tar(tar2, t.path() / "out2"), UserError);
+}
+
+TEST(TarExtract, NeverWritesThroughSymlinks) {
+  TempDir t;
+  fs::create_directory(t.path() / "outside");
+  auto tar = write_tar(t.path(),
+                       make_tar({tsymlink("esc", (t.path() / "outside").string()), tfile("esc/pwned", "x")}));
+  // libarchive replaces the symlink by a directory (or refuses): never escapes.
+  try {
+    extract_tar(tar, t.path() / "out");
+    EXPECT_EQ(slurp(t.path() / "out/esc/pwned"), "x");
+    EXPECT_FALSE(fs::is_symlink(t.path() / "out/esc"));
+  } catch (const UserError&) {
+  }
+  EXPECT_FALSE(fs::exists(t.path() / "outside/pwned"));
+  // Whiteouts neither.
+  auto tar2 = write_tar(t.path(),
+                        make_tar({tsymlink("esc", (t.path() / "outside").string()), tfile("esc/.wh.x", "")}),
+                        "2.tar");
+  EXPECT_THROW(extract_tar(tar2, t.path() / "out2"), UserError);
+  EXPECT_FALSE(fs::exists(t.path() / "outside/x"));
+}
+
+TEST(TarExtract, SkipsDeviceNodesAndFifos) {
+  TempDir t;
+  auto tar = write_tar(t.path(), make_tar({{TarItem::kChar, "dev/null", "", 0666},
+                                           {TarItem::kFifo, "dev/fifo", "", 0644},
+                                           tfile("dev/after", "ok")}));
+  fs::path dest = t.path() / "out";
+  extract_tar(tar, dest);
+  EXPECT_FALSE(fs::exists(fs::symlink_status(dest / "dev/null")));
+  EXPECT_FALSE(fs::exists(fs::symlink_status(dest / "dev/fifo")));
+  EXPECT_EQ(slurp(dest / "dev/after"), "ok");
+}
+
+TEST(TarExtract, WhiteoutsBecomeOverlayFormat) {
+  TempDir t;
+  auto tar = write_tar(t.path(), make_tar({tdir("etc"), tfile("etc/.wh.passwd", ""), tdir("opt"),
+                                           tfile("opt/.wh..wh..opq", ""), tfile("opt/new", "n"),
+                                           tfile("missing/parent/.wh.gone", ""), tfile(".wh..wh.plnk", "")}));
+  fs::path dest = t.path() / "out";
+  extract_tar(tar, dest);
+  EXPECT_TRUE(is_whiteout(dest / "etc/passwd"));
+  EXPECT_FALSE(fs::exists(fs::symlink_status(dest / "etc/.wh.passwd")));
+  EXPECT_EQ(xattr(dest / "opt", "user.overlay.opaque"), "y");
+  if (geteuid() == 0) {
+    EXPECT_EQ(xattr(dest / "opt", "trusted.overlay.opaque"), "y");
+  }
+  EXPECT_FALSE(fs::exists(fs::symlink_status(dest / "opt/.wh..wh..opq")));
+  EXPECT_EQ(slurp(dest / "opt/new"), "n");
+  EXPECT_TRUE(is_whiteout(dest / "missing/parent/gone"));
+  EXPECT_FALSE(fs::exists(fs::symlink_status(dest / "plnk")));
+  EXPECT_FALSE(fs::exists(fs::symlink_status(dest / ".wh..wh.plnk")));
+}
+
+// The runtime extracts as an unprivileged user: whiteout devices and user.*
+// xattrs must work without privilege (mknod 0/0 is allowed since Linux 5.8).
+TEST(TarExtract, WhiteoutsWorkUnprivileged) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to switch to uid 65534";
+  TempDir t;
+  chmod(t.path().c_str(), 0777);
+  auto tar = write_tar(t.path(), make_tar({tfile("a/.wh.x", ""), tfile("b/.wh..wh..opq", "")}));
+  chmod(tar.c_str(), 0644);
+  fs::path dest = t.path() / "out";
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (setgid(65534) != 0 || setuid(65534) != 0) _exit(2);
+    try {
+      extract_tar(tar, dest);
+    } catch (...) {
+      _exit(1);
+    }
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_TRUE(is_whiteout(dest / "a/x"));
+  EXPECT_EQ(xattr(dest / "b", "user.overlay.opaque"), "y");
+  EXPECT_EQ(xattr(dest / "b", "trusted.overlay.opaque"), "");
+}
+
+TEST(TarExtract, ApplyModeDeletesLowerContent) {
+  TempDir t;
+  fs::path dest = t.path() / "out";
+  extract_tar(write_tar(t.path(),
+                        make_tar({tfile("etc/passwd", "p"), tfile("etc/keep", "k"), tfile("opt/old", "o"),
+                                  tfile("opt/sub/old2", "o")}),
+                        "lower.tar"),
+              dest, {WhiteoutMode::kApply});
+  extract_tar(write_tar(t.path(),
+                        make_tar({tfile("opt/sub/new", "n"), tfile("etc/.wh.passwd", ""),
+                                  tfile("opt/.wh..wh..opq", ""), tfile("opt/late", "l")}),
+                        "upper.tar"),
+              dest, {WhiteoutMode::kApply});
+  EXPECT_FALSE(fs::exists(dest / "etc/passwd"));
+  EXPECT_TRUE(fs::exists(dest / "etc/keep"));
+  EXPECT_FALSE(fs::exists(dest / "opt/old"));
+  EXPECT_FALSE(fs::exists(dest / "opt/sub/old2"));
+  EXPECT_EQ(slurp(dest / "opt/sub/new"), "n");
+  EXPECT_EQ(slurp(dest / "opt/late"), "l");
+}
+
+TEST(TarExtract, CorruptAndMissing) {
+  TempDir t;
+  std::string good = make_tar({tfile("f", std::string(5000, 'x'))});
+  EXPECT_THROW(extract_tar(write_tar(t.path(), good.substr(0, 1500)), t.path() / "o1"), UserError);
+  EXPECT_THROW(extract_tar(write_tar(t.path(), "this is not a tar archive at all", "x.tar"), t.path() / "o2"),
+               UserError);
+  EXPECT_THROW(extract_tar(t.path() / "nope.tar", t.path() / "o3"), UserError);
+}
+
+TEST(TarExtract, NormalizeEntryName) {
+  EXPECT_EQ(normalize_entry_name("./a//b/./c/", "t"), "a/b/c");
+  EXPECT_EQ(normalize_entry_name("/abs", "t"), "abs");
+  EXPECT_EQ(normalize_entry_name("./", "t"), "");
+  EXPECT_THROW(normalize_entry_name("a/../b", "t"), UserError);
+}
+
+}  // namespace

@@ -1,0 +1,1 @@
+mael_tool(maelstrom-broker ${CMAKE_CURRENT_SOURCE_DIR}/maelstrom-broker.cc mael_cluster)

@@ -1,0 +1,227 @@
+"""Helpers for the cluster tests: a broker and workers as real processes, a
+busybox layer as a tar, and the small test client (mael-test-client) that
+submits jobs through the broker connection."""
+import io
+import json
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import tarfile
+import time
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
+BIN_DIR = pathlib.Path(os.environ.get("MAEL_BIN_DIR", ROOT / "build" / "bin"))
+BUSYBOX = "/bin/busybox"
+
+
+def bin_path(name):
+    p = BIN_DIR / name
+    if not p.exists():
+        pytest.fail(f"{p} is not built; run the build first or set MAEL_BIN_DIR")
+    return str(p)
+
+APPLETS = ("sh", "echo", "cat", "sleep", "true", "false", "env", "pwd", "ls", "id", "kill", "yes", "head")
+
+
+def wait_for(predicate, timeout=30.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def make_busybox_tar(path):
+    """A layer with a static busybox at /bin and its applets as symlinks."""
+    with tarfile.open(path, "w") as tar:
+        info = tar.gettarinfo(BUSYBOX, arcname="bin/busybox")
+        info.uid = info.gid = 0
+        info.uname = info.gname = ""
+        with open(BUSYBOX, "rb") as f:
+            tar.addfile(info, f)
+        for d in ("proc", "tmp", "dev"):
+            ti = tarfile.TarInfo(d)
+            ti.type = tarfile.DIRTYPE
+            ti.mode = 0o755
+            tar.addfile(ti)
+        for a in APPLETS:
+            ti = tarfile.TarInfo(f"bin/{a}")
+            ti.type = tarfile.SYMTYPE
+            ti.linkname = "busybox"
+            tar.addfile(ti)
+    return path
+
+
+def tar_of(path, files):
+    """A tar holding {name: bytes}."""
+    with tarfile.open(path, "w") as tar:
+        for name, data in files.items():
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            ti.mode = 0o644
+            tar.addfile(ti, io.BytesIO(data))
+    return path
+
+
+class Proc:
+    """A started binary whose stderr goes to a log file."""
+
+    def __init__(self, args, log, netns=None, env=None):
+        self.log = log
+        cmd = list(args)
+        if netns:
+            cmd = ["ip", "netns", "exec", netns] + cmd
+        self.stderr = open(log, "w")
+        self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=env,
+                                  start_new_session=True)
+
+    def log_text(self):
+        return pathlib.Path(self.log).read_text()
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.alive():
+            self.p.send_signal(sig)
+
+    def stop(self):
+        if self.alive():
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self.p.wait()
+        if self.p.stdout:
+            self.p.stdout.close()
+        self.stderr.close()
+
+
+class Cluster:
+    """One broker plus any number of workers, all stopped at teardown."""
+
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.procs = []
+        self.broker = None
+        self.port = self.http_port = None
+        self.n_workers = 0
+
+    def env(self):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MAELSTROM_")}
+        env["HOME"] = str(self.tmp)
+        env["XDG_CONFIG_HOME"] = str(self.tmp / "config")
+        return env
+
+    def start_broker(self, *extra):
+        self.broker = Proc([bin_path("maelstrom-broker"), "--port", "0", "--http-port", "0", "--cache-root",
+                            str(self.tmp / "broker-cache"), *extra], self.tmp / "broker.log", env=self.env())
+        self.procs.append(self.broker)
+        line = self.broker.p.stdout.readline()
+        m = re.match(r"listening on port (\d+); web page on port (\d+)", line)
+        assert m, f"broker did not start: {line!r} {self.broker.log_text()}"
+        self.port, self.http_port = int(m.group(1)), int(m.group(2))
+        return self.broker
+
+    @property
+    def address(self):
+        return f"127.0.0.1:{self.port}"
+
+    def start_worker(self, slots=2, broker=None, netns=None, name=None, *extra):
+        self.n_workers += 1
+        i = self.n_workers
+        w = Proc([bin_path("maelstrom-worker"), "--broker", broker or self.address, "--slots", str(slots),
+                  "--cache-root", str(self.tmp / f"worker{i}"), "--name", name or f"w{i}", *extra],
+                 self.tmp / f"worker{i}.log", netns=netns, env=self.env())
+        self.procs.append(w)
+        return w
+
+    def status(self):
+        r = subprocess.run([bin_path("maelstrom-admin"), "--broker", self.address, "status", "--json"],
+                           capture_output=True, text=True, timeout=30, env=self.env())
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    def wait_workers(self, n, timeout=30):
+        wait_for(lambda: len(self.status()["workers"]) == n, timeout, f"{n} workers")
+
+    def client(self, jobs, *extra, broker=None, timeout=120, netns=None):
+        """Runs mael-test-client to completion; returns (returncode, results by index, stderr)."""
+        f = self.tmp / f"jobs-{time.monotonic_ns()}.json"
+        f.write_text("\n".join(json.dumps(j) for j in jobs) + "\n")
+        cmd = [bin_path("mael-test-client"), "--broker", broker or self.address, "--jobs", str(f), *extra]
+        if netns:
+            cmd = ["ip", "netns", "exec", netns] + cmd
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=self.env())
+        return r.returncode, parse_results(r.stdout), r.stderr
+
+    def start_client(self, jobs, *extra):
+        f = self.tmp / f"jobs-{time.monotonic_ns()}.json"
+        f.write_text("\n".join(json.dumps(j) for j in jobs) + "\n")
+        c = Proc([bin_path("mael-test-client"), "--broker", self.address, "--jobs", str(f), *extra],
+                 self.tmp / f"client-{time.monotonic_ns()}.log", env=self.env())
+        self.procs.append(c)
+        return c
+
+    def close(self):
+        for p in reversed(self.procs):
+            p.stop()
+
+
+def parse_results(stdout):
+    results = {}
+    for line in stdout.splitlines():
+        j = json.loads(line)
+        if "index" in j:
+            results[j["index"]] = j
+    return results
+
+
+def bb_job(busybox_tar, program, *args, **fields):
+    j = {"layers": [{"tar": str(busybox_tar)}], "program": program, "arguments": list(args),
+         "environment": ["PATH=/bin"]}
+    j.update(fields)
+    return j
+
+
+def container_processes(marker):
+    """PIDs of processes whose command line contains marker (a unique string)."""
+    pids = []
+    for d in pathlib.Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in cmd and "pytest" not in cmd:
+            pids.append(int(d.name))
+    return pids
+
+
+def make_certs(d):
+    """A CA, a broker certificate for 127.0.0.1/localhost/192.0.2.1, a client
+    certificate from the same CA and an intruder's from another CA."""
+    d.mkdir(parents=True, exist_ok=True)
+
+    def run(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
+
+    for ca in ("ca", "evil-ca"):
+        run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+            "-subj", f"/CN={ca}", "-keyout", f"{ca}.key", "-out", f"{ca}.pem")
+    (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1,IP:192.0.2.1,DNS:localhost\n")
+    for name, ca in (("broker", "ca"), ("client", "ca"), ("intruder", "evil-ca")):
+        run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", f"/CN={name}",
+            "-keyout", f"{name}.key", "-out", f"{name}.csr")
+        run("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key", "-CAcreateserial",
+            "-days", "2", "-extfile", "san.ext", "-out", f"{name}.pem")
+    return d

@@ -1,0 +1,61 @@
+"""maelstrom-run end to end: bad input gives one clear line and a non-zero exit."""
+import json
+
+from conftest import busybox_layers, job
+
+
+def one_line_error(r):
+    assert r.returncode != 0
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1, r.stderr
+    return lines[0]
+
+
+def test_malformed_json_names_line_and_column(runner):
+    f = runner.tmp / "bad.json"
+    f.write_text('{"program": "x",\n  "arguments": [1 2]}')
+    r = runner.run(None, "--file", str(f))
+    line = one_line_error(r)
+    assert "bad.json" in line and "line 2" in line and "column" in line
+
+
+def test_unknown_field(runner):
+    line = one_line_error(runner.run([dict(job("true"), colour="blue")]))
+    assert "colour" in line
+
+
+def test_missing_program(runner):
+    spec = job("true")
+    del spec["program"]
+    line = one_line_error(runner.run([spec]))
+    assert "program" in line
+
+
+def test_layer_path_that_does_not_exist(runner):
+    line = one_line_error(runner.run([job("true", layers=busybox_layers() + [{"paths": ["no/such/file"]}])]))
+    assert "no/such/file" in line
+
+
+def test_missing_job_file(runner):
+    r = runner.run(None, "--file", "/no/such/jobs.json")
+    line = one_line_error(r)
+    assert "/no/such/jobs.json" in line
+
+
+def test_bad_network_value(runner):
+    line = one_line_error(runner.run([job("true", network="internet")]))
+    assert "internet" in line
+
+
+def test_bad_config_value(runner):
+    r = runner.run([job("true")], "--slots", "lots")
+    assert r.returncode != 0
+    assert "slots" in r.stderr
+
+
+def test_print_config_shows_layering(runner):
+    r = runner.run(None, "-P", env={"MAELSTROM_RUN_SLOTS": "3"})
+    assert r.returncode == 0, r.stderr
+    assert "slots = 3" in r.stdout
+    r = runner.run(None, "-P", "--slots", "5", env={"MAELSTROM_RUN_SLOTS": "3"})
+    assert "slots = 5" in r.stdout

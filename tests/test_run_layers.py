@@ -1,0 +1,102 @@
+"""maelstrom-run end to end: every layer kind and the prefix options."""
+import os
+import shutil
+import subprocess
+import tarfile
+
+from conftest import BUSYBOX, busybox_layers, job
+
+
+def base():
+    return busybox_layers()
+
+
+def test_tar_layer(runner):
+    src = runner.tmp / "tree"
+    (src / "data").mkdir(parents=True)
+    (src / "data" / "hello.txt").write_text("from a tar\n")
+    with tarfile.open(runner.tmp / "layer.tar", "w") as t:
+        t.add(src / "data", arcname="data")
+    r = runner.run([job("cat", "/data/hello.txt", layers=base() + [{"tar": "layer.tar"}])])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "from a tar\n"
+
+
+def test_tar_layer_whiteout_hides_lower_file(runner):
+    for name, files in (("lower", {"d/keep": "k", "d/gone": "g"}), ("upper", {"d/.wh.gone": ""})):
+        with tarfile.open(runner.tmp / f"{name}.tar", "w") as t:
+            for path, text in files.items():
+                p = runner.tmp / name / path
+                p.parent.mkdir(parents=True, exist_ok=True)
+                p.write_text(text)
+                t.add(p, arcname=path)
+    r = runner.run([job("ls", "/d", layers=base() + [{"tar": "lower.tar"}, {"tar": "upper.tar"}])])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["keep"]
+
+
+def test_glob_layer_with_prefix_options(runner):
+    proj = runner.tmp
+    (proj / "src" / "sub").mkdir(parents=True)
+    (proj / "src" / "a.txt").write_text("A")
+    (proj / "src" / "sub" / "b.txt").write_text("B")
+    (proj / "src" / "c.bin").write_text("C")
+    layer = {"glob": "src/**/*.txt", "strip_prefix": "src/", "prepend_prefix": "/data/"}
+    r = runner.run([job("sh", "-c", "cd /data && find . -type f | sort", layers=base() + [layer])])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["./a.txt", "./sub/b.txt"]
+
+
+def test_paths_layer_file_dir_and_symlink(runner):
+    proj = runner.tmp
+    (proj / "f.txt").write_text("file\n")
+    (proj / "dir").mkdir()
+    (proj / "dir" / "inner").write_text("not included")
+    os.symlink("f.txt", proj / "link")
+    layers = base() + [{"paths": ["f.txt", "dir", "link"]}]
+    r = runner.run([job("sh", "-c", "cat /f.txt; ls -A /dir | wc -l; readlink /link", layers=layers)])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["file", "0", "f.txt"]
+    followed = base() + [{"paths": ["link"], "follow_symlinks": True}]
+    r = runner.run([job("sh", "-c", "test -L /link || cat /link", layers=followed)])
+    assert r.stdout == "file\n"
+
+
+def test_paths_layer_canonicalize(runner):
+    (runner.tmp / "x.txt").write_text("canon\n")
+    layers = base() + [{"paths": ["x.txt"], "canonicalize": True}]
+    r = runner.run([job("cat", str(runner.tmp.resolve() / "x.txt"), layers=layers)])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "canon\n"
+
+
+def test_stubs_layer_brace_expansion(runner):
+    layers = base() + [{"stubs": ["/s/{a,b}/{x,y}", "/s/dir{1,2}/"]}]
+    r = runner.run([job("sh", "-c", "cd /s && find . | sort", layers=layers)])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == [".", "./a", "./a/x", "./a/y", "./b", "./b/x", "./b/y", "./dir1", "./dir2"]
+    r = runner.run([job("sh", "-c", "test -d /s/dir1 && test -f /s/a/x && echo ok", layers=layers)])
+    assert r.stdout == "ok\n"
+
+
+def test_symlinks_layer(runner):
+    layers = base() + [{"symlinks": [{"link": "/usr/local/bin/hello", "target": "/bin/busybox"}]}]
+    r = runner.run([job("readlink", "/usr/local/bin/hello", layers=layers)])
+    assert r.stdout == "/bin/busybox\n"
+
+
+def test_shared_library_dependencies_layer_runs_a_dynamic_binary(runner):
+    ls = shutil.which("ls")
+    layers = [{"paths": [ls]}, {"shared_library_dependencies": [ls]}]
+    r = runner.run([{"layers": layers, "program": ls, "arguments": ["/"]}])
+    assert r.returncode == 0, r.stderr
+    listed = r.stdout.split()
+    assert "lib" in listed or "usr" in listed
+
+
+def test_shared_library_dependencies_layer_without_them_fails(runner):
+    ls = shutil.which("ls")
+    r = runner.run([{"layers": [{"paths": [ls]}], "program": ls}])
+    assert r.returncode != 0
+
+
