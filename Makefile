@@ -21,7 +21,7 @@ $(BUILD_ASAN)/build.ninja:
 	cmake -S . -B $(BUILD_ASAN) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DMAEL_SANITIZE=ON
 
 build-asan: setup $(BUILD_ASAN)/build.ninja
-	cmake --build $(BUILD_ASAN) -j $(JOBS)
+	cmake --build $(BUILD_ASAN) -j $(JOBS) --target all_unit_tests
 
 demo: build
 	$(BUILD)/bin/maelstrom-run --file examples/demo.json

@@ -21,8 +21,8 @@ helper=$src/tests/images/registry.py
 work=$(mktemp -d)
 reg_pid=
 cleanup() {
-  [[ -n ${REG_IN:-} ]] && exec {REG_IN}>&- || true
-  [[ -n $reg_pid ]] && wait "$reg_pid" 2>/dev/null || true
+  # registry.py stops its registry on SIGTERM.
+  [[ -n $reg_pid ]] && { kill "$reg_pid" 2>/dev/null; wait "$reg_pid" 2>/dev/null; } || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -33,7 +33,6 @@ image_bytes=$(du -sb "$work/layout/blobs" | cut -f1)
 
 coproc REG { exec python3 "$helper" serve --dir "$work/registry"; }
 reg_pid=$REG_PID
-exec {REG_IN}>&"${REG[1]}"
 read -r -u "${REG[0]}" ready addr _
 [[ $ready == READY ]] || { echo "registry did not start" >&2; exit 1; }
 python3 "$helper" push --layout "$work/layout:latest" --to "$addr/big:latest"

@@ -1,7 +1,7 @@
 """maelstrom-run end to end: bad input gives one clear line and a non-zero exit."""
 import json
 
-from conftest import busybox_layers, job
+from testlib import busybox_layers, job
 
 
 def one_line_error(r):

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import BUSYBOX, bin_path, busybox_layers, job
+from testlib import BUSYBOX, bin_path, busybox_layers, job
 
 
 def test_echo_prints_stdout_and_exits_zero(any_runner):
@@ -37,8 +37,13 @@ def test_one_mode_mirrors_exit_code_and_replaces_program(runner):
 
 
 def test_one_mode_mirrors_signal(runner):
-    r = runner.run([job("sh", "-c", "kill -TERM $$")], "--one")
-    assert r.returncode == -signal.SIGTERM
+    # PID 1 of a namespace ignores signals it sends itself, so let it fault.
+    src = runner.tmp / "segv.c"
+    src.write_text("int main(void) { *(volatile int *)0 = 1; return 0; }\n")
+    subprocess.run(["gcc", "-static", "-O0", "-o", str(runner.tmp / "segv"), str(src)], check=True)
+    r = runner.run([{"layers": [{"paths": ["segv"]}], "program": "/segv"}], "--one")
+    assert r.returncode == -signal.SIGSEGV, r.stderr
+    assert "killed by signal 11" in r.stderr
 
 
 def test_stdin_stream_runs_each_job(runner):
@@ -189,8 +194,9 @@ def test_timeout_kills_the_job(runner):
 
 def test_orphaned_grandchildren_die_with_the_job(runner):
     marker = f"mael-orphan-{os.getpid()}-{time.time_ns()}"
-    r = runner.run([job("sh", "-c", f"(sleep 1000 {marker} &) ; (setsid sleep 1000 {marker} &); echo spawned")])
-    assert r.stdout == "spawned\n"
+    r = runner.run([job("sh", "-c", f"(sh -c 'sleep 1000; :' {marker} &) ; (setsid sh -c 'sleep 1000; :' {marker} &); sleep 0.2; ps -o args | grep -c '^sh -c sleep 1000; : {marker}'",
+                        mounts=[{"type": "proc", "mount_point": "/proc"}])])
+    assert r.stdout == "2\n", r.stderr  # both were alive when the job ended
     time.sleep(0.2)
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert marker not in ps
@@ -206,3 +212,22 @@ def test_output_truncation(runner):
 def test_stdin_is_at_eof(runner):
     r = runner.run([job("sh", "-c", "cat; echo eof")])
     assert r.stdout == "eof\n"
+
+
+def test_ctrl_c_stops_every_job_and_leaves_nothing(runner):
+    marker = f"mael-sigint-{os.getpid()}-{time.time_ns()}"
+    jobs = runner.tmp / "jobs.json"
+    jobs.write_text("\n".join(json.dumps(job("sh", "-c", f"echo up; sh -c 'sleep 1000; :' {marker}")) for _ in range(3)))
+    p = subprocess.Popen([bin_path("maelstrom-run"), "--file", str(jobs), "--slots", "3"], cwd=runner.tmp,
+                         env=runner.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while marker not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout:
+        assert time.monotonic() < deadline, "jobs never started"
+        time.sleep(0.05)
+    time.sleep(0.3)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 128 + signal.SIGINT
+    assert "interrupted" in err
+    time.sleep(0.2)
+    assert marker not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout

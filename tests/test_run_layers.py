@@ -4,7 +4,7 @@ import shutil
 import subprocess
 import tarfile
 
-from conftest import BUSYBOX, busybox_layers, job
+from testlib import BUSYBOX, busybox_layers, job
 
 
 def base():
@@ -100,3 +100,19 @@ def test_shared_library_dependencies_layer_without_them_fails(runner):
     assert r.returncode != 0
 
 
+
+
+def test_command_layer_output_tar_becomes_a_layer(runner):
+    src = runner.tmp / "generated"
+    src.mkdir()
+    (src / "made-by-command.txt").write_text("generated\n")
+    layer = {"command": ["tar", "-C", str(src), "-cf", "-", "."]}
+    r = runner.run([job("cat", "/made-by-command.txt", layers=base() + [layer])])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "generated\n"
+
+
+def test_command_layer_failure_is_reported(runner):
+    r = runner.run([job("true", layers=base() + [{"command": ["sh", "-c", "echo broken >&2; exit 3"]}])])
+    assert r.returncode != 0
+    assert "command layer" in r.stderr and "broken" in r.stderr

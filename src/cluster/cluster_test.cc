@@ -151,7 +151,7 @@ struct ClusterTest : ::testing::Test {
     o.cache_root = dir.path() / "broker";
     o.tls = tls;
     broker = std::make_unique<Broker>(o);
-    address = "localhost:" + std::to_string(broker->port());
+    address = "127.0.0.1:" + std::to_string(broker->port());
     layer_path = dir.path() / "layer.tar";
     std::ofstream(layer_path) << make_tar("hello.txt", "hello\n");
     layer = Digest::of_file(layer_path);

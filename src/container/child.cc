@@ -105,11 +105,10 @@ CHILD long bind_tree(const char* source, bool read_only) {
 
 // The root: an overlay of the lowers (plus a tmpfs upper if writable), a
 // read-only bind of a single lower, or an empty tmpfs.
-CHILD long make_root(const Script& s, long empty_lower) {
+CHILD long make_root(const Script& s) {
   if (s.n_lowers == 0) return new_fs("tmpfs", nullptr, !s.writable);
-  // One read-only layer: a bind, or (without a host tree to bind from) an
-  // overlay over an empty bottom layer, as overlay needs two lowers.
-  if (s.n_lowers == 1 && !s.writable && empty_lower < 0) return bind_tree(s.lowers[0], true);
+  // Overlay needs two lowers without an upper: bind a single read-only one.
+  if (s.n_lowers == 1 && !s.writable) return bind_tree(s.lowers[0], true);
   long fs = sys(SYS_fsopen, "overlay", FSOPEN_CLOEXEC);
   if (fs < 0) return fs;
   // userxattr: inside a user namespace overlay can only read user.overlay.*
@@ -117,11 +116,6 @@ CHILD long make_root(const Script& s, long empty_lower) {
   long rc = sys(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, "userxattr", 0, 0);
   for (int i = 0; i < s.n_lowers && rc >= 0; ++i)
     rc = sys(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "lowerdir+", s.lowers[i], 0);
-  if (rc >= 0 && s.n_lowers == 1 && !s.writable) {
-    char path[64];
-    fd_path(path, empty_lower, "");
-    rc = sys(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "lowerdir+", path, 0);
-  }
   long upper = -1;
   if (rc >= 0 && s.writable) {
     upper = new_fs("tmpfs", nullptr, false);
@@ -161,11 +155,9 @@ CHILD long move_fd(long fd, int target) {
 // What the shell prepared before it got a job.
 struct Prepared {
   long host;     // O_PATH fd of the host's "/" (detached)
-  long empty;    // the empty tmpfs that is our root until the job's is mounted over it
-  long empty_lower;  // another, as the bottom layer of a single-layer read-only root
   long proc;     // a proc mount not attached yet, or -errno
   long sysfs;    // likewise sysfs
-  const char* staging;  // where the root goes when there is no empty root (late pivot)
+  const char* staging;  // host directory the job's root is attached to before pivot_root
 };
 
 // Returns the prepared mount for this op (once), or makes a new one.
@@ -184,7 +176,7 @@ CHILD long mount_for(const MountOp& m, Prepared& p) {
 
 [[noreturn]] CHILD void run_script(const Script& s, Prepared& p, int report, int in, int out, int err) {
   long rc;
-  // Host paths in the script are relative: resolve them from the host's "/".
+  // Host paths in the script are relative to the host's "/" (our cwd).
   if ((rc = sys(SYS_fchdir, p.host)) < 0) die(report, Step::Prepare, rc);
   if (s.uid_map) {
     if ((rc = write_file("proc/self/uid_map", s.uid_map)) < 0) die(report, Step::UidMap, rc);
@@ -203,12 +195,9 @@ CHILD long mount_for(const MountOp& m, Prepared& p) {
     sys(SYS_close, sock);
   }
 
-  long root = make_root(s, p.empty_lower);
+  long root = make_root(s);
   if (root < 0) die(report, Step::RootFs, root);
-  if (p.empty >= 0)
-    rc = sys(SYS_move_mount, root, "", p.empty, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
-  else
-    rc = sys(SYS_move_mount, root, "", AT_FDCWD, p.staging, MOVE_MOUNT_F_EMPTY_PATH);
+  rc = sys(SYS_move_mount, root, "", AT_FDCWD, p.staging, MOVE_MOUNT_F_EMPTY_PATH);
   if (rc < 0) die(report, Step::AttachRoot, rc);
 
   for (int i = 0; i < s.n_mounts; ++i) {
@@ -223,15 +212,10 @@ CHILD long mount_for(const MountOp& m, Prepared& p) {
     sys(SYS_close, target);
   }
 
+  // The old root lands on top of the new one; detaching it leaves the job's.
   if ((rc = sys(SYS_fchdir, root)) < 0) die(report, Step::EnterRoot, rc);
-  if (p.empty >= 0) {
-    // The job's root is mounted over the empty one; below it there is
-    // nothing but that empty tmpfs (the host tree was detached already).
-    if ((rc = sys(SYS_chroot, ".")) < 0) die(report, Step::EnterRoot, rc);
-  } else {
-    if ((rc = sys(SYS_pivot_root, ".", ".")) < 0) die(report, Step::EnterRoot, rc);
-    if ((rc = sys(SYS_umount2, ".", kMntDetach)) < 0) die(report, Step::EnterRoot, rc);
-  }
+  if ((rc = sys(SYS_pivot_root, ".", ".")) < 0) die(report, Step::EnterRoot, rc);
+  if ((rc = sys(SYS_umount2, ".", kMntDetach)) < 0) die(report, Step::EnterRoot, rc);
   if ((rc = sys(SYS_chdir, s.working_directory)) < 0) die(report, Step::WorkingDirectory, rc);
 
   if ((rc = move_fd(in, 0)) < 0 || (rc = move_fd(out, 1)) < 0 || (rc = move_fd(err, 2)) < 0)
@@ -245,26 +229,15 @@ CHILD long mount_for(const MountOp& m, Prepared& p) {
   die(report, Step::NotFound, -ENOENT);
 }
 
-// Everything that does not depend on the job. proc and sysfs must be created
-// while a full proc/sysfs is visible in our mount namespace, so before the
-// host tree goes.
+// Everything that does not depend on the job: proc and sysfs instances
+// (their namespaces are ours already).
 CHILD long prepare(const Shell& shell, Prepared& p) {
+  p.staging = shell.staging;
   p.host = sys(SYS_openat, AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (p.host < 0) return p.host;
   p.proc = new_fs("proc", nullptr, false);
   p.sysfs = new_fs("sysfs", nullptr, false);  // refused without our own network namespace
-  p.staging = shell.staging;
-  p.empty = p.empty_lower = -1;
-  if (!shell.early_pivot) return 0;
-  p.empty_lower = new_fs("tmpfs", nullptr, true);
-  if (p.empty_lower < 0) return p.empty_lower;
-  p.empty = new_fs("tmpfs", nullptr, true);
-  if (p.empty < 0) return p.empty;
-  long rc = sys(SYS_move_mount, p.empty, "", AT_FDCWD, shell.staging, MOVE_MOUNT_F_EMPTY_PATH);
-  if (rc >= 0) rc = sys(SYS_fchdir, p.empty);
-  if (rc >= 0) rc = sys(SYS_pivot_root, ".", ".");
-  if (rc >= 0) rc = sys(SYS_umount2, ".", kMntDetach);
-  return rc;
+  return 0;
 }
 
 }  // namespace

@@ -1,11 +1,8 @@
 #pragma once
 // The container's first process ("shell"): cloned with CLONE_VM and all the
-// namespaces. Before it gets a job it prepares what does not depend on one:
-// proc and sysfs instances (they must be made while the host's are visible),
-// and a pivot_root into an empty read-only tmpfs with the host tree detached
-// (kept reachable only through an O_PATH fd). Then it waits for a job script
-// and walks it: uid/gid maps, root overlay, mounts, chroot into the overlay,
-// exec. Everything it reads is prepared by the parent beforehand; it only
+// namespaces. Before it gets a job it prepares what does not depend on one
+// (proc and sysfs instances), then waits for a job script and walks it:
+// uid/gid maps, root overlay, mounts, pivot_root, exec. Everything it reads is prepared by the parent beforehand; it only
 // makes raw system calls: no allocation, no locks, no errno.
 #include <cstddef>
 #include <cstdint>
@@ -14,7 +11,7 @@ namespace mael::child {
 
 // Why the shell stopped before execve; sent to the parent with the errno.
 enum class Step : uint32_t {
-  Prepare,          // fd shuffle, setsid, signals, pivot into the empty root
+  Prepare,          // fd shuffle, setsid, signals, proc/sysfs
   UidMap,
   Setgroups,
   GidMap,
@@ -24,7 +21,7 @@ enum class Step : uint32_t {
   MountPoint,       // mount point missing in the image (index = mount)
   MountCreate,      // fsopen/fsconfig/fsmount/open_tree (index = mount)
   MountAttach,      // move_mount (index = mount)
-  EnterRoot,        // chroot into the job's root
+  EnterRoot,        // pivot_root into the job's root
   WorkingDirectory,
   Stdio,
   NotFound,         // no PATH entry has the program
@@ -73,11 +70,7 @@ struct Script {
 struct Shell {
   // The shell's ends: control (read), report (write), stdin/stdout/stderr.
   int ctl_r = -1, report_w = -1, in_r = -1, out_w = -1, err_w = -1;
-  const char* staging = nullptr;   // host directory to pivot through (any empty dir)
-  // Pivot into the empty root while preparing (fast: no unmount on the job's
-  // path), which leaves no host tree to bind from; jobs with bind or device
-  // mounts get a shell that pivots at job time instead.
-  bool early_pivot = true;
+  const char* staging = nullptr;   // empty host directory to pivot through
   const Script* script = nullptr;  // set by the parent before it writes to ctl
 };
 

@@ -66,9 +66,7 @@ JobOutcome Runtime::run(const ContainerConfig& config, const CancelToken* cancel
   };
   try {
     JobScript script(config, ::geteuid(), ::getegid());
-    bool binds = false;
-    for (const auto& m : config.mounts) binds |= m.type == MountType::Bind || m.type == MountType::Devices;
-    auto shell = impl_->pool.take(config.network != Network::Local, !binds);
+    auto shell = impl_->pool.take(config.network != Network::Local);
     shell->start(&script.script());
     child::Report report;
     if (shell->wait_exec(report)) return finish(script.error(report));  // ~shell reaps it

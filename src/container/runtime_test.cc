@@ -310,7 +310,8 @@ TEST_P(RuntimeTest, BindMounts) {
   EXPECT_FALSE(fs::exists(host.path() / "out2"));
 
   c.mounts = {Mount{MountType::Bind, "/mnt/rw", host.path().string() + "/missing", false}};
-  EXPECT_NE(error_of(run(c)).find("missing: No such file or directory"), std::string::npos);
+  EXPECT_EQ(error_of(run(c)),
+            "bind mount of " + host.path().string() + "/missing at /mnt/rw: No such file or directory");
 }
 
 TEST_P(RuntimeTest, SysMountNeedsNetworkNamespace) {

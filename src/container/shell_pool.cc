@@ -30,7 +30,7 @@ void reap(int pidfd) {
 
 }  // namespace
 
-ShellProcess::ShellProcess(bool network_namespace, bool early_pivot, const char* staging) {
+ShellProcess::ShellProcess(bool network_namespace, const char* staging) {
   int pipes[5][2];
   auto close_pipes = [&](int n) {
     for (int i = 0; i < n; ++i) {
@@ -63,7 +63,6 @@ ShellProcess::ShellProcess(bool network_namespace, bool early_pivot, const char*
   shared_.out_w = out[1];
   shared_.err_w = err[1];
   shared_.staging = staging;
-  shared_.early_pivot = early_pivot;
   int flags = CLONE_VM | CLONE_PIDFD | CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
               CLONE_NEWUTS | SIGCHLD;
   if (network_namespace) flags |= CLONE_NEWNET;
@@ -160,8 +159,8 @@ ShellPool::~ShellPool() {
   // Ready shells are destroyed (told to exit and reaped) with ready_.
 }
 
-std::unique_ptr<ShellProcess> ShellPool::take(bool network_namespace, bool early_pivot) {
-  const int kind = network_namespace * 2 + early_pivot;
+std::unique_ptr<ShellProcess> ShellPool::take(bool network_namespace) {
+  const int kind = network_namespace;
   if (per_kind_ > 0) {
     std::unique_lock lock(mu_);
     auto& q = ready_[kind];
@@ -175,7 +174,7 @@ std::unique_ptr<ShellProcess> ShellPool::take(bool network_namespace, bool early
     cv_.notify_all();
     if (shell) return shell;
   }
-  return std::make_unique<ShellProcess>(network_namespace, early_pivot, staging_.c_str());
+  return std::make_unique<ShellProcess>(network_namespace, staging_.c_str());
 }
 
 void ShellPool::dispose(int fd) {
@@ -193,7 +192,7 @@ void ShellPool::fill_loop() {
     int kind = -1;
     cv_.wait(lock, [&] {
       if (stop_ || !to_close_.empty()) return true;
-      for (int k : {3, 1, 2, 0})
+      for (int k : {1, 0})
         if (wanted_[k] && !failed_[k] && ready_[k].size() < per_kind_) {
           kind = k;
           return true;
@@ -212,7 +211,7 @@ void ShellPool::fill_loop() {
     lock.unlock();
     std::unique_ptr<ShellProcess> shell;
     try {
-      shell = std::make_unique<ShellProcess>(kind >= 2, kind % 2 == 1, staging_.c_str());
+      shell = std::make_unique<ShellProcess>(kind == 1, staging_.c_str());
     } catch (const std::exception&) {
       // take() will make one itself and report the error with the job.
     }

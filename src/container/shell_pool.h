@@ -21,7 +21,7 @@ class ShellProcess {
  public:
   // Clones it; throws on failure. staging: an empty host directory that
   // outlives the shell.
-  ShellProcess(bool network_namespace, bool early_pivot, const char* staging);
+  ShellProcess(bool network_namespace, const char* staging);
   ~ShellProcess();  // a shell not started is told to exit and reaped
   ShellProcess(const ShellProcess&) = delete;
   ShellProcess& operator=(const ShellProcess&) = delete;
@@ -51,14 +51,15 @@ class ShellProcess {
 
 class ShellPool {
  public:
-  // per_kind 0: no background thread. staging: see ShellProcess.
+  // per_kind 0: no prepared shells (the thread still disposes of namespaces).
+  // staging: see ShellProcess.
   ShellPool(size_t per_kind, std::string staging);
   ~ShellPool();
   ShellPool(const ShellPool&) = delete;
   ShellPool& operator=(const ShellPool&) = delete;
 
   // A ready shell of that kind, or a new one made now.
-  std::unique_ptr<ShellProcess> take(bool network_namespace, bool early_pivot);
+  std::unique_ptr<ShellProcess> take(bool network_namespace);
   // Closes fd on the background thread: used for a finished job's mount
   // namespace, whose teardown waits for an RCU grace period.
   void dispose(int fd);
@@ -70,10 +71,10 @@ class ShellPool {
   std::string staging_;
   std::mutex mu_;
   std::condition_variable cv_;
-  // Kinds: network_namespace * 2 + early_pivot.
-  std::deque<std::unique_ptr<ShellProcess>> ready_[4];
-  bool wanted_[4] = {};
-  bool failed_[4] = {};  // creation failed: stop trying in the background
+  // Kinds: without, with a network namespace.
+  std::deque<std::unique_ptr<ShellProcess>> ready_[2];
+  bool wanted_[2] = {};
+  bool failed_[2] = {};  // creation failed: stop trying in the background
   std::vector<int> to_close_;
   bool stop_ = false;
   std::thread filler_;

@@ -25,7 +25,9 @@ FileLock::FileLock(const fs::path& path) {
   }
 }
 
-FileLock::~FileLock() { ::close(fd_); }
+FileLock::~FileLock() {
+  ::close(fd_);
+}
 
 TempDir::~TempDir() {
   std::error_code ec;
@@ -38,7 +40,9 @@ BlobStore::BlobStore(fs::path root) : root_(std::move(root)) {
   fs::create_directories(root_ / "tmp");
 }
 
-fs::path BlobStore::blob_path(const Digest& d) const { return root_ / "blobs" / "sha256" / d.hex(); }
+fs::path BlobStore::blob_path(const Digest& d) const {
+  return root_ / "blobs" / "sha256" / d.hex();
+}
 
 bool BlobStore::has(const Digest& d) const {
   std::error_code ec;
@@ -56,8 +60,8 @@ fs::path BlobStore::ensure(const Digest& d, const Fill& fill, const std::string&
   if (got != d) {
     std::error_code ec;
     fs::remove(partial, ec);
-    throw UserError(what + ": digest mismatch (expected sha256:" + d.hex() + ", got sha256:" +
-                    got.hex() + ")");
+    throw UserError(what + ": digest mismatch (expected sha256:" + d.hex() + ", got sha256:" + got.hex() +
+                    ")");
   }
   fs::rename(partial, final_path);
   return final_path;

@@ -31,9 +31,10 @@ class CredentialsFiles : public ::testing::Test {
 
 TEST_F(CredentialsFiles, DockerConfig) {
   testing::write_text(dir_ / "docker" / "config.json",
-                      R"({"auths":{"https://index.docker.io/v1/":{"auth":")" +
-                          base64_encode("hub:secret") + R"("},
-                          "127.0.0.1:5000":{"auth":")" + base64_encode("me:pw") + R"("},
+                      R"({"auths":{"https://index.docker.io/v1/":{"auth":")" + base64_encode("hub:secret") +
+                          R"("},
+                          "127.0.0.1:5000":{"auth":")" +
+                          base64_encode("me:pw") + R"("},
                           "tok.example":{"registrytoken":"TOKEN"}}})");
   auto hub = find_credentials("registry-1.docker.io", "library/alpine");
   ASSERT_TRUE(hub);
@@ -50,8 +51,7 @@ TEST_F(CredentialsFiles, PodmanAuthFileWinsAndRepoScopedEntries) {
   testing::write_text(dir_ / "docker" / "config.json",
                       R"({"auths":{"reg.example":{"auth":")" + base64_encode("docker:a") + R"("}}})");
   testing::write_text(dir_ / "run" / "containers" / "auth.json",
-                      R"({"auths":{"reg.example/team":{"auth":")" + base64_encode("podman:b") +
-                          R"("}}})");
+                      R"({"auths":{"reg.example/team":{"auth":")" + base64_encode("podman:b") + R"("}}})");
   EXPECT_EQ(find_credentials("reg.example", "team/app")->username, "podman");
   // Not under team/: the podman file has nothing, docker's entry applies.
   EXPECT_EQ(find_credentials("reg.example", "other/app")->username, "docker");

@@ -72,7 +72,9 @@ HttpClient::HttpClient(bool verify_tls) : verify_tls_(verify_tls) {
   if (curl_ == nullptr) throw std::runtime_error("curl_easy_init failed");
 }
 
-HttpClient::~HttpClient() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
+HttpClient::~HttpClient() {
+  curl_easy_cleanup(static_cast<CURL*>(curl_));
+}
 
 HttpResponse HttpClient::perform(const HttpRequest& request) {
   CURL* c = static_cast<CURL*>(curl_);
@@ -114,8 +116,7 @@ HttpResponse HttpClient::perform(const HttpRequest& request) {
     std::string msg = errbuf[0] ? errbuf : curl_easy_strerror(rc);
     bool refused = rc == CURLE_COULDNT_CONNECT;
     bool tls = rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_PEER_FAILED_VERIFICATION ||
-               rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_SSL_CIPHER ||
-               rc == CURLE_SSL_CACERT_BADFILE;
+               rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_SSL_CIPHER || rc == CURLE_SSL_CACERT_BADFILE;
     throw HttpTransportError(msg, rc, refused, tls);
   }
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);

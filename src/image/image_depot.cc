@@ -85,9 +85,9 @@ void save_record(const fs::path& path, const ImageInfo& info) {
 }  // namespace
 
 fs::path default_depot_root() {
-  if (!env("XDG_CACHE_HOME").empty()) return fs::path(env("XDG_CACHE_HOME")) / "maelstrom" / "containers";
+  if (!env("XDG_CACHE_HOME").empty()) return fs::path(env("XDG_CACHE_HOME")) / "maelstrom" / "container";
   if (env("HOME").empty()) throw UserError("cannot find the image depot: set HOME or XDG_CACHE_HOME");
-  return fs::path(env("HOME")) / ".cache" / "maelstrom" / "containers";
+  return fs::path(env("HOME")) / ".cache" / "maelstrom" / "container";
 }
 
 ImageDepot::ImageDepot(ImageOptions options) : options_(std::move(options)) {
@@ -141,8 +141,7 @@ ImageInfo ImageDepot::fetch(const std::string& name) {
   if (auto* docker = std::get_if<DockerRef>(&parsed)) return fetch_docker(name, *docker);
   LocalRef local = std::get<LocalRef>(parsed);
   if (local.path.is_relative()) {
-    local.path = options_.project_dir.empty() ? fs::absolute(local.path)
-                                              : options_.project_dir / local.path;
+    local.path = options_.project_dir.empty() ? fs::absolute(local.path) : options_.project_dir / local.path;
   }
   Platform platform = options_.platform.empty() ? host_platform() : parse_platform(options_.platform);
   return import_local_image(local, *store_, platform);
@@ -215,8 +214,7 @@ ImageInfo ImageDepot::fetch_docker(const std::string& name, const DockerRef& ref
   auto fetch_blob = [&](HttpClient& h, const Descriptor& d, const std::string& what,
                         const std::function<void(int64_t)>& progress) {
     return store_->ensure(
-        d.digest,
-        [&](const fs::path& partial) { return client->fetch_blob(h, d.digest, partial, progress); },
+        d.digest, [&](const fs::path& partial) { return client->fetch_blob(h, d.digest, partial, progress); },
         what);
   };
   if (!store_->has(m.config.digest)) connect();

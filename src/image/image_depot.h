@@ -36,10 +36,10 @@ struct ImageLayer {
 };
 
 struct ImageInfo {
-  std::string name;        // as given to get()
-  Digest manifest_digest;  // the image manifest chosen for this platform
-  std::vector<ImageLayer> layers;        // bottom to top
-  std::vector<std::string> environment;  // "K=V" from the config's Env
+  std::string name;                              // as given to get()
+  Digest manifest_digest;                        // the image manifest chosen for this platform
+  std::vector<ImageLayer> layers;                // bottom to top
+  std::vector<std::string> environment;          // "K=V" from the config's Env
   std::optional<std::string> working_directory;  // config WorkingDir
 };
 
@@ -54,7 +54,7 @@ struct ImageOptions {
   std::string platform;  // "os/arch[/variant]"; empty = this machine
 };
 
-// $XDG_CACHE_HOME/maelstrom/containers, else ~/.cache/maelstrom/containers.
+// $XDG_CACHE_HOME/maelstrom/container, else ~/.cache/maelstrom/container (as Maelstrom).
 std::filesystem::path default_depot_root();
 
 class BlobStore;

@@ -37,7 +37,9 @@ std::set<std::string> tar_entries(const fs::path& p) {
   return names;
 }
 
-std::string magic(const fs::path& p) { return testing::read_text(p).substr(0, 4); }
+std::string magic(const fs::path& p) {
+  return testing::read_text(p).substr(0, 4);
+}
 
 std::string error_of(const std::function<void()>& f) {
   try {
@@ -48,7 +50,9 @@ std::string error_of(const std::function<void()>& f) {
   return "(no error)";
 }
 
-bool process_gone(pid_t pid) { return ::kill(pid, 0) < 0 && errno == ESRCH; }
+bool process_gone(pid_t pid) {
+  return ::kill(pid, 0) < 0 && errno == ESRCH;
+}
 
 // One registry and the test images for the whole suite.
 class ImageDepotTest : public ::testing::Test {
@@ -78,9 +82,13 @@ class ImageDepotTest : public ::testing::Test {
 
   static void push(const std::string& layout, const std::string& to, const std::string& creds = "",
                    const std::string& address = "") {
-    std::vector<std::string> argv = {"python3", testing::helper_script().string(), "push",
-                                     "--layout", (shared_->path() / layout).string() + ":latest",
-                                     "--to", (address.empty() ? addr() : address) + "/" + to};
+    std::vector<std::string> argv = {"python3",
+                                     testing::helper_script().string(),
+                                     "push",
+                                     "--layout",
+                                     (shared_->path() / layout).string() + ":latest",
+                                     "--to",
+                                     (address.empty() ? addr() : address) + "/" + to};
     if (!creds.empty()) argv.insert(argv.end(), {"--creds", creds});
     run(argv);
   }
@@ -135,9 +143,8 @@ TEST_F(ImageDepotTest, PullsFromRegistryAndPinsTag) {
   EXPECT_EQ(magic(info.layers[0].tar_path).substr(0, 2), "\x1f\x8b");
   EXPECT_EQ(magic(info.layers[1].tar_path), "\x28\xb5\x2f\xfd");
   EXPECT_EQ(tar_entries(info.layers[2].tar_path).size(), 2u);
-  EXPECT_EQ(testing::read_text(lock_path()),
-            "version = 1\n\n[\"" + addr() + "/basic\"]\nv1 = \"sha256:" +
-                info.manifest_digest.hex() + "\"\n");
+  EXPECT_EQ(testing::read_text(lock_path()), "version = 1\n\n[\"" + addr() + "/basic\"]\nv1 = \"sha256:" +
+                                                 info.manifest_digest.hex() + "\"\n");
   // The same object answers again from memory; a second depot from disk.
   EXPECT_EQ(depot.get(name).manifest_digest, info.manifest_digest);
   ImageDepot again(options());
@@ -156,8 +163,7 @@ TEST_F(ImageDepotTest, MultiPlatformIndex) {
   EXPECT_EQ(o.layers.size(), 1u);
   EXPECT_NE(o.manifest_digest, native.manifest_digest);
   std::string err = error_of([&] { ImageDepot(options("linux/s390x")).get(name); });
-  EXPECT_NE(err.find(name + ": no manifest for platform linux/s390x (available: "), std::string::npos)
-      << err;
+  EXPECT_NE(err.find(name + ": no manifest for platform linux/s390x (available: "), std::string::npos) << err;
   EXPECT_NE(err.find("linux/arm64/v8"), std::string::npos) << err;
   EXPECT_NE(err.find("linux/amd64"), std::string::npos) << err;
 }
@@ -219,8 +225,8 @@ TEST_F(ImageDepotTest, NotFoundErrors) {
 }
 
 TEST_F(ImageDepotTest, PinnedDigestGoneSaysHowToReResolve) {
-  testing::write_text(lock_path(), "version = 1\n\n[\"" + addr() + "/basic\"]\nv1 = \"sha256:" +
-                                       std::string(64, '1') + "\"\n");
+  testing::write_text(lock_path(), "version = 1\n\n[\"" + addr() +
+                                       "/basic\"]\nv1 = \"sha256:" + std::string(64, '1') + "\"\n");
   std::string err = error_of([&] { ImageDepot(options()).get("docker://" + addr() + "/basic:v1"); });
   EXPECT_NE(err.find("pinned in " + lock_path().string()), std::string::npos) << err;
 }
@@ -308,14 +314,13 @@ TEST_F(ImageDepotTest, BasicAuth) {
   fs::create_directories(config.parent_path());
 
   fs::remove(config);
-  EXPECT_NE(error_of([&] { ImageDepot(options()).get(name); })
-                .find("requires a user name and password"),
+  EXPECT_NE(error_of([&] { ImageDepot(options()).get(name); }).find("requires a user name and password"),
             std::string::npos);
-  testing::write_text(config, R"({"auths":{")" + reg.address() + R"(":{"auth":")" +
-                                  base64_encode("alice:wrong") + R"("}}})");
-  EXPECT_EQ(error_of([&] { ImageDepot(options()).get(name); }),
-            name + ": wrong credentials for registry " + reg.address() +
-                ": access to private denied (HTTP 401)");
+  testing::write_text(
+      config, R"({"auths":{")" + reg.address() + R"(":{"auth":")" + base64_encode("alice:wrong") + R"("}}})");
+  EXPECT_EQ(
+      error_of([&] { ImageDepot(options()).get(name); }),
+      name + ": wrong credentials for registry " + reg.address() + ": access to private denied (HTTP 401)");
   testing::write_text(config, R"({"auths":{")" + reg.address() + R"(":{"auth":")" +
                                   base64_encode("alice:s3cret") + R"("}}})");
   expect_basic(ImageDepot(options()).get(name));
@@ -334,9 +339,9 @@ TEST_F(ImageDepotTest, OciLayoutDirectory) {
   fs::copy(shared_->path() / "multiarch", project_.path() / "multi", fs::copy_options::recursive);
   EXPECT_EQ(depot.get("oci:multi").environment[1], "IMAGE_VAR=native");
   std::string missing = "oci:" + (shared_->path() / "basic").string() + ":v7";
-  EXPECT_EQ(error_of([&] { depot.get(missing); }),
-            missing + ": tag v7 not found in oci:" + (shared_->path() / "basic").string() +
-                " (available: latest)");
+  EXPECT_EQ(
+      error_of([&] { depot.get(missing); }),
+      missing + ": tag v7 not found in oci:" + (shared_->path() / "basic").string() + " (available: latest)");
   EXPECT_NE(error_of([&] { depot.get("oci:" + project_.path().string()); }).find("no index.json"),
             std::string::npos);
   EXPECT_FALSE(fs::exists(lock_path()));
@@ -372,11 +377,10 @@ TEST_F(ImageDepotTest, OciArchive) {
 TEST_F(ImageDepotTest, DockerArchive) {
   fs::path tar = project_.path() / "basic.docker.tar";
   run({"python3", testing::helper_script().string(), "docker-archive", "--layout",
-       (shared_->path() / "nozstd").string() + ":latest", "--out", tar.string(), "--tag",
-       "test/image:v3"});
+       (shared_->path() / "nozstd").string() + ":latest", "--out", tar.string(), "--tag", "test/image:v3"});
   ImageDepot depot(options());
-  for (std::string name : {"docker-archive:" + tar.string(),
-                           "docker-archive:" + tar.string() + ":test/image:v3"}) {
+  for (std::string name :
+       {"docker-archive:" + tar.string(), "docker-archive:" + tar.string() + ":test/image:v3"}) {
     ImageInfo info = depot.get(name);
     expect_basic(info);
     EXPECT_EQ(info.environment[1], "IMAGE_VAR=basic");

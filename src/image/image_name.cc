@@ -10,8 +10,8 @@ namespace {
 constexpr std::string_view kDockerHubHost = "registry-1.docker.io";
 
 bool is_name_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '_' || c == '.' || c == '-';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+         c == '-';
 }
 
 [[noreturn]] void bad(const std::string& name, const std::string& why) {

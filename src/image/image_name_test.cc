@@ -7,7 +7,9 @@
 namespace mael {
 namespace {
 
-DockerRef docker(const std::string& s) { return std::get<DockerRef>(parse_image_name(s)); }
+DockerRef docker(const std::string& s) {
+  return std::get<DockerRef>(parse_image_name(s));
+}
 
 TEST(ImageName, DockerHubShortName) {
   DockerRef r = docker("docker://alpine");
@@ -68,8 +70,8 @@ TEST(ImageName, Local) {
 }
 
 TEST(ImageName, Invalid) {
-  for (const char* bad : {"alpine", "docker://", "docker://a:", "docker://a//b", "oci:",
-                          "docker://a:b c", "http://x"}) {
+  for (const char* bad :
+       {"alpine", "docker://", "docker://a:", "docker://a//b", "oci:", "docker://a:b c", "http://x"}) {
     EXPECT_THROW(parse_image_name(bad), UserError) << bad;
   }
   try {

@@ -91,8 +91,8 @@ ImageInfo import_layout(const fs::path& dir, const std::string& reference, BlobS
       if (it != d.annotations.end() && it->second == reference) chosen = &d;
     }
     if (chosen == nullptr) {
-      throw UserError("tag " + reference + " not found in " + source + " (available: " +
-                      (available.empty() ? "none" : available) + ")");
+      throw UserError("tag " + reference + " not found in " + source +
+                      " (available: " + (available.empty() ? "none" : available) + ")");
     }
   } else if (index.manifests.size() == 1) {
     chosen = &index.manifests[0];
@@ -101,9 +101,8 @@ ImageInfo import_layout(const fs::path& dir, const std::string& reference, BlobS
                          [](const Descriptor& d) { return d.platform.has_value(); })) {
     chosen = &select_platform(index.manifests, platform);
   } else {
-    throw UserError(source + " holds " + std::to_string(index.manifests.size()) +
-                    " images; name one as " + source + ":REF (available: " +
-                    (available.empty() ? "none" : available) + ")");
+    throw UserError(source + " holds " + std::to_string(index.manifests.size()) + " images; name one as " +
+                    source + ":REF (available: " + (available.empty() ? "none" : available) + ")");
   }
   Descriptor desc = *chosen;
   Manifest m = parse_manifest(read_blob(desc, "manifest"), desc.media_type, source);
@@ -116,18 +115,16 @@ ImageInfo import_layout(const fs::path& dir, const std::string& reference, BlobS
   store.put(desc.digest, read_blob(desc, "manifest"), source + " manifest");
   std::vector<ImageLayer> layers;
   for (const Descriptor& l : m.layers) {
-    fs::path p = import_file(store, blob_path(l.digest), l.digest, owned,
-                             source + " layer sha256:" + l.digest.hex());
+    fs::path p =
+        import_file(store, blob_path(l.digest), l.digest, owned, source + " layer sha256:" + l.digest.hex());
     layers.push_back({l.digest, p});
   }
   return finish(desc.digest, layers, config);
 }
 
-ImageInfo import_docker_archive(const fs::path& dir, const std::string& reference,
-                                BlobStore& store, const std::string& source,
-                                const std::string& file) {
-  json manifest = json::parse(read_file(dir / "manifest.json", source + " manifest.json"), nullptr,
-                              false);
+ImageInfo import_docker_archive(const fs::path& dir, const std::string& reference, BlobStore& store,
+                                const std::string& source, const std::string& file) {
+  json manifest = json::parse(read_file(dir / "manifest.json", source + " manifest.json"), nullptr, false);
   if (manifest.is_discarded() || !manifest.is_array() || manifest.empty()) {
     throw UserError("corrupt archive " + file + ": manifest.json is not a list of images");
   }
@@ -151,18 +148,18 @@ ImageInfo import_docker_archive(const fs::path& dir, const std::string& referenc
     }
   }
   if (!reference.empty() && entry == nullptr) {
-    throw UserError("tag " + reference + " not found in " + source + " (available: " +
-                    (available.empty() ? "none" : available) + ")");
+    throw UserError("tag " + reference + " not found in " + source +
+                    " (available: " + (available.empty() ? "none" : available) + ")");
   }
   if (entry == nullptr) {
     if (manifest.size() != 1) {
-      throw UserError(source + " holds " + std::to_string(manifest.size()) +
-                      " images; name one as " + source + ":NAME:TAG (available: " + available + ")");
+      throw UserError(source + " holds " + std::to_string(manifest.size()) + " images; name one as " +
+                      source + ":NAME:TAG (available: " + available + ")");
     }
     entry = &manifest[0];
   }
-  if (!entry->contains("Config") || !(*entry)["Config"].is_string() ||
-      !entry->contains("Layers") || !(*entry)["Layers"].is_array()) {
+  if (!entry->contains("Config") || !(*entry)["Config"].is_string() || !entry->contains("Layers") ||
+      !(*entry)["Layers"].is_array()) {
     throw UserError("corrupt archive " + file + ": manifest.json entry without Config or Layers");
   }
   // Files named blobs/sha256/HEX must hash to HEX.
@@ -230,9 +227,8 @@ void extract_archive(const fs::path& file, const fs::path& dest) {
     }
     if (type == AE_IFLNK && archive_entry_symlink(entry) != nullptr) {
       // docker save links <id>/layer.tar to a shared file; resolved below.
-      links.emplace_back(target, (fs::path(name).parent_path() / archive_entry_symlink(entry))
-                                     .lexically_normal()
-                                     .string());
+      links.emplace_back(
+          target, (fs::path(name).parent_path() / archive_entry_symlink(entry)).lexically_normal().string());
       continue;
     }
     if (type == AE_IFREG && archive_entry_hardlink(entry) != nullptr) {
@@ -273,8 +269,7 @@ ImageInfo import_local_image(const LocalRef& ref, BlobStore& store, const Platfo
     case LocalRef::Kind::kOciArchive: {
       TempDir tmp(store.make_temp_dir());
       extract_archive(ref.path, tmp.path());
-      return import_layout(tmp.path(), ref.reference, store, platform, true,
-                           "oci-archive:" + file);
+      return import_layout(tmp.path(), ref.reference, store, platform, true, "oci-archive:" + file);
     }
     case LocalRef::Kind::kDockerArchive: {
       TempDir tmp(store.make_temp_dir());

@@ -99,8 +99,7 @@ Platform parse_platform(const std::string& s) {
   return p;
 }
 
-Manifest parse_manifest(std::string_view body, std::string_view content_type,
-                        const std::string& what) {
+Manifest parse_manifest(std::string_view body, std::string_view content_type, const std::string& what) {
   json j = json::parse(body, nullptr, false);
   if (j.is_discarded() || !j.is_object()) throw UserError(what + ": manifest is not valid JSON");
   std::string media_type = j.value("mediaType", "");

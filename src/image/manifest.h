@@ -14,7 +14,7 @@ namespace mael {
 struct Platform {
   std::string os;
   std::string architecture;
-  std::string variant;  // may be empty
+  std::string variant;      // may be empty
   std::string str() const;  // "linux/arm64/v8"
 };
 
@@ -46,8 +46,7 @@ inline constexpr std::string_view kAcceptManifests =
 
 // Parses a manifest or index. `content_type` may be empty. Throws UserError
 // (prefixed by `what`) for malformed or unsupported documents.
-Manifest parse_manifest(std::string_view body, std::string_view content_type,
-                        const std::string& what);
+Manifest parse_manifest(std::string_view body, std::string_view content_type, const std::string& what);
 
 // Picks the entry of an index for `want`. Throws UserError listing the
 // platforms available when none matches.

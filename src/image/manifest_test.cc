@@ -7,7 +7,9 @@
 namespace mael {
 namespace {
 
-std::string digest(char c) { return "sha256:" + std::string(64, c); }
+std::string digest(char c) {
+  return "sha256:" + std::string(64, c);
+}
 
 TEST(Manifest, ImageManifest) {
   std::string body = R"({"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",
@@ -27,17 +29,20 @@ TEST(Manifest, ImageManifest) {
 
 TEST(Manifest, IndexFromContentTypeAndSelection) {
   std::string body = R"({"schemaVersion":2,"manifests":[
-    {"digest":")" + digest('1') + R"(","platform":{"os":"linux","architecture":"amd64"}},
-    {"digest":")" + digest('2') + R"(","platform":{"os":"linux","architecture":"arm64","variant":"v8"}},
-    {"digest":")" + digest('3') + R"(","platform":{"os":"linux","architecture":"arm","variant":"v7"}},
-    {"digest":")" + digest('4') + R"(","platform":{"os":"unknown","architecture":"unknown"}}]})";
+    {"digest":")" + digest('1') +
+                     R"(","platform":{"os":"linux","architecture":"amd64"}},
+    {"digest":")" + digest('2') +
+                     R"(","platform":{"os":"linux","architecture":"arm64","variant":"v8"}},
+    {"digest":")" + digest('3') +
+                     R"(","platform":{"os":"linux","architecture":"arm","variant":"v7"}},
+    {"digest":")" + digest('4') +
+                     R"(","platform":{"os":"unknown","architecture":"unknown"}}]})";
   Manifest m = parse_manifest(body, "application/vnd.docker.distribution.manifest.list.v2+json", "i");
   ASSERT_TRUE(m.is_index);
   EXPECT_EQ(select_platform(m.manifests, {"linux", "amd64", ""}).digest.hex(), std::string(64, '1'));
   // arm64 without a variant matches v8.
   EXPECT_EQ(select_platform(m.manifests, {"linux", "arm64", ""}).digest.hex(), std::string(64, '2'));
-  EXPECT_EQ(select_platform(m.manifests, parse_platform("linux/arm/v7")).digest.hex(),
-            std::string(64, '3'));
+  EXPECT_EQ(select_platform(m.manifests, parse_platform("linux/arm/v7")).digest.hex(), std::string(64, '3'));
   try {
     select_platform(m.manifests, parse_platform("linux/s390x"));
     FAIL();
@@ -51,12 +56,11 @@ TEST(Manifest, IndexFromContentTypeAndSelection) {
 TEST(Manifest, Rejects) {
   EXPECT_THROW(parse_manifest("not json", "", "x"), UserError);
   EXPECT_THROW(parse_manifest(R"({"schemaVersion":1,"fsLayers":[]})", "", "x"), UserError);
-  EXPECT_THROW(parse_manifest(R"({"schemaVersion":2,"config":{"digest":"sha512:ab"},"layers":[]})",
-                              "", "x"),
+  EXPECT_THROW(parse_manifest(R"({"schemaVersion":2,"config":{"digest":"sha512:ab"},"layers":[]})", "", "x"),
                UserError);
   std::string foreign = R"({"schemaVersion":2,"config":{"digest":")" + digest('a') +
-                        R"("},"layers":[{"mediaType":"application/x-helm","digest":")" +
-                        digest('b') + R"("}]})";
+                        R"("},"layers":[{"mediaType":"application/x-helm","digest":")" + digest('b') +
+                        R"("}]})";
   EXPECT_THROW(parse_manifest(foreign, "", "x"), UserError);
 }
 

@@ -121,8 +121,7 @@ HttpResponse RegistryClient::send_once(HttpClient& http, const HttpRequest& requ
       undecided = scheme_.empty();
     }
     // A plain-HTTP registry answers a TLS handshake with garbage: fall back.
-    if (undecided && plain_http_allowed_ && !e.connection_refused &&
-        request.url.starts_with("https://")) {
+    if (undecided && plain_http_allowed_ && !e.connection_refused && request.url.starts_with("https://")) {
       {
         std::lock_guard lock(mu_);
         scheme_ = "http";
@@ -163,28 +162,26 @@ HttpResponse RegistryClient::send(HttpClient& http, HttpRequest request) {
   }
 }
 
-bool RegistryClient::authenticate(HttpClient& http, const std::string& challenge,
-                                  const std::string& used) {
+bool RegistryClient::authenticate(HttpClient& http, const std::string& challenge, const std::string& used) {
   std::lock_guard lock(mu_);
   if (auth_header_ != used) return true;  // another thread authenticated meanwhile
   auto [scheme, params] = parse_challenge(challenge);
   if (scheme == "basic") {
     if (!credentials_ || credentials_->username.empty()) {
       throw UserError("registry " + ref_.host +
-                      " requires a user name and password: log in with `docker login " +
-                      ref_.host + "` (or podman login)");
+                      " requires a user name and password: log in with `docker login " + ref_.host +
+                      "` (or podman login)");
     }
     auth_attempted_ = true;
-    auth_header_ = "Authorization: Basic " +
-                   base64_encode(credentials_->username + ":" + credentials_->password);
+    auth_header_ =
+        "Authorization: Basic " + base64_encode(credentials_->username + ":" + credentials_->password);
     return true;
   }
   if (scheme != "bearer" || params["realm"].empty()) return false;
   std::string url = params["realm"];
   url += url.find('?') == std::string::npos ? "?" : "&";
   if (!params["service"].empty()) url += "service=" + url_encode(params["service"]) + "&";
-  std::string scope =
-      params["scope"].empty() ? "repository:" + ref_.repository + ":pull" : params["scope"];
+  std::string scope = params["scope"].empty() ? "repository:" + ref_.repository + ":pull" : params["scope"];
   url += "scope=" + url_encode(scope);
   HttpRequest req;
   req.url = url;
@@ -204,15 +201,14 @@ bool RegistryClient::authenticate(HttpClient& http, const std::string& challenge
     throw UserError("wrong credentials for registry " + ref_.host + " (token service refused them)");
   }
   if (r.status != 200) {
-    throw UserError("token service " + params["realm"] + " of registry " + ref_.host +
-                    " answered HTTP " + std::to_string(r.status));
+    throw UserError("token service " + params["realm"] + " of registry " + ref_.host + " answered HTTP " +
+                    std::to_string(r.status));
   }
   json j = json::parse(r.body, nullptr, false);
   std::string token;
   if (j.is_object()) token = j.value("token", j.value("access_token", ""));
   if (token.empty()) {
-    throw UserError("token service " + params["realm"] + " of registry " + ref_.host +
-                    " returned no token");
+    throw UserError("token service " + params["realm"] + " of registry " + ref_.host + " returned no token");
   }
   auth_header_ = "Authorization: Bearer " + token;
   return true;
@@ -239,21 +235,19 @@ void RegistryClient::fail_status(const HttpResponse& r, const std::string& what)
       attempted = auth_attempted_ || (credentials_ && !credentials_->bearer_token.empty());
     }
     if (attempted) {
-      throw UserError("wrong credentials for registry " + ref_.host + ": access to " +
-                      ref_.repository + " denied (HTTP " + std::to_string(r.status) + ")");
+      throw UserError("wrong credentials for registry " + ref_.host + ": access to " + ref_.repository +
+                      " denied (HTTP " + std::to_string(r.status) + ")");
     }
-    throw UserError("access to " + ref_.repository + " on registry " + ref_.host +
-                    " denied (HTTP " + std::to_string(r.status) +
-                    "): the image does not exist or needs a login");
+    throw UserError("access to " + ref_.repository + " on registry " + ref_.host + " denied (HTTP " +
+                    std::to_string(r.status) + "): the image does not exist or needs a login");
   }
-  std::string msg = "registry " + ref_.host + " answered HTTP " + std::to_string(r.status) +
-                    " for " + what + detail;
+  std::string msg =
+      "registry " + ref_.host + " answered HTTP " + std::to_string(r.status) + " for " + what + detail;
   if (r.status >= 500) throw TransientError(msg);
   throw UserError(msg);
 }
 
-RegistryClient::FetchedManifest RegistryClient::get_manifest(HttpClient& http,
-                                                             const std::string& reference) {
+RegistryClient::FetchedManifest RegistryClient::get_manifest(HttpClient& http, const std::string& reference) {
   HttpRequest req;
   req.url = base_url() + "/manifests/" + reference;
   req.headers.push_back("Accept: " + std::string(kAcceptManifests));
@@ -262,20 +256,19 @@ RegistryClient::FetchedManifest RegistryClient::get_manifest(HttpClient& http,
   if (r.status == 404) {
     auto [code, message] = registry_error(r.body);
     if (code == "NAME_UNKNOWN") {
-      throw RegistryNotFound("image not found: no repository " + ref_.repository +
-                             " in registry " + ref_.host);
+      throw RegistryNotFound("image not found: no repository " + ref_.repository + " in registry " +
+                             ref_.host);
     }
     if (by_digest) {
-      throw RegistryNotFound("manifest " + reference + " not found in " + ref_.host + "/" +
-                      ref_.repository);
+      throw RegistryNotFound("manifest " + reference + " not found in " + ref_.host + "/" + ref_.repository);
     }
     // Registries answer MANIFEST_UNKNOWN for unknown repositories too: ask for the tags.
     HttpRequest tags_req;
     tags_req.url = base_url() + "/tags/list";
     HttpResponse tags = send(http, tags_req);
     if (tags.status == 404) {
-      throw RegistryNotFound("image not found: no repository " + ref_.repository +
-                             " in registry " + ref_.host);
+      throw RegistryNotFound("image not found: no repository " + ref_.repository + " in registry " +
+                             ref_.host);
     }
     std::string available;
     json j = json::parse(tags.body, nullptr, false);
@@ -290,8 +283,8 @@ RegistryClient::FetchedManifest RegistryClient::get_manifest(HttpClient& http,
         available += (available.empty() ? "" : ", ") + t.get<std::string>();
       }
     }
-    throw RegistryNotFound("tag " + reference + " not found in " + ref_.host + "/" +
-                           ref_.repository + (available.empty() ? "" : " (available: " + available + ")"));
+    throw RegistryNotFound("tag " + reference + " not found in " + ref_.host + "/" + ref_.repository +
+                           (available.empty() ? "" : " (available: " + available + ")"));
   }
   if (r.status != 200) fail_status(r, "manifest " + reference);
   FetchedManifest m;
@@ -299,9 +292,8 @@ RegistryClient::FetchedManifest RegistryClient::get_manifest(HttpClient& http,
   m.digest = Digest::of_bytes(r.body);
   std::string expected = by_digest ? reference : r.header("docker-content-digest");
   if (expected.starts_with("sha256:") && expected != "sha256:" + m.digest.hex()) {
-    throw UserError("manifest " + reference + " from " + ref_.host +
-                    ": digest mismatch (expected " + expected + ", got sha256:" + m.digest.hex() +
-                    ")");
+    throw UserError("manifest " + reference + " from " + ref_.host + ": digest mismatch (expected " +
+                    expected + ", got sha256:" + m.digest.hex() + ")");
   }
   m.body = std::move(r.body);
   return m;
@@ -321,11 +313,9 @@ Digest RegistryClient::fetch_blob(HttpClient& http, const Digest& digest, const 
   }
 }
 
-Digest RegistryClient::fetch_blob_once(HttpClient& http, const Digest& digest,
-                                       const fs::path& partial,
+Digest RegistryClient::fetch_blob_once(HttpClient& http, const Digest& digest, const fs::path& partial,
                                        const std::function<void(int64_t)>& progress) {
-  int fd = check_sys(::open(partial.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644),
-                     "open " + partial.string());
+  int fd = check_sys(::open(partial.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644), "open " + partial.string());
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }
@@ -366,7 +356,7 @@ Digest RegistryClient::fetch_blob_once(HttpClient& http, const Digest& digest,
   if (r.status == 416 && have > 0) return sha->finish();  // already complete
   if (r.status == 404) {
     throw RegistryNotFound("blob sha256:" + digest.hex() + " not found in " + ref_.host + "/" +
-                    ref_.repository);
+                           ref_.repository);
   }
   if (r.status != 200 && r.status != 206) fail_status(r, "blob sha256:" + digest.hex());
   return sha->finish();

@@ -18,8 +18,8 @@
 #include "base/error.h"
 #include "image/credentials.h"
 #include "image/http.h"
-#include "image/manifest.h"
 #include "image/image_name.h"
+#include "image/manifest.h"
 
 namespace mael {
 
@@ -66,8 +66,7 @@ class RegistryClient {
   std::string base_url();
   [[noreturn]] void fail_status(const HttpResponse& r, const std::string& what) const;
   [[noreturn]] void fail_transport(const HttpTransportError& e) const;
-  Digest fetch_blob_once(HttpClient& http, const Digest& digest,
-                         const std::filesystem::path& partial,
+  Digest fetch_blob_once(HttpClient& http, const Digest& digest, const std::filesystem::path& partial,
                          const std::function<void(int64_t)>& progress);
 
   DockerRef ref_;

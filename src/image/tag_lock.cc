@@ -2,10 +2,10 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <toml++/toml.h>
 
 #include "base/error.h"
 
@@ -14,8 +14,7 @@ namespace {
 
 bool is_bare_key(const std::string& k) {
   return !k.empty() && std::all_of(k.begin(), k.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
   });
 }
 
@@ -28,7 +27,9 @@ std::string quote(const std::string& s) {
   return out + "\"";
 }
 
-std::string key(const std::string& k) { return is_bare_key(k) ? k : quote(k); }
+std::string key(const std::string& k) {
+  return is_bare_key(k) ? k : quote(k);
+}
 
 [[noreturn]] void fail(const std::string& file, int64_t line, const std::string& what) {
   throw UserError(file + ":" + std::to_string(line) + ": " + what +
@@ -49,8 +50,7 @@ TagTable parse_tag_lock(std::string_view text, const std::string& file_name) {
   const toml::node* version = root.get("version");
   if (version == nullptr) fail(file_name, 1, "missing `version = 1`");
   if (!version->is_integer() || version->as_integer()->get() != 1) {
-    fail(file_name, version->source().begin.line,
-         "unsupported version (this program writes version = 1)");
+    fail(file_name, version->source().begin.line, "unsupported version (this program writes version = 1)");
   }
   for (const auto& [k, v] : root) {
     if (k.str() == "version") continue;
@@ -130,8 +130,7 @@ std::optional<Digest> TagLockFile::get(const std::string& name, const std::strin
 
 void TagLockFile::set(const std::string& name, const std::string& tag, const Digest& digest) {
   if (fd_ < 0) {
-    fd_ = check_sys(::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644),
-                    "create " + path_.string());
+    fd_ = check_sys(::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644), "create " + path_.string());
     lock_and_read();  // another process may have created it meanwhile
   }
   table_[name][tag] = digest;

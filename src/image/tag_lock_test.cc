@@ -7,7 +7,9 @@
 namespace mael {
 namespace {
 
-Digest d(char c) { return Digest::from_hex(std::string(64, c)); }
+Digest d(char c) {
+  return Digest::from_hex(std::string(64, c));
+}
 
 TEST(TagLock, FormatMatchesMaelstrom) {
   TagTable t;
@@ -15,14 +17,16 @@ TEST(TagLock, FormatMatchesMaelstrom) {
   t["127.0.0.1:5000/busybox"]["3.19"] = d('b');
   t["127.0.0.1:5000/busybox"]["v1"] = d('c');
   std::string text = format_tag_lock(t);
-  EXPECT_EQ(text, "version = 1\n\n[\"127.0.0.1:5000/busybox\"]\n\"3.19\" = \"sha256:" +
-                      std::string(64, 'b') + "\"\nv1 = \"sha256:" + std::string(64, 'c') +
+  EXPECT_EQ(text, "version = 1\n\n[\"127.0.0.1:5000/busybox\"]\n\"3.19\" = \"sha256:" + std::string(64, 'b') +
+                      "\"\nv1 = \"sha256:" + std::string(64, 'c') +
                       "\"\n\n[foo]\nlatest = \"sha256:" + std::string(64, 'a') + "\"\n");
   TagTable back = parse_tag_lock(text, "f");
   EXPECT_EQ(back, t);
 }
 
-TEST(TagLock, EmptyIsEmpty) { EXPECT_TRUE(parse_tag_lock("\n  \n", "f").empty()); }
+TEST(TagLock, EmptyIsEmpty) {
+  EXPECT_TRUE(parse_tag_lock("\n  \n", "f").empty());
+}
 
 std::string error_of(const std::string& text) {
   try {
@@ -38,8 +42,8 @@ TEST(TagLock, MalformedNamesFileAndLine) {
   EXPECT_TRUE(error_of("[foo]\nlatest = \"sha256:" + std::string(64, 'a') + "\"\n")
                   .starts_with("proj/maelstrom-container-tags.lock:1: missing `version = 1`"));
   EXPECT_TRUE(error_of("version = 2\n").starts_with("proj/maelstrom-container-tags.lock:1:"));
-  EXPECT_TRUE(error_of("version = 1\n[foo]\nlatest = 3\n")
-                  .starts_with("proj/maelstrom-container-tags.lock:3:"));
+  EXPECT_TRUE(
+      error_of("version = 1\n[foo]\nlatest = 3\n").starts_with("proj/maelstrom-container-tags.lock:3:"));
   EXPECT_TRUE(error_of("version = 1\n[foo]\n\nlatest = \"sha256:zz\"\n")
                   .starts_with("proj/maelstrom-container-tags.lock:4:"));
   EXPECT_TRUE(error_of("version = 1\nfoo = \"x\"\n").starts_with("proj/maelstrom-container-tags.lock:2:"));

@@ -98,8 +98,7 @@ class TestRegistry {
                         const std::string& password = "") {
     int in[2], out[2];
     if (::pipe2(in, O_CLOEXEC) < 0 || ::pipe2(out, O_CLOEXEC) < 0) throw std::runtime_error("pipe");
-    std::vector<std::string> argv = {"python3", helper_script().string(), "serve", "--dir",
-                                     dir.string()};
+    std::vector<std::string> argv = {"python3", helper_script().string(), "serve", "--dir", dir.string()};
     if (!user.empty()) argv.insert(argv.end(), {"--user", user, "--password", password});
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));

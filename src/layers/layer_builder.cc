@@ -329,7 +329,8 @@ Digest LayerBuilder::build_command(const CommandLayer& spec) {
     int rc = posix_spawnp(&pid, spec.program.c_str(), &fa, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0) {
-      if (rc == ENOENT) throw UserError("command layer program '" + spec.program + "' was not found");
+      if (rc == ENOENT || rc == EACCES || rc == ENOEXEC)
+        throw UserError("command layer program '" + spec.program + "' was not found or cannot be executed");
       throw_errno("spawn " + spec.program, rc);
     }
     out_w.reset();

@@ -110,8 +110,12 @@ int main_impl(int argc, char** argv) {
     std::vector<std::string> command;
     app.add_option("-f,--file", file, "read job specs from FILE instead of standard input");
     app.add_flag("-1,--one", one, "run only the first job and exit the way it exited");
-    app.add_option("command", command, "with --one: program and arguments replacing the job's")->take_all();
+    // Everything from the first positional argument on is the job's command line,
+    // options included (`--one sh -c 'exit 3'`).
+    app.prefix_command();
+    app.footer("With --one, any arguments after the options replace the job's program and arguments.");
     app.parse(argc, argv);
+    command = app.remaining();
     Config config = loader.load(environment_map());
     if (loader.print_config_requested()) {
       std::fputs(config.to_toml().c_str(), stdout);

@@ -119,8 +119,10 @@ def test_wrong_protocol_version_refused_on_both_sides(cluster, busybox_tar):
     assert w.p.wait(timeout=30) == 1
     assert "protocol version mismatch" in w.log_text()
     assert cluster.broker.log_text().count("protocol version mismatch") == 2
-    rc, results, err = cluster.client([bb_job(busybox_tar, "true")])
+    cluster.start_worker(slots=1)
+    rc, results, err = cluster.client([bb_job(busybox_tar, "echo", "served")])
     assert rc == 0, err
+    assert results[0]["stdout"] == "served\n"
 
 
 def test_malformed_spec_and_digest_mismatch(cluster, busybox_tar, tmp_path):

@@ -22,9 +22,8 @@ def test_mutual_tls_runs_jobs_and_refuses_intruders(cluster, busybox_tar, certs)
     cluster.start_worker(2, None, None, None, *tls_args(certs))
     good = ["--tls-ca", str(certs / "ca.pem"), "--tls-cert", str(certs / "client.pem"),
             "--tls-key", str(certs / "client.key")]
-    admin = [str(BIN_DIR / "maelstrom-admin"), "-b", cluster.address] + good
-    wait_for(lambda: '"workers":[{' in subprocess.run(admin + ["status", "--json"], capture_output=True,
-                                                       text=True).stdout, what="the TLS worker")
+    cluster.admin_tls = good
+    cluster.wait_workers(1)
     rc, results, err = cluster.client([bb_job(busybox_tar, "echo", "secure")], *good)
     assert rc == 0, err
     assert results[0]["stdout"] == "secure\n"
@@ -53,8 +52,10 @@ def test_mutual_tls_runs_jobs_and_refuses_intruders(cluster, busybox_tar, certs)
     assert cluster.broker.alive()
     rc, results, err = cluster.client([bb_job(busybox_tar, "echo", "still")], *good)
     assert rc == 0 and results[0]["stdout"] == "still\n", err
-    names = [w["name"] for w in cluster.status_tls(admin)["workers"]]
+    names = [w["name"] for w in cluster.status()["workers"]]
     assert names == ["w1"], names
+    log = cluster.broker.log_text()
+    assert "refused client" in log and "requires a client certificate" in log
 
 
 def test_shared_token_over_tls(cluster, busybox_tar, certs, tmp_path):

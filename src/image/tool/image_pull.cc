@@ -25,15 +25,15 @@ void extract_layer(const fs::path& tar, const fs::path& dest) {
   archive_read_support_format_all(in);
   archive* out = archive_write_disk_new();
   archive_write_disk_set_options(out, ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
-                                          ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-                                          ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-                                          ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
+                                          ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS);
   if (archive_read_open_filename(in, tar.c_str(), 1 << 20) != ARCHIVE_OK) {
     throw std::runtime_error(std::string("open layer: ") + archive_error_string(in));
   }
   archive_entry* e;
   while (archive_read_next_header(in, &e) == ARCHIVE_OK) {
-    fs::path rel = fs::path(archive_entry_pathname(e)).lexically_normal();
+    // Paths are made absolute under dest here, after refusing ones that leave it.
+    fs::path rel = fs::path(archive_entry_pathname(e)).relative_path().lexically_normal();
+    if (rel.empty() || rel == "." || *rel.begin() == "..") continue;
     std::string base = rel.filename().string();
     if (base == ".wh..wh..opq") {  // opaque directory: drop what lower layers put there
       for (const auto& c : fs::directory_iterator(dest / rel.parent_path())) fs::remove_all(c.path());
@@ -50,7 +50,9 @@ void extract_layer(const fs::path& tar, const fs::path& dest) {
       std::string target = (dest / fs::path(hl).lexically_normal()).string();
       archive_entry_set_hardlink(e, target.c_str());
     }
-    if (archive_write_header(out, e) != ARCHIVE_OK) continue;
+    if (archive_write_header(out, e) != ARCHIVE_OK) {
+      throw std::runtime_error("extract " + full + ": " + archive_error_string(out));
+    }
     const void* buf;
     size_t size;
     la_int64_t off;
@@ -120,8 +122,7 @@ int main(int argc, char** argv) {
       for (const auto& l : info.layers) extract_layer(l.tar_path, extract);
     }
     auto t2 = std::chrono::steady_clock::now();
-    std::fprintf(stderr, "get %.3f s, extract %.3f s\n",
-                 std::chrono::duration<double>(t1 - t0).count(),
+    std::fprintf(stderr, "get %.3f s, extract %.3f s\n", std::chrono::duration<double>(t1 - t0).count(),
                  std::chrono::duration<double>(t2 - t1).count());
   } catch (const mael::UserError& e) {
     std::cerr << "error: " << e.what() << "\n";

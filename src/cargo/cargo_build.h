@@ -1,0 +1,65 @@
+#pragma once
+// Reading `cargo test --no-run --message-format=json-render-diagnostics`: which test binaries are
+// ready to list and run. A package's test binaries are handed out at once, except integration
+// tests (kind test), which are held until the package's binaries are built, since they may run
+// them (Maelstrom's rule); at the end of the build whatever is held is handed out.
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cargo/cargo_metadata.h"
+
+namespace mael {
+
+struct CargoOptions {
+  std::optional<std::string> features;
+  bool all_features = false;
+  bool no_default_features = false;
+  std::optional<std::string> profile;
+  std::optional<std::string> target;
+  std::optional<std::string> target_dir;
+  std::optional<std::string> manifest_path;
+  bool frozen = false;
+  bool locked = false;
+  bool offline = false;
+};
+
+// `cargo metadata` arguments (feature selection and manifest options pass through).
+std::vector<std::string> cargo_metadata_args(const CargoOptions& o);
+// `cargo test --no-run` arguments; one `--package NAME@VERSION` per selected package.
+std::vector<std::string> cargo_test_build_args(const CargoOptions& o,
+                                               const std::vector<const CargoPackage*>& packages, bool color);
+
+struct TestArtifact {
+  const CargoPackage* package = nullptr;
+  CargoTarget target;
+  std::filesystem::path executable;
+};
+
+class ArtifactCollector {
+ public:
+  explicit ArtifactCollector(const std::vector<const CargoPackage*>& packages);
+  // One line of cargo's stdout; returns the artifacts that became ready. Lines that are not
+  // JSON messages are ignored. Throws UserError for a binary the package does not declare.
+  std::vector<TestArtifact> feed(std::string_view line);
+  // The build ended: everything still held.
+  std::vector<TestArtifact> finish();
+
+ private:
+  struct Pending {
+    const CargoPackage* package;
+    std::set<std::string> unbuilt_binaries;
+    std::vector<TestArtifact> held;
+  };
+  std::map<std::string, Pending> packages_;  // by package id
+};
+
+// The build output worth keeping after the run: without cargo's progress lines (Compiling,
+// Building, Blocking, Finished, Running...) and ANSI colors.
+std::string filter_build_output(std::string_view text);
+
+}  // namespace mael

@@ -1,0 +1,73 @@
+#include "cargo/cargo_cases.h"
+
+#include <csignal>
+#include <cstring>
+
+#include "base/error.h"
+#include "runner/subprocess.h"
+
+namespace mael {
+
+std::vector<std::string> parse_terse_list(std::string_view output) {
+  std::vector<std::string> names;
+  constexpr std::string_view kSuffix = ": test";
+  size_t start = 0;
+  while (start < output.size()) {
+    size_t end = output.find('\n', start);
+    if (end == std::string_view::npos) end = output.size();
+    std::string_view line = output.substr(start, end - start);
+    start = end + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.size() > kSuffix.size() && line.substr(line.size() - kSuffix.size()) == kSuffix)
+      names.emplace_back(line.substr(0, line.size() - kSuffix.size()));
+  }
+  return names;
+}
+
+std::vector<std::string> list_test_cases(const std::filesystem::path& binary, bool ignored,
+                                         const std::filesystem::path& cwd) {
+  std::vector<std::string> argv = {binary.string(), "--list", "--format", "terse"};
+  if (ignored) argv.push_back("--ignored");
+  ProcessResult r = run_process(argv, cwd);
+  if (!r.ok()) {
+    std::string why = r.signal ? std::string("killed by signal ") + std::to_string(r.signal) + " (" +
+                                     strsignal(r.signal) + ")"
+                               : "exited with code " + std::to_string(r.exit_code);
+    std::string last;
+    auto pos = r.err.find_last_not_of("\n ");
+    if (pos != std::string::npos) {
+      auto nl = r.err.rfind('\n', pos);
+      last = r.err.substr(nl == std::string::npos ? 0 : nl + 1,
+                          pos - (nl == std::string::npos ? 0 : nl + 1) + 1);
+    }
+    throw UserError("test binary " + binary.string() + ": listing its tests failed: " + why +
+                    (last.empty() ? "" : ": " + last));
+  }
+  return parse_terse_list(r.out);
+}
+
+std::vector<std::string> trim_harness_output(const std::string& case_name, std::vector<std::string> lines) {
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (lines[i] == "running 1 test") {
+      lines.erase(lines.begin(), lines.begin() + static_cast<long>(i) + 1);
+      break;
+    }
+  }
+  std::string result_prefix = "test " + case_name + " ... ";
+  for (size_t i = lines.size(); i-- > 0;) {
+    if (lines[i].rfind(result_prefix, 0) == 0) {
+      lines.erase(lines.begin() + static_cast<long>(i), lines.end());
+      break;
+    }
+  }
+  return lines;
+}
+
+bool harness_reported_ignored(const std::string& case_name, const std::vector<std::string>& lines) {
+  std::string want = "test " + case_name + " ... ignored";
+  for (const auto& l : lines)
+    if (l.rfind(want, 0) == 0) return true;
+  return false;
+}
+
+}  // namespace mael

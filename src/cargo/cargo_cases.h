@@ -1,0 +1,24 @@
+#pragma once
+// Test cases of a Rust test binary, and its output as cargo-maelstrom shows it.
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mael {
+
+// Names from `BIN --list --format terse` output ("NAME: test" lines; benchmarks are skipped).
+std::vector<std::string> parse_terse_list(std::string_view output);
+// Runs the binary (on this machine, as Maelstrom does) with `--list --format terse` and, when
+// `ignored`, `--ignored`. Throws UserError when it fails: "test binary B: listing its tests
+// failed: ...".
+std::vector<std::string> list_test_cases(const std::filesystem::path& binary, bool ignored,
+                                         const std::filesystem::path& cwd);
+// Drops the harness's lines around a single test's own output: up to and including "running 1
+// test", and from the last "test NAME ... " line on (the result line, failures list, "test
+// result:").
+std::vector<std::string> trim_harness_output(const std::string& case_name, std::vector<std::string> lines);
+// Whether a passing job's stdout says the harness ignored the test ("test NAME ... ignored").
+bool harness_reported_ignored(const std::string& case_name, const std::vector<std::string>& lines);
+
+}  // namespace mael

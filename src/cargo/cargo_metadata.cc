@@ -1,0 +1,76 @@
+#include "cargo/cargo_metadata.h"
+
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "base/error.h"
+
+namespace mael {
+
+const char* artifact_kind_name(ArtifactKind k) {
+  switch (k) {
+    case ArtifactKind::Library: return "library";
+    case ArtifactKind::Binary: return "binary";
+    case ArtifactKind::Test: return "test";
+    case ArtifactKind::Benchmark: return "benchmark";
+    case ArtifactKind::Example: return "example";
+  }
+  return "library";
+}
+
+ArtifactKind artifact_kind_from_cargo(const std::vector<std::string>& kinds) {
+  auto has = [&](const char* k) { return std::find(kinds.begin(), kinds.end(), k) != kinds.end(); };
+  if (has("bin")) return ArtifactKind::Binary;
+  if (has("test")) return ArtifactKind::Test;
+  if (has("example")) return ArtifactKind::Example;
+  if (has("bench")) return ArtifactKind::Benchmark;
+  return ArtifactKind::Library;
+}
+
+CargoWorkspace parse_cargo_metadata(std::string_view text, const std::string& source) {
+  try {
+    auto j = nlohmann::json::parse(text);
+    CargoWorkspace ws;
+    ws.workspace_root = j.at("workspace_root").get<std::string>();
+    ws.target_directory = j.at("target_directory").get<std::string>();
+    std::set<std::string> members;
+    for (const auto& m : j.at("workspace_members")) members.insert(m.get<std::string>());
+    for (const auto& p : j.at("packages")) {
+      std::string id = p.at("id").get<std::string>();
+      if (!members.count(id)) continue;
+      CargoPackage pkg;
+      pkg.id = id;
+      pkg.name = p.at("name").get<std::string>();
+      pkg.version = p.at("version").get<std::string>();
+      pkg.manifest_path = p.at("manifest_path").get<std::string>();
+      for (const auto& t : p.at("targets")) {
+        CargoTarget tgt;
+        tgt.name = t.at("name").get<std::string>();
+        auto kinds = t.at("kind").get<std::vector<std::string>>();
+        tgt.kind = artifact_kind_from_cargo(kinds);
+        tgt.proc_macro = std::find(kinds.begin(), kinds.end(), "proc-macro") != kinds.end();
+        tgt.test = t.value("test", true);
+        pkg.targets.push_back(std::move(tgt));
+      }
+      ws.packages.push_back(std::move(pkg));
+    }
+    return ws;
+  } catch (const nlohmann::json::exception& e) {
+    throw UserError(source + ": unexpected output (" + e.what() + "); is cargo too old?");
+  }
+}
+
+std::string artifact_key(const CargoTarget& t) {
+  return t.name + "(" + artifact_kind_name(t.kind) + ")";
+}
+
+std::string case_display_name(const std::string& package, const std::string& target,
+                              const std::string& case_name) {
+  std::string dashed = target;
+  std::replace(dashed.begin(), dashed.end(), '_', '-');
+  std::string s = package + " ";
+  if (dashed != package) s += target + " ";
+  return s + case_name;
+}
+
+}  // namespace mael

@@ -1,0 +1,152 @@
+#include <gtest/gtest.h>
+
+#include "base/error.h"
+#include "cargo/cargo_build.h"
+#include "cargo/cargo_cases.h"
+#include "cargo/cargo_metadata.h"
+
+namespace mael {
+namespace {
+
+constexpr const char* kMetadata = R"({
+  "packages": [
+    {"name": "foo", "version": "0.1.0", "id": "path+file:///ws/foo#0.1.0", "manifest_path": "/ws/foo/Cargo.toml",
+     "targets": [
+       {"name": "foo", "kind": ["lib"], "test": true},
+       {"name": "foo-cli", "kind": ["bin"], "test": true},
+       {"name": "int", "kind": ["test"], "test": true},
+       {"name": "ex", "kind": ["example"], "test": false}]},
+    {"name": "dep", "version": "1.0.0", "id": "registry+dep#1.0.0", "manifest_path": "/r/dep/Cargo.toml",
+     "targets": [{"name": "dep", "kind": ["lib"]}]}
+  ],
+  "workspace_members": ["path+file:///ws/foo#0.1.0"],
+  "workspace_root": "/ws",
+  "target_directory": "/ws/target"
+})";
+
+std::string artifact(const std::string& pkg, const std::string& name, const std::string& kind, bool test,
+                     const char* exe) {
+  std::string e = exe ? std::string("\"") + exe + "\"" : "null";
+  return R"({"reason":"compiler-artifact","package_id":")" + pkg + R"(","target":{"name":")" + name +
+         R"(","kind":[")" + kind + R"("]},"profile":{"test":)" + (test ? "true" : "false") +
+         R"(},"executable":)" + e + "}";
+}
+
+TEST(CargoMetadata, ParsesWorkspaceMembersOnly) {
+  CargoWorkspace ws = parse_cargo_metadata(kMetadata);
+  EXPECT_EQ(ws.workspace_root, "/ws");
+  EXPECT_EQ(ws.target_directory, "/ws/target");
+  ASSERT_EQ(ws.packages.size(), 1u);
+  const auto& p = ws.packages[0];
+  EXPECT_EQ(p.name, "foo");
+  ASSERT_EQ(p.targets.size(), 4u);
+  EXPECT_EQ(p.targets[1].kind, ArtifactKind::Binary);
+  EXPECT_EQ(p.targets[2].kind, ArtifactKind::Test);
+  EXPECT_EQ(p.targets[3].kind, ArtifactKind::Example);
+  EXPECT_FALSE(p.targets[3].test);
+  EXPECT_EQ(artifact_key(p.targets[0]), "foo(library)");
+  EXPECT_THROW(parse_cargo_metadata("{}"), UserError);
+}
+
+TEST(CargoMetadata, DisplayNameLeavesOutThePackagesOwnTarget) {
+  EXPECT_EQ(case_display_name("my-pkg", "my_pkg", "tests::a"), "my-pkg tests::a");
+  EXPECT_EQ(case_display_name("my-pkg", "integration", "a"), "my-pkg integration a");
+}
+
+TEST(CargoBuild, ArgsPassThroughAndSelectPackages) {
+  CargoOptions o;
+  o.features = "a,b";
+  o.profile = "release";
+  o.target_dir = "t";
+  o.locked = true;
+  CargoPackage p{"foo", "0.1.0", "id", "", {}};
+  auto a = cargo_test_build_args(o, {&p}, false);
+  std::vector<std::string> want = {"cargo",
+                                   "test",
+                                   "--no-run",
+                                   "--message-format=json-render-diagnostics",
+                                   "--color=never",
+                                   "--features=a,b",
+                                   "--profile=release",
+                                   "--target-dir",
+                                   "t",
+                                   "--locked",
+                                   "--package",
+                                   "foo@0.1.0"};
+  EXPECT_EQ(a, want);
+  auto m = cargo_metadata_args(o);
+  EXPECT_EQ(m, (std::vector<std::string>{"cargo", "metadata", "--no-deps", "--format-version=1",
+                                         "--features=a,b", "--locked"}));
+}
+
+TEST(CargoBuild, IntegrationTestsWaitForThePackagesBinaries) {
+  CargoWorkspace ws = parse_cargo_metadata(kMetadata);
+  const CargoPackage* p = &ws.packages[0];
+  ArtifactCollector c({p});
+  const std::string id = p->id;
+  EXPECT_TRUE(c.feed(artifact(id, "int", "test", true, "/t/int-1")).empty());
+  auto lib = c.feed(artifact(id, "foo", "lib", true, "/t/foo-1"));
+  ASSERT_EQ(lib.size(), 1u);
+  EXPECT_EQ(lib[0].executable, "/t/foo-1");
+  EXPECT_EQ(lib[0].target.kind, ArtifactKind::Library);
+  // The lib built without test profile is no test binary; the bin built for tests is one.
+  EXPECT_TRUE(c.feed(artifact(id, "foo", "lib", false, nullptr)).empty());
+  EXPECT_EQ(c.feed(artifact(id, "foo-cli", "bin", true, "/t/foo_cli-1")).size(), 1u);
+  auto held = c.feed(artifact(id, "foo-cli", "bin", false, "/t/foo-cli"));
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].target.name, "int");
+  EXPECT_TRUE(c.finish().empty());
+  // Noise and other packages are ignored; an undeclared binary is an error.
+  EXPECT_TRUE(c.feed("   Compiling foo").empty());
+  EXPECT_TRUE(c.feed(artifact("other", "x", "lib", true, "/x")).empty());
+  EXPECT_THROW(c.feed(artifact(id, "surprise", "bin", false, "/t/s")), UserError);
+}
+
+TEST(CargoBuild, HeldTestsComeOutWhenTheBuildEnds) {
+  CargoWorkspace ws = parse_cargo_metadata(kMetadata);
+  ArtifactCollector c({&ws.packages[0]});
+  EXPECT_TRUE(c.feed(artifact(ws.packages[0].id, "int", "test", true, "/t/int-1")).empty());
+  EXPECT_EQ(c.finish().size(), 1u);
+}
+
+TEST(CargoBuild, FilterBuildOutputKeepsWarningsOnly) {
+  std::string text =
+      "   Compiling foo v0.1.0 (/ws/foo)\n"
+      "warning: unused variable: `x`\n"
+      " --> src/lib.rs:1:5\n"
+      "\x1b[1m\x1b[32m    Finished\x1b[0m `test` profile\n"
+      "  Executable unittests src/lib.rs (target/debug/deps/foo-1)\n";
+  EXPECT_EQ(filter_build_output(text), "warning: unused variable: `x`\n --> src/lib.rs:1:5\n");
+  EXPECT_EQ(filter_build_output("    Finished x\n"), "");
+}
+
+TEST(CargoCases, ParsesTerseListing) {
+  EXPECT_EQ(parse_terse_list("tests::a: test\ntests::b: test\nbench_x: benchmark\n\n"),
+            (std::vector<std::string>{"tests::a", "tests::b"}));
+  EXPECT_TRUE(parse_terse_list("").empty());
+}
+
+TEST(CargoCases, TrimsHarnessOutput) {
+  std::vector<std::string> lines = {"",
+                                    "running 1 test",
+                                    "own output",
+                                    "test tests::x ... own weird line",
+                                    "more",
+                                    "test tests::x ... FAILED",
+                                    "",
+                                    "failures:",
+                                    "test result: FAILED. 0 passed; 1 failed"};
+  EXPECT_EQ(trim_harness_output("tests::x", lines),
+            (std::vector<std::string>{"own output", "test tests::x ... own weird line", "more"}));
+  EXPECT_EQ(trim_harness_output("t", {"plain"}), (std::vector<std::string>{"plain"}));
+  EXPECT_TRUE(harness_reported_ignored("t", {"running 1 test", "test t ... ignored"}));
+  EXPECT_FALSE(harness_reported_ignored("t", {"test t ... ok"}));
+}
+
+TEST(CargoCases, ListingFailureIsAUserError) {
+  EXPECT_THROW(list_test_cases("/bin/false", false, "/"), UserError);
+  EXPECT_THROW(list_test_cases("/nonexistent/test-binary", false, "/"), UserError);
+}
+
+}  // namespace
+}  // namespace mael

@@ -1,0 +1,121 @@
+#include "cluster/convert.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "base/error.h"
+
+namespace mael::cluster {
+namespace {
+
+using ::testing::HasSubstr;
+
+ResolvedJob full_job() {
+  ResolvedJob j;
+  j.layers = {Digest::of_bytes("a"), Digest::of_bytes("b")};
+  j.enable_writable_file_system = true;
+  j.mounts = {Mount{MountType::Proc, "/proc"},
+              Mount{MountType::Devices, "", "", false, {Device::Null, Device::Zero}},
+              Mount{MountType::Tmp, "/tmp"}};
+  j.network = Network::Loopback;
+  j.program = "sh";
+  j.arguments = {"-c", "echo hi"};
+  j.environment = {"PATH=/bin", "EMPTY="};
+  j.working_directory = "/work";
+  j.user = 1000;
+  j.group = 100;
+  j.timeout = std::chrono::milliseconds(2500);
+  j.priority = -3;
+  j.estimated_duration = std::chrono::milliseconds(1234);
+  return j;
+}
+
+void expect_same(const ResolvedJob& a, const ResolvedJob& b) {
+  EXPECT_EQ(a.layers, b.layers);
+  EXPECT_EQ(a.enable_writable_file_system, b.enable_writable_file_system);
+  EXPECT_EQ(a.mounts, b.mounts);
+  EXPECT_EQ(a.network, b.network);
+  EXPECT_EQ(a.program, b.program);
+  EXPECT_EQ(a.arguments, b.arguments);
+  EXPECT_EQ(a.environment, b.environment);
+  EXPECT_EQ(a.working_directory, b.working_directory);
+  EXPECT_EQ(a.user, b.user);
+  EXPECT_EQ(a.group, b.group);
+  EXPECT_EQ(a.timeout, b.timeout);
+  EXPECT_EQ(a.priority, b.priority);
+  EXPECT_EQ(a.estimated_duration, b.estimated_duration);
+}
+
+TEST(Convert, ResolvedJobRoundTrips) {
+  pb::ResolvedJob p;
+  to_proto(full_job(), &p);
+  // Through the wire format too.
+  pb::ResolvedJob q;
+  ASSERT_TRUE(q.ParseFromString(p.SerializeAsString()));
+  expect_same(from_proto(q), full_job());
+}
+
+TEST(Convert, UnsetOptionalsStayUnset) {
+  ResolvedJob j;
+  j.program = "true";
+  pb::ResolvedJob p;
+  to_proto(j, &p);
+  ResolvedJob back = from_proto(p);
+  EXPECT_FALSE(back.timeout);
+  EXPECT_FALSE(back.estimated_duration);
+  EXPECT_EQ(back.working_directory, "/");
+}
+
+TEST(Convert, OutcomesRoundTrip) {
+  JobOutcome o{Exited{3}, {}};
+  o.effects.stdout_ = {"out", 0};
+  o.effects.stderr_ = {"err", 77};
+  o.effects.duration = std::chrono::nanoseconds(123456789);
+  pb::JobOutcome p;
+  to_proto(o, &p);
+  JobOutcome back = from_proto(p);
+  EXPECT_EQ(std::get<Exited>(back.result).code, 3);
+  EXPECT_EQ(back.effects.stdout_, o.effects.stdout_);
+  EXPECT_EQ(back.effects.stderr_, o.effects.stderr_);
+  EXPECT_EQ(back.effects.duration, o.effects.duration);
+
+  to_proto(JobOutcome{Signaled{9}, {}}, &p);
+  EXPECT_EQ(std::get<Signaled>(from_proto(p).result).signal, 9);
+  to_proto(JobOutcome{TimedOut{}, {}}, &p);
+  EXPECT_TRUE(std::holds_alternative<TimedOut>(from_proto(p).result));
+  to_proto(JobOutcome{JobError{JobErrorKind::Execution, "no such program"}, {}}, &p);
+  auto err = std::get<JobError>(from_proto(p).result);
+  EXPECT_EQ(err.kind, JobErrorKind::Execution);
+  EXPECT_EQ(err.message, "no such program");
+  p.Clear();
+  EXPECT_EQ(std::get<JobError>(from_proto(p).result).kind, JobErrorKind::System);
+}
+
+TEST(Convert, MalformedJobsAreUserErrors) {
+  auto bad = [](auto mutate) {
+    pb::ResolvedJob p;
+    to_proto(full_job(), &p);
+    mutate(p);
+    try {
+      from_proto(p);
+    } catch (const UserError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_THAT(bad([](pb::ResolvedJob& p) { p.set_layers(0, "short"); }), HasSubstr("malformed digest"));
+  EXPECT_THAT(bad([](pb::ResolvedJob& p) { p.clear_program(); }), HasSubstr("program is empty"));
+  EXPECT_THAT(bad([](pb::ResolvedJob& p) { p.add_environment("NOEQUALS"); }), HasSubstr("not NAME=value"));
+  EXPECT_THAT(bad([](pb::ResolvedJob& p) { p.set_working_directory("rel"); }), HasSubstr("not absolute"));
+  EXPECT_THAT(bad([](pb::ResolvedJob& p) { p.mutable_mounts(0)->set_mount_point("proc"); }),
+              HasSubstr("not an absolute path"));
+  EXPECT_THAT(bad([](pb::ResolvedJob& p) { p.mutable_mounts(0)->set_type(static_cast<pb::MountType>(42)); }),
+              HasSubstr("unknown mount type"));
+  EXPECT_THAT(bad([](pb::ResolvedJob& p) { p.set_network(static_cast<pb::Network>(7)); }),
+              HasSubstr("unknown network"));
+  EXPECT_THAT(bad([](pb::ResolvedJob& p) { p.mutable_mounts(1)->add_devices(static_cast<pb::Device>(99)); }),
+              HasSubstr("unknown device"));
+}
+
+}  // namespace
+}  // namespace mael::cluster

@@ -1,0 +1,95 @@
+#pragma once
+// The shared middle of every test runner: one containerized job per test case, scheduled from
+// the test listing (new and last-failed first, then longest first), results reported through a
+// RunUi as they finish, --repeat and --stop-after, and at the end the summary, the exit code
+// and the JUnit cases. Adapters discover tests (cargo, go, pytest) and feed them in with
+// add_cases() while discovery is still going on; jobs start at once.
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runner/report_junit.h"
+#include "runner/report_result.h"
+#include "runner/report_summary.h"
+#include "runner/run_ui.h"
+#include "runner/test_listing.h"
+#include "spec/spec.h"
+
+namespace mael {
+
+struct TestCase {
+  std::string package;  // listing keys
+  std::string artifact;
+  std::string case_name;
+  std::string name;      // as shown: "pkg artifact case"
+  JobSpec spec;          // priority and estimated_duration are set by TestRun
+  bool ignored = false;  // reported IGNORED without running
+};
+
+struct RunLoopOptions {
+  size_t repeat = 1;
+  std::optional<size_t> stop_after;  // stop after this many failures
+  // Output hooks per case (cargo trims the harness's lines around the test's own output).
+  std::function<OutcomeHooks(const TestCase&)> hooks;
+};
+
+// Submits jobs to something that runs them; the real one wraps Client::run_job. Tests use a fake.
+using JobSubmitter =
+    std::function<void(const JobSpec&, std::function<void(JobState)>, std::function<void(JobOutcome)>)>;
+// (runner/client_jobs.h has the one that submits to a Client.)
+
+struct RunResult {
+  int exit_code = 0;
+  TestSummary summary;
+  std::vector<JUnitCase> junit;
+  bool stopped_early = false;
+};
+
+class TestRun {
+ public:
+  // `cancel_all` stops every queued and running job (called once when --stop-after trips).
+  TestRun(JobSubmitter submit, std::function<void()> cancel_all, TestListing& listing, RunUi& ui,
+          RunLoopOptions options);
+  ~TestRun();
+
+  // Records an artifact's full case list in the listing (call before add_cases for it).
+  void set_artifact_cases(const std::string& package, const std::string& artifact,
+                          const std::vector<std::pair<std::string, CaseMetadata>>& cases);
+  // Schedules the cases (each `repeat` times) in listing order: new and failed first, then
+  // longest first. Throws nothing: a job that cannot be submitted is reported as ERR.
+  void add_cases(std::vector<TestCase> cases);
+  // True once --stop-after tripped; adapters stop discovering then.
+  bool stopped() const { return stopped_; }
+
+  // Waits for every job and returns the results. `discovery_complete` false means discovery
+  // failed or was cut short, so the not-run count is only an estimate.
+  RunResult finish(bool discovery_complete);
+
+ private:
+  void on_done(uint64_t id, const TestCase& tc, JobOutcome outcome);
+  void record(uint64_t id, const TestCase& tc, TestResult r, bool ran);
+
+  JobSubmitter submit_;
+  std::function<void()> cancel_all_;
+  TestListing& listing_;
+  RunUi& ui_;
+  RunLoopOptions options_;
+
+  std::mutex mu_;
+  std::condition_variable idle_cv_;
+  size_t outstanding_ = 0;
+  uint64_t next_id_ = 1;
+  size_t queued_ = 0;     // jobs and ignored results
+  size_t completed_ = 0;  // results recorded
+  size_t failures_ = 0;
+  std::atomic<bool> stopped_ = false;
+  int exit_code_ = 0;
+  TestSummary summary_;
+  std::vector<JUnitCase> junit_;
+};
+
+}  // namespace mael

@@ -1,0 +1,199 @@
+#include "runner/run_loop.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
+
+#include "base/error.h"
+#include "runner/subprocess.h"
+#include "runner/watch.h"
+
+namespace mael {
+namespace {
+
+// Records what the UI is told.
+class RecordingUi : public RunUi {
+ public:
+  void build_output(std::string_view) override {}
+  void list_line(const std::string&) override {}
+  void job_finished(uint64_t, const TestResult& r) override {
+    std::lock_guard lk(mu);
+    finished.push_back(r.name + " " + test_status_word(r.status));
+  }
+  void message(const std::string&) override {}
+  void finish(const std::vector<std::string>&, const std::string&) override {}
+  std::mutex mu;
+  std::vector<std::string> finished;
+};
+
+JobOutcome exited(int code) {
+  JobOutcome o{Exited{code}, {}};
+  o.effects.duration = std::chrono::milliseconds(5);
+  return o;
+}
+
+TestCase make_case(const std::string& name, const std::string& program) {
+  TestCase tc;
+  tc.package = "pkg";
+  tc.artifact = "pkg(library)";
+  tc.case_name = name;
+  tc.name = "pkg " + name;
+  tc.spec.program = program;
+  return tc;
+}
+
+// Runs jobs inline: program "pass" exits 0, "fail" exits 3, "bad" cannot be submitted.
+struct FakeJobs {
+  std::vector<JobSpec> submitted;
+  JobSubmitter submitter() {
+    return [this](const JobSpec& s, std::function<void(JobState)> st, std::function<void(JobOutcome)> done) {
+      if (s.program == "bad") throw UserError("missing layer file");
+      submitted.push_back(s);
+      st(JobState::Running);
+      done(exited(s.program == "fail" ? 3 : 0));
+    };
+  }
+};
+
+TEST(RunLoop, RunsCasesReportsAndUpdatesListing) {
+  TestListing listing;
+  RecordingUi ui;
+  FakeJobs jobs;
+  TestRun run(jobs.submitter(), nullptr, listing, ui, {});
+  run.set_artifact_cases("pkg", "pkg(library)", {{"a", {}}, {"b", {}}, {"c", {}}, {"d", {}}});
+  auto ignored = make_case("d", "pass");
+  ignored.ignored = true;
+  run.add_cases({make_case("a", "pass"), make_case("b", "fail"), make_case("c", "bad"), ignored});
+  RunResult r = run.finish(true);
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(r.summary.succeeded, 1u);
+  EXPECT_EQ(r.summary.failed, (std::vector<std::string>{"pkg b", "pkg c"}));
+  EXPECT_EQ(r.summary.ignored, (std::vector<std::string>{"pkg d"}));
+  EXPECT_FALSE(r.summary.not_run.has_value());
+  EXPECT_EQ(r.junit.size(), 4u);
+  ASSERT_EQ(jobs.submitted.size(), 2u);
+  EXPECT_EQ(jobs.submitted[0].priority, 1);  // new tests come first
+  auto b = listing.packages().at("pkg").at("pkg(library)").at("b").this_run;
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->outcome, CaseOutcome::Failure);
+  EXPECT_FALSE(listing.packages().at("pkg").at("pkg(library)").at("d").this_run.has_value());
+}
+
+TEST(RunLoop, SchedulesFailedThenLongestFirst) {
+  TestListing listing = TestListing::parse(R"T(version = 3
+[pkg."pkg(library)".short]
+timings = [0.1]
+outcome = "success"
+[pkg."pkg(library)".long]
+timings = [5.0]
+outcome = "success"
+[pkg."pkg(library)".failed]
+timings = [0.2]
+outcome = "failure"
+)T",
+                                           "listing");
+  RecordingUi ui;
+  FakeJobs jobs;
+  TestRun run(jobs.submitter(), nullptr, listing, ui, {});
+  run.add_cases({make_case("short", "pass"), make_case("long", "pass"), make_case("failed", "pass")});
+  run.finish(true);
+  ASSERT_EQ(jobs.submitted.size(), 3u);
+  EXPECT_EQ(jobs.submitted[0].priority, 1);
+  EXPECT_EQ(jobs.submitted[1].estimated_duration, std::chrono::milliseconds(5000));
+  EXPECT_EQ(jobs.submitted[2].estimated_duration, std::chrono::milliseconds(100));
+}
+
+TEST(RunLoop, RepeatAndStopAfter) {
+  TestListing listing;
+  RecordingUi ui;
+  FakeJobs jobs;
+  int cancels = 0;
+  RunLoopOptions o;
+  o.repeat = 5;
+  o.stop_after = 2;
+  TestRun run(
+      jobs.submitter(), [&] { ++cancels; }, listing, ui, o);
+  run.add_cases({make_case("f", "fail"), make_case("g", "pass")});
+  EXPECT_TRUE(run.stopped());
+  RunResult r = run.finish(false);
+  EXPECT_EQ(cancels, 1);
+  EXPECT_EQ(r.summary.failed.size(), 2u);
+  EXPECT_EQ(jobs.submitted.size(), 2u);  // nothing submitted after the stop
+  ASSERT_TRUE(r.summary.not_run.has_value());
+  EXPECT_TRUE(r.stopped_early);
+}
+
+TEST(RunLoop, RepeatRunsEachCaseNTimes) {
+  TestListing listing;
+  RecordingUi ui;
+  FakeJobs jobs;
+  RunLoopOptions o;
+  o.repeat = 3;
+  TestRun run(jobs.submitter(), nullptr, listing, ui, o);
+  run.add_cases({make_case("a", "pass")});
+  EXPECT_EQ(run.finish(true).summary.succeeded, 3u);
+  EXPECT_EQ(ui.finished, (std::vector<std::string>(3, "pkg a OK")));
+}
+
+TEST(RunUi, LiveAreaShowsBarsRunningTestsAndBuildOutput) {
+  LiveState s;
+  s.expected = 10;
+  s.completed = 4;
+  s.running = 2;
+  s.pending = 1;
+  s.waiting = 1;
+  s.failed = 1;
+  s.running_tests = {{"pkg slow_test", std::chrono::seconds(3)}, {"pkg other", std::chrono::seconds(1)}};
+  s.building = true;
+  s.build_lines = {"   Compiling foo"};
+  auto lines = render_live_area(s, 80, 1);
+  ASSERT_EQ(lines.size(), 9u);
+  EXPECT_EQ(lines[0], "running tests:");
+  EXPECT_NE(lines[1].find("pkg slow_test"), std::string::npos);
+  EXPECT_NE(lines[1].find("3.0s"), std::string::npos);
+  EXPECT_EQ(lines[2], "  ... and 1 more");
+  EXPECT_EQ(lines[3], "build output:");
+  EXPECT_EQ(lines[5].substr(0, 10), "waiting   ");
+  EXPECT_NE(lines[5].find(" 8/10"), std::string::npos);
+  EXPECT_NE(lines[8].find(" 4/10 (1 failed)"), std::string::npos);
+  for (const auto& l : lines) EXPECT_LE(text_width(l), 80u) << l;
+}
+
+TEST(RunUi, FancyNeedsATerminal) {
+  EXPECT_EQ(effective_ui_kind(UiKind::Auto, true), UiKind::Fancy);
+  EXPECT_EQ(effective_ui_kind(UiKind::Auto, false), UiKind::Simple);
+  EXPECT_THROW(effective_ui_kind(UiKind::Fancy, false), UserError);
+  EXPECT_EQ(ui_kind_from_name("quiet"), UiKind::Quiet);
+  EXPECT_FALSE(ui_kind_from_name("loud").has_value());
+}
+
+TEST(Subprocess, CollectsOutputAndExitCodes) {
+  ProcessResult r = run_process({"sh", "-c", "echo out; echo err >&2; exit 4"});
+  EXPECT_EQ(r.out, "out\n");
+  EXPECT_EQ(r.err, "err\n");
+  EXPECT_EQ(r.exit_code, 4);
+  r = run_process({"sh", "-c", "kill -ABRT $$"});
+  EXPECT_EQ(r.signal, SIGABRT);
+  EXPECT_EQ(r.exit_code, 128 + SIGABRT);
+  EXPECT_THROW(run_process({"/nonexistent/program"}), UserError);
+}
+
+TEST(Watch, SeesChangesButNotIgnoredDirectories) {
+  auto dir = std::filesystem::temp_directory_path() / ("mael-watch-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir / "src");
+  std::filesystem::create_directories(dir / "target");
+  {
+    DirectoryWatcher w(dir, {dir / "target"});
+    std::ofstream(dir / "target" / "junk") << "x";
+    EXPECT_FALSE(w.wait_for_change(std::chrono::milliseconds(10), std::chrono::milliseconds(200)));
+    std::ofstream(dir / "src" / "lib.rs") << "x";
+    EXPECT_TRUE(w.wait_for_change(std::chrono::milliseconds(10), std::chrono::milliseconds(5000)));
+  }
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace mael

@@ -1,0 +1,332 @@
+#include "runner/run_ui.h"
+
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <map>
+#include <thread>
+
+#include "base/error.h"
+
+namespace mael {
+
+std::optional<UiKind> ui_kind_from_name(std::string_view name) {
+  if (name == "auto") return UiKind::Auto;
+  if (name == "simple") return UiKind::Simple;
+  if (name == "fancy") return UiKind::Fancy;
+  if (name == "quiet") return UiKind::Quiet;
+  return std::nullopt;
+}
+
+UiKind effective_ui_kind(UiKind requested, bool stdout_tty) {
+  if (requested == UiKind::Auto) return stdout_tty ? UiKind::Fancy : UiKind::Simple;
+  if (requested == UiKind::Fancy && !stdout_tty)
+    throw UserError("--ui fancy needs standard output to be a terminal: use --ui simple or --ui auto");
+  return requested;
+}
+
+size_t terminal_width(int fd) {
+  winsize ws{};
+  if (isatty(fd) && ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+  return 80;
+}
+
+namespace {
+
+void write_lines(FILE* f, const std::vector<std::string>& lines) {
+  for (const auto& l : lines) {
+    std::fwrite(l.data(), 1, l.size(), f);
+    std::fputc('\n', f);
+  }
+}
+
+std::string bar(size_t n, size_t total, size_t width) {
+  size_t filled = total == 0 ? 0 : std::min(width, n * width / total);
+  return "[" + std::string(filled, '#') + std::string(width - filled, '-') + "]";
+}
+
+std::string fit(std::string s, size_t width) {
+  if (text_width(s) <= width) return s;
+  // Cut by code points from the end (names keep their informative tail).
+  while (!s.empty() && text_width(s) + 1 > width) {
+    size_t i = 1;
+    while (i < s.size() && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) ++i;
+    s.erase(0, i);
+  }
+  return "<" + s;
+}
+
+class SimpleUi : public RunUi {
+ public:
+  explicit SimpleUi(const UiSettings& s) : s_(s) {}
+  void build_output(std::string_view chunk) override {
+    std::lock_guard lk(mu_);
+    std::fwrite(chunk.data(), 1, chunk.size(), s_.err);
+    std::fflush(s_.err);
+  }
+  void list_line(const std::string& line) override {
+    std::lock_guard lk(mu_);
+    write_lines(s_.out, {line});
+  }
+  void job_finished(uint64_t, const TestResult& r) override {
+    std::vector<std::string> out, err;
+    format_result(r, s_.width, false, out, err);
+    std::lock_guard lk(mu_);
+    write_lines(s_.out, out);
+    std::fflush(s_.out);
+    write_lines(s_.err, err);
+    std::fflush(s_.err);
+  }
+  void message(const std::string& line) override {
+    std::lock_guard lk(mu_);
+    write_lines(s_.err, {line});
+  }
+  void finish(const std::vector<std::string>& summary, const std::string&) override {
+    // The build output was already shown as it came.
+    std::lock_guard lk(mu_);
+    write_lines(s_.out, summary);
+    std::fflush(s_.out);
+  }
+
+ private:
+  UiSettings s_;
+  std::mutex mu_;
+};
+
+class QuietUi : public RunUi {
+ public:
+  explicit QuietUi(const UiSettings& s) : s_(s) {}
+  void build_output(std::string_view) override {}
+  void list_line(const std::string& line) override {
+    std::lock_guard lk(mu_);
+    write_lines(s_.out, {line});
+  }
+  void job_finished(uint64_t, const TestResult&) override {}
+  void message(const std::string& line) override {
+    std::lock_guard lk(mu_);
+    write_lines(s_.err, {line});
+  }
+  void finish(const std::vector<std::string>& summary, const std::string& warnings) override {
+    std::lock_guard lk(mu_);
+    write_lines(s_.out, summary);
+    if (!warnings.empty()) std::fputs(warnings.c_str(), s_.err);
+    std::fflush(s_.out);
+    std::fflush(s_.err);
+  }
+
+ private:
+  UiSettings s_;
+  std::mutex mu_;
+};
+
+// Redraws the live area from a ticker thread (at most ~10 times a second) so that thousands of
+// short tests do not flood the terminal with redraws.
+class FancyUi : public RunUi {
+ public:
+  explicit FancyUi(const UiSettings& s) : s_(s) {
+    ticker_ = std::thread([this] { tick_loop(); });
+  }
+  ~FancyUi() override { stop(); }
+
+  void build_output(std::string_view chunk) override {
+    std::lock_guard lk(mu_);
+    state_.building = true;
+    for (char c : chunk) {
+      if (c == '\n') {
+        push_build_line(std::move(partial_));
+        partial_.clear();
+      } else if (c == '\r') {
+        partial_.clear();
+      } else {
+        partial_ += c;
+      }
+    }
+    dirty_ = true;
+  }
+  void build_done() override {
+    std::lock_guard lk(mu_);
+    state_.building = false;
+    state_.build_lines.clear();
+    dirty_ = true;
+  }
+  void list_line(const std::string& line) override {
+    std::lock_guard lk(mu_);
+    above_.push_back(line);
+    dirty_ = true;
+  }
+  void expected_jobs(size_t n) override {
+    std::lock_guard lk(mu_);
+    state_.expected = std::max(state_.expected, n);
+    dirty_ = true;
+  }
+  void job_enqueued(uint64_t id, const std::string& name) override {
+    std::lock_guard lk(mu_);
+    jobs_[id] = {name, JobState::WaitingForArtifacts, {}};
+    dirty_ = true;
+  }
+  void job_state(uint64_t id, JobState st) override {
+    std::lock_guard lk(mu_);
+    auto it = jobs_.find(id);
+    if (it == jobs_.end()) return;
+    it->second.state = st;
+    if (st == JobState::Running) it->second.started = std::chrono::steady_clock::now();
+    dirty_ = true;
+  }
+  void job_finished(uint64_t id, const TestResult& r) override {
+    std::vector<std::string> out, err;
+    format_result(r, s_.width, true, out, err);
+    std::lock_guard lk(mu_);
+    jobs_.erase(id);
+    ++state_.completed;
+    if (r.failed()) ++state_.failed;
+    above_.insert(above_.end(), out.begin(), out.end());
+    above_.insert(above_.end(), err.begin(), err.end());
+    dirty_ = true;
+  }
+  void message(const std::string& line) override {
+    std::lock_guard lk(mu_);
+    above_.push_back(line);
+    dirty_ = true;
+  }
+  void finish(const std::vector<std::string>& summary, const std::string& warnings) override {
+    stop();
+    std::lock_guard lk(mu_);
+    clear_live();
+    flush_above();
+    write_lines(s_.out, summary);
+    if (!warnings.empty()) std::fputs(warnings.c_str(), s_.out);
+    std::fflush(s_.out);
+  }
+
+ private:
+  struct Job {
+    std::string name;
+    JobState state;
+    std::chrono::steady_clock::time_point started;
+  };
+
+  void push_build_line(std::string line) {
+    state_.build_lines.push_back(std::move(line));
+    if (state_.build_lines.size() > 4) state_.build_lines.erase(state_.build_lines.begin());
+  }
+
+  void stop() {
+    {
+      std::lock_guard lk(mu_);
+      if (stopping_) return;
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (ticker_.joinable()) ticker_.join();
+  }
+
+  void tick_loop() {
+    std::unique_lock lk(mu_);
+    while (!stopping_) {
+      cv_.wait_for(lk, std::chrono::milliseconds(100));
+      if (stopping_) break;
+      redraw();
+    }
+  }
+
+  void clear_live() {
+    if (live_lines_ > 0) std::fprintf(s_.out, "\x1b[%zuF\x1b[J", live_lines_);
+    live_lines_ = 0;
+  }
+
+  void flush_above() {
+    write_lines(s_.out, above_);
+    above_.clear();
+  }
+
+  // Called with mu_ held. Running tests also count elapsed time, so redraw while any run.
+  void redraw() {
+    LiveState snap = state_;
+    snap.waiting = snap.pending = snap.running = 0;
+    auto now = std::chrono::steady_clock::now();
+    for (const auto& [id, j] : jobs_) {
+      switch (j.state) {
+        case JobState::WaitingForArtifacts: ++snap.waiting; break;
+        case JobState::Pending: ++snap.pending; break;
+        case JobState::Running:
+          ++snap.running;
+          snap.running_tests.emplace_back(j.name, now - j.started);
+          break;
+        case JobState::Completed: break;
+      }
+    }
+    if (!dirty_ && snap.running == 0) return;
+    dirty_ = false;
+    snap.expected = std::max(snap.expected, snap.completed + jobs_.size());
+    std::sort(snap.running_tests.begin(), snap.running_tests.end(),
+              [](const auto& a, const auto& b) { return a.second > b.second; });
+    std::vector<std::string> live = render_live_area(snap, s_.width);
+    clear_live();
+    flush_above();
+    write_lines(s_.out, live);
+    live_lines_ = live.size();
+    std::fflush(s_.out);
+  }
+
+  UiSettings s_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  bool dirty_ = true;
+  LiveState state_;
+  std::string partial_;
+  std::map<uint64_t, Job> jobs_;
+  std::vector<std::string> above_;
+  size_t live_lines_ = 0;
+  std::thread ticker_;
+};
+
+}  // namespace
+
+std::vector<std::string> render_live_area(const LiveState& s, size_t width, size_t max_running) {
+  std::vector<std::string> lines;
+  size_t total = std::max(s.expected, s.completed + s.waiting + s.pending + s.running);
+  if (!s.running_tests.empty()) {
+    lines.push_back(fit("running tests:", width));
+    size_t shown = 0;
+    for (const auto& [name, elapsed] : s.running_tests) {
+      if (shown++ == max_running) {
+        lines.push_back("  ... and " + std::to_string(s.running_tests.size() - max_running) + " more");
+        break;
+      }
+      char secs[32];
+      std::snprintf(secs, sizeof secs, " %5.1fs", std::chrono::duration<double>(elapsed).count());
+      lines.push_back("  " + fit(name, width > 12 ? width - 10 : width) + secs);
+    }
+  }
+  if (s.building) {
+    lines.push_back("build output:");
+    for (const auto& b : s.build_lines) lines.push_back("  " + fit(b, width > 4 ? width - 3 : width));
+  }
+  size_t bar_width = width > 40 ? std::min<size_t>(width - 36, 50) : 10;
+  auto row = [&](const char* label, size_t n) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%-10s", label);
+    char count[48];
+    std::snprintf(count, sizeof count, " %zu/%zu", n, total);
+    lines.push_back(std::string(buf) + bar(n, total, bar_width) + count);
+  };
+  // Cumulative, as jobs move waiting -> pending -> running -> completed.
+  row("waiting", s.waiting + s.pending + s.running + s.completed);
+  row("pending", s.pending + s.running + s.completed);
+  row("running", s.running + s.completed);
+  row("completed", s.completed);
+  if (s.failed > 0) lines.back() += " (" + std::to_string(s.failed) + " failed)";
+  return lines;
+}
+
+std::unique_ptr<RunUi> make_run_ui(const UiSettings& settings) {
+  switch (effective_ui_kind(settings.kind, settings.stdout_tty)) {
+    case UiKind::Fancy: return std::make_unique<FancyUi>(settings);
+    case UiKind::Quiet: return std::make_unique<QuietUi>(settings);
+    default: return std::make_unique<SimpleUi>(settings);
+  }
+}
+
+}  // namespace mael

@@ -1,0 +1,64 @@
+#include "runner/runner_cli.h"
+
+namespace mael {
+
+void add_runner_config(ConfigLoader& loader) {
+  loader.add({.name = "ui",
+              .type = ConfigType::Enum,
+              .help = "UI style: simple (a line per test), fancy (live view on a terminal), quiet, or auto",
+              .default_value = "auto",
+              .value_name = "UI-STYLE",
+              .choices = {"auto", "simple", "fancy", "quiet"}});
+  loader.add({.name = "quiet",
+              .type = ConfigType::Bool,
+              .help = "print only the summary (same as --ui quiet)",
+              .default_value = "false"});
+  loader.add({.name = "repeat",
+              .type = ConfigType::Int,
+              .help = "how many times to run each test",
+              .default_value = "1",
+              .short_name = 'r',
+              .value_name = "COUNT",
+              .min = 1});
+  loader.add({.name = "stop-after",
+              .type = ConfigType::Int,
+              .help = "stop after this many test failures",
+              .short_name = 's',
+              .value_name = "NUM-FAILURES",
+              .min = 1});
+  loader.add({.name = "timeout",
+              .type = ConfigType::Duration,
+              .help = "timeout for every test, overriding the spec file (0: none)",
+              .short_name = 't',
+              .value_name = "SECONDS"});
+}
+
+void add_runner_flags(CLI::App& app, RunnerFlags& f) {
+  app.add_option("-i,--include", f.include, "only include tests matching this filter (repeatable)")
+      ->type_name("FILTER-EXPRESSION")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("-x,--exclude", f.exclude,
+                 "exclude tests matching this filter (repeatable; wins over --include)")
+      ->type_name("FILTER-EXPRESSION")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_flag("--init", f.init, "write a starter spec file if there is none, then exit");
+  app.add_flag("-w,--watch", f.watch, "loop: run the tests, then wait for changes to the project");
+  app.add_option("--junit", f.junit, "also write a JUnit XML report to PATH")->type_name("PATH");
+}
+
+RunnerSettings runner_settings_from(const Config& config) {
+  RunnerSettings s;
+  s.ui = ui_kind_from_name(config.get_string("ui")).value_or(UiKind::Auto);
+  if (config.get_bool("quiet")) s.ui = UiKind::Quiet;
+  s.repeat = static_cast<size_t>(config.get_int("repeat"));
+  if (config.has("stop-after")) s.stop_after = static_cast<size_t>(config.get_int("stop-after"));
+  if (config.has("timeout")) {
+    auto d = config.get_duration("timeout");
+    s.timeout = d.count() == 0 ? std::nullopt : std::optional(d);
+  }
+  return s;
+}
+
+}  // namespace mael

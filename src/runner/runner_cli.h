@@ -1,0 +1,37 @@
+#pragma once
+// The options every test runner shares (Maelstrom's test-runner config values and test
+// selection flags), declared once: ui, quiet, repeat (-r, alias --loop), stop-after (-s),
+// timeout (-t) as config values, and -i/--include, -x/--exclude, --init, -w/--watch and
+// --junit as command-line flags.
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/config.h"
+#include "runner/run_ui.h"
+
+namespace mael {
+
+struct RunnerFlags {
+  std::vector<std::string> include;
+  std::vector<std::string> exclude;
+  bool init = false;
+  bool watch = false;
+  std::string junit;  // empty: none
+};
+
+void add_runner_config(ConfigLoader& loader);
+void add_runner_flags(CLI::App& app, RunnerFlags& flags);
+
+struct RunnerSettings {
+  UiKind ui = UiKind::Auto;
+  size_t repeat = 1;
+  std::optional<size_t> stop_after;
+  // Outer: given or not; inner nullopt: `--timeout 0`, no timeout.
+  std::optional<std::optional<std::chrono::milliseconds>> timeout;
+};
+RunnerSettings runner_settings_from(const Config& config);
+
+}  // namespace mael

@@ -1,0 +1,143 @@
+#include "runner/subprocess.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "base/error.h"
+
+extern char** environ;
+
+namespace mael {
+
+namespace {
+
+int exit_code_of(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 1;
+}
+
+}  // namespace
+
+ChildProcess::ChildProcess(const std::vector<std::string>& argv,
+                           const std::optional<std::filesystem::path>& cwd) {
+  if (argv.empty()) throw std::invalid_argument("ChildProcess: empty argv");
+  int out[2], err[2];
+  check_sys(pipe2(out, O_CLOEXEC), "pipe");
+  if (pipe2(err, O_CLOEXEC) < 0) {
+    int e = errno;
+    close(out[0]);
+    close(out[1]);
+    throw_errno("pipe", e);
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+  if (cwd) posix_spawn_file_actions_addchdir_np(&fa, cwd->c_str());
+  // The runners block SIGINT/SIGTERM for their signal thread; children get the default mask.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  int rc = posix_spawnp(&pid_, argv[0].c_str(), &fa, &attr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  close(out[1]);
+  close(err[1]);
+  if (rc != 0) {
+    close(out[0]);
+    close(err[0]);
+    if (rc == ENOENT || rc == EACCES || rc == ENOEXEC)
+      throw UserError("cannot run '" + argv[0] + "': " + std::strerror(rc) +
+                      " (is it installed and on PATH?)");
+    throw_errno("spawn " + argv[0], rc);
+  }
+  out_ = out[0];
+  err_ = err[0];
+}
+
+ChildProcess::~ChildProcess() {
+  if (!reaped_) {
+    kill();
+    wait();
+  }
+  if (out_ >= 0) close(out_);
+  if (err_ >= 0) close(err_);
+}
+
+void ChildProcess::kill() {
+  if (!reaped_ && pid_ > 0) ::kill(pid_, SIGKILL);
+}
+
+int ChildProcess::wait() {
+  if (!reaped_) {
+    while (waitpid(pid_, &status_, 0) < 0) {
+      if (errno != EINTR) throw_errno("waitpid");
+    }
+    reaped_ = true;
+  }
+  return exit_code_of(status_);
+}
+
+int ChildProcess::term_signal() const {
+  return reaped_ && WIFSIGNALED(status_) ? WTERMSIG(status_) : 0;
+}
+
+std::string read_all(int fd) {
+  std::string s;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    s.append(buf, static_cast<size_t>(n));
+  }
+  return s;
+}
+
+ProcessResult run_process(const std::vector<std::string>& argv,
+                          const std::optional<std::filesystem::path>& cwd) {
+  ChildProcess child(argv, cwd);
+  ProcessResult r;
+  pollfd fds[2] = {{child.stdout_fd(), POLLIN, 0}, {child.stderr_fd(), POLLIN, 0}};
+  std::string* sinks[2] = {&r.out, &r.err};
+  int open = 2;
+  char buf[65536];
+  while (open > 0) {
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("poll");
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      ssize_t n = read(fds[i].fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        fds[i].fd = -1;
+        --open;
+      } else {
+        sinks[i]->append(buf, static_cast<size_t>(n));
+      }
+    }
+  }
+  int code = child.wait();
+  r.exit_code = code;
+  r.signal = child.term_signal();
+  return r;
+}
+
+}  // namespace mael

@@ -1,0 +1,55 @@
+#pragma once
+// Child processes for the test runners: build tools (cargo, go), listing a test binary. Not for
+// jobs, which run in containers through the client.
+#include <sys/types.h>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mael {
+
+struct ProcessResult {
+  int exit_code = 0;  // the exit status, or 128 + signal like a shell
+  int signal = 0;     // non-zero when killed by a signal
+  std::string out;
+  std::string err;
+  bool ok() const { return exit_code == 0 && signal == 0; }
+};
+
+// Runs argv[0] (looked up on PATH) to completion with stdin from /dev/null, collecting stdout and
+// stderr. Throws UserError when the program cannot be started.
+ProcessResult run_process(const std::vector<std::string>& argv,
+                          const std::optional<std::filesystem::path>& cwd = std::nullopt);
+
+// A running child with its stdout and stderr on pipes. The destructor kills and reaps it if it
+// is still running, so nothing is left behind on early exits.
+class ChildProcess {
+ public:
+  ChildProcess(const std::vector<std::string>& argv,
+               const std::optional<std::filesystem::path>& cwd = std::nullopt);
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  int stdout_fd() const { return out_; }
+  int stderr_fd() const { return err_; }
+  void kill();
+  // Waits for the exit; returns the exit status, or 128 + signal.
+  int wait();
+  // After wait(): the signal that killed the child, or 0.
+  int term_signal() const;
+
+ private:
+  pid_t pid_ = -1;
+  int out_ = -1;
+  int err_ = -1;
+  bool reaped_ = false;
+  int status_ = 0;
+};
+
+// Reads a whole fd until EOF (restarting on EINTR).
+std::string read_all(int fd);
+
+}  // namespace mael

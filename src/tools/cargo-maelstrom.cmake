@@ -1,0 +1,1 @@
+mael_tool(cargo-maelstrom ${CMAKE_CURRENT_SOURCE_DIR}/cargo-maelstrom.cc mael_cargo)

@@ -1,0 +1,288 @@
+"""cargo-maelstrom end to end: the real `cargo maelstrom` on the fixture workspace
+(tests/fixtures/cargo-workspace), built once per module in a temporary copy."""
+import os
+import pathlib
+import shutil
+import subprocess
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from testlib import BIN_DIR, ROOT, bin_path
+
+FIXTURE = ROOT / "tests" / "fixtures" / "cargo-workspace"
+
+pytestmark = pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo is not installed")
+
+
+def cargo_env(home):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MAELSTROM_", "CARGO_MAELSTROM_", "XDG_", "CARGO_TARGET_DIR"))}
+    # Keep the user's cargo and rustup homes (the toolchain lives there) but our own config.
+    env.setdefault("CARGO_HOME", str(pathlib.Path.home() / ".cargo"))
+    env.setdefault("RUSTUP_HOME", str(pathlib.Path.home() / ".rustup"))
+    env.update({"PATH": f"{BIN_DIR}:{env.get('PATH', '')}", "HOME": str(home),
+                "XDG_CONFIG_HOME": str(home / ".config"), "XDG_CACHE_HOME": str(home / ".cache"),
+                "CARGO_NET_OFFLINE": "true", "CARGO_TERM_COLOR": "never"})
+    return env
+
+
+class Cargo:
+    def __init__(self, workspace, home):
+        self.ws = workspace
+        self.home = home
+
+    def run(self, *args, direct=False, cwd=None, timeout=300):
+        """`cargo maelstrom ARGS` (or `cargo-maelstrom ARGS` when direct)."""
+        cmd = [bin_path("cargo-maelstrom")] if direct else ["cargo", "maelstrom"]
+        return subprocess.run(cmd + list(args), capture_output=True, text=True, cwd=cwd or self.ws,
+                              env=cargo_env(self.home), timeout=timeout)
+
+
+def copy_fixture(dest):
+    shutil.copytree(FIXTURE, dest, ignore=shutil.ignore_patterns("target"))
+    return dest
+
+
+@pytest.fixture(scope="module")
+def ws():
+    """The fixture workspace, copied and built once for the module."""
+    bin_path("cargo-maelstrom")
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="mael-cargo-"))
+    home = tmp / "home"
+    home.mkdir()
+    w = copy_fixture(tmp / "ws")
+    subprocess.run(["cargo", "test", "--no-run", "--offline", "-q"], cwd=w, env=cargo_env(home), check=True,
+                   capture_output=True, timeout=600)
+    yield Cargo(w, home)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture
+def fresh(tmp_path):
+    """An unbuilt copy, for tests that change the workspace."""
+    (tmp_path / "home").mkdir()
+    return Cargo(copy_fixture(tmp_path / "ws"), tmp_path / "home")
+
+
+def status_of(stdout):
+    """test name -> status word, from the simple UI's status lines."""
+    out = {}
+    for line in stdout.splitlines():
+        if ".." not in line:
+            continue
+        name, _, rest = line.partition("..")
+        word = rest.strip(". ").split()
+        if word:
+            out[name] = word[0]
+    return out
+
+
+ALL_CASES = {
+    "alpha tests::adds": "OK",
+    "alpha tests::reads_package_file": "OK",
+    "alpha tests::writes_tmp": "OK",
+    "alpha tests::greeting_from_spec": "OK",
+    "alpha tests::ignored_by_attribute": "IGNORED",
+    "beta tests::shouts": "OK",
+    "beta tests::loopback_round_trip": "OK",
+    "beta tests::prints_a_lot": "OK",
+    "beta tests::main_test": "OK",
+    "beta integration shouts_from_outside": "OK",
+    "beta integration second_integration_case": "OK",
+    "gamma tests::passes": "OK",
+    "gamma tests::panics": "FAIL",
+    "gamma tests::hangs": "TIMEOUT",
+}
+
+
+def test_full_run_reports_every_status_summary_listing_and_junit(ws, tmp_path):
+    junit = tmp_path / "report.xml"
+    r = ws.run("--ui", "simple", "--junit", str(junit))
+    # The first failure is the panic (exit 101 from the test harness); the timeout comes later.
+    assert r.returncode == 101, r.stdout + r.stderr
+    assert status_of(r.stdout) == ALL_CASES
+    # The failing test's own output, without the harness's boilerplate.
+    assert "about to fail" in r.stdout
+    assert "running 1 test" not in r.stdout and "test result:" not in r.stdout
+    assert "gamma went wrong" in r.stderr
+    summary = r.stdout[r.stdout.index("== Test Summary =="):].splitlines()
+    assert summary[1].split() == ["Successful", "Tests:", "11"]
+    assert summary[2].split() == ["Failed", "Tests", ":", "2"]
+    assert {summary[3].rsplit(":", 1)[0].strip(), summary[4].rsplit(":", 1)[0].strip()} == {
+        "gamma tests::panics", "gamma tests::hangs"}
+    assert summary[5].split() == ["Ignored", "Tests", ":", "1"]
+    assert "alpha tests::ignored_by_attribute: ignored" in summary[6]
+
+    listing = (ws.ws / "target" / "maelstrom" / "state" / "test-listing.toml").read_text()
+    assert listing.startswith("version = 3")
+    block = listing[listing.index('[gamma."gamma(library)"."tests::panics"]'):]
+    assert 'outcome = "failure"' in block.split("\n\n")[0]
+    block = listing[listing.index('[alpha."alpha(library)"."tests::adds"]'):]
+    assert 'outcome = "success"' in block.split("\n\n")[0]
+
+    root = ET.parse(junit).getroot()
+    assert root.tag == "testsuites"
+    assert int(root.get("tests")) == 14
+    cases = {(c.get("classname"), c.get("name")): c for c in root.iter("testcase")}
+    assert cases[("gamma", "tests::panics")].find("failure") is not None
+    assert cases[("gamma", "tests::hangs")].find("failure") is not None
+    assert cases[("alpha", "tests::ignored_by_attribute")].find("skipped") is not None
+    assert list(cases[("alpha", "tests::adds")]) == []
+
+
+def test_direct_binary_filters_and_exclude_wins(ws):
+    r = ws.run("--ui", "simple", "-i", "package.equals(alpha)", "-i", "name.equals(tests::shouts)",
+               "-x", "name.contains(tmp)", direct=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert status_of(r.stdout) == {
+        "alpha tests::adds": "OK", "alpha tests::reads_package_file": "OK",
+        "alpha tests::greeting_from_spec": "OK", "alpha tests::ignored_by_attribute": "IGNORED",
+        "beta tests::shouts": "OK"}
+
+
+def test_cargo_subcommand_passes_extra_args_to_test_binaries(ws):
+    # Arguments after `--` go to the test binary, which here refuses an unknown flag.
+    r = ws.run("--ui", "simple", "-i", "name.equals(tests::adds)", "--", "--no-such-flag")
+    assert r.returncode == 101
+    assert status_of(r.stdout) == {"alpha tests::adds": "FAIL"}
+    assert "no-such-flag" in r.stdout + r.stderr
+
+
+def test_list_tests_binaries_packages(ws):
+    r = ws.run("--list", "-i", "package.equals(beta)")
+    assert r.returncode == 0, r.stderr
+    assert sorted(r.stdout.split("\n")[:-1]) == sorted([
+        "beta tests::shouts", "beta tests::loopback_round_trip", "beta tests::prints_a_lot",
+        "beta tests::main_test", "beta integration shouts_from_outside",
+        "beta integration second_integration_case"])
+    r = ws.run("--list-binaries", "-x", "package.equals(gamma)")
+    assert r.stdout.splitlines() == ["alpha (library)", "beta (library)", "beta (binary)", "beta integration (test)"]
+    r = ws.run("--list-packages", "-i", "p.eq(beta) | p.eq(gamma)")
+    assert r.stdout.splitlines() == ["beta", "gamma"]
+
+
+def test_repeat_runs_each_test_n_times(ws):
+    r = ws.run("--ui", "simple", "-i", "name.equals(tests::adds)", "--repeat", "3")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.count("alpha tests::adds....") == 3
+    assert "Successful Tests:         3" in r.stdout
+
+
+def test_stop_after_stops_and_counts_not_run(ws):
+    r = ws.run("--ui", "simple", "--slots", "1", "-i", "name.equals(tests::panics)", "--repeat", "4",
+               "--stop-after", "1")
+    assert r.returncode == 101
+    assert r.stdout.count("gamma tests::panics....") == 1
+    assert "Tests Not Run   :" in r.stdout
+
+
+def test_timeout_override_and_inline_limit(ws):
+    r = ws.run("--ui", "simple", "-i", "name.equals(tests::hangs) | name.equals(tests::prints_a_lot)",
+               "--timeout", "1", "--inline-limit", "1000")
+    assert status_of(r.stdout) == {"gamma tests::hangs": "TIMEOUT", "beta tests::prints_a_lot": "OK"}
+    assert r.returncode != 0
+
+
+def test_quiet_ui_prints_only_the_summary(ws):
+    r = ws.run("--ui", "quiet", "-i", "package.equals(alpha)")
+    assert r.returncode == 0
+    assert "...." not in r.stdout
+    assert "Successful Tests:         4" in r.stdout
+
+
+def test_package_pruning_builds_only_matching_packages(fresh):
+    r = fresh.run("--ui", "simple", "-i", "package.equals(alpha) && name.equals(tests::adds)")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert status_of(r.stdout) == {"alpha tests::adds": "OK"}
+    deps = [p.name for p in (fresh.ws / "target" / "debug" / "deps").iterdir()]
+    assert any(n.startswith("alpha-") for n in deps)
+    assert not any(n.startswith(("beta-", "gamma-")) for n in deps)
+
+
+def test_init_writes_the_default_file_and_refuses_to_overwrite(fresh):
+    (fresh.ws / "cargo-maelstrom.toml").unlink()
+    r = fresh.run("--init")
+    assert r.returncode == 0, r.stderr
+    text = (fresh.ws / "cargo-maelstrom.toml").read_text()
+    assert "[[directives]]" in text and 'type = "proc"' in text
+    r = fresh.run("--init")
+    assert r.returncode == 1
+    assert "already exists" in r.stdout
+    assert (fresh.ws / "cargo-maelstrom.toml").read_text() == text
+
+
+def test_bad_inputs_give_one_line_errors(fresh, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = fresh.run(cwd=empty)
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [r.stderr.strip()]
+    assert "could not find `Cargo.toml`" in r.stderr
+
+    r = fresh.run("-i", "name.equals(x) &&")
+    assert r.returncode == 1
+    assert "invalid filter" in r.stderr and "column" in r.stderr
+
+    (fresh.ws / "cargo-maelstrom.toml").write_text('[[directives]]\nnetwork = "loopback"\nbogus = 1\n')
+    r = fresh.run()
+    assert r.returncode == 1
+    line = r.stderr.strip()
+    assert "cargo-maelstrom.toml" in line and "line 3" in line and "bogus" in line
+
+
+def test_build_failure_returns_cargos_code(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    crate = tmp_path / "broken"
+    (crate / "src").mkdir(parents=True)
+    (crate / "Cargo.toml").write_text('[package]\nname = "broken"\nversion = "0.1.0"\nedition = "2021"\n')
+    (crate / "src" / "lib.rs").write_text("pub fn f() -> u32 { not valid rust }\n")
+    r = Cargo(crate, home).run("--ui", "simple")
+    assert r.returncode == 101
+    assert "error: build failed: cargo test exited with code 101" in r.stderr
+    assert "Test Summary" not in r.stdout
+
+
+def test_test_binary_crashing_while_listing_is_an_error(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    crate = tmp_path / "crashy"
+    (crate / "src").mkdir(parents=True)
+    (crate / "tests").mkdir()
+    (crate / "Cargo.toml").write_text(
+        '[package]\nname = "crashy"\nversion = "0.1.0"\nedition = "2021"\n\n'
+        '[[test]]\nname = "crash"\nharness = false\n')
+    (crate / "src" / "lib.rs").write_text("")
+    (crate / "tests" / "crash.rs").write_text("fn main() { std::process::abort(); }\n")
+    r = Cargo(crate, home).run("--ui", "simple")
+    assert r.returncode == 1
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: test binary ") and "listing its tests failed: killed by signal 6" in last
+
+
+def test_watch_reruns_after_a_source_change(fresh, tmp_path):
+    out = tmp_path / "watch.out"
+    with open(out, "w") as f:
+        p = subprocess.Popen(["cargo", "maelstrom", "--watch", "--ui", "simple", "-i", "name.equals(tests::adds)"],
+                             cwd=fresh.ws, env=cargo_env(fresh.home), stdout=f, stderr=subprocess.STDOUT)
+    try:
+        def wait_for(count, limit=240):
+            deadline = time.monotonic() + limit
+            while time.monotonic() < deadline:
+                if out.read_text().count("waiting for changes") >= count:
+                    return True
+                time.sleep(0.2)
+            return False
+        assert wait_for(1), out.read_text()
+        # A change in target/ is ignored; one in the sources starts another run.
+        (fresh.ws / "target" / "noise").write_text("x")
+        with open(fresh.ws / "crates" / "alpha" / "src" / "lib.rs", "a") as f:
+            f.write("// edited\n")
+        assert wait_for(2), out.read_text()
+        assert out.read_text().count("alpha tests::adds....") == 2
+    finally:
+        p.terminate()
+        p.wait(timeout=30)

@@ -1,0 +1,102 @@
+"""maelstrom-run end to end with container images: a real registry on
+loopback, OCI layouts and archives built by the test itself."""
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "images"))
+import registry as reg  # noqa: E402
+
+PROBE = "echo wd=$(pwd) var=$IMAGE_VAR; ls /etc; ls /opq; cat /data/top.txt"
+EXPECTED = ["wd=/data", "var=basic", "kept.txt", "fresh.txt", "top"]
+
+
+@pytest.fixture(scope="module")
+def layout(tmp_path_factory):
+    d = tmp_path_factory.mktemp("layout") / "basic"
+    reg.build_basic(str(d))
+    return d
+
+
+@pytest.fixture(scope="module")
+def registry_addr(tmp_path_factory, layout):
+    root = tmp_path_factory.mktemp("registry")
+    with reg.Registry(str(root)) as addr:
+        reg.push(f"{layout}:latest", f"{addr}/test/basic:v1")
+        reg.push(f"{layout}:latest", f"{addr}/test/basic:v2")
+        yield addr
+
+
+def image_job(image, *extra, **fields):
+    spec = {"image": image, "program": "sh", "arguments": ["-c", PROBE]}
+    spec.update(fields)
+    return spec
+
+
+def check_probe(r):
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == EXPECTED  # env and working dir applied, whiteouts honoured
+
+
+def test_image_from_registry(runner, registry_addr):
+    r = runner.run([image_job(f"docker://{registry_addr}/test/basic:v1")])
+    check_probe(r)
+    lock = (runner.tmp / "maelstrom-container-tags.lock").read_text()
+    assert "version = 1" in lock and "v1" in lock
+
+
+def test_registry_tag_is_pinned_by_lock_file(runner, registry_addr, layout, tmp_path):
+    r = runner.run([image_job(f"docker://{registry_addr}/test/basic:v2")])
+    check_probe(r)
+    # Move the tag to another image: the lock file keeps the job on the pinned one.
+    other = tmp_path / "other"
+    reg.build_multiarch(str(other))
+    reg.push(f"{other}:latest", f"{registry_addr}/test/basic:v2")
+    r = runner.run([image_job(f"docker://{registry_addr}/test/basic:v2")])
+    check_probe(r)
+    lock = runner.tmp / "maelstrom-container-tags.lock"
+    lock.write_text("\n".join(l for l in lock.read_text().splitlines() if "v2" not in l) + "\n")
+    r = runner.run([image_job(f"docker://{registry_addr}/test/basic:v2")])
+    assert r.returncode == 0, r.stderr
+    assert "var=native" in r.stdout  # re-resolved after the line was removed
+
+
+def test_image_from_oci_layout(runner, layout):
+    check_probe(runner.run([image_job(f"oci:{layout}:latest")]))
+
+
+def test_image_from_oci_archive(runner, layout):
+    archive = runner.tmp / "image.tar"
+    reg.oci_archive(str(layout), str(archive))
+    check_probe(runner.run([image_job("oci-archive:image.tar")]))
+
+
+def test_image_from_docker_archive(runner, tmp_path):
+    plain = tmp_path / "plain"
+    reg.build_basic(str(plain), zstd=False)
+    archive = runner.tmp / "docker.tar"
+    reg.docker_archive(f"{plain}:latest", str(archive))
+    check_probe(runner.run([image_job("docker-archive:docker.tar")]))
+
+
+def test_image_use_layers_only_with_added_layers(runner, layout):
+    spec = {"image": {"name": f"oci:{layout}:latest", "use": ["layers"]},
+            "added_layers": [{"stubs": ["/added/"]}], "environment": {"PATH": "/bin"},
+            "program": "sh", "arguments": ["-c", "echo var=$IMAGE_VAR; pwd; test -d /added && echo added"]}
+    r = runner.run([spec])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["var=", "/", "added"]
+
+
+def test_missing_image_is_one_line_error(runner, registry_addr):
+    r = runner.run([image_job(f"docker://{registry_addr}/test/nothing:v1")])
+    assert r.returncode != 0
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and "test/nothing" in lines[0]
+
+
+def test_unreachable_registry(runner):
+    r = runner.run([image_job("docker://127.0.0.1:1/test/basic:v1")])
+    assert r.returncode != 0
+    assert "127.0.0.1:1" in r.stderr
