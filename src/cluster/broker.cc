@@ -100,8 +100,9 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
   explicit Impl(BrokerOptions o)
       : opts(std::move(o)),
         store(opts.cache_root, opts.cache_size),
-        sched(*this, [this](const Digest& d) { return store.has_blob(d); },
-              SchedulerOptions{opts.max_job_losses, 2}) {}
+        sched(
+            *this, [this](const Digest& d) { return store.has_blob(d); },
+            SchedulerOptions{opts.max_job_losses, 2}) {}
 
   // ---- SchedulerSink (called with mu held) --------------------------------
 
@@ -157,8 +158,9 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
     return st;
   }
 
-  grpc::Status ClientSession(grpc::ServerContext* ctx,
-                             grpc::ServerReaderWriter<pb::BrokerToClient, pb::ClientToBroker>* stream) override {
+  grpc::Status ClientSession(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<pb::BrokerToClient, pb::ClientToBroker>* stream) override {
     if (auto st = refuse(ctx, "client"); !st.ok()) return st;
     pb::ClientToBroker msg;
     if (!stream->Read(&msg) || !msg.has_hello())
@@ -195,8 +197,9 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
           try {
             ResolvedJob job = from_proto(s.job());
             if (job.must_run_locally())
-              throw UserError("job needs the client's own machine (bind mount or network = \"local\"): run it "
-                              "on the client's local worker");
+              throw UserError(
+                  "job needs the client's own machine (bind mount or network = \"local\"): run it "
+                  "on the client's local worker");
             sched.submit(id, s.job_id(), std::move(job));
           } catch (const UserError& e) {
             spdlog::info("client {}: rejected job {}: {}", id, s.job_id(), e.what());
@@ -204,13 +207,12 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
           }
           break;
         }
-        case pb::ClientToBroker::kCancel:
-          sched.cancel(id, msg.cancel().job_id());
-          break;
+        case pb::ClientToBroker::kCancel: sched.cancel(id, msg.cancel().job_id()); break;
         case pb::ClientToBroker::kArtifactUnavailable:
           try {
             Digest d = digest_from_bytes(msg.artifact_unavailable().digest());
-            spdlog::warn("client {} cannot provide {}: {}", id, d.hex(), msg.artifact_unavailable().message());
+            spdlog::warn("client {} cannot provide {}: {}", id, d.hex(),
+                         msg.artifact_unavailable().message());
             sched.artifact_failed(id, d,
                                   fmt::format("client could not upload layer sha256:{}: {}", d.hex(),
                                               msg.artifact_unavailable().message()));
@@ -218,8 +220,7 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
             spdlog::warn("client {}: {}", id, e.what());
           }
           break;
-        default:
-          break;
+        default: break;
       }
     }
     {
@@ -234,8 +235,9 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
     return grpc::Status::OK;
   }
 
-  grpc::Status WorkerSession(grpc::ServerContext* ctx,
-                             grpc::ServerReaderWriter<pb::BrokerToWorker, pb::WorkerToBroker>* stream) override {
+  grpc::Status WorkerSession(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<pb::BrokerToWorker, pb::WorkerToBroker>* stream) override {
     if (auto st = refuse(ctx, "worker"); !st.ok()) return st;
     pb::WorkerToBroker msg;
     if (!stream->Read(&msg) || !msg.has_hello())
@@ -254,7 +256,8 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
       spdlog::warn("refused worker {} from {}: {}", msg.hello().name(), peer_name(ctx), why);
       return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, why);
     }
-    if (msg.hello().slots() == 0) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a worker needs slots");
+    if (msg.hello().slots() == 0)
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a worker needs slots");
     auto conn = std::make_shared<WorkerConn>();
     conn->name = msg.hello().name();
     conn->peer = peer_name(ctx);
@@ -278,8 +281,7 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
         case pb::WorkerToBroker::kDone:
           sched.job_done(id, msg.done().job_id(), from_proto(msg.done().outcome()));
           break;
-        default:
-          break;
+        default: break;
       }
     }
     {
@@ -300,7 +302,8 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
     pb::BlobChunk chunk;
     if (!reader->Read(&chunk)) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "empty upload");
     if (chunk.protocol_version() != kProtocolVersion)
-      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, version_mismatch(chunk.protocol_version(), "client"));
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          version_mismatch(chunk.protocol_version(), "client"));
     Digest d;
     try {
       d = digest_from_bytes(chunk.digest());
@@ -336,8 +339,8 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
         return grpc::Status(grpc::StatusCode::CANCELLED, "upload ended early");
       writer.commit();
     } catch (const UserError& e) {
-      std::string why =
-          fmt::format("layer sha256:{} uploaded by the client does not match its digest: {}", d.hex(), e.what());
+      std::string why = fmt::format("layer sha256:{} uploaded by the client does not match its digest: {}",
+                                    d.hex(), e.what());
       spdlog::warn("client {} ({}): {}", client, peer_name(ctx), why);
       std::lock_guard lk(mu);
       sched.artifact_failed(client, d, why);
@@ -345,7 +348,8 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
     } catch (const std::exception& e) {
       spdlog::error("storing sha256:{} failed: {}", d.hex(), e.what());
       std::lock_guard lk(mu);
-      sched.artifact_failed(client, d, fmt::format("broker could not store layer sha256:{}: {}", d.hex(), e.what()));
+      sched.artifact_failed(client, d,
+                            fmt::format("broker could not store layer sha256:{}: {}", d.hex(), e.what()));
       return grpc::Status(grpc::StatusCode::INTERNAL, e.what());
     }
     spdlog::debug("stored sha256:{} ({} bytes) from client {}", d.hex(), size, client);
@@ -358,7 +362,8 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
                             grpc::ServerWriter<pb::BlobChunk>* writer) override {
     if (auto st = refuse(ctx, "download"); !st.ok()) return st;
     if (req->protocol_version() != kProtocolVersion)
-      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, version_mismatch(req->protocol_version(), "worker"));
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          version_mismatch(req->protocol_version(), "worker"));
     Digest d;
     try {
       d = digest_from_bytes(req->digest());
@@ -367,7 +372,8 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
     }
     // An open fd stays readable even if the blob is evicted meanwhile.
     std::optional<UniqueFd> blob = store.open_blob(d);
-    if (!blob) return grpc::Status(grpc::StatusCode::NOT_FOUND, fmt::format("broker has no blob sha256:{}", d.hex()));
+    if (!blob)
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, fmt::format("broker has no blob sha256:{}", d.hex()));
     int fd = blob->get();
     std::string buf(kChunkSize, '\0');
     pb::BlobChunk chunk;
@@ -381,10 +387,12 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
     return grpc::Status::OK;
   }
 
-  grpc::Status Status(grpc::ServerContext* ctx, const pb::StatusRequest* req, pb::StatusReply* reply) override {
+  grpc::Status Status(grpc::ServerContext* ctx, const pb::StatusRequest* req,
+                      pb::StatusReply* reply) override {
     if (auto st = refuse(ctx, "status request"); !st.ok()) return st;
     if (req->protocol_version() != kProtocolVersion)
-      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, version_mismatch(req->protocol_version(), "admin"));
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          version_mismatch(req->protocol_version(), "admin"));
     reply->set_json(status_json());
     return grpc::Status::OK;
   }
@@ -392,7 +400,8 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
   grpc::Status Stop(grpc::ServerContext* ctx, const pb::StopRequest* req, pb::StopReply*) override {
     if (auto st = refuse(ctx, "stop request"); !st.ok()) return st;
     if (req->protocol_version() != kProtocolVersion)
-      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, version_mismatch(req->protocol_version(), "admin"));
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          version_mismatch(req->protocol_version(), "admin"));
     spdlog::info("stop requested by {}", peer_name(ctx));
     request_stop();
     return grpc::Status::OK;
@@ -417,7 +426,8 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
                               {"running", w.running}});
     }
     j["clients"] = nlohmann::json::array();
-    for (const auto& [id, c] : clients) j["clients"].push_back({{"id", id}, {"name", c->name}, {"peer", c->peer}});
+    for (const auto& [id, c] : clients)
+      j["clients"].push_back({{"id", id}, {"name", c->name}, {"peer", c->peer}});
     j["slots"] = slots;
     j["waiting_for_artifacts"] = s.waiting_for_artifacts;
     j["queued"] = s.queued;
@@ -440,8 +450,8 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
     if (path == "/api/status") return {200, "application/json", status_json()};
     std::string name = path == "/" ? "index.html" : path.substr(1);
     if (auto a = web_asset(name)) {
-      std::string type = name.ends_with(".html") ? "text/html; charset=utf-8"
-                         : name.ends_with(".js") ? "text/javascript"
+      std::string type = name.ends_with(".html")  ? "text/html; charset=utf-8"
+                         : name.ends_with(".js")  ? "text/javascript"
                          : name.ends_with(".css") ? "text/css"
                                                   : "application/octet-stream";
       return {200, type, std::string(*a)};
@@ -531,16 +541,20 @@ Broker::Broker(BrokerOptions options) : impl_(std::make_unique<Impl>(std::move(o
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
   b.server = builder.BuildAndStart();
   if (!b.server || b.port == 0)
-    throw UserError(fmt::format("cannot listen on port {}: is it in use? choose another --port", b.opts.port));
-  if (b.opts.http_port) b.http = std::make_unique<HttpServer>(*b.opts.http_port, [&b](const std::string& p) {
-    return b.web(p);
-  });
+    throw UserError(
+        fmt::format("cannot listen on port {}: is it in use? choose another --port", b.opts.port));
+  if (b.opts.http_port)
+    b.http = std::make_unique<HttpServer>(*b.opts.http_port, [&b](const std::string& p) { return b.web(p); });
   b.ticker = std::thread([&b] { b.tick_loop(); });
 }
 
-Broker::~Broker() { impl_->shutdown(); }
+Broker::~Broker() {
+  impl_->shutdown();
+}
 
-uint16_t Broker::port() const { return impl_->port; }
+uint16_t Broker::port() const {
+  return impl_->port;
+}
 
 std::optional<uint16_t> Broker::http_port() const {
   if (!impl_->http) return std::nullopt;
@@ -555,8 +569,12 @@ void Broker::wait() {
   impl_->shutdown();
 }
 
-void Broker::stop() { impl_->request_stop(); }
+void Broker::stop() {
+  impl_->request_stop();
+}
 
-std::string Broker::status_json() const { return impl_->status_json(); }
+std::string Broker::status_json() const {
+  return impl_->status_json();
+}
 
 }  // namespace mael::cluster

@@ -46,6 +46,7 @@ struct BrokerConnection::Impl {
     DoneCallback on_done;
   };
   std::map<uint64_t, Job> jobs;
+  size_t delivering = 0;  // on_done callbacks running: wait_idle waits for them too
   uint64_t next_job = 1;
   std::optional<std::string> error;
   bool closing = false;
@@ -81,8 +82,13 @@ struct BrokerConnection::Impl {
             if (it == jobs.end()) break;
             cb = std::move(it->second.on_done);
             jobs.erase(it);
+            delivering++;
           }
           if (cb) cb(from_proto(msg.done().outcome()));
+          {
+            std::lock_guard lk(mu);
+            delivering--;
+          }
           cv.notify_all();
           break;
         }
@@ -96,8 +102,7 @@ struct BrokerConnection::Impl {
             spdlog::warn("broker at {} sent a bad artifact request: {}", broker, e.what());
           }
           break;
-        default:
-          break;
+        default: break;
       }
     }
     grpc::Status st = stream->Finish();
@@ -110,12 +115,17 @@ struct BrokerConnection::Impl {
                                   st.ok() ? "the broker closed it" : st.error_message());
       error = why;
       lost.swap(jobs);
+      delivering++;
       for (auto* c : upload_ctxs) c->TryCancel();
     }
     cv.notify_all();
     if (!lost.empty() && !closing) spdlog::error("{}", why);
     for (auto& [id, job] : lost)
       if (job.on_done) job.on_done(system_error(why));
+    {
+      std::lock_guard lk(mu);
+      delivering--;
+    }
     cv.notify_all();
   }
 
@@ -136,12 +146,14 @@ struct BrokerConnection::Impl {
         if (!failure.empty()) break;
         if (st.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED && attempts++ < 100) {
           std::unique_lock lk(mu);
-          if (cv.wait_for(lk, std::chrono::milliseconds(50 * std::min(attempts, 10)), [&] { return !!error; }))
+          if (cv.wait_for(lk, std::chrono::milliseconds(50 * std::min(attempts, 10)),
+                          [&] { return !!error; }))
             return;
           continue;
         }
         if (!st.ok() && st.error_code() != grpc::StatusCode::CANCELLED)
-          spdlog::error("uploading layer sha256:{} to broker at {} failed: {}", d.hex(), broker, st.error_message());
+          spdlog::error("uploading layer sha256:{} to broker at {} failed: {}", d.hex(), broker,
+                        st.error_message());
         break;
       }
       if (!failure.empty()) {
@@ -263,18 +275,20 @@ BrokerConnection::BrokerConnection(std::string host_port, TlsOptions tls, BlobPr
   if (!ok) {
     grpc::Status st = c.stream->Finish();
     if (timed_out)
-      throw UserError(fmt::format("cannot connect to broker at {}: no answer within {} ms; check --broker and the "
-                                  "network",
-                                  c.broker, c.options.connect_timeout.count()));
+      throw UserError(
+          fmt::format("cannot connect to broker at {}: no answer within {} ms; check --broker and the "
+                      "network",
+                      c.broker, c.options.connect_timeout.count()));
     throw UserError(fmt::format("cannot connect to broker at {}: {}", c.broker, st.error_message()));
   }
   if (msg.welcome().protocol_version() != version) {
     c.ctx.TryCancel();
     c.stream->Finish();
-    throw UserError(fmt::format(
-        "protocol version mismatch: broker at {} speaks version {}, this client speaks version {}; run the same "
-        "Maelstrom release on broker and clients",
-        c.broker, msg.welcome().protocol_version(), version));
+    throw UserError(
+        fmt::format("protocol version mismatch: broker at {} speaks version {}, this client speaks version "
+                    "{}; run the same "
+                    "Maelstrom release on broker and clients",
+                    c.broker, msg.welcome().protocol_version(), version));
   }
   c.client_id = msg.welcome().id();
   // The broker may still refuse (version mismatch on its side): that ends the
@@ -325,7 +339,7 @@ void BrokerConnection::cancel(uint64_t job_id) {
 
 void BrokerConnection::wait_idle() {
   std::unique_lock lk(impl_->mu);
-  impl_->cv.wait(lk, [&] { return impl_->jobs.empty(); });
+  impl_->cv.wait(lk, [&] { return impl_->jobs.empty() && impl_->delivering == 0; });
 }
 
 size_t BrokerConnection::outstanding() const {

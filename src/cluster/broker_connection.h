@@ -33,7 +33,8 @@ class BrokerConnection {
 
   // Connects and shakes hands; throws UserError naming the broker when it
   // cannot (unreachable, refused credentials, protocol version mismatch).
-  BrokerConnection(std::string host_port, TlsOptions tls, BlobProvider blobs, BrokerConnectionOptions options = {});
+  BrokerConnection(std::string host_port, TlsOptions tls, BlobProvider blobs,
+                   BrokerConnectionOptions options = {});
   // Disconnects; outstanding jobs end with a System error (the broker cancels them).
   ~BrokerConnection();
   BrokerConnection(const BrokerConnection&) = delete;
@@ -43,7 +44,7 @@ class BrokerConnection {
   // is already gone, inside submit). on_done runs exactly once.
   uint64_t submit(ResolvedJob job, StateCallback on_state, DoneCallback on_done);
   void cancel(uint64_t job_id);
-  // Blocks until no job is outstanding.
+  // Blocks until no job is outstanding and every on_done has returned.
   void wait_idle();
   size_t outstanding() const;
   // Why the connection ended, or nullopt while it is up.

@@ -120,9 +120,10 @@ struct WorkerProcess {
   std::exception_ptr error;
   WorkerProcess(const std::string& broker, size_t slots, TlsOptions tls = {}, uint32_t version = 0)
       : store(dir.path() / "artifacts", 1 << 30),
-        worker(WorkerOptions{.broker = broker, .name = "w", .slots = slots, .tls = tls,
-                             .protocol_version = version},
-               store, [this](const ContainerConfig& c, const CancelToken* t) { return runner(c, t); }) {
+        worker(
+            WorkerOptions{
+                .broker = broker, .name = "w", .slots = slots, .tls = tls, .protocol_version = version},
+            store, [this](const ContainerConfig& c, const CancelToken* t) { return runner(c, t); }) {
     thread = std::thread([this] {
       try {
         worker.run();
@@ -189,8 +190,7 @@ TEST_F(ClusterTest, JobRunsOnWorkerWithLayersRelayed) {
   Probe p;
   conn.submit(job("echo", {"hi", "there"}), p.on_state(), p.on_done());
   JobOutcome o = p.get();
-  ASSERT_TRUE(std::holds_alternative<Exited>(o.result))
-      << std::get<JobError>(o.result).message;
+  ASSERT_TRUE(std::holds_alternative<Exited>(o.result)) << std::get<JobError>(o.result).message;
   EXPECT_EQ(std::get<Exited>(o.result).code, 1);  // one layer tree handed to the runner
   EXPECT_EQ(o.effects.stdout_.first, "echo hi there\n");
   // Both the broker and the worker hold the blob now, verified.
@@ -340,10 +340,12 @@ TEST_F(ClusterTest, ClientDisconnectCancelsItsRunningJobs) {
     conn.submit(job("block"), nullptr, nullptr);
     conn.submit(job("block"), nullptr, nullptr);
     conn.submit(job("block"), nullptr, nullptr);  // queued at the worker
-    for (int i = 0; i < 2000 && w.runner.started < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    for (int i = 0; i < 2000 && w.runner.started < 2; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     ASSERT_EQ(w.runner.started, 2);
   }
-  for (int i = 0; i < 2000 && w.runner.cancelled < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (int i = 0; i < 2000 && w.runner.cancelled < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_EQ(w.runner.cancelled, 2);
   for (int i = 0; i < 200; ++i) {
     auto s = nlohmann::json::parse(broker->status_json());
@@ -359,7 +361,8 @@ TEST_F(ClusterTest, VanishedWorkersJobsRunElsewhere) {
   BrokerConnection conn(address, {}, provider());
   Probe p;
   conn.submit(job("block"), p.on_state(), p.on_done());
-  for (int i = 0; i < 2000 && w1->runner.started < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (int i = 0; i < 2000 && w1->runner.started < 1; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   ASSERT_EQ(w1->runner.started, 1);
   // A second worker whose runner never blocks, then the first one vanishes.
   TempDir d2;
@@ -400,7 +403,7 @@ TEST_F(ClusterTest, AdminStopEndsBrokerAndWorkers) {
   EXPECT_EQ(status["workers"].size(), 1u);
   EXPECT_EQ(status["slots"], 1);
   admin_stop(address, {});
-  broker->wait();  // returns because of the stop request
+  broker->wait();   // returns because of the stop request
   w.thread.join();  // the worker exits on the broker's Shutdown
   w.thread = std::thread([] {});
   EXPECT_FALSE(w.error);

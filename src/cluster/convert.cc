@@ -62,7 +62,9 @@ void output_to_proto(const JobOutput& o, pb::JobOutput* out) {
   out->set_truncated(o.truncated);
 }
 
-JobOutput output_from_proto(const pb::JobOutput& o) { return JobOutput{o.first(), o.truncated()}; }
+JobOutput output_from_proto(const pb::JobOutput& o) {
+  return JobOutput{o.first(), o.truncated()};
+}
 
 }  // namespace
 
@@ -116,12 +118,14 @@ ResolvedJob from_proto(const pb::ResolvedJob& p) {
   }
   job.working_directory = p.working_directory().empty() ? "/" : p.working_directory();
   if (job.working_directory[0] != '/')
-    throw UserError(fmt::format("malformed job: working directory '{}' is not absolute", job.working_directory));
+    throw UserError(
+        fmt::format("malformed job: working directory '{}' is not absolute", job.working_directory));
   job.user = p.user();
   job.group = p.group();
   if (p.has_timeout_ms()) job.timeout = std::chrono::milliseconds(p.timeout_ms());
   job.priority = p.priority();
-  if (p.has_estimated_duration_ms()) job.estimated_duration = std::chrono::milliseconds(p.estimated_duration_ms());
+  if (p.has_estimated_duration_ms())
+    job.estimated_duration = std::chrono::milliseconds(p.estimated_duration_ms());
   return job;
 }
 
@@ -155,9 +159,9 @@ JobOutcome from_proto(const pb::JobOutcome& p) {
     case pb::JobOutcome::kSignaled: o.result = Signaled{p.signaled()}; break;
     case pb::JobOutcome::kTimedOut: o.result = TimedOut{}; break;
     case pb::JobOutcome::kError:
-      o.result = JobError{p.error().kind() == pb::JobError::EXECUTION ? JobErrorKind::Execution
-                                                                      : JobErrorKind::System,
-                          p.error().message()};
+      o.result = JobError{
+          p.error().kind() == pb::JobError::EXECUTION ? JobErrorKind::Execution : JobErrorKind::System,
+          p.error().message()};
       break;
     case pb::JobOutcome::RESULT_NOT_SET:
       o.result = JobError{JobErrorKind::System, "malformed outcome from worker: no result"};

@@ -21,7 +21,8 @@ bool Scheduler::QueueKey::operator<(const QueueKey& o) const {
   return id < o.id;
 }
 
-Scheduler::Scheduler(SchedulerSink& sink, std::function<bool(const Digest&)> has_blob, SchedulerOptions options)
+Scheduler::Scheduler(SchedulerSink& sink, std::function<bool(const Digest&)> has_blob,
+                     SchedulerOptions options)
     : sink_(sink), has_blob_(std::move(has_blob)), options_(options) {}
 
 Scheduler::QueueKey Scheduler::key(const Job& j) const {
@@ -29,7 +30,9 @@ Scheduler::QueueKey Scheduler::key(const Job& j) const {
                   j.seq, j.id};
 }
 
-void Scheduler::add_client(ClientId c) { clients_.insert(c); }
+void Scheduler::add_client(ClientId c) {
+  clients_.insert(c);
+}
 
 void Scheduler::remove_client(ClientId c) {
   clients_.erase(c);
@@ -66,9 +69,10 @@ void Scheduler::remove_worker(WorkerId w) {
     j.worker.reset();
     j.running = false;
     if (++j.losses > options_.max_losses) {
-      finish(id, system_error(fmt::format(
-                     "job lost: {} workers disconnected while holding it; giving up (check the workers' logs)",
-                     j.losses)));
+      finish(id,
+             system_error(fmt::format(
+                 "job lost: {} workers disconnected while holding it; giving up (check the workers' logs)",
+                 j.losses)));
       continue;
     }
     sink_.job_state(j.client, j.client_job, JobState::Pending, std::nullopt);
@@ -255,7 +259,9 @@ SchedulerStats Scheduler::stats() const {
   return s;
 }
 
-std::vector<ClientId> Scheduler::clients() const { return {clients_.begin(), clients_.end()}; }
+std::vector<ClientId> Scheduler::clients() const {
+  return {clients_.begin(), clients_.end()};
+}
 
 std::vector<WorkerId> Scheduler::workers() const {
   std::vector<WorkerId> v;

@@ -58,8 +58,8 @@ struct SchedulerStats {
   std::vector<Worker> workers;
   size_t clients = 0;
   size_t waiting_for_artifacts = 0;
-  size_t queued = 0;   // pending at the broker
-  size_t assigned = 0; // on workers, not yet running
+  size_t queued = 0;    // pending at the broker
+  size_t assigned = 0;  // on workers, not yet running
   size_t running = 0;
   uint64_t completed = 0;  // since start
 };

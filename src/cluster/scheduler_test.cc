@@ -11,7 +11,7 @@ namespace {
 // Records every message the scheduler sends, as short strings.
 struct Recorder : SchedulerSink {
   std::vector<std::string> events;
-  std::map<BrokerJobId, WorkerId> on_worker;       // enqueued and not cancelled
+  std::map<BrokerJobId, WorkerId> on_worker;  // enqueued and not cancelled
   std::map<ClientJobId, JobOutcome> outcomes;
   std::vector<std::pair<BrokerJobId, ResolvedJob>> enqueued;
 
@@ -24,7 +24,8 @@ struct Recorder : SchedulerSink {
     events.push_back(fmt::format("cancel w{} j{}", w, j));
   }
   void job_state(ClientId c, ClientJobId j, JobState s, std::optional<WorkerId> w) override {
-    events.push_back(fmt::format("state c{} j{} {}{}", c, j, static_cast<int>(s), w ? fmt::format(" w{}", *w) : ""));
+    events.push_back(
+        fmt::format("state c{} j{} {}{}", c, j, static_cast<int>(s), w ? fmt::format(" w{}", *w) : ""));
   }
   void job_done(ClientId c, ClientJobId j, const JobOutcome& o) override {
     events.push_back(fmt::format("done c{} j{}", c, j));
@@ -38,7 +39,8 @@ struct Recorder : SchedulerSink {
   }
 };
 
-ResolvedJob job(int priority = 0, std::optional<int> estimate_ms = std::nullopt, std::vector<Digest> layers = {}) {
+ResolvedJob job(int priority = 0, std::optional<int> estimate_ms = std::nullopt,
+                std::vector<Digest> layers = {}) {
   ResolvedJob j;
   j.program = "true";
   j.priority = priority;
@@ -47,7 +49,9 @@ ResolvedJob job(int priority = 0, std::optional<int> estimate_ms = std::nullopt,
   return j;
 }
 
-JobOutcome exited(int code) { return JobOutcome{Exited{code}, {}}; }
+JobOutcome exited(int code) {
+  return JobOutcome{Exited{code}, {}};
+}
 
 struct SchedulerTest : ::testing::Test {
   Recorder sink;
@@ -86,7 +90,7 @@ TEST_F(SchedulerTest, HighestPriorityThenLongestFirst) {
   sched.submit(1, 3, job(5, 10));
   sched.submit(1, 4, job(0, std::nullopt));  // unknown counts as longest
   sched.submit(1, 5, job(0, 500));           // tie: submission order
-  sched.add_worker(1, 5);  // room for all: dispatch order is the queue order
+  sched.add_worker(1, 5);                    // room for all: dispatch order is the queue order
   std::vector<ClientJobId> order;
   std::map<BrokerJobId, ClientJobId> to_client{{1, 1}, {2, 2}, {3, 3}, {4, 4}, {5, 5}};
   for (auto& [id, j] : sink.enqueued) order.push_back(to_client.at(id));

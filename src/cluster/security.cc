@@ -15,7 +15,8 @@ namespace {
 
 std::string read_pem(const std::string& path, const char* what) {
   std::ifstream in(path);
-  if (!in) throw UserError(fmt::format("cannot read {} file '{}': check the path and permissions", what, path));
+  if (!in)
+    throw UserError(fmt::format("cannot read {} file '{}': check the path and permissions", what, path));
   std::stringstream ss;
   ss << in.rdbuf();
   if (ss.str().find("-----BEGIN") == std::string::npos)
@@ -33,14 +34,14 @@ std::string read_token_file(const std::string& path) {
   std::string line;
   std::getline(in, line);
   while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-  if (line.empty()) throw UserError(fmt::format("token file '{}' is empty: put the shared token on its first line", path));
+  if (line.empty())
+    throw UserError(fmt::format("token file '{}' is empty: put the shared token on its first line", path));
   return line;
 }
 
 std::shared_ptr<grpc::ServerCredentials> server_credentials(const TlsOptions& tls) {
   if (tls.cert_file.empty() && tls.key_file.empty()) {
-    if (!tls.ca_file.empty())
-      throw UserError("--tls-ca on the broker needs --tls-cert and --tls-key too");
+    if (!tls.ca_file.empty()) throw UserError("--tls-ca on the broker needs --tls-cert and --tls-key too");
     return grpc::InsecureServerCredentials();
   }
   if (tls.cert_file.empty() || tls.key_file.empty())
@@ -51,7 +52,8 @@ std::shared_ptr<grpc::ServerCredentials> server_credentials(const TlsOptions& tl
                           // by check_auth, so that the refusal is logged with the peer.
                           : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
   if (!tls.ca_file.empty()) opts.pem_root_certs = read_pem(tls.ca_file, "CA certificate");
-  opts.pem_key_cert_pairs.push_back({read_pem(tls.key_file, "TLS key"), read_pem(tls.cert_file, "TLS certificate")});
+  opts.pem_key_cert_pairs.push_back(
+      {read_pem(tls.key_file, "TLS key"), read_pem(tls.cert_file, "TLS certificate")});
   return grpc::SslServerCredentials(opts);
 }
 

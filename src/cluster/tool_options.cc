@@ -5,16 +5,22 @@
 namespace mael::cluster {
 
 void add_tls_config(ConfigLoader& loader, bool broker_side) {
-  loader.add({.name = "tls-ca",
-              .type = ConfigType::String,
-              .help = broker_side ? "PEM CA certificate: require clients and workers to present a certificate it signed"
-                                  : "PEM CA certificate that signed the broker's certificate; turns TLS on",
-              .value_name = "FILE"});
+  loader.add(
+      {.name = "tls-ca",
+       .type = ConfigType::String,
+       .help = broker_side
+                   ? "PEM CA certificate: require clients and workers to present a certificate it signed"
+                   : "PEM CA certificate that signed the broker's certificate; turns TLS on",
+       .value_name = "FILE"});
   loader.add({.name = "tls-cert",
               .type = ConfigType::String,
-              .help = broker_side ? "PEM certificate of the broker; turns TLS on" : "PEM client certificate (mutual TLS)",
+              .help = broker_side ? "PEM certificate of the broker; turns TLS on"
+                                  : "PEM client certificate (mutual TLS)",
               .value_name = "FILE"});
-  loader.add({.name = "tls-key", .type = ConfigType::String, .help = "PEM private key of --tls-cert", .value_name = "FILE"});
+  loader.add({.name = "tls-key",
+              .type = ConfigType::String,
+              .help = "PEM private key of --tls-cert",
+              .value_name = "FILE"});
   loader.add({.name = "token-file",
               .type = ConfigType::String,
               .help = broker_side ? "file whose first line is a shared secret every peer must present"

@@ -51,8 +51,8 @@ struct Worker::Session {
     ResolvedJob job;
     std::set<Digest> missing;
   };
-  std::map<BrokerJobId, Waiting> waiting;             // fetching layers
-  std::map<BrokerJobId, JobId> running;               // in the executor
+  std::map<BrokerJobId, Waiting> waiting;  // fetching layers
+  std::map<BrokerJobId, JobId> running;    // in the executor
   std::map<Digest, std::set<BrokerJobId>> fetch_waiters;
   std::deque<Digest> fetch_queue;
   std::set<grpc::ClientContext*> fetch_ctxs;
@@ -182,7 +182,8 @@ struct Worker::Session {
       }
       if (!error.empty()) spdlog::error("fetching layer sha256:{} failed: {}", d.hex(), error);
       for (BrokerJobId id : failed)
-        send_done(id, system_error(fmt::format("worker could not fetch layer sha256:{}: {}", d.hex(), error)));
+        send_done(id,
+                  system_error(fmt::format("worker could not fetch layer sha256:{}: {}", d.hex(), error)));
       for (auto& [id, job] : ready) start(id, std::move(job));
     }
   }
@@ -269,7 +270,8 @@ void Worker::run() {
     auto started = std::chrono::steady_clock::now();
     if (run_session()) return;
     // A session that lasted a while was a real connection: start over.
-    if (std::chrono::steady_clock::now() - started > std::chrono::seconds(10)) backoff = options_.initial_backoff;
+    if (std::chrono::steady_clock::now() - started > std::chrono::seconds(10))
+      backoff = options_.initial_backoff;
     std::unique_lock lk(mu_);
     if (cv_.wait_for(lk, backoff, [&] { return stopping_; })) return;
     backoff = std::min(backoff * 2, options_.max_backoff);
@@ -278,7 +280,8 @@ void Worker::run() {
 
 bool Worker::run_session() {
   Session s(*this);
-  s.channel = grpc::CreateCustomChannel(options_.broker, channel_credentials(options_.tls), channel_arguments());
+  s.channel =
+      grpc::CreateCustomChannel(options_.broker, channel_credentials(options_.tls), channel_arguments());
   s.stub = pb::Broker::NewStub(s.channel);
   add_auth(s.ctx, options_.tls);
   {
@@ -304,7 +307,9 @@ bool Worker::run_session() {
   pb::BrokerToWorker msg;
   if (!s.stream->Read(&msg) || !msg.has_welcome()) {
     grpc::Status st = s.stream->Finish();
-    if (is_fatal(st)) throw UserError(fmt::format("broker at {} refused this worker: {}", options_.broker, st.error_message()));
+    if (is_fatal(st))
+      throw UserError(
+          fmt::format("broker at {} refused this worker: {}", options_.broker, st.error_message()));
     std::lock_guard lk(mu_);
     if (!stopping_)
       spdlog::warn("cannot connect to broker at {}: {}; retrying", options_.broker, st.error_message());
@@ -313,33 +318,30 @@ bool Worker::run_session() {
   if (msg.welcome().protocol_version() != version) {
     s.ctx.TryCancel();
     s.stream->Finish();
-    throw UserError(fmt::format(
-        "protocol version mismatch: broker at {} speaks version {}, this worker speaks version {}; run the same "
-        "Maelstrom release on broker and workers",
-        options_.broker, msg.welcome().protocol_version(), version));
+    throw UserError(
+        fmt::format("protocol version mismatch: broker at {} speaks version {}, this worker speaks version "
+                    "{}; run the same "
+                    "Maelstrom release on broker and workers",
+                    options_.broker, msg.welcome().protocol_version(), version));
   }
   spdlog::info("connected to broker at {} as worker {} with {} slots", options_.broker, msg.welcome().id(),
                options_.slots);
 
-  s.executor = std::make_unique<LocalExecutor>(store_, runner_, ExecutorOptions{options_.slots, options_.inline_limit});
+  s.executor = std::make_unique<LocalExecutor>(store_, runner_,
+                                               ExecutorOptions{options_.slots, options_.inline_limit});
   for (size_t i = 0; i < options_.fetch_threads; ++i) s.fetchers.emplace_back([&s] { s.fetch_loop(); });
   s.heartbeat = std::thread([&s] { s.heartbeat_loop(); });
 
   bool shutdown = false;
   while (s.stream->Read(&msg)) {
     switch (msg.msg_case()) {
-      case pb::BrokerToWorker::kEnqueue:
-        s.enqueue(msg.enqueue().job_id(), msg.enqueue().job());
-        break;
-      case pb::BrokerToWorker::kCancel:
-        s.cancel(msg.cancel().job_id());
-        break;
+      case pb::BrokerToWorker::kEnqueue: s.enqueue(msg.enqueue().job_id(), msg.enqueue().job()); break;
+      case pb::BrokerToWorker::kCancel: s.cancel(msg.cancel().job_id()); break;
       case pb::BrokerToWorker::kShutdown:
         spdlog::info("broker asked this worker to exit: {}", msg.shutdown().reason());
         shutdown = true;
         break;
-      default:
-        break;
+      default: break;
     }
     if (shutdown) break;
   }

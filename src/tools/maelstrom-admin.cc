@@ -20,14 +20,16 @@ void print_status(const std::string& json) {
   for (const auto& w : s["workers"]) used += w["running"].get<size_t>();
   std::printf("workers: %zu\nslots: %zu used of %zu\nclients: %zu\n", s["workers"].size(), used,
               s["slots"].get<size_t>(), s["clients"].size());
-  std::printf("jobs: %zu waiting for artifacts, %zu queued, %zu on workers not yet running, %zu running, %llu completed\n",
-              s["waiting_for_artifacts"].get<size_t>(), s["queued"].get<size_t>(), s["assigned"].get<size_t>(),
-              s["running"].get<size_t>(), static_cast<unsigned long long>(s["completed"].get<uint64_t>()));
+  std::printf(
+      "jobs: %zu waiting for artifacts, %zu queued, %zu on workers not yet running, %zu running, %llu "
+      "completed\n",
+      s["waiting_for_artifacts"].get<size_t>(), s["queued"].get<size_t>(), s["assigned"].get<size_t>(),
+      s["running"].get<size_t>(), static_cast<unsigned long long>(s["completed"].get<uint64_t>()));
   for (const auto& w : s["workers"])
     std::printf("  worker %llu %s at %s: %zu slots, %zu assigned, %zu running\n",
-                static_cast<unsigned long long>(w["id"].get<uint64_t>()), w["name"].get<std::string>().c_str(),
-                w["peer"].get<std::string>().c_str(), w["slots"].get<size_t>(), w["assigned"].get<size_t>(),
-                w["running"].get<size_t>());
+                static_cast<unsigned long long>(w["id"].get<uint64_t>()),
+                w["name"].get<std::string>().c_str(), w["peer"].get<std::string>().c_str(),
+                w["slots"].get<size_t>(), w["assigned"].get<size_t>(), w["running"].get<size_t>());
   for (const auto& c : s["clients"])
     std::printf("  client %llu %s at %s\n", static_cast<unsigned long long>(c["id"].get<uint64_t>()),
                 c["name"].get<std::string>().c_str(), c["peer"].get<std::string>().c_str());
@@ -38,7 +40,10 @@ int main_impl(int argc, char** argv) {
   return run_tool(kProgram, app, [&] {
     app.set_version_flag("--version", "maelstrom-admin 0.1.0");
     ConfigLoader loader(program_config_info(kProgram), app);
-    loader.add({.name = "broker", .type = ConfigType::String, .help = "HOST:PORT of the broker", .short_name = 'b',
+    loader.add({.name = "broker",
+                .type = ConfigType::String,
+                .help = "HOST:PORT of the broker",
+                .short_name = 'b',
                 .value_name = "HOST:PORT"});
     cluster::add_tls_config(loader, false);
     auto* status = app.add_subcommand("status", "print the cluster's status");
@@ -74,4 +79,6 @@ int main_impl(int argc, char** argv) {
 }  // namespace
 }  // namespace mael
 
-int main(int argc, char** argv) { return mael::main_impl(argc, argv); }
+int main(int argc, char** argv) {
+  return mael::main_impl(argc, argv);
+}

@@ -23,16 +23,35 @@ int main_impl(int argc, char** argv) {
   return run_tool(kProgram, app, [&] {
     app.set_version_flag("--version", "maelstrom-broker 0.1.0");
     ConfigLoader loader(program_config_info(kProgram), app);
-    loader.add({.name = "port", .type = ConfigType::Int, .help = "port for clients and workers (0: any free port)",
-                .default_value = "0", .short_name = 'p', .value_name = "PORT", .min = 0, .max = 65535});
-    loader.add({.name = "http-port", .type = ConfigType::Int, .help = "port of the status web page (0: any free port)",
-                .default_value = "0", .value_name = "PORT", .min = 0, .max = 65535});
-    loader.add({.name = "cache-root", .type = ConfigType::String, .help = "directory of the artifact cache",
-                .default_value = cluster::default_cache_root("broker"), .value_name = "DIR"});
-    loader.add({.name = "cache-size", .type = ConfigType::Size, .help = "target disk space of the cache",
-                .default_value = "1 GB", .value_name = "BYTES"});
-    loader.add({.name = "heartbeat-timeout", .type = ConfigType::Duration,
-                .help = "drop a worker not heard from for this long", .default_value = "15s"});
+    loader.add({.name = "port",
+                .type = ConfigType::Int,
+                .help = "port for clients and workers (0: any free port)",
+                .default_value = "0",
+                .short_name = 'p',
+                .value_name = "PORT",
+                .min = 0,
+                .max = 65535});
+    loader.add({.name = "http-port",
+                .type = ConfigType::Int,
+                .help = "port of the status web page (0: any free port)",
+                .default_value = "0",
+                .value_name = "PORT",
+                .min = 0,
+                .max = 65535});
+    loader.add({.name = "cache-root",
+                .type = ConfigType::String,
+                .help = "directory of the artifact cache",
+                .default_value = cluster::default_cache_root("broker"),
+                .value_name = "DIR"});
+    loader.add({.name = "cache-size",
+                .type = ConfigType::Size,
+                .help = "target disk space of the cache",
+                .default_value = "1 GB",
+                .value_name = "BYTES"});
+    loader.add({.name = "heartbeat-timeout",
+                .type = ConfigType::Duration,
+                .help = "drop a worker not heard from for this long",
+                .default_value = "15s"});
     cluster::add_tls_config(loader, true);
     app.parse(argc, argv);
     Config config = loader.load(environment_map());
@@ -61,8 +80,8 @@ int main_impl(int argc, char** argv) {
     cluster::Broker broker(o);
     std::printf("listening on port %u; web page on port %u\n", broker.port(), *broker.http_port());
     std::fflush(stdout);
-    spdlog::info("listening on port {}, web page on http port {}, cache {}", broker.port(), *broker.http_port(),
-                 o.cache_root.string());
+    spdlog::info("listening on port {}, web page on http port {}, cache {}", broker.port(),
+                 *broker.http_port(), o.cache_root.string());
     std::thread([&broker, set] {
       int sig = 0;
       sigwait(&set, &sig);
@@ -78,4 +97,6 @@ int main_impl(int argc, char** argv) {
 }  // namespace
 }  // namespace mael
 
-int main(int argc, char** argv) { return mael::main_impl(argc, argv); }
+int main(int argc, char** argv) {
+  return mael::main_impl(argc, argv);
+}

@@ -42,11 +42,19 @@ Mount parse_mount(const json& j) {
   return m;
 }
 
-ResolvedJob parse_job(const json& j, std::map<Digest, std::string>& blobs) {
+// digests: each tar is hashed once however many jobs use it.
+ResolvedJob parse_job(const json& j, std::map<Digest, std::string>& blobs,
+                      std::map<std::string, Digest>& digests) {
   ResolvedJob r;
   for (const auto& l : j.value("layers", json::array())) {
     std::string tar = l.at("tar");
-    Digest d = l.contains("digest") ? Digest::from_hex(l.at("digest").get<std::string>()) : Digest::of_file(tar);
+    Digest d;
+    if (l.contains("digest")) {
+      d = Digest::from_hex(l.at("digest").get<std::string>());
+    } else {
+      auto it = digests.find(tar);
+      d = it != digests.end() ? it->second : (digests[tar] = Digest::of_file(tar));
+    }
     blobs[d] = tar;
     r.layers.push_back(d);
   }
@@ -56,7 +64,8 @@ ResolvedJob parse_job(const json& j, std::map<Digest, std::string>& blobs) {
   r.working_directory = j.value("working_directory", "/");
   if (j.contains("timeout_ms")) r.timeout = std::chrono::milliseconds(j.at("timeout_ms").get<int64_t>());
   r.priority = j.value("priority", 0);
-  if (j.contains("estimated_ms")) r.estimated_duration = std::chrono::milliseconds(j.at("estimated_ms").get<int64_t>());
+  if (j.contains("estimated_ms"))
+    r.estimated_duration = std::chrono::milliseconds(j.at("estimated_ms").get<int64_t>());
   r.enable_writable_file_system = j.value("writable", false);
   std::string net = j.value("network", "disabled");
   r.network = net == "loopback" ? Network::Loopback : net == "local" ? Network::Local : Network::Disabled;
@@ -125,6 +134,7 @@ int main_impl(int argc, char** argv) {
     if (!token_file.empty()) tls.token = cluster::read_token_file(token_file);
 
     std::map<Digest, std::string> blobs;
+    std::map<std::string, Digest> digests;
     std::vector<ResolvedJob> jobs;
     std::ifstream in(jobs_file);
     if (!in) throw UserError("cannot open " + jobs_file);
@@ -132,28 +142,30 @@ int main_impl(int argc, char** argv) {
     while (std::getline(in, line)) {
       if (line.empty()) continue;
       try {
-        jobs.push_back(parse_job(json::parse(line), blobs));
+        jobs.push_back(parse_job(json::parse(line), blobs, digests));
       } catch (const json::exception& e) {
         throw UserError(fmt::format("{}: malformed job spec: {}", jobs_file, e.what()));
       }
     }
 
+    // Declared before the connection: its callbacks use them until it is gone.
+    std::mutex mu;
+    std::map<size_t, json> states;
+    size_t errors = 0;
     cluster::BrokerConnectionOptions opts;
     opts.name = name;
     opts.protocol_version = protocol_version;
     auto start = std::chrono::steady_clock::now();
-    cluster::BrokerConnection conn(broker, tls,
-                                   [&blobs](const Digest& d) -> std::optional<std::filesystem::path> {
-                                     auto it = blobs.find(d);
-                                     if (it == blobs.end()) return std::nullopt;
-                                     return it->second;
-                                   },
-                                   opts);
+    cluster::BrokerConnection conn(
+        broker, tls,
+        [&blobs](const Digest& d) -> std::optional<std::filesystem::path> {
+          auto it = blobs.find(d);
+          if (it == blobs.end()) return std::nullopt;
+          return it->second;
+        },
+        opts);
     std::printf("{\"connected\": true}\n");
     std::fflush(stdout);
-    std::mutex mu;
-    std::map<size_t, json> states;
-    size_t errors = 0;
     for (size_t i = 0; i < jobs.size(); ++i) {
       {
         std::lock_guard lk(mu);
@@ -178,7 +190,9 @@ int main_impl(int argc, char** argv) {
     }
     conn.wait_idle();
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (summary) std::printf("{\"summary\": true, \"jobs\": %zu, \"errors\": %zu, \"seconds\": %.3f}\n", jobs.size(), errors, secs);
+    if (summary)
+      std::printf("{\"summary\": true, \"jobs\": %zu, \"errors\": %zu, \"seconds\": %.3f}\n", jobs.size(),
+                  errors, secs);
     std::fflush(stdout);
     if (auto e = conn.error()) {
       std::fprintf(stderr, "error: %s\n", e->c_str());
@@ -191,4 +205,6 @@ int main_impl(int argc, char** argv) {
 }  // namespace
 }  // namespace mael
 
-int main(int argc, char** argv) { return mael::main_impl(argc, argv); }
+int main(int argc, char** argv) {
+  return mael::main_impl(argc, argv);
+}
