@@ -33,8 +33,7 @@ e2e: build
 	MAEL_BIN_DIR=$(abspath $(BUILD))/bin python3 -m pytest -q tests
 
 test-asan: build-asan
-	# cluster_tests is left out under ASan until its failure there is fixed (see the issue notes).
-	ASAN_OPTIONS=detect_leaks=1 ctest --test-dir $(BUILD_ASAN) --output-on-failure -j $(JOBS) -E cluster_tests
+	ASAN_OPTIONS=detect_leaks=1 ctest --test-dir $(BUILD_ASAN) --output-on-failure -j $(JOBS)
 
 test: unit e2e test-asan
 

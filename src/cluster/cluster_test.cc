@@ -344,9 +344,13 @@ TEST_F(ClusterTest, ClientDisconnectCancelsItsRunningJobs) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     ASSERT_EQ(w.runner.started, 2);
   }
-  for (int i = 0; i < 2000 && w.runner.cancelled < 2; ++i)
+  // Every job that started is killed. The queued one is normally dropped
+  // before it starts, but the worker may start it in the slot a killed job
+  // freed before its own cancel arrives; then it is killed too.
+  for (int i = 0; i < 2000 && (w.runner.cancelled < 2 || w.runner.cancelled < w.runner.started); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  EXPECT_EQ(w.runner.cancelled, 2);
+  EXPECT_GE(w.runner.cancelled, 2);
+  EXPECT_EQ(w.runner.cancelled, w.runner.started);
   for (int i = 0; i < 200; ++i) {
     auto s = nlohmann::json::parse(broker->status_json());
     if (s["running"] == 0 && s["assigned"] == 0 && s["queued"] == 0) return;

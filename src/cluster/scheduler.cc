@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <climits>
 
 namespace mael::cluster {
@@ -39,6 +40,9 @@ void Scheduler::remove_client(ClientId c) {
   std::vector<BrokerJobId> ids;
   for (auto it = by_client_.lower_bound({c, 0}); it != by_client_.end() && it->first.first == c; ++it)
     ids.push_back(it->second);
+  // Jobs not yet running first: a worker drops those before the running
+  // ones' slots free up, so none of them starts in between.
+  std::stable_partition(ids.begin(), ids.end(), [&](BrokerJobId id) { return !jobs_.at(id).running; });
   for (BrokerJobId id : ids) {
     Job& j = jobs_.at(id);
     if (j.worker) sink_.cancel_on_worker(*j.worker, id);

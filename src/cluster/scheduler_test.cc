@@ -228,6 +228,17 @@ TEST_F(SchedulerTest, VanishedClientsJobsDroppedAndCancelled) {
   EXPECT_EQ(sink.count("done c1"), 0u);
 }
 
+TEST_F(SchedulerTest, VanishedClientsQueuedJobsCancelledBeforeRunningOnes) {
+  sched.add_client(1);
+  sched.add_worker(1, 2);
+  for (int i = 0; i < 3; ++i) sched.submit(1, i, job());
+  sched.job_running(1, 1);
+  sched.job_running(1, 3);
+  sink.events.clear();
+  sched.remove_client(1);
+  EXPECT_EQ(sink.events, (std::vector<std::string>{"cancel w1 j2", "cancel w1 j1", "cancel w1 j3"}));
+}
+
 TEST_F(SchedulerTest, CancelQueuedJobCompletesIt) {
   sched.add_client(1);
   sched.submit(1, 1, job());
