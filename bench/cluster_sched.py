@@ -5,13 +5,15 @@ containers. Reports ideal makespan / measured (ideal = max(total work / slots,
 longest job), a lower bound no scheduler can beat) and the broker's CPU time
 and peak memory.
 
-usage: bench/cluster_sched.py [--jobs 5000] [--workers 8] [--slots 4] [--fake-runner] [--bin-dir BUILD/bin]
+usage: bench/cluster_sched.py [--jobs 5000] [--workers 8] [--slots 4] [--fake-runner]
+       [--worker-arg=--prepared-containers=N] [--bin-dir BUILD/bin]
 """
 import argparse
 import json
 import os
 import pathlib
 import random
+import resource
 import sys
 import tempfile
 import time
@@ -23,6 +25,16 @@ sys.path.insert(0, str(HERE.parent / "tests" / "cluster"))
 def proc_cpu_seconds(pid):
     fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_tree_cpu_seconds(pid):
+    """CPU of a process plus its reaped children (a worker's containers)."""
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def loadavg():
+    return float(pathlib.Path("/proc/loadavg").read_text().split()[0])
 
 
 def proc_peak_rss_mb(pid):
@@ -50,6 +62,8 @@ def main():
     ap.add_argument("--slots", type=int, default=4)
     ap.add_argument("--fake-runner", action="store_true",
                     help="workers sleep without containers: measures the scheduler and protocol alone")
+    ap.add_argument("--worker-arg", action="append", default=[],
+                    help="extra maelstrom-worker argument (e.g. --worker-arg=--prepared-containers=2)")
     ap.add_argument("--bin-dir", default=os.environ.get("MAEL_BIN_DIR", str(HERE.parent / "build" / "bin")))
     args = ap.parse_args()
     os.environ["MAEL_BIN_DIR"] = args.bin_dir
@@ -63,7 +77,8 @@ def main():
         try:
             c.start_broker()
             for _ in range(args.workers):
-                c.start_worker(args.slots, None, None, None, *(["--fake-runner"] if args.fake_runner else []))
+                c.start_worker(args.slots, None, None, None, *(["--fake-runner"] if args.fake_runner else []),
+                               *args.worker_arg)
             c.wait_workers(args.workers, timeout=120)
             ds = durations(args.jobs)
             jobs = [cluster_util.bb_job(layer, "sleep", f"{d / 1000:.3f}", estimated_ms=d) for d in ds]
@@ -71,12 +86,20 @@ def main():
             rc, _, err = c.client([cluster_util.bb_job(layer, "true") for _ in range(args.workers * args.slots * 2)])
             assert rc == 0, err
             pid = c.broker.p.pid
+            worker_pids = [p.p.pid for p in c.procs if p is not c.broker]
+            load0 = loadavg()
             cpu0 = proc_cpu_seconds(pid)
+            wcpu0 = sum(proc_tree_cpu_seconds(p) for p in worker_pids)
+            ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.monotonic()
             rc, results, err = c.client(jobs, "--summary", timeout=3600)
             measured = time.monotonic() - t0
+            ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            client_cpu = ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime
             cpu = proc_cpu_seconds(pid) - cpu0
+            wcpu = sum(proc_tree_cpu_seconds(p) for p in worker_pids) - wcpu0
             rss = proc_peak_rss_mb(pid)
+            load1 = loadavg()
         finally:
             c.close()
     assert rc == 0, err
@@ -91,7 +114,8 @@ def main():
               "measured_makespan_s": round(measured, 2), "efficiency": round(ideal / measured, 3),
               "efficiency_vs_measured_job_times": round(max(slot_time / slots, max(ds) / 1000) / measured, 3),
               "median_job_overhead_ms": round(1000 * overhead[len(overhead) // 2], 1) if overhead else None,
-              "failed_jobs": len(bad), "broker_cpu_s": round(cpu, 2), "broker_peak_rss_mb": round(rss, 1)}
+              "failed_jobs": len(bad), "broker_cpu_s": round(cpu, 2), "broker_peak_rss_mb": round(rss, 1),
+              "workers_cpu_s": round(wcpu, 2), "client_cpu_s": round(client_cpu, 2), "loadavg_1min_before_after": [load0, load1]}
     print(json.dumps(report, indent=2))
     if bad:
         print("first failure:", json.dumps(bad[0])[:500], file=sys.stderr)

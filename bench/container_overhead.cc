@@ -2,15 +2,21 @@
 // bubblewrap: N runs of a static busybox `true` each, sequential and with
 // parallel runners, all in one process run so the machine state is shared.
 //
-//   container_overhead [-n JOBS] [-p PARALLEL] [--no-bwrap]
+//   container_overhead [-n JOBS] [-p PARALLEL] [-r ROUNDS] [--only SUBSTRING] [--no-bwrap]
+//
+// Every round measures every mode once (sequential, then parallel), so the
+// modes see the same machine load; the table shows per-mode medians over the
+// rounds, and the ratios are medians of the per-round ratios.
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -96,18 +102,35 @@ void make_layers(const fs::path& dir, std::vector<fs::path>& layers, fs::path& m
   merged = dir / "merged";
 }
 
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+std::string loadavg() {
+  std::ifstream f("/proc/loadavg");
+  std::string a, b, c;
+  f >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  int n = 1000, parallel = 2;
+  int n = 1000, parallel = 2, rounds = 3;
+  std::string only;
   bool with_bwrap = access("/usr/bin/bwrap", X_OK) == 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "-n" && i + 1 < argc) n = std::atoi(argv[++i]);
     else if (a == "-p" && i + 1 < argc) parallel = std::atoi(argv[++i]);
+    else if (a == "-r" && i + 1 < argc) rounds = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--only" && i + 1 < argc) only = argv[++i];
     else if (a == "--no-bwrap") with_bwrap = false;
     else {
-      std::fprintf(stderr, "usage: %s [-n JOBS] [-p PARALLEL] [--no-bwrap]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [-n JOBS] [-p PARALLEL] [-r ROUNDS] [--only SUBSTRING] [--no-bwrap]\n", argv[0]);
       return 2;
     }
   }
@@ -128,6 +151,8 @@ int main(int argc, char** argv) {
 
   char* true_argv[] = {const_cast<char*>("true"), nullptr};
   std::string merged_s = merged.string();
+  // The same work as the runtime rows: user, mount, pid, ipc, uts, net (and
+  // cgroup) namespaces, the tree read-only at /, a new /proc and a /tmp.
   std::vector<std::string> bwrap_args = {"bwrap", "--unshare-all", "--ro-bind", merged_s, "/", "--proc",
                                          "/proc", "--tmpfs", "/tmp", "/bin/true"};
   std::vector<char*> bwrap_argv;
@@ -158,7 +183,7 @@ int main(int argc, char** argv) {
   struct Row {
     std::string name;
     Job job;
-    double seq = 0, par = 0;
+    std::vector<double> seq, par, seq_x, par_x, seq_bw, par_bw;
   };
   std::vector<Row> rows = {
       {"fork+execve (bare)", [&] { return fork_exec(true_path.c_str(), true_argv); }},
@@ -169,22 +194,47 @@ int main(int argc, char** argv) {
   };
   if (with_bwrap)
     rows.push_back({"bwrap --unshare-all", [&] { return spawn("/usr/bin/bwrap", bwrap_argv.data()); }});
+  // The baselines always run (the ratios need them); --only filters the rest.
+  const size_t bare = 0;
+  const size_t bw = with_bwrap ? rows.size() - 1 : SIZE_MAX;
+  auto selected = [&](size_t i) {
+    return i == bare || i == bw || only.empty() || rows[i].name.find(only) != std::string::npos;
+  };
 
+  std::string load_before = loadavg();
   int failures = 0;
-  for (auto& r : rows) {
-    measure(r.job, std::min(n / 10 + 1, 50), 1, failures);  // warm up (and fill pools)
-    r.seq = measure(r.job, n, 1, failures);
-    r.par = parallel > 1 ? measure(r.job, n, parallel, failures) : 0;
+  for (size_t i = 0; i < rows.size(); ++i)
+    if (selected(i)) measure(rows[i].job, std::min(n / 10 + 1, 50), 1, failures);  // warm up (and fill pools)
+  for (int round = 0; round < rounds; ++round) {
+    std::vector<double> seq(rows.size()), par(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (!selected(i)) continue;
+      seq[i] = measure(rows[i].job, n, 1, failures);
+      par[i] = parallel > 1 ? measure(rows[i].job, n, parallel, failures) : 0;
+    }
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (!selected(i)) continue;
+      Row& r = rows[i];
+      r.seq.push_back(seq[i]);
+      r.par.push_back(par[i]);
+      r.seq_x.push_back(seq[i] / seq[bare]);
+      r.par_x.push_back(par[bare] ? par[i] / par[bare] : 0);
+      r.seq_bw.push_back(bw != SIZE_MAX ? seq[bw] / seq[i] : 0);
+      r.par_bw.push_back(bw != SIZE_MAX && par[i] ? par[bw] / par[i] : 0);
+    }
   }
 
-  double bare = rows[0].seq, bare_par = rows[0].par;
-  double bw = with_bwrap ? rows.back().seq : 0, bw_par = with_bwrap ? rows.back().par : 0;
-  std::printf("jobs: %d, uid %u, 3 layers, /proc + /tmp, user+mount+pid+ipc+uts+net namespaces\n", n, geteuid());
+  std::printf("jobs: %d x %d rounds (medians), uid %u, 3 layers, /proc + /tmp, "
+              "user+mount+pid+ipc+uts+net namespaces; load before: %s, after: %s\n",
+              n, rounds, geteuid(), load_before.c_str(), loadavg().c_str());
   std::printf("%-36s %12s %10s %10s | %12s %10s %10s\n", "mode", "seq us/job", "x bare", "bwrap/x",
               ("par" + std::to_string(parallel) + " us/job").c_str(), "x bare", "bwrap/x");
-  for (auto& r : rows)
-    std::printf("%-36s %12.0f %10.2f %10.2f | %12.0f %10.2f %10.2f\n", r.name.c_str(), r.seq, r.seq / bare,
-                bw ? bw / r.seq : 0.0, r.par, bare_par ? r.par / bare_par : 0.0, bw_par ? bw_par / r.par : 0.0);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (!selected(i)) continue;
+    Row& r = rows[i];
+    std::printf("%-36s %12.0f %10.2f %10.2f | %12.0f %10.2f %10.2f\n", r.name.c_str(), median(r.seq),
+                median(r.seq_x), median(r.seq_bw), median(r.par), median(r.par_x), median(r.par_bw));
+  }
   if (failures) std::printf("FAILED JOBS: %d\n", failures);
   std::error_code ec;
   fs::remove_all(dir, ec);

@@ -2,7 +2,7 @@
 # Runs the benchmarks built in ${BUILD:-build}/bench (builds nothing) and
 # prints their tables. As root it also runs them as uid 65534 (nobody) when
 # setpriv is available. Extra arguments go to container_overhead
-# (e.g. -n 1000 -p 2 --no-bwrap).
+# (e.g. -n 300 -r 3 -p 2, --only prepared, --no-bwrap).
 set -eu
 BUILD=${BUILD:-build}
 bin="$BUILD/bench/container_overhead"

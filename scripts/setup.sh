@@ -8,7 +8,7 @@ DEBIAN_PACKAGES=(
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libarchive-dev libzstd-dev zlib1g-dev libcurl4-openssl-dev libssl-dev libre2-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  hyperfine busybox-static bubblewrap iproute2 uidmap util-linux clang-format
+  hyperfine busybox-static bubblewrap iproute2 uidmap util-linux clang-format linux-perf
   python3 python3-pip
   docker-registry skopeo umoci apache2-utils zstd
   chromium openssl

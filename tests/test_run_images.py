@@ -100,3 +100,55 @@ def test_unreachable_registry(runner):
     r = runner.run([image_job("docker://127.0.0.1:1/test/basic:v1")])
     assert r.returncode != 0
     assert "127.0.0.1:1" in r.stderr
+
+
+@pytest.fixture(scope="module")
+def token_registry_addr(tmp_path_factory, layout):
+    """A registry requiring Docker token auth; anonymous pull allowed outside private/."""
+    root = tmp_path_factory.mktemp("token-registry")
+    with reg.Registry(str(root), "alice", "s3cret", token=True) as addr:
+        reg.push(f"{layout}:latest", f"{addr}/pub/basic:v1", creds="alice:s3cret")
+        reg.push(f"{layout}:latest", f"{addr}/private/basic:v1", creds="alice:s3cret")
+        yield addr
+
+
+def test_anonymous_bearer_token(runner, token_registry_addr):
+    check_probe(runner.run([image_job(f"docker://{token_registry_addr}/pub/basic:v1")]))
+    r = runner.run([image_job(f"docker://{token_registry_addr}/private/basic:v1")])
+    assert r.returncode != 0
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and "needs a login" in lines[0], r.stderr
+
+
+def test_login_from_docker_config_with_token_auth(runner, token_registry_addr):
+    import base64
+    import json
+    cfg = runner.home / ".docker" / "config.json"
+    cfg.parent.mkdir(parents=True)
+    auth = base64.b64encode(b"alice:s3cret").decode()
+    cfg.write_text(json.dumps({"auths": {token_registry_addr: {"auth": auth}}}))
+    check_probe(runner.run([image_job(f"docker://{token_registry_addr}/private/basic:v1")]))
+
+
+@pytest.fixture(scope="module")
+def tls_registry_addr(tmp_path_factory, layout):
+    root = tmp_path_factory.mktemp("tls-registry")
+    with reg.Registry(str(root), tls=True) as addr:
+        reg.push(f"{layout}:latest", f"{addr}/tls/basic:v1")
+        yield addr
+
+
+def test_self_signed_registry_needs_the_flag(runner, tls_registry_addr):
+    image = f"docker://{tls_registry_addr}/tls/basic:v1"
+    r = runner.run([image_job(image)])
+    assert r.returncode != 0
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1, r.stderr
+    assert tls_registry_addr in lines[0] and "accept-invalid-remote-container-tls-certs" in lines[0]
+    check_probe(runner.run([image_job(image)], "--accept-invalid-remote-container-tls-certs"))
+
+
+def test_pull_prints_nothing_when_stderr_is_not_a_terminal(runner, registry_addr):
+    r = runner.run([image_job(f"docker://{registry_addr}/test/basic:v1")])
+    check_probe(r)
+    assert r.stderr == ""  # no progress bars or escape codes in a pipe

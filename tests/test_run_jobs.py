@@ -177,7 +177,11 @@ def test_network_modes(any_runner):
 
 
 def test_loopback_network_carries_traffic(runner):
-    script = "nc -l -p 7777 > /tmp/got & sleep 0.3; echo ping | nc -w 1 127.0.0.1 7777; sleep 0.3; cat /tmp/got"
+    # The listener's stdin stays open (busybox nc quits at stdin EOF, maybe
+    # before it has read the message); the sender retries until it listens.
+    script = ("sleep 30 | nc -l -p 7777 > /tmp/got & "
+              "for i in $(seq 50); do echo ping | nc -w 1 127.0.0.1 7777 && break; sleep 0.1; done; "
+              "for i in $(seq 50); do [ -s /tmp/got ] && break; sleep 0.1; done; cat /tmp/got")
     r = runner.run([job("sh", "-c", script, network="loopback",
                         mounts=[{"type": "tmp", "mount_point": "/tmp"}])])
     assert r.stdout.strip() == "ping", r.stderr

@@ -32,6 +32,7 @@ std::vector<std::string> cargo_test_build_args(const CargoOptions& o,
   if (o.frozen) a.push_back("--frozen");
   if (o.locked) a.push_back("--locked");
   if (o.offline) a.push_back("--offline");
+  if (packages.empty()) a.push_back("--workspace");
   for (const auto* p : packages) a.insert(a.end(), {"--package", p->name + "@" + p->version});
   return a;
 }

@@ -30,7 +30,8 @@ struct CargoOptions {
 
 // `cargo metadata` arguments (feature selection and manifest options pass through).
 std::vector<std::string> cargo_metadata_args(const CargoOptions& o);
-// `cargo test --no-run` arguments; one `--package NAME@VERSION` per selected package.
+// `cargo test --no-run` arguments; one `--package NAME@VERSION` per selected package, or
+// `--workspace` when `packages` is empty (all of them, before the metadata is known).
 std::vector<std::string> cargo_test_build_args(const CargoOptions& o,
                                                const std::vector<const CargoPackage*>& packages, bool color);
 

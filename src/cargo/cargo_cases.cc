@@ -24,26 +24,34 @@ std::vector<std::string> parse_terse_list(std::string_view output) {
   return names;
 }
 
-std::vector<std::string> list_test_cases(const std::filesystem::path& binary, bool ignored,
-                                         const std::filesystem::path& cwd) {
-  std::vector<std::string> argv = {binary.string(), "--list", "--format", "terse"};
-  if (ignored) argv.push_back("--ignored");
-  ProcessResult r = run_process(argv, cwd);
-  if (!r.ok()) {
-    std::string why = r.signal ? std::string("killed by signal ") + std::to_string(r.signal) + " (" +
-                                     strsignal(r.signal) + ")"
-                               : "exited with code " + std::to_string(r.exit_code);
-    std::string last;
-    auto pos = r.err.find_last_not_of("\n ");
-    if (pos != std::string::npos) {
-      auto nl = r.err.rfind('\n', pos);
-      last = r.err.substr(nl == std::string::npos ? 0 : nl + 1,
-                          pos - (nl == std::string::npos ? 0 : nl + 1) + 1);
-    }
-    throw UserError("test binary " + binary.string() + ": listing its tests failed: " + why +
-                    (last.empty() ? "" : ": " + last));
+namespace {
+
+void check_listing(const std::filesystem::path& binary, const ProcessResult& r) {
+  if (r.ok()) return;
+  std::string why = r.signal ? std::string("killed by signal ") + std::to_string(r.signal) + " (" +
+                                   strsignal(r.signal) + ")"
+                             : "exited with code " + std::to_string(r.exit_code);
+  std::string last;
+  auto pos = r.err.find_last_not_of("\n ");
+  if (pos != std::string::npos) {
+    auto nl = r.err.rfind('\n', pos);
+    size_t from = nl == std::string::npos ? 0 : nl + 1;
+    last = r.err.substr(from, pos - from + 1);
   }
-  return parse_terse_list(r.out);
+  throw UserError("test binary " + binary.string() + ": listing its tests failed: " + why +
+                  (last.empty() ? "" : ": " + last));
+}
+
+}  // namespace
+
+TestBinaryCases list_test_binary(const std::filesystem::path& binary, const std::filesystem::path& cwd) {
+  std::vector<std::string> argv = {binary.string(), "--list", "--format", "terse"};
+  std::vector<std::string> ignored_argv = argv;
+  ignored_argv.push_back("--ignored");
+  std::vector<ProcessResult> rs = run_processes({argv, ignored_argv}, cwd);
+  check_listing(binary, rs[0]);
+  check_listing(binary, rs[1]);
+  return {parse_terse_list(rs[0].out), parse_terse_list(rs[1].out)};
 }
 
 std::vector<std::string> trim_harness_output(const std::string& case_name, std::vector<std::string> lines) {

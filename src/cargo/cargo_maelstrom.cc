@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <chrono>
+#include <exception>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -16,6 +18,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "base/tool_main.h"
+#include "cargo/binary_layers.h"
 #include "cargo/cargo_build.h"
 #include "cargo/cargo_cases.h"
 #include "cargo/cargo_metadata.h"
@@ -30,6 +33,7 @@
 #include "runner/run_ui.h"
 #include "runner/runner_cli.h"
 #include "runner/subprocess.h"
+#include "runner/task_pool.h"
 #include "runner/test_listing.h"
 #include "runner/watch.h"
 
@@ -128,20 +132,6 @@ fs::path build_dir_for(const fs::path& target_dir, const CargoOptions& o) {
   return d / (profile == "dev" || profile == "test" ? "debug" : profile == "bench" ? "release" : profile);
 }
 
-LayerSpec binary_layer(const fs::path& exe) {
-  PathsLayer l;
-  l.paths = {exe.string()};
-  l.prefix.strip_prefix = exe.parent_path().string();
-  return l;
-}
-
-LayerSpec shared_libraries_layer(const fs::path& exe) {
-  SharedLibraryDependenciesLayer l;
-  l.binary_paths = {exe.string()};
-  l.prefix.follow_symlinks = true;
-  return l;
-}
-
 struct Session {
   const Config& config;
   const RunnerFlags& flags;
@@ -216,11 +206,43 @@ int list_without_build(const Session& s, const CargoWorkspace& ws, const Filter&
   return 0;
 }
 
-// One whole run: discover, build, list, run, report. Returns the exit code.
+// Debug-level timestamps of a run's phases (`-L debug`), to see where the wall time goes.
+class PhaseLog {
+ public:
+  void operator()(std::string_view what) const {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start_);
+    spdlog::debug("+{} ms: {}", ms.count(), what);
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+// Discovery, listing and job submission run side by side:
+//   main thread:   cargo metadata (with the build already started when every package is
+//                  wanted), then cargo's messages, handing each ready test binary to the pool;
+//   client thread: opens the cache and prepares containers meanwhile (BackgroundClient);
+//   pool threads:  list a binary (both listings at once), build its jobs, submit them.
+// Jobs start as soon as the first binary is listed; the executor orders them.
 int run_once(const Session& s, std::atomic<Client*>& current_client) {
+  PhaseLog phase;
   const AdapterInfo& adapter = cargo_adapter();
   Filter filter = Filter::compile(s.flags.include, s.flags.exclude, *adapter.filter_language);
+  UiSettings ui_settings;
+  ui_settings.kind =
+      s.list.tests ? (s.settings.ui == UiKind::Quiet ? UiKind::Quiet : UiKind::Simple) : s.settings.ui;
+  ui_settings.stdout_tty = s.stdout_tty;
+  ui_settings.width = terminal_width(STDOUT_FILENO);
+  bool color = effective_ui_kind(ui_settings.kind, s.stdout_tty) == UiKind::Simple && isatty(STDERR_FILENO);
+
+  // With no filter every package is built, so the build need not wait for the metadata.
+  std::unique_ptr<ChildProcess> cargo;
+  if (s.flags.include.empty() && s.flags.exclude.empty() && !s.flags.init && !s.list.packages &&
+      !s.list.binaries) {
+    cargo = std::make_unique<ChildProcess>(cargo_test_build_args(s.cargo, {}, color));
+  }
   CargoWorkspace ws = read_workspace(s.cargo);
+  phase("cargo metadata read");
   fs::path spec_path = ws.workspace_root / adapter.spec_file_name;
   if (s.flags.init) {
     if (fs::exists(spec_path)) {
@@ -236,6 +258,17 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
   fs::path target_dir = s.cargo.target_dir ? fs::absolute(*s.cargo.target_dir) : ws.target_directory;
   TemplateVars vars{{"build-dir", build_dir_for(target_dir, s.cargo).string()}};
   TestSpecFile spec = TestSpecFile::load(spec_path, adapter.default_spec, *adapter.filter_language, vars);
+  // The client only when tests will run (listing needs no containers).
+  std::unique_ptr<BackgroundClient> client;
+  if (!s.list.tests) {
+    ClientOptions co = client_options_from(s.config);
+    if (s.config.get("cache-root").source == "default") co.cache_root = target_dir / "maelstrom" / "cache";
+    co.project_dir = ws.workspace_root;
+    co.image_progress = isatty(STDERR_FILENO);
+    client = std::make_unique<BackgroundClient>(std::move(co), current_client, [&spec](Client& c) {
+      for (const auto& [name, container] : spec.containers()) c.add_container(name, container);
+    });
+  }
 
   fs::path state_dir = target_dir / "maelstrom" / "state";
   std::string note;
@@ -250,32 +283,12 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
   std::vector<const CargoPackage*> selected;
   for (const auto& p : ws.packages)
     if (filter.may_match(package_fields(p))) selected.push_back(&p);
+  if (selected.empty()) cargo.reset();
+  if (!selected.empty() && !cargo)
+    cargo = std::make_unique<ChildProcess>(cargo_test_build_args(s.cargo, selected, color));
 
-  UiSettings ui_settings;
-  ui_settings.kind =
-      s.list.tests ? (s.settings.ui == UiKind::Quiet ? UiKind::Quiet : UiKind::Simple) : s.settings.ui;
-  ui_settings.stdout_tty = s.stdout_tty;
-  ui_settings.width = terminal_width(STDOUT_FILENO);
   std::unique_ptr<RunUi> ui = make_run_ui(ui_settings);
   if (!note.empty()) ui->message(note);
-
-  // The client only when tests will run (listing needs no containers).
-  std::unique_ptr<Client> own_client;
-  Client* client = nullptr;
-  // Cleared before the client goes, so the signal thread never sees a dead one.
-  struct Unpublish {
-    std::atomic<Client*>& c;
-    ~Unpublish() { c.store(nullptr); }
-  } unpublish{current_client};
-  if (!s.list.tests) {
-    ClientOptions co = client_options_from(s.config);
-    if (s.config.get("cache-root").source == "default") co.cache_root = target_dir / "maelstrom" / "cache";
-    co.project_dir = ws.workspace_root;
-    co.image_progress = isatty(STDERR_FILENO);
-    own_client = std::make_unique<Client>(co);
-    client = own_client.get();
-    current_client.store(client);
-  }
 
   RunLoopOptions loop;
   loop.repeat = s.settings.repeat;
@@ -288,26 +301,29 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
     };
     return h;
   };
-  JobSubmitter submit = client ? client_submitter(*client) : JobSubmitter{};
   TestRun run(
-      submit,
-      [client] {
-        if (client) client->cancel_all();
+      client ? client->submitter() : JobSubmitter{},
+      [&client] {
+        if (client)
+          if (Client* c = client->ready()) c->cancel_all();
       },
       listing, *ui, loop);
 
   const auto& extra_args = s.config.get_list("extra-test-binary-args");
+  SharedLibraryResolver resolver = make_shared_library_resolver();
   auto handle_artifact = [&](const TestArtifact& a) {
+    if (run.stopped()) return;
     const CargoPackage& pkg = *a.package;
-    std::vector<std::string> cases = list_test_cases(a.executable, false, ws.workspace_root);
-    std::vector<std::string> ignored = list_test_cases(a.executable, true, ws.workspace_root);
-    std::set<std::string> ignored_set(ignored.begin(), ignored.end());
+    TestBinaryCases listed = list_test_binary(a.executable, ws.workspace_root);
+    phase(a.executable.filename().string() + " listed: " + std::to_string(listed.cases.size()) + " tests");
+    std::set<std::string> ignored_set(listed.ignored.begin(), listed.ignored.end());
     std::string key = artifact_key(a.target);
     std::vector<std::pair<std::string, CaseMetadata>> all;
-    for (const auto& c : cases) all.emplace_back(c, CaseMetadata{});
+    for (const auto& c : listed.cases) all.emplace_back(c, CaseMetadata{});
     run.set_artifact_cases(pkg.name, key, all);
+    TestBinaryLayers layers(resolver, a.executable);
     std::vector<TestCase> batch;
-    for (const auto& c : cases) {
+    for (const auto& c : listed.cases) {
       FilterFields f = case_fields(pkg, a.target, c);
       if (!filter.matches(f)) continue;
       std::string display = case_display_name(pkg.name, a.target.name, c);
@@ -322,10 +338,9 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
       tc.case_name = c;
       tc.name = display;
       tc.ignored = md.ignore || ignored_set.count(c);
-      tc.spec.container = md.container;
-      tc.spec.container.layers.push_back(binary_layer(a.executable));
-      if (md.include_shared_libraries)
-        tc.spec.container.layers.push_back(shared_libraries_layer(a.executable));
+      tc.spec.container = std::move(md.container);
+      tc.spec.container.layers.push_back(layers.binary());
+      if (md.include_shared_libraries) tc.spec.container.layers.push_back(layers.shared_libraries());
       tc.spec.program = "/" + a.executable.filename().string();
       tc.spec.arguments = {"--exact", "--nocapture"};
       tc.spec.arguments.insert(tc.spec.arguments.end(), extra_args.begin(), extra_args.end());
@@ -333,63 +348,89 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
       tc.spec.timeout = s.settings.timeout ? *s.settings.timeout : md.timeout;
       batch.push_back(std::move(tc));
     }
-    if (!batch.empty()) run.add_cases(std::move(batch));
+    if (batch.empty()) return;
+    if (client) client->get();  // its construction errors end the run rather than fail each test
+    run.add_cases(std::move(batch));
+    phase("jobs of " + a.executable.filename().string() + " submitted");
   };
 
-  bool color = ui_settings.kind == UiKind::Simple && isatty(STDERR_FILENO);
   int build_code = 0;
+  bool build_failed = false;
   bool discovery_complete = true;
   std::string build_text;
   try {
-    if (!selected.empty()) {
-      ChildProcess cargo(cargo_test_build_args(s.cargo, selected, color));
-      BuildOutputPump pump(cargo.stderr_fd(), *ui);
-      ArtifactCollector collector(selected);
-      for_each_line(cargo.stdout_fd(), [&](std::string_view line) {
-        for (const auto& a : collector.feed(line)) {
-          handle_artifact(a);
-          if (run.stopped()) return false;
+    if (cargo) {
+      BuildOutputPump pump(cargo->stderr_fd(), *ui);
+      // On an error, stop cargo first: the pump's thread ends when cargo's stderr closes.
+      struct KillOnUnwind {
+        ChildProcess& c;
+        ~KillOnUnwind() {
+          if (std::uncaught_exceptions() > 0) c.kill();
         }
-        return true;
+      } kill_on_unwind{*cargo};
+      ArtifactCollector collector(selected);
+      TaskPool pool(4);
+      auto post = [&](std::vector<TestArtifact> ready) {
+        for (auto& a : ready) {
+          if (s.list.tests) {
+            handle_artifact(a);  // in cargo's order, so the listing reads the same every time
+          } else {
+            pool.post([&handle_artifact, a = std::move(a)] { handle_artifact(a); });
+          }
+        }
+      };
+      for_each_line(cargo->stdout_fd(), [&](std::string_view line) {
+        post(collector.feed(line));
+        return !run.stopped() && !pool.failed();
       });
-      if (run.stopped()) {
-        cargo.kill();
+      if (run.stopped() || pool.failed()) {
+        cargo->kill();
         discovery_complete = false;
       }
-      build_code = cargo.wait();
+      build_code = cargo->wait();
       pump.join();
       build_text = pump.text();
+      phase("build done");
       ui->build_done();
-      if (build_code == 0 && !run.stopped()) {
-        for (const auto& a : collector.finish()) {
-          handle_artifact(a);
-          if (run.stopped()) break;
+      build_failed = build_code != 0 && !run.stopped() && !pool.failed();
+      if (build_failed) {
+        run.abandon();
+        try {
+          pool.wait();
+        } catch (const std::exception&) {
+          // The build failure is the error to report.
         }
+      } else {
+        if (build_code == 0 && !run.stopped() && !pool.failed()) post(collector.finish());
+        pool.wait();  // rethrows a listing failure
       }
     }
   } catch (...) {
-    if (client) client->cancel_all();
+    run.abandon();
     run.finish(false);
     throw;
   }
   if (run.stopped()) discovery_complete = false;
-  if (build_code != 0 && !run.stopped()) {
-    if (client) client->cancel_all();
-    run.finish(false);
-    if (ui_settings.kind != UiKind::Simple) std::fputs(filter_build_output(build_text).c_str(), stderr);
-    std::fprintf(stderr, "error: build failed: cargo test exited with code %d\n", build_code);
-    return build_code;
-  }
   RunResult res = run.finish(discovery_complete);
+  phase("jobs done");
   try {
     listing.save(test_listing_path(state_dir));
   } catch (const std::exception& e) {
     ui->message(std::string("warning: could not save the test listing: ") + e.what());
   }
+  if (build_failed) {
+    // What is known: the tests that finished while the build went on.
+    if (!s.flags.junit.empty()) write_junit_xml(s.flags.junit, kProgram, res.junit);
+    if (effective_ui_kind(ui_settings.kind, s.stdout_tty) != UiKind::Simple)
+      std::fputs(filter_build_output(build_text).c_str(), stderr);
+    std::fprintf(stderr, "error: build failed: cargo test exited with code %d\n", build_code);
+    return build_code;
+  }
   if (s.list.tests) return 0;
   ui->finish(summary_lines(res.summary, ui_settings.width, ui_settings.kind == UiKind::Fancy),
              filter_build_output(build_text));
   if (!s.flags.junit.empty()) write_junit_xml(s.flags.junit, kProgram, res.junit);
+  phase("done");
   return res.exit_code;
 }
 
@@ -410,8 +451,11 @@ void start_signal_thread(std::atomic<Client*>& client, const sigset_t& set) {
 
 int cargo_maelstrom_main(int argc, char** argv) {
   // `cargo maelstrom ARGS` runs `cargo-maelstrom maelstrom ARGS`.
-  std::vector<char*> args(argv, argv + argc);
-  if (args.size() > 1 && std::strcmp(args[1], "maelstrom") == 0) args.erase(args.begin() + 1);
+  std::vector<std::string> words(argv, argv + argc);
+  if (words.size() > 1 && words[1] == "maelstrom") words.erase(words.begin() + 1);
+  words = rewrite_runner_flag_aliases(std::move(words));
+  std::vector<char*> args;
+  for (auto& w : words) args.push_back(w.data());
   CLI::App app{"Run Rust tests, each in its own container (a drop-in for `cargo test`).", kProgram};
   return run_tool(kProgram, app, [&] {
     app.set_version_flag("--version", "cargo-maelstrom 0.1.0");

@@ -1,7 +1,14 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "base/error.h"
+#include "cargo/binary_layers.h"
 #include "cargo/cargo_build.h"
+#include "layers/layer_builder.h"
+#include "store/artifact_store.h"
 #include "cargo/cargo_cases.h"
 #include "cargo/cargo_metadata.h"
 
@@ -74,6 +81,9 @@ TEST(CargoBuild, ArgsPassThroughAndSelectPackages) {
                                    "--package",
                                    "foo@0.1.0"};
   EXPECT_EQ(a, want);
+  want.resize(want.size() - 2);
+  want.push_back("--workspace");
+  EXPECT_EQ(cargo_test_build_args(o, {}, false), want);
   auto m = cargo_metadata_args(o);
   EXPECT_EQ(m, (std::vector<std::string>{"cargo", "metadata", "--no-deps", "--format-version=1",
                                          "--features=a,b", "--locked"}));
@@ -120,6 +130,33 @@ TEST(CargoBuild, FilterBuildOutputKeepsWarningsOnly) {
   EXPECT_EQ(filter_build_output("    Finished x\n"), "");
 }
 
+TEST(BinaryLayers, LibrariesLayerHoldsWhatTheSharedLibraryLayerWould) {
+  // The client's layer builder plans both forms of the libraries layer alike.
+  auto dir = std::filesystem::temp_directory_path() / ("mael-binlayers-" + std::to_string(getpid()));
+  {
+    ArtifactStore store(dir / "store");
+    LayerBuilder builder(store, dir);
+    SharedLibraryResolver resolver = make_shared_library_resolver();
+    TestBinaryLayers layers(resolver, "/bin/sh");
+    ASSERT_TRUE(std::holds_alternative<PathsLayer>(layers.shared_libraries()));
+    SharedLibraryDependenciesLayer deps;
+    deps.binary_paths = {"/bin/sh"};
+    deps.prefix.follow_symlinks = true;
+    auto want = builder.plan(deps);
+    auto got = builder.plan(layers.shared_libraries());
+    ASSERT_FALSE(want.empty());
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].path, want[i].path);
+    auto bin = builder.plan(layers.binary());
+    ASSERT_EQ(bin.size(), 1u);
+    EXPECT_EQ(bin[0].path, "sh");
+    // A binary the resolver cannot read keeps the client's own layer, so each test reports it.
+    TestBinaryLayers missing(resolver, dir / "no-such-binary");
+    EXPECT_TRUE(std::holds_alternative<SharedLibraryDependenciesLayer>(missing.shared_libraries()));
+  }
+  std::filesystem::remove_all(dir);
+}
+
 TEST(CargoCases, ParsesTerseListing) {
   EXPECT_EQ(parse_terse_list("tests::a: test\ntests::b: test\nbench_x: benchmark\n\n"),
             (std::vector<std::string>{"tests::a", "tests::b"}));
@@ -144,8 +181,31 @@ TEST(CargoCases, TrimsHarnessOutput) {
 }
 
 TEST(CargoCases, ListingFailureIsAUserError) {
-  EXPECT_THROW(list_test_cases("/bin/false", false, "/"), UserError);
-  EXPECT_THROW(list_test_cases("/nonexistent/test-binary", false, "/"), UserError);
+  EXPECT_THROW(list_test_binary("/bin/false", "/"), UserError);
+  EXPECT_THROW(list_test_binary("/nonexistent/test-binary", "/"), UserError);
+  try {
+    list_test_binary("/bin/false", "/");
+  } catch (const UserError& e) {
+    EXPECT_EQ(std::string(e.what()), "test binary /bin/false: listing its tests failed: exited with code 1");
+  }
+}
+
+TEST(CargoCases, ListsCasesAndIgnoredOnes) {
+  // A stand-in test binary: a script answering both listings as a Rust harness would.
+  auto dir = std::filesystem::temp_directory_path() / ("mael-cases-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  auto bin = dir / "fake-test";
+  {
+    std::ofstream f(bin);
+    f << "#!/bin/sh\n"
+         "if [ \"$4\" = --ignored ]; then echo 'slow: test'; exit 0; fi\n"
+         "printf 'fast: test\\nslow: test\\nbench_x: benchmark\\n'\n";
+  }
+  std::filesystem::permissions(bin, std::filesystem::perms::owner_all);
+  TestBinaryCases c = list_test_binary(bin, dir);
+  std::filesystem::remove_all(dir);
+  EXPECT_EQ(c.cases, (std::vector<std::string>{"fast", "slow"}));
+  EXPECT_EQ(c.ignored, (std::vector<std::string>{"slow"}));
 }
 
 }  // namespace

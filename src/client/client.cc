@@ -1,6 +1,9 @@
 #include "client/client.h"
 
+#include <unistd.h>
+
 #include "base/error.h"
+#include "cluster/broker_connection.h"
 #include "container/runtime.h"
 #include "image/image_depot.h"
 #include "layers/layer_builder.h"
@@ -10,8 +13,20 @@ namespace mael {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+constexpr JobId kRemoteBit = JobId{1} << 63;
+
+std::string default_client_name() {
+  char host[256] = "";
+  ::gethostname(host, sizeof host - 1);
+  return std::string(host) + " pid " + std::to_string(::getpid());
+}
+
+}  // namespace
+
 Client::Client(ClientOptions options, EnvLookup env) : options_(std::move(options)), env_(std::move(env)) {
-  Runtime::check_support();
+  if (!options_.broker) Runtime::check_support();
   if (options_.project_dir.empty()) options_.project_dir = fs::current_path();
   options_.project_dir = fs::absolute(options_.project_dir);
   std::error_code ec;
@@ -21,15 +36,45 @@ Client::Client(ClientOptions options, EnvLookup env) : options_(std::move(option
                     "; pick another with --cache-root");
   store_ = std::make_unique<ArtifactStore>(options_.cache_root / "artifacts", options_.cache_size);
   layers_ = std::make_unique<LayerBuilder>(*store_, options_.project_dir);
-  runtime_ = std::make_unique<Runtime>(options_.cache_root / "runtime");
-  executor_ = std::make_unique<LocalExecutor>(
-      *store_, [rt = runtime_.get()](const ContainerConfig& c, const CancelToken* t) { return rt->run(c, t); },
-      ExecutorOptions{.slots = options_.slots, .inline_limit = options_.inline_limit});
+  if (options_.broker) {
+    cluster::quiet_grpc_logging();
+    cluster::TlsOptions tls{.ca_file = options_.tls_ca,
+                            .cert_file = options_.tls_cert,
+                            .key_file = options_.tls_key,
+                            .token = options_.token};
+    cluster::BrokerConnectionOptions bo;
+    bo.name = options_.client_name.empty() ? default_client_name() : options_.client_name;
+    // Remote jobs pin their layers until they end, so the paths stay valid while uploading.
+    broker_ = std::make_unique<cluster::BrokerConnection>(
+        *options_.broker, std::move(tls),
+        [store = store_.get()](const Digest& d) { return store->blob_path(d); }, std::move(bo));
+  } else {
+    local_executor();
+  }
 }
 
 Client::~Client() {
+  // Disconnecting ends the cluster's jobs (their callbacks run now, while the
+  // store is alive); then the local executor kills its own.
+  broker_.reset();
   if (executor_) executor_->cancel_all();
   executor_.reset();
+}
+
+LocalExecutor& Client::local_executor() {
+  if (LocalExecutor* e = executor_ptr_.load()) return *e;
+  std::lock_guard lk(local_mu_);
+  if (!executor_) {
+    // With a broker this runs at the first local-only job: check the kernel then.
+    if (options_.broker) Runtime::check_support();
+    runtime_ = std::make_unique<Runtime>(options_.cache_root / "runtime");
+    executor_ = std::make_unique<LocalExecutor>(
+        *store_,
+        [rt = runtime_.get()](const ContainerConfig& c, const CancelToken* t) { return rt->run(c, t); },
+        ExecutorOptions{.slots = options_.slots, .inline_limit = options_.inline_limit});
+    executor_ptr_ = executor_.get();
+  }
+  return *executor_;
 }
 
 void Client::add_container(const std::string& name, ContainerSpec spec) {
@@ -112,10 +157,64 @@ ResolvedJob Client::resolve(const JobSpec& spec) {
 JobId Client::run_job(const JobSpec& spec, StateCallback on_state, DoneCallback on_done) {
   if (on_state) on_state(JobState::WaitingForArtifacts);
   ResolvedJob job = resolve(spec);
-  return executor_->submit(std::move(job), std::move(on_state), std::move(on_done));
+  if (broker_ && !job.must_run_locally())
+    return run_remote(std::move(job), std::move(on_state), std::move(on_done));
+  return local_executor().submit(std::move(job), std::move(on_state), std::move(on_done));
 }
 
-void Client::cancel_all() { executor_->cancel_all(); }
-void Client::wait_idle() { executor_->wait_idle(); }
+JobId Client::run_remote(ResolvedJob job, StateCallback on_state, DoneCallback on_done) {
+  // Per job: its id once submit returns, and whether it already ended (on_done
+  // may run before submit returns, even inside it when the broker is gone).
+  struct Tracking {
+    std::optional<uint64_t> id;
+    bool done = false;
+    std::vector<Digest> pinned;
+  };
+  auto t = std::make_shared<Tracking>();
+  for (const Digest& d : job.layers)
+    if (store_->pin_blob(d)) t->pinned.push_back(d);
+  auto state_cb = [on_state = std::move(on_state)](JobState s, const std::string& /*worker*/) {
+    if (on_state) on_state(s);
+  };
+  auto done_cb = [this, t, on_done = std::move(on_done)](JobOutcome o) {
+    {
+      std::lock_guard lk(remote_mu_);
+      t->done = true;
+      if (t->id) remote_jobs_.erase(*t->id);
+    }
+    for (const Digest& d : t->pinned) store_->unpin_blob(d);
+    if (on_done) on_done(std::move(o));
+  };
+  uint64_t id = broker_->submit(std::move(job), std::move(state_cb), std::move(done_cb));
+  {
+    std::lock_guard lk(remote_mu_);
+    t->id = id;
+    if (!t->done) remote_jobs_.insert(id);
+  }
+  return id | kRemoteBit;
+}
+
+void Client::cancel_all() {
+  if (LocalExecutor* e = executor_ptr_.load()) e->cancel_all();
+  if (!broker_) return;
+  std::set<uint64_t> ids;
+  {
+    std::lock_guard lk(remote_mu_);
+    ids = remote_jobs_;
+  }
+  for (uint64_t id : ids) broker_->cancel(id);
+}
+
+void Client::wait_idle() {
+  // A job finishing on one side may submit another on the other: wait until both are idle at once.
+  for (;;) {
+    LocalExecutor* e = executor_ptr_.load();
+    if (e) e->wait_idle();
+    if (broker_) broker_->wait_idle();
+    e = executor_ptr_.load();
+    bool local_idle = !e || (e->queued() == 0 && e->running() == 0);
+    if (local_idle && (!broker_ || broker_->outstanding() == 0)) return;
+  }
+}
 
 }  // namespace mael

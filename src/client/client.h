@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "base/env_expand.h"
@@ -24,18 +25,27 @@ class ArtifactStore;
 class LayerBuilder;
 class Runtime;
 class ImageDepot;
+namespace cluster {
+class BrokerConnection;
+}
 
 struct ClientOptions {
-  std::filesystem::path project_dir;       // relative layer and bind paths start here
-  std::filesystem::path cache_root;        // the local artifact store and executor scratch
+  std::filesystem::path project_dir;  // relative layer and bind paths start here
+  std::filesystem::path cache_root;   // the local artifact store and executor scratch
   uint64_t cache_size = 1'000'000'000;
-  size_t slots = 0;                        // 0: one per CPU
+  size_t slots = 0;  // 0: one per CPU
   size_t inline_limit = 1'000'000;
   std::filesystem::path container_image_depot_root;
   bool accept_invalid_remote_container_tls_certs = false;
   std::vector<std::string> insecure_registries;
   bool image_progress = true;
-  std::optional<std::string> broker;       // host:port; standalone when unset
+  std::optional<std::string> broker;  // host:port; standalone when unset
+  // Credentials for the broker (cluster/security.h TlsOptions): PEM files and the shared token.
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string token;
+  std::string client_name;  // shown on the broker's status page; default "HOST pid N"
 };
 
 class Client {
@@ -43,7 +53,9 @@ class Client {
   using StateCallback = LocalExecutor::StateCallback;
   using DoneCallback = LocalExecutor::DoneCallback;
 
-  // Checks that containers can run here (UserError naming the fix otherwise).
+  // Standalone: checks that containers can run here (UserError naming the fix
+  // otherwise). With a broker: connects to it (UserError naming the broker when
+  // it cannot); the container check waits for the first job that must run here.
   explicit Client(ClientOptions options, EnvLookup env = process_env_lookup());
   ~Client();
   Client(const Client&) = delete;
@@ -54,30 +66,42 @@ class Client {
 
   // Resolves and submits a job. Throws UserError for a spec that cannot run
   // (unknown container, missing layer file, bad image...). on_done is called
-  // exactly once, from another thread.
+  // exactly once, from another thread (with a System error if the broker goes
+  // away). With a broker, jobs go to the cluster unless they must run locally
+  // (ResolvedJob::must_run_locally). Ids of cluster jobs have the top bit set.
   JobId run_job(const JobSpec& spec, StateCallback on_state, DoneCallback on_done);
 
   // Resolution alone (exposed for tests and for runners that batch jobs).
   ResolvedJob resolve(const JobSpec& spec);
 
+  // Both cover the local executor and the broker's jobs.
   void cancel_all();
   void wait_idle();
+  bool remote() const { return broker_ != nullptr; }
   ArtifactStore& store() { return *store_; }
 
  private:
   ImageContribution lookup_image(const std::string& name);
   Digest layer_digest(const LayerSpec& layer);
+  LocalExecutor& local_executor();
+  JobId run_remote(ResolvedJob job, StateCallback on_state, DoneCallback on_done);
 
   ClientOptions options_;
   EnvLookup env_;
   std::unique_ptr<ArtifactStore> store_;
   std::unique_ptr<LayerBuilder> layers_;
+  std::mutex local_mu_;  // guards creating runtime_ and executor_ (lazily with a broker)
   std::unique_ptr<Runtime> runtime_;
   std::unique_ptr<LocalExecutor> executor_;
+  std::atomic<LocalExecutor*> executor_ptr_{nullptr};
   std::mutex mu_;
   NamedContainers containers_;
   std::unique_ptr<ImageDepot> images_;
   std::map<std::string, Digest> image_layer_digests_;  // image layer tar path -> blob digest
+  std::mutex remote_mu_;
+  std::set<uint64_t> remote_jobs_;  // outstanding broker job ids, for cancel_all
+  // Last: its callbacks use the members above, so it goes first.
+  std::unique_ptr<cluster::BrokerConnection> broker_;
 };
 
 }  // namespace mael

@@ -4,13 +4,15 @@
 #include <thread>
 
 #include "base/error.h"
+#include "cluster/tool_options.h"
 
 namespace mael {
 
 std::string xdg_cache_home() {
   if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return x;
   const char* home = std::getenv("HOME");
-  if (!home || !*home) throw UserError("neither XDG_CACHE_HOME nor HOME is set: set one, or pass --cache-root");
+  if (!home || !*home)
+    throw UserError("neither XDG_CACHE_HOME nor HOME is set: set one, or pass --cache-root");
   return std::string(home) + "/.cache";
 }
 
@@ -51,6 +53,8 @@ void add_client_config(ConfigLoader& loader, std::string_view cache_dir_name) {
               .help = "HOST:PORT of a cluster's broker; without it jobs run on this machine",
               .short_name = 'b',
               .value_name = "HOST:PORT"});
+  // The broker's credentials: the same tls-ca, tls-cert, tls-key and token-file as a worker's.
+  cluster::add_tls_config(loader, false);
 }
 
 ClientOptions client_options_from(const Config& config) {
@@ -62,6 +66,11 @@ ClientOptions client_options_from(const Config& config) {
   o.container_image_depot_root = config.get_string("container-image-depot-root");
   o.accept_invalid_remote_container_tls_certs = config.get_bool("accept-invalid-remote-container-tls-certs");
   o.broker = config.get_optional_string("broker");
+  cluster::TlsOptions tls = cluster::tls_from_config(config);
+  o.tls_ca = tls.ca_file;
+  o.tls_cert = tls.cert_file;
+  o.tls_key = tls.key_file;
+  o.token = tls.token;
   return o;
 }
 

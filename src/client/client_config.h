@@ -9,7 +9,8 @@
 namespace mael {
 
 // Declares cache-root, cache-size, inline-limit, slots, container-image-depot-root,
-// accept-invalid-remote-container-tls-certs and broker. `program` picks the
+// accept-invalid-remote-container-tls-certs, broker, and the broker's
+// credentials tls-ca, tls-cert, tls-key and token-file. `program` picks the
 // default cache root: $XDG_CACHE_HOME/maelstrom/<dir>.
 void add_client_config(ConfigLoader& loader, std::string_view cache_dir_name);
 

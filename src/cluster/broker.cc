@@ -34,17 +34,6 @@ std::string version_mismatch(uint32_t theirs, const char* who) {
       kProtocolVersion, who, theirs);
 }
 
-// Drains an outbox into a stream until the outbox is closed.
-template <typename Stream, typename Msg>
-std::thread start_writer(Stream* stream, Outbox<Msg>& out) {
-  return std::thread([stream, &out] {
-    Msg m;
-    bool ok = true;
-    while (out.pop(m))
-      if (ok) ok = stream->Write(m);
-  });
-}
-
 // gRPC writes peers as "ipv6:%5B::1%5D:4000": show "[::1]:4000".
 std::string peer_name(const grpc::ServerContext* ctx) {
   std::string p = ctx->peer();
@@ -100,9 +89,10 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
   explicit Impl(BrokerOptions o)
       : opts(std::move(o)),
         store(opts.cache_root, opts.cache_size),
-        sched(
-            *this, [this](const Digest& d) { return store.has_blob(d); },
-            SchedulerOptions{opts.max_job_losses, 2}) {}
+        sched(*this,
+              BlobPins{[this](const Digest& d) { return store.pin_blob(d); },
+                       [this](const Digest& d) { store.unpin_blob(d); }},
+              SchedulerOptions{opts.max_job_losses, 2}) {}
 
   // ---- SchedulerSink (called with mu held) --------------------------------
 
@@ -434,6 +424,7 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
     j["assigned"] = s.assigned;
     j["running"] = s.running;
     j["completed"] = s.completed;
+    j["pinned_blobs"] = sched.pinned_blobs();
     j["uptime_s"] = std::chrono::duration<double>(Clock::now() - started).count();
     j["history"] = nlohmann::json::array();
     for (const auto& h : history)

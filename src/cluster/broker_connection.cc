@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <grpc/support/log.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -25,7 +27,24 @@ JobOutcome system_error(std::string message) {
   return JobOutcome{JobError{JobErrorKind::System, std::move(message)}, {}};
 }
 
+// What the user can do about a failed handshake ("" when the broker's message says it).
+std::string connect_hint(const grpc::Status& st, const TlsOptions& tls) {
+  if (st.error_message().find("--") != std::string::npos) return "";
+  if (st.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+      st.error_code() == grpc::StatusCode::PERMISSION_DENIED)
+    return "give the broker's credentials with --tls-ca, --tls-cert, --tls-key and --token-file";
+  if (tls.tls())
+    return "check --broker, that the broker runs there with TLS, and that --tls-ca, --tls-cert and --tls-key "
+           "match its setup";
+  return "check --broker and that maelstrom-broker runs there (with TLS, pass --tls-ca)";
+}
+
 }  // namespace
+
+void quiet_grpc_logging() {
+  gpr_set_log_function(
+      [](gpr_log_func_args* a) { spdlog::debug("grpc: {} ({}:{})", a->message, a->file, a->line); });
+}
 
 struct BrokerConnection::Impl {
   std::string broker;
@@ -279,7 +298,11 @@ BrokerConnection::BrokerConnection(std::string host_port, TlsOptions tls, BlobPr
           fmt::format("cannot connect to broker at {}: no answer within {} ms; check --broker and the "
                       "network",
                       c.broker, c.options.connect_timeout.count()));
-    throw UserError(fmt::format("cannot connect to broker at {}: {}", c.broker, st.error_message()));
+    std::string why = st.error_message();
+    std::replace(why.begin(), why.end(), '\n', ' ');
+    std::string hint = connect_hint(st, c.tls);
+    throw UserError(
+        fmt::format("cannot connect to broker at {}: {}{}{}", c.broker, why, hint.empty() ? "" : "; ", hint));
   }
   if (msg.welcome().protocol_version() != version) {
     c.ctx.TryCancel();

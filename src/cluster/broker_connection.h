@@ -22,6 +22,11 @@ struct BrokerConnectionOptions {
   uint32_t protocol_version = 0;  // 0: ours; tests set another to check refusal
 };
 
+// Sends gRPC's own log lines (e.g. a failed TLS handshake, which the
+// connection reports itself as one line) to the debug log instead of stderr.
+// Process-wide: clients call it while setting up.
+void quiet_grpc_logging();
+
 class BrokerConnection {
  public:
   // worker: set for Running ("worker 3 (host)"), empty otherwise.

@@ -17,9 +17,12 @@
 #include <thread>
 
 #include "base/error.h"
+#include "cluster.grpc.pb.h"
 #include "cluster/admin.h"
 #include "cluster/broker.h"
 #include "cluster/broker_connection.h"
+#include "cluster/convert.h"
+#include "cluster/protocol.h"
 #include "cluster/worker.h"
 #include "container/runtime.h"
 #include "store/artifact_store.h"
@@ -89,6 +92,48 @@ struct FakeRunner {
   }
 };
 
+// n distinct one-file layers of 2048 bytes each, and a client's provider for them.
+struct Layers {
+  std::map<Digest, fs::path> files;
+  std::vector<Digest> digests;
+  Layers(const fs::path& dir, const std::string& prefix, int n) {
+    for (int i = 0; i < n; ++i) {
+      fs::path p = dir / (prefix + std::to_string(i) + ".tar");
+      std::ofstream(p) << make_tar("f", prefix + " " + std::to_string(i) + "\n");
+      digests.push_back(Digest::of_file(p));
+      files[digests.back()] = p;
+    }
+  }
+  BrokerConnection::BlobProvider provider() const {
+    return [this](const Digest& d) -> std::optional<fs::path> {
+      auto it = files.find(d);
+      if (it == files.end()) return std::nullopt;
+      return it->second;
+    };
+  }
+};
+
+// Counts the jobs that exited and keeps the others' errors.
+struct Tally {
+  std::atomic<int> ok{0};
+  std::mutex mu;
+  std::vector<std::string> errors;
+  BrokerConnection::DoneCallback on_done() {
+    return [this](JobOutcome o) {
+      if (std::holds_alternative<Exited>(o.result)) {
+        ok++;
+        return;
+      }
+      std::lock_guard lk(mu);
+      errors.push_back(std::get<JobError>(o.result).message);
+    };
+  }
+  std::string first_error() {
+    std::lock_guard lk(mu);
+    return errors.empty() ? "" : errors.front();
+  }
+};
+
 struct Outcome {
   JobOutcome outcome;
   std::vector<std::string> states;
@@ -138,6 +183,57 @@ struct WorkerProcess {
   }
 };
 
+// A worker speaking the protocol by hand: it says hello, records the jobs it
+// is given and otherwise does nothing: never a heartbeat, never an answer.
+struct RawWorker {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<pb::Broker::Stub> stub;
+  grpc::ClientContext ctx;
+  std::unique_ptr<grpc::ClientReaderWriter<pb::WorkerToBroker, pb::BrokerToWorker>> stream;
+  std::thread reader;
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t enqueued = 0;
+  bool closed = false;
+
+  RawWorker(const std::string& address, uint32_t slots)
+      : channel(grpc::CreateChannel(address, grpc::InsecureChannelCredentials())),
+        stub(pb::Broker::NewStub(channel)),
+        stream(stub->WorkerSession(&ctx)) {
+    pb::WorkerToBroker hello;
+    hello.mutable_hello()->set_protocol_version(kProtocolVersion);
+    hello.mutable_hello()->set_name("raw");
+    hello.mutable_hello()->set_slots(slots);
+    stream->Write(hello);
+    reader = std::thread([this] {
+      pb::BrokerToWorker m;
+      while (stream->Read(&m)) {
+        std::lock_guard lk(mu);
+        if (m.has_enqueue()) enqueued++;
+        cv.notify_all();
+      }
+      std::lock_guard lk(mu);
+      closed = true;
+      cv.notify_all();
+    });
+  }
+  ~RawWorker() { hang_up(); }
+  bool wait_enqueued(size_t n) {
+    std::unique_lock lk(mu);
+    return cv.wait_for(lk, std::chrono::seconds(60), [&] { return enqueued >= n; });
+  }
+  bool wait_closed() {
+    std::unique_lock lk(mu);
+    return cv.wait_for(lk, std::chrono::seconds(60), [&] { return closed; });
+  }
+  void hang_up() {
+    if (!reader.joinable()) return;
+    ctx.TryCancel();
+    reader.join();
+    stream->Finish();
+  }
+};
+
 struct ClusterTest : ::testing::Test {
   TempDir dir;
   std::unique_ptr<Broker> broker;
@@ -145,17 +241,19 @@ struct ClusterTest : ::testing::Test {
   fs::path layer_path;
   Digest layer;
 
-  void SetUp() override { start_broker({}); }
-
-  void start_broker(TlsOptions tls) {
-    BrokerOptions o;
-    o.cache_root = dir.path() / "broker";
-    o.tls = tls;
-    broker = std::make_unique<Broker>(o);
-    address = "127.0.0.1:" + std::to_string(broker->port());
+  void SetUp() override {
     layer_path = dir.path() / "layer.tar";
     std::ofstream(layer_path) << make_tar("hello.txt", "hello\n");
     layer = Digest::of_file(layer_path);
+    start_broker({});
+  }
+
+  // (Re)starts the broker; its cache defaults to one directory under dir.
+  void start_broker(BrokerOptions o) {
+    broker.reset();
+    if (o.cache_root.empty()) o.cache_root = dir.path() / "broker";
+    broker = std::make_unique<Broker>(o);
+    address = "127.0.0.1:" + std::to_string(broker->port());
   }
 
   BrokerConnection::BlobProvider provider() {
@@ -241,6 +339,80 @@ TEST_F(ClusterTest, DigestMismatchFailsThatJobAndBrokerKeepsServing) {
   EXPECT_EQ(good.get().effects.stdout_.first, "echo still\n");
 }
 
+TEST_F(ClusterTest, SmallBrokerCacheKeepsEveryLayerQueuedJobsNeed) {
+  // A cache that holds about three of the thirty layers: without pins, each
+  // upload would evict the layers of the jobs queued before it.
+  BrokerOptions o{.cache_root = dir.path() / "small", .cache_size = 3 * 2048};
+  start_broker(o);
+  Layers layers(dir.path(), "layer", 30);
+  BrokerConnection conn(address, {}, layers.provider());
+  Tally tally;
+  for (int i = 0; i < 60; ++i) {  // two jobs per layer
+    ResolvedJob j = job("echo", {std::to_string(i)});
+    j.layers = {layers.digests[i % 30]};
+    conn.submit(j, nullptr, tally.on_done());
+  }
+  // Every layer uploaded and every job queued before any worker exists.
+  nlohmann::json s;
+  for (int i = 0; i < 2000; ++i) {
+    s = nlohmann::json::parse(broker->status_json());
+    if (s["queued"] == 60) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(s["queued"], 60) << s;
+  EXPECT_EQ(s["pinned_blobs"], 30);
+  WorkerProcess w(address, 2);
+  conn.wait_idle();
+  EXPECT_EQ(tally.ok, 60) << tally.first_error();
+  s = nlohmann::json::parse(broker->status_json());
+  EXPECT_EQ(s["pinned_blobs"], 0);
+  // Unpinned, the cache shrinks back under its bound.
+  uint64_t bytes = 0;
+  for (const auto& e : fs::directory_iterator(o.cache_root / "blobs")) bytes += e.file_size();
+  EXPECT_LE(bytes, o.cache_size);
+}
+
+TEST_F(ClusterTest, SmallWorkerCacheKeepsTheLayersOfItsWaitingJobs) {
+  // Two slots busy with gated jobs, two more jobs fetched ahead and waiting,
+  // each job with its own layer, in a worker cache that holds two blobs:
+  // without pins, fetching the fourth layer would evict the third.
+  Layers layers(dir.path(), "worker layer", 4);
+  const auto& order = layers.digests;
+  std::promise<void> gate;
+  std::shared_future<void> open = gate.get_future().share();
+  std::atomic<int> started{0};
+  TempDir wd;
+  ArtifactStore store(wd.path() / "a", 2 * 2048);
+  Worker worker(WorkerOptions{.broker = address, .name = "small", .slots = 2}, store,
+                [&](const ContainerConfig& c, const CancelToken*) {
+                  started++;
+                  if (c.program == "gate") open.wait();
+                  return JobOutcome{Exited{0}, {}};
+                });
+  std::thread t([&] { worker.run(); });
+  wait_workers(1);
+  BrokerConnection conn(address, {}, layers.provider());
+  Tally tally;
+  for (int i = 0; i < 4; ++i) {
+    ResolvedJob j = job(i < 2 ? "gate" : "echo");
+    j.layers = {order[i]};
+    conn.submit(j, nullptr, tally.on_done());
+    // In order, so that the gated jobs take the slots.
+    for (int k = 0; k < 2000 && i < 2 && started < i + 1; ++k)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  for (int k = 0; k < 2000 && !(store.has_blob(order[2]) && store.has_blob(order[3])); ++k)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_TRUE(store.has_blob(order[2]));
+  EXPECT_TRUE(store.has_blob(order[3]));
+  gate.set_value();
+  conn.wait_idle();
+  EXPECT_EQ(tally.ok, 4) << tally.first_error();
+  EXPECT_EQ(started, 4);
+  worker.stop();
+  t.join();
+}
+
 TEST_F(ClusterTest, MissingBlobOnClientFailsJob) {
   BrokerConnection conn(address, {}, [](const Digest&) { return std::nullopt; });
   Probe p;
@@ -311,8 +483,7 @@ TEST_F(ClusterTest, ProtocolVersionMismatchIsRefusedOnBothSides) {
 }
 
 TEST_F(ClusterTest, TokenIsRequiredWhenConfigured) {
-  broker.reset();
-  start_broker(TlsOptions{.token = "sesame"});
+  start_broker({.tls = TlsOptions{.token = "sesame"}});
   try {
     BrokerConnection conn(address, {}, provider());
     FAIL() << "accepted a client without token";
@@ -442,6 +613,226 @@ TEST_F(ClusterTest, WebServerServesPageAndStatus) {
   EXPECT_EQ(body["workers"].size(), 1u);
   EXPECT_EQ(body["slots"], 3);
   EXPECT_THAT(http_get(*broker->http_port(), "/nope"), HasSubstr("404"));
+}
+
+TEST_F(ClusterTest, SilentWorkerIsDroppedAndItsJobRunsElsewhere) {
+  // Connected but mute: no heartbeat, no answer. Only the heartbeat timeout
+  // can tell that it is gone.
+  start_broker({.heartbeat_timeout = std::chrono::milliseconds(1000)});
+  RawWorker silent(address, 1);
+  wait_workers(1);
+  BrokerConnection conn(address, {}, provider());
+  Probe p;
+  conn.submit(job("echo", {"rescued"}), p.on_state(), p.on_done());
+  ASSERT_TRUE(silent.wait_enqueued(1));
+  TempDir d2;
+  ArtifactStore s2(d2.path() / "a", 1 << 30);
+  FakeRunner r2;
+  Worker w2(
+      WorkerOptions{
+          .broker = address, .name = "w2", .slots = 1, .heartbeat_interval = std::chrono::milliseconds(50)},
+      s2, [&](const ContainerConfig& c, const CancelToken* t) { return r2(c, t); });
+  std::thread t2([&] { w2.run(); });
+  JobOutcome o = p.get();
+  EXPECT_EQ(o.effects.stdout_.first, "echo rescued\n");
+  EXPECT_TRUE(silent.wait_closed());  // the broker hung up on it
+  auto s = nlohmann::json::parse(broker->status_json());
+  ASSERT_EQ(s["workers"].size(), 1u);
+  EXPECT_EQ(s["workers"][0]["name"], "w2");
+  w2.stop();
+  t2.join();
+}
+
+TEST_F(ClusterTest, JobLostOnTooManyWorkersEndsWithClearError) {
+  start_broker({.max_job_losses = 1});
+  BrokerConnection conn(address, {}, provider());
+  Probe p;
+  conn.submit(job("echo"), p.on_state(), p.on_done());
+  for (int i = 0; i < 2; ++i) {  // two workers vanish holding it
+    RawWorker w(address, 1);
+    ASSERT_TRUE(w.wait_enqueued(1));
+    w.hang_up();
+  }
+  JobOutcome o = p.get();
+  ASSERT_TRUE(std::holds_alternative<JobError>(o.result));
+  EXPECT_EQ(std::get<JobError>(o.result).kind, JobErrorKind::System);
+  EXPECT_THAT(std::get<JobError>(o.result).message, HasSubstr("job lost: 2 workers disconnected"));
+}
+
+// A broker that refuses every worker session with a retryable error.
+struct RefusingBroker final : pb::Broker::Service {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::chrono::steady_clock::time_point> attempts;
+  grpc::Status WorkerSession(grpc::ServerContext*,
+                             grpc::ServerReaderWriter<pb::BrokerToWorker, pb::WorkerToBroker>*) override {
+    std::lock_guard lk(mu);
+    attempts.push_back(std::chrono::steady_clock::now());
+    cv.notify_all();
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "not now");
+  }
+};
+
+TEST_F(ClusterTest, WorkerRetriesWithGrowingBackoff) {
+  RefusingBroker service;
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  auto server = builder.BuildAndStart();
+  ASSERT_TRUE(server && port);
+  TempDir d;
+  ArtifactStore store(d.path() / "a", 1 << 30);
+  FakeRunner runner;
+  Worker w(WorkerOptions{.broker = "127.0.0.1:" + std::to_string(port),
+                         .name = "w",
+                         .slots = 1,
+                         .initial_backoff = std::chrono::milliseconds(50),
+                         .max_backoff = std::chrono::milliseconds(200)},
+           store, [&](const ContainerConfig& c, const CancelToken* t) { return runner(c, t); });
+  std::exception_ptr error;
+  std::thread t([&] {
+    try {
+      w.run();
+    } catch (...) {
+      error = std::current_exception();
+    }
+  });
+  {
+    std::unique_lock lk(service.mu);
+    ASSERT_TRUE(
+        service.cv.wait_for(lk, std::chrono::seconds(60), [&] { return service.attempts.size() >= 6; }));
+  }
+  w.stop();
+  t.join();
+  server->Shutdown();
+  EXPECT_FALSE(error);  // a retryable refusal never ends the worker
+  // Each pause at least doubles, up to the cap (lower bounds only: a loaded
+  // machine may make them longer, never shorter).
+  const int expected_ms[] = {50, 100, 200, 200, 200};
+  for (int i = 0; i < 5; ++i)
+    EXPECT_GE(service.attempts[i + 1] - service.attempts[i], std::chrono::milliseconds(expected_ms[i]))
+        << "pause " << i;
+}
+
+// A client speaking the protocol by hand, to send what a real client never would.
+struct RawClient {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<pb::Broker::Stub> stub;
+  grpc::ClientContext ctx;
+  std::unique_ptr<grpc::ClientReaderWriter<pb::ClientToBroker, pb::BrokerToClient>> stream;
+  uint64_t id = 0;
+  bool finished = false;
+
+  explicit RawClient(const std::string& address)
+      : channel(grpc::CreateChannel(address, grpc::InsecureChannelCredentials())),
+        stub(pb::Broker::NewStub(channel)),
+        stream(stub->ClientSession(&ctx)) {
+    pb::ClientToBroker hello;
+    hello.mutable_hello()->set_protocol_version(kProtocolVersion);
+    hello.mutable_hello()->set_name("raw");
+    stream->Write(hello);
+    pb::BrokerToClient welcome;
+    if (stream->Read(&welcome)) id = welcome.welcome().id();
+  }
+  ~RawClient() {
+    if (finished) return;
+    ctx.TryCancel();
+    finish();
+  }
+  // Reads until the broker ends the session; its status.
+  grpc::Status finish() {
+    pb::BrokerToClient m;
+    while (stream->Read(&m)) {
+    }
+    finished = true;
+    return stream->Finish();
+  }
+  void submit(uint64_t job_id, const ResolvedJob& j) {
+    pb::ClientToBroker m;
+    m.mutable_submit()->set_job_id(job_id);
+    to_proto(j, m.mutable_submit()->mutable_job());
+    stream->Write(m);
+  }
+  // Reads until n artifact requests arrived.
+  size_t read_requests(size_t n) {
+    size_t got = 0;
+    pb::BrokerToClient m;
+    while (got < n && stream->Read(&m))
+      if (m.has_artifact_request()) got++;
+    return got;
+  }
+};
+
+// Starts an upload of `bytes` as `d` and sends its first `first` bytes.
+struct Upload {
+  grpc::ClientContext ctx;
+  pb::UploadResult result;
+  std::unique_ptr<grpc::ClientWriter<pb::BlobChunk>> writer;
+  Upload(pb::Broker::Stub& stub, uint64_t client, const Digest& d, const std::string& bytes, size_t first)
+      : writer(stub.UploadBlob(&ctx, &result)) {
+    pb::BlobChunk c;
+    c.set_protocol_version(kProtocolVersion);
+    c.set_client_id(client);
+    c.set_digest(digest_bytes(d));
+    c.set_size(bytes.size());
+    c.set_data(bytes.substr(0, first));
+    writer->Write(c);
+  }
+  grpc::Status finish(const std::string& rest = "") {
+    if (!rest.empty()) {
+      pb::BlobChunk c;
+      c.set_data(rest);
+      writer->Write(c);
+    }
+    writer->WritesDone();
+    return writer->Finish();
+  }
+};
+
+TEST_F(ClusterTest, ConcurrentUploadsAreBounded) {
+  start_broker({.max_concurrent_uploads = 1});
+  std::string a = make_tar("a", "first layer\n"), b = make_tar("b", "second layer\n");
+  Digest da = Digest::of_bytes(a), db = Digest::of_bytes(b);
+  RawClient client(address);
+  ResolvedJob j = job("echo");
+  j.layers = {da, db};
+  client.submit(1, j);
+  ASSERT_EQ(client.read_requests(2), 2u);
+  Upload first(*client.stub, client.id, da, a, 100);  // holds the only upload slot
+  // A second upload is refused while the first one is open. (Until the broker
+  // has read the first one's opening chunk, it may still be let in: then it
+  // ends early, incomplete, and we try again.)
+  grpc::Status st;
+  for (int i = 0; i < 500; ++i) {
+    st = Upload(*client.stub, client.id, db, b, 100).finish();
+    if (st.error_code() != grpc::StatusCode::CANCELLED) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << st.error_message();
+  EXPECT_THAT(st.error_message(), HasSubstr("too many uploads"));
+  EXPECT_TRUE(first.finish(a.substr(100)).ok());
+  // The slot is free again.
+  EXPECT_TRUE(Upload(*client.stub, client.id, db, b, b.size()).finish().ok());
+  for (int i = 0; i < 2000; ++i) {
+    if (nlohmann::json::parse(broker->status_json())["queued"] == 1) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  FAIL() << broker->status_json();
+}
+
+TEST_F(ClusterTest, OversizedMessageIsRefusedAndBrokerKeepsServing) {
+  {
+    RawClient raw(address);  // a default channel sends messages of any size
+    ResolvedJob big = job("echo", {std::string(kMaxMessageBytes + 1024, 'x')});
+    raw.submit(1, big);
+    EXPECT_EQ(raw.finish().error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  }
+  WorkerProcess w(address, 1);
+  BrokerConnection conn(address, {}, provider());
+  Probe p;
+  conn.submit(job("echo", {"small"}), nullptr, p.on_done());
+  EXPECT_EQ(p.get().effects.stdout_.first, "echo small\n");
 }
 
 }  // namespace

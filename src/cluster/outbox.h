@@ -1,9 +1,13 @@
 #pragma once
 // A queue of messages for one gRPC stream, drained by one writer thread, so
-// that the broker never blocks on a slow peer while holding its lock.
+// that neither the broker (holding its lock) nor a worker's job slots ever
+// wait on a slow peer or the network.
+#include <grpcpp/grpcpp.h>
+
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <thread>
 
 namespace mael::cluster {
 
@@ -28,6 +32,16 @@ class Outbox {
     q_.pop_front();
     return true;
   }
+  // Blocks for the next messages and takes every one queued (so the writer can
+  // hand them to the transport in one go); false once closed and drained.
+  bool pop_all(std::deque<T>& out) {
+    std::unique_lock lk(mu_);
+    cv_.wait(lk, [&] { return closed_ || !q_.empty(); });
+    if (q_.empty()) return false;
+    out.swap(q_);
+    q_.clear();
+    return true;
+  }
   void close() {
     {
       std::lock_guard lk(mu_);
@@ -46,5 +60,23 @@ class Outbox {
   std::deque<T> q_;
   bool closed_ = false;
 };
+
+// Drains an outbox into a gRPC stream until the outbox is closed. Messages
+// queued together go out together: all but the last with a buffer hint, so
+// gRPC coalesces them into few writes (thousands of small job messages
+// otherwise cost one syscall each). After a failed write the rest is dropped.
+template <typename Stream, typename T>
+std::thread start_writer(Stream* stream, Outbox<T>& out) {
+  return std::thread([stream, &out] {
+    std::deque<T> batch;
+    bool ok = true;
+    while (out.pop_all(batch)) {
+      for (size_t i = 0; ok && i < batch.size(); ++i)
+        ok = i + 1 < batch.size() ? stream->Write(batch[i], grpc::WriteOptions().set_buffer_hint())
+                                  : stream->Write(batch[i]);
+      batch.clear();
+    }
+  });
+}
 
 }  // namespace mael::cluster

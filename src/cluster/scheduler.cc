@@ -22,9 +22,32 @@ bool Scheduler::QueueKey::operator<(const QueueKey& o) const {
   return id < o.id;
 }
 
-Scheduler::Scheduler(SchedulerSink& sink, std::function<bool(const Digest&)> has_blob,
-                     SchedulerOptions options)
-    : sink_(sink), has_blob_(std::move(has_blob)), options_(options) {}
+Scheduler::Scheduler(SchedulerSink& sink, BlobPins blobs, SchedulerOptions options)
+    : sink_(sink), blobs_(std::move(blobs)), options_(options) {}
+
+Scheduler::~Scheduler() {
+  for (const auto& [d, n] : held_) blobs_.unpin(d);
+}
+
+bool Scheduler::hold(Job& j, const Digest& d) {
+  auto it = held_.find(d);
+  if (it == held_.end()) {
+    if (!blobs_.pin(d)) return false;
+    it = held_.emplace(d, 0).first;
+  }
+  ++it->second;
+  j.held.push_back(d);
+  return true;
+}
+
+void Scheduler::release(const Digest& d) {
+  auto it = held_.find(d);
+  if (it == held_.end()) return;
+  if (--it->second == 0) {
+    held_.erase(it);
+    blobs_.unpin(d);
+  }
+}
 
 Scheduler::QueueKey Scheduler::key(const Job& j) const {
   return QueueKey{j.spec.priority, j.spec.estimated_duration ? j.spec.estimated_duration->count() : INT64_MAX,
@@ -99,8 +122,8 @@ void Scheduler::submit(ClientId c, ClientJobId cj, ResolvedJob spec) {
   j.seq = next_seq_++;
   j.spec = std::move(spec);
   by_client_[{c, cj}] = id;
-  for (const Digest& d : j.spec.layers)
-    if (!has_blob_(d)) j.missing.insert(d);
+  for (const Digest& d : std::set<Digest>(j.spec.layers.begin(), j.spec.layers.end()))
+    if (!hold(j, d)) j.missing.insert(d);
   if (j.missing.empty()) {
     enqueue(j);
     dispatch();
@@ -146,14 +169,22 @@ void Scheduler::choose_uploader(const Digest& d, Artifact& a) {
 void Scheduler::artifact_ready(const Digest& d) {
   auto it = artifacts_.find(d);
   if (it == artifacts_.end()) return;
-  std::set<BrokerJobId> waiting = std::move(it->second.waiting);
-  artifacts_.erase(it);
-  for (BrokerJobId id : waiting) {
-    auto jt = jobs_.find(id);
-    if (jt == jobs_.end()) continue;
-    jt->second.missing.erase(d);
-    if (jt->second.missing.empty()) enqueue(jt->second);
+  Artifact& a = it->second;
+  std::vector<Job*> ready;
+  for (BrokerJobId id : a.waiting) {
+    Job& j = jobs_.at(id);
+    if (!hold(j, d)) {
+      // Evicted again before we could pin it (only under heavy churn of a
+      // tiny cache): ask for it once more.
+      a.uploader.reset();
+      choose_uploader(d, a);
+      return;
+    }
+    j.missing.erase(d);
+    if (j.missing.empty()) ready.push_back(&j);
   }
+  artifacts_.erase(it);
+  for (Job* j : ready) enqueue(*j);
   dispatch();
 }
 
@@ -244,6 +275,7 @@ void Scheduler::forget(BrokerJobId id) {
     at->second.waiting.erase(id);
     if (at->second.waiting.empty()) artifacts_.erase(at);
   }
+  for (const Digest& d : j.held) release(d);
   by_client_.erase({j.client, j.client_job});
   jobs_.erase(it);
 }

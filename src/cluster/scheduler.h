@@ -12,6 +12,9 @@
 //   (fewest assigned jobs per slot);
 // - a job whose layers are missing waits while one client uploads each missing
 //   blob (one upload per digest, however many jobs or clients need it);
+// - every layer a live job (waiting, queued or on a worker) holds is pinned in
+//   the broker's store until the job ends, so a small cache under load never
+//   evicts a blob a job still needs (a worker may have to fetch it any time);
 // - a worker that vanishes has its jobs queued again; a job lost on more than
 //   max_losses workers ends with a System error; a client that vanishes has its
 //   queued jobs dropped and its assigned jobs cancelled on their workers.
@@ -43,6 +46,14 @@ class SchedulerSink {
   virtual void request_artifact(ClientId c, const Digest& d) = 0;
 };
 
+// The broker's store as the scheduler sees it. pin: when the blob is present,
+// protect it from eviction and return true; false when absent. unpin releases
+// one successful pin.
+struct BlobPins {
+  std::function<bool(const Digest&)> pin;
+  std::function<void(const Digest&)> unpin;
+};
+
 struct SchedulerOptions {
   int max_losses = 3;
   size_t jobs_per_slot = 2;
@@ -66,8 +77,10 @@ struct SchedulerStats {
 
 class Scheduler {
  public:
-  // has_blob: whether the broker's store holds a digest.
-  Scheduler(SchedulerSink& sink, std::function<bool(const Digest&)> has_blob, SchedulerOptions options = {});
+  Scheduler(SchedulerSink& sink, BlobPins blobs, SchedulerOptions options = {});
+  ~Scheduler();  // releases every pin it holds
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
 
   void add_client(ClientId c);
   void remove_client(ClientId c);
@@ -93,6 +106,8 @@ class Scheduler {
   SchedulerStats stats() const;
   std::vector<ClientId> clients() const;
   std::vector<WorkerId> workers() const;
+  // Blobs pinned for live jobs (for tests and the status page).
+  size_t pinned_blobs() const { return held_.size(); }
 
  private:
   struct Job {
@@ -102,6 +117,7 @@ class Scheduler {
     uint64_t seq;
     ResolvedJob spec;
     std::set<Digest> missing;
+    std::vector<Digest> held;  // pinned for this job
     std::optional<WorkerId> worker;
     bool running = false;
     int losses = 0;
@@ -129,9 +145,11 @@ class Scheduler {
   void finish(BrokerJobId id, const JobOutcome& outcome);
   void forget(BrokerJobId id);  // removes every trace of a job
   void choose_uploader(const Digest& d, Artifact& a);
+  bool hold(Job& j, const Digest& d);  // pins d for j if present
+  void release(const Digest& d);
 
   SchedulerSink& sink_;
-  std::function<bool(const Digest&)> has_blob_;
+  BlobPins blobs_;
   SchedulerOptions options_;
   std::map<BrokerJobId, Job> jobs_;
   std::map<std::pair<ClientId, ClientJobId>, BrokerJobId> by_client_;
@@ -139,6 +157,7 @@ class Scheduler {
   std::map<WorkerId, WorkerState> workers_;
   std::set<QueueKey> queue_;
   std::map<Digest, Artifact> artifacts_;
+  std::map<Digest, size_t> held_;  // pinned digest -> live jobs holding it
   BrokerJobId next_id_ = 1;
   uint64_t next_seq_ = 0;
   uint64_t completed_ = 0;

@@ -55,8 +55,16 @@ JobOutcome exited(int code) {
 
 struct SchedulerTest : ::testing::Test {
   Recorder sink;
-  std::set<Digest> store;
-  Scheduler sched{sink, [this](const Digest& d) { return store.count(d) > 0; }};
+  std::set<Digest> store;      // blobs the broker holds
+  std::map<Digest, int> pins;  // and their pins
+  Scheduler sched{sink, BlobPins{[this](const Digest& d) {
+                                   if (!store.count(d)) return false;
+                                   ++pins[d];
+                                   return true;
+                                 },
+                                 [this](const Digest& d) {
+                                   if (--pins.at(d) == 0) pins.erase(d);
+                                 }}};
 };
 
 TEST_F(SchedulerTest, NoWorkerMeansJobsWaitInQueue) {
@@ -153,6 +161,69 @@ TEST_F(SchedulerTest, MissingArtifactUploadedOnceForManyJobsAndClients) {
   sched.submit(2, 2, job(0, {}, {d}));
   EXPECT_EQ(sink.count("request"), 1u);
   EXPECT_EQ(sink.count("enqueue"), 4u);
+}
+
+TEST_F(SchedulerTest, LayersOfLiveJobsStayPinnedUntilTheyEnd) {
+  std::vector<Digest> layers;
+  for (int i = 0; i < 10; ++i) layers.push_back(Digest::of_bytes("layer " + std::to_string(i)));
+  for (int i = 0; i < 5; ++i) store.insert(layers[i]);  // the rest must be uploaded
+  sched.add_client(1);
+  sched.add_client(2);
+  sched.add_worker(1, 2);
+  // 200 jobs, each needing two of the ten layers; most wait at the broker.
+  for (int i = 0; i < 200; ++i)
+    sched.submit(1 + i % 2, i, job(0, {}, {layers[i % 10], layers[(i * 3 + 1) % 10]}));
+  EXPECT_EQ(pins.size(), 5u);  // every present layer, pinned once
+  for (int i = 5; i < 10; ++i) {
+    store.insert(layers[i]);
+    sched.artifact_ready(layers[i]);
+  }
+  EXPECT_EQ(pins.size(), 10u);
+  EXPECT_EQ(sched.pinned_blobs(), 10u);
+  for (const auto& [d, n] : pins) EXPECT_EQ(n, 1) << d.hex();
+  // Jobs end every way a job can: done, cancelled, lost with its client.
+  sched.cancel(1, 10);  // queued
+  sched.remove_client(2);
+  for (int round = 0; round < 1000 && !sink.on_worker.empty(); ++round) {
+    auto [id, w] = *sink.on_worker.begin();
+    sink.on_worker.erase(sink.on_worker.begin());
+    sched.job_done(w, id, exited(0));
+  }
+  EXPECT_EQ(sched.stats().queued, 0u);
+  EXPECT_TRUE(pins.empty());
+  EXPECT_EQ(sched.pinned_blobs(), 0u);
+}
+
+TEST_F(SchedulerTest, PinsFollowOneJobToItsEnd) {
+  Digest d = Digest::of_bytes("layer");
+  store.insert(d);
+  sched.add_client(1);
+  sched.submit(1, 1, job(0, {}, {d}));
+  EXPECT_EQ(pins[d], 1);
+  sched.add_worker(1, 1);
+  sched.remove_worker(1);  // lost once: queued again, still pinned
+  EXPECT_EQ(pins[d], 1);
+  sched.add_worker(2, 1);
+  sched.job_running(2, 1);
+  EXPECT_EQ(pins[d], 1);
+  sched.job_done(2, 1, exited(0));
+  EXPECT_FALSE(pins.count(d));
+}
+
+TEST_F(SchedulerTest, BlobGoneBeforeItCouldBePinnedIsAskedForAgain) {
+  Digest d = Digest::of_bytes("layer");
+  sched.add_client(1);
+  sched.add_worker(1, 1);
+  sched.submit(1, 1, job(0, {}, {d}));
+  EXPECT_EQ(sink.count("request c1"), 1u);
+  sched.artifact_ready(d);  // stored, then evicted by someone else's upload
+  EXPECT_EQ(sink.count("request c1"), 2u);
+  EXPECT_TRUE(sched.artifact_expected(1, d));
+  EXPECT_EQ(sink.count("enqueue"), 0u);
+  store.insert(d);
+  sched.artifact_ready(d);
+  EXPECT_EQ(sink.count("enqueue"), 1u);
+  EXPECT_EQ(pins[d], 1);
 }
 
 TEST_F(SchedulerTest, UploaderVanishingAsksAnotherClient) {

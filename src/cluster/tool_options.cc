@@ -1,6 +1,15 @@
 #include "cluster/tool_options.h"
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
 #include <cstdlib>
+#include <thread>
+
+#include "base/error.h"
+#include "base/log.h"
+#include "base/tool_main.h"
 
 namespace mael::cluster {
 
@@ -41,6 +50,69 @@ std::string default_cache_root(const std::string& what) {
   if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/maelstrom/" + what;
   const char* home = std::getenv("HOME");
   return std::string(home && *home ? home : ".") + "/.cache/maelstrom/" + what;
+}
+
+int run_cluster_tool(const ClusterTool& tool, int argc, char** argv,
+                     const std::function<void(CLI::App&, ConfigLoader&)>& declare,
+                     const std::function<int(const Config&)>& body) {
+  CLI::App app{tool.about, tool.program};
+  return run_tool(tool.program, app, [&] {
+    app.set_version_flag("--version", fmt::format("{} 0.1.0", tool.program));
+    ConfigLoader loader(program_config_info(tool.program), app);
+    declare(app, loader);
+    add_tls_config(loader, tool.broker_side);
+    app.parse(argc, argv);
+    Config config = loader.load(environment_map());
+    if (loader.print_config_requested()) {
+      std::fputs(config.to_toml().c_str(), stdout);
+      return 0;
+    }
+    init_logging(config.log_level());
+    return body(config);
+  });
+}
+
+void add_broker_config(ConfigLoader& loader) {
+  loader.add({.name = "broker",
+              .type = ConfigType::String,
+              .help = "HOST:PORT of the broker",
+              .short_name = 'b',
+              .value_name = "HOST:PORT"});
+}
+
+std::string broker_from_config(const Config& config) {
+  auto broker = config.get_optional_string("broker");
+  if (!broker) throw UserError("no broker given: pass --broker HOST:PORT");
+  return *broker;
+}
+
+void add_cache_config(ConfigLoader& loader, const std::string& what) {
+  loader.add({.name = "cache-root",
+              .type = ConfigType::String,
+              .help = "directory of the artifact cache",
+              .default_value = default_cache_root(what),
+              .value_name = "DIR"});
+  loader.add({.name = "cache-size",
+              .type = ConfigType::Size,
+              .help = "target disk space of the cache",
+              .default_value = "1 GB",
+              .value_name = "BYTES"});
+}
+
+StopSignals::StopSignals() {
+  sigemptyset(&set_);
+  sigaddset(&set_, SIGINT);
+  sigaddset(&set_, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+}
+
+void StopSignals::on_signal(std::function<void()> stop) {
+  std::thread([set = set_, stop = std::move(stop)] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    spdlog::info("stopping on signal {}", sig);
+    stop();
+  }).detach();
 }
 
 }  // namespace mael::cluster

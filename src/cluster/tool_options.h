@@ -1,6 +1,14 @@
 #pragma once
-// Configuration values shared by the cluster's programs (broker, worker,
-// admin) and by clients that talk to a broker: TLS files and a shared token.
+// What the cluster's programs (maelstrom-broker, -worker, -admin) share: the
+// command-line frame, the TLS and token options (also read by clients that
+// talk to a broker), the broker address, the cache options and stopping on
+// SIGINT/SIGTERM.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
 #include "base/config.h"
 #include "cluster/security.h"
 
@@ -13,5 +21,40 @@ TlsOptions tls_from_config(const Config& config);
 
 // $XDG_CACHE_HOME/maelstrom/<what> (default ~/.cache/maelstrom/<what>).
 std::string default_cache_root(const std::string& what);
+
+struct ClusterTool {
+  const char* program;  // e.g. "maelstrom-worker"
+  const char* about;    // the --help headline
+  bool broker_side;     // which wording the TLS options get
+};
+
+// The frame of a cluster program's main(): the CLI app with --version, the
+// config loader (-c, -P, log level), `declare` for the program's own options,
+// then the TLS options; parses argv, the environment and the config files,
+// prints the configuration for -P, sets up logging and runs `body`. User
+// errors end as one "error: ..." line and a non-zero exit code.
+int run_cluster_tool(const ClusterTool& tool, int argc, char** argv,
+                     const std::function<void(CLI::App&, ConfigLoader&)>& declare,
+                     const std::function<int(const Config&)>& body);
+
+// -b/--broker HOST:PORT, and reading it back (UserError when absent).
+void add_broker_config(ConfigLoader& loader);
+std::string broker_from_config(const Config& config);
+
+// cache-root (default default_cache_root(what)) and cache-size.
+void add_cache_config(ConfigLoader& loader, const std::string& what);
+
+// Blocks SIGINT and SIGTERM in the calling thread and in the threads it starts
+// afterwards (construct it before starting any), so that only stop_on_signal's
+// thread receives them.
+class StopSignals {
+ public:
+  StopSignals();
+  // Starts a thread that waits for one of the signals, logs it and calls stop.
+  void on_signal(std::function<void()> stop);
+
+ private:
+  sigset_t set_;
+};
 
 }  // namespace mael::cluster

@@ -9,10 +9,13 @@
 #include <map>
 #include <set>
 #include <thread>
+#include <tuple>
+#include <utility>
 
 #include "base/error.h"
 #include "cluster.grpc.pb.h"
 #include "cluster/convert.h"
+#include "cluster/outbox.h"
 #include "cluster/scheduler.h"  // job id types
 #include "store/artifact_store.h"
 
@@ -31,6 +34,28 @@ bool is_fatal(const grpc::Status& st) {
          st.error_code() == grpc::StatusCode::PERMISSION_DENIED;
 }
 
+// Blobs pinned in the worker's store for one job, from the moment each is
+// present until the job is over: fetching the layers of the next jobs into a
+// small cache cannot evict those of a job that waits for a slot.
+class JobPins {
+ public:
+  explicit JobPins(ArtifactStore& store) : store_(&store) {}
+  JobPins(JobPins&& o) noexcept : store_(o.store_), held_(std::exchange(o.held_, {})) {}
+  JobPins& operator=(JobPins&&) = delete;
+  ~JobPins() {
+    for (const Digest& d : held_) store_->unpin_blob(d);
+  }
+  bool pin(const Digest& d) {
+    if (!store_->pin_blob(d)) return false;
+    held_.push_back(d);
+    return true;
+  }
+
+ private:
+  ArtifactStore* store_;
+  std::vector<Digest> held_;
+};
+
 }  // namespace
 
 // One connection to the broker, with its own executor and layer fetchers: when
@@ -43,13 +68,17 @@ struct Worker::Session {
   grpc::ClientContext ctx;
   std::unique_ptr<grpc::ClientReaderWriter<pb::WorkerToBroker, pb::BrokerToWorker>> stream;
 
-  std::mutex write_mu;
+  // Messages to the broker go through one writer thread, so that a slot's
+  // thread never waits on the network between one job and the next.
+  Outbox<pb::WorkerToBroker> out;
+  std::thread writer;
   std::mutex mu;  // guards the job maps, fetch queue and flags below
   std::condition_variable cv;
   bool ending = false;
   struct Waiting {
     ResolvedJob job;
     std::set<Digest> missing;
+    JobPins pins;
   };
   std::map<BrokerJobId, Waiting> waiting;  // fetching layers
   std::map<BrokerJobId, JobId> running;    // in the executor
@@ -61,22 +90,22 @@ struct Worker::Session {
   std::unique_ptr<LocalExecutor> executor;
 
   explicit Session(Worker& worker) : w(worker) {}
+  ~Session() { end(); }  // idempotent; covers an exception mid-session
 
-  void send(const pb::WorkerToBroker& m) {
-    std::lock_guard lk(write_mu);
-    stream->Write(m);
-  }
+  void send(pb::WorkerToBroker m) { out.push(std::move(m)); }
   void send_done(BrokerJobId id, const JobOutcome& o) {
     pb::WorkerToBroker m;
     m.mutable_done()->set_job_id(id);
     to_proto(o, m.mutable_done()->mutable_outcome());
-    send(m);
+    send(std::move(m));
   }
 
-  // Hands a job whose layers are all here to the executor. Call without mu.
-  void start(BrokerJobId id, ResolvedJob job) {
+  // Hands a job whose layers are all here (and pinned) to the executor. Call
+  // without mu.
+  void start(BrokerJobId id, ResolvedJob job, JobPins pins) {
     std::lock_guard lk(mu);
     if (ending) return;
+    auto held = std::make_shared<JobPins>(std::move(pins));  // released with the job
     JobId eid = executor->submit(
         std::move(job),
         [this, id](JobState s) {
@@ -84,9 +113,9 @@ struct Worker::Session {
           pb::WorkerToBroker m;
           m.mutable_status()->set_job_id(id);
           m.mutable_status()->set_state(pb::RUNNING);
-          send(m);
+          send(std::move(m));
         },
-        [this, id](JobOutcome o) {
+        [this, id, held](JobOutcome o) {
           {
             std::lock_guard lk2(mu);
             running.erase(id);
@@ -106,10 +135,11 @@ struct Worker::Session {
       return;
     }
     std::set<Digest> missing;
-    for (const Digest& d : job.layers)
-      if (!w.store_.has_blob(d)) missing.insert(d);
+    JobPins pins(w.store_);
+    for (const Digest& d : std::set<Digest>(job.layers.begin(), job.layers.end()))
+      if (!pins.pin(d)) missing.insert(d);
     if (missing.empty()) {
-      start(id, std::move(job));
+      start(id, std::move(job), std::move(pins));
       return;
     }
     std::lock_guard lk(mu);
@@ -118,7 +148,7 @@ struct Worker::Session {
       if (waiters.empty()) fetch_queue.push_back(d);
       waiters.insert(id);
     }
-    waiting[id] = Waiting{std::move(job), std::move(missing)};
+    waiting.try_emplace(id, Waiting{std::move(job), std::move(missing), std::move(pins)});
     cv.notify_all();
   }
 
@@ -158,10 +188,11 @@ struct Worker::Session {
       } catch (const std::exception& e) {
         error = e.what();
       }
-      std::vector<std::pair<BrokerJobId, ResolvedJob>> ready;
+      std::vector<std::tuple<BrokerJobId, ResolvedJob, JobPins>> ready;
       std::vector<BrokerJobId> failed;
       {
         std::lock_guard lk(mu);
+        bool evicted = false;  // by another fetch into a tiny cache: fetch again
         for (BrokerJobId id : fetch_waiters[d]) {
           auto it = waiting.find(id);
           if (it == waiting.end()) continue;
@@ -172,19 +203,29 @@ struct Worker::Session {
             failed.push_back(id);
             continue;
           }
+          if (!it->second.pins.pin(d)) {
+            evicted = true;
+            break;
+          }
           it->second.missing.erase(d);
           if (it->second.missing.empty()) {
-            ready.emplace_back(id, std::move(it->second.job));
+            ready.emplace_back(id, std::move(it->second.job), std::move(it->second.pins));
             waiting.erase(it);
           }
         }
-        fetch_waiters.erase(d);
+        if (evicted) {
+          for (const auto& [id, job, pins] : ready) fetch_waiters[d].erase(id);
+          fetch_queue.push_back(d);
+          cv.notify_all();
+        } else {
+          fetch_waiters.erase(d);
+        }
       }
       if (!error.empty()) spdlog::error("fetching layer sha256:{} failed: {}", d.hex(), error);
       for (BrokerJobId id : failed)
         send_done(id,
                   system_error(fmt::format("worker could not fetch layer sha256:{}: {}", d.hex(), error)));
-      for (auto& [id, job] : ready) start(id, std::move(job));
+      for (auto& [id, job, pins] : ready) start(id, std::move(job), std::move(pins));
     }
   }
 
@@ -229,7 +270,7 @@ struct Worker::Session {
       lk.unlock();
       pb::WorkerToBroker m;
       m.mutable_heartbeat();
-      send(m);
+      send(std::move(m));
       lk.lock();
     }
   }
@@ -243,9 +284,12 @@ struct Worker::Session {
       for (auto* c : fetch_ctxs) c->TryCancel();
     }
     cv.notify_all();
-    for (auto& t : fetchers) t.join();
+    for (auto& t : fetchers)
+      if (t.joinable()) t.join();
     if (heartbeat.joinable()) heartbeat.join();
     executor.reset();
+    out.close();  // the writer sends what is queued, or fails fast on a dead stream
+    if (writer.joinable()) writer.join();
   }
 };
 
@@ -329,6 +373,7 @@ bool Worker::run_session() {
 
   s.executor = std::make_unique<LocalExecutor>(store_, runner_,
                                                ExecutorOptions{options_.slots, options_.inline_limit});
+  s.writer = start_writer(s.stream.get(), s.out);
   for (size_t i = 0; i < options_.fetch_threads; ++i) s.fetchers.emplace_back([&s] { s.fetch_loop(); });
   s.heartbeat = std::thread([&s] { s.heartbeat_loop(); });
 

@@ -52,6 +52,18 @@ CHILD long write_file(const char* path, const char* text) {
   return rc < 0 ? rc : 0;
 }
 
+// Writes uid_map, setgroups and gid_map; on failure returns the error and
+// sets *step to the one that failed.
+CHILD long write_maps(const char* uid_map, const char* gid_map, Step* step) {
+  long rc;
+  *step = Step::UidMap;
+  if ((rc = write_file("proc/self/uid_map", uid_map)) < 0) return rc;
+  *step = Step::Setgroups;
+  if ((rc = write_file("proc/self/setgroups", "deny")) < 0) return rc;
+  *step = Step::GidMap;
+  return write_file("proc/self/gid_map", gid_map);
+}
+
 // "/proc/self/fd/<fd>/<leaf>" into buf.
 CHILD void fd_path(char* buf, long fd, const char* leaf) {
   const char* prefix = "proc/self/fd/";  // relative: our cwd is the host's "/"
@@ -156,33 +168,25 @@ CHILD long move_fd(long fd, int target) {
 struct Prepared {
   long host;     // O_PATH fd of the host's "/" (detached)
   long proc;     // a proc mount not attached yet, or -errno
-  long sysfs;    // likewise sysfs
   const char* staging;  // host directory the job's root is attached to before pivot_root
 };
 
-// Returns the prepared mount for this op (once), or makes a new one.
+// Returns the prepared proc mount for the first proc op, or makes a new one.
 CHILD long mount_for(const MountOp& m, Prepared& p) {
   if (m.kind == MountOp::Bind) return bind_tree(m.source, m.read_only);
-  long* ready = nullptr;
-  if (m.fstype[0] == 'p' && m.fstype[1] == 'r') ready = &p.proc;  // "proc"
-  if (m.fstype[0] == 's' && m.fstype[1] == 'y') ready = &p.sysfs;  // "sysfs"
-  if (ready && *ready != -EBADF) {
-    long fd = *ready;
-    *ready = -EBADF;  // used: any further one is made now (and may be refused)
+  if (m.fstype[0] == 'p' && m.fstype[1] == 'r' && p.proc != -EBADF) {  // "proc"
+    long fd = p.proc;
+    p.proc = -EBADF;  // used: any further one is made now
     return fd;
   }
   return new_fs(m.fstype, m.options, m.read_only);
 }
 
-[[noreturn]] CHILD void run_script(const Script& s, Prepared& p, int report, int in, int out, int err) {
+[[noreturn]] CHILD void run_script(const Script& s, Prepared& p, int report, int in, int out, int err,
+                                   bool tty) {
   long rc;
   // Host paths in the script are relative to the host's "/" (our cwd).
   if ((rc = sys(SYS_fchdir, p.host)) < 0) die(report, Step::Prepare, rc);
-  if (s.uid_map) {
-    if ((rc = write_file("proc/self/uid_map", s.uid_map)) < 0) die(report, Step::UidMap, rc);
-    if ((rc = write_file("proc/self/setgroups", "deny")) < 0) die(report, Step::Setgroups, rc);
-    if ((rc = write_file("proc/self/gid_map", s.gid_map)) < 0) die(report, Step::GidMap, rc);
-  }
   if (s.loopback) {
     long sock = sys(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (sock < 0) die(report, Step::Loopback, sock);
@@ -220,6 +224,9 @@ CHILD long mount_for(const MountOp& m, Prepared& p) {
 
   if ((rc = move_fd(in, 0)) < 0 || (rc = move_fd(out, 1)) < 0 || (rc = move_fd(err, 2)) < 0)
     die(report, Step::Stdio, rc);
+  // We lead a new session: the terminal becomes its controlling terminal and
+  // our process group its foreground group.
+  if (tty && (rc = sys(SYS_ioctl, 0, TIOCSCTTY, 0)) < 0) die(report, Step::Terminal, rc);
   // Our other fds (host, root, ...) are all close-on-exec.
   if (!s.search) die(report, Step::Exec, sys(SYS_execve, s.candidates[0], s.argv, s.envp));
   for (int i = 0; i < s.n_candidates; ++i) {
@@ -229,15 +236,20 @@ CHILD long mount_for(const MountOp& m, Prepared& p) {
   die(report, Step::NotFound, -ENOENT);
 }
 
-// Everything that does not depend on the job: proc and sysfs instances
-// (their namespaces are ours already).
-CHILD long prepare(const Shell& shell, Prepared& p) {
+// Everything that does not depend on the job's script: the uid/gid maps, a
+// proc instance (its namespaces are ours already). sysfs is
+// made only for jobs that ask for it: an unused detached mount would be
+// dissolved when execve closes its fd, which waits for an RCU grace period on
+// the job's path.
+CHILD void prepare(const Shell& shell, Prepared& p, int report) {
   p.staging = shell.staging;
   p.host = sys(SYS_openat, AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (p.host < 0) return p.host;
+  if (p.host < 0) die(report, Step::Prepare, p.host);
+  long rc = sys(SYS_fchdir, p.host);
+  if (rc < 0) die(report, Step::Prepare, rc);
+  Step step;
+  if ((rc = write_maps(shell.uid_map, shell.gid_map, &step)) < 0) die(report, step, rc);
   p.proc = new_fs("proc", nullptr, false);
-  p.sysfs = new_fs("sysfs", nullptr, false);  // refused without our own network namespace
-  return 0;
 }
 
 }  // namespace
@@ -247,7 +259,11 @@ __attribute__((no_sanitize("address", "undefined"))) int shell_main(void* arg) {
   // Keep only our five fds, moved above all others (so none is 0-2) and
   // close-on-exec; anything else (other jobs' pipes copied into our fd table
   // by clone) is closed now so that it cannot hold their pipes open.
-  int own[5] = {shell->ctl_r, shell->report_w, shell->in_r, shell->out_w, shell->err_w};
+  // With a terminal, it is the job's stdin, stdout and stderr (and the pipes
+  // are closed: the parent sees their EOF at once).
+  const bool tty = shell->tty >= 0;
+  int own[5] = {shell->ctl_r, shell->report_w, tty ? shell->tty : shell->in_r, tty ? shell->tty : shell->out_w,
+                tty ? shell->tty : shell->err_w};
   int top = 0;
   for (int fd : own) top = fd > top ? fd : top;
   int fds[5];
@@ -278,7 +294,7 @@ __attribute__((no_sanitize("address", "undefined"))) int shell_main(void* arg) {
   // The job must not outlive the thread that made it (the runtime's).
   sys(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
   Prepared prepared;
-  if ((rc = prepare(*shell, prepared)) < 0) die(report, Step::Prepare, rc);
+  prepare(*shell, prepared, report);
 
   char go = 0;
   do rc = sys(SYS_read, ctl, &go, 1);
@@ -286,7 +302,7 @@ __attribute__((no_sanitize("address", "undefined"))) int shell_main(void* arg) {
   if (rc != 1) for (;;) sys(SYS_exit_group, 0);  // not needed after all
   sys(SYS_close, ctl);
   const Script* script = __atomic_load_n(&shell->script, __ATOMIC_ACQUIRE);
-  run_script(*script, prepared, report, fds[2], fds[3], fds[4]);
+  run_script(*script, prepared, report, fds[2], fds[3], fds[4], tty);
 }
 
 }  // namespace mael::child

@@ -1,8 +1,8 @@
 #pragma once
 // The container's first process ("shell"): cloned with CLONE_VM and all the
 // namespaces. Before it gets a job it prepares what does not depend on one
-// (proc and sysfs instances), then waits for a job script and walks it:
-// uid/gid maps, root overlay, mounts, pivot_root, exec. Everything it reads is prepared by the parent beforehand; it only
+// (uid/gid maps, a proc instance), then waits for a job script and walks it:
+// root overlay, mounts, pivot_root, exec. Everything it reads is prepared by the parent beforehand; it only
 // makes raw system calls: no allocation, no locks, no errno.
 #include <cstddef>
 #include <cstdint>
@@ -24,6 +24,7 @@ enum class Step : uint32_t {
   EnterRoot,        // pivot_root into the job's root
   WorkingDirectory,
   Stdio,
+  Terminal,         // making the terminal the controlling one
   NotFound,         // no PATH entry has the program
   Exec,
 };
@@ -46,8 +47,6 @@ struct MountOp {
 };
 
 struct Script {
-  const char* uid_map;  // "inside outside 1\n"
-  const char* gid_map;
   bool loopback;        // bring lo up
   // Root file system. Host paths are relative to the host's "/".
   const char* const* lowers;  // top first; nullptr-terminated
@@ -70,7 +69,12 @@ struct Script {
 struct Shell {
   // The shell's ends: control (read), report (write), stdin/stdout/stderr.
   int ctl_r = -1, report_w = -1, in_r = -1, out_w = -1, err_w = -1;
+  int tty = -1;  // a pseudo-terminal's slave for stdin, stdout and stderr, or -1
   const char* staging = nullptr;   // empty host directory to pivot through
+  // "inside outside 1\n", written while preparing (the pool keeps shells per
+  // job user and group).
+  const char* uid_map = nullptr;
+  const char* gid_map = nullptr;
   const Script* script = nullptr;  // set by the parent before it writes to ctl
 };
 

@@ -40,16 +40,14 @@ const char* step_name(child::Step s) {
     case child::Step::AttachRoot: return "attaching the root file system";
     case child::Step::EnterRoot: return "entering the root file system";
     case child::Step::Stdio: return "setting up stdin/stdout/stderr";
+    case child::Step::Terminal: return "attaching the terminal";
     default: return "container setup";
   }
 }
 
 }  // namespace
 
-JobScript::JobScript(const ContainerConfig& config, uint32_t outer_uid, uint32_t outer_gid)
-    : config_(config) {
-  uid_map_ = std::to_string(config.user) + " " + std::to_string(outer_uid) + " 1\n";
-  gid_map_ = std::to_string(config.group) + " " + std::to_string(outer_gid) + " 1\n";
+JobScript::JobScript(const ContainerConfig& config) : config_(config) {
   // Overlay's lowerdir+ takes the top layer first.
   for (auto it = config.lower_dirs.rbegin(); it != config.lower_dirs.rend(); ++it)
     lower_strings_.push_back(host_relative(*it));
@@ -144,8 +142,6 @@ JobScript::JobScript(const ContainerConfig& config, uint32_t outer_uid, uint32_t
   for (auto& e : config.environment) envp_.push_back(const_cast<char*>(e.c_str()));
   envp_.push_back(nullptr);
 
-  script_.uid_map = uid_map_.c_str();
-  script_.gid_map = gid_map_.c_str();
   script_.loopback = config.network == Network::Loopback;
   script_.lowers = lowers_.data();
   script_.n_lowers = static_cast<int>(lower_strings_.size());

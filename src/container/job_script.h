@@ -12,8 +12,7 @@ namespace mael {
 
 class JobScript {
  public:
-  JobScript(const ContainerConfig& config, uint32_t outer_uid,
-            uint32_t outer_gid);
+  explicit JobScript(const ContainerConfig& config);
   JobScript(const JobScript&) = delete;
   JobScript& operator=(const JobScript&) = delete;
 
@@ -22,7 +21,6 @@ class JobScript {
 
  private:
   const ContainerConfig& config_;
-  std::string uid_map_, gid_map_;
   std::vector<std::string> lower_strings_;
   std::vector<const char*> lowers_;
   std::vector<std::string> targets_, sources_;  // per op

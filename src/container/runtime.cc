@@ -33,25 +33,22 @@ bool drain(int fd, JobOutput& out, size_t limit) {
   return true;
 }
 
-// <linux/pidfd.h> of Linux 6.11; older kernels fail it and we do without.
-constexpr unsigned long kPidfdGetMntNamespace = _IO(0xFF, 3);
-
 int kill_job(int pidfd) { return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0)); }
 
 }  // namespace
 
 struct Runtime::Impl {
-  std::filesystem::path scratch;
-  ShellPool pool;
   // scratch/root: an empty directory each shell pivots through (in its own
   // mount namespace, so all can share it).
-  Impl(std::filesystem::path dir, const RuntimeOptions& options)
-      : scratch(std::move(dir)), pool(options.prepared_containers, (scratch / "root").string()) {}
+  std::string staging;
+  ShellPool pool;
+  Impl(const std::filesystem::path& dir, const RuntimeOptions& options)
+      : staging((dir / "root").string()), pool(options.prepared_containers, staging) {}
 };
 
 Runtime::Runtime(std::filesystem::path scratch_dir, RuntimeOptions options) {
   std::filesystem::create_directories(scratch_dir / "root");
-  impl_ = std::make_unique<Impl>(std::move(scratch_dir), options);
+  impl_ = std::make_unique<Impl>(scratch_dir, options);
 }
 
 Runtime::~Runtime() = default;
@@ -65,20 +62,19 @@ JobOutcome Runtime::run(const ContainerConfig& config, const CancelToken* cancel
     return outcome;
   };
   try {
-    JobScript script(config, ::geteuid(), ::getegid());
-    auto shell = impl_->pool.take(config.network != Network::Local);
-    shell->start(&script.script());
-    child::Report report;
-    if (shell->wait_exec(report)) return finish(script.error(report));  // ~shell reaps it
-    shell->release_stack();
+    JobScript script(config);
+    ShellKind kind{config.network != Network::Local, config.user, config.group};
+    // Prepared shells were cloned before the terminal existed: make one now.
+    auto shell = config.terminal < 0 ? impl_->pool.take(kind)
+                                     : std::make_unique<ShellProcess>(kind, impl_->staging.c_str(), config.terminal);
     // Hold the job's mount namespace so that its teardown (an RCU grace
     // period) happens on the pool thread, not on the job's path.
-    int mount_ns = ::ioctl(shell->pidfd(), kPidfdGetMntNamespace, 0);
     struct DisposeNs {
       ShellPool& pool;
       int fd;
       ~DisposeNs() { pool.dispose(fd); }
-    } dispose_ns{impl_->pool, mount_ns};
+    } dispose_ns{impl_->pool, shell->take_mount_namespace()};
+    shell->start(&script.script());
 
     // Running: collect output until the job (its PID namespace) is gone.
     std::optional<Clock::time_point> deadline;
@@ -128,6 +124,9 @@ JobOutcome Runtime::run(const ContainerConfig& config, const CancelToken* cancel
         }
       }
     }
+    // A shell that failed before execve wrote why; one that exec'd wrote nothing.
+    child::Report report;
+    if (shell->failed(report)) return finish(script.error(report));
     if (cancelled) return finish(JobError{JobErrorKind::System, "job cancelled"});
     if (timed_out) return finish(TimedOut{});
     if (info.si_code == CLD_EXITED) return finish(Exited{info.si_status});

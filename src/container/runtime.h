@@ -29,6 +29,10 @@ struct ContainerConfig {
   uint32_t group = 0;
   std::optional<std::chrono::milliseconds> timeout;
   size_t inline_limit = 1 << 20;                  // per stream; the rest is counted as truncated
+  // A pseudo-terminal's slave (an fd of the caller, kept open until run()
+  // returns), or -1. It becomes the job's stdin, stdout, stderr and
+  // controlling terminal; the outcome then has no output (it went there).
+  int terminal = -1;
 };
 
 // Lets another thread cancel a running job (the whole namespace is killed).

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "container/pty.h"
 #include "container/test_rootfs.h"
 
 namespace mael {
@@ -389,6 +390,30 @@ TEST_P(RuntimeTest, CancelFromAnotherThread) {
   canceller.join();
   EXPECT_EQ(error_of(o, JobErrorKind::System), "job cancelled");
   EXPECT_FALSE(process_with_marker(marker));
+}
+
+// With a terminal the job's stdio is the pty's slave, which is also its
+// controlling terminal; typed input reaches it and its output goes there.
+TEST_P(RuntimeTest, TerminalIsStdioAndControllingTerminal) {
+  Pty pty = open_pty(WindowSize{12, 34});
+  ContainerConfig c = sh(
+      "test -t 0 && test -t 1 && test -t 2 && echo is-a-tty; stty size; "
+      "read pid comm state ppid pgrp session tty rest < /proc/self/stat; test $tty != 0 && echo has-ctty; "
+      "read line; echo got $line");
+  c.mounts = {Mount{MountType::Proc, "/proc"}};
+  c.terminal = pty.slave;
+  ASSERT_EQ(::write(pty.master, "hello\n", 6), 6);  // typed ahead: the pty keeps it
+  JobOutcome o = run(c);
+  auto* e = std::get_if<Exited>(&o.result);
+  EXPECT_TRUE(e && e->code == 0) << describe(o);
+  EXPECT_EQ(o.effects.stdout_.first, "");
+  ::close(pty.slave);
+  std::string shown;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(pty.master, buf, sizeof buf)) > 0;) shown.append(buf, static_cast<size_t>(n));
+  ::close(pty.master);
+  for (const char* want : {"is-a-tty", "12 34", "has-ctty", "got hello"})
+    EXPECT_NE(shown.find(want), std::string::npos) << want << " not in: " << shown;
 }
 
 TEST_P(RuntimeTest, ConcurrentRuns) {

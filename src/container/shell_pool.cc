@@ -3,11 +3,16 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <optional>
+#include <string>
 
 #include "base/error.h"
 
@@ -15,6 +20,10 @@ namespace mael {
 namespace {
 
 constexpr size_t kStackSize = 256 * 1024;
+// Kinds of shells kept ready at once; jobs of other kinds make theirs on demand.
+constexpr size_t kMaxKinds = 4;
+// <linux/pidfd.h> of Linux 6.11; older kernels fail it and we do without.
+constexpr unsigned long kPidfdGetMntNamespace = _IO(0xFF, 3);
 
 void close_fd(int& fd) {
   if (fd >= 0) ::close(fd);
@@ -30,7 +39,9 @@ void reap(int pidfd) {
 
 }  // namespace
 
-ShellProcess::ShellProcess(bool network_namespace, const char* staging) {
+ShellProcess::ShellProcess(const ShellKind& kind, const char* staging, int terminal) {
+  // 0: control (a socket, so that writing to a shell that died early fails
+  // with EPIPE instead of raising SIGPIPE), 1: report, 2-4: stdin/out/err.
   int pipes[5][2];
   auto close_pipes = [&](int n) {
     for (int i = 0; i < n; ++i) {
@@ -38,12 +49,14 @@ ShellProcess::ShellProcess(bool network_namespace, const char* staging) {
       ::close(pipes[i][1]);
     }
   };
-  for (int i = 0; i < 5; ++i)
-    if (::pipe2(pipes[i], O_CLOEXEC) < 0) {
+  for (int i = 0; i < 5; ++i) {
+    int rc = i == 0 ? ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pipes[i]) : ::pipe2(pipes[i], O_CLOEXEC);
+    if (rc < 0) {
       int e = errno;
       close_pipes(i);
       throw_errno("pipe", e);
     }
+  }
   int* ctl = pipes[0];
   int* report = pipes[1];
   int* in = pipes[2];
@@ -57,15 +70,20 @@ ShellProcess::ShellProcess(bool network_namespace, const char* staging) {
     close_pipes(5);
     throw_errno("mmap shell stack", e);
   }
+  uid_map_ = std::to_string(kind.user) + " " + std::to_string(::geteuid()) + " 1\n";
+  gid_map_ = std::to_string(kind.group) + " " + std::to_string(::getegid()) + " 1\n";
   shared_.ctl_r = ctl[0];
   shared_.report_w = report[1];
   shared_.in_r = in[0];
   shared_.out_w = out[1];
   shared_.err_w = err[1];
+  shared_.tty = terminal;
   shared_.staging = staging;
+  shared_.uid_map = uid_map_.c_str();
+  shared_.gid_map = gid_map_.c_str();
   int flags = CLONE_VM | CLONE_PIDFD | CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
               CLONE_NEWUTS | SIGCHLD;
-  if (network_namespace) flags |= CLONE_NEWNET;
+  if (kind.network_namespace) flags |= CLONE_NEWNET;
   int pid = ::clone(child::shell_main, static_cast<char*>(stack_) + kStackSize, flags, &shared_,
                     &pidfd_);
   int e = errno;
@@ -90,6 +108,10 @@ ShellProcess::ShellProcess(bool network_namespace, const char* staging) {
     close_fd(err_r_);
     throw_errno("clone (new user, mount, pid, ipc, uts namespaces)", e);
   }
+  // The mount namespace exists from clone on (the shell only changes mounts
+  // inside it); whoever holds it last pays for its teardown.
+  mount_ns_ = ::ioctl(pidfd_, kPidfdGetMntNamespace, 0);
+  ::fcntl(report_r_, F_SETFL, O_NONBLOCK);
 }
 
 ShellProcess::~ShellProcess() {
@@ -107,20 +129,28 @@ ShellProcess::~ShellProcess() {
   close_fd(report_r_);
   close_fd(out_r_);
   close_fd(err_r_);
+  close_fd(mount_ns_);
+}
+
+int ShellProcess::take_mount_namespace() {
+  int fd = mount_ns_;
+  mount_ns_ = -1;
+  return fd;
 }
 
 void ShellProcess::start(const child::Script* script) {
   __atomic_store_n(&shared_.script, script, __ATOMIC_RELEASE);
   char go = 'g';
   ssize_t n;
-  do n = ::write(ctl_w_, &go, 1);
+  do n = ::send(ctl_w_, &go, 1, MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
   started_ = true;
   close_fd(ctl_w_);
-  if (n != 1) throw_errno("starting the container");
+  // A shell that died while preparing left its report; failed() reads it.
+  if (n != 1 && errno != EPIPE && errno != ECONNRESET) throw_errno("starting the container");
 }
 
-bool ShellProcess::wait_exec(child::Report& report) {
+bool ShellProcess::failed(child::Report& report) {
   size_t got = 0;
   char* p = reinterpret_cast<char*>(&report);
   while (got < sizeof report) {
@@ -159,22 +189,35 @@ ShellPool::~ShellPool() {
   // Ready shells are destroyed (told to exit and reaped) with ready_.
 }
 
-std::unique_ptr<ShellProcess> ShellPool::take(bool network_namespace) {
-  const int kind = network_namespace;
+std::unique_ptr<ShellProcess> ShellPool::take(const ShellKind& kind) {
   if (per_kind_ > 0) {
     std::unique_lock lock(mu_);
-    auto& q = ready_[kind];
-    wanted_[kind] = true;
+    auto it = ready_.find(kind);
+    if (it == ready_.end()) {
+      // A new kind: forget the least recently used one if there are too many.
+      if (ready_.size() >= kMaxKinds) {
+        auto lru = ready_.begin();
+        for (auto i = ready_.begin(); i != ready_.end(); ++i)
+          if (i->second.last_use < lru->second.last_use) lru = i;
+        auto shells = std::move(lru->second.shells);
+        ready_.erase(lru);
+        lock.unlock();
+        shells.clear();  // tells them to exit and reaps them, outside the lock
+        lock.lock();
+      }
+      it = ready_.try_emplace(kind).first;
+    }
+    it->second.last_use = ++uses_;
     std::unique_ptr<ShellProcess> shell;
-    if (!q.empty()) {
-      shell = std::move(q.front());
-      q.pop_front();
+    if (!it->second.shells.empty()) {
+      shell = std::move(it->second.shells.front());
+      it->second.shells.pop_front();
     }
     lock.unlock();
     cv_.notify_all();
     if (shell) return shell;
   }
-  return std::make_unique<ShellProcess>(network_namespace, staging_.c_str());
+  return std::make_unique<ShellProcess>(kind, staging_.c_str());
 }
 
 void ShellPool::dispose(int fd) {
@@ -189,15 +232,17 @@ void ShellPool::dispose(int fd) {
 void ShellPool::fill_loop() {
   std::unique_lock lock(mu_);
   for (;;) {
-    int kind = -1;
+    std::optional<ShellKind> kind;
     cv_.wait(lock, [&] {
       if (stop_ || !to_close_.empty()) return true;
-      for (int k : {1, 0})
-        if (wanted_[k] && !failed_[k] && ready_[k].size() < per_kind_) {
+      // The most recently used kind first.
+      uint64_t best = 0;
+      for (auto& [k, r] : ready_)
+        if (!r.failed && r.shells.size() < per_kind_ && r.last_use > best) {
+          best = r.last_use;
           kind = k;
-          return true;
         }
-      return false;
+      return kind.has_value();
     });
     if (stop_) return;
     if (!to_close_.empty()) {
@@ -211,15 +256,17 @@ void ShellPool::fill_loop() {
     lock.unlock();
     std::unique_ptr<ShellProcess> shell;
     try {
-      shell = std::make_unique<ShellProcess>(kind == 1, staging_.c_str());
+      shell = std::make_unique<ShellProcess>(*kind, staging_.c_str());
     } catch (const std::exception&) {
       // take() will make one itself and report the error with the job.
     }
     lock.lock();
+    auto it = ready_.find(*kind);
+    if (it == ready_.end()) continue;  // dropped meanwhile (~shell reaps it)
     if (shell)
-      ready_[kind].push_back(std::move(shell));
+      it->second.shells.push_back(std::move(shell));
     else
-      failed_[kind] = true;
+      it->second.failed = true;
   }
 }
 

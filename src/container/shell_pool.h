@@ -5,7 +5,9 @@
 // keeps a few shells ready, made by a background thread, so jobs skip it.
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -16,34 +18,46 @@
 
 namespace mael {
 
+// What makes shells interchangeable: a shell is made for one kind of job.
+struct ShellKind {
+  bool network_namespace = true;
+  // The job's user and group, mapped to the caller's, written while preparing.
+  uint32_t user = 0, group = 0;
+  auto operator<=>(const ShellKind&) const = default;
+};
+
 // The parent's handle on one shell. Not movable: the shell reads `shared`.
 class ShellProcess {
  public:
   // Clones it; throws on failure. staging: an empty host directory that
-  // outlives the shell.
-  ShellProcess(bool network_namespace, const char* staging);
+  // outlives the shell. terminal: see ContainerConfig::terminal.
+  ShellProcess(const ShellKind& kind, const char* staging, int terminal = -1);
   ~ShellProcess();  // a shell not started is told to exit and reaped
   ShellProcess(const ShellProcess&) = delete;
   ShellProcess& operator=(const ShellProcess&) = delete;
 
   // Hands the script over and lets the shell run it. `script` must stay valid
-  // until wait_exec() returns.
+  // until the process has exec'd or exited.
   void start(const child::Script* script);
-  // Blocks until the shell exec'd (returns false) or reported a failure
-  // (returns true and fills `report`).
-  bool wait_exec(child::Report& report);
-  // Releases the shell's stack; call after wait_exec().
-  void release_stack();
+  // After the process exited: whether the shell failed before execve (then
+  // `report` says why). Never blocks.
+  bool failed(child::Report& report);
   // The caller reaped the process through pidfd().
   void reaped() { started_ = false; reaped_ = true; }
+  // The shell's (and so the job's) mount namespace, or -1 if the kernel
+  // cannot tell; the caller owns it.
+  int take_mount_namespace();
 
   int pidfd() const { return pidfd_; }
   int stdout_fd() const { return out_r_; }
   int stderr_fd() const { return err_r_; }
 
  private:
+  void release_stack();
+
+  std::string uid_map_, gid_map_;
   child::Shell shared_;
-  int pidfd_ = -1, ctl_w_ = -1, report_r_ = -1, out_r_ = -1, err_r_ = -1;
+  int pidfd_ = -1, ctl_w_ = -1, report_r_ = -1, out_r_ = -1, err_r_ = -1, mount_ns_ = -1;
   void* stack_ = nullptr;
   bool started_ = false;
   bool reaped_ = false;
@@ -59,7 +73,7 @@ class ShellPool {
   ShellPool& operator=(const ShellPool&) = delete;
 
   // A ready shell of that kind, or a new one made now.
-  std::unique_ptr<ShellProcess> take(bool network_namespace);
+  std::unique_ptr<ShellProcess> take(const ShellKind& kind);
   // Closes fd on the background thread: used for a finished job's mount
   // namespace, whose teardown waits for an RCU grace period.
   void dispose(int fd);
@@ -71,10 +85,14 @@ class ShellPool {
   std::string staging_;
   std::mutex mu_;
   std::condition_variable cv_;
-  // Kinds: without, with a network namespace.
-  std::deque<std::unique_ptr<ShellProcess>> ready_[2];
-  bool wanted_[2] = {};
-  bool failed_[2] = {};  // creation failed: stop trying in the background
+  struct Ready {
+    std::deque<std::unique_ptr<ShellProcess>> shells;
+    uint64_t last_use = 0;
+    bool failed = false;  // creation failed: stop trying in the background
+  };
+  // Kinds asked for lately (at most kMaxKinds, least recently used dropped).
+  std::map<ShellKind, Ready> ready_;
+  uint64_t uses_ = 0;
   std::vector<int> to_close_;
   bool stop_ = false;
   std::thread filler_;

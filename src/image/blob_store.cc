@@ -14,9 +14,9 @@
 namespace mael {
 namespace fs = std::filesystem;
 
-FileLock::FileLock(const fs::path& path) {
+FileLock::FileLock(const fs::path& path, Mode mode) {
   fd_ = check_sys(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644), "open " + path.string());
-  while (::flock(fd_, LOCK_EX) < 0) {
+  while (::flock(fd_, mode == Mode::kShared ? LOCK_SH : LOCK_EX) < 0) {
     if (errno != EINTR) {
       int err = errno;
       ::close(fd_);
@@ -27,6 +27,18 @@ FileLock::FileLock(const fs::path& path) {
 
 FileLock::~FileLock() {
   ::close(fd_);
+}
+
+std::unique_ptr<FileLock> FileLock::try_exclusive(const fs::path& path) {
+  int fd = check_sys(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644), "open " + path.string());
+  while (::flock(fd, LOCK_EX | LOCK_NB) < 0) {
+    int err = errno;
+    if (err == EINTR) continue;
+    ::close(fd);
+    if (err == EWOULDBLOCK) return nullptr;
+    throw_errno("flock " + path.string(), err);
+  }
+  return std::unique_ptr<FileLock>(new FileLock(fd));
 }
 
 TempDir::~TempDir() {

@@ -7,6 +7,7 @@
 //   tmp/                      scratch space (extracted archives)
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -14,16 +15,21 @@
 
 namespace mael {
 
-// An exclusive flock() on a file, held for the object's lifetime.
+// An flock() on a file (created when missing), held for the object's lifetime.
 class FileLock {
  public:
-  explicit FileLock(const std::filesystem::path& path);
+  enum class Mode { kShared, kExclusive };
+  explicit FileLock(const std::filesystem::path& path, Mode mode = Mode::kExclusive);
   ~FileLock();
   FileLock(const FileLock&) = delete;
   FileLock& operator=(const FileLock&) = delete;
   int fd() const { return fd_; }
 
+  // The exclusive lock if nobody holds any lock on the file, else nullptr.
+  static std::unique_ptr<FileLock> try_exclusive(const std::filesystem::path& path);
+
  private:
+  explicit FileLock(int fd) : fd_(fd) {}
   int fd_;
 };
 

@@ -68,6 +68,10 @@ std::optional<Credentials> from_file(const fs::path& file, const std::string& ho
   }
   if (best == nullptr) return std::nullopt;
   Credentials c;
+  if (best->contains("identitytoken") && (*best)["identitytoken"].is_string()) {
+    c.identity_token = (*best)["identitytoken"].get<std::string>();
+    if (!c.identity_token.empty()) return c;
+  }
   if (best->contains("registrytoken") && (*best)["registrytoken"].is_string()) {
     c.bearer_token = (*best)["registrytoken"].get<std::string>();
     if (!c.bearer_token.empty()) return c;

@@ -3,8 +3,11 @@
 //   $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json,
 //   $DOCKER_CONFIG/config.json (default ~/.docker/config.json)
 // The first file with an entry for the registry wins. Entries are under
-// "auths": {"HOST[:PORT][/REPO...]": {"auth": base64("user:password")}} or
-// {"registrytoken": TOKEN} (a bearer token used as is).
+// "auths": {"HOST[:PORT][/REPO...]": {...}} with, as docker reads them (first
+// match wins): "identitytoken" (an OAuth2 refresh token traded at the
+// registry's token service for access tokens), "registrytoken" (a bearer
+// token sent to the registry as is), "auth" (base64 of "user:password"), or
+// "username" and "password".
 #include <optional>
 #include <string>
 
@@ -13,7 +16,8 @@ namespace mael {
 struct Credentials {
   std::string username;
   std::string password;
-  std::string bearer_token;  // set instead of username/password for "registrytoken"
+  std::string bearer_token;    // "registrytoken"
+  std::string identity_token;  // "identitytoken"
 };
 
 // `host` as in DockerRef::host ("registry-1.docker.io" for Docker Hub).

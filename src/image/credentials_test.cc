@@ -35,7 +35,8 @@ TEST_F(CredentialsFiles, DockerConfig) {
                           R"("},
                           "127.0.0.1:5000":{"auth":")" +
                           base64_encode("me:pw") + R"("},
-                          "tok.example":{"registrytoken":"TOKEN"}}})");
+                          "tok.example":{"registrytoken":"TOKEN"},
+                          "id.example":{"auth":"PHRva2VuPjo=","identitytoken":"REFRESH"}}})");
   auto hub = find_credentials("registry-1.docker.io", "library/alpine");
   ASSERT_TRUE(hub);
   EXPECT_EQ(hub->username, "hub");
@@ -44,6 +45,11 @@ TEST_F(CredentialsFiles, DockerConfig) {
   ASSERT_TRUE(local);
   EXPECT_EQ(local->username, "me");
   EXPECT_EQ(find_credentials("tok.example", "x")->bearer_token, "TOKEN");
+  // docker login's OAuth entries: the identity token wins over "<token>:".
+  auto id = find_credentials("id.example", "x");
+  ASSERT_TRUE(id);
+  EXPECT_EQ(id->identity_token, "REFRESH");
+  EXPECT_EQ(id->username, "");
   EXPECT_FALSE(find_credentials("127.0.0.1:5001", "x"));
 }
 

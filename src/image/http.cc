@@ -51,7 +51,7 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
     try {
       if (!t->sink_started) {
         t->sink_started = true;
-        if (t->request->on_sink_start) t->request->on_sink_start(status);
+        if (t->request->on_sink_start) t->request->on_sink_start(status, t->response->headers);
       }
       t->request->sink(data, size * n);
     } catch (...) {
@@ -97,6 +97,10 @@ HttpResponse HttpClient::perform(const HttpRequest& request) {
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
   }
   if (request.head) curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+  if (!request.form_body.empty()) {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.form_body.c_str());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(request.form_body.size()));
+  }
   std::string range;
   if (request.range_from > 0) {
     range = std::to_string(request.range_from) + "-";
@@ -115,9 +119,10 @@ HttpResponse HttpClient::perform(const HttpRequest& request) {
   if (rc != CURLE_OK) {
     std::string msg = errbuf[0] ? errbuf : curl_easy_strerror(rc);
     bool refused = rc == CURLE_COULDNT_CONNECT;
-    bool tls = rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_PEER_FAILED_VERIFICATION ||
-               rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_SSL_CIPHER || rc == CURLE_SSL_CACERT_BADFILE;
-    throw HttpTransportError(msg, rc, refused, tls);
+    bool untrusted = rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE;
+    bool tls =
+        untrusted || rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_SSL_CIPHER;
+    throw HttpTransportError(msg, rc, refused, tls, untrusted);
   }
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
   return response;

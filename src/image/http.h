@@ -14,24 +14,32 @@ namespace mael {
 // A transport-level failure (no HTTP response).
 class HttpTransportError : public std::runtime_error {
  public:
-  HttpTransportError(const std::string& what, int curl_code, bool refused, bool tls)
-      : std::runtime_error(what), curl_code(curl_code), connection_refused(refused), tls_error(tls) {}
+  HttpTransportError(const std::string& what, int curl_code, bool refused, bool tls, bool untrusted)
+      : std::runtime_error(what),
+        curl_code(curl_code),
+        connection_refused(refused),
+        tls_error(tls),
+        tls_untrusted(untrusted) {}
   int curl_code;
   bool connection_refused;
-  bool tls_error;
+  bool tls_error;      // the TLS handshake failed (e.g. the peer speaks plain HTTP)
+  bool tls_untrusted;  // the peer speaks TLS, but its certificate was not accepted
 };
 
 struct HttpRequest {
   std::string url;
   std::vector<std::string> headers;  // "Name: value"
   bool head = false;
+  // When set, the request is a POST of this body as application/x-www-form-urlencoded.
+  std::string form_body;
   // Sends "Range: bytes=N-" when non-zero.
   uint64_t range_from = 0;
   // When set, the body of a 2xx response is passed here instead of being kept in
   // HttpResponse::body (error bodies are always kept). May throw.
   std::function<void(const char* data, size_t n)> sink;
-  // Called with the status before the first byte goes to the sink.
-  std::function<void(long status)> on_sink_start;
+  // Called with the status and the headers (lower-case names) before the
+  // first byte goes to the sink. May throw.
+  std::function<void(long status, const std::map<std::string, std::string>& headers)> on_sink_start;
 };
 
 struct HttpResponse {

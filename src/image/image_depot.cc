@@ -12,6 +12,7 @@
 
 #include "base/error.h"
 #include "image/blob_store.h"
+#include "image/depot_gc.h"
 #include "image/image_name.h"
 #include "image/local_image.h"
 #include "image/manifest.h"
@@ -63,11 +64,13 @@ std::optional<ImageInfo> load_record(const fs::path& path, const BlobStore& stor
   }
 }
 
-void save_record(const fs::path& path, const ImageInfo& info) {
+void save_record(const fs::path& path, const ImageInfo& info, const std::vector<Digest>& blobs) {
   json j;
   j["manifest"] = "sha256:" + info.manifest_digest.hex();
   j["layers"] = json::array();
   for (const auto& l : info.layers) j["layers"].push_back("sha256:" + l.digest.hex());
+  j["blobs"] = json::array();
+  for (const auto& b : blobs) j["blobs"].push_back("sha256:" + b.hex());
   j["environment"] = info.environment;
   if (info.working_directory) j["working_directory"] = *info.working_directory;
   fs::path tmp = path;
@@ -101,6 +104,7 @@ ImageDepot::ImageDepot(ImageOptions options) : options_(std::move(options)) {
   }
   store_ = std::make_unique<BlobStore>(options_.depot_root);
   fs::create_directories(options_.depot_root / "images");
+  fs::create_directories(options_.depot_root / "pins");
   board_ = std::make_unique<ProgressBoard>(options_.progress);
 }
 
@@ -123,20 +127,52 @@ ImageInfo ImageDepot::get(const std::string& name) {
     if (auto it = memo_.find(name); it != memo_.end()) return it->second;
   }
   ImageInfo info;
-  try {
-    info = fetch(name);
-  } catch (const UserError& e) {
-    std::string msg = e.what();
-    if (!msg.starts_with(name)) msg = name + ": " + msg;
-    throw UserError(msg);
+  {
+    // Eviction waits for no pull: it skips while any holds this shared lock.
+    FileLock pulling(options_.depot_root / "locks" / "depot.lock", FileLock::Mode::kShared);
+    Fetched f;
+    try {
+      f = fetch(name);
+    } catch (const UserError& e) {
+      std::string msg = e.what();
+      if (!msg.starts_with(name)) msg = name + ": " + msg;
+      throw UserError(msg);
+    }
+    fs::path record = options_.depot_root / "images" / f.record;
+    if (f.blobs.empty()) {
+      std::error_code ec;
+      fs::last_write_time(record, fs::file_time_type::clock::now(), ec);  // last use, for LRU
+    } else {
+      save_record(record, f.info, f.blobs);
+    }
+    std::lock_guard lock(mu_);
+    pin_locked(f.record);
+    info = std::move(f.info);
   }
   info.name = name;
-  std::lock_guard lock(mu_);
-  memo_[name] = info;
+  {
+    std::lock_guard lock(mu_);
+    memo_[name] = info;
+  }
+  evict_if_needed();
   return info;
 }
 
-ImageInfo ImageDepot::fetch(const std::string& name) {
+void ImageDepot::pin_locked(const std::string& record) {
+  if (pins_.count(record)) return;
+  std::string pin = record.substr(0, record.size() - std::string_view(".json").size());
+  pins_[record] = std::make_unique<FileLock>(options_.depot_root / "pins" / pin, FileLock::Mode::kShared);
+}
+
+bool ImageDepot::evict_if_needed() {
+  if (options_.size_limit == 0 || depot_blob_bytes(options_.depot_root) <= options_.size_limit) return true;
+  auto lock = FileLock::try_exclusive(options_.depot_root / "locks" / "depot.lock");
+  if (!lock) return false;
+  evict_to_limit(options_.depot_root, options_.size_limit);
+  return true;
+}
+
+ImageDepot::Fetched ImageDepot::fetch(const std::string& name) {
   ImageName parsed = parse_image_name(name);
   if (auto* docker = std::get_if<DockerRef>(&parsed)) return fetch_docker(name, *docker);
   LocalRef local = std::get<LocalRef>(parsed);
@@ -144,10 +180,15 @@ ImageInfo ImageDepot::fetch(const std::string& name) {
     local.path = options_.project_dir.empty() ? fs::absolute(local.path) : options_.project_dir / local.path;
   }
   Platform platform = options_.platform.empty() ? host_platform() : parse_platform(options_.platform);
-  return import_local_image(local, *store_, platform);
+  Fetched f;
+  f.info = import_local_image(local, *store_, platform);
+  f.record = record_name(f.info.manifest_digest, platform);
+  f.blobs.push_back(f.info.manifest_digest);  // a blob for OCI layouts only; missing ones are ignored
+  for (const auto& l : f.info.layers) f.blobs.push_back(l.digest);
+  return f;
 }
 
-ImageInfo ImageDepot::fetch_docker(const std::string& name, const DockerRef& ref) {
+ImageDepot::Fetched ImageDepot::fetch_docker(const std::string& name, const DockerRef& ref) {
   Platform platform = options_.platform.empty() ? host_platform() : parse_platform(options_.platform);
   RegistryOptions ropts{options_.accept_invalid_certs, options_.insecure_registries};
   std::unique_ptr<RegistryClient> client;
@@ -183,8 +224,14 @@ ImageInfo ImageDepot::fetch_docker(const std::string& name, const DockerRef& ref
   }
 
   // 2. Already in the depot?
-  fs::path record = options_.depot_root / "images" / record_name(top, platform);
-  if (auto info = load_record(record, *store_)) return *info;
+  Fetched result;
+  result.record = record_name(top, platform);
+  fs::path record = options_.depot_root / "images" / result.record;
+  if (auto info = load_record(record, *store_)) {
+    result.info = std::move(*info);
+    return result;
+  }
+  result.blobs.push_back(top);
 
   // 3. Manifests and config (kept in the blob store, so a re-pull after an
   // interruption does not fetch them again).
@@ -209,6 +256,7 @@ ImageInfo ImageDepot::fetch_docker(const std::string& name, const DockerRef& ref
   for (int depth = 0; m.is_index; ++depth) {
     if (depth > 4) throw UserError("image indexes nested too deeply");
     manifest_digest = select_platform(m.manifests, platform).digest;
+    result.blobs.push_back(manifest_digest);
     m = parse_manifest(manifest_body(manifest_digest), "", "manifest sha256:" + manifest_digest.hex());
   }
   auto fetch_blob = [&](HttpClient& h, const Descriptor& d, const std::string& what,
@@ -263,13 +311,14 @@ ImageInfo ImageDepot::fetch_docker(const std::string& name, const DockerRef& ref
     if (error) std::rethrow_exception(error);
   }
 
-  ImageInfo info;
+  ImageInfo& info = result.info;
   info.manifest_digest = manifest_digest;
   for (const Descriptor& l : m.layers) info.layers.push_back({l.digest, store_->blob_path(l.digest)});
   info.environment = config.environment;
   info.working_directory = config.working_directory;
-  save_record(record, info);
-  return info;
+  result.blobs.push_back(m.config.digest);
+  for (const Descriptor& l : m.layers) result.blobs.push_back(l.digest);
+  return result;
 }
 
 }  // namespace mael

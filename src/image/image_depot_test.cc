@@ -8,7 +8,10 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <map>
+#include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "base/error.h"
@@ -62,6 +65,7 @@ class ImageDepotTest : public ::testing::Test {
     // Keep the user's login files and settings out of the tests.
     ::setenv("DOCKER_CONFIG", (shared_->path() / "docker").c_str(), 1);
     ::setenv("XDG_RUNTIME_DIR", (shared_->path() / "run").c_str(), 1);
+    fs::create_directories(shared_->path() / "run");
     ::unsetenv("REGISTRY_AUTH_FILE");
     ::unsetenv("MAELSTROM_CONTAINER_INSECURE_REGISTRIES");
     std::string script = testing::helper_script().string();
@@ -278,6 +282,99 @@ TEST_F(ImageDepotTest, ResumesPartialDownload) {
   ImageInfo info = ImageDepot(cold).get("docker://" + addr() + "/basic:v1");
   EXPECT_EQ(testing::read_text(info.layers[0].tar_path), whole);
   EXPECT_FALSE(fs::exists(cold_root.path() / "blobs" / "sha256" / (hex + ".partial")));
+}
+
+// The blob requests a FaultProxy logged: digest -> requests in order.
+struct ProxiedGet {
+  std::optional<std::string> range;
+  int status;
+  int64_t sent;
+  int inflight;
+};
+std::map<std::string, std::vector<ProxiedGet>> proxy_log(const fs::path& log) {
+  std::map<std::string, std::vector<ProxiedGet>> out;
+  std::istringstream in(testing::read_text(log));
+  for (std::string line; std::getline(in, line);) {
+    nlohmann::json j = nlohmann::json::parse(line);
+    ProxiedGet g{std::nullopt, j["status"].get<int>(), j["sent"].get<int64_t>(), j["inflight"].get<int>()};
+    if (j["range"].is_string()) g.range = j["range"].get<std::string>();
+    out[j["digest"].get<std::string>()].push_back(g);
+  }
+  return out;
+}
+
+class ImageDepotFaultTest : public ImageDepotTest {
+ protected:
+  // A cold depot pulling basic:v1 through a proxy injecting `fault`.
+  std::string pull_through(const std::string& fault, ImageInfo* info) {
+    testing::FaultProxy proxy(addr(), fault, log_.path() / "proxy.log");
+    ImageOptions o = options();
+    o.project_dir.clear();
+    name_ = "docker://" + proxy.address() + "/basic:v1";
+    try {
+      *info = ImageDepot(o).get(name_);
+    } catch (const UserError& e) {
+      return e.what();
+    }
+    return "";
+  }
+  std::map<std::string, std::vector<ProxiedGet>> log() { return proxy_log(log_.path() / "proxy.log"); }
+  ScratchDir log_;
+  std::string name_;
+};
+
+TEST_F(ImageDepotFaultTest, DroppedConnectionsResumeWithRange) {
+  ImageInfo info;
+  ASSERT_EQ(pull_through("drop", &info), "");
+  expect_basic(info);  // every layer's content hashes to its digest
+  auto gets = log();
+  ASSERT_EQ(gets.size(), 4u);  // config and 3 layers
+  for (const auto& [digest, g] : gets) {
+    ASSERT_EQ(g.size(), 2u) << digest;
+    // The first GET broke off halfway; the second asked for the rest only.
+    EXPECT_EQ(g[0].status, 200);
+    EXPECT_FALSE(g[0].range);
+    EXPECT_EQ(g[1].status, 206);
+    EXPECT_EQ(g[1].range, "bytes=" + std::to_string(g[0].sent) + "-");
+  }
+  EXPECT_EQ(blob_count(), 5u);  // manifest, config, layers; no .partial left
+}
+
+TEST_F(ImageDepotFaultTest, WithoutRangeSupportTheRetryStartsOver) {
+  ImageInfo info;
+  ASSERT_EQ(pull_through("norange", &info), "");
+  expect_basic(info);
+  for (const auto& [digest, g] : log()) {
+    ASSERT_EQ(g.size(), 2u) << digest;
+    EXPECT_TRUE(g[1].range) << digest;  // we asked to resume...
+    EXPECT_EQ(g[1].status, 200);        // ...got the whole blob, and kept only that
+  }
+  EXPECT_EQ(blob_count(), 5u);
+}
+
+TEST_F(ImageDepotFaultTest, CorruptBlobIsAClearErrorAndLeavesNothing) {
+  ImageInfo info;
+  std::string err = pull_through("corrupt", &info);
+  EXPECT_TRUE(err.starts_with(name_ + ": config sha256:")) << err;
+  EXPECT_NE(err.find(": digest mismatch (expected sha256:"), std::string::npos) << err;
+  EXPECT_EQ(err.find('\n'), std::string::npos);
+  // Only the verified manifest stays; no partial file, no image record.
+  EXPECT_EQ(blob_count(), 1u);
+  for (const auto& e : fs::directory_iterator(depot_.path() / "blobs" / "sha256")) {
+    EXPECT_EQ(e.path().extension(), "") << e.path();
+    EXPECT_EQ(Digest::of_file(e.path()).hex(), e.path().filename().string());
+  }
+  EXPECT_TRUE(fs::is_empty(depot_.path() / "images"));
+}
+
+TEST_F(ImageDepotFaultTest, LayersDownloadInParallel) {
+  ImageInfo info;
+  ASSERT_EQ(pull_through("slow", &info), "");
+  expect_basic(info);
+  // Each blob answer is held back a while, so parallel downloads overlap there.
+  int most = 0;
+  for (const auto& [digest, g] : log()) most = std::max(most, g[0].inflight);
+  EXPECT_GE(most, 2);
 }
 
 TEST_F(ImageDepotTest, ConcurrentGetsShareOneDownload) {

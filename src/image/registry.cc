@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "base/error.h"
@@ -90,11 +91,10 @@ bool is_loopback_host(const std::string& host_port) {
 
 RegistryClient::RegistryClient(DockerRef ref, RegistryOptions options)
     : ref_(std::move(ref)), options_(std::move(options)) {
-  bool insecure = std::find(options_.insecure_registries.begin(), options_.insecure_registries.end(),
-                            ref_.host) != options_.insecure_registries.end() ||
-                  std::find(options_.insecure_registries.begin(), options_.insecure_registries.end(),
-                            strip_port(ref_.host)) != options_.insecure_registries.end();
-  plain_http_allowed_ = insecure || is_loopback_host(ref_.host);
+  const auto& insecure = options_.insecure_registries;
+  named_insecure_ = std::find(insecure.begin(), insecure.end(), ref_.host) != insecure.end() ||
+                    std::find(insecure.begin(), insecure.end(), strip_port(ref_.host)) != insecure.end();
+  plain_http_allowed_ = named_insecure_ || is_loopback_host(ref_.host);
   if (!plain_http_allowed_) scheme_ = "https";
   credentials_ = find_credentials(ref_.host, ref_.repository);
   if (credentials_ && !credentials_->bearer_token.empty()) {
@@ -103,7 +103,9 @@ RegistryClient::RegistryClient(DockerRef ref, RegistryOptions options)
 }
 
 std::unique_ptr<HttpClient> RegistryClient::make_http() const {
-  return std::make_unique<HttpClient>(!(options_.accept_invalid_certs || plain_http_allowed_));
+  // Loopback registries may speak plain HTTP, but when they speak TLS their
+  // certificate is checked like any other's.
+  return std::make_unique<HttpClient>(!(options_.accept_invalid_certs || named_insecure_));
 }
 
 std::string RegistryClient::base_url() {
@@ -121,7 +123,9 @@ HttpResponse RegistryClient::send_once(HttpClient& http, const HttpRequest& requ
       undecided = scheme_.empty();
     }
     // A plain-HTTP registry answers a TLS handshake with garbage: fall back.
-    if (undecided && plain_http_allowed_ && !e.connection_refused && request.url.starts_with("https://")) {
+    // (Not when it spoke TLS with a certificate we refused.)
+    if (undecided && plain_http_allowed_ && !e.connection_refused && !e.tls_untrusted &&
+        request.url.starts_with("https://")) {
       {
         std::lock_guard lock(mu_);
         scheme_ = "http";
@@ -165,9 +169,12 @@ HttpResponse RegistryClient::send(HttpClient& http, HttpRequest request) {
 bool RegistryClient::authenticate(HttpClient& http, const std::string& challenge, const std::string& used) {
   std::lock_guard lock(mu_);
   if (auth_header_ != used) return true;  // another thread authenticated meanwhile
+  // A "registrytoken" from the login files is final: the registry refused it.
+  if (credentials_ && !credentials_->bearer_token.empty()) return false;
   auto [scheme, params] = parse_challenge(challenge);
+  bool has_password = credentials_ && !credentials_->username.empty();
   if (scheme == "basic") {
-    if (!credentials_ || credentials_->username.empty()) {
+    if (!has_password) {
       throw UserError("registry " + ref_.host +
                       " requires a user name and password: log in with `docker login " + ref_.host +
                       "` (or podman login)");
@@ -178,37 +185,54 @@ bool RegistryClient::authenticate(HttpClient& http, const std::string& challenge
     return true;
   }
   if (scheme != "bearer" || params["realm"].empty()) return false;
-  std::string url = params["realm"];
-  url += url.find('?') == std::string::npos ? "?" : "&";
-  if (!params["service"].empty()) url += "service=" + url_encode(params["service"]) + "&";
-  std::string scope = params["scope"].empty() ? "repository:" + ref_.repository + ":pull" : params["scope"];
-  url += "scope=" + url_encode(scope);
+  // The token service (Docker's token auth): anonymous or with basic
+  // credentials by GET, or trading an identity (refresh) token by POST.
+  std::string query;
+  if (!params["service"].empty()) query += "service=" + url_encode(params["service"]);
+  std::string scopes = params["scope"].empty() ? "repository:" + ref_.repository + ":pull" : params["scope"];
+  std::stringstream ss(scopes);
+  for (std::string scope; std::getline(ss, scope, ' ');) {
+    if (!scope.empty()) query += (query.empty() ? "" : "&") + ("scope=" + url_encode(scope));
+  }
+  const std::string& realm = params["realm"];
   HttpRequest req;
-  req.url = url;
-  if (credentials_ && !credentials_->username.empty()) {
+  if (credentials_ && !credentials_->identity_token.empty()) {
     auth_attempted_ = true;
-    req.headers.push_back("Authorization: Basic " +
-                          base64_encode(credentials_->username + ":" + credentials_->password));
+    req.url = realm;
+    req.form_body = query + "&grant_type=refresh_token&client_id=maelstrom-cpp&refresh_token=" +
+                    url_encode(credentials_->identity_token);
+  } else {
+    req.url = realm + (realm.find('?') == std::string::npos ? "?" : "&") + query;
+    if (has_password) {
+      auth_attempted_ = true;
+      req.headers.push_back("Authorization: Basic " +
+                            base64_encode(credentials_->username + ":" + credentials_->password));
+    }
   }
   HttpResponse r;
   try {
     r = http.perform(req);
   } catch (const HttpTransportError& e) {
-    throw UserError("token service " + params["realm"] + " of registry " + ref_.host +
-                    " unreachable: " + e.what());
+    throw UserError("token service " + realm + " of registry " + ref_.host + " unreachable: " + e.what());
   }
   if (r.status == 401 || r.status == 403) {
-    throw UserError("wrong credentials for registry " + ref_.host + " (token service refused them)");
+    throw UserError("wrong credentials for registry " + ref_.host + " (its token service " + realm +
+                    " refused them): log in again with `docker login " + ref_.host + "`");
   }
   if (r.status != 200) {
-    throw UserError("token service " + params["realm"] + " of registry " + ref_.host + " answered HTTP " +
+    throw UserError("token service " + realm + " of registry " + ref_.host + " answered HTTP " +
                     std::to_string(r.status));
   }
   json j = json::parse(r.body, nullptr, false);
   std::string token;
-  if (j.is_object()) token = j.value("token", j.value("access_token", ""));
+  if (j.is_object()) {
+    if (j.contains("token") && j["token"].is_string()) token = j["token"].get<std::string>();
+    if (token.empty() && j.contains("access_token") && j["access_token"].is_string()) {
+      token = j["access_token"].get<std::string>();
+    }
+  }
   if (token.empty()) {
-    throw UserError("token service " + params["realm"] + " of registry " + ref_.host + " returned no token");
+    throw UserError("token service " + realm + " of registry " + ref_.host + " returned no token");
   }
   auth_header_ = "Authorization: Bearer " + token;
   return true;
@@ -218,9 +242,15 @@ void RegistryClient::fail_transport(const HttpTransportError& e) const {
   if (e.connection_refused) {
     throw UserError("registry " + ref_.host + " unreachable (connection refused)");
   }
-  if (e.tls_error) {
-    throw UserError("TLS error talking to registry " + ref_.host + ": " + e.what() +
-                    " (for a self-signed certificate set accept-invalid-remote-container-tls-certs)");
+  if (e.tls_untrusted) {
+    throw UserError("registry " + ref_.host + " has an untrusted TLS certificate (" + e.what() +
+                    "); if you trust it, set accept-invalid-remote-container-tls-certs = true "
+                    "(or pass --accept-invalid-remote-container-tls-certs)");
+  }
+  if (e.tls_error && !plain_http_allowed_) {
+    throw UserError("TLS handshake with registry " + ref_.host + " failed (" + e.what() +
+                    "); plain HTTP is used only for loopback registries and those named in "
+                    "MAELSTROM_CONTAINER_INSECURE_REGISTRIES");
   }
   throw TransientError("registry " + ref_.host + " unreachable: " + e.what());
 }
@@ -302,19 +332,35 @@ RegistryClient::FetchedManifest RegistryClient::get_manifest(HttpClient& http, c
 Digest RegistryClient::fetch_blob(HttpClient& http, const Digest& digest, const fs::path& partial,
                                   const std::function<void(int64_t)>& progress) {
   constexpr int kAttempts = 4;
+  // Attempts report how many bytes the partial file holds; the caller sees deltas.
+  int64_t reported = 0;
+  auto at = [&](int64_t bytes_in_file) {
+    if (progress && bytes_in_file != reported) progress(bytes_in_file - reported);
+    reported = bytes_in_file;
+  };
+  bool restarted = false;
   for (int attempt = 1;; ++attempt) {
+    bool resumed = false;
     try {
-      return fetch_blob_once(http, digest, partial, progress);
+      Digest got = fetch_blob_once(http, digest, partial, at, resumed);
+      if (got != digest && resumed && !restarted) {
+        // The kept start may be what went wrong: one clean download before giving up.
+        restarted = true;
+        fs::remove(partial);
+        at(0);
+        continue;
+      }
+      return got;
     } catch (const TransientError&) {
       // Retried, resuming from the .partial file.
-      if (attempt == kAttempts) throw;
-      std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
+      if (attempt >= kAttempts) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt));
     }
   }
 }
 
 Digest RegistryClient::fetch_blob_once(HttpClient& http, const Digest& digest, const fs::path& partial,
-                                       const std::function<void(int64_t)>& progress) {
+                                       const std::function<void(int64_t)>& at, bool& resumed) {
   int fd = check_sys(::open(partial.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644), "open " + partial.string());
   struct Closer {
     int fd;
@@ -333,24 +379,36 @@ Digest RegistryClient::fetch_blob_once(HttpClient& http, const Digest& digest, c
     sha->update(buf.data(), static_cast<size_t>(n));
     have += static_cast<uint64_t>(n);
   }
-  if (have > 0 && progress) progress(static_cast<int64_t>(have));
+  at(static_cast<int64_t>(have));
+  resumed = have > 0;
+  auto restart = [&] {
+    check_sys(::ftruncate(fd, 0), "truncate " + partial.string());
+    check_sys(::lseek(fd, 0, SEEK_SET), "seek " + partial.string());
+    sha.emplace();
+    have = 0;
+    resumed = false;
+    at(0);
+  };
   HttpRequest req;
   req.url = base_url() + "/blobs/sha256:" + digest.hex();
   req.range_from = have;
-  req.on_sink_start = [&](long status) {
-    if (status == 200 && have > 0) {
-      // Full body: start over.
-      check_sys(::ftruncate(fd, 0), "truncate " + partial.string());
-      check_sys(::lseek(fd, 0, SEEK_SET), "seek " + partial.string());
-      sha.emplace();
-      if (progress) progress(-static_cast<int64_t>(have));
-      have = 0;
+  req.on_sink_start = [&](long status, const std::map<std::string, std::string>& headers) {
+    if (status == 200 && have > 0) restart();  // no Range support: the whole blob again
+    if (status == 206) {
+      auto it = headers.find("content-range");
+      std::string expected = "bytes " + std::to_string(have) + "-";
+      if (it == headers.end() || !it->second.starts_with(expected)) {
+        restart();
+        throw TransientError("registry " + ref_.host + " answered a range request for blob sha256:" +
+                             digest.hex() + " with the wrong range");
+      }
     }
   };
   req.sink = [&](const char* data, size_t n) {
     write_all(fd, data, n, partial);
     sha->update(data, n);
-    if (progress) progress(static_cast<int64_t>(n));
+    have += n;
+    at(static_cast<int64_t>(have));
   };
   HttpResponse r = send(http, req);
   if (r.status == 416 && have > 0) return sha->finish();  // already complete

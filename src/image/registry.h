@@ -52,8 +52,11 @@ class RegistryClient {
   FetchedManifest get_manifest(HttpClient& http, const std::string& reference);
 
   // Downloads the blob into `partial`, continuing after what it holds already
-  // (HTTP Range). Returns the digest of the whole file. `progress` receives
-  // byte counts as they arrive. Retries transient failures a few times.
+  // (HTTP Range; from the start when the registry ignores Range). Returns the
+  // digest of the whole file. `progress` receives byte counts as they arrive
+  // (negative when bytes are dropped). Retries transient failures (dropped
+  // connections, HTTP 5xx) a few times, resuming; when a resumed file ends
+  // with the wrong digest, downloads it once more from the start.
   Digest fetch_blob(HttpClient& http, const Digest& digest, const std::filesystem::path& partial,
                     const std::function<void(int64_t)>& progress);
 
@@ -66,12 +69,15 @@ class RegistryClient {
   std::string base_url();
   [[noreturn]] void fail_status(const HttpResponse& r, const std::string& what) const;
   [[noreturn]] void fail_transport(const HttpTransportError& e) const;
+  // `at` gets the partial file's size as it grows; `resumed` tells whether it
+  // kept bytes of an earlier attempt.
   Digest fetch_blob_once(HttpClient& http, const Digest& digest, const std::filesystem::path& partial,
-                         const std::function<void(int64_t)>& progress);
+                         const std::function<void(int64_t)>& at, bool& resumed);
 
   DockerRef ref_;
   RegistryOptions options_;
-  bool plain_http_allowed_;
+  bool named_insecure_;      // listed in insecure_registries: plain HTTP, no TLS verification
+  bool plain_http_allowed_;  // named insecure or loopback
   std::optional<Credentials> credentials_;
   std::mutex mu_;
   std::string scheme_;       // "" until decided

@@ -90,16 +90,16 @@ inline std::filesystem::path helper_script() {
   return root / "tests" / "images" / "registry.py";
 }
 
-// `tests/images/registry.py serve` as a child: a docker-registry on loopback
-// that stops when we close its stdin (or when this process dies).
-class TestRegistry {
+// `tests/images/registry.py ARGS...` as a child that prints "READY ADDRESS PID"
+// and runs until we close its stdin (or this process dies): the registry
+// (`serve ...`) or the fault-injecting proxy (`proxy ...`).
+class HelperProcess {
  public:
-  explicit TestRegistry(const std::filesystem::path& dir, const std::string& user = "",
-                        const std::string& password = "") {
+  explicit HelperProcess(const std::vector<std::string>& helper_args) {
     int in[2], out[2];
     if (::pipe2(in, O_CLOEXEC) < 0 || ::pipe2(out, O_CLOEXEC) < 0) throw std::runtime_error("pipe");
-    std::vector<std::string> argv = {"python3", helper_script().string(), "serve", "--dir", dir.string()};
-    if (!user.empty()) argv.insert(argv.end(), {"--user", user, "--password", password});
+    std::vector<std::string> argv = {"python3", helper_script().string()};
+    argv.insert(argv.end(), helper_args.begin(), helper_args.end());
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
@@ -119,14 +119,14 @@ class TestRegistry {
     ::close(out[0]);
     if (!line.starts_with("READY ")) {
       stop();
-      throw std::runtime_error("registry did not start: " + line);
+      throw std::runtime_error("registry.py " + helper_args[0] + " did not start: " + line);
     }
     std::istringstream ss(line.substr(6));
-    ss >> address_ >> registry_pid_;
+    ss >> address_ >> child_pid_;
   }
-  ~TestRegistry() { stop(); }
-  TestRegistry(const TestRegistry&) = delete;
-  TestRegistry& operator=(const TestRegistry&) = delete;
+  ~HelperProcess() { stop(); }
+  HelperProcess(const HelperProcess&) = delete;
+  HelperProcess& operator=(const HelperProcess&) = delete;
 
   void stop() {
     if (stdin_ >= 0) {
@@ -140,13 +140,41 @@ class TestRegistry {
     }
   }
   const std::string& address() const { return address_; }
-  pid_t registry_pid() const { return registry_pid_; }
+
+ protected:
+  pid_t child_pid_ = -1;
 
  private:
   pid_t pid_ = -1;
   int stdin_ = -1;
   std::string address_;
-  pid_t registry_pid_ = -1;
+};
+
+// A docker-registry on loopback (see registry.py serve). `extra`: --tls,
+// --token, --refresh-token T, --host IP.
+class TestRegistry : public HelperProcess {
+ public:
+  explicit TestRegistry(const std::filesystem::path& dir, const std::string& user = "",
+                        const std::string& password = "", const std::vector<std::string>& extra = {})
+      : HelperProcess(args(dir, user, password, extra)) {}
+  pid_t registry_pid() const { return child_pid_; }
+
+ private:
+  static std::vector<std::string> args(const std::filesystem::path& dir, const std::string& user,
+                                       const std::string& password, const std::vector<std::string>& extra) {
+    std::vector<std::string> a = {"serve", "--dir", dir.string()};
+    if (!user.empty()) a.insert(a.end(), {"--user", user, "--password", password});
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+};
+
+// A fault-injecting proxy in front of `upstream` (see fault_proxy.py); each
+// blob GET is logged as a JSON line to `log`.
+class FaultProxy : public HelperProcess {
+ public:
+  FaultProxy(const std::string& upstream, const std::string& fault, const std::filesystem::path& log)
+      : HelperProcess({"proxy", "--upstream", upstream, "--fault", fault, "--log", log.string()}) {}
 };
 
 }  // namespace mael::testing

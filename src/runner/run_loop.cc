@@ -116,6 +116,15 @@ void TestRun::record(uint64_t id, const TestCase& tc, TestResult r, bool ran) {
   if (trip && cancel_all_) cancel_all_();
 }
 
+void TestRun::abandon() {
+  {
+    std::lock_guard lk(mu_);
+    if (stopped_) return;
+    stopped_ = true;
+  }
+  if (cancel_all_) cancel_all_();
+}
+
 RunResult TestRun::finish(bool discovery_complete) {
   {
     std::unique_lock lk(mu_);

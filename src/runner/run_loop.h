@@ -62,8 +62,11 @@ class TestRun {
   // Schedules the cases (each `repeat` times) in listing order: new and failed first, then
   // longest first. Throws nothing: a job that cannot be submitted is reported as ERR.
   void add_cases(std::vector<TestCase> cases);
-  // True once --stop-after tripped; adapters stop discovering then.
+  // True once --stop-after tripped or the run was abandoned; adapters stop discovering then.
   bool stopped() const { return stopped_; }
+  // Gives up (the build failed): nothing more is submitted or recorded, and the jobs still
+  // queued or running are cancelled. Results recorded so far stay.
+  void abandon();
 
   // Waits for every job and returns the results. `discovery_complete` false means discovery
   // failed or was cut short, so the not-run count is only an estimate.

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "base/error.h"
+#include "runner/runner_cli.h"
 #include "runner/subprocess.h"
 #include "runner/watch.h"
 
@@ -126,6 +127,25 @@ TEST(RunLoop, RepeatAndStopAfter) {
   EXPECT_TRUE(r.stopped_early);
 }
 
+TEST(RunLoop, AbandonKeepsResultsSoFarAndSubmitsNothingMore) {
+  TestListing listing;
+  RecordingUi ui;
+  FakeJobs jobs;
+  int cancels = 0;
+  TestRun run(
+      jobs.submitter(), [&] { ++cancels; }, listing, ui, {});
+  run.add_cases({make_case("a", "pass")});
+  run.abandon();
+  run.abandon();  // once is enough
+  EXPECT_TRUE(run.stopped());
+  run.add_cases({make_case("b", "pass")});
+  RunResult r = run.finish(false);
+  EXPECT_EQ(cancels, 1);
+  EXPECT_EQ(jobs.submitted.size(), 1u);
+  EXPECT_EQ(r.summary.succeeded, 1u);
+  EXPECT_EQ(r.junit.size(), 1u);
+}
+
 TEST(RunLoop, RepeatRunsEachCaseNTimes) {
   TestListing listing;
   RecordingUi ui;
@@ -170,6 +190,12 @@ TEST(RunUi, FancyNeedsATerminal) {
   EXPECT_FALSE(ui_kind_from_name("loud").has_value());
 }
 
+TEST(RunnerCli, LoopIsRepeatUpToTheExtraArguments) {
+  EXPECT_EQ(rewrite_runner_flag_aliases({"prog", "--loop", "3", "--loop=4", "-i", "--loop", "--", "--loop"}),
+            (std::vector<std::string>{"prog", "--repeat", "3", "--repeat=4", "-i", "--repeat", "--", "--loop"}));
+  EXPECT_EQ(rewrite_runner_flag_aliases({"--loop"}), (std::vector<std::string>{"--loop"}));  // argv[0]
+}
+
 TEST(Subprocess, CollectsOutputAndExitCodes) {
   ProcessResult r = run_process({"sh", "-c", "echo out; echo err >&2; exit 4"});
   EXPECT_EQ(r.out, "out\n");
@@ -179,6 +205,20 @@ TEST(Subprocess, CollectsOutputAndExitCodes) {
   EXPECT_EQ(r.signal, SIGABRT);
   EXPECT_EQ(r.exit_code, 128 + SIGABRT);
   EXPECT_THROW(run_process({"/nonexistent/program"}), UserError);
+}
+
+TEST(Subprocess, RunsProgramsAtTheSameTime) {
+  auto flag = std::filesystem::temp_directory_path() / ("mael-both-" + std::to_string(getpid()));
+  // The first waits (up to 10 s) for a file the second creates: run one after the other, it would
+  // give up with exit code 9.
+  std::string wait = "i=0; while [ ! -e " + flag.string() +
+                     " ]; do sleep 0.01; i=$((i+1)); [ $i -gt 1000 ] && exit 9; done; echo saw";
+  auto rs = run_processes({{"sh", "-c", wait}, {"sh", "-c", "touch " + flag.string() + "; echo made >&2"}});
+  std::filesystem::remove(flag);
+  ASSERT_EQ(rs.size(), 2u);
+  EXPECT_EQ(rs[0].exit_code, 0);
+  EXPECT_EQ(rs[0].out, "saw\n");
+  EXPECT_EQ(rs[1].err, "made\n");
 }
 
 TEST(Watch, SeesChangesButNotIgnoredDirectories) {

@@ -15,7 +15,7 @@ void add_runner_config(ConfigLoader& loader) {
               .default_value = "false"});
   loader.add({.name = "repeat",
               .type = ConfigType::Int,
-              .help = "how many times to run each test",
+              .help = "how many times to run each test (alias: --loop)",
               .default_value = "1",
               .short_name = 'r',
               .value_name = "COUNT",
@@ -31,6 +31,16 @@ void add_runner_config(ConfigLoader& loader) {
               .help = "timeout for every test, overriding the spec file (0: none)",
               .short_name = 't',
               .value_name = "SECONDS"});
+}
+
+std::vector<std::string> rewrite_runner_flag_aliases(std::vector<std::string> args) {
+  for (size_t i = 1; i < args.size(); ++i) {
+    std::string& a = args[i];
+    if (a == "--") break;
+    if (a == "--loop") a = "--repeat";
+    else if (a.rfind("--loop=", 0) == 0) a = "--repeat=" + a.substr(7);
+  }
+  return args;
 }
 
 void add_runner_flags(CLI::App& app, RunnerFlags& f) {

@@ -23,6 +23,9 @@ struct RunnerFlags {
 };
 
 void add_runner_config(ConfigLoader& loader);
+// Command-line spellings Maelstrom accepts besides the config value's own flag: `--loop` for
+// `--repeat`. Rewrites them (up to a `--`) so that the parser sees only the canonical names.
+std::vector<std::string> rewrite_runner_flag_aliases(std::vector<std::string> args);
 void add_runner_flags(CLI::App& app, RunnerFlags& flags);
 
 struct RunnerSettings {

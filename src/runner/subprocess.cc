@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 #include "base/error.h"
 
@@ -111,18 +112,31 @@ std::string read_all(int fd) {
 
 ProcessResult run_process(const std::vector<std::string>& argv,
                           const std::optional<std::filesystem::path>& cwd) {
-  ChildProcess child(argv, cwd);
-  ProcessResult r;
-  pollfd fds[2] = {{child.stdout_fd(), POLLIN, 0}, {child.stderr_fd(), POLLIN, 0}};
-  std::string* sinks[2] = {&r.out, &r.err};
-  int open = 2;
+  return std::move(run_processes({argv}, cwd)[0]);
+}
+
+std::vector<ProcessResult> run_processes(const std::vector<std::vector<std::string>>& argvs,
+                                         const std::optional<std::filesystem::path>& cwd) {
+  std::vector<std::unique_ptr<ChildProcess>> children;
+  for (const auto& argv : argvs) children.push_back(std::make_unique<ChildProcess>(argv, cwd));
+  std::vector<ProcessResult> results(argvs.size());
+  // Two fds per child: stdout then stderr.
+  std::vector<pollfd> fds;
+  std::vector<std::string*> sinks;
+  for (size_t i = 0; i < children.size(); ++i) {
+    fds.push_back({children[i]->stdout_fd(), POLLIN, 0});
+    sinks.push_back(&results[i].out);
+    fds.push_back({children[i]->stderr_fd(), POLLIN, 0});
+    sinks.push_back(&results[i].err);
+  }
+  size_t open = fds.size();
   char buf[65536];
   while (open > 0) {
-    if (poll(fds, 2, -1) < 0) {
+    if (poll(fds.data(), fds.size(), -1) < 0) {
       if (errno == EINTR) continue;
       throw_errno("poll");
     }
-    for (int i = 0; i < 2; ++i) {
+    for (size_t i = 0; i < fds.size(); ++i) {
       if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       ssize_t n = read(fds[i].fd, buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
@@ -134,10 +148,11 @@ ProcessResult run_process(const std::vector<std::string>& argv,
       }
     }
   }
-  int code = child.wait();
-  r.exit_code = code;
-  r.signal = child.term_signal();
-  return r;
+  for (size_t i = 0; i < children.size(); ++i) {
+    results[i].exit_code = children[i]->wait();
+    results[i].signal = children[i]->term_signal();
+  }
+  return results;
 }
 
 }  // namespace mael

@@ -22,6 +22,10 @@ struct ProcessResult {
 // stderr. Throws UserError when the program cannot be started.
 ProcessResult run_process(const std::vector<std::string>& argv,
                           const std::optional<std::filesystem::path>& cwd = std::nullopt);
+// Runs the programs at the same time (so the wall time is the slowest one's, not the sum) and
+// returns their results in order. Throws like run_process.
+std::vector<ProcessResult> run_processes(const std::vector<std::vector<std::string>>& argvs,
+                                         const std::optional<std::filesystem::path>& cwd = std::nullopt);
 
 // A running child with its stdout and stderr on pipes. The destructor kills and reaps it if it
 // is still running, so nothing is left behind on early exits.

@@ -172,6 +172,25 @@ std::optional<fs::path> ArtifactStore::blob_path(const Digest& d) {
   return blob_file(d);
 }
 
+bool ArtifactStore::pin_blob(const Digest& d) {
+  std::lock_guard lk(mu_);
+  if (!blobs_.count(d)) return false;
+  ++blob_pins_[d];
+  return true;
+}
+
+void ArtifactStore::unpin_blob(const Digest& d) {
+  std::unique_lock lk(mu_);
+  auto it = blob_pins_.find(d);
+  if (it == blob_pins_.end()) return;
+  if (--it->second == 0) blob_pins_.erase(it);
+  try {
+    evict(lk, nullptr);  // the cache may be above its bound because of the pin
+  } catch (const std::exception& e) {
+    spdlog::warn("cache: eviction failed: {}", e.what());
+  }
+}
+
 std::optional<UniqueFd> ArtifactStore::open_blob(const Digest& d) {
   std::lock_guard lk(mu_);
   auto it = blobs_.find(d);
@@ -392,7 +411,7 @@ void ArtifactStore::evict(std::unique_lock<std::mutex>& lk, const Digest* keep) 
   if (total_ <= size_limit_) return;
   std::vector<std::tuple<int64_t, bool, Digest>> candidates;  // (last use, is tree, digest)
   for (const auto& [d, e] : blobs_)
-    if (!keep || d != *keep) candidates.emplace_back(e.last_used_ns, false, d);
+    if ((!keep || d != *keep) && !blob_pins_.count(d)) candidates.emplace_back(e.last_used_ns, false, d);
   for (const auto& [d, e] : trees_)
     if ((!keep || d != *keep) && !pins_.count(d)) candidates.emplace_back(e.last_used_ns, true, d);
   std::sort(candidates.begin(), candidates.end());

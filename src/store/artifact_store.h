@@ -47,6 +47,11 @@ class ArtifactStore {
   // An open read-only fd of a present blob (marks it used); stays readable even
   // if the blob is evicted meanwhile.
   std::optional<UniqueFd> open_blob(const Digest&);
+  // Blob pins (counted): a pinned blob is never evicted. pin_blob pins a present
+  // blob and returns true, or returns false when the blob is absent; every true
+  // needs one unpin_blob. Pinned blobs may hold the cache above its bound.
+  bool pin_blob(const Digest&);
+  void unpin_blob(const Digest&);
 
   // Hashes and copies src into the store (a reflink when the file system can).
   // Throws UserError when src does not exist.
@@ -144,7 +149,8 @@ class ArtifactStore {
   std::condition_variable cv_;
   std::unordered_map<Digest, Entry> blobs_;
   std::unordered_map<Digest, Entry> trees_;
-  std::unordered_map<Digest, int> pins_;
+  std::unordered_map<Digest, int> pins_;       // trees
+  std::unordered_map<Digest, int> blob_pins_;  // blobs
   std::unordered_map<Digest, std::shared_ptr<Extraction>> extracting_;
   uint64_t total_ = 0;
   int64_t last_stamp_ = 0;

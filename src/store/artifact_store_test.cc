@@ -162,6 +162,20 @@ TEST(ArtifactStore, PinnedTreesAreNotEvicted) {
   EXPECT_EQ(count_entries(t.path() / "cache/tmp"), 0u);
 }
 
+TEST(ArtifactStore, PinnedBlobsAreNotEvicted) {
+  TempDir t;
+  ArtifactStore store(t.path() / "cache", 25000);
+  EXPECT_FALSE(store.pin_blob(Digest::of_bytes("absent")));
+  Digest a = store.add_blob_bytes(std::string(10000, 'a'));
+  ASSERT_TRUE(store.pin_blob(a));
+  for (char ch = 'b'; ch < 'h'; ++ch) store.add_blob_bytes(std::string(10000, ch));
+  EXPECT_TRUE(store.has_blob(a));  // the oldest, yet kept
+  EXPECT_LE(store.size_bytes(), 25000u);
+  store.unpin_blob(a);
+  store.add_blob_bytes(std::string(10000, 'z'));
+  EXPECT_FALSE(store.has_blob(a));
+}
+
 TEST(ArtifactStore, PersistsAcrossReopen) {
   TempDir t;
   fs::path root = t.path() / "cache";

@@ -1,5 +1,7 @@
 // maelstrom-run: runs jobs described as a stream of JSON job specs.
 #include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -18,6 +20,9 @@
 #include "client/client.h"
 #include "client/client_config.h"
 #include "client/job_report.h"
+#include "container/pty.h"
+#include "container/runtime.h"
+#include "executor/executor.h"
 #include "spec/json_spec.h"
 
 namespace mael {
@@ -54,8 +59,9 @@ int run_stream(Client& client, JobSpecStreamReader& reader) {
   return any_failure ? (first_failure ? first_failure.load() : 1) : 0;
 }
 
-// Runs the first job of the stream and ends the way it ended.
-int run_one(Client& client, JobSpecStreamReader& reader, const std::vector<std::string>& command) {
+// The first job of the stream (named containers before it are registered),
+// with the command line's program and arguments if given.
+JobSpec first_job(Client& client, JobSpecStreamReader& reader, const std::vector<std::string>& command) {
   std::optional<JobSpec> spec;
   while (auto item = reader.next()) {
     if (auto* containers = std::get_if<std::map<std::string, ContainerSpec>>(&item->item)) {
@@ -70,10 +76,11 @@ int run_one(Client& client, JobSpecStreamReader& reader, const std::vector<std::
     spec->program = command[0];
     spec->arguments.assign(command.begin() + 1, command.end());
   }
-  std::promise<JobOutcome> done;
-  client.run_job(*spec, nullptr, [&](JobOutcome o) { done.set_value(std::move(o)); });
-  JobOutcome o = done.get_future().get();
-  int code = print_job_outcome(o, "");
+  return std::move(*spec);
+}
+
+// Ends this process the way the job ended when a signal killed it.
+void mirror_signal(const JobOutcome& o) {
   if (auto* s = std::get_if<Signaled>(&o.result)) {
     std::fflush(stdout);
     ::signal(s->signal, SIG_DFL);
@@ -83,6 +90,74 @@ int run_one(Client& client, JobSpecStreamReader& reader, const std::vector<std::
     pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
     ::raise(s->signal);
   }
+}
+
+// Runs the first job of the stream and ends the way it ended.
+int run_one(Client& client, JobSpecStreamReader& reader, const std::vector<std::string>& command) {
+  JobSpec spec = first_job(client, reader, command);
+  std::promise<JobOutcome> done;
+  client.run_job(spec, nullptr, [&](JobOutcome o) { done.set_value(std::move(o)); });
+  JobOutcome o = done.get_future().get();
+  int code = print_job_outcome(o, "");
+  mirror_signal(o);
+  return code;
+}
+
+// --tty: runs the first job on this machine with a pseudo-terminal that
+// stands in for ours: our terminal goes raw, what we type goes to the job,
+// what it writes comes back, window size changes follow. `signals` (blocked in
+// every thread, SIGWINCH among them): the others end it early, the job killed
+// and our terminal restored.
+int run_tty(Client& client, const ClientOptions& options, JobSpecStreamReader& reader,
+            const std::vector<std::string>& command, char escape, const sigset_t& signals) {
+  JobSpec spec = first_job(client, reader, command);
+  ResolvedJob job = client.resolve(spec);
+  Runtime::check_support();
+  Pty pty = open_pty(window_size(STDIN_FILENO));
+  struct Fds {
+    std::vector<int> fds;
+    ~Fds() {
+      for (int fd : fds) ::close(fd);
+    }
+  } owned{{pty.master, pty.slave}};
+  int done = check_sys(::eventfd(0, EFD_CLOEXEC), "eventfd");
+  owned.fds.push_back(done);
+  int signal_fd = check_sys(::signalfd(-1, &signals, SFD_CLOEXEC), "signalfd");
+  owned.fds.push_back(signal_fd);
+
+  // Its own runtime and executor: the job needs the terminal, which only this
+  // process has (so --tty jobs never go to a cluster).
+  Runtime runtime(options.cache_root / "runtime", RuntimeOptions{0});
+  std::promise<JobOutcome> result;
+  RelayEnd end;
+  {
+    LocalExecutor executor(
+        client.store(),
+        [&](const ContainerConfig& config, const CancelToken* cancel) {
+          ContainerConfig with_tty = config;
+          with_tty.terminal = pty.slave;
+          return runtime.run(with_tty, cancel);
+        },
+        ExecutorOptions{1, options.inline_limit});
+    executor.submit(std::move(job), nullptr, [&](JobOutcome o) {
+      result.set_value(std::move(o));
+      uint64_t one = 1;
+      [[maybe_unused]] auto n = ::write(done, &one, sizeof one);
+    });
+    {
+      RawTerminal raw(STDIN_FILENO);
+      end = relay_terminal(STDIN_FILENO, STDOUT_FILENO, pty.master, done, signal_fd, escape, raw);
+    }  // our terminal is restored here, before anything else is printed
+    if (end.kind != RelayEnd::JobDone) executor.cancel_all();
+  }  // waits for the job
+  if (end.kind != RelayEnd::JobDone) {
+    std::fprintf(stderr, "interrupted: the job was stopped\n");
+    return 128 + end.signal;
+  }
+  JobOutcome o = result.get_future().get();
+  // Its output went to the terminal; a plain exit code needs no words.
+  int code = std::holds_alternative<Exited>(o.result) ? std::get<Exited>(o.result).code : print_job_outcome(o, "");
+  mirror_signal(o);
   return code;
 }
 
@@ -106,14 +181,23 @@ int main_impl(int argc, char** argv) {
     ConfigLoader loader(program_config_info(kProgram), app);
     add_client_config(loader, "run");
     std::string file;
-    bool one = false;
+    bool one = false, tty = false;
     std::vector<std::string> command;
     app.add_option("-f,--file", file, "read job specs from FILE instead of standard input");
-    app.add_flag("-1,--one", one, "run only the first job and exit the way it exited");
+    auto* one_flag = app.add_flag("-1,--one", one, "run only the first job and exit the way it exited");
+    app.add_flag("-t,--tty", tty,
+                 "like --one, with the job attached to this terminal through a pseudo-terminal (runs locally)")
+        ->excludes(one_flag);
+    loader.add({.name = "escape-char",
+                .type = ConfigType::String,
+                .help = "with --tty, the key that starts an escape: then ^C kills maelstrom-run, ^Z suspends "
+                        "it, the key again sends it to the job",
+                .default_value = "^]",
+                .value_name = "CHAR"});
     // Everything from the first positional argument on is the job's command line,
     // options included (`--one sh -c 'exit 3'`).
     app.prefix_command();
-    app.footer("With --one, any arguments after the options replace the job's program and arguments.");
+    app.footer("With --one or --tty, any arguments after the options replace the job's program and arguments.");
     app.parse(argc, argv);
     command = app.remaining();
     Config config = loader.load(environment_map());
@@ -121,8 +205,14 @@ int main_impl(int argc, char** argv) {
       std::fputs(config.to_toml().c_str(), stdout);
       return 0;
     }
-    if (!command.empty() && !one) throw UserError("a program on the command line needs --one");
+    if (!command.empty() && !one && !tty) throw UserError("a program on the command line needs --one or --tty");
     init_logging(config.log_level());
+    char escape = 0;
+    if (tty) {
+      if (!::isatty(STDIN_FILENO))
+        throw UserError("--tty needs a terminal on standard input; run it from an interactive terminal or use --one");
+      escape = parse_escape_char(config.get_string("escape-char"), "escape-char");
+    }
 
     std::ifstream fin;
     std::string source = "stdin";
@@ -139,14 +229,20 @@ int main_impl(int argc, char** argv) {
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGHUP);
+    if (tty) sigaddset(&set, SIGWINCH);  // the relay reads it from a signalfd
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
     ClientOptions options = client_options_from(config);
     options.project_dir = std::filesystem::current_path();
     options.image_progress = isatty(STDERR_FILENO);
     Client client(options);
-    start_signal_thread(client, set);
     JobSpecStreamReader reader(in, source);
+    if (tty) {
+      int code = run_tty(client, options, reader, command, escape, set);
+      std::fflush(stdout);
+      return code;
+    }
+    start_signal_thread(client, set);
     int code = one ? run_one(client, reader, command) : run_stream(client, reader);
     std::fflush(stdout);
     return code;

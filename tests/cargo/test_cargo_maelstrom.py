@@ -164,11 +164,14 @@ def test_list_tests_binaries_packages(ws):
     assert r.stdout.splitlines() == ["beta", "gamma"]
 
 
-def test_repeat_runs_each_test_n_times(ws):
+def test_repeat_runs_each_test_n_times_and_loop_is_its_alias(ws):
     r = ws.run("--ui", "simple", "-i", "name.equals(tests::adds)", "--repeat", "3")
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.count("alpha tests::adds....") == 3
     assert "Successful Tests:         3" in r.stdout
+    r = ws.run("--ui", "simple", "-i", "name.equals(tests::adds)", "--loop=2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.count("alpha tests::adds....") == 2
 
 
 def test_stop_after_stops_and_counts_not_run(ws):
@@ -224,7 +227,11 @@ def test_bad_inputs_give_one_line_errors(fresh, tmp_path):
 
     r = fresh.run("-i", "name.equals(x) &&")
     assert r.returncode == 1
-    assert "invalid filter" in r.stderr and "column" in r.stderr
+    assert r.stderr.strip() == ("error: invalid filter 'name.equals(x) &&': at column 18: "
+                                "expected a selector, found the end of the filter")
+    r = fresh.run("-i", "all", "-x", "package.bogus(y)")
+    assert r.returncode == 1
+    assert r.stderr.startswith("error: invalid filter 'package.bogus(y)': at column 9: matcher `bogus` is unknown")
 
     (fresh.ws / "cargo-maelstrom.toml").write_text('[[directives]]\nnetwork = "loopback"\nbogus = 1\n')
     r = fresh.run()
@@ -240,10 +247,14 @@ def test_build_failure_returns_cargos_code(tmp_path):
     (crate / "src").mkdir(parents=True)
     (crate / "Cargo.toml").write_text('[package]\nname = "broken"\nversion = "0.1.0"\nedition = "2021"\n')
     (crate / "src" / "lib.rs").write_text("pub fn f() -> u32 { not valid rust }\n")
-    r = Cargo(crate, home).run("--ui", "simple")
+    junit = tmp_path / "report.xml"
+    r = Cargo(crate, home).run("--ui", "simple", "--junit", str(junit))
     assert r.returncode == 101
     assert "error: build failed: cargo test exited with code 101" in r.stderr
     assert "Test Summary" not in r.stdout
+    # The report is still written, with what is known: no test ran.
+    root = ET.parse(junit).getroot()
+    assert root.tag == "testsuites" and int(root.get("tests")) == 0
 
 
 def test_test_binary_crashing_while_listing_is_an_error(tmp_path):

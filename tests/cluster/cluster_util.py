@@ -226,3 +226,59 @@ def make_certs(d):
         run("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key", "-CAcreateserial",
             "-days", "2", "-extfile", "san.ext", "-out", f"{name}.pem")
     return d
+
+
+# ---- used by the client tests (test_remote_*.py) ------------------------------------------------
+
+def http_status(cluster):
+    """The broker's status JSON from its web server (cheaper than maelstrom-admin for polling)."""
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{cluster.http_port}/api/status", timeout=10) as r:
+        return json.loads(r.read())
+
+
+def free_port():
+    """A loopback port nothing listens on (bound, then released)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+NETNS_SUBNET = "198.51.100"  # TEST-NET-2: documentation addresses, never routed
+
+
+def netns_available():
+    if os.geteuid() != 0:
+        return False
+    out = subprocess.run(["ip", "-4", "addr"], capture_output=True, text=True).stdout
+    out += subprocess.run(["ip", "-4", "route", "show", "table", "all"], capture_output=True, text=True).stdout
+    return f"{NETNS_SUBNET}." not in out
+
+
+class NetnsHost:
+    """Another "host": a network namespace joined to this one by a veth pair on
+    a /30 out of NETNS_SUBNET (slot k picks the /30). remove() undoes it all."""
+
+    def __init__(self, k, tag):
+        def ip(*args, check=True):
+            return subprocess.run(["ip", *args], check=check, capture_output=True, text=True)
+        self._ip = ip
+        self.ns, self.veth_host, self.veth_ns = f"maelrt{tag}", f"rh{tag}", f"rn{tag}"
+        self.host_addr, self.addr = f"{NETNS_SUBNET}.{4 * k + 1}", f"{NETNS_SUBNET}.{4 * k + 2}"
+        ip("netns", "add", self.ns)
+        try:
+            ip("link", "add", self.veth_host, "type", "veth", "peer", "name", self.veth_ns)
+            ip("link", "set", self.veth_ns, "netns", self.ns)
+            ip("addr", "add", f"{self.host_addr}/30", "dev", self.veth_host)
+            ip("link", "set", self.veth_host, "up")
+            ip("-n", self.ns, "addr", "add", f"{self.addr}/30", "dev", self.veth_ns)
+            ip("-n", self.ns, "link", "set", self.veth_ns, "up")
+            ip("-n", self.ns, "link", "set", "lo", "up")
+        except Exception:
+            self.remove()
+            raise
+
+    def remove(self):
+        self._ip("netns", "del", self.ns, check=False)
+        self._ip("link", "del", self.veth_host, check=False)

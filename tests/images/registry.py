@@ -5,14 +5,25 @@ Needs: docker-registry, skopeo, htpasswd (apache2-utils), zstd, busybox-static
 (all in scripts/setup.sh). Standard library only.
 
 Command line:
-  registry.py serve --dir DIR [--user USER --password PASS]
-      Runs /usr/bin/docker-registry on a free 127.0.0.1 port, storage in DIR
-      (plain HTTP; with basic auth through an htpasswd file when --user is
-      given). Prints "READY 127.0.0.1:PORT PID" (PID: the registry's) on
+  registry.py serve --dir DIR [--user USER --password PASS] [--tls] [--token]
+                    [--refresh-token TOKEN] [--host IP]
+      Runs /usr/bin/docker-registry on a free port of IP (default 127.0.0.1),
+      storage in DIR. Plain HTTP, or HTTPS with a fresh self-signed
+      certificate (DIR/tls/cert.pem) with --tls. Auth: none; basic through an
+      htpasswd file when --user is given; with --token the Docker token scheme
+      through token_server.py (anonymous pull except under private/, USER:PASS
+      and the refresh token get pull+push; signing key in DIR/token-key;
+      requests logged to DIR/token-requests.log).
+      Prints "READY IP:PORT PID" (PID: the registry's) on
       stdout once it answers, then
       runs until its stdin reaches EOF or it gets SIGTERM/SIGINT, stops the
       registry and exits. The registry also dies when this script dies. So a
       test keeps a pipe to our stdin and closes it (or just exits) to stop.
+  registry.py mint --dir DIR --repo REPO
+      Prints a token (signed with DIR/token-key) granting pull on REPO.
+  registry.py proxy --upstream HOST:PORT --fault drop|norange|corrupt|slow|none --log FILE
+      A fault-injecting proxy (fault_proxy.py); prints "READY 127.0.0.1:PORT PID",
+      runs until stdin reaches EOF.
   registry.py build --out DIR [--kind basic|multiarch|big] [--size-mb N] [--ref REF]
                     [--no-zstd]
       Writes an OCI image layout in DIR whose image is tagged REF (default
@@ -58,6 +69,10 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fault_proxy  # noqa: E402
+import token_server  # noqa: E402
 
 REGISTRY_BIN = "/usr/bin/docker-registry"
 BUSYBOX = "/bin/busybox"
@@ -256,7 +271,7 @@ def skopeo(*args):
 
 
 def push(layout_ref, to, creds=None):
-    """layout_ref: DIR[:REF]; to: HOST:PORT/REPO:TAG."""
+    """layout_ref: DIR[:REF]; to: HOST:PORT/REPO:TAG (HTTP or HTTPS, any certificate)."""
     args = ["copy", "--all", "--dest-tls-verify=false"]
     if creds:
         args += ["--dest-creds", creds]
@@ -270,9 +285,9 @@ def docker_archive(layout_ref, out, tag="test/image:latest"):
 # ---------------------------------------------------------------- registry
 
 
-def _free_port():
+def _free_port(host="127.0.0.1"):
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 
@@ -282,50 +297,76 @@ def _die_with_parent():
 
 
 class Registry:
-    """Context manager: a docker-registry on loopback; yields "127.0.0.1:PORT"."""
+    """Context manager: a docker-registry; yields "HOST:PORT".
 
-    def __init__(self, root, user=None, password=None):
+    tls: serve HTTPS with a self-signed certificate (self.cert).
+    token: require bearer tokens from a TokenServer started here (self.tokens);
+    user/password are then the token service's, else htpasswd's."""
+
+    def __init__(self, root, user=None, password=None, tls=False, token=False,
+                 refresh_token=None, host="127.0.0.1"):
         self.root, self.user, self.password = root, user, password
+        self.tls, self.token, self.refresh_token, self.host = tls, token, refresh_token, host
         self.proc = None
         self.address = None
+        self.cert = None
+        self.tokens = None
 
-    def start(self):
-        os.makedirs(self.root, exist_ok=True)
-        auth = ""
+    def _auth_config(self):
+        if self.token:
+            key_dir = os.path.join(self.root, "token-key")
+            token_server.make_cert(key_dir, token_server.ISSUER)
+            self.tokens = token_server.TokenServer(
+                key_dir, self.user, self.password, self.refresh_token,
+                log=os.path.join(self.root, "token-requests.log")).start()
+            return self.tokens.registry_auth_config()
         if self.user:
             htpasswd = os.path.join(self.root, "htpasswd")
             entry = subprocess.run(["htpasswd", "-Bbn", self.user, self.password],
                                    stdout=subprocess.PIPE, check=True, text=True).stdout
             with open(htpasswd, "w") as f:
                 f.write(entry.strip() + "\n")
-            auth = "auth:\n  htpasswd:\n    realm: test-realm\n    path: %s\n" % htpasswd
+            return "auth:\n  htpasswd:\n    realm: test-realm\n    path: %s\n" % htpasswd
+        return ""
+
+    def start(self):
+        os.makedirs(self.root, exist_ok=True)
+        auth = self._auth_config()
+        tls = ""
+        if self.tls:
+            self.cert, key = token_server.make_cert(os.path.join(self.root, "tls"), "test-registry",
+                                                    ips=sorted({"127.0.0.1", self.host}))
+            tls = "  tls:\n    certificate: %s\n    key: %s\n" % (self.cert, key)
         for _ in range(10):
-            port = _free_port()
+            port = _free_port(self.host)
             config = os.path.join(self.root, "config.yml")
             with open(config, "w") as f:
                 f.write("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
                         "storage:\n  filesystem:\n    rootdirectory: %s\n"
                         "  delete:\n    enabled: true\n"
-                        "http:\n  addr: 127.0.0.1:%d\n  secret: test-secret\n%s"
-                        % (os.path.join(self.root, "storage"), port, auth))
+                        "http:\n  addr: %s:%d\n  secret: test-secret\n%s%s"
+                        % (os.path.join(self.root, "storage"), self.host, port, tls, auth))
             log = open(os.path.join(self.root, "registry.log"), "ab")
             self.proc = subprocess.Popen([REGISTRY_BIN, "serve", config], stdout=log,
                                          stderr=log, stdin=subprocess.DEVNULL,
                                          preexec_fn=_die_with_parent)
             log.close()
             if self._wait_ready(port):
-                self.address = "127.0.0.1:%d" % port
+                self.address = "%s:%d" % (self.host, port)
                 return self.address
             self.stop()
         raise RuntimeError("docker-registry did not start; see " + self.root + "/registry.log")
 
     def _wait_ready(self, port):
+        import ssl
+        ctx = ssl._create_unverified_context()
+        url = "%s://%s:%d/v2/" % ("https" if self.tls else "http", self.host, port)
         deadline = time.time() + 20
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 return False
             try:
-                urllib.request.urlopen("http://127.0.0.1:%d/v2/" % port, timeout=2)
+                urllib.request.urlopen(url, timeout=2, context=ctx if self.tls else None)
                 return True
             except urllib.error.HTTPError as e:
                 return e.code == 401
@@ -342,6 +383,9 @@ class Registry:
                 self.proc.kill()
                 self.proc.wait()
             self.proc = None
+        if self.tokens is not None:
+            self.tokens.stop()
+            self.tokens = None
 
     def __enter__(self):
         return self.start()
@@ -350,22 +394,37 @@ class Registry:
         self.stop()
 
 
-def serve(args):
-    reg = Registry(args.dir, args.user, args.password)
-
+def _run_until_stdin_eof(stop):
     def on_signal(signum, frame):
-        reg.stop()
+        stop()
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        address = reg.start()
-        print("READY %s %d" % (address, reg.proc.pid), flush=True)
         while sys.stdin.buffer.read(4096):
             pass
     finally:
+        stop()
+
+
+def serve(args):
+    reg = Registry(args.dir, args.user, args.password, tls=args.tls, token=args.token,
+                   refresh_token=args.refresh_token, host=args.host)
+    try:
+        address = reg.start()
+    except BaseException:
         reg.stop()
+        raise
+    print("READY %s %d" % (address, reg.proc.pid), flush=True)
+    _run_until_stdin_eof(reg.stop)
+
+
+def proxy(args):
+    p = fault_proxy.FaultProxy(args.upstream, args.fault, args.log)
+    address = p.start()
+    print("READY %s %d" % (address, os.getpid()), flush=True)
+    _run_until_stdin_eof(p.stop)
 
 
 def main():
@@ -375,6 +434,18 @@ def main():
     s.add_argument("--dir", required=True)
     s.add_argument("--user")
     s.add_argument("--password")
+    s.add_argument("--tls", action="store_true")
+    s.add_argument("--token", action="store_true")
+    s.add_argument("--refresh-token")
+    s.add_argument("--host", default="127.0.0.1")
+    m = sub.add_parser("mint")
+    m.add_argument("--dir", required=True)
+    m.add_argument("--repo", required=True)
+    x = sub.add_parser("proxy")
+    x.add_argument("--upstream", required=True)
+    x.add_argument("--fault", default="none",
+                   choices=["drop", "norange", "corrupt", "slow", "none"])
+    x.add_argument("--log", required=True)
     b = sub.add_parser("build")
     b.add_argument("--out", required=True)
     b.add_argument("--kind", default="basic", choices=["basic", "multiarch", "big"])
@@ -395,6 +466,10 @@ def main():
     args = p.parse_args()
     if args.cmd == "serve":
         serve(args)
+    elif args.cmd == "mint":
+        print(token_server.mint(os.path.join(args.dir, "token-key"), [(args.repo, ["pull"])]))
+    elif args.cmd == "proxy":
+        proxy(args)
     elif args.cmd == "build":
         if args.kind == "basic":
             print(build_basic(args.out, args.ref, zstd=not args.no_zstd))

@@ -68,7 +68,8 @@ void extract_layer(const fs::path& tar, const fs::path& dest) {
 int usage() {
   std::cerr << "usage: maelstrom-image-pull [--depot DIR] [--project DIR] [--platform OS/ARCH]\n"
                "                            [--insecure HOST:PORT]... [--accept-invalid-certs]\n"
-               "                            [--extract DIR] IMAGE\n";
+               "                            [--size-limit BYTES] [--extract DIR] [--hold] IMAGE\n"
+               "  --hold: after the pull, print HELD and keep the image pinned until stdin closes\n";
   return 2;
 }
 
@@ -78,6 +79,7 @@ int main(int argc, char** argv) {
   mael::ImageOptions options;
   fs::path extract;
   std::string name;
+  bool hold = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -95,6 +97,10 @@ int main(int argc, char** argv) {
         options.insecure_registries.push_back(next());
       } else if (a == "--accept-invalid-certs") {
         options.accept_invalid_certs = true;
+      } else if (a == "--size-limit") {
+        options.size_limit = std::stoull(next());
+      } else if (a == "--hold") {
+        hold = true;
       } else if (a == "--extract") {
         extract = next();
       } else if (a.starts_with("-") || !name.empty()) {
@@ -102,8 +108,8 @@ int main(int argc, char** argv) {
       } else {
         name = a;
       }
-    } catch (const mael::UserError& e) {
-      std::cerr << "error: " << e.what() << "\n";
+    } catch (const std::exception& e) {
+      std::cerr << "error: bad value for " << a << ": " << e.what() << "\n";
       return 2;
     }
   }
@@ -124,6 +130,12 @@ int main(int argc, char** argv) {
     auto t2 = std::chrono::steady_clock::now();
     std::fprintf(stderr, "get %.3f s, extract %.3f s\n", std::chrono::duration<double>(t1 - t0).count(),
                  std::chrono::duration<double>(t2 - t1).count());
+    if (hold) {
+      std::cout << "HELD" << std::endl;
+      std::string line;
+      while (std::getline(std::cin, line)) {
+      }
+    }
   } catch (const mael::UserError& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;

@@ -1,0 +1,64 @@
+"""maelstrom-image-pull (the depot's debugging tool): progress bars on a
+terminal, none in a pipe."""
+import os
+import pty
+import re
+import select
+import subprocess
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import registry as reg  # noqa: E402
+from testlib import bin_path  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory):
+    layout = tmp_path_factory.mktemp("layout") / "basic"
+    reg.build_basic(str(layout))
+    with reg.Registry(str(tmp_path_factory.mktemp("registry"))) as addr:
+        reg.push(f"{layout}:latest", f"{addr}/basic:v1")
+        yield f"docker://{addr}/basic:v1"
+
+
+def pull_args(tmp_path, image):
+    return [bin_path("maelstrom-image-pull"), "--depot", str(tmp_path / "depot"), image]
+
+
+def test_progress_bar_per_image_on_a_terminal(tmp_path, image):
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(pull_args(tmp_path, image), stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    out = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 30)
+        if not ready:
+            break
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    assert proc.wait(timeout=30) == 0
+    text = out.decode()
+    # The last drawing of the bar: the image's name, a full bar, done == total.
+    plain = re.sub(r"\x1b\[[0-9]*[A-Za-z]", "", text.replace("\r", ""))
+    finished = [l for l in plain.split("\n") if l.startswith(image + " [")]
+    assert finished, text
+    last = finished[-1]
+    assert "[" + "#" * 30 + "]" in last, last
+    done, total = last.split("] ")[1].split("/")
+    assert done == total and total.endswith("B"), last
+    assert "\x1b[J" in text  # redrawn in place
+
+
+def test_no_progress_in_a_pipe(tmp_path, image):
+    r = subprocess.run(pull_args(tmp_path, image), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "\x1b" not in r.stderr
+    assert r.stderr.startswith("get ") and r.stderr.count("\n") == 1, r.stderr
