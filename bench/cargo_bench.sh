@@ -3,6 +3,7 @@
 # cargo-maelstrom against `cargo test` and `cargo nextest run`, on the fixture workspace and on
 # real crates fetched from crates.io. Run by hand (not in CI):
 #   bench/cargo_bench.sh [BUILD_DIR]         (default: build)
+# On a machine busy with other work, run it under `nice -n -19` (as bench/CARGO.md did).
 # Environment:
 #   RUNS        runs per figure, the median is reported (default 5); the three runners take
 #               turns run by run, so that load from elsewhere hits them alike

@@ -6,9 +6,9 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
-#include <exception>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <mutex>
 #include <set>
@@ -210,7 +210,8 @@ int list_without_build(const Session& s, const CargoWorkspace& ws, const Filter&
 class PhaseLog {
  public:
   void operator()(std::string_view what) const {
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start_);
+    auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start_);
     spdlog::debug("+{} ms: {}", ms.count(), what);
   }
 
@@ -233,7 +234,12 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
       s.list.tests ? (s.settings.ui == UiKind::Quiet ? UiKind::Quiet : UiKind::Simple) : s.settings.ui;
   ui_settings.stdout_tty = s.stdout_tty;
   ui_settings.width = terminal_width(STDOUT_FILENO);
-  bool color = effective_ui_kind(ui_settings.kind, s.stdout_tty) == UiKind::Simple && isatty(STDERR_FILENO);
+  bool color = false;  // cargo colors its output only when it goes straight to a terminal
+  try {
+    color = effective_ui_kind(ui_settings.kind, s.stdout_tty) == UiKind::Simple && isatty(STDERR_FILENO);
+  } catch (const UserError&) {
+    // --ui fancy without a terminal: make_run_ui says so, once it matters.
+  }
 
   // With no filter every package is built, so the build need not wait for the metadata.
   std::unique_ptr<ChildProcess> cargo;

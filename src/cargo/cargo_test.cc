@@ -7,10 +7,10 @@
 #include "base/error.h"
 #include "cargo/binary_layers.h"
 #include "cargo/cargo_build.h"
-#include "layers/layer_builder.h"
-#include "store/artifact_store.h"
 #include "cargo/cargo_cases.h"
 #include "cargo/cargo_metadata.h"
+#include "layers/layer_builder.h"
+#include "store/artifact_store.h"
 
 namespace mael {
 namespace {

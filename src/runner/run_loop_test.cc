@@ -132,8 +132,7 @@ TEST(RunLoop, AbandonKeepsResultsSoFarAndSubmitsNothingMore) {
   RecordingUi ui;
   FakeJobs jobs;
   int cancels = 0;
-  TestRun run(
-      jobs.submitter(), [&] { ++cancels; }, listing, ui, {});
+  TestRun run(jobs.submitter(), [&] { ++cancels; }, listing, ui, {});
   run.add_cases({make_case("a", "pass")});
   run.abandon();
   run.abandon();  // once is enough
@@ -191,8 +190,9 @@ TEST(RunUi, FancyNeedsATerminal) {
 }
 
 TEST(RunnerCli, LoopIsRepeatUpToTheExtraArguments) {
-  EXPECT_EQ(rewrite_runner_flag_aliases({"prog", "--loop", "3", "--loop=4", "-i", "--loop", "--", "--loop"}),
-            (std::vector<std::string>{"prog", "--repeat", "3", "--repeat=4", "-i", "--repeat", "--", "--loop"}));
+  EXPECT_EQ(
+      rewrite_runner_flag_aliases({"prog", "--loop", "3", "--loop=4", "-i", "--loop", "--", "--loop"}),
+      (std::vector<std::string>{"prog", "--repeat", "3", "--repeat=4", "-i", "--repeat", "--", "--loop"}));
   EXPECT_EQ(rewrite_runner_flag_aliases({"--loop"}), (std::vector<std::string>{"--loop"}));  // argv[0]
 }
 

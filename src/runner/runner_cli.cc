@@ -37,8 +37,10 @@ std::vector<std::string> rewrite_runner_flag_aliases(std::vector<std::string> ar
   for (size_t i = 1; i < args.size(); ++i) {
     std::string& a = args[i];
     if (a == "--") break;
-    if (a == "--loop") a = "--repeat";
-    else if (a.rfind("--loop=", 0) == 0) a = "--repeat=" + a.substr(7);
+    if (a == "--loop")
+      a = "--repeat";
+    else if (a.rfind("--loop=", 0) == 0)
+      a = "--repeat=" + a.substr(7);
   }
   return args;
 }
