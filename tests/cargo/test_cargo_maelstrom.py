@@ -1,6 +1,5 @@
 """cargo-maelstrom end to end: the real `cargo maelstrom` on the fixture workspace
 (tests/fixtures/cargo-workspace), built once per module in a temporary copy."""
-import os
 import pathlib
 import shutil
 import subprocess
@@ -10,23 +9,14 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from testlib import BIN_DIR, ROOT, bin_path
+from cargo_util import CARGO_FIXTURE, cargo_env, status_of
+from testlib import bin_path
 
-FIXTURE = ROOT / "tests" / "fixtures" / "cargo-workspace"
+FIXTURE = CARGO_FIXTURE
 
 pytestmark = pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo is not installed")
 
 
-def cargo_env(home):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MAELSTROM_", "CARGO_MAELSTROM_", "XDG_", "CARGO_TARGET_DIR"))}
-    # Keep the user's cargo and rustup homes (the toolchain lives there) but our own config.
-    env.setdefault("CARGO_HOME", str(pathlib.Path.home() / ".cargo"))
-    env.setdefault("RUSTUP_HOME", str(pathlib.Path.home() / ".rustup"))
-    env.update({"PATH": f"{BIN_DIR}:{env.get('PATH', '')}", "HOME": str(home),
-                "XDG_CONFIG_HOME": str(home / ".config"), "XDG_CACHE_HOME": str(home / ".cache"),
-                "CARGO_NET_OFFLINE": "true", "CARGO_TERM_COLOR": "never"})
-    return env
 
 
 class Cargo:
@@ -67,17 +57,6 @@ def fresh(tmp_path):
     return Cargo(copy_fixture(tmp_path / "ws"), tmp_path / "home")
 
 
-def status_of(stdout):
-    """test name -> status word, from the simple UI's status lines."""
-    out = {}
-    for line in stdout.splitlines():
-        if ".." not in line:
-            continue
-        name, _, rest = line.partition("..")
-        word = rest.strip(". ").split()
-        if word:
-            out[name] = word[0]
-    return out
 
 
 ALL_CASES = {

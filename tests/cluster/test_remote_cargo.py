@@ -1,6 +1,5 @@
 """`cargo maelstrom --broker`: the fixture workspace's tests run on a real
 broker and workers and end the same way as in a standalone run."""
-import os
 import pathlib
 import shutil
 import subprocess
@@ -11,36 +10,16 @@ import pytest
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 from cluster_util import http_status  # noqa: E402
-from testlib import BIN_DIR, ROOT, bin_path  # noqa: E402
+from cargo_util import CARGO_FIXTURE, cargo_env, status_of  # noqa: E402
+from testlib import bin_path  # noqa: E402
 
-FIXTURE = ROOT / "tests" / "fixtures" / "cargo-workspace"
+FIXTURE = CARGO_FIXTURE
 
 pytestmark = pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo is not installed")
 
 
-def cargo_env(home):
-    """Our binaries first on PATH, the user's toolchain, our own config and cache."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MAELSTROM_", "CARGO_MAELSTROM_", "XDG_", "CARGO_TARGET_DIR"))}
-    env.setdefault("CARGO_HOME", str(pathlib.Path.home() / ".cargo"))
-    env.setdefault("RUSTUP_HOME", str(pathlib.Path.home() / ".rustup"))
-    env.update({"PATH": f"{BIN_DIR}:{env.get('PATH', '')}", "HOME": str(home),
-                "XDG_CONFIG_HOME": str(home / ".config"), "XDG_CACHE_HOME": str(home / ".cache"),
-                "CARGO_NET_OFFLINE": "true", "CARGO_TERM_COLOR": "never"})
-    return env
 
 
-def status_of(stdout):
-    """test name -> status word, from the simple UI's lines."""
-    out = {}
-    for line in stdout.splitlines():
-        if ".." not in line:
-            continue
-        name, _, rest = line.partition("..")
-        word = rest.strip(". ").split()
-        if word:
-            out[name] = word[0]
-    return out
 
 
 def test_cargo_maelstrom_with_broker_matches_standalone(cluster, tmp_path):
