@@ -279,6 +279,10 @@ class NetnsHost:
             self.remove()
             raise
 
+    def unplug(self):
+        """Cuts the link (the namespace and whatever runs in it stay)."""
+        self._ip("link", "del", self.veth_host, check=False)
+
     def remove(self):
         self._ip("netns", "del", self.ns, check=False)
-        self._ip("link", "del", self.veth_host, check=False)
+        self.unplug()

@@ -6,59 +6,24 @@ import itertools
 import json
 import os
 import signal
-import subprocess
 
 import pytest
 
-from cluster_util import bb_job, wait_for
+from cluster_util import NETNS_SUBNET, NetnsHost, bb_job, netns_available, wait_for
 
 _counter = itertools.count()
-SUBNET = "198.51.100"
-
-
-def subnet_in_use():
-    out = ip("-4", "addr").stdout + ip("-4", "route", "show", "table", "all").stdout
-    return f"{SUBNET}." in out
-
-
-def ip(*args, check=True):
-    return subprocess.run(["ip", *args], check=check, capture_output=True, text=True)
-
-
-class Host:
-    """A network namespace with one veth link to the root namespace, on a /30."""
-
-    def __init__(self, k):
-        tag = f"{os.getpid() % 100000}x{next(_counter)}"
-        self.ns, self.veth_host, self.veth_ns = f"maeltest{tag}", f"mh{tag}", f"mn{tag}"
-        self.host_addr, self.addr = f"{SUBNET}.{4 * k + 1}", f"{SUBNET}.{4 * k + 2}"
-        ip("netns", "add", self.ns)
-        ip("link", "add", self.veth_host, "type", "veth", "peer", "name", self.veth_ns)
-        ip("link", "set", self.veth_ns, "netns", self.ns)
-        ip("addr", "add", f"{self.host_addr}/30", "dev", self.veth_host)
-        ip("link", "set", self.veth_host, "up")
-        ip("-n", self.ns, "addr", "add", f"{self.addr}/30", "dev", self.veth_ns)
-        ip("-n", self.ns, "link", "set", self.veth_ns, "up")
-        ip("-n", self.ns, "link", "set", "lo", "up")
-
-    def unplug(self):
-        ip("link", "del", self.veth_host, check=False)
-
-    def remove(self):
-        ip("netns", "del", self.ns, check=False)
-        self.unplug()
 
 
 @pytest.fixture
 def hosts():
     if os.geteuid() != 0:
         pytest.skip("network namespaces need root")
-    if subnet_in_use():
-        pytest.skip(f"{SUBNET}.0/24 is already in use on this machine; not touching it")
+    if not netns_available():
+        pytest.skip(f"{NETNS_SUBNET}.0/24 is already in use on this machine; not touching it")
     made = []
 
     def make():
-        made.append(Host(len(made)))
+        made.append(NetnsHost(len(made), f"{os.getpid() % 100000}x{next(_counter)}"))
         return made[-1]
 
     yield make
