@@ -179,6 +179,8 @@ int main(int argc, char** argv) {
   };
   mael::Runtime prepared(dir / "scratch-prepared", mael::RuntimeOptions{2});
   mael::Runtime on_demand(dir / "scratch-on-demand", mael::RuntimeOptions{0});
+  // As before network namespaces were reused: each job creates its own.
+  mael::Runtime fresh_netns(dir / "scratch-fresh-netns", mael::RuntimeOptions{2, false});
 
   struct Row {
     std::string name;
@@ -191,6 +193,7 @@ int main(int argc, char** argv) {
       {"runtime, prepared namespaces", runtime_job(prepared, mael::Network::Disabled)},
       {"runtime, on demand", runtime_job(on_demand, mael::Network::Disabled)},
       {"runtime, on demand, network=local", runtime_job(on_demand, mael::Network::Local)},
+      {"runtime, prepared, fresh netns per job", runtime_job(fresh_netns, mael::Network::Disabled)},
   };
   if (with_bwrap)
     rows.push_back({"bwrap --unshare-all", [&] { return spawn("/usr/bin/bwrap", bwrap_argv.data()); }});

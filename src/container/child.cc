@@ -168,6 +168,7 @@ CHILD long move_fd(long fd, int target) {
 struct Prepared {
   long host;     // O_PATH fd of the host's "/" (detached)
   long proc;     // a proc mount not attached yet, or -errno
+  long sysfs;    // a sysfs mount made for us (Shell::sysfs), or -EBADF
   const char* staging;  // host directory the job's root is attached to before pivot_root
 };
 
@@ -177,6 +178,11 @@ CHILD long mount_for(const MountOp& m, Prepared& p) {
   if (m.fstype[0] == 'p' && m.fstype[1] == 'r' && p.proc != -EBADF) {  // "proc"
     long fd = p.proc;
     p.proc = -EBADF;  // used: any further one is made now
+    return fd;
+  }
+  if (m.fstype[0] == 's' && m.fstype[1] == 'y' && p.sysfs != -EBADF) {  // "sysfs"
+    long fd = p.sysfs;
+    p.sysfs = -EBADF;
     return fd;
   }
   return new_fs(m.fstype, m.options, m.read_only);
@@ -262,12 +268,14 @@ __attribute__((no_sanitize("address", "undefined"))) int shell_main(void* arg) {
   // With a terminal, it is the job's stdin, stdout and stderr (and the pipes
   // are closed: the parent sees their EOF at once).
   const bool tty = shell->tty >= 0;
-  int own[5] = {shell->ctl_r, shell->report_w, tty ? shell->tty : shell->in_r, tty ? shell->tty : shell->out_w,
-                tty ? shell->tty : shell->err_w};
+  // The sysfs mount, if any, is kept too (sixth).
+  int own[6] = {shell->ctl_r, shell->report_w, tty ? shell->tty : shell->in_r, tty ? shell->tty : shell->out_w,
+                tty ? shell->tty : shell->err_w, shell->sysfs};
+  const int n_own = shell->sysfs >= 0 ? 6 : 5;
   int top = 0;
-  for (int fd : own) top = fd > top ? fd : top;
-  int fds[5];
-  for (int k = 0; k < 5; ++k) {
+  for (int k = 0; k < n_own; ++k) top = own[k] > top ? own[k] : top;
+  int fds[6];
+  for (int k = 0; k < n_own; ++k) {
     long fd = sys(SYS_fcntl, own[k], F_DUPFD_CLOEXEC, top + 1);
     if (fd < 0) {
       sys(SYS_write, shell->report_w, "", 0);
@@ -277,9 +285,9 @@ __attribute__((no_sanitize("address", "undefined"))) int shell_main(void* arg) {
   }
   // F_DUPFD picks the lowest free fd above top each time, so fds[] ascends.
   sys(SYS_close_range, 0, fds[0] - 1, 0);
-  for (int k = 0; k + 1 < 5; ++k)
+  for (int k = 0; k + 1 < n_own; ++k)
     if (fds[k + 1] > fds[k] + 1) sys(SYS_close_range, fds[k] + 1, fds[k + 1] - 1, 0);
-  sys(SYS_close_range, fds[4] + 1, ~0U, 0);
+  sys(SYS_close_range, fds[n_own - 1] + 1, ~0U, 0);
   const int ctl = fds[0], report = fds[1];
 
   // Default dispositions and an empty mask: ignored signals and the mask
@@ -294,6 +302,7 @@ __attribute__((no_sanitize("address", "undefined"))) int shell_main(void* arg) {
   // The job must not outlive the thread that made it (the runtime's).
   sys(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
   Prepared prepared;
+  prepared.sysfs = n_own == 6 ? fds[5] : -EBADF;
   prepare(*shell, prepared, report);
 
   char go = 0;

@@ -70,6 +70,9 @@ struct Shell {
   // The shell's ends: control (read), report (write), stdin/stdout/stderr.
   int ctl_r = -1, report_w = -1, in_r = -1, out_w = -1, err_w = -1;
   int tty = -1;  // a pseudo-terminal's slave for stdin, stdout and stderr, or -1
+  // A detached sysfs mount made for the shell (see launcher.h), used by the
+  // job's first sys mount, or -1.
+  int sysfs = -1;
   const char* staging = nullptr;   // empty host directory to pivot through
   // "inside outside 1\n", written while preparing (the pool keeps shells per
   // job user and group).

@@ -156,6 +156,12 @@ JobScript::JobScript(const ContainerConfig& config) : config_(config) {
   script_.envp = envp_.data();
 }
 
+int JobScript::sys_mounts() const {
+  int n = 0;
+  for (bool sys : is_sys_) n += sys;
+  return n;
+}
+
 JobError JobScript::error(const child::Report& r) const {
   using child::Step;
   const std::string err = std::strerror(r.err);

@@ -17,6 +17,8 @@ class JobScript {
   JobScript& operator=(const JobScript&) = delete;
 
   const child::Script& script() const { return script_; }
+  // How many sys mounts the job makes.
+  int sys_mounts() const;
   JobError error(const child::Report& report) const;
 
  private:

@@ -43,7 +43,20 @@ struct Runtime::Impl {
   std::string staging;
   ShellPool pool;
   Impl(const std::filesystem::path& dir, const RuntimeOptions& options)
-      : staging((dir / "root").string()), pool(options.prepared_containers, staging) {}
+      : staging((dir / "root").string()),
+        pool(options.prepared_containers, staging, options.reuse_network_namespaces) {}
+
+  ShellKind kind_for(const ContainerConfig& config, const JobScript& script) {
+    ShellKind kind{ShellNetwork::Own, false, config.user, config.group};
+    if (config.network == Network::Local) {
+      kind.network = ShellNetwork::Host;
+    } else if (config.network == Network::Disabled && pool.pooled_network() && script.sys_mounts() <= 1) {
+      // (A second sys mount would need a second sysfs instance.)
+      kind.network = ShellNetwork::Pooled;
+      kind.sysfs = script.sys_mounts() == 1;
+    }
+    return kind;
+  }
 };
 
 Runtime::Runtime(std::filesystem::path scratch_dir, RuntimeOptions options) {
@@ -63,17 +76,18 @@ JobOutcome Runtime::run(const ContainerConfig& config, const CancelToken* cancel
   };
   try {
     JobScript script(config);
-    ShellKind kind{config.network != Network::Local, config.user, config.group};
+    ShellKind kind = impl_->kind_for(config, script);
     // Prepared shells were cloned before the terminal existed: make one now.
     auto shell = config.terminal < 0 ? impl_->pool.take(kind)
-                                     : std::make_unique<ShellProcess>(kind, impl_->staging.c_str(), config.terminal);
-    // Hold the job's mount namespace so that its teardown (an RCU grace
-    // period) happens on the pool thread, not on the job's path.
+                                     : std::make_unique<ShellProcess>(kind, impl_->staging.c_str(), config.terminal,
+                                                                      impl_->pool.pooled_network());
+    // Hold the job's mount namespace (and sysfs mount) so that their teardown
+    // (an RCU grace period) happens on the pool thread, not on the job's path.
     struct DisposeNs {
       ShellPool& pool;
       int fd;
       ~DisposeNs() { pool.dispose(fd); }
-    } dispose_ns{impl_->pool, shell->take_mount_namespace()};
+    } dispose_ns{impl_->pool, shell->take_mount_namespace()}, dispose_sysfs{impl_->pool, shell->take_sysfs()};
     shell->start(&script.script());
 
     // Running: collect output until the job (its PID namespace) is gone.

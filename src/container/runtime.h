@@ -58,6 +58,9 @@ struct RuntimeOptions {
   // (with / without a network namespace) by a background thread, which takes
   // namespace creation off the job's path. 0: create each on demand.
   size_t prepared_containers = 2;
+  // Jobs with network = "disabled" reuse network namespaces that are not
+  // theirs to change (see netns_pool.h) instead of each creating one.
+  bool reuse_network_namespaces = true;
 };
 
 class Runtime {

@@ -338,6 +338,72 @@ TEST_P(RuntimeTest, NetworkLoopbackIsUp) {
   EXPECT_EQ(output(c), "0x8\n");
 }
 
+TEST_P(RuntimeTest, NetworkDisabledJobCannotChangeItsNamespace) {
+  // Its network namespace is not its own (it may be reused): root in the
+  // container has no privilege over it, and nothing it tried is left behind.
+  auto c = sh("ifconfig lo up 2>/dev/null && echo changed; ifconfig lo 10.9.9.9 2>/dev/null && echo changed;"
+              "cat /sys/class/net/lo/flags");
+  c.mounts = {Mount{MountType::Sys, "/sys"}, Mount{MountType::Proc, "/proc"}};
+  EXPECT_EQ(output(c), "0x8\n");
+  c.arguments[1] = "cat /sys/class/net/lo/flags; ifconfig lo | grep -c 10.9.9.9; true";
+  EXPECT_EQ(output(c), "0x8\n0\n");
+  // A job with a second sys mount gets a namespace of its own, where it may.
+  c.arguments[1] = "ifconfig lo up && cat /sys/class/net/lo/flags /mnt/class/net/lo/flags";
+  c.mounts = {Mount{MountType::Sys, "/sys"}, Mount{MountType::Sys, "/mnt"}};
+  EXPECT_EQ(output(c), "0x9\n0x9\n");
+}
+
+// The job's network namespace, as /proc shows it ("net:[inode]").
+std::string net_ns_of_host() { return fs::read_symlink("/proc/self/ns/net").string() + "\n"; }
+
+TEST_P(RuntimeTest, NetworkNamespaceServesOneJobAtATime) {
+  TempDir host;
+  ::chmod(host.path().c_str(), 0777);
+  auto probe = sh("readlink /proc/self/ns/net");
+  probe.mounts = {Mount{MountType::Proc, "/proc"}};
+  // A first job holds its namespace until the test says go.
+  auto holder = sh("readlink /proc/self/ns/net > /mnt/ns.tmp && mv /mnt/ns.tmp /mnt/ns;"
+                   "while [ ! -e /mnt/go ]; do sleep 0.01; done");
+  holder.mounts = {Mount{MountType::Proc, "/proc"}, Mount{MountType::Bind, "/mnt", host.path().string(), false}};
+  std::thread first([&] { EXPECT_EQ(output(holder), ""); });
+  while (!fs::exists(host.path() / "ns")) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::ifstream f(host.path() / "ns");
+  std::string held((std::istreambuf_iterator<char>(f)), {});
+  std::string during = output(probe);
+  testing::write_file(host.path() / "go", "");
+  first.join();
+  EXPECT_NE(held, during);  // never two jobs in one namespace
+  EXPECT_NE(held, net_ns_of_host());
+  EXPECT_NE(during, net_ns_of_host());
+  // Reused once free. The pool keeps its namespaces alive, so an inode seen
+  // again is the same namespace. Without prepared containers only the two
+  // above exist; with them, also those the prepared containers hold.
+  std::set<std::string> seen{held, during};
+  for (int i = 0; i < 10; ++i) {
+    std::string ns = output(probe);
+    if (GetParam() == 0) {
+      EXPECT_TRUE(seen.count(ns)) << ns << " is new";
+    }
+    seen.insert(ns);
+  }
+  EXPECT_LE(seen.size(), GetParam() + 2);
+}
+
+TEST(RuntimeNoReuseTest, EachJobMakesItsNetworkNamespace) {
+  TempDir scratch, root;
+  testing::make_busybox_root(root.path());
+  RuntimeOptions options;
+  options.reuse_network_namespaces = false;
+  Runtime runtime(scratch.path(), options);
+  ContainerConfig c;
+  c.lower_dirs = {root.path()};
+  c.program = "sh";
+  c.arguments = {"-c", "ifconfig lo up && cat /sys/class/net/lo/flags"};
+  c.mounts = {Mount{MountType::Sys, "/sys"}};
+  auto o = runtime.run(c);
+  EXPECT_EQ(o.effects.stdout_.first, "0x9\n") << describe(o);
+}
+
 TEST_P(RuntimeTest, NetworkLocalSeesHostInterfaces) {
   auto interfaces = [](std::istream& in) {
     std::set<std::string> names;

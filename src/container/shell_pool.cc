@@ -15,6 +15,7 @@
 #include <string>
 
 #include "base/error.h"
+#include "container/launcher.h"
 
 namespace mael {
 namespace {
@@ -39,7 +40,20 @@ void reap(int pidfd) {
 
 }  // namespace
 
-ShellProcess::ShellProcess(const ShellKind& kind, const char* staging, int terminal) {
+ShellProcess::ShellProcess(const ShellKind& kind, const char* staging, int terminal, NetnsPool* netns) {
+  if (kind.network == ShellNetwork::Pooled) {
+    if (!netns) throw std::logic_error("a pooled network namespace needs a NetnsPool");
+    net_ns_ = netns->take();
+    netns_pool_ = netns;
+  }
+  // Gives the namespace back if we throw below (the destructor won't run).
+  struct Lease {
+    ShellProcess& self;
+    bool done = false;
+    ~Lease() {
+      if (!done && self.netns_pool_) self.netns_pool_->give_back(self.net_ns_);
+    }
+  } lease{*this};
   // 0: control (a socket, so that writing to a shell that died early fails
   // with EPIPE instead of raising SIGPIPE), 1: report, 2-4: stdin/out/err.
   int pipes[5][2];
@@ -83,10 +97,33 @@ ShellProcess::ShellProcess(const ShellKind& kind, const char* staging, int termi
   shared_.gid_map = gid_map_.c_str();
   int flags = CLONE_VM | CLONE_PIDFD | CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
               CLONE_NEWUTS | SIGCHLD;
-  if (kind.network_namespace) flags |= CLONE_NEWNET;
-  int pid = ::clone(child::shell_main, static_cast<char*>(stack_) + kStackSize, flags, &shared_,
-                    &pidfd_);
-  int e = errno;
+  if (kind.network == ShellNetwork::Own) flags |= CLONE_NEWNET;
+  const char* failed_step = "clone (new user, mount, pid, ipc, uts namespaces)";
+  int pid, e;
+  if (kind.network == ShellNetwork::Pooled) {
+    launcher::Launch launch;
+    launch.user_ns = netns_pool_->user_ns();
+    launch.mount_ns = netns_pool_->mount_ns();
+    launch.net_ns = net_ns_;
+    launch.sysfs = kind.sysfs;
+    launch.shell = &shared_;
+    launch.shell_stack_top = static_cast<char*>(stack_) + kStackSize;
+    launch.clone_flags = flags;
+    launch.pidfd = &pidfd_;
+    try {
+      run_in_vfork_child(launcher::launch_main, &launch, 0, "clone (container launcher)");
+    } catch (const std::system_error& err) {
+      launch.result = -err.code().value();
+      launch.step = "clone (container launcher)";
+    }
+    sysfs_ = shared_.sysfs;  // ours now (the launcher shares our fd table)
+    pid = launch.result < 0 ? -1 : static_cast<int>(launch.result);
+    e = launch.result < 0 ? static_cast<int>(-launch.result) : 0;
+    if (launch.step) failed_step = launch.step;
+  } else {
+    pid = ::clone(child::shell_main, static_cast<char*>(stack_) + kStackSize, flags, &shared_, &pidfd_);
+    e = errno;
+  }
   // The shell has its own copies; keep only our ends (stdin's write end goes
   // too: the job's stdin is at EOF).
   ::close(ctl[0]);
@@ -106,8 +143,10 @@ ShellProcess::ShellProcess(const ShellKind& kind, const char* staging, int termi
     close_fd(report_r_);
     close_fd(out_r_);
     close_fd(err_r_);
-    throw_errno("clone (new user, mount, pid, ipc, uts namespaces)", e);
+    close_fd(sysfs_);
+    throw_errno(failed_step, e);
   }
+  lease.done = true;
   // The mount namespace exists from clone on (the shell only changes mounts
   // inside it); whoever holds it last pays for its teardown.
   mount_ns_ = ::ioctl(pidfd_, kPidfdGetMntNamespace, 0);
@@ -130,6 +169,16 @@ ShellProcess::~ShellProcess() {
   close_fd(out_r_);
   close_fd(err_r_);
   close_fd(mount_ns_);
+  close_fd(sysfs_);
+  // The shell and everything in its PID namespace are gone: no process is
+  // left in the network namespace.
+  if (netns_pool_) netns_pool_->give_back(net_ns_);
+}
+
+int ShellProcess::take_sysfs() {
+  int fd = sysfs_;
+  sysfs_ = -1;
+  return fd;
 }
 
 int ShellProcess::take_mount_namespace() {
@@ -173,8 +222,16 @@ void ShellProcess::release_stack() {
   stack_ = nullptr;
 }
 
-ShellPool::ShellPool(size_t per_kind, std::string staging)
+ShellPool::ShellPool(size_t per_kind, std::string staging, bool pool_network_namespaces)
     : per_kind_(per_kind), staging_(std::move(staging)) {
+  if (pool_network_namespaces) {
+    try {
+      netns_ = std::make_unique<NetnsPool>();
+    } catch (const std::exception&) {
+      // This kernel or sandbox refuses nested user namespaces or setns:
+      // every job gets a network namespace of its own instead.
+    }
+  }
   filler_ = std::thread([this] { fill_loop(); });
 }
 
@@ -217,7 +274,7 @@ std::unique_ptr<ShellProcess> ShellPool::take(const ShellKind& kind) {
     cv_.notify_all();
     if (shell) return shell;
   }
-  return std::make_unique<ShellProcess>(kind, staging_.c_str());
+  return std::make_unique<ShellProcess>(kind, staging_.c_str(), -1, netns_.get());
 }
 
 void ShellPool::dispose(int fd) {
@@ -256,7 +313,7 @@ void ShellPool::fill_loop() {
     lock.unlock();
     std::unique_ptr<ShellProcess> shell;
     try {
-      shell = std::make_unique<ShellProcess>(*kind, staging_.c_str());
+      shell = std::make_unique<ShellProcess>(*kind, staging_.c_str(), -1, netns_.get());
     } catch (const std::exception&) {
       // take() will make one itself and report the error with the job.
     }

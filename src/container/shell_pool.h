@@ -15,12 +15,22 @@
 #include <vector>
 
 #include "container/child.h"
+#include "container/netns_pool.h"
 
 namespace mael {
 
+// How a shell gets its network namespace.
+enum class ShellNetwork : uint8_t {
+  Host,    // none of its own (network = "local")
+  Own,     // a new one, the shell's to configure (loopback) and to mount sysfs of
+  Pooled,  // one from the NetnsPool, loopback down, not the shell's to change
+};
+
 // What makes shells interchangeable: a shell is made for one kind of job.
 struct ShellKind {
-  bool network_namespace = true;
+  ShellNetwork network = ShellNetwork::Own;
+  // Pooled only: a sysfs mount of the pooled namespace is made for the job.
+  bool sysfs = false;
   // The job's user and group, mapped to the caller's, written while preparing.
   uint32_t user = 0, group = 0;
   auto operator<=>(const ShellKind&) const = default;
@@ -30,8 +40,9 @@ struct ShellKind {
 class ShellProcess {
  public:
   // Clones it; throws on failure. staging: an empty host directory that
-  // outlives the shell. terminal: see ContainerConfig::terminal.
-  ShellProcess(const ShellKind& kind, const char* staging, int terminal = -1);
+  // outlives the shell. terminal: see ContainerConfig::terminal. netns: where
+  // a Pooled shell's namespace comes from (and goes back to after the shell).
+  ShellProcess(const ShellKind& kind, const char* staging, int terminal = -1, NetnsPool* netns = nullptr);
   ~ShellProcess();  // a shell not started is told to exit and reaped
   ShellProcess(const ShellProcess&) = delete;
   ShellProcess& operator=(const ShellProcess&) = delete;
@@ -47,6 +58,9 @@ class ShellProcess {
   // The shell's (and so the job's) mount namespace, or -1 if the kernel
   // cannot tell; the caller owns it.
   int take_mount_namespace();
+  // The sysfs mount made for the shell (closing it may wait for an RCU grace
+  // period, as for the mount namespace), or -1; the caller owns it.
+  int take_sysfs();
 
   int pidfd() const { return pidfd_; }
   int stdout_fd() const { return out_r_; }
@@ -57,7 +71,9 @@ class ShellProcess {
 
   std::string uid_map_, gid_map_;
   child::Shell shared_;
-  int pidfd_ = -1, ctl_w_ = -1, report_r_ = -1, out_r_ = -1, err_r_ = -1, mount_ns_ = -1;
+  int pidfd_ = -1, ctl_w_ = -1, report_r_ = -1, out_r_ = -1, err_r_ = -1, mount_ns_ = -1, sysfs_ = -1;
+  NetnsPool* netns_pool_ = nullptr;
+  int net_ns_ = -1;  // Pooled: the namespace leased from netns_pool_
   void* stack_ = nullptr;
   bool started_ = false;
   bool reaped_ = false;
@@ -66,8 +82,9 @@ class ShellProcess {
 class ShellPool {
  public:
   // per_kind 0: no prepared shells (the thread still disposes of namespaces).
-  // staging: see ShellProcess.
-  ShellPool(size_t per_kind, std::string staging);
+  // staging: see ShellProcess. Pooled network namespaces are used when the
+  // kernel allows them (see pooled_network()).
+  ShellPool(size_t per_kind, std::string staging, bool pool_network_namespaces = true);
   ~ShellPool();
   ShellPool(const ShellPool&) = delete;
   ShellPool& operator=(const ShellPool&) = delete;
@@ -77,12 +94,15 @@ class ShellPool {
   // Closes fd on the background thread: used for a finished job's mount
   // namespace, whose teardown waits for an RCU grace period.
   void dispose(int fd);
+  // Whether Pooled shells can be made here; null if not.
+  NetnsPool* pooled_network() { return netns_.get(); }
 
  private:
   void fill_loop();
 
   size_t per_kind_;
   std::string staging_;
+  std::unique_ptr<NetnsPool> netns_;  // before the shells: they give their namespaces back
   std::mutex mu_;
   std::condition_variable cv_;
   struct Ready {
