@@ -166,9 +166,9 @@ CHILD long move_fd(long fd, int target) {
 
 // What the shell prepared before it got a job.
 struct Prepared {
-  long host;     // O_PATH fd of the host's "/" (detached)
-  long proc;     // a proc mount not attached yet, or -errno
-  long sysfs;    // a sysfs mount made for us (Shell::sysfs), or -EBADF
+  long host;            // O_PATH fd of the host's "/" (detached)
+  long proc;            // a proc mount not attached yet, or -errno
+  long sysfs;           // a sysfs mount made for us (Shell::sysfs), or -EBADF
   const char* staging;  // host directory the job's root is attached to before pivot_root
 };
 
@@ -186,6 +186,27 @@ CHILD long mount_for(const MountOp& m, Prepared& p) {
     return fd;
   }
   return new_fs(m.fstype, m.options, m.read_only);
+}
+
+// Binds root/path onto itself read-only.
+CHILD long bind_read_only_in_place(long dir, const char* path) {
+  long fd = sys(SYS_open_tree, dir, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (fd < 0) return fd;
+  long rc = set_read_only(fd);
+  if (rc >= 0) rc = sys(SYS_move_mount, fd, "", dir, path, MOVE_MOUNT_F_EMPTY_PATH);
+  sys(SYS_close, fd);
+  return rc;
+}
+
+// See Script::protect_proc. target: the proc mount's path in the root.
+CHILD long protect_proc(long root, const char* target) {
+  long proc = resolve_in_root(root, target);  // now the proc mount's root
+  if (proc < 0) return proc;
+  long rc = bind_read_only_in_place(proc, "sys");
+  if (rc >= 0) rc = bind_read_only_in_place(proc, "sysrq-trigger");
+  if (rc == -ENOENT) rc = 0;  // a kernel without CONFIG_MAGIC_SYSRQ
+  sys(SYS_close, proc);
+  return rc;
 }
 
 [[noreturn]] CHILD void run_script(const Script& s, Prepared& p, int report, int in, int out, int err,
@@ -220,6 +241,9 @@ CHILD long mount_for(const MountOp& m, Prepared& p) {
     if (rc < 0) die(report, Step::MountAttach, rc, m.index);
     sys(SYS_close, fd);
     sys(SYS_close, target);
+    if (s.protect_proc && m.kind == MountOp::NewFs && m.fstype[0] == 'p' && m.fstype[1] == 'r' &&
+        (rc = protect_proc(root, m.target)) < 0)
+      die(report, Step::MountAttach, rc, m.index);
   }
 
   // The old root lands on top of the new one; detaching it leaves the job's.
@@ -269,8 +293,12 @@ __attribute__((no_sanitize("address", "undefined"))) int shell_main(void* arg) {
   // are closed: the parent sees their EOF at once).
   const bool tty = shell->tty >= 0;
   // The sysfs mount, if any, is kept too (sixth).
-  int own[6] = {shell->ctl_r, shell->report_w, tty ? shell->tty : shell->in_r, tty ? shell->tty : shell->out_w,
-                tty ? shell->tty : shell->err_w, shell->sysfs};
+  int own[6] = {shell->ctl_r,
+                shell->report_w,
+                tty ? shell->tty : shell->in_r,
+                tty ? shell->tty : shell->out_w,
+                tty ? shell->tty : shell->err_w,
+                shell->sysfs};
   const int n_own = shell->sysfs >= 0 ? 6 : 5;
   int top = 0;
   for (int k = 0; k < n_own; ++k) top = own[k] > top ? own[k] : top;
@@ -308,7 +336,8 @@ __attribute__((no_sanitize("address", "undefined"))) int shell_main(void* arg) {
   char go = 0;
   do rc = sys(SYS_read, ctl, &go, 1);
   while (rc == -EINTR);
-  if (rc != 1) for (;;) sys(SYS_exit_group, 0);  // not needed after all
+  if (rc != 1)
+    for (;;) sys(SYS_exit_group, 0);  // not needed after all
   sys(SYS_close, ctl);
   const Script* script = __atomic_load_n(&shell->script, __ATOMIC_ACQUIRE);
   run_script(*script, prepared, report, fds[2], fds[3], fds[4], tty);

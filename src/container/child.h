@@ -48,6 +48,10 @@ struct MountOp {
 
 struct Script {
   bool loopback;        // bring lo up
+  // Make /proc/sys and /proc/sysrq-trigger read-only in every proc mount: a
+  // job running as the host's uid 0 could write them (their checks are by
+  // uid, and they reach past the job's namespaces).
+  bool protect_proc;
   // Root file system. Host paths are relative to the host's "/".
   const char* const* lowers;  // top first; nullptr-terminated
   int n_lowers;

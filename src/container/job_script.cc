@@ -1,5 +1,7 @@
 #include "container/job_script.h"
 
+#include <unistd.h>
+
 #include <cstring>
 
 namespace mael {
@@ -69,27 +71,26 @@ JobScript::JobScript(const ContainerConfig& config) : config_(config) {
     int index = static_cast<int>(i);
     switch (m.type) {
       case MountType::Bind:
-        pending.push_back({child::MountOp::Bind, nullptr, nullptr, host_relative(m.local_path), relative(m.mount_point),
-                           "bind mount of " + m.local_path + " at " + m.mount_point, m.read_only, false,
-                           true, index});
+        pending.push_back({child::MountOp::Bind, nullptr, nullptr, host_relative(m.local_path),
+                           relative(m.mount_point), "bind mount of " + m.local_path + " at " + m.mount_point,
+                           m.read_only, false, true, index});
         break;
       case MountType::Devices:
         for (Device d : m.devices) {
           std::string name = device_name(d);
           if (d == Device::Shm)
-            pending.push_back({child::MountOp::NewFs, "tmpfs", nullptr, "", "dev/shm",
-                               "device /dev/shm", false, false, false, index});
+            pending.push_back({child::MountOp::NewFs, "tmpfs", nullptr, "", "dev/shm", "device /dev/shm",
+                               false, false, false, index});
           else
             pending.push_back({child::MountOp::Bind, nullptr, nullptr, "dev/" + name, "dev/" + name,
                                "device /dev/" + name, false, false, true, index});
         }
         break;
       default:
-        pending.push_back({child::MountOp::NewFs, fstype(m.type),
-                           m.type == MountType::Devpts ? kDevptsOptions : nullptr, "",
-                           relative(m.mount_point),
-                           std::string(fstype(m.type)) + " mount at " + m.mount_point, false,
-                           m.type == MountType::Sys, false, index});
+        pending.push_back(
+            {child::MountOp::NewFs, fstype(m.type), m.type == MountType::Devpts ? kDevptsOptions : nullptr,
+             "", relative(m.mount_point), std::string(fstype(m.type)) + " mount at " + m.mount_point, false,
+             m.type == MountType::Sys, false, index});
     }
   }
   targets_.reserve(pending.size());
@@ -143,6 +144,7 @@ JobScript::JobScript(const ContainerConfig& config) : config_(config) {
   envp_.push_back(nullptr);
 
   script_.loopback = config.network == Network::Loopback;
+  script_.protect_proc = ::geteuid() == 0;
   script_.lowers = lowers_.data();
   script_.n_lowers = static_cast<int>(lower_strings_.size());
   script_.writable = config.enable_writable_file_system;
@@ -184,10 +186,8 @@ JobError JobScript::error(const child::Report& r) const {
     case Step::MountAttach:
       if (!has_op) break;
       return exec(what_[i] + ": " + err);
-    case Step::WorkingDirectory:
-      return exec("working directory " + config_.working_directory + ": " + err);
-    case Step::NotFound:
-      return exec("program " + config_.program + " not found on PATH");
+    case Step::WorkingDirectory: return exec("working directory " + config_.working_directory + ": " + err);
+    case Step::NotFound: return exec("program " + config_.program + " not found on PATH");
     case Step::Exec: {
       std::string path = r.index >= 0 && static_cast<size_t>(r.index) < candidate_strings_.size()
                              ? candidate_strings_[static_cast<size_t>(r.index)]
@@ -199,8 +199,7 @@ JobError JobScript::error(const child::Report& r) const {
       for (auto& l : config_.lower_dirs) layers += (layers.empty() ? "" : ", ") + l.string();
       return JobError{JobErrorKind::System, "mounting the root file system (" + layers + "): " + err};
     }
-    default:
-      break;
+    default: break;
   }
   return JobError{JobErrorKind::System, std::string(step_name(r.step)) + ": " + err};
 }

@@ -25,8 +25,12 @@ void run_in_vfork_child(int (*fn)(void*), void* arg, int extra_flags, const char
 }
 
 NetnsPool::NetnsPool() {
-  std::string uid_map = std::to_string(::geteuid()) + " " + std::to_string(::geteuid()) + " 1\n";
-  std::string gid_map = std::to_string(::getegid()) + " " + std::to_string(::getegid()) + " 1\n";
+  // Host root becomes uid/gid 1 in the holder namespace; anyone else keeps
+  // their id.
+  uid_ = ::geteuid() == 0 ? 1 : ::geteuid();
+  gid_ = ::getegid() == 0 ? 1 : ::getegid();
+  std::string uid_map = std::to_string(uid_) + " " + std::to_string(::geteuid()) + " 1\n";
+  std::string gid_map = std::to_string(gid_) + " " + std::to_string(::getegid()) + " 1\n";
   launcher::Holder holder;
   holder.uid_map = uid_map.c_str();
   holder.gid_map = gid_map.c_str();

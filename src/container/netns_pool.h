@@ -11,6 +11,7 @@
 // namespace serves one job at a time (abstract unix sockets are per network
 // namespace). Jobs with loopback keep a fresh namespace each: a closed TCP
 // connection lingers in TIME_WAIT and would hold its port for the next job.
+#include <cstdint>
 #include <mutex>
 #include <vector>
 
@@ -31,6 +32,10 @@ class NetnsPool {
 
   int user_ns() const { return user_ns_; }
   int mount_ns() const { return mount_ns_; }
+  // Our uid and gid as the holder user namespace sees them: never 0, because
+  // root of the namespace owning a network namespace may write its sysctls.
+  uint32_t uid() const { return uid_; }
+  uint32_t gid() const { return gid_; }
 
   // A network namespace no job uses (made now if none is free); the caller
   // gives it back once every process in it is gone. Throws on failure.
@@ -41,6 +46,7 @@ class NetnsPool {
 
  private:
   int user_ns_ = -1, mount_ns_ = -1;
+  uint32_t uid_ = 0, gid_ = 0;
   mutable std::mutex mu_;
   std::vector<int> free_;
   size_t created_ = 0;

@@ -68,7 +68,9 @@ class RuntimeTest : public ::testing::TestWithParam<size_t> {
     c.arguments = {"-c", script};
     return c;
   }
-  JobOutcome run(const ContainerConfig& c, const CancelToken* cancel = nullptr) { return runtime_.run(c, cancel); }
+  JobOutcome run(const ContainerConfig& c, const CancelToken* cancel = nullptr) {
+    return runtime_.run(c, cancel);
+  }
 
   // Runs a script that must exit 0; returns its stdout.
   std::string output(const ContainerConfig& c) {
@@ -229,7 +231,8 @@ TEST_P(RuntimeTest, WhiteoutsInUpperLayerHideLowerFiles) {
   testing::write_file(lower.path() / "data/kept", "x");
   testing::write_file(lower.path() / "data/dir/old", "x");
   fs::create_directories(upper.path() / "data/dir");
-  ASSERT_EQ(::mknod((upper.path() / "data/gone").c_str(), S_IFCHR | 0000, makedev(0, 0)), 0) << strerror(errno);
+  ASSERT_EQ(::mknod((upper.path() / "data/gone").c_str(), S_IFCHR | 0000, makedev(0, 0)), 0)
+      << strerror(errno);
   ASSERT_EQ(::setxattr((upper.path() / "data/dir").c_str(), "user.overlay.opaque", "y", 1, 0), 0)
       << strerror(errno);
   testing::write_file(upper.path() / "data/dir/new", "x");
@@ -241,17 +244,31 @@ TEST_P(RuntimeTest, WhiteoutsInUpperLayerHideLowerFiles) {
 }
 
 TEST_P(RuntimeTest, SpecialFileSystemMounts) {
-  auto c = sh(
-      "grep -o '^[a-z]* /[a-z/]* [a-z]*' /proc/mounts | sort;"
-      "stat -c %a /dev/pts/ptmx; ls /sys/class/net;"
-      "echo x > /tmp/f && cat /tmp/f");
-  c.mounts = {Mount{MountType::Proc, "/proc"},     Mount{MountType::Tmp, "/tmp"},
-              Mount{MountType::Sys, "/sys"},       Mount{MountType::Devpts, "/dev/pts"},
-              Mount{MountType::Mqueue, "/dev/mqueue"}};
+  auto c =
+      sh("grep -o '^[a-z]* /[a-z/]* [a-z]*' /proc/mounts | sort;"
+         "stat -c %a /dev/pts/ptmx; ls /sys/class/net;"
+         "echo x > /tmp/f && cat /tmp/f");
+  c.mounts = {Mount{MountType::Proc, "/proc"}, Mount{MountType::Tmp, "/tmp"}, Mount{MountType::Sys, "/sys"},
+              Mount{MountType::Devpts, "/dev/pts"}, Mount{MountType::Mqueue, "/dev/mqueue"}};
   std::string out = output(c);
   for (const char* line : {"devpts /dev/pts devpts\n", "mqueue /dev/mqueue mqueue\n", "proc /proc proc\n",
                            "sysfs /sys sysfs\n", "tmpfs /tmp tmpfs\n", "666\nlo\nx\n"})
     EXPECT_NE(out.find(line), std::string::npos) << line << " not in:\n" << out;
+}
+
+TEST_P(RuntimeTest, ProcSysIsReadOnlyForHostRoot) {
+  // As the host's uid 0 a job could otherwise write host-wide sysctls.
+  if (::geteuid() != 0) GTEST_SKIP() << "only the host's root needs this";
+  auto c =
+      sh("grep -E ' /proc/(sys|sysrq-trigger) ' /proc/mounts | cut -d' ' -f2,4 | cut -d, -f1;"
+         "v=$(cat /proc/sys/vm/swappiness); echo $v > /proc/sys/vm/swappiness || echo refused");
+  c.mounts = {Mount{MountType::Proc, "/proc"}};
+  for (Network n : {Network::Disabled, Network::Loopback}) {
+    c.network = n;
+    EXPECT_EQ(output(c), std::string("/proc/sys ro\n") +
+                             (fs::exists("/proc/sysrq-trigger") ? "/proc/sysrq-trigger ro\n" : "") +
+                             "refused\n");
+  }
 }
 
 TEST_P(RuntimeTest, HostPidsAreInvisible) {
@@ -330,7 +347,8 @@ TEST_P(RuntimeTest, NetworkDisabledHasLoopbackDown) {
 }
 
 TEST_P(RuntimeTest, NetworkLoopbackIsUp) {
-  auto c = sh("cat /sys/class/net/lo/flags; ping -c 1 -W 5 127.0.0.1 2>&1 | grep -o '1 packets received'; true");
+  auto c =
+      sh("cat /sys/class/net/lo/flags; ping -c 1 -W 5 127.0.0.1 2>&1 | grep -o '1 packets received'; true");
   c.mounts = {Mount{MountType::Sys, "/sys"}};
   c.network = Network::Loopback;
   EXPECT_EQ(output(c), "0x9\n1 packets received\n");  // IFF_UP | IFF_LOOPBACK
@@ -341,12 +359,21 @@ TEST_P(RuntimeTest, NetworkLoopbackIsUp) {
 TEST_P(RuntimeTest, NetworkDisabledJobCannotChangeItsNamespace) {
   // Its network namespace is not its own (it may be reused): root in the
   // container has no privilege over it, and nothing it tried is left behind.
-  auto c = sh("ifconfig lo up 2>/dev/null && echo changed; ifconfig lo 10.9.9.9 2>/dev/null && echo changed;"
-              "cat /sys/class/net/lo/flags");
+  auto c =
+      sh("ifconfig lo up 2>/dev/null && echo changed; ifconfig lo 10.9.9.9 2>/dev/null && echo changed;"
+         "cat /sys/class/net/lo/flags");
   c.mounts = {Mount{MountType::Sys, "/sys"}, Mount{MountType::Proc, "/proc"}};
   EXPECT_EQ(output(c), "0x8\n");
   c.arguments[1] = "cat /sys/class/net/lo/flags; ifconfig lo | grep -c 10.9.9.9; true";
   EXPECT_EQ(output(c), "0x8\n0\n");
+  // Nor its sysctls (owned by root of the namespace's user namespace, which
+  // the job's root is not, even when we run as root).
+  const std::string range = "/proc/sys/net/ipv4/ip_local_port_range";
+  c.arguments[1] = "echo '20000 20100' > " + range + " && echo changed; cat " + range +
+                   "; echo 100 > /proc/sys/net/core/somaxconn && echo changed; true";
+  std::string before = output(c);
+  EXPECT_EQ(before.find("changed"), std::string::npos) << before;
+  EXPECT_EQ(output(c), before);
   // A job with a second sys mount gets a namespace of its own, where it may.
   c.arguments[1] = "ifconfig lo up && cat /sys/class/net/lo/flags /mnt/class/net/lo/flags";
   c.mounts = {Mount{MountType::Sys, "/sys"}, Mount{MountType::Sys, "/mnt"}};
@@ -354,7 +381,9 @@ TEST_P(RuntimeTest, NetworkDisabledJobCannotChangeItsNamespace) {
 }
 
 // The job's network namespace, as /proc shows it ("net:[inode]").
-std::string net_ns_of_host() { return fs::read_symlink("/proc/self/ns/net").string() + "\n"; }
+std::string net_ns_of_host() {
+  return fs::read_symlink("/proc/self/ns/net").string() + "\n";
+}
 
 TEST_P(RuntimeTest, NetworkNamespaceServesOneJobAtATime) {
   TempDir host;
@@ -362,11 +391,18 @@ TEST_P(RuntimeTest, NetworkNamespaceServesOneJobAtATime) {
   auto probe = sh("readlink /proc/self/ns/net");
   probe.mounts = {Mount{MountType::Proc, "/proc"}};
   // A first job holds its namespace until the test says go.
-  auto holder = sh("readlink /proc/self/ns/net > /mnt/ns.tmp && mv /mnt/ns.tmp /mnt/ns;"
-                   "while [ ! -e /mnt/go ]; do sleep 0.01; done");
-  holder.mounts = {Mount{MountType::Proc, "/proc"}, Mount{MountType::Bind, "/mnt", host.path().string(), false}};
-  std::thread first([&] { EXPECT_EQ(output(holder), ""); });
-  while (!fs::exists(host.path() / "ns")) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  auto holder =
+      sh("readlink /proc/self/ns/net > /mnt/ns.tmp && mv /mnt/ns.tmp /mnt/ns;"
+         "while [ ! -e /mnt/go ]; do sleep 0.01; done");
+  holder.mounts = {Mount{MountType::Proc, "/proc"},
+                   Mount{MountType::Bind, "/mnt", host.path().string(), false}};
+  std::atomic<bool> first_done{false};
+  std::thread first([&] {
+    EXPECT_EQ(output(holder), "");
+    first_done = true;
+  });
+  while (!fs::exists(host.path() / "ns") && !first_done)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   std::ifstream f(host.path() / "ns");
   std::string held((std::istreambuf_iterator<char>(f)), {});
   std::string during = output(probe);
@@ -462,10 +498,10 @@ TEST_P(RuntimeTest, CancelFromAnotherThread) {
 // controlling terminal; typed input reaches it and its output goes there.
 TEST_P(RuntimeTest, TerminalIsStdioAndControllingTerminal) {
   Pty pty = open_pty(WindowSize{12, 34});
-  ContainerConfig c = sh(
-      "test -t 0 && test -t 1 && test -t 2 && echo is-a-tty; stty size; "
-      "read pid comm state ppid pgrp session tty rest < /proc/self/stat; test $tty != 0 && echo has-ctty; "
-      "read line; echo got $line");
+  ContainerConfig c =
+      sh("test -t 0 && test -t 1 && test -t 2 && echo is-a-tty; stty size; "
+         "read pid comm state ppid pgrp session tty rest < /proc/self/stat; test $tty != 0 && echo has-ctty; "
+         "read line; echo got $line");
   c.mounts = {Mount{MountType::Proc, "/proc"}};
   c.terminal = pty.slave;
   ASSERT_EQ(::write(pty.master, "hello\n", 6), 6);  // typed ahead: the pty keeps it

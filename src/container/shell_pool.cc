@@ -64,7 +64,8 @@ ShellProcess::ShellProcess(const ShellKind& kind, const char* staging, int termi
     }
   };
   for (int i = 0; i < 5; ++i) {
-    int rc = i == 0 ? ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pipes[i]) : ::pipe2(pipes[i], O_CLOEXEC);
+    int rc = i == 0 ? ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pipes[i])
+                    : ::pipe2(pipes[i], O_CLOEXEC);
     if (rc < 0) {
       int e = errno;
       close_pipes(i);
@@ -84,8 +85,11 @@ ShellProcess::ShellProcess(const ShellKind& kind, const char* staging, int termi
     close_pipes(5);
     throw_errno("mmap shell stack", e);
   }
-  uid_map_ = std::to_string(kind.user) + " " + std::to_string(::geteuid()) + " 1\n";
-  gid_map_ = std::to_string(kind.group) + " " + std::to_string(::getegid()) + " 1\n";
+  // Onto our ids as the parent user namespace (ours, or the holder's) sees them.
+  const uint32_t outer_uid = netns_pool_ ? netns_pool_->uid() : ::geteuid();
+  const uint32_t outer_gid = netns_pool_ ? netns_pool_->gid() : ::getegid();
+  uid_map_ = std::to_string(kind.user) + " " + std::to_string(outer_uid) + " 1\n";
+  gid_map_ = std::to_string(kind.group) + " " + std::to_string(outer_gid) + " 1\n";
   shared_.ctl_r = ctl[0];
   shared_.report_w = report[1];
   shared_.in_r = in[0];
