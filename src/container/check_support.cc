@@ -28,18 +28,9 @@ struct Probe {
 __attribute__((no_sanitize("address", "undefined"))) int probe_main(void* arg) {
   using raw::sys;
   auto* p = static_cast<Probe*>(arg);
-  auto write_file = [](const char* path, const char* text) -> long {
-    long fd = sys(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return fd;
-    size_t n = 0;
-    while (text[n]) ++n;
-    long rc = sys(SYS_write, fd, text, n);
-    sys(SYS_close, fd);
-    return rc;
-  };
-  if (write_file("/proc/self/uid_map", p->uid_map) < 0) sys(SYS_exit_group, 1);
-  if (write_file("/proc/self/setgroups", "deny") < 0) sys(SYS_exit_group, 2);
-  if (write_file("/proc/self/gid_map", p->gid_map) < 0) sys(SYS_exit_group, 2);
+  if (raw::write_text("/proc/self/uid_map", p->uid_map) < 0) sys(SYS_exit_group, 1);
+  if (raw::write_text("/proc/self/setgroups", "deny") < 0) sys(SYS_exit_group, 2);
+  if (raw::write_text("/proc/self/gid_map", p->gid_map) < 0) sys(SYS_exit_group, 2);
   long fs = sys(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
   if (fs < 0 || sys(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, 0, 0, 0) < 0 ||
       sys(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0) < 0)
@@ -60,12 +51,13 @@ void Runtime::check_support() {
   snprintf(probe.uid_map, sizeof probe.uid_map, "0 %u 1\n", ::geteuid());
   snprintf(probe.gid_map, sizeof probe.gid_map, "0 %u 1\n", ::getegid());
   constexpr size_t kStack = 64 * 1024;
-  void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  void* stack =
+      ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED) throw_errno("mmap");
   int pidfd = -1;
-  int pid = ::clone(probe_main, static_cast<char*>(stack) + kStack,
-                    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_NEWUSER | CLONE_NEWNS | SIGCHLD, &probe,
-                    &pidfd);
+  int pid =
+      ::clone(probe_main, static_cast<char*>(stack) + kStack,
+              CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_NEWUSER | CLONE_NEWNS | SIGCHLD, &probe, &pidfd);
   int err = errno;
   if (pid < 0) {
     ::munmap(stack, kStack);

@@ -27,12 +27,6 @@ namespace {
 using raw::sys;
 constexpr int kMntDetach = 2;  // <sys/mount.h> clashes with <linux/mount.h> in older glibc
 
-CHILD size_t length(const char* s) {
-  size_t n = 0;
-  while (s[n]) ++n;
-  return n;
-}
-
 [[noreturn]] CHILD void die(int report_fd, Step step, long rc, int index = -1) {
   Report r;
   r.step = step;
@@ -42,26 +36,16 @@ CHILD size_t length(const char* s) {
   for (;;) sys(SYS_exit_group, 127);
 }
 
-CHILD long write_file(const char* path, const char* text) {
-  long fd = sys(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return fd;
-  size_t n = length(text);
-  long rc = sys(SYS_write, fd, text, n);
-  sys(SYS_close, fd);
-  if (rc >= 0 && static_cast<size_t>(rc) != n) return -EIO;
-  return rc < 0 ? rc : 0;
-}
-
 // Writes uid_map, setgroups and gid_map; on failure returns the error and
 // sets *step to the one that failed.
 CHILD long write_maps(const char* uid_map, const char* gid_map, Step* step) {
   long rc;
   *step = Step::UidMap;
-  if ((rc = write_file("proc/self/uid_map", uid_map)) < 0) return rc;
+  if ((rc = raw::write_text("proc/self/uid_map", uid_map)) < 0) return rc;
   *step = Step::Setgroups;
-  if ((rc = write_file("proc/self/setgroups", "deny")) < 0) return rc;
+  if ((rc = raw::write_text("proc/self/setgroups", "deny")) < 0) return rc;
   *step = Step::GidMap;
-  return write_file("proc/self/gid_map", gid_map);
+  return raw::write_text("proc/self/gid_map", gid_map);
 }
 
 // "/proc/self/fd/<fd>/<leaf>" into buf.

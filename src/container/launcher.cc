@@ -18,17 +18,6 @@ namespace {
 
 using raw::sys;
 
-CHILD long write_file(const char* path, const char* text) {
-  long fd = sys(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return fd;
-  size_t n = 0;
-  while (text[n]) ++n;
-  long rc = sys(SYS_write, fd, text, n);
-  sys(SYS_close, fd);
-  if (rc >= 0 && static_cast<size_t>(rc) != n) return -5;  // EIO
-  return rc < 0 ? rc : 0;
-}
-
 CHILD long open_ns(const char* path) {
   return sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
 }
@@ -58,9 +47,9 @@ CHILD long make_sysfs() {
 
 __attribute__((no_sanitize("address", "undefined"))) int holder_main(void* arg) {
   Holder& out = *static_cast<Holder*>(arg);
-  FAIL_IF(write_file("/proc/self/uid_map", out.uid_map), "writing uid_map");
-  FAIL_IF(write_file("/proc/self/setgroups", "deny"), "writing setgroups");
-  FAIL_IF(write_file("/proc/self/gid_map", out.gid_map), "writing gid_map");
+  FAIL_IF(raw::write_text("/proc/self/uid_map", out.uid_map), "writing uid_map");
+  FAIL_IF(raw::write_text("/proc/self/setgroups", "deny"), "writing setgroups");
+  FAIL_IF(raw::write_text("/proc/self/gid_map", out.gid_map), "writing gid_map");
   FAIL_IF(sys(SYS_unshare, CLONE_NEWNS), "unshare(CLONE_NEWNS)");
   long user = open_ns("/proc/self/ns/user");
   FAIL_IF(user, "opening the user namespace");

@@ -3,6 +3,7 @@
 // set errno, which lives in the TLS of the thread that cloned us, and may be
 // instrumented by sanitizers; these return -errno instead and touch nothing
 // but registers. Written by hand because no library offers this.
+#include <fcntl.h>
 #include <sys/syscall.h>
 
 namespace mael::raw {
@@ -41,6 +42,19 @@ template <typename A = long, typename B = long, typename C = long, typename D = 
           typename F = long>
 MAEL_CHILD_FN long sys(long n, A a = 0, B b = 0, C c = 0, D d = 0, E e = 0, F f = 0) {
   return syscall6(n, (long)a, (long)b, (long)c, (long)d, (long)e, (long)f);
+}
+
+// Writes text (NUL-terminated) to the file at path (relative to the cwd if
+// not absolute) in one write; 0 or -errno.
+MAEL_CHILD_FN long write_text(const char* path, const char* text) {
+  long fd = sys(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return fd;
+  unsigned long n = 0;
+  while (text[n]) ++n;
+  long rc = sys(SYS_write, fd, text, n);
+  sys(SYS_close, fd);
+  if (rc >= 0 && static_cast<unsigned long>(rc) != n) return -5;  // EIO
+  return rc < 0 ? rc : 0;
 }
 
 }  // namespace mael::raw
