@@ -152,3 +152,47 @@ def test_pull_prints_nothing_when_stderr_is_not_a_terminal(runner, registry_addr
     r = runner.run([image_job(f"docker://{registry_addr}/test/basic:v1")])
     check_probe(r)
     assert r.stderr == ""  # no progress bars or escape codes in a pipe
+
+
+def test_progress_bar_per_image_on_a_terminal(runner, registry_addr, tmp_path):
+    """stderr on a terminal: each image pulled gets its own bar, drawn to completion."""
+    import json
+    import pty
+    import re
+    import select
+    import subprocess
+    from testlib import bin_path
+    other = tmp_path / "other"
+    reg.build_big(str(other), size_mb=2)  # layers of its own: something to download
+    reg.push(f"{other}:latest", f"{registry_addr}/test/progress-big:v1")
+    images = [f"docker://{registry_addr}/test/basic:v1", f"docker://{registry_addr}/test/progress-big:v1"]
+    jobs = runner.tmp / "jobs.json"
+    jobs.write_text("\n".join(json.dumps({"image": i, "program": "sh", "arguments": ["-c", "echo var=$IMAGE_VAR"]})
+                              for i in images))
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([bin_path("maelstrom-run"), "--file", str(jobs)], stdout=subprocess.PIPE,
+                            stderr=slave, stdin=subprocess.DEVNULL, env=runner.env(), cwd=runner.tmp)
+    os.close(slave)
+    out = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    stdout = proc.stdout.read().decode()
+    proc.stdout.close()
+    assert proc.wait(timeout=60) == 0, out
+    assert stdout.count("var=basic") == 1 and stdout.count("var=") == 2, stdout
+    plain = re.sub(r"\x1b\[[0-9]*[A-Za-z]", "", out.decode().replace("\r", ""))
+    for image in images:
+        bars = [l for l in plain.split("\n") if l.startswith(image + " [")]
+        assert bars, out
+        done, total = bars[-1].split("] ")[1].split("/")
+        assert done == total, bars[-1]

@@ -90,6 +90,7 @@ ImageContribution Client::lookup_image(const std::string& name) {
     o.insecure_registries = options_.insecure_registries;
     o.accept_invalid_certs = options_.accept_invalid_remote_container_tls_certs;
     o.progress = options_.image_progress;
+    o.size_limit = options_.container_image_depot_size;
     images_ = std::make_unique<ImageDepot>(std::move(o));
   }
   ImageInfo image = images_->get(name);
@@ -104,15 +105,26 @@ ImageContribution Client::lookup_image(const std::string& name) {
 }
 
 Digest Client::layer_digest(const LayerSpec& layer) {
+  // A memoized digest is used while its blob is in the store (it may be evicted during a run).
+  return layer_memo_.get(
+      layer, [&] { return build_layer(layer); }, [this](const Digest& d) { return store_->has_blob(d); });
+}
+
+Digest Client::build_layer(const LayerSpec& layer) {
   // Image layers are already content-addressed blobs: import them once.
   if (auto* tar = std::get_if<TarLayer>(&layer)) {
-    auto it = image_layer_digests_.find(tar->path);
-    if (it != image_layer_digests_.end()) {
-      if (!store_->has_blob(it->second)) store_->add_blob_file(tar->path);
-      return it->second;
+    std::optional<Digest> image_blob;
+    {
+      std::lock_guard lk(mu_);
+      auto it = image_layer_digests_.find(tar->path);
+      if (it != image_layer_digests_.end()) image_blob = it->second;
+    }
+    if (image_blob) {
+      if (!store_->has_blob(*image_blob)) store_->add_blob_file(tar->path);
+      return *image_blob;
     }
   }
-  return layers_->build(layer);
+  return layers_->build(layer);  // thread-safe: layers of several jobs build side by side
 }
 
 ResolvedJob Client::resolve(const JobSpec& spec) {
@@ -125,10 +137,8 @@ ResolvedJob Client::resolve(const JobSpec& spec) {
   check_job_container(c);
   if (spec.program.empty()) throw UserError("job spec has no `program`: name the program to run");
   ResolvedJob job;
-  for (const LayerSpec& l : c.layers) {
-    std::lock_guard lk(mu_);
-    job.layers.push_back(layer_digest(l));
-  }
+  job.layers.reserve(c.layers.size());
+  for (const LayerSpec& l : c.layers) job.layers.push_back(layer_digest(l));
   job.enable_writable_file_system = c.enable_writable_file_system;
   job.mounts = c.mounts;
   for (Mount& m : job.mounts) {
@@ -203,6 +213,10 @@ void Client::cancel_all() {
     ids = remote_jobs_;
   }
   for (uint64_t id : ids) broker_->cancel(id);
+}
+
+std::optional<std::string> Client::broker_error() const {
+  return broker_ ? broker_->error() : std::nullopt;
 }
 
 void Client::wait_idle() {

@@ -15,7 +15,9 @@
 #include <string>
 
 #include "base/env_expand.h"
+#include "client/layer_memo.h"
 #include "executor/executor.h"
+#include "image/image_depot.h"
 #include "spec/resolve.h"
 #include "spec/spec.h"
 
@@ -36,8 +38,9 @@ struct ClientOptions {
   size_t slots = 0;  // 0: one per CPU
   size_t inline_limit = 1'000'000;
   std::filesystem::path container_image_depot_root;
+  uint64_t container_image_depot_size = kDefaultDepotSizeLimit;  // bytes of blobs kept; 0 = no bound
   bool accept_invalid_remote_container_tls_certs = false;
-  std::vector<std::string> insecure_registries;
+  std::vector<std::string> insecure_registries;  // container-insecure-registries: "host[:port]"
   bool image_progress = true;
   std::optional<std::string> broker;  // host:port; standalone when unset
   // Credentials for the broker (cluster/security.h TlsOptions): PEM files and the shared token.
@@ -78,11 +81,16 @@ class Client {
   void cancel_all();
   void wait_idle();
   bool remote() const { return broker_ != nullptr; }
+  // Once the broker has stopped or gone away: why, in one line naming it (the
+  // connection has logged it, and the System error of every cluster job that
+  // did not finish carries exactly this message). nullopt otherwise.
+  std::optional<std::string> broker_error() const;
   ArtifactStore& store() { return *store_; }
 
  private:
   ImageContribution lookup_image(const std::string& name);
-  Digest layer_digest(const LayerSpec& layer);
+  Digest layer_digest(const LayerSpec& layer);  // memoized in layer_memo_
+  Digest build_layer(const LayerSpec& layer);
   LocalExecutor& local_executor();
   JobId run_remote(ResolvedJob job, StateCallback on_state, DoneCallback on_done);
 
@@ -98,6 +106,7 @@ class Client {
   NamedContainers containers_;
   std::unique_ptr<ImageDepot> images_;
   std::map<std::string, Digest> image_layer_digests_;  // image layer tar path -> blob digest
+  LayerMemo layer_memo_;  // this client's layers by spec: each distinct spec is built once
   std::mutex remote_mu_;
   std::set<uint64_t> remote_jobs_;  // outstanding broker job ids, for cancel_all
   // Last: its callbacks use the members above, so it goes first.

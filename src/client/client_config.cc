@@ -1,6 +1,7 @@
 #include "client/client_config.h"
 
 #include <cstdlib>
+#include <sstream>
 #include <thread>
 
 #include "base/error.h"
@@ -17,16 +18,7 @@ std::string xdg_cache_home() {
 }
 
 void add_client_config(ConfigLoader& loader, std::string_view cache_dir_name) {
-  loader.add({.name = "cache-root",
-              .type = ConfigType::String,
-              .help = "directory for the local cache of artifacts and extracted layers",
-              .default_value = xdg_cache_home() + "/maelstrom/" + std::string(cache_dir_name),
-              .value_name = "PATH"});
-  loader.add({.name = "cache-size",
-              .type = ConfigType::Size,
-              .help = "target disk space for the local cache; unused entries beyond it are evicted",
-              .default_value = "1 GB",
-              .value_name = "BYTES"});
+  cluster::add_cache_config(loader, std::string(cache_dir_name));
   loader.add({.name = "inline-limit",
               .type = ConfigType::Size,
               .help = "bytes of each job's stdout and stderr to keep; the rest is counted as truncated",
@@ -44,6 +36,19 @@ void add_client_config(ConfigLoader& loader, std::string_view cache_dir_name) {
               .help = "directory where container images are downloaded and kept",
               .default_value = xdg_cache_home() + "/maelstrom/container",
               .value_name = "PATH"});
+  loader.add({.name = "container-image-depot-size",
+              .type = ConfigType::Size,
+              .help = "target disk space for the container image depot; images no process uses are "
+                      "evicted beyond it (0: no bound)",
+              .default_value = "4 GB",  // kDefaultDepotSizeLimit
+              .value_name = "BYTES"});
+  // Named so that its environment variable is MAELSTROM_CONTAINER_INSECURE_REGISTRIES,
+  // which the image depot also reads (comma-separated) for tools without this option.
+  loader.add({.name = "container-insecure-registries",
+              .type = ConfigType::List,
+              .help = "container registries (HOST[:PORT] or HOST) reached over plain HTTP or TLS without "
+                      "certificate checks; loopback registries may always use plain HTTP",
+              .value_name = "HOST[:PORT]"});
   loader.add({.name = "accept-invalid-remote-container-tls-certs",
               .type = ConfigType::Bool,
               .help = "accept invalid TLS certificates from container registries",
@@ -64,7 +69,17 @@ ClientOptions client_options_from(const Config& config) {
   o.inline_limit = config.get_size("inline-limit");
   o.slots = static_cast<size_t>(config.get_int("slots"));
   o.container_image_depot_root = config.get_string("container-image-depot-root");
+  o.container_image_depot_size = config.get_size("container-image-depot-size");
   o.accept_invalid_remote_container_tls_certs = config.get_bool("accept-invalid-remote-container-tls-certs");
+  if (config.has("container-insecure-registries")) {
+    // Entries may also be comma-separated (the environment variable's historical form).
+    for (const std::string& item : config.get_list("container-insecure-registries")) {
+      std::stringstream ss(item);
+      for (std::string host; std::getline(ss, host, ',');) {
+        if (!host.empty()) o.insecure_registries.push_back(host);
+      }
+    }
+  }
   o.broker = config.get_optional_string("broker");
   cluster::TlsOptions tls = cluster::tls_from_config(config);
   o.tls_ca = tls.ca_file;

@@ -1,13 +1,12 @@
 // The client in cluster mode, against an in-process broker and a worker whose
-// container runner is fake (it echoes the command line, or blocks until
-// cancelled for "block"). Jobs that must run locally go through the real
-// container runtime instead.
+// container runner is fake (cluster/test_worker.h: it echoes the command
+// line, or blocks until cancelled for "block"). Jobs that must run locally go
+// through the real container runtime instead.
 #include "client/client.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,7 +18,7 @@
 
 #include "base/error.h"
 #include "cluster/broker.h"
-#include "cluster/worker.h"
+#include "cluster/test_worker.h"
 #include "container/runtime.h"
 #include "container/test_rootfs.h"
 #include "store/artifact_store.h"
@@ -30,47 +29,7 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-struct FakeRunner {
-  std::atomic<int> started{0};
-  std::atomic<int> cancelled{0};
-  JobOutcome operator()(const ContainerConfig& c, const CancelToken* t) {
-    started++;
-    if (c.program == "block") {
-      pollfd p{t->fd(), POLLIN, 0};
-      ::poll(&p, 1, 60000);
-      cancelled++;
-      return JobOutcome{Signaled{9}, {}};
-    }
-    std::string out = c.program;
-    for (const auto& a : c.arguments) out += " " + a;
-    JobOutcome o{Exited{0}, {}};
-    o.effects.stdout_.first = out + "\n";
-    return o;
-  }
-};
-
-struct InProcessWorker {
-  testing::TempDir dir;
-  ArtifactStore store;
-  FakeRunner runner;
-  cluster::Worker worker;
-  std::thread thread;
-  explicit InProcessWorker(const std::string& broker)
-      : store(dir.path() / "artifacts", 1 << 30),
-        worker(cluster::WorkerOptions{.broker = broker, .name = "fake", .slots = 2}, store,
-               [this](const ContainerConfig& c, const CancelToken* t) { return runner(c, t); }) {
-    thread = std::thread([this] {
-      try {
-        worker.run();
-      } catch (...) {
-      }
-    });
-  }
-  ~InProcessWorker() {
-    worker.stop();
-    thread.join();
-  }
-};
+using cluster::InProcessWorker;
 
 // One job's states and outcome.
 struct Probe {
@@ -234,11 +193,14 @@ TEST_F(RemoteClientTest, BrokerGoingAwayEndsOutstandingJobs) {
   Probe p;
   client.run_job(job("block", {}), p.on_state(), p.on_done());
   p.wait_running();
-  broker->stop();
+  EXPECT_FALSE(client.broker_error());
+  broker->stop("SIGTERM");
   broker.reset();
   JobOutcome o = p.get();
-  // A stopping broker ends its jobs itself (or the connection's end does).
+  // The stopping broker said why; the job's error and the client's agree, naming it.
   ASSERT_TRUE(std::holds_alternative<JobError>(o.result)) << describe(o);
+  EXPECT_THAT(describe(o), HasSubstr("broker at " + address + " stopped (SIGTERM)"));
+  EXPECT_EQ(client.broker_error(), std::get<JobError>(o.result).message);
   client.wait_idle();
   // Later jobs fail at once with the same reason.
   Probe later;

@@ -25,20 +25,20 @@ void call(const std::string& broker, const TlsOptions& tls, Call&& c) {
 
 }  // namespace
 
-std::string admin_status(const std::string& broker, const TlsOptions& tls) {
+std::string admin_status(const std::string& broker, const TlsOptions& tls, uint32_t protocol_version) {
   pb::StatusReply reply;
   call(broker, tls, [&](pb::Broker::Stub& stub, grpc::ClientContext& ctx) {
     pb::StatusRequest req;
-    req.set_protocol_version(kProtocolVersion);
+    req.set_protocol_version(protocol_version ? protocol_version : kProtocolVersion);
     return stub.Status(&ctx, req, &reply);
   });
   return reply.json();
 }
 
-void admin_stop(const std::string& broker, const TlsOptions& tls) {
+void admin_stop(const std::string& broker, const TlsOptions& tls, uint32_t protocol_version) {
   call(broker, tls, [&](pb::Broker::Stub& stub, grpc::ClientContext& ctx) {
     pb::StopRequest req;
-    req.set_protocol_version(kProtocolVersion);
+    req.set_protocol_version(protocol_version ? protocol_version : kProtocolVersion);
     pb::StopReply reply;
     return stub.Stop(&ctx, req, &reply);
   });

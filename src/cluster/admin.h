@@ -1,5 +1,6 @@
 #pragma once
 // The admin tool's calls to a broker.
+#include <cstdint>
 #include <string>
 
 #include "cluster/security.h"
@@ -8,8 +9,9 @@ namespace mael::cluster {
 
 // The broker's status document (JSON, as served at /api/status). Throws
 // UserError naming the broker when it cannot be reached or refuses.
-std::string admin_status(const std::string& broker, const TlsOptions& tls);
+// protocol_version: 0 is ours; tests set another to check the refusal.
+std::string admin_status(const std::string& broker, const TlsOptions& tls, uint32_t protocol_version = 0);
 // Asks the broker to tell its workers to exit and to exit itself.
-void admin_stop(const std::string& broker, const TlsOptions& tls);
+void admin_stop(const std::string& broker, const TlsOptions& tls, uint32_t protocol_version = 0);
 
 }  // namespace mael::cluster

@@ -76,9 +76,15 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
   uint64_t next_id = 1;
   std::atomic<int> uploads{0};
 
+  // Set (with mu held) once shutdown begins: from then on nothing more is
+  // relayed to clients, who have been told the broker is stopping.
+  bool stopping = false;
+  std::string stopping_reason;  // what clients are told
+
   std::mutex stop_mu;
   std::condition_variable stop_cv;
   bool stop_requested = false;
+  std::string stop_reason;  // guarded by stop_mu
   bool shut_down = false;
 
   std::unique_ptr<grpc::Server> server;
@@ -113,7 +119,7 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
   }
   void job_state(ClientId c, ClientJobId j, JobState s, std::optional<WorkerId> w) override {
     auto it = clients.find(c);
-    if (it == clients.end()) return;
+    if (it == clients.end() || stopping) return;
     pb::BrokerToClient m;
     auto* st = m.mutable_status();
     st->set_job_id(j);
@@ -125,8 +131,10 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
     it->second->out.push(std::move(m));
   }
   void job_done(ClientId c, ClientJobId j, const JobOutcome& o) override {
+    // While stopping, workers end their jobs as cancelled: the clients already
+    // know why their jobs will not finish.
     auto it = clients.find(c);
-    if (it == clients.end()) return;
+    if (it == clients.end() || stopping) return;
     pb::BrokerToClient m;
     m.mutable_done()->set_job_id(j);
     to_proto(o, m.mutable_done()->mutable_outcome());
@@ -134,7 +142,7 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
   }
   void request_artifact(ClientId c, const Digest& d) override {
     auto it = clients.find(c);
-    if (it == clients.end()) return;
+    if (it == clients.end() || stopping) return;
     pb::BrokerToClient m;
     m.mutable_artifact_request()->set_digest(digest_bytes(d));
     it->second->out.push(std::move(m));
@@ -146,6 +154,14 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
     grpc::Status st = check_auth(*ctx, opts.tls);
     if (!st.ok()) spdlog::warn("refused {} from {}: {}", what, peer_name(ctx), st.error_message());
     return st;
+  }
+
+  // A request from a peer of another protocol version: logged, and refused
+  // with a message naming both versions.
+  grpc::Status refuse_version(grpc::ServerContext* ctx, const char* what, uint32_t theirs, const char* who) {
+    std::string why = version_mismatch(theirs, who);
+    spdlog::warn("refused {} from {}: {}", what, peer_name(ctx), why);
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, why);
   }
 
   grpc::Status ClientSession(
@@ -176,6 +192,7 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
       std::lock_guard lk(mu);
       clients[id] = conn;
       sched.add_client(id);
+      if (stopping) conn->out.push(shutdown_message());  // arrived as the broker stops
     }
     spdlog::info("client {} ({}) connected from {}", id, conn->name, conn->peer);
     std::thread writer = start_writer(stream, conn->out);
@@ -292,8 +309,7 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
     pb::BlobChunk chunk;
     if (!reader->Read(&chunk)) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "empty upload");
     if (chunk.protocol_version() != kProtocolVersion)
-      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                          version_mismatch(chunk.protocol_version(), "client"));
+      return refuse_version(ctx, "upload", chunk.protocol_version(), "client");
     Digest d;
     try {
       d = digest_from_bytes(chunk.digest());
@@ -304,8 +320,9 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
     {
       std::lock_guard lk(mu);
       if (store.has_blob(d)) return grpc::Status::OK;
+      // ABORTED: typically the job that wanted it was cancelled meanwhile.
       if (!sched.artifact_expected(client, d))
-        return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+        return grpc::Status(grpc::StatusCode::ABORTED,
                             fmt::format("the broker did not ask this client for sha256:{}", d.hex()));
     }
     if (uploads.fetch_add(1) >= static_cast<int>(opts.max_concurrent_uploads)) {
@@ -352,8 +369,7 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
                             grpc::ServerWriter<pb::BlobChunk>* writer) override {
     if (auto st = refuse(ctx, "download"); !st.ok()) return st;
     if (req->protocol_version() != kProtocolVersion)
-      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                          version_mismatch(req->protocol_version(), "worker"));
+      return refuse_version(ctx, "download", req->protocol_version(), "worker");
     Digest d;
     try {
       d = digest_from_bytes(req->digest());
@@ -381,8 +397,7 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
                       pb::StatusReply* reply) override {
     if (auto st = refuse(ctx, "status request"); !st.ok()) return st;
     if (req->protocol_version() != kProtocolVersion)
-      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                          version_mismatch(req->protocol_version(), "admin"));
+      return refuse_version(ctx, "status request", req->protocol_version(), "admin tool");
     reply->set_json(status_json());
     return grpc::Status::OK;
   }
@@ -390,10 +405,9 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
   grpc::Status Stop(grpc::ServerContext* ctx, const pb::StopRequest* req, pb::StopReply*) override {
     if (auto st = refuse(ctx, "stop request"); !st.ok()) return st;
     if (req->protocol_version() != kProtocolVersion)
-      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                          version_mismatch(req->protocol_version(), "admin"));
+      return refuse_version(ctx, "stop request", req->protocol_version(), "admin tool");
     spdlog::info("stop requested by {}", peer_name(ctx));
-    request_stop();
+    request_stop(fmt::format("maelstrom-admin stop from {}", peer_name(ctx)));
     return grpc::Status::OK;
   }
 
@@ -478,21 +492,34 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
     }
   }
 
-  void request_stop() {
+  void request_stop(std::string reason) {
     {
       std::lock_guard lk(stop_mu);
+      if (!stop_requested) stop_reason = std::move(reason);
       stop_requested = true;
     }
     stop_cv.notify_all();
   }
 
+  pb::BrokerToClient shutdown_message() const {  // with mu held
+    pb::BrokerToClient m;
+    m.mutable_shutdown()->set_reason(stopping_reason);
+    return m;
+  }
+
   void shutdown() {
+    std::string reason;
     {
       std::lock_guard lk(stop_mu);
       if (shut_down) return;
+      reason = stop_reason;  // may be empty: the client then just says it stopped
     }
     {
+      // Clients first, so that they hear why before their jobs are cancelled.
       std::lock_guard lk(mu);
+      stopping = true;
+      stopping_reason = reason;
+      for (auto& [id, c] : clients) c->out.push(shutdown_message());
       for (auto& [id, w] : workers) {
         pb::BrokerToWorker m;
         m.mutable_shutdown()->set_reason("the broker is stopping");
@@ -560,8 +587,8 @@ void Broker::wait() {
   impl_->shutdown();
 }
 
-void Broker::stop() {
-  impl_->request_stop();
+void Broker::stop(std::string reason) {
+  impl_->request_stop(std::move(reason));
 }
 
 std::string Broker::status_json() const {

@@ -38,7 +38,9 @@ class Broker {
   // Blocks until stop() or an admin's Stop request, then tells workers to exit
   // and stops serving.
   void wait();
-  void stop();  // safe from any thread
+  // Safe from any thread. Clients are told the broker stopped, with `reason`
+  // (e.g. "SIGTERM"), and their unfinished jobs end on their side.
+  void stop(std::string reason = "");
 
   std::string status_json() const;
 

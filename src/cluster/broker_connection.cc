@@ -81,8 +81,10 @@ struct BrokerConnection::Impl {
 
   void read_loop() {
     pb::BrokerToClient msg;
-    while (stream->Read(&msg)) {
+    std::optional<std::string> stopped;  // the broker said it is stopping, and why
+    while (!stopped && stream->Read(&msg)) {
       switch (msg.msg_case()) {
+        case pb::BrokerToClient::kShutdown: stopped = msg.shutdown().reason(); break;
         case pb::BrokerToClient::kStatus: {
           StateCallback cb;
           {
@@ -124,21 +126,31 @@ struct BrokerConnection::Impl {
         default: break;
       }
     }
+    if (stopped) ctx.TryCancel();  // hang up rather than wait for the broker to
     grpc::Status st = stream->Finish();
     std::map<uint64_t, Job> lost;
     std::string why;
+    bool unexpected;
     {
       std::lock_guard lk(mu);
-      why = closing ? "connection to the broker closed"
-                    : fmt::format("lost connection to broker at {}: {}", broker,
-                                  st.ok() ? "the broker closed it" : st.error_message());
+      unexpected = !closing;
+      if (closing)
+        why = "connection to the broker closed";
+      else if (stopped)
+        why = fmt::format("broker at {} stopped{}; unfinished jobs did not complete", broker,
+                          stopped->empty() ? "" : " (" + *stopped + ")");
+      else
+        why = fmt::format(
+            "lost connection to broker at {}: it went away ({}); unfinished jobs did not complete", broker,
+            st.ok() ? "it closed the connection" : st.error_message());
       error = why;
       lost.swap(jobs);
       delivering++;
       for (auto* c : upload_ctxs) c->TryCancel();
     }
     cv.notify_all();
-    if (!lost.empty() && !closing) spdlog::error("{}", why);
+    // The one line that says why every unfinished job fails (their outcomes carry it too).
+    if (unexpected) spdlog::error("{}", why);
     for (auto& [id, job] : lost)
       if (job.on_done) job.on_done(system_error(why));
     {
@@ -170,7 +182,10 @@ struct BrokerConnection::Impl {
             return;
           continue;
         }
-        if (!st.ok() && st.error_code() != grpc::StatusCode::CANCELLED)
+        // ABORTED: no job needs it any more (cancelled meanwhile), nothing went wrong.
+        if (st.error_code() == grpc::StatusCode::ABORTED)
+          spdlog::debug("broker at {} no longer wants sha256:{}: {}", broker, d.hex(), st.error_message());
+        else if (!st.ok() && st.error_code() != grpc::StatusCode::CANCELLED)
           spdlog::error("uploading layer sha256:{} to broker at {} failed: {}", d.hex(), broker,
                         st.error_message());
         break;

@@ -1,8 +1,10 @@
 #pragma once
 // The client's side of the cluster: submits ResolvedJobs to a broker, reports
 // their states and outcomes, and uploads the layer blobs the broker asks for.
-// If the broker goes away, every outstanding job ends at once with a System
-// error naming the broker, and later submissions fail the same way.
+// If the broker stops (it says so first) or goes away, the reason is logged
+// once as an error and every outstanding job ends at once with a System error
+// carrying the same message, which names the broker; later submissions fail
+// the same way and error() returns it.
 #include <chrono>
 #include <filesystem>
 #include <functional>

@@ -23,6 +23,7 @@
 #include "cluster/broker_connection.h"
 #include "cluster/convert.h"
 #include "cluster/protocol.h"
+#include "cluster/test_worker.h"
 #include "cluster/worker.h"
 #include "container/runtime.h"
 #include "store/artifact_store.h"
@@ -31,20 +32,8 @@ namespace mael::cluster {
 namespace {
 
 namespace fs = std::filesystem;
+using mael::testing::TempDir;
 using ::testing::HasSubstr;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "mael-cluster-test-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  fs::path path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // A minimal ustar archive holding one regular file.
 std::string make_tar(const std::string& name, const std::string& content) {
@@ -70,27 +59,6 @@ std::string make_tar(const std::string& name, const std::string& content) {
   std::string body = content + std::string((512 - content.size() % 512) % 512, '\0');
   return h + body + std::string(1024, '\0');
 }
-
-// Runs no container: echoes the program and arguments, or blocks until
-// cancelled when the program is "block".
-struct FakeRunner {
-  std::atomic<int> started{0};
-  std::atomic<int> cancelled{0};
-  JobOutcome operator()(const ContainerConfig& c, const CancelToken* t) {
-    started++;
-    if (c.program == "block") {
-      pollfd p{t->fd(), POLLIN, 0};
-      ::poll(&p, 1, 60000);
-      cancelled++;
-      return JobOutcome{Signaled{9}, {}};
-    }
-    std::string out = c.program;
-    for (const auto& a : c.arguments) out += " " + a;
-    JobOutcome o{Exited{static_cast<int>(c.lower_dirs.size())}, {}};
-    o.effects.stdout_.first = out + "\n";
-    return o;
-  }
-};
 
 // n distinct one-file layers of 2048 bytes each, and a client's provider for them.
 struct Layers {
@@ -154,33 +122,6 @@ struct Probe {
     return [this](JobOutcome o) { done.set_value(std::move(o)); };
   }
   JobOutcome get() { return done.get_future().get(); }
-};
-
-struct WorkerProcess {
-  TempDir dir;
-  ArtifactStore store;
-  FakeRunner runner;
-  Worker worker;
-  std::thread thread;
-  std::exception_ptr error;
-  WorkerProcess(const std::string& broker, size_t slots, TlsOptions tls = {}, uint32_t version = 0)
-      : store(dir.path() / "artifacts", 1 << 30),
-        worker(
-            WorkerOptions{
-                .broker = broker, .name = "w", .slots = slots, .tls = tls, .protocol_version = version},
-            store, [this](const ContainerConfig& c, const CancelToken* t) { return runner(c, t); }) {
-    thread = std::thread([this] {
-      try {
-        worker.run();
-      } catch (...) {
-        error = std::current_exception();
-      }
-    });
-  }
-  ~WorkerProcess() {
-    worker.stop();
-    thread.join();
-  }
 };
 
 // A worker speaking the protocol by hand: it says hello, records the jobs it
@@ -283,7 +224,7 @@ struct ClusterTest : ::testing::Test {
 };
 
 TEST_F(ClusterTest, JobRunsOnWorkerWithLayersRelayed) {
-  WorkerProcess w(address, 2);
+  InProcessWorker w(address, 2);
   BrokerConnection conn(address, {}, provider());
   Probe p;
   conn.submit(job("echo", {"hi", "there"}), p.on_state(), p.on_done());
@@ -301,7 +242,7 @@ TEST_F(ClusterTest, JobRunsOnWorkerWithLayersRelayed) {
 }
 
 TEST_F(ClusterTest, ManyJobsManyWorkersAllComplete) {
-  WorkerProcess w1(address, 2), w2(address, 3);
+  InProcessWorker w1(address, 2), w2(address, 3);
   wait_workers(2);
   BrokerConnection conn(address, {}, provider());
   std::atomic<int> ok{0};
@@ -318,7 +259,7 @@ TEST_F(ClusterTest, ManyJobsManyWorkersAllComplete) {
 }
 
 TEST_F(ClusterTest, DigestMismatchFailsThatJobAndBrokerKeepsServing) {
-  WorkerProcess w(address, 1);
+  InProcessWorker w(address, 1);
   fs::path liar = dir.path() / "liar.tar";
   std::ofstream(liar) << make_tar("x", "not what the digest says");
   Digest claimed = Digest::of_bytes("something else");
@@ -337,6 +278,96 @@ TEST_F(ClusterTest, DigestMismatchFailsThatJobAndBrokerKeepsServing) {
   Probe good;
   conn.submit(job("echo", {"still"}), nullptr, good.on_done());
   EXPECT_EQ(good.get().effects.stdout_.first, "echo still\n");
+  // Another client is served too, and the liar's blob was never stored.
+  BrokerConnection other(address, {}, provider());
+  Probe theirs;
+  other.submit(job("echo", {"other"}), nullptr, theirs.on_done());
+  EXPECT_EQ(theirs.get().effects.stdout_.first, "echo other\n");
+  EXPECT_FALSE(fs::exists(dir.path() / "broker" / "blobs" / claimed.hex()));
+  EXPECT_FALSE(w.store.has_blob(claimed));
+}
+
+TEST_F(ClusterTest, BrokerCacheSurvivesRestart) {
+  {
+    InProcessWorker w(address, 1);
+    BrokerConnection conn(address, {}, provider());
+    Probe p;
+    conn.submit(job("echo", {"first"}), nullptr, p.on_done());
+    ASSERT_TRUE(std::holds_alternative<Exited>(p.get().result));
+  }
+  start_broker({});  // the same cache root
+  std::atomic<int> asked{0};
+  InProcessWorker w(address, 1);
+  BrokerConnection conn(address, {}, [&](const Digest&) -> std::optional<fs::path> {
+    asked++;
+    return std::nullopt;  // were it asked, the job would fail
+  });
+  Probe p;
+  conn.submit(job("echo", {"again"}), nullptr, p.on_done());
+  EXPECT_EQ(p.get().effects.stdout_.first, "echo again\n");
+  EXPECT_EQ(asked, 0);
+}
+
+// A broker that gives its worker one job whose layer it serves with the wrong bytes.
+struct LyingBroker final : pb::Broker::Service {
+  Digest claimed = Digest::of_bytes("the real layer");
+  std::promise<pb::JobDone> done;
+  std::atomic<int> downloads{0};
+  grpc::Status WorkerSession(
+      grpc::ServerContext*,
+      grpc::ServerReaderWriter<pb::BrokerToWorker, pb::WorkerToBroker>* stream) override {
+    pb::WorkerToBroker m;
+    if (!stream->Read(&m)) return grpc::Status::OK;
+    pb::BrokerToWorker welcome;
+    welcome.mutable_welcome()->set_protocol_version(kProtocolVersion);
+    welcome.mutable_welcome()->set_id(1);
+    stream->Write(welcome);
+    ResolvedJob j;
+    j.layers = {claimed};
+    j.program = "echo";
+    pb::BrokerToWorker enqueue;
+    enqueue.mutable_enqueue()->set_job_id(7);
+    to_proto(j, enqueue.mutable_enqueue()->mutable_job());
+    stream->Write(enqueue);
+    bool reported = false;
+    while (stream->Read(&m))
+      if (m.has_done() && !reported) {
+        reported = true;
+        done.set_value(m.done());
+      }
+    return grpc::Status::OK;
+  }
+  grpc::Status DownloadBlob(grpc::ServerContext*, const pb::BlobRequest*,
+                            grpc::ServerWriter<pb::BlobChunk>* writer) override {
+    downloads++;
+    pb::BlobChunk c;
+    c.set_data("not the real layer");
+    writer->Write(c);
+    return grpc::Status::OK;
+  }
+};
+
+TEST_F(ClusterTest, WorkerVerifiesTheBlobsItFetches) {
+  LyingBroker service;
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  auto server = builder.BuildAndStart();
+  ASSERT_TRUE(server && port);
+  auto w = std::make_unique<InProcessWorker>("127.0.0.1:" + std::to_string(port), 1);
+  auto done = service.done.get_future();
+  ASSERT_EQ(done.wait_for(std::chrono::seconds(60)), std::future_status::ready);
+  pb::JobDone d = done.get();
+  EXPECT_EQ(d.job_id(), 7u);
+  ASSERT_TRUE(d.outcome().has_error());
+  EXPECT_EQ(d.outcome().error().kind(), pb::JobError::SYSTEM);
+  EXPECT_THAT(d.outcome().error().message(), HasSubstr("do not match the digest"));
+  EXPECT_EQ(service.downloads, 1);
+  EXPECT_FALSE(w->store.has_blob(service.claimed));
+  EXPECT_EQ(w->runner.started, 0);
+  w.reset();
+  server->Shutdown();
 }
 
 TEST_F(ClusterTest, SmallBrokerCacheKeepsEveryLayerQueuedJobsNeed) {
@@ -361,7 +392,7 @@ TEST_F(ClusterTest, SmallBrokerCacheKeepsEveryLayerQueuedJobsNeed) {
   }
   ASSERT_EQ(s["queued"], 60) << s;
   EXPECT_EQ(s["pinned_blobs"], 30);
-  WorkerProcess w(address, 2);
+  InProcessWorker w(address, 2);
   conn.wait_idle();
   EXPECT_EQ(tally.ok, 60) << tally.first_error();
   s = nlohmann::json::parse(broker->status_json());
@@ -468,17 +499,28 @@ TEST_F(ClusterTest, ProtocolVersionMismatchIsRefusedOnBothSides) {
   } catch (const UserError& e) {
     EXPECT_THAT(e.what(), HasSubstr("protocol version mismatch"));
   }
-  WorkerProcess w(address, 1, {}, 99);
-  w.thread.join();
-  w.thread = std::thread([] {});
+  InProcessWorker w(address, 1, {}, 99);
+  w.join();
   ASSERT_TRUE(w.error);
   try {
     std::rethrow_exception(w.error);
   } catch (const UserError& e) {
     EXPECT_THAT(e.what(), HasSubstr("protocol version mismatch"));
   }
-  // The broker still serves others.
+  try {
+    admin_status(address, {}, 99);
+    FAIL() << "broker answered an admin of version 99";
+  } catch (const UserError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("broker at " + address + ": protocol version mismatch"));
+    EXPECT_THAT(e.what(), HasSubstr("this admin tool speaks version 99"));
+  }
+  EXPECT_THROW(admin_stop(address, {}, 99), UserError);
+  // The broker still serves others (and did not stop).
+  InProcessWorker good(address, 1);
   BrokerConnection ok(address, {}, provider());
+  Probe p;
+  ok.submit(job("echo", {"served"}), nullptr, p.on_done());
+  EXPECT_EQ(p.get().effects.stdout_.first, "echo served\n");
   EXPECT_FALSE(ok.error());
 }
 
@@ -497,7 +539,7 @@ TEST_F(ClusterTest, TokenIsRequiredWhenConfigured) {
     EXPECT_THAT(e.what(), HasSubstr("wrong token"));
   }
   EXPECT_THROW(admin_stop(address, {}), UserError);
-  WorkerProcess w(address, 1, TlsOptions{.token = "sesame"});
+  InProcessWorker w(address, 1, TlsOptions{.token = "sesame"});
   BrokerConnection conn(address, TlsOptions{.token = "sesame"}, provider());
   Probe p;
   conn.submit(job("echo", {"in"}), nullptr, p.on_done());
@@ -505,7 +547,7 @@ TEST_F(ClusterTest, TokenIsRequiredWhenConfigured) {
 }
 
 TEST_F(ClusterTest, ClientDisconnectCancelsItsRunningJobs) {
-  WorkerProcess w(address, 2);
+  InProcessWorker w(address, 2);
   {
     BrokerConnection conn(address, {}, provider());
     conn.submit(job("block"), nullptr, nullptr);
@@ -531,7 +573,7 @@ TEST_F(ClusterTest, ClientDisconnectCancelsItsRunningJobs) {
 }
 
 TEST_F(ClusterTest, VanishedWorkersJobsRunElsewhere) {
-  auto w1 = std::make_unique<WorkerProcess>(address, 1);
+  auto w1 = std::make_unique<InProcessWorker>(address, 1);
   wait_workers(1);
   BrokerConnection conn(address, {}, provider());
   Probe p;
@@ -565,22 +607,48 @@ TEST_F(ClusterTest, BrokerGoingAwayFailsOutstandingJobsQuickly) {
   broker.reset();
   JobOutcome o = p.get();
   ASSERT_TRUE(std::holds_alternative<JobError>(o.result));
-  EXPECT_THAT(std::get<JobError>(o.result).message, HasSubstr("lost connection to broker at " + address));
+  EXPECT_THAT(std::get<JobError>(o.result).message, HasSubstr("broker at " + address + " stopped;"));
+  EXPECT_EQ(conn.error(), std::get<JobError>(o.result).message);
   Probe late;
   conn.submit(job("echo"), nullptr, late.on_done());
   EXPECT_TRUE(std::holds_alternative<JobError>(late.get().result));
 }
 
+TEST_F(ClusterTest, StoppingBrokerTellsClientsWhyInsteadOfCancellingTheirJobs) {
+  InProcessWorker w(address, 1);
+  wait_workers(1);
+  BrokerConnection conn(address, {}, provider());
+  Probe running, assigned, queued;
+  conn.submit(job("block"), nullptr, running.on_done());
+  conn.submit(job("block"), nullptr, assigned.on_done());  // on the worker, waiting for its slot
+  conn.submit(job("block"), nullptr, queued.on_done());    // at the broker
+  for (int i = 0; i < 2000 && w.runner.started < 1; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(w.runner.started, 1);
+  broker->stop("maintenance");
+  broker->wait();
+  for (Probe* p : {&running, &assigned, &queued}) {
+    JobOutcome o = p->get();
+    ASSERT_TRUE(std::holds_alternative<JobError>(o.result));
+    EXPECT_EQ(std::get<JobError>(o.result).kind, JobErrorKind::System);
+    EXPECT_THAT(std::get<JobError>(o.result).message,
+                HasSubstr("broker at " + address + " stopped (maintenance)"));
+    EXPECT_EQ(conn.error(), std::get<JobError>(o.result).message);
+  }
+  w.join();  // told to exit, the worker killed what it ran
+  EXPECT_FALSE(w.error);
+  EXPECT_EQ(w.runner.cancelled, w.runner.started);
+}
+
 TEST_F(ClusterTest, AdminStopEndsBrokerAndWorkers) {
-  WorkerProcess w(address, 1);
+  InProcessWorker w(address, 1);
   wait_workers(1);
   auto status = nlohmann::json::parse(admin_status(address, {}));
   EXPECT_EQ(status["workers"].size(), 1u);
   EXPECT_EQ(status["slots"], 1);
   admin_stop(address, {});
-  broker->wait();   // returns because of the stop request
-  w.thread.join();  // the worker exits on the broker's Shutdown
-  w.thread = std::thread([] {});
+  broker->wait();  // returns because of the stop request
+  w.join();        // the worker exits on the broker's Shutdown
   EXPECT_FALSE(w.error);
 }
 
@@ -603,7 +671,7 @@ std::string http_get(uint16_t port, const std::string& path) {
 }
 
 TEST_F(ClusterTest, WebServerServesPageAndStatus) {
-  WorkerProcess w(address, 3);
+  InProcessWorker w(address, 3);
   wait_workers(1);
   std::string page = http_get(*broker->http_port(), "/");
   EXPECT_THAT(page, HasSubstr("HTTP/1.1 200"));
@@ -828,11 +896,47 @@ TEST_F(ClusterTest, OversizedMessageIsRefusedAndBrokerKeepsServing) {
     raw.submit(1, big);
     EXPECT_EQ(raw.finish().error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   }
-  WorkerProcess w(address, 1);
+  InProcessWorker w(address, 1);
   BrokerConnection conn(address, {}, provider());
   Probe p;
   conn.submit(job("echo", {"small"}), nullptr, p.on_done());
   EXPECT_EQ(p.get().effects.stdout_.first, "echo small\n");
+}
+
+TEST_F(ClusterTest, UndecodableJobIsRejectedAndBrokerKeepsServing) {
+  InProcessWorker w(address, 1);
+  {
+    RawClient raw(address);
+    pb::ClientToBroker m;
+    m.mutable_submit()->set_job_id(1);
+    m.mutable_submit()->mutable_job()->add_layers("short");  // not a 32-byte digest
+    m.mutable_submit()->mutable_job()->set_program("echo");
+    raw.stream->Write(m);
+    pb::BrokerToClient reply;
+    bool rejected = false;
+    while (!rejected && raw.stream->Read(&reply))
+      if (reply.has_done()) {
+        EXPECT_EQ(reply.done().job_id(), 1u);
+        ASSERT_TRUE(reply.done().outcome().has_error());
+        EXPECT_THAT(reply.done().outcome().error().message(), HasSubstr("digest"));
+        rejected = true;
+      }
+    EXPECT_TRUE(rejected);
+  }
+  BrokerConnection conn(address, {}, provider());
+  Probe p;
+  conn.submit(job("echo", {"fine"}), nullptr, p.on_done());
+  EXPECT_EQ(p.get().effects.stdout_.first, "echo fine\n");
+}
+
+TEST_F(ClusterTest, UnsolicitedUploadIsRefusedAndNotStored) {
+  std::string blob = make_tar("u", "nobody asked for this\n");
+  Digest d = Digest::of_bytes(blob);
+  RawClient client(address);
+  grpc::Status st = Upload(*client.stub, client.id, d, blob, blob.size()).finish();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::ABORTED) << st.error_message();
+  EXPECT_THAT(st.error_message(), HasSubstr("did not ask this client"));
+  EXPECT_FALSE(fs::exists(dir.path() / "broker" / "blobs" / d.hex()));
 }
 
 }  // namespace

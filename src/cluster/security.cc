@@ -1,7 +1,9 @@
 #include "cluster/security.h"
 
 #include <fmt/format.h>
+#include <grpc/support/log.h>
 #include <openssl/crypto.h>
+#include <spdlog/spdlog.h>
 
 #include <fstream>
 #include <sstream>
@@ -90,6 +92,19 @@ grpc::Status check_auth(const grpc::ServerContext& ctx, const TlsOptions& tls) {
   if (got.size() != tls.token.size() || CRYPTO_memcmp(got.data(), tls.token.data(), got.size()) != 0)
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "wrong token: check --token-file");
   return grpc::Status::OK;
+}
+
+void log_grpc_as_broker() {
+  gpr_set_log_function([](gpr_log_func_args* a) {
+    std::string_view m = a->message;
+    constexpr std::string_view kHandshake = "Handshake failed with fatal error ";
+    if (auto i = m.find(kHandshake); i != std::string_view::npos)
+      spdlog::warn("refused a connection: TLS handshake failed ({})", m.substr(i + kHandshake.size()));
+    else if (a->severity == GPR_LOG_SEVERITY_ERROR)
+      spdlog::warn("grpc: {} ({}:{})", m, a->file, a->line);
+    else
+      spdlog::debug("grpc: {} ({}:{})", m, a->file, a->line);
+  });
 }
 
 grpc::ChannelArguments channel_arguments() {

@@ -35,4 +35,10 @@ grpc::Status check_auth(const grpc::ServerContext& ctx, const TlsOptions& tls);
 // Channel arguments every peer uses: keepalive and message size bounds.
 grpc::ChannelArguments channel_arguments();
 
+// Broker side: routes gRPC's own log lines into ours. A failed TLS handshake
+// (a peer whose certificate the CA did not sign, or one without TLS) becomes
+// one warning saying the connection was refused and why; gRPC's other errors
+// become warnings, the rest debug lines. Process-wide: main() calls it.
+void log_grpc_as_broker();
+
 }  // namespace mael::cluster

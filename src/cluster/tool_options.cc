@@ -89,12 +89,13 @@ std::string broker_from_config(const Config& config) {
 void add_cache_config(ConfigLoader& loader, const std::string& what) {
   loader.add({.name = "cache-root",
               .type = ConfigType::String,
-              .help = "directory of the artifact cache",
+              .help = "directory of the cache of artifacts (layer blobs and extracted layers)",
               .default_value = default_cache_root(what),
-              .value_name = "DIR"});
+              .value_name = "PATH"});
   loader.add({.name = "cache-size",
               .type = ConfigType::Size,
-              .help = "target disk space of the cache",
+              .help = "target disk space of the cache; unused entries beyond it are evicted, least recently "
+                      "used first",
               .default_value = "1 GB",
               .value_name = "BYTES"});
 }
@@ -106,12 +107,12 @@ StopSignals::StopSignals() {
   pthread_sigmask(SIG_BLOCK, &set_, nullptr);
 }
 
-void StopSignals::on_signal(std::function<void()> stop) {
+void StopSignals::on_signal(std::function<void(int sig)> stop) {
   std::thread([set = set_, stop = std::move(stop)] {
     int sig = 0;
     sigwait(&set, &sig);
     spdlog::info("stopping on signal {}", sig);
-    stop();
+    stop(sig);
   }).detach();
 }
 

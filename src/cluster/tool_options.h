@@ -41,7 +41,8 @@ int run_cluster_tool(const ClusterTool& tool, int argc, char** argv,
 void add_broker_config(ConfigLoader& loader);
 std::string broker_from_config(const Config& config);
 
-// cache-root (default default_cache_root(what)) and cache-size.
+// cache-root (default default_cache_root(what)) and cache-size: the same two
+// values for the broker, the worker and every client program.
 void add_cache_config(ConfigLoader& loader, const std::string& what);
 
 // Blocks SIGINT and SIGTERM in the calling thread and in the threads it starts
@@ -50,8 +51,9 @@ void add_cache_config(ConfigLoader& loader, const std::string& what);
 class StopSignals {
  public:
   StopSignals();
-  // Starts a thread that waits for one of the signals, logs it and calls stop.
-  void on_signal(std::function<void()> stop);
+  // Starts a thread that waits for one of the signals, logs it and calls stop
+  // with the signal's number.
+  void on_signal(std::function<void(int sig)> stop);
 
  private:
   sigset_t set_;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "image/credential_helper.h"
 
 namespace mael {
 namespace {
@@ -56,6 +57,25 @@ std::optional<Credentials> from_file(const fs::path& file, const std::string& ho
   ss << in.rdbuf();
   json j = json::parse(ss.str(), nullptr, false);
   if (j.is_discarded()) throw UserError("credentials file " + file.string() + " is not valid JSON");
+  if (!j.is_object()) return std::nullopt;
+  // Credential helpers first, as docker does: the one for this registry, then the default store.
+  // A helper that has nothing for the registry leaves the "auths" entries to answer.
+  bool own_helper = false;
+  if (j.contains("credHelpers") && j["credHelpers"].is_object()) {
+    for (const auto& [k, v] : j["credHelpers"].items()) {
+      if (!v.is_string() || match(k, host, "") != 1) continue;
+      own_helper = true;
+      if (auto c = run_credential_helper(v.get<std::string>(), host, "credHelpers in " + file.string())) {
+        return c;
+      }
+      break;
+    }
+  }
+  if (!own_helper && j.contains("credsStore") && j["credsStore"].is_string() && !j["credsStore"].get<std::string>().empty()) {
+    if (auto c = run_credential_helper(j["credsStore"].get<std::string>(), host, "credsStore in " + file.string())) {
+      return c;
+    }
+  }
   if (!j.contains("auths") || !j["auths"].is_object()) return std::nullopt;
   const json* best = nullptr;
   size_t best_len = 0;

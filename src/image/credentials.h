@@ -2,7 +2,11 @@
 // Registry credentials from the files docker and podman write on login:
 //   $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json,
 //   $DOCKER_CONFIG/config.json (default ~/.docker/config.json)
-// The first file with an entry for the registry wins. Entries are under
+// The first file with an entry for the registry wins. In each file, a
+// credential helper (credential_helper.h) named for the registry in
+// "credHelpers" {"HOST[:PORT]": "NAME"} is asked first, then the one in
+// "credsStore": "NAME"; when they have nothing for the registry, entries are
+// looked up under
 // "auths": {"HOST[:PORT][/REPO...]": {...}} with, as docker reads them (first
 // match wins): "identitytoken" (an OAuth2 refresh token traded at the
 // registry's token service for access tokens), "registrytoken" (a bearer

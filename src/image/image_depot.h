@@ -19,10 +19,12 @@
 //
 // Registry tags are pinned in PROJECT_DIR/maelstrom-container-tags.lock (see
 // tag_lock.h). Plain HTTP is used only for loopback registries and those in
-// ImageOptions::insecure_registries or the comma-separated environment
-// variable MAELSTROM_CONTAINER_INSECURE_REGISTRIES ("host[:port]" or "host"
-// entries); TLS certificates of the listed registries are not verified either
-// (those of loopback registries are, unless accept_invalid_certs).
+// ImageOptions::insecure_registries (the clients' container-insecure-registries
+// option) plus the comma-separated environment variable
+// MAELSTROM_CONTAINER_INSECURE_REGISTRIES ("host[:port]" or "host" entries;
+// read here too, so every tool honours it); TLS certificates of the listed
+// registries are not verified either (those of loopback registries are,
+// unless accept_invalid_certs).
 #include <cstdint>
 #include <filesystem>
 #include <map>

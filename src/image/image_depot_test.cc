@@ -424,6 +424,33 @@ TEST_F(ImageDepotTest, BasicAuth) {
   fs::remove(config);
 }
 
+TEST_F(ImageDepotTest, BasicAuthThroughCredentialHelper) {
+  ScratchDir reg_dir;
+  TestRegistry reg(reg_dir.path(), "alice", "s3cret");
+  push("basic", "private:v1", "alice:s3cret", reg.address());
+  std::string name = "docker://" + reg.address() + "/private:v1";
+  fs::path config = shared_->path() / "docker" / "config.json";
+  fs::create_directories(config.parent_path());
+  ScratchDir bin;
+  testing::PathPrefix path(bin.path());
+  auto helper = [&](const std::string& password) {
+    // Answers only for this registry, as a real helper does.
+    testing::write_credential_helper(
+        bin.path(), "test",
+        "[ \"$1 $(cat)\" = \"get " + reg.address() + "\" ] || { echo 'credentials not found' ; exit 1; }\n" +
+            R"(echo '{"ServerURL":")" + reg.address() + R"(","Username":"alice","Secret":")" + password + "\"}'");
+  };
+  testing::write_text(config, R"({"credHelpers":{")" + reg.address() + R"(":"test"}})");
+  helper("wrong");
+  EXPECT_EQ(
+      error_of([&] { ImageDepot(options()).get(name); }),
+      name + ": wrong credentials for registry " + reg.address() + ": access to private denied (HTTP 401)");
+  EXPECT_FALSE(fs::exists(depot_.path() / "images") && !fs::is_empty(depot_.path() / "images"));
+  helper("s3cret");
+  expect_basic(ImageDepot(options()).get(name));
+  fs::remove(config);
+}
+
 TEST_F(ImageDepotTest, OciLayoutDirectory) {
   ImageDepot depot(options());
   ImageInfo info = depot.get("oci:" + (shared_->path() / "basic").string());

@@ -249,8 +249,9 @@ void RegistryClient::fail_transport(const HttpTransportError& e) const {
   }
   if (e.tls_error && !plain_http_allowed_) {
     throw UserError("TLS handshake with registry " + ref_.host + " failed (" + e.what() +
-                    "); plain HTTP is used only for loopback registries and those named in "
-                    "MAELSTROM_CONTAINER_INSECURE_REGISTRIES");
+                    "); plain HTTP is used only for loopback registries and those listed in "
+                    "container-insecure-registries (--container-insecure-registries " +
+                    ref_.host + ")");
   }
   throw TransientError("registry " + ref_.host + " unreachable: " + e.what());
 }

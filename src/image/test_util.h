@@ -84,6 +84,32 @@ inline std::string run(const std::vector<std::string>& argv) {
   return text;
 }
 
+// Writes an executable docker-credential-NAME into `bin_dir` running the
+// shell `body` (stdin: the registry address), for credential helper tests.
+inline void write_credential_helper(const std::filesystem::path& bin_dir, const std::string& name,
+                                    const std::string& body) {
+  std::filesystem::create_directories(bin_dir);
+  std::filesystem::path p = bin_dir / ("docker-credential-" + name);
+  write_text(p, "#!/bin/sh\n" + body + "\n");
+  std::filesystem::permissions(p, std::filesystem::perms::owner_all);
+}
+
+// Puts a directory first on PATH for the lifetime of the object.
+class PathPrefix {
+ public:
+  explicit PathPrefix(const std::filesystem::path& dir) {
+    const char* old = std::getenv("PATH");
+    old_ = old ? old : "";
+    ::setenv("PATH", (dir.string() + ":" + old_).c_str(), 1);
+  }
+  ~PathPrefix() { ::setenv("PATH", old_.c_str(), 1); }
+  PathPrefix(const PathPrefix&) = delete;
+  PathPrefix& operator=(const PathPrefix&) = delete;
+
+ private:
+  std::string old_;
+};
+
 inline std::filesystem::path helper_script() {
   const char* src = std::getenv("MAEL_SOURCE_DIR");
   std::filesystem::path root = src ? src : std::filesystem::path(__FILE__).parent_path() / ".." / "..";

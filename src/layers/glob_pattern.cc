@@ -117,4 +117,20 @@ bool GlobPattern::matches(std::string_view path) const {
   return RE2::FullMatch(path, *re_);
 }
 
+std::string glob_literal_dir(const std::string& pattern) {
+  // A literal component becomes the same literal in the regex, '/' included, so a match starts
+  // with "DIR/".
+  std::string dir;
+  size_t start = 0;
+  for (;;) {
+    size_t slash = pattern.find('/', start);
+    if (slash == std::string::npos) return dir;  // the last component: matched by the walk
+    std::string_view c(pattern.data() + start, slash - start);
+    if (c.empty() || c == "." || c == ".." || c.find_first_of("*?[{\\") != std::string_view::npos)
+      return dir;
+    dir = pattern.substr(0, slash);
+    start = slash + 1;
+  }
+}
+
 }  // namespace mael

@@ -29,4 +29,10 @@ class GlobPattern {
   std::unique_ptr<re2::RE2> re_;
 };
 
+// The directory every match of `pattern` lies strictly below: its leading components without
+// glob syntax, the last component excepted ("crates/a/data/*.txt" -> "crates/a/data";
+// "**/x", "*.rs", "Cargo.toml" -> ""). Stops at an empty, "." or ".." component. A walk for
+// matches can start there instead of at the top.
+std::string glob_literal_dir(const std::string& pattern);
+
 }  // namespace mael

@@ -48,3 +48,32 @@ TEST(GlobPattern, ClassesAlternativesEscapes) {
   EXPECT_THROW(GlobPattern("[abc"), mael::UserError);
   EXPECT_THROW(GlobPattern("{a,b"), mael::UserError);
 }
+
+TEST(GlobPattern, LiteralDirectoryIsWhereEveryMatchLies) {
+  using mael::glob_literal_dir;
+  EXPECT_EQ(glob_literal_dir("crates/alpha/data/*.txt"), "crates/alpha/data");
+  EXPECT_EQ(glob_literal_dir("crates/alpha/data/x.txt"), "crates/alpha/data");
+  EXPECT_EQ(glob_literal_dir("foo/**"), "foo");
+  EXPECT_EQ(glob_literal_dir("a/**/b"), "a");
+  EXPECT_EQ(glob_literal_dir("a/b*/c"), "a");
+  EXPECT_EQ(glob_literal_dir("a/{b,c}/d"), "a");
+  EXPECT_EQ(glob_literal_dir("a/[bc]/d"), "a");
+  EXPECT_EQ(glob_literal_dir("a/b\\*/d"), "a");
+  EXPECT_EQ(glob_literal_dir("a/./b/c"), "a");
+  EXPECT_EQ(glob_literal_dir("a/../b/c"), "a");
+  EXPECT_EQ(glob_literal_dir("a//b"), "a");
+  EXPECT_EQ(glob_literal_dir("/abs/x"), "");
+  EXPECT_EQ(glob_literal_dir("**/x.rs"), "");
+  EXPECT_EQ(glob_literal_dir("*.txt"), "");
+  EXPECT_EQ(glob_literal_dir("Cargo.toml"), "");
+  EXPECT_EQ(glob_literal_dir(""), "");
+  // What it promises: a path the pattern matches lies below the directory.
+  for (const char* p : {"crates/a/*.txt", "foo/**", "a/**/b", "x/y/z"}) {
+    GlobPattern g(p);
+    std::string dir = glob_literal_dir(p) + "/";
+    for (const char* path : {"crates/a/b.txt", "foo/bar", "a/b", "a/q/b", "x/y/z", "b.txt", "foo"})
+      if (g.matches(path)) {
+        EXPECT_TRUE(std::string(path).starts_with(dir)) << p << " " << path;
+      }
+  }
+}

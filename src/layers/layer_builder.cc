@@ -171,6 +171,22 @@ void LayerBuilder::add_path(const std::string& input, const PrefixOptions& prefi
   }
 }
 
+std::optional<fs::path> LayerBuilder::glob_walk_root(const std::string& pattern) const {
+  // Only what lies below the pattern's literal directory can match: walk that alone, not the
+  // whole project (target directory included). As the walk from the top would, go through real
+  // directories only (a walk does not follow symlinks) and never into the store.
+  fs::path top = project_dir_;
+  const std::string dir = glob_literal_dir(pattern);
+  if (dir.empty()) return top;
+  const fs::path store_root = store_.root();
+  for (const auto& c : fs::path(dir)) {
+    top /= c;
+    struct stat st;
+    if (lstat(top.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || top == store_root) return std::nullopt;
+  }
+  return top;
+}
+
 std::vector<LayerEntry> LayerBuilder::plan(const LayerSpec& spec) const {
   std::vector<LayerEntry> out;
   std::visit(
@@ -178,22 +194,23 @@ std::vector<LayerEntry> LayerBuilder::plan(const LayerSpec& spec) const {
         using T = std::decay_t<decltype(s)>;
         if constexpr (std::is_same_v<T, GlobLayer>) {
           GlobPattern glob(s.glob);
-          const fs::path store_root = store_.root();
-          std::error_code ec;
-          fs::recursive_directory_iterator it(project_dir_, fs::directory_options::skip_permission_denied,
-                                              ec),
-              end;
-          if (ec)
-            throw UserError("cannot read project directory " + project_dir_.string() + ": " + ec.message());
           std::vector<std::string> matches;
-          for (; it != end; it.increment(ec)) {
-            if (ec) throw UserError("cannot walk " + project_dir_.string() + ": " + ec.message());
-            if (it->path() == store_root) {  // the cache may live in the project: never pack it
-              it.disable_recursion_pending();
-              continue;
+          if (std::optional<fs::path> top = glob_walk_root(s.glob)) {
+            const fs::path store_root = store_.root();
+            std::error_code ec;
+            fs::recursive_directory_iterator it(*top, fs::directory_options::skip_permission_denied, ec), end;
+            if (ec && *top == project_dir_)
+              throw UserError("cannot read project directory " + project_dir_.string() + ": " + ec.message());
+            if (ec) it = end;  // a directory below vanished or is unreadable: nothing matches there
+            for (; it != end; it.increment(ec)) {
+              if (ec) throw UserError("cannot walk " + top->string() + ": " + ec.message());
+              if (it->path() == store_root) {  // the cache may live in the project: never pack it
+                it.disable_recursion_pending();
+                continue;
+              }
+              std::string rel = it->path().lexically_relative(project_dir_).string();
+              if (glob.matches(rel)) matches.push_back(rel);
             }
-            std::string rel = it->path().lexically_relative(project_dir_).string();
-            if (glob.matches(rel)) matches.push_back(rel);
           }
           for (const auto& m : matches) {
             try {

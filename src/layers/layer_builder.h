@@ -17,8 +17,9 @@
 // (paths not under the prefix stay as they are), prepend_prefix. In-layer paths
 // are relative to the container's root; relative inputs keep their relative path.
 // Results are memoized in the store under a key made of the planned entries
-// (paths, modes, sizes, mtimes, inodes), so an edited input rebuilds. Command
-// layers are memoized only for the life of the builder (their inputs are unknown).
+// (paths, modes, sizes, mtimes, inodes), so an edited input rebuilds. Command layers are
+// memoized only for the life of the builder (their inputs are unknown). A glob layer walks only
+// below the pattern's literal directory (glob_literal_dir), not the whole project.
 #include <filesystem>
 #include <future>
 #include <map>
@@ -57,6 +58,8 @@ class LayerBuilder {
   void add_path(const std::string& input, const PrefixOptions& prefix, bool with_link_targets,
                 std::vector<LayerEntry>& out) const;
   std::filesystem::path absolute_input(const std::string& p) const;
+  // Where a glob layer's walk starts; nullopt when nothing can match.
+  std::optional<std::filesystem::path> glob_walk_root(const std::string& pattern) const;
 
   ArtifactStore& store_;
   std::filesystem::path project_dir_;

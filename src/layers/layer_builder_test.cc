@@ -107,6 +107,38 @@ TEST(LayerBuilder, GlobSkipsACacheInsideTheProject) {
   EXPECT_EQ(listing(ref.path()), std::set<std::string>{"f a.txt"});
 }
 
+// A glob with a literal directory walks only below it: what it finds is what a walk of the whole
+// project would find (no symlinked directory followed, no store entered).
+TEST_F(LayerBuilderTest, GlobBelowItsLiteralDirectory) {
+  write(project() / "crates/a/data/one.txt", "1");
+  write(project() / "crates/a/data/deep/two.txt", "2");
+  write(project() / "crates/a/data/three.bin", "3");
+  write(project() / "crates/b/data/four.txt", "4");
+  write(project() / "other/crates/a/data/five.txt", "5");
+  fs::create_directory_symlink("a", project() / "crates/link");
+  EXPECT_EQ(listing(build_tree(GlobLayer{"crates/a/data/*.txt", {}})),
+            (std::set<std::string>{"d crates", "d crates/a", "d crates/a/data", "f crates/a/data/one.txt",
+                                   "d crates/a/data/deep", "f crates/a/data/deep/two.txt"}));
+  EXPECT_EQ(listing(build_tree(GlobLayer{"crates/a/**", {}})).size(), 7u);
+  EXPECT_EQ(listing(build_tree(GlobLayer{"crates/a/data/one.txt", {}})),
+            (std::set<std::string>{"d crates", "d crates/a", "d crates/a/data", "f crates/a/data/one.txt"}));
+  // Through a symlinked directory, a missing one, or a file: nothing, as from the top.
+  EXPECT_TRUE(builder_.plan(GlobLayer{"crates/link/data/*.txt", {}}).empty());
+  EXPECT_TRUE(builder_.plan(GlobLayer{"crates/none/*", {}}).empty());
+  EXPECT_TRUE(builder_.plan(GlobLayer{"crates/a/data/one.txt/*", {}}).empty());
+  // A pattern without a literal directory still walks everything.
+  EXPECT_EQ(builder_.plan(GlobLayer{"**/five.txt", {}}).size(), 5u);  // four dirs and the file
+}
+
+TEST(LayerBuilder, GlobNeverWalksIntoACacheOnItsLiteralDirectory) {
+  mael::testing::TempDir t;
+  ArtifactStore store(t.path() / "target/cache");
+  LayerBuilder builder(store, t.path());
+  store.add_blob_bytes("something cached");
+  EXPECT_TRUE(builder.plan(GlobLayer{"target/cache/blobs/*", {}}).empty());
+  EXPECT_TRUE(builder.plan(GlobLayer{"target/cache/**", {}}).empty());
+}
+
 TEST_F(LayerBuilderTest, PathsLayer) {
   write(project() / "dir/file", "hello");
   chmod((project() / "dir/file").c_str(), 0750);

@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   using namespace mael;
   CLI::App *status = nullptr, *stop = nullptr;
   bool json = false;
+  uint32_t protocol_version = 0;  // tests only
   return cluster::run_cluster_tool(
       {"maelstrom-admin", "Show a Maelstrom broker's status, or stop the broker and its workers.", false},
       argc, argv,
@@ -46,19 +47,20 @@ int main(int argc, char** argv) {
         status->add_flag("--json", json, "print the status document as JSON");
         stop = app.add_subcommand("stop", "stop the broker and every connected worker");
         app.require_subcommand(0, 1);
+        app.add_option("--protocol-version", protocol_version)->group("");
       },
       [&](const Config& config) {
         if (!status->parsed() && !stop->parsed()) throw UserError("give a subcommand: status or stop");
         std::string broker = cluster::broker_from_config(config);
         cluster::TlsOptions tls = cluster::tls_from_config(config);
         if (status->parsed()) {
-          std::string s = cluster::admin_status(broker, tls);
+          std::string s = cluster::admin_status(broker, tls, protocol_version);
           if (json)
             std::printf("%s\n", s.c_str());
           else
             print_status(s);
         } else {
-          cluster::admin_stop(broker, tls);
+          cluster::admin_stop(broker, tls, protocol_version);
           std::printf("broker at %s is stopping\n", broker.c_str());
         }
         return 0;

@@ -1,9 +1,11 @@
 // maelstrom-broker: the cluster's scheduler and artifact relay, with a status
 // web page. Prints "listening on port P" (and the web page's port) on stdout
 // once it accepts connections.
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <cstring>
 
 #include "cluster/broker.h"
 #include "cluster/tool_options.h"
@@ -46,12 +48,13 @@ int serve(const Config& config) {
     spdlog::warn("a token without TLS travels in clear text: give the broker --tls-cert and --tls-key");
 
   cluster::StopSignals signals;
+  cluster::log_grpc_as_broker();
   cluster::Broker broker(o);
   std::printf("listening on port %u; web page on port %u\n", broker.port(), *broker.http_port());
   std::fflush(stdout);
   spdlog::info("listening on port {}, web page on http port {}, cache {}", broker.port(), *broker.http_port(),
                o.cache_root.string());
-  signals.on_signal([&broker] { broker.stop(); });
+  signals.on_signal([&broker](int sig) { broker.stop(fmt::format("SIG{}", ::sigabbrev_np(sig))); });
   broker.wait();
   spdlog::info("stopped");
   return 0;

@@ -30,21 +30,45 @@ namespace {
 
 constexpr const char* kProgram = "maelstrom-run";
 
-// Runs every job of the stream as soon as it is read; returns the first non-zero exit code.
+// Whether the job ended because the broker stopped or went away: the client
+// has logged that once, naming the broker, so the job needs no line of its own.
+bool lost_with_broker(const Client& client, const JobOutcome& o) {
+  auto* e = std::get_if<JobError>(&o.result);
+  return e && e->kind == JobErrorKind::System && client.broker_error() == e->message;
+}
+
+// Runs every job of the stream as soon as it is read; returns the first non-zero
+// exit code. Stops reading once the broker is gone.
 int run_stream(Client& client, JobSpecStreamReader& reader) {
   std::mutex out_mu;
   std::atomic<int> first_failure = 0;
   std::atomic<bool> any_failure = false;
+  std::atomic<bool> abandoned = false;
+  // A bad spec further on ends the run with its error: stop the jobs already
+  // submitted, unreported, before the state their callbacks use goes away.
+  struct StopOnError {
+    Client& client;
+    std::atomic<bool>& abandoned;
+    ~StopOnError() {
+      if (std::uncaught_exceptions() == 0) return;
+      abandoned = true;
+      client.cancel_all();
+      client.wait_idle();
+    }
+  } stop_on_error{client, abandoned};
   uint64_t next = 1;
-  while (auto item = reader.next()) {
+  while (!client.broker_error()) {
+    auto item = reader.next();
+    if (!item) break;
     if (auto* containers = std::get_if<std::map<std::string, ContainerSpec>>(&item->item)) {
       for (auto& [name, c] : *containers) client.add_container(name, c);
       continue;
     }
     uint64_t n = next++;
     client.run_job(std::get<JobSpec>(item->item), nullptr, [&, n](JobOutcome o) {
-      int code;
-      {
+      if (abandoned) return;
+      int code = 1;
+      if (!lost_with_broker(client, o)) {
         std::lock_guard lk(out_mu);
         code = print_job_outcome(o, "job " + std::to_string(n) + ": ");
       }
@@ -56,6 +80,7 @@ int run_stream(Client& client, JobSpecStreamReader& reader) {
     });
   }
   client.wait_idle();
+  if (client.broker_error()) return 1;
   return any_failure ? (first_failure ? first_failure.load() : 1) : 0;
 }
 
@@ -98,6 +123,7 @@ int run_one(Client& client, JobSpecStreamReader& reader, const std::vector<std::
   std::promise<JobOutcome> done;
   client.run_job(spec, nullptr, [&](JobOutcome o) { done.set_value(std::move(o)); });
   JobOutcome o = done.get_future().get();
+  if (lost_with_broker(client, o)) return 1;
   int code = print_job_outcome(o, "");
   mirror_signal(o);
   return code;

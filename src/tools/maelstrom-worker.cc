@@ -88,7 +88,7 @@ int serve(const Config& config, const Hidden& hidden) {
   cluster::Worker worker(o, store, [&runtime](const ContainerConfig& c, const CancelToken* t) {
     return runtime ? runtime->run(c, t) : fake_run(c, t);
   });
-  signals.on_signal([&worker] { worker.stop(); });
+  signals.on_signal([&worker](int) { worker.stop(); });
   worker.run();
   spdlog::info("stopped");
   return 0;

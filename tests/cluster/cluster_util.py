@@ -72,13 +72,13 @@ def tar_of(path, files):
 class Proc:
     """A started binary whose stderr goes to a log file."""
 
-    def __init__(self, args, log, netns=None, env=None):
+    def __init__(self, args, log, netns=None, env=None, cwd=None):
         self.log = log
         cmd = list(args)
         if netns:
             cmd = ["ip", "netns", "exec", netns] + cmd
         self.stderr = open(log, "w")
-        self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=env,
+        self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=env, cwd=cwd,
                                   start_new_session=True)
 
     def log_text(self):

@@ -118,7 +118,17 @@ def test_wrong_protocol_version_refused_on_both_sides(cluster, busybox_tar):
     w = cluster.start_worker(1, None, None, None, "--protocol-version", "99")
     assert w.p.wait(timeout=30) == 1
     assert "protocol version mismatch" in w.log_text()
-    assert cluster.broker.log_text().count("protocol version mismatch") == 2
+    admin = [bin_path("maelstrom-admin"), "--broker", cluster.address, "--protocol-version", "99"]
+    for cmd in ("status", "stop"):
+        r = subprocess.run(admin + [cmd], capture_output=True, text=True, timeout=60, env=cluster.env())
+        assert r.returncode == 1 and r.stdout == "", r.stderr
+        assert r.stderr.splitlines() == [f"error: broker at {cluster.address}: protocol version mismatch: the broker "
+                                         "speaks version 1, this admin tool speaks version 99; run the same Maelstrom "
+                                         "release on broker, workers and clients"], r.stderr
+    assert cluster.broker.alive()  # the refused stop did not stop it
+    log = cluster.broker.log_text()
+    assert log.count("protocol version mismatch") == 4, log
+    assert "refused status request from 127.0.0.1" in log and "refused stop request from 127.0.0.1" in log
     cluster.start_worker(slots=1)
     rc, results, err = cluster.client([bb_job(busybox_tar, "echo", "served")])
     assert rc == 0, err

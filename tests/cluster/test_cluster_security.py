@@ -3,7 +3,7 @@ import subprocess
 
 import pytest
 
-from cluster_util import BIN_DIR, bb_job, make_certs, wait_for
+from cluster_util import BIN_DIR, bb_job, bin_path, make_certs, wait_for
 
 
 @pytest.fixture
@@ -56,6 +56,10 @@ def test_mutual_tls_runs_jobs_and_refuses_intruders(cluster, busybox_tar, certs)
     assert names == ["w1"], names
     log = cluster.broker.log_text()
     assert "refused client" in log and "requires a client certificate" in log
+    # Certificates from another CA (client and worker) fail the handshake: logged in one line each.
+    assert "warning: refused a connection: TLS handshake failed (SSL_ERROR_SSL" in log
+    assert "certificate verify failed" in log
+    assert "Handshake failed" not in log  # gRPC's raw line went through our log instead
 
 
 def test_shared_token_over_tls(cluster, busybox_tar, certs, tmp_path):
@@ -78,3 +82,28 @@ def test_shared_token_over_tls(cluster, busybox_tar, certs, tmp_path):
     assert "refused this worker: wrong token" in w.log_text()
     log = cluster.broker.log_text()
     assert "refused client" in log and "refused worker" in log
+
+
+def test_unreadable_or_non_pem_credentials_are_one_line_errors(cluster, busybox_tar, certs, tmp_path):
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("this is no certificate\n")
+    missing = tmp_path / "missing.pem"
+    cluster.start_broker()
+    cases = [
+        ([bin_path("maelstrom-run"), "--broker", cluster.address, "--tls-ca", str(garbage), "--file", "/dev/null"],
+         f"CA certificate file '{garbage}' is not PEM"),
+        ([bin_path("maelstrom-worker"), "--broker", cluster.address, "--tls-ca", str(certs / "ca.pem"), "--tls-cert",
+          str(missing), "--tls-key", str(certs / "client.key"), "--cache-root", str(tmp_path / "w")],
+         f"cannot read TLS certificate file '{missing}'"),
+        ([bin_path("maelstrom-admin"), "--broker", cluster.address, "--tls-ca", str(garbage), "status"],
+         f"CA certificate file '{garbage}' is not PEM"),
+        ([bin_path("maelstrom-broker"), "--port", "0", "--tls-cert", str(garbage), "--tls-key", str(certs / "broker.key"),
+          "--cache-root", str(tmp_path / "b")],
+         f"TLS certificate file '{garbage}' is not PEM"),
+    ]
+    for cmd, message in cases:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=cluster.env())
+        assert r.returncode == 1, (cmd, r.stderr)
+        lines = r.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], (cmd, lines)
+    assert cluster.status()["clients"] == []  # nobody got in; the broker still answers

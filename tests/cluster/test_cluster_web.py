@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from cluster_util import container_processes, wait_for
+from cluster_util import container_processes, http_status, wait_for
 
 
 def chromium():
@@ -40,11 +40,16 @@ def test_status_page_shows_workers(cluster, tmp_path):
     for slots in (1, 2, 3):
         cluster.start_worker(slots=slots)
     cluster.wait_workers(3)
+    wait_for(lambda: len(http_status(cluster)["history"]) >= 2, what="two samples for the chart")
     url = f"http://127.0.0.1:{cluster.http_port}/"
     dom = dump_dom(url, tmp_path / "profile")
     assert re.search(r'id="worker-count">3<', dom), dom[:3000]
     assert re.search(r'id="slots">0 / 6<', dom)
     assert dom.count("<tr>") >= 3 + 2  # two header rows, one row per worker
+    samples = re.search(r'<canvas id="chart"[^>]*data-samples="(\d+)"', dom)
+    assert samples and int(samples.group(1)) >= 2, "the chart of jobs over time was drawn"
+    legend = re.search(r'<div class="legend" id="legend">(.*?)</div>', dom, re.S).group(1)
+    assert re.findall(r"</i>(\w+)</span>", legend) == ["waiting", "queued", "assigned", "running"], legend
     # The JSON endpoint the page polls.
     with urllib.request.urlopen(f"http://127.0.0.1:{cluster.http_port}/api/status", timeout=30) as f:
         assert f.headers["Content-Type"] == "application/json"

@@ -164,15 +164,88 @@ def test_interrupted_client_cancels_its_cluster_jobs(cluster, runner):
     wait_for(lambda: not container_processes(f"sleep {marker}"), what="the containers to die")
 
 
-def test_broker_killed_mid_run_ends_jobs_with_clear_error(cluster, runner):
-    cluster.start_broker()  # no workers: the jobs stay queued
-    run = start_run(cluster, runner, [job("echo", "never") for _ in range(3)], "--broker", cluster.address)
-    wait_for(lambda: http_status(cluster)["queued"] == 3, what="jobs queued")
-    cluster.broker.kill(signal.SIGKILL)
-    out, _ = run.p.communicate(timeout=60)
-    assert run.p.returncode != 0
+def broker_gone_line(run):
+    """The one line maelstrom-run printed after losing its broker (and nothing else)."""
+    lines = run.log_text().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+@pytest.mark.parametrize("how", ["admin", "sigterm", "sigkill"])
+def test_broker_going_away_mid_run_is_one_line_naming_it(cluster, runner, how):
+    cluster.start_broker()
+    worker = cluster.start_worker(slots=2)
+    cluster.wait_workers(1)
+    marker = {"admin": "3021", "sigterm": "3022", "sigkill": "3023"}[how]
+    # Two running, two assigned to the worker, two queued at the broker.
+    run = start_run(cluster, runner, [job("sleep", marker) for _ in range(6)], "--broker", cluster.address)
+    wait_for(lambda: (lambda s: s["running"] == 2 and s["queued"] == 2)(http_status(cluster)),
+             what="two jobs running and two queued")
+    if how == "admin":
+        r = subprocess.run([bin_path("maelstrom-admin"), "--broker", cluster.address, "stop"], capture_output=True,
+                           text=True, timeout=60, env=cluster.env())
+        assert r.returncode == 0, r.stderr
+    else:
+        cluster.broker.kill(signal.SIGTERM if how == "sigterm" else signal.SIGKILL)
+    out, _ = run.p.communicate(timeout=60)  # a hang guard, not a speed test
+    assert run.p.returncode == 1
     assert out == ""
-    assert f"lost connection to broker at {cluster.address}" in run.log_text()
+    line = broker_gone_line(run)
+    if how == "sigkill":
+        assert line.startswith(f"error: lost connection to broker at {cluster.address}: it went away"), line
+    else:
+        assert line.startswith(f"error: broker at {cluster.address} stopped ("), line
+        assert ("maelstrom-admin stop from 127.0.0.1" if how == "admin" else "(SIGTERM)") in line, line
+        assert cluster.broker.p.wait(timeout=30) == 0
+        assert worker.p.wait(timeout=30) == 0  # the broker sent its workers home
+    assert "cancelled" not in line
+    # Nothing left running: the worker killed its containers (stopping, or on losing the broker).
+    wait_for(lambda: not container_processes(f"sleep {marker}"), what="the containers to die")
+
+
+def test_broker_gone_stops_reading_more_jobs(cluster, runner):
+    """With jobs still coming on stdin, maelstrom-run ends once the broker is gone."""
+    cluster.start_broker()  # no workers: the first job stays queued
+    p = subprocess.Popen([bin_path("maelstrom-run"), "--broker", cluster.address], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=runner.env(),
+                         cwd=runner.tmp)
+    try:
+        p.stdin.write(json.dumps(job("echo", "never")) + "\n")
+        p.stdin.flush()
+        wait_for(lambda: http_status(cluster)["queued"] == 1, what="the job queued")
+        cluster.broker.kill(signal.SIGKILL)
+        cluster.broker.p.wait()
+        p.stdin.write(json.dumps(job("echo", "never either")) + "\n")
+        p.stdin.flush()
+        p.wait(timeout=60)  # with its stdin still open
+        err = p.stderr.read()
+    finally:
+        p.stdin.close()
+        p.stdout.close()
+        p.stderr.close()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 1
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: lost connection to broker at {cluster.address}"), lines
+
+
+def test_malformed_spec_is_one_line_and_broker_keeps_serving(cluster, runner):
+    cluster.start_broker()
+    cluster.start_worker(slots=1)
+    cluster.wait_workers(1)
+    bad = runner.tmp / "bad.json"
+    bad.write_text(json.dumps(job("echo", "first")) + '\n{"program": "echo", "layers": [}\n')
+    r = subprocess.run([bin_path("maelstrom-run"), "--broker", cluster.address, "--file", str(bad)],
+                       capture_output=True, text=True, timeout=120, env=runner.env(), cwd=runner.tmp)
+    assert r.returncode == 1
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "bad.json" in lines[0], lines
+    wait_for(lambda: (lambda s: not s["clients"] and s["queued"] + s["assigned"] + s["running"] == 0)(
+        http_status(cluster)), what="the client gone and nothing left")
+    r = runner.run([job("echo", "after")], "--broker", cluster.address)
+    assert r.returncode == 0 and r.stdout == "after\n", r.stderr
 
 
 def test_tls_and_token(cluster, runner, tmp_path):
