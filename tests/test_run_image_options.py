@@ -4,12 +4,13 @@
 import base64
 import json
 import os
-import socket
 import sys
 
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "images"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "cluster"))
+import cluster_util as cu  # noqa: E402
 import registry as reg  # noqa: E402
 
 PROBE_JOB = {"program": "sh", "arguments": ["-c", "echo var=$IMAGE_VAR"]}
@@ -114,25 +115,19 @@ def test_malformed_depot_size_is_one_line_error(runner, how):
 # ---------------------------------------------------------------- insecure registries
 
 
-def non_loopback_ipv4():
-    """An address of this machine off loopback (the route to a documentation address), or None."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            s.connect(("192.0.2.1", 9))
-            ip = s.getsockname()[0]
-        except OSError:
-            return None
-    return None if ip.startswith("127.") else ip
-
-
 @pytest.fixture(scope="module")
 def plain_registry_off_loopback(tmp_path_factory, layouts):
-    ip = non_loopback_ipv4()
-    if ip is None:
-        pytest.skip("no non-loopback IPv4 address")
-    with reg.Registry(str(tmp_path_factory.mktemp("plain-registry")), host=ip) as addr:
-        reg.push(f"{layouts / 'basic'}:latest", f"{addr}/test/basic:v1")
-        yield addr
+    """A plain-HTTP registry on an address off loopback: the host end of a
+    veth pair to a network namespace this fixture makes (and removes)."""
+    if not cu.netns_available():
+        pytest.skip("needs root and a free " + cu.NETNS_SUBNET + ".0/24 for a veth pair")
+    host = cu.NetnsHost(0, f"{os.getpid() % 100000}i")
+    try:
+        with reg.Registry(str(tmp_path_factory.mktemp("plain-registry")), host=host.host_addr) as addr:
+            reg.push(f"{layouts / 'basic'}:latest", f"{addr}/test/basic:v1")
+            yield addr
+    finally:
+        host.remove()
 
 
 @pytest.mark.parametrize("how", ["flag", "env", "env-comma", "config"])
