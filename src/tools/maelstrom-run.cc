@@ -10,9 +10,9 @@
 #include <cstring>
 #include <fstream>
 #include <future>
-#include <thread>
 #include <iostream>
 #include <mutex>
+#include <thread>
 
 #include "base/config.h"
 #include "base/log.h"
@@ -56,6 +56,28 @@ int run_stream(Client& client, JobSpecStreamReader& reader) {
       client.wait_idle();
     }
   } stop_on_error{client, abandoned};
+  // The main thread may sit in a read of stdin when the broker goes away: this
+  // watcher ends the process then, once the jobs already sent have ended (the
+  // client has logged the one line that names the broker).
+  struct BrokerWatch {
+    std::atomic<bool> stop = false;
+    std::thread thread;
+    ~BrokerWatch() {
+      stop = true;
+      thread.join();
+    }
+  } watch;
+  watch.thread = std::thread([&client, &stop = watch.stop] {
+    while (!stop) {
+      if (client.broker_error()) {
+        client.wait_idle();
+        std::fflush(stdout);
+        std::fflush(stderr);
+        _exit(1);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
   uint64_t next = 1;
   while (!client.broker_error()) {
     auto item = reader.next();
@@ -182,7 +204,8 @@ int run_tty(Client& client, const ClientOptions& options, JobSpecStreamReader& r
   }
   JobOutcome o = result.get_future().get();
   // Its output went to the terminal; a plain exit code needs no words.
-  int code = std::holds_alternative<Exited>(o.result) ? std::get<Exited>(o.result).code : print_job_outcome(o, "");
+  int code =
+      std::holds_alternative<Exited>(o.result) ? std::get<Exited>(o.result).code : print_job_outcome(o, "");
   mirror_signal(o);
   return code;
 }
@@ -211,8 +234,9 @@ int main_impl(int argc, char** argv) {
     std::vector<std::string> command;
     app.add_option("-f,--file", file, "read job specs from FILE instead of standard input");
     auto* one_flag = app.add_flag("-1,--one", one, "run only the first job and exit the way it exited");
-    app.add_flag("-t,--tty", tty,
-                 "like --one, with the job attached to this terminal through a pseudo-terminal (runs locally)")
+    app.add_flag(
+           "-t,--tty", tty,
+           "like --one, with the job attached to this terminal through a pseudo-terminal (runs locally)")
         ->excludes(one_flag);
     loader.add({.name = "escape-char",
                 .type = ConfigType::String,
@@ -223,7 +247,8 @@ int main_impl(int argc, char** argv) {
     // Everything from the first positional argument on is the job's command line,
     // options included (`--one sh -c 'exit 3'`).
     app.prefix_command();
-    app.footer("With --one or --tty, any arguments after the options replace the job's program and arguments.");
+    app.footer(
+        "With --one or --tty, any arguments after the options replace the job's program and arguments.");
     app.parse(argc, argv);
     command = app.remaining();
     Config config = loader.load(environment_map());
@@ -231,12 +256,14 @@ int main_impl(int argc, char** argv) {
       std::fputs(config.to_toml().c_str(), stdout);
       return 0;
     }
-    if (!command.empty() && !one && !tty) throw UserError("a program on the command line needs --one or --tty");
+    if (!command.empty() && !one && !tty)
+      throw UserError("a program on the command line needs --one or --tty");
     init_logging(config.log_level());
     char escape = 0;
     if (tty) {
       if (!::isatty(STDIN_FILENO))
-        throw UserError("--tty needs a terminal on standard input; run it from an interactive terminal or use --one");
+        throw UserError(
+            "--tty needs a terminal on standard input; run it from an interactive terminal or use --one");
       escape = parse_escape_char(config.get_string("escape-char"), "escape-char");
     }
 
@@ -278,4 +305,6 @@ int main_impl(int argc, char** argv) {
 }  // namespace
 }  // namespace mael
 
-int main(int argc, char** argv) { return mael::main_impl(argc, argv); }
+int main(int argc, char** argv) {
+  return mael::main_impl(argc, argv);
+}
