@@ -159,9 +159,8 @@ def test_progress_bar_per_image_on_a_terminal(runner, registry_addr, tmp_path):
     import json
     import pty
     import re
-    import select
     import subprocess
-    from testlib import bin_path
+    from testlib import bin_path, read_terminal_until_closed
     other = tmp_path / "other"
     reg.build_big(str(other), size_mb=2)  # layers of its own: something to download
     reg.push(f"{other}:latest", f"{registry_addr}/test/progress-big:v1")
@@ -173,19 +172,7 @@ def test_progress_bar_per_image_on_a_terminal(runner, registry_addr, tmp_path):
     proc = subprocess.Popen([bin_path("maelstrom-run"), "--file", str(jobs)], stdout=subprocess.PIPE,
                             stderr=slave, stdin=subprocess.DEVNULL, env=runner.env(), cwd=runner.tmp)
     os.close(slave)
-    out = b""
-    while True:
-        ready, _, _ = select.select([master], [], [], 60)
-        if not ready:
-            break
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(master)
+    out = read_terminal_until_closed(master, 60)
     stdout = proc.stdout.read().decode()
     proc.stdout.close()
     assert proc.wait(timeout=60) == 0, out

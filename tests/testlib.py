@@ -5,6 +5,7 @@ Makefile sets it to <build>/bin)."""
 import json
 import os
 import pathlib
+import select
 import shutil
 import subprocess
 import tempfile
@@ -77,3 +78,21 @@ class Runner:
             cmd = ["setpriv", f"--reuid={self.as_user}", f"--regid={self.as_user}", "--clear-groups"] + cmd
         return subprocess.run(cmd, input=stdin_text if stdin_text is not None else "", capture_output=True,
                               text=True, env=self.env(env), timeout=timeout, cwd=cwd or self.tmp)
+
+
+def read_terminal_until_closed(master, timeout):
+    """Everything written to a pty's slave, read from its master until the
+    writer closes it (EIO or EOF) or nothing arrives for `timeout` seconds.
+    Closes master."""
+    out = b""
+    while select.select([master], [], [], timeout)[0]:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return out
+

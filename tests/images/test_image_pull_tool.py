@@ -3,7 +3,6 @@ terminal, none in a pipe."""
 import os
 import pty
 import re
-import select
 import subprocess
 import sys
 
@@ -11,7 +10,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import registry as reg  # noqa: E402
-from testlib import bin_path  # noqa: E402
+from testlib import bin_path, read_terminal_until_closed  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -31,19 +30,7 @@ def test_progress_bar_per_image_on_a_terminal(tmp_path, image):
     master, slave = pty.openpty()
     proc = subprocess.Popen(pull_args(tmp_path, image), stdout=subprocess.DEVNULL, stderr=slave)
     os.close(slave)
-    out = b""
-    while True:
-        ready, _, _ = select.select([master], [], [], 30)
-        if not ready:
-            break
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(master)
+    out = read_terminal_until_closed(master, 30)
     assert proc.wait(timeout=30) == 0
     text = out.decode()
     # The last drawing of the bar: the image's name, a full bar, done == total.
