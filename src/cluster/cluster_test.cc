@@ -308,6 +308,14 @@ TEST_F(ClusterTest, BrokerCacheSurvivesRestart) {
   EXPECT_EQ(asked, 0);
 }
 
+// Serves a hand-written broker service on 127.0.0.1 at a free port (set in port).
+std::unique_ptr<grpc::Server> serve_on_loopback(grpc::Service& service, int& port) {
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  return builder.BuildAndStart();
+}
+
 // A broker that gives its worker one job whose layer it serves with the wrong bytes.
 struct LyingBroker final : pb::Broker::Service {
   Digest claimed = Digest::of_bytes("the real layer");
@@ -350,10 +358,7 @@ struct LyingBroker final : pb::Broker::Service {
 TEST_F(ClusterTest, WorkerVerifiesTheBlobsItFetches) {
   LyingBroker service;
   int port = 0;
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
-  auto server = builder.BuildAndStart();
+  auto server = serve_on_loopback(service, port);
   ASSERT_TRUE(server && port);
   auto w = std::make_unique<InProcessWorker>("127.0.0.1:" + std::to_string(port), 1);
   auto done = service.done.get_future();
@@ -744,10 +749,7 @@ struct RefusingBroker final : pb::Broker::Service {
 TEST_F(ClusterTest, WorkerRetriesWithGrowingBackoff) {
   RefusingBroker service;
   int port = 0;
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
-  auto server = builder.BuildAndStart();
+  auto server = serve_on_loopback(service, port);
   ASSERT_TRUE(server && port);
   TempDir d;
   ArtifactStore store(d.path() / "a", 1 << 30);
