@@ -1,18 +1,12 @@
 #include "image/http.h"
 
-#include <curl/curl.h>
-
 #include <cctype>
 #include <exception>
-#include <mutex>
+
+#include "image/curl_library.h"
 
 namespace mael {
 namespace {
-
-void global_init() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 struct Transfer {
   const HttpRequest* request;
@@ -46,7 +40,7 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
 size_t on_body(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   long status = 0;
-  curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_library().easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
   if (t->request->sink && status >= 200 && status < 300) {
     try {
       if (!t->sink_started) {
@@ -67,64 +61,64 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
 }  // namespace
 
 HttpClient::HttpClient(bool verify_tls) : verify_tls_(verify_tls) {
-  global_init();
-  curl_ = curl_easy_init();
+  curl_ = curl_library().easy_init();
   if (curl_ == nullptr) throw std::runtime_error("curl_easy_init failed");
 }
 
 HttpClient::~HttpClient() {
-  curl_easy_cleanup(static_cast<CURL*>(curl_));
+  curl_library().easy_cleanup(static_cast<CURL*>(curl_));
 }
 
 HttpResponse HttpClient::perform(const HttpRequest& request) {
+  const CurlLibrary& lib = curl_library();
   CURL* c = static_cast<CURL*>(curl_);
-  curl_easy_reset(c);
+  lib.easy_reset(c);
   HttpResponse response;
   Transfer t{&request, &response, c, nullptr};
   char errbuf[CURL_ERROR_SIZE] = {0};
-  curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+  lib.easy_setopt(c, CURLOPT_URL, request.url.c_str());
+  lib.easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  lib.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  lib.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+  lib.easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+  lib.easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
   // Give up on a stalled transfer (less than 1 byte/s for a minute).
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "maelstrom-cpp");
+  lib.easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  lib.easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+  lib.easy_setopt(c, CURLOPT_USERAGENT, "maelstrom-cpp");
   if (!verify_tls_) {
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    lib.easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    lib.easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
   }
-  if (request.head) curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+  if (request.head) lib.easy_setopt(c, CURLOPT_NOBODY, 1L);
   if (!request.form_body.empty()) {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.form_body.c_str());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(request.form_body.size()));
+    lib.easy_setopt(c, CURLOPT_POSTFIELDS, request.form_body.c_str());
+    lib.easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(request.form_body.size()));
   }
   std::string range;
   if (request.range_from > 0) {
     range = std::to_string(request.range_from) + "-";
-    curl_easy_setopt(c, CURLOPT_RANGE, range.c_str());
+    lib.easy_setopt(c, CURLOPT_RANGE, range.c_str());
   }
   curl_slist* headers = nullptr;
-  for (const auto& h : request.headers) headers = curl_slist_append(headers, h.c_str());
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
-  CURLcode rc = curl_easy_perform(c);
-  curl_slist_free_all(headers);
+  for (const auto& h : request.headers) headers = lib.slist_append(headers, h.c_str());
+  lib.easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  lib.easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  lib.easy_setopt(c, CURLOPT_HEADERDATA, &t);
+  lib.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  lib.easy_setopt(c, CURLOPT_WRITEDATA, &t);
+  CURLcode rc = lib.easy_perform(c);
+  lib.slist_free_all(headers);
   if (t.error) std::rethrow_exception(t.error);
   if (rc != CURLE_OK) {
-    std::string msg = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    std::string msg = errbuf[0] ? errbuf : lib.easy_strerror(rc);
     bool refused = rc == CURLE_COULDNT_CONNECT;
     bool untrusted = rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE;
     bool tls =
         untrusted || rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_SSL_CIPHER;
     throw HttpTransportError(msg, rc, refused, tls, untrusted);
   }
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
+  lib.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
   return response;
 }
 
