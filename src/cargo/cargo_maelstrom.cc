@@ -22,6 +22,7 @@
 #include "cargo/cargo_build.h"
 #include "cargo/cargo_cases.h"
 #include "cargo/cargo_metadata.h"
+#include "cargo/metadata_cache.h"
 #include "client/client.h"
 #include "client/client_config.h"
 #include "runner/adapters.h"
@@ -36,6 +37,8 @@
 #include "runner/task_pool.h"
 #include "runner/test_listing.h"
 #include "runner/watch.h"
+
+extern char** environ;
 
 namespace mael {
 namespace {
@@ -107,10 +110,39 @@ std::string cargo_error_line(const std::string& err) {
   return first.empty() ? "no error message" : first;
 }
 
+// The cache of `cargo metadata` answers, or none when there is no cache directory.
+std::optional<MetadataCache> metadata_cache(const std::vector<std::string>& args) {
+  std::string cache_home;
+  try {
+    cache_home = xdg_cache_home();
+  } catch (const UserError&) {
+    return std::nullopt;
+  }
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  return MetadataCache(fs::path(cache_home) / "maelstrom" / "cargo-maelstrom" / "metadata", fs::current_path(),
+                       args, env);
+}
+
 CargoWorkspace read_workspace(const CargoOptions& o) {
-  ProcessResult r = run_process(cargo_metadata_args(o));
+  std::vector<std::string> args = cargo_metadata_args(o);
+  std::optional<MetadataCache> cache = metadata_cache(args);
+  if (cache) {
+    if (std::optional<std::string> json = cache->lookup()) {
+      try {
+        CargoWorkspace ws = parse_cargo_metadata(*json);
+        spdlog::debug("cargo metadata: the cached answer (no manifest, target directory or config changed)");
+        return ws;
+      } catch (const UserError&) {
+        // Not cargo's answer after all: ask cargo.
+      }
+    }
+  }
+  ProcessResult r = run_process(args);
   if (!r.ok()) throw UserError("cargo metadata failed: " + cargo_error_line(r.err));
-  return parse_cargo_metadata(r.out);
+  CargoWorkspace ws = parse_cargo_metadata(r.out);
+  if (cache) cache->store(r.out, ws);
+  return ws;
 }
 
 FilterFields package_fields(const CargoPackage& p) {

@@ -276,3 +276,41 @@ def test_watch_reruns_after_a_source_change(fresh, tmp_path):
     finally:
         p.terminate()
         p.wait(timeout=30)
+
+
+def test_cached_metadata_is_used_until_the_workspace_changes(fresh):
+    """`cargo metadata`'s answer is cached; a new member or a new test target is still seen."""
+    cached = "cargo metadata: the cached answer"
+    r = fresh.run("--list-packages", "-L", "debug")
+    assert r.stdout.splitlines() == ["alpha", "beta", "gamma"], r.stderr
+    assert cached not in r.stderr
+    assert list((fresh.home / ".cache" / "maelstrom" / "cargo-maelstrom" / "metadata").glob("*.json"))
+    # An entry is not trusted when its files changed within two seconds before it was written
+    # (here: the copy); a run later than that writes a trusted one.
+    time.sleep(2.1)
+    r = fresh.run("--list-packages", "-L", "debug")
+    assert cached not in r.stderr
+    r = fresh.run("--list-packages", "-L", "debug")
+    assert r.stdout.splitlines() == ["alpha", "beta", "gamma"] and cached in r.stderr, r.stderr
+
+    # A new member: the root manifest changed.
+    delta = fresh.ws / "crates" / "delta"
+    (delta / "src").mkdir(parents=True)
+    (delta / "Cargo.toml").write_text('[package]\nname = "delta"\nversion = "0.1.0"\nedition = "2021"\n')
+    (delta / "src" / "lib.rs").write_text("#[test]\nfn works() {}\n")
+    manifest = fresh.ws / "Cargo.toml"
+    manifest.write_text(manifest.read_text().replace('"crates/gamma"]', '"crates/gamma", "crates/delta"]'))
+    r = fresh.run("--list-packages", "-L", "debug")
+    assert r.stdout.splitlines() == ["alpha", "beta", "gamma", "delta"], r.stderr
+    assert cached not in r.stderr
+
+    # A new integration test file: no manifest changed, the tests/ directory did.
+    time.sleep(2.1)
+    fresh.run("--list-binaries")
+    r = fresh.run("--list-binaries", "-i", "package.equals(alpha)", "-L", "debug")
+    assert r.stdout.splitlines() == ["alpha (library)"] and cached in r.stderr, r.stderr
+    (fresh.ws / "crates" / "alpha" / "tests").mkdir()
+    (fresh.ws / "crates" / "alpha" / "tests" / "extra.rs").write_text("#[test]\nfn extra() {}\n")
+    r = fresh.run("--list-binaries", "-i", "package.equals(alpha)", "-L", "debug")
+    assert r.stdout.splitlines() == ["alpha (library)", "alpha extra (test)"], r.stdout + r.stderr
+    assert cached not in r.stderr
