@@ -44,7 +44,7 @@ void check_listing(const std::filesystem::path& binary, const ProcessResult& r) 
 
 }  // namespace
 
-TestBinaryCases list_test_binary(const std::filesystem::path& binary, const std::filesystem::path& cwd) {
+ListedCases list_test_binary(const std::filesystem::path& binary, const std::filesystem::path& cwd) {
   std::vector<std::string> argv = {binary.string(), "--list", "--format", "terse"};
   std::vector<std::string> ignored_argv = argv;
   ignored_argv.push_back("--ignored");

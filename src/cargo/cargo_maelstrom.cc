@@ -311,6 +311,7 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
   fs::path state_dir = target_dir / "maelstrom" / "state";
   std::string note;
   TestListing listing = TestListing::load(test_listing_path(state_dir), &note);
+  CaseListCache case_lists(state_dir / "test-binaries.json");
   {
     std::map<std::string, std::set<std::string>> keep;
     for (const auto& p : ws.packages)
@@ -352,8 +353,11 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
   auto handle_artifact = [&](const TestArtifact& a) {
     if (run.stopped()) return;
     const CargoPackage& pkg = *a.package;
-    TestBinaryCases listed = list_test_binary(a.executable, ws.workspace_root);
-    phase(a.executable.filename().string() + " listed: " + std::to_string(listed.cases.size()) + " tests");
+    std::optional<ListedCases> cached = case_lists.find(a.executable);
+    ListedCases listed = cached ? std::move(*cached) : list_test_binary(a.executable, ws.workspace_root);
+    if (!cached) case_lists.put(a.executable, listed);
+    phase(a.executable.filename().string() + (cached ? " tests known from the last run: " : " listed: ") +
+          std::to_string(listed.cases.size()) + " tests");
     std::set<std::string> ignored_set(listed.ignored.begin(), listed.ignored.end());
     std::string key = artifact_key(a.target);
     std::vector<std::pair<std::string, CaseMetadata>> all;
@@ -453,6 +457,7 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
   phase("jobs done");
   try {
     listing.save(test_listing_path(state_dir));
+    case_lists.save();
   } catch (const std::exception& e) {
     ui->message(std::string("warning: could not save the test listing: ") + e.what());
   }

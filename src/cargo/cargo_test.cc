@@ -202,7 +202,7 @@ TEST(CargoCases, ListsCasesAndIgnoredOnes) {
          "printf 'fast: test\\nslow: test\\nbench_x: benchmark\\n'\n";
   }
   std::filesystem::permissions(bin, std::filesystem::perms::owner_all);
-  TestBinaryCases c = list_test_binary(bin, dir);
+  ListedCases c = list_test_binary(bin, dir);
   std::filesystem::remove_all(dir);
   EXPECT_EQ(c.cases, (std::vector<std::string>{"fast", "slow"}));
   EXPECT_EQ(c.ignored, (std::vector<std::string>{"slow"}));

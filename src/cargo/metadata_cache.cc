@@ -1,39 +1,18 @@
 #include "cargo/metadata_cache.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 #include "base/digest.h"
+#include "base/file_signature.h"
 
 namespace mael {
 namespace fs = std::filesystem;
 namespace {
-
-int64_t ns(const timespec& t) { return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec; }
-
-// "-" for a missing path, else what changes when it is edited, replaced or (a directory)
-// gains or loses an entry.
-std::string signature(const fs::path& p, int64_t* changed_ns) {
-  struct stat st;
-  if (::stat(p.c_str(), &st) < 0) return "-";
-  *changed_ns = std::max(ns(st.st_mtim), ns(st.st_ctim));
-  std::ostringstream s;
-  s << st.st_dev << ':' << st.st_ino << ':' << st.st_size << ':' << ns(st.st_mtim) << ':' << ns(st.st_ctim);
-  return s.str();
-}
-
-int64_t now_ns() {
-  timespec t;
-  ::clock_gettime(CLOCK_REALTIME, &t);
-  return ns(t);
-}
 
 bool keyed_env(const std::string& var) {
   for (const char* prefix : {"CARGO", "RUSTUP", "RUSTC", "PATH="})
@@ -108,7 +87,7 @@ std::optional<std::string> MetadataCache::lookup() const {
     return std::nullopt;
   for (const auto& [path, sig] : files->items()) {
     int64_t changed = 0;
-    if (!sig.is_string() || signature(path, &changed) != sig.get<std::string>()) return std::nullopt;
+    if (!sig.is_string() || file_signature(path, &changed) != sig.get<std::string>()) return std::nullopt;
     if (changed > written - racy_ns_) return std::nullopt;
   }
   return metadata->get<std::string>();
@@ -119,9 +98,9 @@ void MetadataCache::store(const std::string& json, const CargoWorkspace& ws) con
     nlohmann::json files = nlohmann::json::object();
     for (const auto& p : metadata_inputs(ws, cwd_, cargo_home_)) {
       int64_t changed = 0;
-      files[p.string()] = signature(p, &changed);
+      files[p.string()] = file_signature(p, &changed);
     }
-    nlohmann::json j = {{"key", key_}, {"written_ns", now_ns()}, {"files", files}, {"metadata", json}};
+    nlohmann::json j = {{"key", key_}, {"written_ns", wall_clock_ns()}, {"files", files}, {"metadata", json}};
     fs::create_directories(dir_);
     fs::path tmp = entry_;
     tmp += "." + std::to_string(::getpid()) + ".tmp";

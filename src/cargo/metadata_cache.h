@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "base/file_signature.h"
 #include "cargo/cargo_metadata.h"
 
 namespace mael {
@@ -24,7 +25,7 @@ class MetadataCache {
   // to be trusted.
   MetadataCache(std::filesystem::path dir, const std::filesystem::path& cwd,
                 const std::vector<std::string>& args, const std::vector<std::string>& env,
-                int64_t racy_ns = 2'000'000'000);
+                int64_t racy_ns = kRacyFileChangeNs);
 
   // The raw `cargo metadata` output when an entry exists and nothing it depends on changed.
   std::optional<std::string> lookup() const;

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "base/error.h"
+#include "base/test_temp_dir.h"
 #include "runner/adapters.h"
 
 namespace mael {
@@ -34,18 +35,7 @@ std::string tar_path(const LayerSpec& l) {
   return std::get<TarLayer>(l).path;
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "mael-runner-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using TempDir = testing::ScratchDir;
 
 TEST(Directives, DefaultCargoFile) {
   TestSpecFile f = TestSpecFile::parse(cargo_adapter().default_spec, "default", cargo_filter_language());

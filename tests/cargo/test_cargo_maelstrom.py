@@ -314,3 +314,21 @@ def test_cached_metadata_is_used_until_the_workspace_changes(fresh):
     r = fresh.run("--list-binaries", "-i", "package.equals(alpha)", "-L", "debug")
     assert r.stdout.splitlines() == ["alpha (library)", "alpha extra (test)"], r.stdout + r.stderr
     assert cached not in r.stderr
+
+
+def test_test_lists_are_reused_until_the_binary_is_rebuilt(fresh):
+    known = "tests known from the last run"
+    only_alpha = ("-i", "package.equals(alpha)", "--ui", "simple", "-L", "debug")
+    r = fresh.run(*only_alpha)
+    assert "alpha tests::adds....." in r.stdout and known not in r.stderr, r.stdout + r.stderr
+    time.sleep(2.1)  # a binary written within two seconds of its entry is listed again
+    fresh.run(*only_alpha)
+    r = fresh.run(*only_alpha)
+    assert r.stderr.count(known) == 1, r.stderr  # alpha's one test binary
+    assert "alpha tests::adds....." in r.stdout
+
+    lib = fresh.ws / "crates" / "alpha" / "src" / "lib.rs"
+    lib.write_text(lib.read_text() + "\n#[test]\nfn added_later() {}\n")
+    r = fresh.run(*only_alpha)
+    assert known not in r.stderr, r.stderr
+    assert "alpha added_later....." in r.stdout, r.stdout
