@@ -37,7 +37,10 @@ std::vector<fs::path> metadata_inputs(const CargoWorkspace& ws, const fs::path& 
     fs::path dir = p.manifest_path.parent_path();
     paths.insert(p.manifest_path);
     paths.insert(dir);
-    paths.insert(dir.parent_path());  // a `members = ["crates/*"]` glob sees new entries here
+    // A `members = ["crates/*"]` glob sees new entries in the member's parent (below the
+    // root only: the root package's parent is none of cargo's business, and /tmp-like busy).
+    if (dir != ws.workspace_root && dir.parent_path().string().starts_with(ws.workspace_root.string()))
+      paths.insert(dir.parent_path());
     // Where cargo discovers targets by itself.
     for (const char* sub : {"src", "src/bin", "tests", "examples", "benches"}) paths.insert(dir / sub);
   }

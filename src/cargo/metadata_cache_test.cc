@@ -43,6 +43,7 @@ struct Workspace {
     return MetadataCache(cache, root / "crates" / "a", args, e, racy_ns);
   }
   MetadataCache cache_here() const { return cache_for(env); }
+  void write_beside_root() const { write(tmp.path() / "unrelated", "x"); }
 };
 
 TEST(MetadataCache, AnswersWhileNothingChanged) {
@@ -90,6 +91,16 @@ TEST(MetadataCache, ForgetsWhenAnInputChanges) {
     c.change(w);
     EXPECT_FALSE(w.cache_here().lookup()) << c.what;
   }
+}
+
+TEST(MetadataCache, IgnoresTheRootPackagesParentDirectory) {
+  Workspace w;
+  // A single-package workspace: the package is the root.
+  w.ws.packages.resize(1);
+  w.ws.packages[0].manifest_path = w.root / "Cargo.toml";
+  w.cache_here().store("{}", w.ws);
+  w.write_beside_root();
+  EXPECT_TRUE(w.cache_here().lookup());
 }
 
 TEST(MetadataCache, DistrustsFilesChangedJustBeforeTheEntry) {
