@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -43,11 +45,14 @@ std::string first_line(const std::string& text) {
 struct Outcome {
   int status = 0;  // as from waitpid
   std::string out, err;
+  bool timed_out = false;  // killed after the timeout
 };
 
-// Spawns `program get`, writes `input` to its stdin and collects its output.
-// Returns nullopt when the program is not found.
-std::optional<Outcome> spawn_get(const std::string& program, const std::string& input) {
+// Spawns `program get`, writes `input` to its stdin and collects its output; kills it when it
+// has not closed its output within `timeout`. Returns nullopt when the program is not found.
+std::optional<Outcome> spawn_get(const std::string& program, const std::string& input,
+                                 std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   Fd in_r, in_w, out_r, out_w, err_r, err_w;
   int p[2];
   check_sys(::pipe2(p, O_CLOEXEC), "pipe");
@@ -102,7 +107,13 @@ std::optional<Outcome> spawn_get(const std::string& program, const std::string& 
   int open_fds = 2;
   char buf[4096];
   while (open_fds > 0) {
-    int n = ::poll(fds, 2, -1);
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      ::kill(pid, SIGKILL);
+      o.timed_out = true;
+      break;
+    }
+    int n = ::poll(fds, 2, static_cast<int>(std::min<int64_t>(left.count() + 1, 60'000)));
     if (n < 0 && errno == EINTR) continue;
     check_sys(n, "poll");
     for (int i = 0; i < 2; ++i) {
@@ -133,14 +144,20 @@ std::string credential_helper_server_url(const std::string& host) {
 }
 
 std::optional<Credentials> run_credential_helper(const std::string& helper, const std::string& host,
-                                                 const std::string& origin) {
+                                                 const std::string& origin, std::chrono::milliseconds timeout) {
   std::string program = "docker-credential-" + helper;
   std::string context = "credential helper " + program + " (" + origin + ") for registry " + host;
   if (helper.empty() || helper.find('/') != std::string::npos) {
     throw UserError(context + ": invalid helper name \"" + helper + "\"");
   }
-  std::optional<Outcome> o = spawn_get(program, credential_helper_server_url(host));
+  std::optional<Outcome> o = spawn_get(program, credential_helper_server_url(host), timeout);
   if (!o) throw UserError(context + ": " + program + " not found on PATH; install it or remove it from " + origin);
+  if (o->timed_out) {
+    char secs[32];
+    std::snprintf(secs, sizeof secs, timeout.count() % 1000 ? "%.2f" : "%.0f", timeout.count() / 1000.0);
+    throw UserError(context + ": no answer within " + secs + " s (is it waiting for a password prompt?); run `" + program +
+                    " get` by hand to see, or remove it from " + origin);
+  }
   if (WIFSIGNALED(o->status)) {
     throw UserError(context + ": killed by signal " + std::to_string(WTERMSIG(o->status)));
   }

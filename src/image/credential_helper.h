@@ -4,6 +4,7 @@
 // run as `docker-credential-NAME get` with the registry's server address on
 // stdin, answers {"ServerURL": ..., "Username": ..., "Secret": ...} on
 // stdout. Username "<token>" means Secret is an identity (refresh) token.
+#include <chrono>
 #include <optional>
 #include <string>
 
@@ -18,8 +19,11 @@ std::string credential_helper_server_url(const std::string& host);
 // Runs docker-credential-`helper` for `host`. nullopt when the helper has no
 // credentials for it. Throws a one-line UserError naming the helper, the
 // registry and `origin` (where the helper was configured) when the helper is
-// missing, fails or answers something that is not its JSON.
+// missing, fails, answers something that is not its JSON, or has not answered within `timeout`
+// (it is killed then).
+constexpr std::chrono::milliseconds kCredentialHelperTimeout{30'000};
 std::optional<Credentials> run_credential_helper(const std::string& helper, const std::string& host,
-                                                 const std::string& origin);
+                                                 const std::string& origin,
+                                                 std::chrono::milliseconds timeout = kCredentialHelperTimeout);
 
 }  // namespace mael

@@ -150,5 +150,22 @@ TEST_F(CredentialHelpers, FailuresAreOneLineErrorsNamingHelperAndRegistry) {
   EXPECT_NE(error_of("reg.example").find("killed by signal 9"), std::string::npos);
 }
 
+TEST_F(CredentialHelpers, AHelperThatNeverAnswersIsKilledAfterTheTimeout) {
+  // (exec: the killed process is the one holding the pipes, nothing stays behind.)
+  testing::write_credential_helper(dir_ / "bin", "hangs", "exec sleep 60");
+  auto start = std::chrono::steady_clock::now();
+  try {
+    run_credential_helper("hangs", "reg.example", "credsStore in x.json", std::chrono::milliseconds(300));
+    ADD_FAILURE() << "no error";
+  } catch (const UserError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "credential helper docker-credential-hangs (credsStore in x.json) for registry reg.example: no answer "
+              "within 0.30 s (is it waiting for a password prompt?); run `docker-credential-hangs get` by hand to "
+              "see, or remove it from credsStore in x.json");
+  }
+  // Not a speed check: the 60 s sleep must not have run its course.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(50));
+}
+
 }  // namespace
 }  // namespace mael
