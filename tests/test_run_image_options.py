@@ -151,8 +151,10 @@ def test_insecure_registry_option(runner, plain_registry_off_loopback, how):
     assert r.returncode == 0 and r.stdout.split() == ["var=basic"], r.stderr
     p = runner.run(None, "-P", *args, env=env)
     assert p.returncode == 0, p.stderr
-    assert any(l.startswith("container-insecure-registries = [") and addr.split(":")[0] in l
-               for l in p.stdout.splitlines()), p.stdout
+    shown = {"flag": ["other.example", addr], "env": ["other.example", addr],
+             "env-comma": ["other.example", addr.split(":")[0]], "config": [addr]}[how]
+    listed = "[" + ", ".join(f'"{h}"' for h in shown) + "]"
+    assert f"container-insecure-registries = {listed}" in p.stdout.splitlines(), p.stdout
 
 
 def test_insecure_registries_default_is_empty(runner):

@@ -115,8 +115,11 @@ std::optional<std::string> parse_text(const ConfigOption& o, std::string_view te
       return "invalid value \"" + std::string(text) + "\": expected one of " + choices;
     }
     case ConfigType::List: {
-      // Whitespace separated (environment variables, defaults).
-      std::istringstream in{std::string(text)};
+      // Whitespace separated (environment variables, defaults), or by the option's separators.
+      std::string spaced(text);
+      for (char& c : spaced)
+        if (o.list_separators.find(c) != std::string::npos) c = ' ';
+      std::istringstream in{spaced};
       std::string word;
       out.list.clear();
       while (in >> word) out.list.push_back(word);
@@ -219,6 +222,24 @@ std::string format_toml(const ConfigValue& v) {
     }
   }
   return "";
+}
+
+// Command-line occurrences of a list option, each split at the option's separators.
+std::vector<std::string> split_list_values(const ConfigOption& o, const std::vector<std::string>& values) {
+  if (o.list_separators.empty()) return values;
+  std::vector<std::string> out;
+  for (const auto& v : values) {
+    std::string item;
+    for (char c : v) {
+      if (o.list_separators.find(c) == std::string::npos) {
+        item += c;
+      } else if (!item.empty()) {
+        out.push_back(std::exchange(item, ""));
+      }
+    }
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
 }
 
 std::string env_or(const std::map<std::string, std::string>& env, const std::string& key) {
@@ -503,7 +524,7 @@ Config ConfigLoader::load(const std::map<std::string, std::string>& env) const {
       if (o.type == ConfigType::Bool)
         v.boolean = slot->flag;
       else if (o.type == ConfigType::List)
-        v.list = slot->values;
+        v.list = split_list_values(o, slot->values);
       else
         err = parse_text(o, slot->value, v);
       if (err) throw UserError("command-line option --" + o.name + ": " + *err);

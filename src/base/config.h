@@ -61,6 +61,9 @@ struct ConfigOption {
   int64_t min = std::numeric_limits<int64_t>::min();         // Int
   int64_t max = std::numeric_limits<int64_t>::max();         // Int
   bool var_arg = false;                                      // List: the arguments after `--`
+  // List: characters that also separate items, besides whitespace in environment variables and
+  // defaults (e.g. "," for comma-separated hosts); they split command-line values too.
+  std::string list_separators;
 };
 
 // A value and where it came from.

@@ -172,6 +172,26 @@ TEST(Config, EnvironmentTypes) {
                    .get_bool("accept-invalid-certs"));
 }
 
+TEST(Config, ListSeparatorsSplitEnvironmentAndCommandLineValues) {
+  TempDir home;
+  for (const char* env_value : {"a:1,b", "a:1, b", " a:1 ,b, ", "a:1 b"}) {
+    Harness h;
+    h.loader.add({.name = "hosts", .type = ConfigType::List, .help = "Hosts.", .list_separators = ","});
+    Config c = h.load({}, {{"HOME", home.path()}, {"MAELSTROM_HOSTS", env_value}});
+    EXPECT_THAT(c.get_list("hosts"), ElementsAre("a:1", "b")) << env_value;
+    // -P shows the items, not the raw split.
+    EXPECT_NE(c.to_toml().find("hosts = [\"a:1\", \"b\"]"), std::string::npos) << c.to_toml();
+  }
+  Harness h;
+  h.loader.add({.name = "hosts", .type = ConfigType::List, .help = "Hosts.", .list_separators = ","});
+  Config c = h.load({"prog", "--hosts", "a,b", "--hosts", "c"}, {{"HOME", home.path()}});
+  EXPECT_THAT(c.get_list("hosts"), ElementsAre("a", "b", "c"));
+  // Options without separators keep commas.
+  Harness plain;
+  EXPECT_THAT(plain.load({}, {{"HOME", home.path()}, {"MAELSTROM_FEATURES", "a,b c"}}).get_list("features"),
+              ElementsAre("a,b", "c"));
+}
+
 TEST(Config, XdgSearchOrderAndExplicitFile) {
   TempDir t;
   t.write("home/maelstrom/run/config.toml", "slots = 10\n");

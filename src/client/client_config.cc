@@ -48,7 +48,8 @@ void add_client_config(ConfigLoader& loader, std::string_view cache_dir_name) {
               .type = ConfigType::List,
               .help = "container registries (HOST[:PORT] or HOST) reached over plain HTTP or TLS without "
                       "certificate checks; loopback registries may always use plain HTTP",
-              .value_name = "HOST[:PORT]"});
+              .value_name = "HOST[:PORT]",
+              .list_separators = ","});
   loader.add({.name = "accept-invalid-remote-container-tls-certs",
               .type = ConfigType::Bool,
               .help = "accept invalid TLS certificates from container registries",
@@ -71,15 +72,9 @@ ClientOptions client_options_from(const Config& config) {
   o.container_image_depot_root = config.get_string("container-image-depot-root");
   o.container_image_depot_size = config.get_size("container-image-depot-size");
   o.accept_invalid_remote_container_tls_certs = config.get_bool("accept-invalid-remote-container-tls-certs");
-  if (config.has("container-insecure-registries")) {
-    // Entries may also be comma-separated (the environment variable's historical form).
-    for (const std::string& item : config.get_list("container-insecure-registries")) {
-      std::stringstream ss(item);
-      for (std::string host; std::getline(ss, host, ',');) {
-        if (!host.empty()) o.insecure_registries.push_back(host);
-      }
-    }
-  }
+  // (Entries may also be comma-separated: the environment variable's historical form.)
+  if (config.has("container-insecure-registries"))
+    o.insecure_registries = config.get_list("container-insecure-registries");
   o.broker = config.get_optional_string("broker");
   cluster::TlsOptions tls = cluster::tls_from_config(config);
   o.tls_ca = tls.ca_file;
