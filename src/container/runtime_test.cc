@@ -276,8 +276,10 @@ TEST_P(RuntimeTest, HostPidsAreInvisible) {
   c.mounts = {Mount{MountType::Proc, "/proc"}};
   // The glob runs in the shell itself: only PID 1 exists.
   EXPECT_EQ(output(c), "1\n");
-  c.arguments[1] = "ps -o pid | sort";  // sh, ps and sort
-  EXPECT_EQ(output(c), "    1\n    2\n    3\nPID\n");
+  // sh, then sleep (forked before ps starts), then ps. A pipe here would race:
+  // ps may read /proc before the shell has forked the pipe's other end.
+  c.arguments[1] = "sleep 5 & ps -o pid; kill $!";
+  EXPECT_EQ(output(c), "PID\n    1\n    2\n    3\n");
 }
 
 TEST_P(RuntimeTest, HostFilesAreInvisible) {
