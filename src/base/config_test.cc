@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "base/error.h"
+#include "base/test_temp_dir.h"
 
 namespace mael {
 namespace {
@@ -17,24 +18,7 @@ namespace fs = std::filesystem;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "mael-config-test-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const std::string& path() const { return path_; }
-  std::string write(const std::string& rel, const std::string& text) const {
-    fs::path p = fs::path(path_) / rel;
-    fs::create_directories(p.parent_path());
-    std::ofstream(p) << text;
-    return p.string();
-  }
-
- private:
-  std::string path_;
-};
+using TempDir = testing::ScratchDir;
 
 // A program with one value of each type, parsed from `args`.
 struct Harness {
@@ -94,7 +78,7 @@ TEST(ProgramConfigInfo, FollowsMaelstromNames) {
 TEST(Config, DefaultsWhenNothingIsGiven) {
   TempDir home;
   Harness h;
-  Config c = h.load({}, {{"HOME", home.path()}, {"XDG_CONFIG_DIRS", home.path() + "/none"}});
+  Config c = h.load({}, {{"HOME", home.str()}, {"XDG_CONFIG_DIRS", home.str() + "/none"}});
   EXPECT_EQ(c.get_int("slots"), 4);
   EXPECT_EQ(c.get_size("cache-size"), 1000000000u);
   EXPECT_FALSE(c.has("broker"));
@@ -114,8 +98,8 @@ TEST(Config, LayersFlagOverProgramEnvOverGenericEnvOverFileOverDefault) {
   home.write(
       ".config/maelstrom/run/config.toml",
       "slots = 5\ncache-size = \"2 GB\"\nbroker = \"file:1\"\nui = \"simple\"\nfeatures = [\"a\", \"b\"]\n");
-  std::map<std::string, std::string> env{{"HOME", home.path()},
-                                         {"XDG_CONFIG_DIRS", home.path() + "/none"},
+  std::map<std::string, std::string> env{{"HOME", home.str()},
+                                         {"XDG_CONFIG_DIRS", home.str() + "/none"},
                                          {"MAELSTROM_SLOTS", "6"},
                                          {"MAELSTROM_CACHE_SIZE", "3GB"},
                                          {"MAELSTROM_RUN_CACHE_SIZE", "500 MB"},
@@ -130,7 +114,7 @@ TEST(Config, LayersFlagOverProgramEnvOverGenericEnvOverFileOverDefault) {
   EXPECT_EQ(c.get_int("slots"), 6);
   EXPECT_EQ(c.get("slots").source, "environment variable MAELSTROM_SLOTS");
   EXPECT_EQ(c.get_string("ui"), "simple");
-  EXPECT_EQ(c.get("ui").source, home.path() + "/.config/maelstrom/run/config.toml:4");
+  EXPECT_EQ(c.get("ui").source, home.str() + "/.config/maelstrom/run/config.toml:4");
   EXPECT_THAT(c.get_list("features"), ElementsAre("a", "b"));
   EXPECT_EQ(c.get_string("log-level"), "info");
 }
@@ -141,7 +125,7 @@ TEST(Config, FlagsOfEveryType) {
   Config c =
       h.load({"prog", "-b", "x:1", "--slots=7", "--cache-size", "2GiB", "--accept-invalid-certs", "--timeout",
               "90s", "--ui", "fancy", "--features", "f1", "--features=f2", "-L", "warn", "--", "a1", "a2"},
-             {{"HOME", home.path()}});
+             {{"HOME", home.str()}});
   EXPECT_EQ(c.get_string("broker"), "x:1");
   EXPECT_EQ(c.get_int("slots"), 7);
   EXPECT_EQ(c.get_size("cache-size"), 2ull << 30);
@@ -156,7 +140,7 @@ TEST(Config, FlagsOfEveryType) {
 TEST(Config, EnvironmentTypes) {
   TempDir home;
   Harness h;
-  Config c = h.load({}, {{"HOME", home.path()},
+  Config c = h.load({}, {{"HOME", home.str()},
                          {"MAELSTROM_ACCEPT_INVALID_CERTS", "true"},
                          {"MAELSTROM_FEATURES", "  x   y z "},
                          {"MAELSTROM_RUN_EXTRA_ARGS", ""},
@@ -168,7 +152,7 @@ TEST(Config, EnvironmentTypes) {
   EXPECT_EQ(c.get_duration("timeout").count(), 1500);
   EXPECT_EQ(c.log_level(), "debug");
   Harness h2;
-  EXPECT_FALSE(h2.load({}, {{"HOME", home.path()}, {"MAELSTROM_ACCEPT_INVALID_CERTS", "false"}})
+  EXPECT_FALSE(h2.load({}, {{"HOME", home.str()}, {"MAELSTROM_ACCEPT_INVALID_CERTS", "false"}})
                    .get_bool("accept-invalid-certs"));
 }
 
@@ -177,18 +161,18 @@ TEST(Config, ListSeparatorsSplitEnvironmentAndCommandLineValues) {
   for (const char* env_value : {"a:1,b", "a:1, b", " a:1 ,b, ", "a:1 b"}) {
     Harness h;
     h.loader.add({.name = "hosts", .type = ConfigType::List, .help = "Hosts.", .list_separators = ","});
-    Config c = h.load({}, {{"HOME", home.path()}, {"MAELSTROM_HOSTS", env_value}});
+    Config c = h.load({}, {{"HOME", home.str()}, {"MAELSTROM_HOSTS", env_value}});
     EXPECT_THAT(c.get_list("hosts"), ElementsAre("a:1", "b")) << env_value;
     // -P shows the items, not the raw split.
     EXPECT_NE(c.to_toml().find("hosts = [\"a:1\", \"b\"]"), std::string::npos) << c.to_toml();
   }
   Harness h;
   h.loader.add({.name = "hosts", .type = ConfigType::List, .help = "Hosts.", .list_separators = ","});
-  Config c = h.load({"prog", "--hosts", "a,b", "--hosts", "c"}, {{"HOME", home.path()}});
+  Config c = h.load({"prog", "--hosts", "a,b", "--hosts", "c"}, {{"HOME", home.str()}});
   EXPECT_THAT(c.get_list("hosts"), ElementsAre("a", "b", "c"));
   // Options without separators keep commas.
   Harness plain;
-  EXPECT_THAT(plain.load({}, {{"HOME", home.path()}, {"MAELSTROM_FEATURES", "a,b c"}}).get_list("features"),
+  EXPECT_THAT(plain.load({}, {{"HOME", home.str()}, {"MAELSTROM_FEATURES", "a,b c"}}).get_list("features"),
               ElementsAre("a,b", "c"));
 }
 
@@ -199,17 +183,17 @@ TEST(Config, XdgSearchOrderAndExplicitFile) {
   t.write("sys2/maelstrom/run/config.toml", "broker = \"sys2\"\nui = \"quiet\"\n");
   std::string explicit_file = t.write("other.toml", "slots = 30\n");
   std::map<std::string, std::string> env{
-      {"XDG_CONFIG_HOME", t.path() + "/home"},
-      {"XDG_CONFIG_DIRS", t.path() + "/sys1:relative/dir:" + t.path() + "/sys2"}};
+      {"XDG_CONFIG_HOME", t.str() + "/home"},
+      {"XDG_CONFIG_DIRS", t.str() + "/sys1:relative/dir:" + t.str() + "/sys2"}};
   {
     Harness h;
     Config c = h.load({}, env);
     EXPECT_EQ(c.get_int("slots"), 10);
     EXPECT_EQ(c.get_string("broker"), "sys1");
     EXPECT_EQ(c.get_string("ui"), "quiet");
-    EXPECT_THAT(h.loader.config_files(env), ElementsAre(t.path() + "/home/maelstrom/run/config.toml",
-                                                        t.path() + "/sys1/maelstrom/run/config.toml",
-                                                        t.path() + "/sys2/maelstrom/run/config.toml"));
+    EXPECT_THAT(h.loader.config_files(env), ElementsAre(t.str() + "/home/maelstrom/run/config.toml",
+                                                        t.str() + "/sys1/maelstrom/run/config.toml",
+                                                        t.str() + "/sys2/maelstrom/run/config.toml"));
   }
   {
     Harness h;
@@ -227,14 +211,14 @@ TEST(Config, XdgSearchOrderAndExplicitFile) {
     t.write("h2/.config/maelstrom/run/config.toml", "slots = 11\n");
     Harness h;
     Config c = h.load(
-        {}, {{"XDG_CONFIG_HOME", ""}, {"HOME", t.path() + "/h2"}, {"XDG_CONFIG_DIRS", t.path() + "/x"}});
+        {}, {{"XDG_CONFIG_HOME", ""}, {"HOME", t.str() + "/h2"}, {"XDG_CONFIG_DIRS", t.str() + "/x"}});
     EXPECT_EQ(c.get_int("slots"), 11);
   }
 }
 
 TEST(Config, BadValuesNameTheirSource) {
   TempDir t;
-  std::map<std::string, std::string> env{{"HOME", t.path()}};
+  std::map<std::string, std::string> env{{"HOME", t.str()}};
   EXPECT_EQ(load_error({"p", "--slots", "abc"}, env),
             "command-line option --slots: invalid value \"abc\": expected an integer from 1 to 1000");
   EXPECT_EQ(load_error({"p", "--slots", "0"}, env),
@@ -250,12 +234,12 @@ TEST(Config, BadValuesNameTheirSource) {
       "command-line option --timeout: invalid value \"soon\": expected a duration such as 30, \"500ms\", "
       "\"30s\", \"5m\" or \"2h\"");
   EXPECT_EQ(
-      load_error({}, {{"HOME", t.path()}, {"MAELSTROM_RUN_SLOTS", "many"}}),
+      load_error({}, {{"HOME", t.str()}, {"MAELSTROM_RUN_SLOTS", "many"}}),
       "environment variable MAELSTROM_RUN_SLOTS: invalid value \"many\": expected an integer from 1 to 1000");
   EXPECT_EQ(
-      load_error({}, {{"HOME", t.path()}, {"MAELSTROM_ACCEPT_INVALID_CERTS", "yes"}}),
+      load_error({}, {{"HOME", t.str()}, {"MAELSTROM_ACCEPT_INVALID_CERTS", "yes"}}),
       "environment variable MAELSTROM_ACCEPT_INVALID_CERTS: invalid value \"yes\": expected true or false");
-  EXPECT_EQ(load_error({}, {{"HOME", t.path()}, {"MAELSTROM_LOG_LEVEL", "loud"}}),
+  EXPECT_EQ(load_error({}, {{"HOME", t.str()}, {"MAELSTROM_LOG_LEVEL", "loud"}}),
             "environment variable MAELSTROM_LOG_LEVEL: invalid value \"loud\": expected one of error, "
             "warning, info, "
             "debug");
@@ -285,17 +269,17 @@ TEST(Config, BadValuesNameTheirSource) {
 
 TEST(Config, UnknownKeysAndBrokenFilesAreRejected) {
   TempDir t;
-  std::map<std::string, std::string> env{{"HOME", t.path()}};
+  std::map<std::string, std::string> env{{"HOME", t.str()}};
   std::string f = t.write("c.toml", "slots = 2\nslot = 3\n");
   EXPECT_THAT(load_error({"p", "-c", f}, env),
               HasSubstr(f + ":2: unknown config key `slot` (known keys: log-level, slots,"));
   f = t.write("c.toml", "slots = \n");
   EXPECT_THAT(load_error({"p", "-c", f}, env), HasSubstr(f + ":1: "));
-  EXPECT_EQ(load_error({"p", "-c", t.path() + "/missing.toml"}, env),
-            "cannot read config file " + t.path() + "/missing.toml: No such file or directory");
+  EXPECT_EQ(load_error({"p", "-c", t.str() + "/missing.toml"}, env),
+            "cannot read config file " + t.str() + "/missing.toml: No such file or directory");
   // Unknown keys are errors even when the value comes from a flag.
   f = t.write("home/.config/maelstrom/run/config.toml", "bogus = 1\n");
-  EXPECT_THAT(load_error({"p", "--slots", "3"}, {{"HOME", t.path() + "/home"}}),
+  EXPECT_THAT(load_error({"p", "--slots", "3"}, {{"HOME", t.str() + "/home"}}),
               HasSubstr("unknown config key `bogus`"));
 }
 
@@ -303,7 +287,7 @@ TEST(Config, PrintConfigIsLoadableToml) {
   TempDir t;
   Harness h;
   Config c = h.load({"p", "-P", "--cache-size", "1500", "--features", "a\"b", "--timeout", "250ms"},
-                    {{"HOME", t.path()}});
+                    {{"HOME", t.str()}});
   EXPECT_TRUE(h.loader.print_config_requested());
   std::string toml = c.to_toml();
   EXPECT_THAT(toml, HasSubstr("log-level = \"info\"\n"));
@@ -315,10 +299,10 @@ TEST(Config, PrintConfigIsLoadableToml) {
   // Feeding it back gives the same values.
   std::string f = t.write("printed.toml", toml);
   Harness h2;
-  Config c2 = h2.load({"p", "-c", f}, {{"HOME", t.path()}});
+  Config c2 = h2.load({"p", "-c", f}, {{"HOME", t.str()}});
   EXPECT_EQ(c2.to_toml(), toml);
   Harness h3;
-  EXPECT_THAT(h3.load({}, {{"HOME", t.path()}}).to_toml(), HasSubstr("cache-size = \"1 GB\"\n"));
+  EXPECT_THAT(h3.load({}, {{"HOME", t.str()}}).to_toml(), HasSubstr("cache-size = \"1 GB\"\n"));
   EXPECT_FALSE(h3.loader.print_config_requested());
 }
 

@@ -24,6 +24,8 @@ class ScratchDir {
   ScratchDir(const ScratchDir&) = delete;
   ScratchDir& operator=(const ScratchDir&) = delete;
   const std::filesystem::path& path() const { return path_; }
+  std::string str() const { return path_.string(); }
+  std::filesystem::path operator/(const std::string& rel) const { return path_ / rel; }
   // Writes `text` to path()/rel, making its directories; returns the file's path.
   std::filesystem::path write(const std::string& rel, const std::string& text) const {
     std::filesystem::path p = path_ / rel;

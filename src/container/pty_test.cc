@@ -101,57 +101,62 @@ TEST(Pty, WindowSizeAndRawModeRoundTrip) {
   ::close(pty.master);
 }
 
-// The relay between a "user" pty and a "job" pty: typed bytes reach the job,
-// the job's output reaches the user, the escape sequence ends it.
-TEST(RelayTerminal, ForwardsBothWaysAndStopsOnEscapeKill) {
-  Pty user = open_pty(WindowSize{24, 80});
-  Pty job = open_pty(WindowSize{10, 10});
-  int done = ::eventfd(0, EFD_CLOEXEC);
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGUSR2);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  int sfd = ::signalfd(-1, &set, SFD_CLOEXEC);
+// A "user" pty and a "job" pty with what relay_terminal needs besides them: the
+// job-done eventfd and a signalfd (SIGUSR2 blocked while the test runs).
+class RelayTerminal : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    sigemptyset(&signals_);
+    sigaddset(&signals_, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
+    sfd = ::signalfd(-1, &signals_, SFD_CLOEXEC);
+    done = ::eventfd(0, EFD_CLOEXEC);
+  }
+  void TearDown() override {
+    for (int fd : {done, sfd, user.master, user.slave, job.master, job.slave}) ::close(fd);
+    pthread_sigmask(SIG_UNBLOCK, &signals_, nullptr);
+  }
+  RelayEnd relay(RawTerminal& raw) { return relay_terminal(user.slave, user.slave, job.master, done, sfd, 0x1d, raw); }
+
+  Pty user, job;
+  int done = -1, sfd = -1;
+
+ private:
+  sigset_t signals_;
+};
+
+// Typed bytes reach the job, the job's output reaches the user, the escape sequence ends it.
+TEST_F(RelayTerminal, ForwardsBothWaysAndStopsOnEscapeKill) {
+  user = open_pty(WindowSize{24, 80});
+  job = open_pty(WindowSize{10, 10});
   // Make the job's side raw so that bytes pass unchanged.
   RawTerminal job_raw(job.slave);
   RawTerminal raw(user.slave);  // before anything is typed: no echo, no line buffering
   RelayEnd end;
-  std::thread relay([&] { end = relay_terminal(user.slave, user.slave, job.master, done, sfd, 0x1d, raw); });
+  std::thread relay_thread([&] { end = relay(raw); });
   EXPECT_EQ(::write(user.master, "hi", 2), 2);
   EXPECT_EQ(read_n(job.slave, 2), "hi");
   EXPECT_EQ(::write(job.slave, "out", 3), 3);
   EXPECT_EQ(read_n(user.master, 3), "out");
   EXPECT_EQ(::write(user.master, "\x1d\x03", 2), 2);  // always: the thread must end
-  relay.join();
+  relay_thread.join();
   EXPECT_EQ(end.kind, RelayEnd::EscapeKill);
   raw.restore();
-  for (int fd : {done, sfd, user.master, user.slave, job.master}) ::close(fd);
   job_raw.restore();
-  ::close(job.slave);
-  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
 }
 
-TEST(RelayTerminal, EndsWhenTheJobIsDone) {
-  Pty user = open_pty(std::nullopt);
-  Pty job = open_pty(std::nullopt);
-  int done = ::eventfd(0, EFD_CLOEXEC);
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGUSR2);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  int sfd = ::signalfd(-1, &set, SFD_CLOEXEC);
+TEST_F(RelayTerminal, EndsWhenTheJobIsDone) {
+  user = open_pty(std::nullopt);
+  job = open_pty(std::nullopt);
   ASSERT_EQ(::write(job.slave, "last", 4), 4);
   uint64_t one = 1;
   ASSERT_EQ(::write(done, &one, sizeof one), static_cast<ssize_t>(sizeof one));
   RawTerminal raw(user.slave);
-  RelayEnd end = relay_terminal(user.slave, user.slave, job.master, done, sfd, 0x1d, raw);
-  EXPECT_EQ(end.kind, RelayEnd::JobDone);
+  EXPECT_EQ(relay(raw).kind, RelayEnd::JobDone);
   char buf[16] = {};
   ASSERT_EQ(::read(user.master, buf, sizeof buf), 4);  // drained before returning
   EXPECT_EQ(std::string(buf, 4), "last");
   raw.restore();
-  for (int fd : {done, sfd, user.master, user.slave, job.master, job.slave}) ::close(fd);
-  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "base/error.h"
+#include "base/test_errors.h"
 #include "image/credentials.h"
 #include "image/manifest.h"
 #include "image/tag_lock.h"
@@ -22,6 +23,8 @@
 
 namespace mael {
 namespace {
+
+using testing::user_error_of;
 
 namespace fs = std::filesystem;
 using testing::run;
@@ -44,15 +47,6 @@ std::string magic(const fs::path& p) {
   return testing::read_text(p).substr(0, 4);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
 bool process_gone(pid_t pid) {
   return ::kill(pid, 0) < 0 && errno == ESRCH;
 }
@@ -62,17 +56,9 @@ class ImageDepotTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     shared_ = new ScratchDir();
-    // Keep the user's login files and settings out of the tests.
-    ::setenv("DOCKER_CONFIG", (shared_->path() / "docker").c_str(), 1);
-    ::setenv("XDG_RUNTIME_DIR", (shared_->path() / "run").c_str(), 1);
-    fs::create_directories(shared_->path() / "run");
-    ::unsetenv("REGISTRY_AUTH_FILE");
-    ::unsetenv("MAELSTROM_CONTAINER_INSECURE_REGISTRIES");
-    std::string script = testing::helper_script().string();
-    for (const char* kind : {"basic", "multiarch"}) {
-      run({"python3", script, "build", "--out", (shared_->path() / kind).string(), "--kind", kind});
-    }
-    run({"python3", script, "build", "--out", (shared_->path() / "nozstd").string(), "--no-zstd"});
+    testing::isolate_registry_settings(shared_->path());
+    for (const char* kind : {"basic", "multiarch"}) testing::build_test_image(*shared_ / kind, {"--kind", kind});
+    testing::build_test_image(*shared_ / "nozstd", {"--no-zstd"});
     registry_ = new TestRegistry(shared_->path() / "registry");
     push("basic", "basic:v1");
     push("multiarch", "multi:latest");
@@ -86,15 +72,7 @@ class ImageDepotTest : public ::testing::Test {
 
   static void push(const std::string& layout, const std::string& to, const std::string& creds = "",
                    const std::string& address = "") {
-    std::vector<std::string> argv = {"python3",
-                                     testing::helper_script().string(),
-                                     "push",
-                                     "--layout",
-                                     (shared_->path() / layout).string() + ":latest",
-                                     "--to",
-                                     (address.empty() ? addr() : address) + "/" + to};
-    if (!creds.empty()) argv.insert(argv.end(), {"--creds", creds});
-    run(argv);
+    testing::push_test_image(*shared_ / layout, (address.empty() ? addr() : address) + "/" + to, creds);
   }
   static std::string addr() { return registry_->address(); }
 
@@ -166,7 +144,7 @@ TEST_F(ImageDepotTest, MultiPlatformIndex) {
   EXPECT_EQ(o.environment[1], "IMAGE_VAR=other");
   EXPECT_EQ(o.layers.size(), 1u);
   EXPECT_NE(o.manifest_digest, native.manifest_digest);
-  std::string err = error_of([&] { ImageDepot(options("linux/s390x")).get(name); });
+  std::string err = user_error_of([&] { ImageDepot(options("linux/s390x")).get(name); });
   EXPECT_NE(err.find(name + ": no manifest for platform linux/s390x (available: "), std::string::npos) << err;
   EXPECT_NE(err.find("linux/arm64/v8"), std::string::npos) << err;
   EXPECT_NE(err.find("linux/amd64"), std::string::npos) << err;
@@ -210,35 +188,35 @@ TEST_F(ImageDepotTest, WarmDepotNeedsNoRegistry) {
   ScratchDir cold_root;
   cold.depot_root = cold_root.path();
   std::string host = name.substr(9, name.find('/', 9) - 9);
-  EXPECT_EQ(error_of([&] { ImageDepot(cold).get(name); }),
+  EXPECT_EQ(user_error_of([&] { ImageDepot(cold).get(name); }),
             name + ": registry " + host + " unreachable (connection refused)");
 }
 
 TEST_F(ImageDepotTest, NotFoundErrors) {
   ImageDepot depot(options());
   std::string missing_repo = "docker://" + addr() + "/nope:v1";
-  EXPECT_EQ(error_of([&] { depot.get(missing_repo); }),
+  EXPECT_EQ(user_error_of([&] { depot.get(missing_repo); }),
             missing_repo + ": image not found: no repository nope in registry " + addr());
   std::string missing_tag = "docker://" + addr() + "/basic:v9";
-  EXPECT_EQ(error_of([&] { depot.get(missing_tag); }),
+  EXPECT_EQ(user_error_of([&] { depot.get(missing_tag); }),
             missing_tag + ": tag v9 not found in " + addr() + "/basic (available: v1)");
   std::string missing_digest = "docker://" + addr() + "/basic@sha256:" + std::string(64, '0');
-  EXPECT_NE(error_of([&] { depot.get(missing_digest); }).find("not found"), std::string::npos);
+  EXPECT_NE(user_error_of([&] { depot.get(missing_digest); }).find("not found"), std::string::npos);
   EXPECT_FALSE(fs::exists(lock_path()));
-  EXPECT_NE(error_of([&] { depot.get("alpine"); }).find("invalid image name"), std::string::npos);
+  EXPECT_NE(user_error_of([&] { depot.get("alpine"); }).find("invalid image name"), std::string::npos);
 }
 
 TEST_F(ImageDepotTest, PinnedDigestGoneSaysHowToReResolve) {
   testing::write_text(lock_path(), "version = 1\n\n[\"" + addr() +
                                        "/basic\"]\nv1 = \"sha256:" + std::string(64, '1') + "\"\n");
-  std::string err = error_of([&] { ImageDepot(options()).get("docker://" + addr() + "/basic:v1"); });
+  std::string err = user_error_of([&] { ImageDepot(options()).get("docker://" + addr() + "/basic:v1"); });
   EXPECT_NE(err.find("pinned in " + lock_path().string()), std::string::npos) << err;
 }
 
 TEST_F(ImageDepotTest, MalformedLockFile) {
   testing::write_text(lock_path(), "version = 1\n\n[broken\n");
   std::string name = "docker://" + addr() + "/basic:v1";
-  std::string err = error_of([&] { ImageDepot(options()).get(name); });
+  std::string err = user_error_of([&] { ImageDepot(options()).get(name); });
   EXPECT_TRUE(err.starts_with(name + ": " + lock_path().string() + ":3: ")) << err;
 }
 
@@ -260,7 +238,7 @@ TEST_F(ImageDepotTest, DigestMismatchKeepsNothing) {
   ImageOptions cold = options();
   cold.depot_root = cold_root.path();
   std::string name = "docker://" + reg.address() + "/bad:v1";
-  std::string err = error_of([&] { ImageDepot(cold).get(name); });
+  std::string err = user_error_of([&] { ImageDepot(cold).get(name); });
   EXPECT_TRUE(err.starts_with(name + ": layer sha256:" + hex + ": digest mismatch")) << err;
   EXPECT_FALSE(fs::exists(cold_root.path() / "blobs" / "sha256" / hex));
   EXPECT_FALSE(fs::exists(cold_root.path() / "blobs" / "sha256" / (hex + ".partial")));
@@ -411,12 +389,12 @@ TEST_F(ImageDepotTest, BasicAuth) {
   fs::create_directories(config.parent_path());
 
   fs::remove(config);
-  EXPECT_NE(error_of([&] { ImageDepot(options()).get(name); }).find("requires a user name and password"),
+  EXPECT_NE(user_error_of([&] { ImageDepot(options()).get(name); }).find("requires a user name and password"),
             std::string::npos);
   testing::write_text(
       config, R"({"auths":{")" + reg.address() + R"(":{"auth":")" + base64_encode("alice:wrong") + R"("}}})");
   EXPECT_EQ(
-      error_of([&] { ImageDepot(options()).get(name); }),
+      user_error_of([&] { ImageDepot(options()).get(name); }),
       name + ": wrong credentials for registry " + reg.address() + ": access to private denied (HTTP 401)");
   testing::write_text(config, R"({"auths":{")" + reg.address() + R"(":{"auth":")" +
                                   base64_encode("alice:s3cret") + R"("}}})");
@@ -443,7 +421,7 @@ TEST_F(ImageDepotTest, BasicAuthThroughCredentialHelper) {
   testing::write_text(config, R"({"credHelpers":{")" + reg.address() + R"(":"test"}})");
   helper("wrong");
   EXPECT_EQ(
-      error_of([&] { ImageDepot(options()).get(name); }),
+      user_error_of([&] { ImageDepot(options()).get(name); }),
       name + ": wrong credentials for registry " + reg.address() + ": access to private denied (HTTP 401)");
   EXPECT_FALSE(fs::exists(depot_.path() / "images") && !fs::is_empty(depot_.path() / "images"));
   helper("s3cret");
@@ -464,9 +442,9 @@ TEST_F(ImageDepotTest, OciLayoutDirectory) {
   EXPECT_EQ(depot.get("oci:multi").environment[1], "IMAGE_VAR=native");
   std::string missing = "oci:" + (shared_->path() / "basic").string() + ":v7";
   EXPECT_EQ(
-      error_of([&] { depot.get(missing); }),
+      user_error_of([&] { depot.get(missing); }),
       missing + ": tag v7 not found in oci:" + (shared_->path() / "basic").string() + " (available: latest)");
-  EXPECT_NE(error_of([&] { depot.get("oci:" + project_.path().string()); }).find("no index.json"),
+  EXPECT_NE(user_error_of([&] { depot.get("oci:" + project_.path().string()); }).find("no index.json"),
             std::string::npos);
   EXPECT_FALSE(fs::exists(lock_path()));
   ImageInfo pulled = depot.get("docker://" + addr() + "/basic:v1");
@@ -484,7 +462,7 @@ TEST_F(ImageDepotTest, OciArchive) {
 
   fs::path junk = project_.path() / "junk.tar";
   testing::write_text(junk, std::string(3000, 'j'));
-  std::string err = error_of([&] { depot.get("oci-archive:" + junk.string()); });
+  std::string err = user_error_of([&] { depot.get("oci-archive:" + junk.string()); });
   EXPECT_NE(err.find("corrupt archive " + junk.string()), std::string::npos) << err;
   // Truncated in the middle of a blob.
   std::string bytes = testing::read_text(tar);
@@ -493,7 +471,7 @@ TEST_F(ImageDepotTest, OciArchive) {
   ImageOptions cold = options();
   ScratchDir cold_root;
   cold.depot_root = cold_root.path();
-  err = error_of([&] { ImageDepot(cold).get("oci-archive:" + cut.string()); });
+  err = user_error_of([&] { ImageDepot(cold).get("oci-archive:" + cut.string()); });
   EXPECT_NE(err.find("corrupt archive"), std::string::npos) << err;
   EXPECT_TRUE(fs::is_empty(cold_root.path() / "tmp"));
 }
@@ -510,9 +488,9 @@ TEST_F(ImageDepotTest, DockerArchive) {
     EXPECT_EQ(info.environment[1], "IMAGE_VAR=basic");
     EXPECT_EQ(magic(info.layers[1].tar_path).substr(0, 2), "et");  // docker save: plain tars
   }
-  std::string err = error_of([&] { depot.get("docker-archive:" + tar.string() + ":other:v1"); });
+  std::string err = user_error_of([&] { depot.get("docker-archive:" + tar.string() + ":other:v1"); });
   EXPECT_NE(err.find("tag other:v1 not found"), std::string::npos) << err;
-  EXPECT_NE(error_of([&] { depot.get("docker-archive:/nonexistent.tar"); }).find("not found"),
+  EXPECT_NE(user_error_of([&] { depot.get("docker-archive:/nonexistent.tar"); }).find("not found"),
             std::string::npos);
 }
 

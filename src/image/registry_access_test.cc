@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 
 #include "base/error.h"
+#include "base/test_errors.h"
 #include "image/credentials.h"
 #include "image/image_depot.h"
 #include "image/test_util.h"
@@ -14,19 +15,12 @@
 namespace mael {
 namespace {
 
+using testing::user_error_of;
+
 namespace fs = std::filesystem;
 using testing::run;
 using testing::ScratchDir;
 using testing::TestRegistry;
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 // The first IPv4 address of this machine that is not loopback, or "".
 std::string non_loopback_ipv4() {
@@ -48,19 +42,12 @@ class RegistryAccessTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     shared_ = new ScratchDir();
-    run({"python3", testing::helper_script().string(), "build", "--out",
-         (shared_->path() / "basic").string()});
+    testing::build_test_image(*shared_ / "basic");
   }
   static void TearDownTestSuite() { delete shared_; }
 
   void SetUp() override {
-    // Keep the user's login files and settings out; tests write their own.
-    ::setenv("DOCKER_CONFIG", (home_.path() / "docker").c_str(), 1);
-    ::setenv("XDG_RUNTIME_DIR", (home_.path() / "run").c_str(), 1);
-    ::unsetenv("REGISTRY_AUTH_FILE");
-    ::unsetenv("MAELSTROM_CONTAINER_INSECURE_REGISTRIES");
-    fs::create_directories(home_.path() / "docker");
-    fs::create_directories(home_.path() / "run" / "containers");
+    testing::isolate_registry_settings(home_.path());  // tests write their own
   }
   void TearDown() override {
     ::unsetenv("REGISTRY_AUTH_FILE");
@@ -68,15 +55,7 @@ class RegistryAccessTest : public ::testing::Test {
   }
 
   static void push(const std::string& to, const std::string& creds = "") {
-    std::vector<std::string> argv = {"python3",
-                                     testing::helper_script().string(),
-                                     "push",
-                                     "--layout",
-                                     (shared_->path() / "basic").string() + ":latest",
-                                     "--to",
-                                     to};
-    if (!creds.empty()) argv.insert(argv.end(), {"--creds", creds});
-    run(argv);
+    testing::push_test_image(*shared_ / "basic", to, creds);
   }
 
   // A fresh depot each time: every get() reaches the registry.
@@ -133,7 +112,7 @@ TEST_F(TokenAuthTest, AnonymousBearerToken) {
   // One anonymous token, reused for the manifest, config and every layer.
   EXPECT_EQ(token_requests(), "GET anonymous\n");
   std::string name = "docker://" + addr() + "/private/img:v1";
-  EXPECT_EQ(error_of([&] { pull(name, options()); }),
+  EXPECT_EQ(user_error_of([&] { pull(name, options()); }),
             name + ": access to private/img on registry " + addr() +
                 " denied (HTTP 401): the image does not exist or needs a login");
 }
@@ -145,7 +124,7 @@ TEST_F(TokenAuthTest, PasswordFromPodmanAuthFileGoesToTheTokenService) {
   EXPECT_EQ(pull(name, options()), 3u);
   EXPECT_EQ(token_requests(), "GET basic\n");
   write_auth(auth, R"({"auth":")" + base64_encode("alice:nope") + R"("})");
-  std::string err = error_of([&] { pull(name, options()); });
+  std::string err = user_error_of([&] { pull(name, options()); });
   EXPECT_TRUE(err.starts_with(name + ": wrong credentials for registry " + addr())) << err;
   EXPECT_EQ(err.find('\n'), std::string::npos);
 }
@@ -159,7 +138,7 @@ TEST_F(TokenAuthTest, IdentityTokenFromDockerConfigIsTraded) {
   EXPECT_EQ(token_requests(), "POST refresh_token\n");
   write_auth(config, R"({"identitytoken":"RT-stale"})");
   EXPECT_TRUE(
-      error_of([&] { pull(name, options()); }).starts_with(name + ": wrong credentials for registry"));
+      user_error_of([&] { pull(name, options()); }).starts_with(name + ": wrong credentials for registry"));
 }
 
 TEST_F(TokenAuthTest, RegistryTokenIsSentAsIs) {
@@ -173,7 +152,7 @@ TEST_F(TokenAuthTest, RegistryTokenIsSentAsIs) {
   EXPECT_EQ(pull(name, options()), 3u);
   EXPECT_EQ(token_requests(), "");  // the token service was not asked
   write_auth(file, R"({"registrytoken":"not-a-token"})");
-  EXPECT_EQ(error_of([&] { pull(name, options()); }), name + ": wrong credentials for registry " + addr() +
+  EXPECT_EQ(user_error_of([&] { pull(name, options()); }), name + ": wrong credentials for registry " + addr() +
                                                           ": access to private/img denied (HTTP 401)");
 }
 
@@ -182,7 +161,7 @@ TEST_F(RegistryAccessTest, SelfSignedTlsNeedsTheFlag) {
   TestRegistry reg(dir.path(), "", "", {"--tls"});
   push(reg.address() + "/tls/img:v1");
   std::string name = "docker://" + reg.address() + "/tls/img:v1";
-  std::string err = error_of([&] { pull(name, options()); });
+  std::string err = user_error_of([&] { pull(name, options()); });
   EXPECT_TRUE(err.starts_with(name + ": registry " + reg.address() + " has an untrusted TLS certificate"))
       << err;
   EXPECT_NE(err.find("accept-invalid-remote-container-tls-certs"), std::string::npos) << err;
@@ -199,7 +178,7 @@ TEST_F(RegistryAccessTest, PlainHttpOffLoopbackOnlyWhenNamedInsecure) {
   TestRegistry reg(dir.path(), "", "", {"--host", ip});
   push(reg.address() + "/plain/img:v1");
   std::string name = "docker://" + reg.address() + "/plain/img:v1";
-  std::string err = error_of([&] { pull(name, options()); });
+  std::string err = user_error_of([&] { pull(name, options()); });
   EXPECT_TRUE(err.starts_with(name + ": TLS handshake with registry " + reg.address() + " failed")) << err;
   EXPECT_NE(err.find("container-insecure-registries (--container-insecure-registries " + reg.address() + ")"),
             std::string::npos)

@@ -15,30 +15,11 @@
 #include <string>
 #include <vector>
 
+#include "base/test_temp_dir.h"
+
 extern char** environ;
 
 namespace mael::testing {
-
-// A fresh directory, removed with everything in it.
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string t = (std::filesystem::temp_directory_path() / "mael-image-test-XXXXXX").string();
-    if (::mkdtemp(t.data()) == nullptr) throw std::runtime_error("mkdtemp");
-    path_ = t;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& s) const { return path_ / s; }
-
- private:
-  std::filesystem::path path_;
-};
 
 inline std::string read_text(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -114,6 +95,33 @@ inline std::filesystem::path helper_script() {
   const char* src = std::getenv("MAEL_SOURCE_DIR");
   std::filesystem::path root = src ? src : std::filesystem::path(__FILE__).parent_path() / ".." / "..";
   return root / "tests" / "images" / "registry.py";
+}
+
+// Keeps the user's login files and registry settings out of a test: Docker's and
+// podman's auth files are looked for under `home` (docker/, run/containers/).
+inline void isolate_registry_settings(const std::filesystem::path& home) {
+  ::setenv("DOCKER_CONFIG", (home / "docker").c_str(), 1);
+  ::setenv("XDG_RUNTIME_DIR", (home / "run").c_str(), 1);
+  ::unsetenv("REGISTRY_AUTH_FILE");
+  ::unsetenv("MAELSTROM_CONTAINER_INSECURE_REGISTRIES");
+  std::filesystem::create_directories(home / "docker");
+  std::filesystem::create_directories(home / "run" / "containers");
+}
+
+// Writes a test image as an OCI layout at `out` (registry.py build; `extra`: --kind K, --no-zstd).
+inline void build_test_image(const std::filesystem::path& out, const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> argv = {"python3", helper_script().string(), "build", "--out", out.string()};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  run(argv);
+}
+
+// Pushes the layout's `latest` to `to` (HOST:PORT/REPO:TAG), logging in with `creds` (USER:PASS) if given.
+inline void push_test_image(const std::filesystem::path& layout, const std::string& to,
+                            const std::string& creds = "") {
+  std::vector<std::string> argv = {"python3", helper_script().string(), "push", "--layout",
+                                   layout.string() + ":latest", "--to", to};
+  if (!creds.empty()) argv.insert(argv.end(), {"--creds", creds});
+  run(argv);
 }
 
 // `tests/images/registry.py ARGS...` as a child that prints "READY ADDRESS PID"

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "base/error.h"
+#include "base/test_temp_dir.h"
 
 namespace mael {
 namespace {
@@ -35,18 +36,7 @@ markers = ["slow", "net"]
 outcome = "success"
 )T";
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "mael-listing-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using TempDir = testing::ScratchDir;
 
 TEST(TestListing, RoundTripsMaelstromFormatExactly) {
   TestListing l = TestListing::parse(kSample, "test-listing.toml");

@@ -4,10 +4,13 @@
 #include <gtest/gtest.h>
 
 #include "base/error.h"
+#include "base/test_errors.h"
 #include "spec/environment.h"
 
 namespace mael {
 namespace {
+
+using testing::user_error_of;
 
 using ::testing::ElementsAre;
 
@@ -26,15 +29,6 @@ const std::vector<ContainerUse> kAll{ContainerUse::Layers,      ContainerUse::En
                                      ContainerUse::Environment, ContainerUse::WorkingDirectory,
                                      ContainerUse::Mounts,      ContainerUse::Network,
                                      ContainerUse::User,        ContainerUse::Group};
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 ImageLookup no_image() {
   return
@@ -59,13 +53,13 @@ TEST(Environment, EvaluatesInOrderWithExtendAndPrev) {
 }
 
 TEST(Environment, Errors) {
-  EXPECT_EQ(error_of([] {
+  EXPECT_EQ(user_error_of([] {
               evaluate_environment({env({{"X", "$env{NOPE}"}})}, {}, kEnv);
             }),
             "environment variable `X`: unknown variable \"NOPE\" in `$env{NOPE}`: set it in the environment "
             "or give "
             "a default with `$env{NOPE:-default}`");
-  EXPECT_EQ(error_of([] {
+  EXPECT_EQ(user_error_of([] {
               parse_environment_strings({"A=1", "BROKEN"}, "image docker://x");
             }),
             "image docker://x has an invalid environment variable \"BROKEN\" (no '=')");
@@ -201,24 +195,24 @@ TEST(Resolve, ImageUseIsMaskedByNearerFields) {
 TEST(Resolve, Errors) {
   ContainerSpec job;
   job.parent = cref("unknown", kAll);
-  EXPECT_EQ(error_of([&] { collapse_container(job, {}); }), "couldn't find parent container \"unknown\"");
+  EXPECT_EQ(user_error_of([&] { collapse_container(job, {}); }), "couldn't find parent container \"unknown\"");
 
   NamedContainers loop;
   loop["p1"].parent = cref("p3", kAll);
   loop["p2"].parent = cref("p1", kAll);
   loop["p3"].parent = cref("p2", kAll);
   job.parent = cref("p1", kAll);
-  EXPECT_EQ(error_of([&] { collapse_container(job, loop); }),
+  EXPECT_EQ(user_error_of([&] { collapse_container(job, loop); }),
             "parent loop found: \"p1\" -> \"p3\" -> \"p2\" -> \"p1\"");
 
   ResolvedContainer empty;
-  EXPECT_EQ(error_of([&] { check_job_container(empty); }),
+  EXPECT_EQ(user_error_of([&] { check_job_container(empty); }),
             "the job has no layers: specify at least one layer, or use an image that has layers");
   ResolvedContainer sys;
   sys.layers = {tar("x")};
   sys.network = Network::Local;
   sys.mounts = {Mount{.type = MountType::Sys, .mount_point = "/sys"}};
-  EXPECT_EQ(error_of([&] { check_job_container(sys); }),
+  EXPECT_EQ(user_error_of([&] { check_job_container(sys); }),
             "a \"sys\" mount is not compatible with `network = \"local\"` (the kernel refuses it): drop the "
             "mount or "
             "use another network");
@@ -229,7 +223,7 @@ TEST(Resolve, Errors) {
   bad_env.layers = {tar("x")};
   bad_env.environment = {env({{"X", "$prev{UNSET}"}})};
   EXPECT_EQ(
-      error_of([&] { resolve_container(bad_env, {}, no_image(), kEnv); }),
+      user_error_of([&] { resolve_container(bad_env, {}, no_image(), kEnv); }),
       "environment variable `X`: unknown variable \"UNSET\" in `$prev{UNSET}`: it has no value yet; give a "
       "default with `$prev{UNSET:-default}`");
 }

@@ -4,30 +4,24 @@
 #include <gtest/gtest.h>
 
 #include "base/error.h"
+#include "base/test_errors.h"
 
 namespace mael {
 namespace {
+
+using testing::user_error_of;
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 const SpecContext kCtx("cargo-maelstrom.toml");
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 TEST(TomlSpec, SyntaxErrorsNameFileAndLine) {
-  EXPECT_THAT(error_of([] { parse_toml_text("a = 1\nb = \n", "cargo-maelstrom.toml"); }),
+  EXPECT_THAT(user_error_of([] { parse_toml_text("a = 1\nb = \n", "cargo-maelstrom.toml"); }),
               HasSubstr("cargo-maelstrom.toml: line 2 column "));
   EXPECT_THAT(
-      error_of([] { parse_toml_text("a = 1\na = 2\n", "cargo-maelstrom.toml"); }),
+      user_error_of([] { parse_toml_text("a = 1\na = 2\n", "cargo-maelstrom.toml"); }),
       HasSubstr(
           "cargo-maelstrom.toml: line 2 column 5: Error while parsing key-value pair: cannot redefine"));
 }
@@ -77,15 +71,15 @@ layers = [
 
 TEST(TomlSpec, LayerErrorsNameLineAndKey) {
   toml::table t = parse_toml_text("layers = [\n  { tar = \"x\", strip_prefix = \"y\" },\n]\n", "f.toml");
-  EXPECT_EQ(error_of([&] { parse_layers(*t.get("layers"), kCtx); }),
+  EXPECT_EQ(user_error_of([&] { parse_layers(*t.get("layers"), kCtx); }),
             "cargo-maelstrom.toml: line 2 column 16: unknown field `strip_prefix`, expected one of `tar`");
   toml::table u = parse_toml_text("layers = [{ tar = 1 }]\n", "f.toml");
   EXPECT_EQ(
-      error_of([&] { parse_layers(*u.get("layers"), kCtx); }),
+      user_error_of([&] { parse_layers(*u.get("layers"), kCtx); }),
       "cargo-maelstrom.toml: line 1 column 19: field `tar`: invalid type: integer `1`, expected a string");
   toml::table w = parse_toml_text("layers = [{ tar = 1979-05-27 }]\n", "f.toml");
   EXPECT_EQ(
-      error_of([&] { parse_layers(*w.get("layers"), kCtx); }),
+      user_error_of([&] { parse_layers(*w.get("layers"), kCtx); }),
       "cargo-maelstrom.toml: line 1 column 19: field `tar`: invalid type: a date or time, expected a string");
 }
 
@@ -119,7 +113,7 @@ network = "local"
   EXPECT_EQ(parse_container_ref(*t.get("parent"), kCtx),
             (ContainerRefField{"base", std::vector<ContainerUse>{ContainerUse::Network}}));
   EXPECT_EQ(parse_network(*t.get("network"), kCtx), Network::Local);
-  EXPECT_EQ(error_of([&] { parse_mount(*t.get("network"), kCtx); }),
+  EXPECT_EQ(user_error_of([&] { parse_mount(*t.get("network"), kCtx); }),
             "cargo-maelstrom.toml: line 12 column 11: field `mounts`: invalid type: string \"local\", "
             "expected a map "
             "with a `type`");
@@ -176,13 +170,13 @@ enviroment = { A = "b" }
   EXPECT_EQ(f0.parent->name, "base");
   EXPECT_EQ(f0.key_pos.at("parent").line, 5);
   EXPECT_EQ(f0.key_pos.count("filter"), 0u);
-  EXPECT_EQ(error_of([&] { to_container_spec(f0, kCtx); }),
+  EXPECT_EQ(user_error_of([&] { to_container_spec(f0, kCtx); }),
             "cargo-maelstrom.toml: line 5 column 1: both `image` and `parent` cannot be specified");
   EXPECT_THAT(
-      error_of([&] { parse_container_fields(*directives[1].as_table(), kCtx, kDirectiveKeys); }),
+      user_error_of([&] { parse_container_fields(*directives[1].as_table(), kCtx, kDirectiveKeys); }),
       HasSubstr(
           "cargo-maelstrom.toml: line 10 column 1: unknown field `enviroment`, expected one of `image`"));
-  EXPECT_THAT(error_of([&] { parse_container_spec(*directives[1].as_table(), kCtx); }),
+  EXPECT_THAT(user_error_of([&] { parse_container_spec(*directives[1].as_table(), kCtx); }),
               HasSubstr("cargo-maelstrom.toml: line 8 column 1: unknown field `filter`"));
 }
 
