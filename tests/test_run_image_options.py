@@ -67,17 +67,21 @@ def test_default_bound_keeps_both_images(runner, registry_addr):
     assert len(now) == 2 and first[0] in now
 
 
+def depot_size_setting(runner, how, value):
+    """The depot size `value` given as a flag, a variable or in the config file: (args, env)."""
+    if how == "flag":
+        return ["--container-image-depot-size", value], None
+    if how == "env":
+        return [], {"MAELSTROM_CONTAINER_IMAGE_DEPOT_SIZE": value}
+    cfg = runner.home / ".config" / "maelstrom" / "run" / "config.toml"
+    cfg.parent.mkdir(parents=True)
+    cfg.write_text(f'container-image-depot-size = "{value}"\n')
+    return [], None
+
+
 @pytest.mark.parametrize("how", ["flag", "env", "config"])
 def test_small_bound_evicts_the_image_not_in_use(runner, registry_addr, how):
-    args, env = [], None
-    if how == "flag":
-        args = ["--container-image-depot-size", "1 KB"]
-    elif how == "env":
-        env = {"MAELSTROM_CONTAINER_IMAGE_DEPOT_SIZE": "1KB"}
-    else:
-        cfg = runner.home / ".config" / "maelstrom" / "run" / "config.toml"
-        cfg.parent.mkdir(parents=True)
-        cfg.write_text('container-image-depot-size = "1 KB"\n')
+    args, env = depot_size_setting(runner, how, "1 KB" if how != "env" else "1KB")
     first, now = pull_both(runner, registry_addr, *args, env=env)
     # The second image, in use by the run that pulled it, stays; the first goes.
     assert len(now) == 1 and now != first
@@ -98,16 +102,8 @@ def test_depot_size_shows_in_print_config(runner):
 
 @pytest.mark.parametrize("how", ["flag", "env", "config"])
 def test_malformed_depot_size_is_one_line_error(runner, how):
-    args, env = ["-P"], None
-    if how == "flag":
-        args += ["--container-image-depot-size", "lots"]
-    elif how == "env":
-        env = {"MAELSTROM_CONTAINER_IMAGE_DEPOT_SIZE": "lots"}
-    else:
-        cfg = runner.home / ".config" / "maelstrom" / "run" / "config.toml"
-        cfg.parent.mkdir(parents=True)
-        cfg.write_text('container-image-depot-size = "lots"\n')
-    line = one_line_error(runner.run(None, *args, env=env))
+    args, env = depot_size_setting(runner, how, "lots")
+    line = one_line_error(runner.run(None, "-P", *args, env=env))
     assert "container-image-depot-size" in line or "CONTAINER_IMAGE_DEPOT_SIZE" in line, line
     assert "lots" in line
 

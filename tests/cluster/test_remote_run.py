@@ -135,13 +135,20 @@ def test_worker_killed_mid_run_and_late_worker(cluster, runner):
     assert sorted(out.splitlines()) == sorted(f"done {i}" for i in range(6))
 
 
-def test_client_killed_leaves_no_jobs_on_workers(cluster, runner):
+def start_sleepers(cluster, runner, marker, count):
+    """A broker, one worker with two slots and a client sending it `count` `sleep MARKER` jobs; returns
+    the client once two of them run."""
     cluster.start_broker()
     cluster.start_worker(slots=2)
     cluster.wait_workers(1)
-    marker = "3011"
-    run = start_run(cluster, runner, [job("sleep", marker) for _ in range(5)], "--broker", cluster.address)
+    run = start_run(cluster, runner, [job("sleep", marker) for _ in range(count)], "--broker", cluster.address)
     wait_for(lambda: http_status(cluster)["running"] == 2, what="two jobs running")
+    return run
+
+
+def test_client_killed_leaves_no_jobs_on_workers(cluster, runner):
+    marker = "3011"
+    run = start_sleepers(cluster, runner, marker, 5)
     run.kill(signal.SIGKILL)
     wait_for(lambda: (lambda s: s["running"] + s["assigned"] + s["queued"] == 0 and not s["clients"])(
         http_status(cluster)), what="the broker to drop the client's jobs")
@@ -150,12 +157,8 @@ def test_client_killed_leaves_no_jobs_on_workers(cluster, runner):
 
 
 def test_interrupted_client_cancels_its_cluster_jobs(cluster, runner):
-    cluster.start_broker()
-    cluster.start_worker(slots=2)
-    cluster.wait_workers(1)
     marker = "3013"
-    run = start_run(cluster, runner, [job("sleep", marker) for _ in range(4)], "--broker", cluster.address)
-    wait_for(lambda: http_status(cluster)["running"] == 2, what="two jobs running")
+    run = start_sleepers(cluster, runner, marker, 4)
     run.kill(signal.SIGINT)
     assert run.p.wait(timeout=60) == 128 + signal.SIGINT
     assert "interrupted: every job was stopped" in run.log_text()
