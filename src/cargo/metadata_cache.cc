@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "base/atomic_file.h"
 #include "base/digest.h"
 #include "base/file_signature.h"
 
@@ -105,17 +106,7 @@ void MetadataCache::store(const std::string& json, const CargoWorkspace& ws) con
     }
     nlohmann::json j = {{"key", key_}, {"written_ns", wall_clock_ns()}, {"files", files}, {"metadata", json}};
     fs::create_directories(dir_);
-    fs::path tmp = entry_;
-    tmp += "." + std::to_string(::getpid()) + ".tmp";
-    {
-      std::ofstream out(tmp);
-      out << j.dump();
-      if (!out.flush()) {
-        fs::remove(tmp);
-        return;
-      }
-    }
-    fs::rename(tmp, entry_);
+    write_file_atomically(entry_, j.dump());
     // Keep the directory small: drop the least recently written entries (never this one).
     std::vector<std::pair<fs::file_time_type, fs::path>> others;
     for (const auto& e : fs::directory_iterator(dir_))

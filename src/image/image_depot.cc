@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "base/atomic_file.h"
 #include "base/error.h"
 #include "image/blob_store.h"
 #include "image/depot_gc.h"
@@ -73,16 +74,7 @@ void save_record(const fs::path& path, const ImageInfo& info, const std::vector<
   for (const auto& b : blobs) j["blobs"].push_back("sha256:" + b.hex());
   j["environment"] = info.environment;
   if (info.working_directory) j["working_directory"] = *info.working_directory;
-  fs::path tmp = path;
-  tmp += ".tmp" + std::to_string(::getpid()) + "_" +
-         std::to_string(std::hash<std::thread::id>()(std::this_thread::get_id()));
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << j.dump(2) << "\n";
-    out.close();
-    if (!out) throw std::runtime_error("cannot write " + tmp.string());
-  }
-  fs::rename(tmp, path);  // atomic: readers see a whole record or none
+  write_file_atomically(path, j.dump(2) + "\n");  // readers see a whole record or none
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "base/atomic_file.h"
+
 namespace mael {
 namespace fs = std::filesystem;
 
@@ -67,17 +69,7 @@ void CaseListCache::save() const {
     }
     nlohmann::json j = {{"version", 1}, {"binaries", binaries}};
     fs::create_directories(file_.parent_path());
-    fs::path tmp = file_;
-    tmp += "." + std::to_string(::getpid()) + ".tmp";
-    {
-      std::ofstream out(tmp);
-      out << j.dump();
-      if (!out.flush()) {
-        fs::remove(tmp);
-        return;
-      }
-    }
-    fs::rename(tmp, file_);
+    write_file_atomically(file_, j.dump());
   } catch (const std::exception&) {
     // The next run lists the binaries again.
   }

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <map>
 
+#include "base/atomic_file.h"
 #include "base/error.h"
 
 namespace mael {
@@ -158,25 +159,11 @@ std::string junit_xml(const std::string& name, const std::vector<JUnitCase>& cas
 void write_junit_xml(const std::filesystem::path& path, const std::string& name,
                      const std::vector<JUnitCase>& cases) {
   std::string text = junit_xml(name, cases);
-  std::string tmp = path.string() + ".tmp." + std::to_string(::getpid());
-  auto fail = [&](int err) {
-    ::unlink(tmp.c_str());
-    throw UserError(path.string() + ": cannot write the JUnit report: " + std::strerror(err));
-  };
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw UserError(path.string() + ": cannot write the JUnit report: " + std::strerror(errno));
-  for (size_t done = 0; done < text.size();) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      fail(err);
-    }
-    done += static_cast<size_t>(n);
+  try {
+    write_file_atomically(path, text);
+  } catch (const std::system_error& e) {
+    throw UserError(path.string() + ": cannot write the JUnit report: " + e.code().message());
   }
-  if (::close(fd) < 0) fail(errno);
-  if (::rename(tmp.c_str(), path.c_str()) < 0) fail(errno);
 }
 
 }  // namespace mael

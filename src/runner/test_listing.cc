@@ -11,6 +11,7 @@
 #include <numeric>
 #include <sstream>
 
+#include "base/atomic_file.h"
 #include "base/error.h"
 #include "spec/toml_spec.h"
 #include "spec/value.h"
@@ -216,30 +217,10 @@ void TestListing::save(const std::filesystem::path& file) const {
     if (ec) fail("creating " + file.parent_path().string(), ec.value());
   }
   std::string text = to_toml();
-  std::string tmp = file.string() + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail("creating " + tmp, errno);
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      fail("writing", err);
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) < 0 || ::close(fd) < 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    fail("writing", err);
-  }
-  if (::rename(tmp.c_str(), file.c_str()) < 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    fail("renaming", err);
+  try {
+    write_file_atomically(file, text, /*durable=*/true);
+  } catch (const std::system_error& e) {
+    throw UserError(file.string() + ": cannot save the test listing: " + e.what());
   }
 }
 
