@@ -32,8 +32,10 @@ def test_missing_program(runner):
 
 
 def test_layer_path_that_does_not_exist(runner):
-    line = one_line_error(runner.run([job("true", layers=busybox_layers() + [{"paths": ["no/such/file"]}])]))
-    assert "no/such/file" in line
+    # Found only when the job is sent: the line names the job file and the job's line in it.
+    jobs = [job("true", layers=busybox_layers()), job("true", layers=busybox_layers() + [{"paths": ["no/such/file"]}])]
+    line = one_line_error(runner.run(jobs))
+    assert line.startswith(f"error: {runner.tmp / 'jobs.json'}: line 2: ") and "no/such/file" in line, line
 
 
 def test_missing_job_file(runner):

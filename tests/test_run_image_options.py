@@ -207,7 +207,7 @@ def test_credential_helper_wrong_password(runner, basic_auth_registry):
     docker_config(runner, {"credsStore": "test"})
     image = f"docker://{addr}/private/basic:v1"
     line = one_line_error(runner.run([image_job(image)], env=helper_env(runner)))
-    assert line.startswith(f"error: {image}: wrong credentials for registry {addr}"), line
+    assert line.startswith(f"error: {runner.tmp / 'jobs.json'}: line 1: {image}: wrong credentials for registry {addr}"), line
     assert os.listdir(runner.home / ".cache" / "maelstrom" / "container" / "images") == []
 
 
@@ -221,7 +221,8 @@ def test_credential_helper_failure_is_one_line_error(runner, basic_auth_registry
     cfg = docker_config(runner, {"credHelpers": {addr: "test"}})
     image = f"docker://{addr}/private/basic:v1"
     line = one_line_error(runner.run([image_job(image)], env=helper_env(runner)))
-    assert line.startswith(f"error: {image}: credential helper docker-credential-test (credHelpers in {cfg}) "
+    assert line.startswith(f"error: {runner.tmp / 'jobs.json'}: line 1: {image}: credential helper "
+                           f"docker-credential-test (credHelpers in {cfg}) "
                            f"for registry {addr}: "), line
     assert {"missing": "not found on PATH", "exit": "exit status 2: the keyring is locked",
             "json": "answered something other than JSON"}[fault] in line, line

@@ -48,6 +48,8 @@ class JobSpecStreamReader {
   // The next item, or nullopt at the end of the input. Throws UserError
   // "SOURCE: line L column C: what" for malformed JSON or a bad spec.
   std::optional<JobStreamItem> next();
+  // The input's name as given ("stdin", a file name).
+  const std::string& source_name() const { return values_.context().source(); }
 
  private:
   JsonValueStream values_;

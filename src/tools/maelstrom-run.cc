@@ -37,6 +37,21 @@ bool lost_with_broker(const Client& client, const JobOutcome& o) {
   return e && e->kind == JobErrorKind::System && client.broker_error() == e->message;
 }
 
+// Where a job was read, for errors found only when it is sent (a layer path that does not
+// exist): "FILE: line L: what".
+struct JobPlace {
+  std::string source;
+  int line = 0;
+  template <typename F>
+  void naming_it(F&& f) const {
+    try {
+      f();
+    } catch (const UserError& e) {
+      throw UserError(source + ": line " + std::to_string(line) + ": " + e.what());
+    }
+  }
+};
+
 // Runs every job of the stream as soon as it is read; returns the first non-zero
 // exit code. Stops reading once the broker is gone.
 int run_stream(Client& client, JobSpecStreamReader& reader) {
@@ -87,18 +102,21 @@ int run_stream(Client& client, JobSpecStreamReader& reader) {
       continue;
     }
     uint64_t n = next++;
-    client.run_job(std::get<JobSpec>(item->item), nullptr, [&, n](JobOutcome o) {
-      if (abandoned) return;
-      int code = 1;
-      if (!lost_with_broker(client, o)) {
-        std::lock_guard lk(out_mu);
-        code = print_job_outcome(o, "job " + std::to_string(n) + ": ");
-      }
-      if (code != 0) {
-        int zero = 0;
-        first_failure.compare_exchange_strong(zero, code);
-        any_failure = true;
-      }
+    JobPlace place{reader.source_name(), item->line};
+    place.naming_it([&] {
+      client.run_job(std::get<JobSpec>(item->item), nullptr, [&, n](JobOutcome o) {
+        if (abandoned) return;
+        int code = 1;
+        if (!lost_with_broker(client, o)) {
+          std::lock_guard lk(out_mu);
+          code = print_job_outcome(o, "job " + std::to_string(n) + ": ");
+        }
+        if (code != 0) {
+          int zero = 0;
+          first_failure.compare_exchange_strong(zero, code);
+          any_failure = true;
+        }
+      });
     });
   }
   client.wait_idle();
@@ -107,8 +125,9 @@ int run_stream(Client& client, JobSpecStreamReader& reader) {
 }
 
 // The first job of the stream (named containers before it are registered),
-// with the command line's program and arguments if given.
-JobSpec first_job(Client& client, JobSpecStreamReader& reader, const std::vector<std::string>& command) {
+// with the command line's program and arguments if given; *place: where it is.
+JobSpec first_job(Client& client, JobSpecStreamReader& reader, const std::vector<std::string>& command,
+                  JobPlace* place) {
   std::optional<JobSpec> spec;
   while (auto item = reader.next()) {
     if (auto* containers = std::get_if<std::map<std::string, ContainerSpec>>(&item->item)) {
@@ -116,6 +135,7 @@ JobSpec first_job(Client& client, JobSpecStreamReader& reader, const std::vector
       continue;
     }
     spec = std::get<JobSpec>(std::move(item->item));
+    *place = JobPlace{reader.source_name(), item->line};
     break;
   }
   if (!spec) throw UserError("no job specification provided: give one on stdin or with --file");
@@ -141,9 +161,11 @@ void mirror_signal(const JobOutcome& o) {
 
 // Runs the first job of the stream and ends the way it ended.
 int run_one(Client& client, JobSpecStreamReader& reader, const std::vector<std::string>& command) {
-  JobSpec spec = first_job(client, reader, command);
+  JobPlace place;
+  JobSpec spec = first_job(client, reader, command, &place);
   std::promise<JobOutcome> done;
-  client.run_job(spec, nullptr, [&](JobOutcome o) { done.set_value(std::move(o)); });
+  place.naming_it(
+      [&] { client.run_job(spec, nullptr, [&](JobOutcome o) { done.set_value(std::move(o)); }); });
   JobOutcome o = done.get_future().get();
   if (lost_with_broker(client, o)) return 1;
   int code = print_job_outcome(o, "");
@@ -158,8 +180,10 @@ int run_one(Client& client, JobSpecStreamReader& reader, const std::vector<std::
 // and our terminal restored.
 int run_tty(Client& client, const ClientOptions& options, JobSpecStreamReader& reader,
             const std::vector<std::string>& command, char escape, const sigset_t& signals) {
-  JobSpec spec = first_job(client, reader, command);
-  ResolvedJob job = client.resolve(spec);
+  JobPlace place;
+  JobSpec spec = first_job(client, reader, command, &place);
+  ResolvedJob job;
+  place.naming_it([&] { job = client.resolve(spec); });
   Runtime::check_support();
   Pty pty = open_pty(window_size(STDIN_FILENO));
   struct Fds {
