@@ -76,6 +76,7 @@ LayerEntry entry_from_stat(const struct stat& st, std::string path) {
   e.mode = st.st_mode & 07777;
   e.mtime = st.st_mtim.tv_sec;
   e.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  e.ctime_ns = static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
   e.dev = st.st_dev;
   e.ino = st.st_ino;
   return e;

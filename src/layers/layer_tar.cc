@@ -41,7 +41,8 @@ std::string describe_entries(const std::vector<LayerEntry>& entries) {
   for (const auto& e : entries) {
     out += "kfds"[e.kind == LayerEntry::kFile ? 1 : e.kind == LayerEntry::kDir ? 2 : 3];
     out += ' ' + std::to_string(e.mode) + ' ' + std::to_string(e.size) + ' ' + std::to_string(e.mtime) + ' ' +
-           std::to_string(e.mtime_ns) + ' ' + std::to_string(e.dev) + ' ' + std::to_string(e.ino) + ' ';
+           std::to_string(e.mtime_ns) + ' ' + std::to_string(e.ctime_ns) + ' ' + std::to_string(e.dev) + ' ' +
+           std::to_string(e.ino) + ' ';
     // Lengths make the text unambiguous whatever the names contain.
     for (const std::string& s : {e.path, e.source.string(), e.target})
       out += std::to_string(s.size()) + ':' + s + ' ';

@@ -25,9 +25,10 @@ struct LayerEntry {
   uint32_t mode = 0644;          // permission bits
   uint64_t size = 0;             // kFile
   int64_t mtime = kSyntheticMtime;
-  // Identity of the source file, so a memo key changes when it is edited.
+  // Identity of the source file, so a memo key changes when it is edited (ctime too: an
+  // edit that keeps the size and puts the mtime back still moves it).
   uint64_t dev = 0, ino = 0;
-  int64_t mtime_ns = 0;
+  int64_t mtime_ns = 0, ctime_ns = 0;
 };
 
 // Sorts, drops duplicates (the later entry for a path wins) and adds parents.
