@@ -44,6 +44,22 @@ def test_missing_job_file(runner):
     assert "/no/such/jobs.json" in line
 
 
+def test_job_file_that_is_a_directory(runner):
+    line = one_line_error(runner.run(None, "--file", str(runner.tmp)))
+    assert line == f"error: cannot read job file {runner.tmp}: it is a directory; give a file of JSON job specs"
+
+
+def test_mistyped_option_is_not_taken_for_a_program(runner):
+    for args in (["--bogus"], ["--one", "--slot", "3"]):
+        line = one_line_error(runner.run([job("true", layers=busybox_layers())], *args))
+        assert line.startswith(f"error: unknown option {args[-2] if len(args) > 1 else args[0]}; see maelstrom-run --help"), line
+
+
+def test_double_dash_starts_the_command_line(runner):
+    r = runner.run([job("true", layers=busybox_layers())], "--one", "--", "echo", "-n", "from the command line")
+    assert r.returncode == 0 and r.stdout == "from the command line", r.stderr
+
+
 def test_bad_network_value(runner):
     line = one_line_error(runner.run([job("true", network="internet")]))
     assert "internet" in line

@@ -277,6 +277,8 @@ TEST(Config, UnknownKeysAndBrokenFilesAreRejected) {
   EXPECT_THAT(load_error({"p", "-c", f}, env), HasSubstr(f + ":1: "));
   EXPECT_EQ(load_error({"p", "-c", t.str() + "/missing.toml"}, env),
             "cannot read config file " + t.str() + "/missing.toml: No such file or directory");
+  EXPECT_EQ(load_error({"p", "-c", t.str()}, env),
+            "cannot read config file " + t.str() + ": it is a directory; give a TOML file");
   // Unknown keys are errors even when the value comes from a flag.
   f = t.write("home/.config/maelstrom/run/config.toml", "bogus = 1\n");
   EXPECT_THAT(load_error({"p", "--slots", "3"}, {{"HOME", t.str() + "/home"}}),

@@ -557,6 +557,9 @@ Broker::Broker(BrokerOptions options) : impl_(std::make_unique<Impl>(std::move(o
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+  // gRPC sets SO_REUSEPORT by default, which lets a second broker share the port (and split
+  // the workers and clients between the two): a port in use must be an error instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   b.server = builder.BuildAndStart();
   if (!b.server || b.port == 0)
     throw UserError(

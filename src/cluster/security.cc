@@ -100,6 +100,8 @@ void log_grpc_as_broker() {
     constexpr std::string_view kHandshake = "Handshake failed with fatal error ";
     if (auto i = m.find(kHandshake); i != std::string_view::npos)
       spdlog::warn("refused a connection: TLS handshake failed ({})", m.substr(i + kHandshake.size()));
+    else if (m.find("No address added out of total") != std::string_view::npos)
+      spdlog::debug("grpc: {} ({}:{})", m, a->file, a->line);  // the caller says "port in use" in one line
     else if (a->severity == GPR_LOG_SEVERITY_ERROR)
       spdlog::warn("grpc: {} ({}:{})", m, a->file, a->line);
     else

@@ -1,5 +1,7 @@
 #include "runner/runner_cli.h"
 
+#include <filesystem>
+
 namespace mael {
 
 void add_runner_config(ConfigLoader& loader) {
@@ -57,7 +59,21 @@ void add_runner_flags(CLI::App& app, RunnerFlags& f) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_flag("--init", f.init, "write a starter spec file if there is none, then exit");
   app.add_flag("-w,--watch", f.watch, "loop: run the tests, then wait for changes to the project");
-  app.add_option("--junit", f.junit, "also write a JUnit XML report to PATH")->type_name("PATH");
+  // Checked before anything is built or run: the report is written only at the end.
+  app.add_option("--junit", f.junit, "also write a JUnit XML report to PATH")
+      ->type_name("PATH")
+      ->check(
+          [](const std::string& p) -> std::string {
+            namespace fs = std::filesystem;
+            if (p.empty()) return "an empty path: give the report's file name";
+            std::error_code ec;
+            if (fs::is_directory(p, ec)) return p + " is a directory: give a file name";
+            fs::path parent = fs::path(p).parent_path();
+            if (!parent.empty() && !fs::is_directory(parent, ec))
+              return "the directory " + parent.string() + " does not exist: create it first";
+            return "";
+          },
+          "PATH");
 }
 
 RunnerSettings runner_settings_from(const Config& config) {

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "base/error.h"
 #include "cluster/broker.h"
 #include "cluster/tool_options.h"
 
@@ -43,6 +44,11 @@ int serve(const Config& config) {
   o.cache_root = config.get_string("cache-root");
   o.cache_size = config.get_size("cache-size");
   o.heartbeat_timeout = config.get_duration("heartbeat-timeout");
+  // Shorter than the workers' heartbeat interval, every worker would be dropped over and over.
+  if (o.heartbeat_timeout < cluster::kHeartbeatInterval)
+    throw UserError(fmt::format("heartbeat-timeout ({}): must be at least {} s, the interval of the workers' "
+                                "heartbeats; the default is 15s",
+                                config.get("heartbeat-timeout").source, cluster::kHeartbeatInterval.count() / 1000));
   o.tls = cluster::tls_from_config(config);
   if (!o.tls.token.empty() && !o.tls.tls())
     spdlog::warn("a token without TLS travels in clear text: give the broker --tls-cert and --tls-key");

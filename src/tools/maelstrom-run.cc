@@ -275,6 +275,14 @@ int main_impl(int argc, char** argv) {
         "With --one or --tty, any arguments after the options replace the job's program and arguments.");
     app.parse(argc, argv);
     command = app.remaining();
+    // The first argument that is not an option of ours starts the command line: `--` may
+    // mark it; otherwise something that looks like an option is a mistyped one.
+    if (!command.empty() && command[0] == "--") {
+      command.erase(command.begin());
+    } else if (!command.empty() && command[0].size() > 1 && command[0][0] == '-') {
+      throw UserError("unknown option " + command[0] + "; see " + std::string(kProgram) +
+                      " --help (a program whose name starts with '-' goes after --)");
+    }
     Config config = loader.load(environment_map());
     if (loader.print_config_requested()) {
       std::fputs(config.to_toml().c_str(), stdout);
@@ -294,6 +302,9 @@ int main_impl(int argc, char** argv) {
     std::ifstream fin;
     std::string source = "stdin";
     if (!file.empty()) {
+      std::error_code ec;
+      if (std::filesystem::is_directory(file, ec))
+        throw UserError("cannot read job file " + file + ": it is a directory; give a file of JSON job specs");
       fin.open(file);
       if (!fin) throw UserError("cannot open job file " + file + ": " + std::strerror(errno));
       source = file;

@@ -218,6 +218,13 @@ def test_bad_inputs_give_one_line_errors(fresh, tmp_path):
     line = r.stderr.strip()
     assert "cargo-maelstrom.toml" in line and "line 3" in line and "bogus" in line
 
+    # A report that could not be written is refused before anything is built.
+    for path, why in (("", "an empty path"), (str(tmp_path), "is a directory"),
+                      (str(tmp_path / "none" / "r.xml"), f"the directory {tmp_path / 'none'} does not exist")):
+        r = fresh.run("--junit", path)
+        assert r.returncode == 2 and r.stderr.startswith("error: --junit: ") and why in r.stderr, r.stderr
+        assert "Compiling" not in r.stderr
+
 
 def test_build_failure_returns_cargos_code(tmp_path):
     home = tmp_path / "home"

@@ -112,3 +112,26 @@ def test_systemd_units_in_docs_start_programs_with_accepted_config(cluster):
             assert shown[key] == value, (program, key)
         programs.add(program)
     assert programs == {"maelstrom-broker", "maelstrom-worker"}
+
+
+def test_port_in_use_is_refused(cluster):
+    # A second broker on the same port would split the workers and clients between the two.
+    cluster.start_broker()
+    e = cluster.env()
+    r = subprocess.run([bin_path("maelstrom-broker"), "--port", str(cluster.port), "--http-port", "0",
+                        "--cache-root", str(cluster.tmp / "second-cache")], capture_output=True, text=True,
+                       timeout=30, env=e)
+    assert r.returncode != 0
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and f"cannot listen on port {cluster.port}" in lines[0], r.stderr
+    assert "choose another --port" in lines[0]
+
+
+@pytest.mark.parametrize("value", ["0", "1s"])
+def test_heartbeat_timeout_below_the_interval_is_refused(cluster, value):
+    r = subprocess.run([bin_path("maelstrom-broker"), "--heartbeat-timeout", value, "--port", "0", "--http-port", "0",
+                        "--cache-root", str(cluster.tmp / "cache")], capture_output=True, text=True, timeout=30,
+                       env=cluster.env())
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    assert r.returncode == 1 and len(lines) == 1, r.stderr
+    assert lines[0].startswith("error: heartbeat-timeout (--heartbeat-timeout): must be at least 2 s"), lines[0]
