@@ -14,28 +14,23 @@ namespace mael {
 void write_file_atomically(const std::filesystem::path& path, std::string_view text, bool durable) {
   std::string tmp = path.string() + ".tmp." + std::to_string(::getpid()) + "." +
                     std::to_string(std::hash<std::thread::id>()(std::this_thread::get_id()));
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "creating " + tmp);
   auto fail = [&](int err, const std::string& what) {
+    if (fd >= 0) ::close(fd);
     ::unlink(tmp.c_str());
     throw std::system_error(err, std::generic_category(), what);
   };
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::system_error(errno, std::generic_category(), "creating " + tmp);
   for (size_t done = 0; done < text.size();) {
     ssize_t n = ::write(fd, text.data() + done, text.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      fail(err, "writing " + tmp);
-    }
+    if (n < 0) fail(errno, "writing " + tmp);
     done += static_cast<size_t>(n);
   }
-  if (durable && ::fsync(fd) < 0) {
-    int err = errno;
-    ::close(fd);
-    fail(err, "writing " + tmp);
-  }
-  if (::close(fd) < 0) fail(errno, "writing " + tmp);
+  if (durable && ::fsync(fd) < 0) fail(errno, "writing " + tmp);
+  int closed = ::close(fd);
+  fd = -1;
+  if (closed < 0) fail(errno, "writing " + tmp);
   if (::rename(tmp.c_str(), path.c_str()) < 0) fail(errno, "renaming " + tmp + " to " + path.string());
 }
 

@@ -2,8 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
 #include <system_error>
 
 #include "base/test_temp_dir.h"
@@ -13,29 +11,19 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string read(const fs::path& p) {
-  std::ifstream in(p);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-size_t entries(const fs::path& dir) {
-  size_t n = 0;
-  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir)) ++n;
-  return n;
-}
+using testing::count_entries;
+using testing::read_text;
 
 TEST(WriteFileAtomically, CreatesAndReplacesLeavingOnlyTheFile) {
   testing::ScratchDir dir;
   fs::path f = dir / "state.json";
   write_file_atomically(f, "first");
-  EXPECT_EQ(read(f), "first");
+  EXPECT_EQ(read_text(f), "first");
   write_file_atomically(f, "second, longer", /*durable=*/true);
-  EXPECT_EQ(read(f), "second, longer");
+  EXPECT_EQ(read_text(f), "second, longer");
   write_file_atomically(f, "");
-  EXPECT_EQ(read(f), "");
-  EXPECT_EQ(entries(dir.path()), 1u);
+  EXPECT_EQ(read_text(f), "");
+  EXPECT_EQ(count_entries(dir.path()), 1u);
 }
 
 TEST(WriteFileAtomically, FailuresNameTheStepAndLeaveNothing) {
@@ -56,7 +44,7 @@ TEST(WriteFileAtomically, FailuresNameTheStepAndLeaveNothing) {
   } catch (const std::system_error& e) {
     EXPECT_NE(std::string(e.what()).find("renaming "), std::string::npos) << e.what();
   }
-  EXPECT_EQ(entries(dir.path()), 1u);
+  EXPECT_EQ(count_entries(dir.path()), 1u);
 }
 
 }  // namespace

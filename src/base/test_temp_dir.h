@@ -1,14 +1,31 @@
 #pragma once
-// For unit tests: a fresh temporary directory, removed with its contents on destruction.
+// For unit tests: a fresh temporary directory, removed with its contents on destruction, and
+// reading back what a test wrote.
 // (Trees with read-only directories need store/test_tar_util.h's TempDir instead.)
 #include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
 namespace mael::testing {
+
+// The whole content of a file ("" when it cannot be read).
+inline std::string read_text(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// How many entries a directory has.
+inline size_t count_entries(const std::filesystem::path& dir) {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++n;
+  return n;
+}
 
 class ScratchDir {
  public:

@@ -1,7 +1,5 @@
 #include "cargo/metadata_cache.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>

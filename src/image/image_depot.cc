@@ -1,7 +1,5 @@
 #include "image/image_depot.h"
 
-#include <unistd.h>
-
 #include <atomic>
 #include <cstdlib>
 #include <exception>

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "base/error.h"
+#include "base/test_temp_dir.h"
 #include "store/artifact_store.h"
 #include "store/test_tar_util.h"
 
@@ -18,12 +19,7 @@ using namespace mael;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using mael::testing::read_text;
 
 void write(const fs::path& p, const std::string& s) {
   fs::create_directories(p.parent_path());
@@ -71,7 +67,7 @@ TEST_F(LayerBuilderTest, TarLayerIsTheFileAsIs) {
   write(project() / "layers/l.tar", tar);
   Digest d = builder_.build(TarLayer{"layers/l.tar"});
   EXPECT_EQ(d, Digest::of_bytes(tar));
-  EXPECT_EQ(slurp(store_.tree(d).path() / "x/y"), "data");
+  EXPECT_EQ(read_text(store_.tree(d).path() / "x/y"), "data");
   try {
     builder_.build(TarLayer{"missing.tar"});
     FAIL();
@@ -147,7 +143,7 @@ TEST_F(LayerBuilderTest, PathsLayer) {
   fs::path tree = build_tree(PathsLayer{{"dir/file", "dir/link", "emptydir"}, {}});
   EXPECT_EQ(listing(tree),
             (std::set<std::string>{"d dir", "f dir/file", "l dir/link -> file", "d emptydir"}));
-  EXPECT_EQ(slurp(tree / "dir/file"), "hello");
+  EXPECT_EQ(read_text(tree / "dir/file"), "hello");
   EXPECT_EQ(perms(tree / "dir/file"), fs::perms(0750));
   EXPECT_EQ(perms(tree / "dir"), fs::perms(0755));
 
@@ -155,12 +151,12 @@ TEST_F(LayerBuilderTest, PathsLayer) {
   follow.follow_symlinks = true;
   fs::path t2 = build_tree(PathsLayer{{"dir/link"}, follow});
   EXPECT_EQ(listing(t2), (std::set<std::string>{"d dir", "f dir/link"}));
-  EXPECT_EQ(slurp(t2 / "dir/link"), "hello");
+  EXPECT_EQ(read_text(t2 / "dir/link"), "hello");
 
   // Absolute paths keep their absolute place.
   fs::path abs = project() / "dir/file";
   fs::path t3 = build_tree(PathsLayer{{abs.string()}, {}});
-  EXPECT_EQ(slurp(t3 / abs.relative_path()), "hello");
+  EXPECT_EQ(read_text(t3 / abs.relative_path()), "hello");
 
   try {
     builder_.build(PathsLayer{{"nope/x"}, {}});
@@ -280,13 +276,13 @@ TEST_F(LayerBuilderTest, MemoizedUntilAnInputChanges) {
   ASSERT_EQ(utimensat(AT_FDCWD, f.c_str(), ts, 0), 0);
   Digest d2 = builder_.build(spec);
   EXPECT_NE(d2, d1);
-  EXPECT_EQ(slurp(store_.tree(d2).path() / "data.txt"), "two");
+  EXPECT_EQ(read_text(store_.tree(d2).path() / "data.txt"), "two");
   // Touching it changes the key too.
   ts[1].tv_sec += 10;
   ASSERT_EQ(utimensat(AT_FDCWD, f.c_str(), ts, 0), 0);
   Digest d3 = builder_.build(spec);
   EXPECT_NE(d3, d2);
-  EXPECT_EQ(slurp(store_.tree(d3).path() / "data.txt"), "two");
+  EXPECT_EQ(read_text(store_.tree(d3).path() / "data.txt"), "two");
   // The memo survives a new builder (and store reopen would too: it is on disk).
   LayerBuilder again(store_, project());
   EXPECT_EQ(again.build(spec), d3);
@@ -306,9 +302,9 @@ TEST_F(LayerBuilderTest, CommandLayer) {
   write(project() / "input", "from project");
   fs::path tree =
       build_tree(CommandLayer{"sh", {"-c", "mkdir -p out/d && cp input out/d/f && tar -C out -cf - d"}});
-  EXPECT_EQ(slurp(tree / "d/f"), "from project");
+  EXPECT_EQ(read_text(tree / "d/f"), "from project");
   fs::path gz = build_tree(CommandLayer{"sh", {"-c", "mkdir -p o2 && echo z > o2/z && tar -czf - o2"}});
-  EXPECT_EQ(slurp(gz / "o2/z"), "z\n");
+  EXPECT_EQ(read_text(gz / "o2/z"), "z\n");
   EXPECT_EQ(listing(build_tree(CommandLayer{"true", {}})), std::set<std::string>{});
   try {
     builder_.build(CommandLayer{"sh", {"-c", "echo first >&2; echo 'it broke' >&2; exit 3"}});

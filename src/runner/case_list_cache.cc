@@ -1,7 +1,5 @@
 #include "runner/case_list_cache.h"
 
-#include <unistd.h>
-
 #include <fstream>
 #include <nlohmann/json.hpp>
 

@@ -1,11 +1,8 @@
 #include "runner/report_junit.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cstdio>
-#include <cstring>
 #include <map>
+#include <system_error>
 
 #include "base/atomic_file.h"
 #include "base/error.h"

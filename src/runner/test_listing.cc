@@ -1,8 +1,5 @@
 #include "runner/test_listing.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -10,6 +7,7 @@
 #include <fstream>
 #include <numeric>
 #include <sstream>
+#include <system_error>
 
 #include "base/atomic_file.h"
 #include "base/error.h"

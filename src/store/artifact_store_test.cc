@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/test_temp_dir.h"
 #include "store/test_tar_util.h"
 
 namespace fs = std::filesystem;
@@ -19,26 +20,13 @@ using namespace mael::testing;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-size_t count_entries(const fs::path& dir) {
-  size_t n = 0;
-  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir)) ++n;
-  return n;
-}
-
 TEST(ArtifactStore, AddBytesAndFiles) {
   TempDir t;
   ArtifactStore store(t.path() / "cache");
   Digest d = store.add_blob_bytes("hello");
   EXPECT_EQ(d, Digest::of_bytes("hello"));
   EXPECT_TRUE(store.has_blob(d));
-  EXPECT_EQ(slurp(*store.blob_path(d)), "hello");
+  EXPECT_EQ(read_text(*store.blob_path(d)), "hello");
   EXPECT_EQ(store.blob_size(d), 5u);
   EXPECT_EQ(store.add_blob_bytes("hello"), d);  // idempotent
   EXPECT_EQ(store.size_bytes(), 5u);
@@ -48,7 +36,7 @@ TEST(ArtifactStore, AddBytesAndFiles) {
   Digest f = store.add_blob_file(src);
   EXPECT_EQ(f, Digest::of_bytes("file contents"));
   std::ofstream(src) << "changed";  // the store has its own copy
-  EXPECT_EQ(slurp(*store.blob_path(f)), "file contents");
+  EXPECT_EQ(read_text(*store.blob_path(f)), "file contents");
   EXPECT_THROW(store.add_blob_file(t.path() / "missing"), UserError);
   EXPECT_FALSE(store.blob_path(Digest::of_bytes("nope")));
   auto fd = store.open_blob(d);
@@ -95,7 +83,7 @@ TEST(ArtifactStore, TreeExtractsAndPins) {
   ArtifactStore store(t.path() / "cache");
   Digest d = store.add_blob_bytes(make_tar({tdir("bin", 0555), tfile("bin/tool", "#!x", 0755)}));
   auto ref = store.tree(d);
-  EXPECT_EQ(slurp(ref.path() / "bin/tool"), "#!x");
+  EXPECT_EQ(read_text(ref.path() / "bin/tool"), "#!x");
   EXPECT_TRUE(store.has_tree(d));
   EXPECT_GT(store.size_bytes(), 0u);
   auto again = store.tree(d);
@@ -119,7 +107,7 @@ TEST(ArtifactStore, ConcurrentTreeExtractsOnce) {
   for (int i = 0; i < 8; ++i)
     threads.emplace_back([&] {
       auto ref = store.tree(d);
-      if (slurp(ref.path() / "f199") == std::string(1000, 'a')) ++ok;
+      if (read_text(ref.path() / "f199") == std::string(1000, 'a')) ++ok;
     });
   for (auto& th : threads) th.join();
   EXPECT_EQ(ok, 8);
@@ -202,7 +190,7 @@ TEST(ArtifactStore, PersistsAcrossReopen) {
     EXPECT_EQ(store.lookup_memo("layer key"), b);
     EXPECT_EQ(store.lookup_memo("other key"), std::nullopt);
     EXPECT_EQ(count_entries(root / "tmp"), 0u);
-    EXPECT_EQ(slurp(store.tree(a).path() / "x"), "y");
+    EXPECT_EQ(read_text(store.tree(a).path() / "x"), "y");
     EXPECT_EQ(store.extraction_count(), 0u);
   }
   {

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "base/error.h"
+#include "base/test_temp_dir.h"
 #include "store/test_tar_util.h"
 
 namespace fs = std::filesystem;
@@ -18,13 +19,6 @@ using namespace mael;
 using namespace mael::testing;
 
 namespace {
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 fs::path write_tar(const fs::path& dir, const std::string& bytes, const std::string& name = "layer.tar") {
   fs::path p = dir / name;
@@ -51,7 +45,7 @@ TEST(TarExtract, FilesDirsSymlinksHardlinksAndModes) {
                                     tfile("/abs/f", "abs"), tdir("ro", 0555), tfile("ro/inside", "r")}));
   fs::path dest = t.path() / "out";
   extract_tar(tar, dest);
-  EXPECT_EQ(slurp(dest / "d/a"), "hello");
+  EXPECT_EQ(read_text(dest / "d/a"), "hello");
   EXPECT_EQ(fs::status(dest / "d").permissions(), fs::perms(0750));
   EXPECT_EQ(fs::status(dest / "d/a").permissions(), fs::perms(0640));
   // setuid is stripped, the rest of the mode kept.
@@ -62,9 +56,9 @@ TEST(TarExtract, FilesDirsSymlinksHardlinksAndModes) {
   ASSERT_EQ(stat((dest / "d/hard").c_str(), &h), 0);
   EXPECT_EQ(a.st_ino, h.st_ino);
   EXPECT_EQ(a.st_uid, getuid());
-  EXPECT_EQ(slurp(dest / "abs/f"), "abs");  // absolute names land inside dest
+  EXPECT_EQ(read_text(dest / "abs/f"), "abs");  // absolute names land inside dest
   EXPECT_EQ(fs::status(dest / "ro").permissions(), fs::perms(0555));
-  EXPECT_EQ(slurp(dest / "ro/inside"), "r");
+  EXPECT_EQ(read_text(dest / "ro/inside"), "r");
 }
 
 TEST(TarExtract, GzipAndZstd) {
@@ -74,7 +68,7 @@ TEST(TarExtract, GzipAndZstd) {
     ASSERT_NE(bytes.find("compressed"), 0u);
     fs::path dest = t.path() / ("out" + std::to_string(static_cast<int>(c)));
     extract_tar(write_tar(t.path(), bytes), dest);
-    EXPECT_EQ(slurp(dest / "f"), "compressed");
+    EXPECT_EQ(read_text(dest / "f"), "compressed");
   }
 }
 
@@ -95,7 +89,7 @@ TEST(TarExtract, NeverWritesThroughSymlinks) {
   // libarchive replaces the symlink by a directory (or refuses): never escapes.
   try {
     extract_tar(tar, t.path() / "out");
-    EXPECT_EQ(slurp(t.path() / "out/esc/pwned"), "x");
+    EXPECT_EQ(read_text(t.path() / "out/esc/pwned"), "x");
     EXPECT_FALSE(fs::is_symlink(t.path() / "out/esc"));
   } catch (const UserError&) {
   }
@@ -117,7 +111,7 @@ TEST(TarExtract, SkipsDeviceNodesAndFifos) {
   extract_tar(tar, dest);
   EXPECT_FALSE(fs::exists(fs::symlink_status(dest / "dev/null")));
   EXPECT_FALSE(fs::exists(fs::symlink_status(dest / "dev/fifo")));
-  EXPECT_EQ(slurp(dest / "dev/after"), "ok");
+  EXPECT_EQ(read_text(dest / "dev/after"), "ok");
 }
 
 TEST(TarExtract, WhiteoutsBecomeOverlayFormat) {
@@ -134,7 +128,7 @@ TEST(TarExtract, WhiteoutsBecomeOverlayFormat) {
     EXPECT_EQ(xattr(dest / "opt", "trusted.overlay.opaque"), "y");
   }
   EXPECT_FALSE(fs::exists(fs::symlink_status(dest / "opt/.wh..wh..opq")));
-  EXPECT_EQ(slurp(dest / "opt/new"), "n");
+  EXPECT_EQ(read_text(dest / "opt/new"), "n");
   EXPECT_TRUE(is_whiteout(dest / "missing/parent/gone"));
   EXPECT_FALSE(fs::exists(fs::symlink_status(dest / "plnk")));
   EXPECT_FALSE(fs::exists(fs::symlink_status(dest / ".wh..wh.plnk")));
@@ -186,8 +180,8 @@ TEST(TarExtract, ApplyModeDeletesLowerContent) {
   EXPECT_TRUE(fs::exists(dest / "etc/keep"));
   EXPECT_FALSE(fs::exists(dest / "opt/old"));
   EXPECT_FALSE(fs::exists(dest / "opt/sub/old2"));
-  EXPECT_EQ(slurp(dest / "opt/sub/new"), "n");
-  EXPECT_EQ(slurp(dest / "opt/late"), "l");
+  EXPECT_EQ(read_text(dest / "opt/sub/new"), "n");
+  EXPECT_EQ(read_text(dest / "opt/late"), "l");
 }
 
 TEST(TarExtract, CorruptAndMissing) {
