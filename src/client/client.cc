@@ -127,7 +127,7 @@ Digest Client::build_layer(const LayerSpec& layer) {
   return layers_->build(layer);  // thread-safe: layers of several jobs build side by side
 }
 
-ResolvedJob Client::resolve(const JobSpec& spec) {
+ResolvedJob Client::resolve(const JobSpec& spec, ArtifactStore::PinnedBlobs* pins) {
   ResolvedContainer c;
   {
     std::lock_guard lk(mu_);
@@ -138,7 +138,12 @@ ResolvedJob Client::resolve(const JobSpec& spec) {
   if (spec.program.empty()) throw UserError("job spec has no `program`: name the program to run");
   ResolvedJob job;
   job.layers.reserve(c.layers.size());
-  for (const LayerSpec& l : c.layers) job.layers.push_back(layer_digest(l));
+  {
+    // Nothing is evicted from building the first layer until all are pinned.
+    ArtifactStore::EvictionHold hold = store_->hold_eviction();
+    for (const LayerSpec& l : c.layers) job.layers.push_back(layer_digest(l));
+    if (pins) *pins = store_->pin_blobs(job.layers);
+  }
   job.enable_writable_file_system = c.enable_writable_file_system;
   job.mounts = c.mounts;
   for (Mount& m : job.mounts) {
@@ -166,33 +171,38 @@ ResolvedJob Client::resolve(const JobSpec& spec) {
 
 JobId Client::run_job(const JobSpec& spec, StateCallback on_state, DoneCallback on_done) {
   if (on_state) on_state(JobState::WaitingForArtifacts);
-  ResolvedJob job = resolve(spec);
+  // The layers stay pinned until the job ends: locally until it has run, with a
+  // broker while they may still be uploaded.
+  auto pins = std::make_shared<ArtifactStore::PinnedBlobs>();
+  ResolvedJob job = resolve(spec, pins.get());
   if (broker_ && !job.must_run_locally())
-    return run_remote(std::move(job), std::move(on_state), std::move(on_done));
-  return local_executor().submit(std::move(job), std::move(on_state), std::move(on_done));
+    return run_remote(std::move(job), std::move(pins), std::move(on_state), std::move(on_done));
+  return local_executor().submit(std::move(job), std::move(on_state),
+                                 [pins = std::move(pins), on_done = std::move(on_done)](JobOutcome o) {
+                                   pins->release();
+                                   if (on_done) on_done(std::move(o));
+                                 });
 }
 
-JobId Client::run_remote(ResolvedJob job, StateCallback on_state, DoneCallback on_done) {
+JobId Client::run_remote(ResolvedJob job, std::shared_ptr<ArtifactStore::PinnedBlobs> pins, StateCallback on_state,
+                         DoneCallback on_done) {
   // Per job: its id once submit returns, and whether it already ended (on_done
   // may run before submit returns, even inside it when the broker is gone).
   struct Tracking {
     std::optional<uint64_t> id;
     bool done = false;
-    std::vector<Digest> pinned;
   };
   auto t = std::make_shared<Tracking>();
-  for (const Digest& d : job.layers)
-    if (store_->pin_blob(d)) t->pinned.push_back(d);
   auto state_cb = [on_state = std::move(on_state)](JobState s, const std::string& /*worker*/) {
     if (on_state) on_state(s);
   };
-  auto done_cb = [this, t, on_done = std::move(on_done)](JobOutcome o) {
+  auto done_cb = [this, t, pins = std::move(pins), on_done = std::move(on_done)](JobOutcome o) {
     {
       std::lock_guard lk(remote_mu_);
       t->done = true;
       if (t->id) remote_jobs_.erase(*t->id);
     }
-    for (const Digest& d : t->pinned) store_->unpin_blob(d);
+    pins->release();
     if (on_done) on_done(std::move(o));
   };
   uint64_t id = broker_->submit(std::move(job), std::move(state_cb), std::move(done_cb));

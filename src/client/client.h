@@ -20,6 +20,7 @@
 #include "image/image_depot.h"
 #include "spec/resolve.h"
 #include "spec/spec.h"
+#include "store/artifact_store.h"
 
 namespace mael {
 
@@ -74,8 +75,10 @@ class Client {
   // (ResolvedJob::must_run_locally). Ids of cluster jobs have the top bit set.
   JobId run_job(const JobSpec& spec, StateCallback on_state, DoneCallback on_done);
 
-  // Resolution alone (exposed for tests and for runners that batch jobs).
-  ResolvedJob resolve(const JobSpec& spec);
+  // Resolution alone (exposed for tests and for callers with their own
+  // executor). With `pins`, the job's layer blobs are pinned there, so that a
+  // small cache cannot evict them before the job has run: keep it until then.
+  ResolvedJob resolve(const JobSpec& spec, ArtifactStore::PinnedBlobs* pins = nullptr);
 
   // Both cover the local executor and the broker's jobs.
   void cancel_all();
@@ -92,7 +95,8 @@ class Client {
   Digest layer_digest(const LayerSpec& layer);  // memoized in layer_memo_
   Digest build_layer(const LayerSpec& layer);
   LocalExecutor& local_executor();
-  JobId run_remote(ResolvedJob job, StateCallback on_state, DoneCallback on_done);
+  JobId run_remote(ResolvedJob job, std::shared_ptr<ArtifactStore::PinnedBlobs> pins, StateCallback on_state,
+                   DoneCallback on_done);
 
   ClientOptions options_;
   EnvLookup env_;

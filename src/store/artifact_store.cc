@@ -191,6 +191,53 @@ void ArtifactStore::unpin_blob(const Digest& d) {
   }
 }
 
+ArtifactStore::PinnedBlobs::PinnedBlobs(PinnedBlobs&& o) noexcept
+    : store_(std::exchange(o.store_, nullptr)), digests_(std::move(o.digests_)) {}
+
+ArtifactStore::PinnedBlobs& ArtifactStore::PinnedBlobs::operator=(PinnedBlobs&& o) noexcept {
+  if (this != &o) {
+    release();
+    store_ = std::exchange(o.store_, nullptr);
+    digests_ = std::move(o.digests_);
+  }
+  return *this;
+}
+
+void ArtifactStore::PinnedBlobs::release() {
+  if (store_)
+    for (const Digest& d : digests_) store_->unpin_blob(d);
+  store_ = nullptr;
+  digests_.clear();
+}
+
+ArtifactStore::PinnedBlobs ArtifactStore::pin_blobs(const std::vector<Digest>& digests) {
+  std::lock_guard lk(mu_);
+  for (const Digest& d : digests)
+    if (!blobs_.count(d)) throw std::runtime_error("artifact " + d.hex() + " is not in the cache");
+  PinnedBlobs pins;
+  pins.store_ = this;
+  pins.digests_ = digests;
+  for (const Digest& d : digests) ++blob_pins_[d];
+  return pins;
+}
+
+ArtifactStore::EvictionHold ArtifactStore::hold_eviction() {
+  std::lock_guard lk(mu_);
+  ++eviction_holds_;
+  return EvictionHold(this);
+}
+
+ArtifactStore::EvictionHold::~EvictionHold() {
+  if (!store_) return;
+  std::unique_lock lk(store_->mu_);
+  if (--store_->eviction_holds_ > 0) return;
+  try {
+    store_->evict(lk, nullptr);
+  } catch (const std::exception& e) {
+    spdlog::warn("cache: eviction failed: {}", e.what());
+  }
+}
+
 std::optional<UniqueFd> ArtifactStore::open_blob(const Digest& d) {
   std::lock_guard lk(mu_);
   auto it = blobs_.find(d);
@@ -408,7 +455,7 @@ uint64_t ArtifactStore::size_bytes() const {
 // ---- eviction --------------------------------------------------------------------
 
 void ArtifactStore::evict(std::unique_lock<std::mutex>& lk, const Digest* keep) {
-  if (total_ <= size_limit_) return;
+  if (eviction_holds_ > 0 || total_ <= size_limit_) return;
   std::vector<std::tuple<int64_t, bool, Digest>> candidates;  // (last use, is tree, digest)
   for (const auto& [d, e] : blobs_)
     if ((!keep || d != *keep) && !blob_pins_.count(d)) candidates.emplace_back(e.last_used_ns, false, d);

@@ -19,6 +19,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "base/digest.h"
 #include "store/fs_util.h"
@@ -52,6 +54,41 @@ class ArtifactStore {
   // needs one unpin_blob. Pinned blobs may hold the cache above its bound.
   bool pin_blob(const Digest&);
   void unpin_blob(const Digest&);
+
+  // Pins on a set of blobs, released when this object goes (movable).
+  class PinnedBlobs {
+   public:
+    PinnedBlobs() = default;
+    PinnedBlobs(PinnedBlobs&& o) noexcept;
+    PinnedBlobs& operator=(PinnedBlobs&& o) noexcept;
+    ~PinnedBlobs() { release(); }
+    size_t size() const { return digests_.size(); }
+    void release();
+
+   private:
+    friend class ArtifactStore;
+    ArtifactStore* store_ = nullptr;
+    std::vector<Digest> digests_;
+  };
+  // Pins every digest (each must be present: throws std::runtime_error naming
+  // the first that is not, pinning none). Take an EvictionHold from before the
+  // blobs are added until this returns, or a small cache may evict one between.
+  PinnedBlobs pin_blobs(const std::vector<Digest>&);
+
+  // While an EvictionHold lives nothing is evicted (the cache may grow above its
+  // bound); the last one to go evicts what is over.
+  class EvictionHold {
+   public:
+    EvictionHold(EvictionHold&& o) noexcept : store_(std::exchange(o.store_, nullptr)) {}
+    EvictionHold& operator=(EvictionHold&&) = delete;
+    ~EvictionHold();
+
+   private:
+    friend class ArtifactStore;
+    explicit EvictionHold(ArtifactStore* s) : store_(s) {}
+    ArtifactStore* store_;
+  };
+  EvictionHold hold_eviction();
 
   // Hashes and copies src into the store (a reflink when the file system can).
   // Throws UserError when src does not exist.
@@ -152,6 +189,7 @@ class ArtifactStore {
   std::unordered_map<Digest, int> pins_;       // trees
   std::unordered_map<Digest, int> blob_pins_;  // blobs
   std::unordered_map<Digest, std::shared_ptr<Extraction>> extracting_;
+  int eviction_holds_ = 0;
   uint64_t total_ = 0;
   int64_t last_stamp_ = 0;
   uint64_t temp_counter_ = 0;

@@ -164,6 +164,41 @@ TEST(ArtifactStore, PinnedBlobsAreNotEvicted) {
   EXPECT_FALSE(store.has_blob(a));
 }
 
+// A job's layers are added one by one and then pinned: with a cache bound of 0
+// each add would evict the previous one unless eviction waits for the pins.
+TEST(ArtifactStore, EvictionHoldKeepsBlobsUntilPinned) {
+  TempDir t;
+  ArtifactStore store(t.path() / "cache", 0);
+  std::vector<Digest> layers;
+  ArtifactStore::PinnedBlobs pins;
+  {
+    ArtifactStore::EvictionHold hold = store.hold_eviction();
+    for (char ch = 'a'; ch < 'd'; ++ch) layers.push_back(store.add_blob_bytes(std::string(1000, ch)));
+    for (const Digest& d : layers) EXPECT_TRUE(store.has_blob(d));
+    pins = store.pin_blobs(layers);
+  }
+  EXPECT_EQ(pins.size(), 3u);
+  // The bound holds for what is not pinned (the blob just added stays until the next eviction).
+  Digest other = store.add_blob_bytes("unpinned");
+  store.add_blob_bytes("next");
+  EXPECT_FALSE(store.has_blob(other));
+  for (const Digest& d : layers) EXPECT_TRUE(store.has_blob(d));
+  pins.release();
+  EXPECT_EQ(store.size_bytes(), 0u);
+  for (const Digest& d : layers) EXPECT_FALSE(store.has_blob(d));
+
+  // pin_blobs pins all or none.
+  Digest kept = store.add_blob_bytes("x");
+  store.add_blob_bytes("x2");
+  EXPECT_FALSE(store.has_blob(kept));
+  {
+    ArtifactStore::EvictionHold hold = store.hold_eviction();
+    Digest present = store.add_blob_bytes("y");
+    EXPECT_THROW(store.pin_blobs({present, kept}), std::runtime_error);
+  }
+  EXPECT_EQ(store.size_bytes(), 0u);  // "y" was not left pinned; the hold's end evicted it
+}
+
 TEST(ArtifactStore, PersistsAcrossReopen) {
   TempDir t;
   fs::path root = t.path() / "cache";

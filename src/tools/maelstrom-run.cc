@@ -183,7 +183,8 @@ int run_tty(Client& client, const ClientOptions& options, JobSpecStreamReader& r
   JobPlace place;
   JobSpec spec = first_job(client, reader, command, &place);
   ResolvedJob job;
-  place.naming_it([&] { job = client.resolve(spec); });
+  ArtifactStore::PinnedBlobs pins;  // until the job has run
+  place.naming_it([&] { job = client.resolve(spec, &pins); });
   Runtime::check_support();
   Pty pty = open_pty(window_size(STDIN_FILENO));
   struct Fds {
