@@ -63,10 +63,22 @@ const char* type_expectation(const ConfigOption& o) {
 
 // Parses `text` (from a flag, an environment variable or a file string) for `o`; on failure
 // returns an explanation.
+// "15s", "1500ms": how durations are written back (parse_duration reads both).
+std::string format_duration(std::chrono::milliseconds d) {
+  auto ms = d.count();
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
 std::optional<std::string> parse_text(const ConfigOption& o, std::string_view text, ConfigValue& out) {
   out.type = o.type;
   switch (o.type) {
-    case ConfigType::String: out.text = std::string(text); return std::nullopt;
+    case ConfigType::String:
+      if (o.check)
+        if (std::optional<std::string> why = o.check(text))
+          return "invalid value \"" + std::string(text) + "\": " + *why;
+      out.text = std::string(text);
+      return std::nullopt;
     case ConfigType::Int: {
       std::optional<int64_t> v = parse_int(text);
       std::string range = "an integer";
@@ -94,6 +106,8 @@ std::optional<std::string> parse_text(const ConfigOption& o, std::string_view te
     case ConfigType::Duration: {
       std::optional<std::chrono::milliseconds> v = parse_duration(text);
       if (!v) return "invalid value \"" + std::string(text) + "\": expected " + type_expectation(o);
+      if (*v < o.min_duration)
+        return "invalid value \"" + std::string(text) + "\": must be at least " + format_duration(o.min_duration);
       out.duration = *v;
       return std::nullopt;
     }
@@ -148,6 +162,8 @@ std::optional<std::string> parse_toml(const ConfigOption& o, const toml::node& n
         return std::nullopt;
       case ConfigType::Duration:
         if (v < 0) return "invalid value " + std::to_string(v) + ": a duration cannot be negative";
+        if (std::chrono::seconds(v) < o.min_duration)
+          return "invalid value " + std::to_string(v) + ": must be at least " + format_duration(o.min_duration);
         out.duration = std::chrono::seconds(v);
         return std::nullopt;
       default: return std::string("invalid type: an integer, expected ") + type_expectation(o);
@@ -210,11 +226,7 @@ std::string format_toml(const ConfigValue& v) {
     case ConfigType::Int: return std::to_string(v.integer);
     case ConfigType::Bool: return v.boolean ? "true" : "false";
     case ConfigType::Size: return format_size(v.bytes);
-    case ConfigType::Duration: {
-      auto ms = v.duration.count();
-      if (ms % 1000 == 0) return std::to_string(ms / 1000);
-      return toml_quote(std::to_string(ms) + "ms");
-    }
+    case ConfigType::Duration: return toml_quote(format_duration(v.duration));
     case ConfigType::List: {
       std::string out = "[";
       for (size_t i = 0; i < v.list.size(); ++i) out += (i ? ", " : "") + toml_quote(v.list[i]);

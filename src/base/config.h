@@ -12,6 +12,7 @@
 // -L/--log-level. Bad input is a UserError naming where it came from (flag, variable, file:line).
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -64,6 +65,9 @@ struct ConfigOption {
   // List: characters that also separate items, besides whitespace in environment variables and
   // defaults (e.g. "," for comma-separated hosts); they split command-line values too.
   std::string list_separators;
+  std::chrono::milliseconds min_duration{0};  // Duration
+  // String: why a value is refused (e.g. "expected HOST:PORT"), nullopt when it is fine.
+  std::function<std::optional<std::string>(std::string_view)> check;
 };
 
 // A value and where it came from.

@@ -33,7 +33,19 @@ struct Harness {
                 .max = 1000});
     loader.add(
         {.name = "cache-size", .type = ConfigType::Size, .help = "Cache size.", .default_value = "1GB"});
-    loader.add({.name = "broker", .type = ConfigType::String, .help = "Broker.", .short_name = 'b'});
+    loader.add({.name = "broker",
+                .type = ConfigType::String,
+                .help = "Broker.",
+                .short_name = 'b',
+                .check = [](std::string_view v) -> std::optional<std::string> {
+                  if (v.find(':') == std::string_view::npos) return "expected HOST:PORT";
+                  return std::nullopt;
+                }});
+    loader.add({.name = "interval",
+                .type = ConfigType::Duration,
+                .help = "Interval.",
+                .default_value = "15s",
+                .min_duration = std::chrono::seconds(2)});
     loader.add({.name = "accept-invalid-certs", .type = ConfigType::Bool, .help = "Accept."});
     loader.add({.name = "timeout", .type = ConfigType::Duration, .help = "Timeout.", .default_value = "0"});
     loader.add({.name = "ui",
@@ -179,8 +191,8 @@ TEST(Config, ListSeparatorsSplitEnvironmentAndCommandLineValues) {
 TEST(Config, XdgSearchOrderAndExplicitFile) {
   TempDir t;
   t.write("home/maelstrom/run/config.toml", "slots = 10\n");
-  t.write("sys1/maelstrom/run/config.toml", "slots = 20\nbroker = \"sys1\"\n");
-  t.write("sys2/maelstrom/run/config.toml", "broker = \"sys2\"\nui = \"quiet\"\n");
+  t.write("sys1/maelstrom/run/config.toml", "slots = 20\nbroker = \"sys1:1\"\n");
+  t.write("sys2/maelstrom/run/config.toml", "broker = \"sys2:1\"\nui = \"quiet\"\n");
   std::string explicit_file = t.write("other.toml", "slots = 30\n");
   std::map<std::string, std::string> env{
       {"XDG_CONFIG_HOME", t.str() + "/home"},
@@ -189,7 +201,7 @@ TEST(Config, XdgSearchOrderAndExplicitFile) {
     Harness h;
     Config c = h.load({}, env);
     EXPECT_EQ(c.get_int("slots"), 10);
-    EXPECT_EQ(c.get_string("broker"), "sys1");
+    EXPECT_EQ(c.get_string("broker"), "sys1:1");
     EXPECT_EQ(c.get_string("ui"), "quiet");
     EXPECT_THAT(h.loader.config_files(env), ElementsAre(t.str() + "/home/maelstrom/run/config.toml",
                                                         t.str() + "/sys1/maelstrom/run/config.toml",
@@ -262,6 +274,17 @@ TEST(Config, BadValuesNameTheirSource) {
   f = t.write("c.toml", "broker = true\n");
   EXPECT_EQ(load_error({"p", "-c", f}, env),
             f + ":1: key `broker`: invalid type: a boolean, expected a string");
+  // An option's own check and a duration's minimum, from every source.
+  EXPECT_EQ(load_error({"p", "--broker", "nowhere"}, env),
+            "command-line option --broker: invalid value \"nowhere\": expected HOST:PORT");
+  EXPECT_EQ(load_error({}, {{"HOME", t.str()}, {"MAELSTROM_BROKER", "x"}}),
+            "environment variable MAELSTROM_BROKER: invalid value \"x\": expected HOST:PORT");
+  f = t.write("c.toml", "broker = \"y\"\n");
+  EXPECT_EQ(load_error({"p", "-c", f}, env), f + ":1: key `broker`: invalid value \"y\": expected HOST:PORT");
+  EXPECT_EQ(load_error({"p", "--interval", "1500ms"}, env),
+            "command-line option --interval: invalid value \"1500ms\": must be at least 2s");
+  f = t.write("c.toml", "interval = 1\n");
+  EXPECT_EQ(load_error({"p", "-c", f}, env), f + ":1: key `interval`: invalid value 1: must be at least 2s");
   f = t.write("c.toml", "ui = [\"a\"]\n");
   EXPECT_EQ(load_error({"p", "-c", f}, env),
             f + ":1: key `ui`: invalid type: an array, expected one of the listed choices");

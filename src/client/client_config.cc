@@ -54,11 +54,7 @@ void add_client_config(ConfigLoader& loader, std::string_view cache_dir_name) {
               .type = ConfigType::Bool,
               .help = "accept invalid TLS certificates from container registries",
               .default_value = "false"});
-  loader.add({.name = "broker",
-              .type = ConfigType::String,
-              .help = "HOST:PORT of a cluster's broker; without it jobs run on this machine",
-              .short_name = 'b',
-              .value_name = "HOST:PORT"});
+  cluster::add_broker_config(loader, "HOST:PORT of a cluster's broker; without it jobs run on this machine");
   // The broker's credentials: the same tls-ca, tls-cert, tls-key and token-file as a worker's.
   cluster::add_tls_config(loader, false);
 }

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
@@ -72,12 +74,30 @@ int run_cluster_tool(const ClusterTool& tool, int argc, char** argv,
   });
 }
 
-void add_broker_config(ConfigLoader& loader) {
+void add_broker_config(ConfigLoader& loader, std::string help) {
   loader.add({.name = "broker",
               .type = ConfigType::String,
-              .help = "HOST:PORT of the broker",
+              .help = std::move(help),
               .short_name = 'b',
-              .value_name = "HOST:PORT"});
+              .value_name = "HOST:PORT",
+              .check = host_port_problem});
+}
+
+std::optional<std::string> host_port_problem(std::string_view value) {
+  const char* form = "expected HOST:PORT, e.g. localhost:9001";
+  size_t colon = value.rfind(':');
+  if (colon == std::string_view::npos) return std::string(form) + " (the port is missing)";
+  std::string_view host = value.substr(0, colon), port = value.substr(colon + 1);
+  if (host.empty()) return std::string(form) + " (the host is missing)";
+  for (char c : host)
+    if (std::isspace(static_cast<unsigned char>(c)) || c == '/') return std::string(form);
+  if (host.front() == '[' ? host.back() != ']' : host.find(':') != std::string_view::npos)
+    return std::string("write an IPv6 host in brackets, e.g. [::1]:9001");
+  bool digits = !port.empty() && port.size() <= 5 &&
+                std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (!digits || std::stoi(std::string(port)) < 1 || std::stoi(std::string(port)) > 65535)
+    return std::string("the port must be a number from 1 to 65535");
+  return std::nullopt;
 }
 
 std::string broker_from_config(const Config& config) {

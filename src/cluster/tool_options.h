@@ -7,7 +7,9 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "base/config.h"
 #include "cluster/security.h"
@@ -38,7 +40,10 @@ int run_cluster_tool(const ClusterTool& tool, int argc, char** argv,
                      const std::function<int(const Config&)>& body);
 
 // -b/--broker HOST:PORT, and reading it back (UserError when absent).
-void add_broker_config(ConfigLoader& loader);
+// HOST:PORT with a port from 1 to 65535 (an IPv6 host in brackets) is checked by the loader.
+void add_broker_config(ConfigLoader& loader, std::string help = "HOST:PORT of the broker");
+// Why `value` is not a HOST:PORT a connection can be made to (nullopt: it is).
+std::optional<std::string> host_port_problem(std::string_view value);
 std::string broker_from_config(const Config& config);
 
 // cache-root (default default_cache_root(what)) and cache-size: the same two

@@ -134,4 +134,19 @@ def test_heartbeat_timeout_below_the_interval_is_refused(cluster, value):
                        env=cluster.env())
     lines = [l for l in r.stderr.splitlines() if l.strip()]
     assert r.returncode == 1 and len(lines) == 1, r.stderr
-    assert lines[0].startswith("error: heartbeat-timeout (--heartbeat-timeout): must be at least 2 s"), lines[0]
+    assert lines[0] == f'error: command-line option --heartbeat-timeout: invalid value "{value}": must be at least 2s', \
+        lines[0]
+
+
+@pytest.mark.parametrize("program", ["maelstrom-run", "maelstrom-worker", "maelstrom-admin", "cargo-maelstrom"])
+@pytest.mark.parametrize("value,why", [("localhost", "the port is missing"), ("", "the port is missing"),
+                                       ("localhost:99999", "the port must be a number from 1 to 65535"),
+                                       ("::1:9001", "write an IPv6 host in brackets")])
+def test_a_broker_address_that_cannot_be_dialed_is_refused_at_once(cluster, program, value, why):
+    # Checked before anything starts (no connection attempts, no retry loop, no gRPC log lines).
+    r = subprocess.run([bin_path(program), "--broker", value], capture_output=True, text=True, timeout=30,
+                       env=cluster.env(), cwd=cluster.tmp)
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    assert r.returncode == 1 and len(lines) == 1, r.stderr
+    assert lines[0].startswith(f'error: command-line option --broker: invalid value "{value}": '), lines[0]
+    assert why in lines[0]
