@@ -107,7 +107,8 @@ std::optional<std::string> parse_text(const ConfigOption& o, std::string_view te
       std::optional<std::chrono::milliseconds> v = parse_duration(text);
       if (!v) return "invalid value \"" + std::string(text) + "\": expected " + type_expectation(o);
       if (*v < o.min_duration)
-        return "invalid value \"" + std::string(text) + "\": must be at least " + format_duration(o.min_duration);
+        return "invalid value \"" + std::string(text) + "\": must be at least " +
+               format_duration(o.min_duration);
       out.duration = *v;
       return std::nullopt;
     }
@@ -163,7 +164,8 @@ std::optional<std::string> parse_toml(const ConfigOption& o, const toml::node& n
       case ConfigType::Duration:
         if (v < 0) return "invalid value " + std::to_string(v) + ": a duration cannot be negative";
         if (std::chrono::seconds(v) < o.min_duration)
-          return "invalid value " + std::to_string(v) + ": must be at least " + format_duration(o.min_duration);
+          return "invalid value " + std::to_string(v) + ": must be at least " +
+                 format_duration(o.min_duration);
         out.duration = std::chrono::seconds(v);
         return std::nullopt;
       default: return std::string("invalid type: an integer, expected ") + type_expectation(o);

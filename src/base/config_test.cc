@@ -222,8 +222,8 @@ TEST(Config, XdgSearchOrderAndExplicitFile) {
     // An empty XDG_CONFIG_HOME falls back to ~/.config.
     t.write("h2/.config/maelstrom/run/config.toml", "slots = 11\n");
     Harness h;
-    Config c = h.load(
-        {}, {{"XDG_CONFIG_HOME", ""}, {"HOME", t.str() + "/h2"}, {"XDG_CONFIG_DIRS", t.str() + "/x"}});
+    Config c =
+        h.load({}, {{"XDG_CONFIG_HOME", ""}, {"HOME", t.str() + "/h2"}, {"XDG_CONFIG_DIRS", t.str() + "/x"}});
     EXPECT_EQ(c.get_int("slots"), 11);
   }
 }

@@ -184,8 +184,8 @@ JobId Client::run_job(const JobSpec& spec, StateCallback on_state, DoneCallback 
                                  });
 }
 
-JobId Client::run_remote(ResolvedJob job, std::shared_ptr<ArtifactStore::PinnedBlobs> pins, StateCallback on_state,
-                         DoneCallback on_done) {
+JobId Client::run_remote(ResolvedJob job, std::shared_ptr<ArtifactStore::PinnedBlobs> pins,
+                         StateCallback on_state, DoneCallback on_done) {
   // Per job: its id once submit returns, and whether it already ended (on_done
   // may run before submit returns, even inside it when the broker is gone).
   struct Tracking {

@@ -8,12 +8,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
 #include "base/error.h"
 
 namespace mael::cluster {
 
 HttpServer::HttpServer(uint16_t port, Handler handler) : handler_(std::move(handler)) {
-  listen_fd_ = check_sys(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket for the web page");
+  listen_fd_ =
+      check_sys(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), "socket for the web page");
   int one = 1, zero = 0;
   ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   ::setsockopt(listen_fd_, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
@@ -43,37 +48,92 @@ HttpServer::~HttpServer() {
   ::close(stop_fd_);
 }
 
+namespace {
+
+constexpr size_t kMaxConnections = 64;
+constexpr size_t kMaxRequestHead = 16384;  // headers this long are not from our page
+// A peer that neither finishes its request nor takes the answer within this long is dropped.
+constexpr std::chrono::seconds kConnectionDeadline{5};
+
+struct Connection {
+  int fd;
+  std::chrono::steady_clock::time_point deadline;
+  std::string in;
+  std::string out;  // the response once the request is complete
+  size_t sent = 0;
+};
+
+}  // namespace
+
 void HttpServer::loop() {
+  std::vector<Connection> conns;
+  auto drop = [&](size_t i) {
+    ::close(conns[i].fd);
+    conns.erase(conns.begin() + static_cast<ptrdiff_t>(i));
+  };
   for (;;) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
+    auto now = std::chrono::steady_clock::now();
+    for (size_t i = conns.size(); i-- > 0;)
+      if (conns[i].deadline <= now) drop(i);
+    std::vector<pollfd> fds = {{listen_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+    int timeout_ms = -1;
+    for (const Connection& c : conns) {
+      fds.push_back({c.fd, static_cast<short>(c.out.empty() ? POLLIN : POLLOUT), 0});
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(c.deadline - now).count() + 1;
+      timeout_ms = timeout_ms < 0 ? static_cast<int>(left) : std::min(timeout_ms, static_cast<int>(left));
+    }
+    if (::poll(fds.data(), fds.size(), timeout_ms) < 0) {
       if (errno == EINTR) continue;
-      return;
+      break;
     }
-    if (fds[1].revents) return;
-    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
-    timeval tv{5, 0};  // a silent peer cannot hold the page hostage
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    try {
-      serve(fd);
-    } catch (const std::exception& e) {
-      spdlog::debug("web page request failed: {}", e.what());
+    if (fds[1].revents) break;
+    // Connections first (indexes match fds[2..]), newest accepts after.
+    for (size_t i = conns.size(); i-- > 0;) {
+      short ev = fds[i + 2].revents;
+      if (!ev) continue;
+      Connection& c = conns[i];
+      bool done = false;
+      try {
+        if (c.out.empty()) {
+          char buf[4096];
+          ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
+          if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+          if (n <= 0) {
+            done = true;
+          } else {
+            c.in.append(buf, static_cast<size_t>(n));
+            if (c.in.find("\r\n\r\n") != std::string::npos)
+              c.out = respond(c.in);
+            else if (c.in.size() > kMaxRequestHead)
+              done = true;
+          }
+        } else {
+          ssize_t n = ::send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
+          if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+          if (n <= 0)
+            done = true;
+          else if ((c.sent += static_cast<size_t>(n)) == c.out.size())
+            done = true;
+        }
+      } catch (const std::exception& e) {
+        spdlog::debug("web page request failed: {}", e.what());
+        done = true;
+      }
+      if (done) drop(i);
     }
-    ::close(fd);
+    if (fds[0].revents) {
+      for (;;) {
+        int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0) break;
+        if (conns.size() >= kMaxConnections) drop(0);  // the oldest
+        conns.push_back({fd, std::chrono::steady_clock::now() + kConnectionDeadline, {}, {}, 0});
+      }
+    }
   }
+  for (Connection& c : conns) ::close(c.fd);
 }
 
-void HttpServer::serve(int fd) {
-  std::string req;
-  char buf[4096];
-  while (req.find("\r\n\r\n") == std::string::npos) {
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) return;
-    req.append(buf, n);
-    if (req.size() > 16384) return;  // headers this long are not from our page
-  }
+std::string HttpServer::respond(const std::string& req) {
   HttpResponse resp;
   std::string line = req.substr(0, req.find("\r\n"));
   auto sp1 = line.find(' ');
@@ -92,13 +152,7 @@ void HttpServer::serve(int fd) {
       "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: "
       "close\r\n\r\n",
       resp.status, reason, resp.content_type, resp.body.size());
-  out += resp.body;
-  size_t off = 0;
-  while (off < out.size()) {
-    ssize_t n = ::send(fd, out.data() + off, out.size() - off, MSG_NOSIGNAL);
-    if (n <= 0) return;
-    off += n;
-  }
+  return out + resp.body;
 }
 
 }  // namespace mael::cluster

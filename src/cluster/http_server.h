@@ -1,6 +1,7 @@
 #pragma once
 // A tiny HTTP/1.1 server for the broker's status page: GET only, one request
-// per connection, served on one thread. Enough for a page that polls a JSON
+// per connection, on one thread that polls every connection at once (so a slow
+// or idle peer delays nobody else). Enough for a page that polls a JSON
 // endpoint once a second; not a general web server.
 #include <atomic>
 #include <cstdint>
@@ -28,7 +29,8 @@ class HttpServer {
 
  private:
   void loop();
-  void serve(int fd);
+  // The whole response to a complete request head.
+  std::string respond(const std::string& request);
 
   Handler handler_;
   int listen_fd_ = -1;

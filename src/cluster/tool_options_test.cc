@@ -14,8 +14,8 @@ TEST(HostPort, SaysWhatIsWrong) {
   EXPECT_EQ(host_port_problem("localhost"), "expected HOST:PORT, e.g. localhost:9001 (the port is missing)");
   EXPECT_EQ(host_port_problem(""), "expected HOST:PORT, e.g. localhost:9001 (the port is missing)");
   EXPECT_EQ(host_port_problem(":9001"), "expected HOST:PORT, e.g. localhost:9001 (the host is missing)");
-  for (const char* port : {"localhost:", "localhost:0", "localhost:99999", "localhost:65536", "localhost:9o01",
-                           "localhost:-1", "localhost:123456"})
+  for (const char* port : {"localhost:", "localhost:0", "localhost:99999", "localhost:65536",
+                           "localhost:9o01", "localhost:-1", "localhost:123456"})
     EXPECT_EQ(host_port_problem(port), "the port must be a number from 1 to 65535") << port;
   EXPECT_EQ(host_port_problem("::1:9001"), "write an IPv6 host in brackets, e.g. [::1]:9001");
   EXPECT_EQ(host_port_problem("[::1:9001"), "write an IPv6 host in brackets, e.g. [::1]:9001");

@@ -55,3 +55,24 @@ def test_status_page_shows_workers(cluster, tmp_path):
         assert f.headers["Content-Type"] == "application/json"
         assert b'"slots":6' in f.read()
     wait_for(lambda: not container_processes(f"--user-data-dir={tmp_path / 'profile'}"), what="chromium to exit")
+
+
+def test_an_idle_connection_delays_no_other_request(cluster):
+    import socket
+    cluster.start_broker()
+    addr = ("127.0.0.1", cluster.http_port)
+    with socket.create_connection(addr, timeout=30) as idle, socket.create_connection(addr, timeout=30) as other:
+        idle.sendall(b"GET /api/status HTTP/1.1\r\n")  # half a request, then silence
+        other.sendall(b"GET /api/status HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = b""
+        while chunk := other.recv(65536):
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and b'"slots":' in answer
+        # Served while the idle connection was still waiting (one served at a time would have waited
+        # for it to time out and closed it first).
+        idle.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            idle.recv(1)
+        idle.setblocking(True)
+        idle.sendall(b"Host: x\r\n\r\n")
+        assert idle.recv(65536).startswith(b"HTTP/1.1 200 OK\r\n")
