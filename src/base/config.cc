@@ -394,6 +394,8 @@ std::string Config::to_toml() const {
   for (const auto& [opt, val] : values_) {
     if (val)
       out += opt.name + " = " + format_toml(*val) + "\n";
+    else if (!opt.default_note.empty())
+      out += "# " + opt.name + " is not set: " + opt.default_note + "\n";
     else
       out += "# " + opt.name + " is not set\n";
   }
@@ -448,7 +450,9 @@ void ConfigLoader::add(ConfigOption option) {
     for (const auto& c : o.choices) choices += (choices.empty() ? "" : "|") + c;
     help += " [choices: " + choices + "]";
   }
-  help += " [default: " + o.default_value.value_or(o.type == ConfigType::Bool ? "false" : "none") + "]";
+  std::string shown = o.default_value.value_or(o.type == ConfigType::Bool ? "false" : "none");
+  if (!o.default_value && !o.default_note.empty()) shown = o.default_note;
+  help += " [default: " + shown + "]";
   std::string envs;
   for (const auto& p : info_.env_prefixes) envs += (envs.empty() ? "" : ", ") + p + "_" + screaming(o.name);
   help += " [env: " + envs + "]";

@@ -66,6 +66,9 @@ struct ConfigOption {
   // defaults (e.g. "," for comma-separated hosts); they split command-line values too.
   std::string list_separators;
   std::chrono::milliseconds min_duration{0};  // Duration
+  // Shown in --help as the default when there is no default_value because the program picks
+  // one later (e.g. "maelstrom/cache in cargo's target directory").
+  std::string default_note;
   // String: why a value is refused (e.g. "expected HOST:PORT"), nullopt when it is fine.
   std::function<std::optional<std::string>(std::string_view)> check;
 };

@@ -95,21 +95,6 @@ CargoOptions cargo_options_from(const Config& c) {
   return o;
 }
 
-// cargo's one-line complaint ("error: could not find `Cargo.toml` in ...") without its prefix.
-std::string cargo_error_line(const std::string& err) {
-  std::string first;
-  size_t start = 0;
-  while (start < err.size()) {
-    size_t end = err.find('\n', start);
-    if (end == std::string::npos) end = err.size();
-    std::string line = err.substr(start, end - start);
-    start = end + 1;
-    if (line.rfind("error: ", 0) == 0) return line.substr(7);
-    if (first.empty() && !line.empty()) first = line;
-  }
-  return first.empty() ? "no error message" : first;
-}
-
 // The cache of `cargo metadata` answers, or none when there is no cache directory.
 std::optional<MetadataCache> metadata_cache(const std::vector<std::string>& args) {
   std::string cache_home;
@@ -120,8 +105,8 @@ std::optional<MetadataCache> metadata_cache(const std::vector<std::string>& args
   }
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
-  return MetadataCache(fs::path(cache_home) / "maelstrom" / "cargo-maelstrom" / "metadata", fs::current_path(),
-                       args, env);
+  return MetadataCache(fs::path(cache_home) / "maelstrom" / "cargo-maelstrom" / "metadata",
+                       fs::current_path(), args, env);
 }
 
 CargoWorkspace read_workspace(const CargoOptions& o) {
@@ -139,7 +124,7 @@ CargoWorkspace read_workspace(const CargoOptions& o) {
     }
   }
   ProcessResult r = run_process(args);
-  if (!r.ok()) throw UserError("cargo metadata failed: " + cargo_error_line(r.err));
+  if (!r.ok()) throw UserError("cargo metadata failed: " + cargo_error_summary(r.err));
   CargoWorkspace ws = parse_cargo_metadata(r.out);
   if (cache) cache->store(r.out, ws);
   return ws;
@@ -300,7 +285,7 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
   std::unique_ptr<BackgroundClient> client;
   if (!s.list.tests) {
     ClientOptions co = client_options_from(s.config);
-    if (s.config.get("cache-root").source == "default") co.cache_root = target_dir / "maelstrom" / "cache";
+    if (co.cache_root.empty()) co.cache_root = target_dir / "maelstrom" / "cache";
     co.project_dir = ws.workspace_root;
     co.image_progress = isatty(STDERR_FILENO);
     client = std::make_unique<BackgroundClient>(std::move(co), current_client, [&spec](Client& c) {
@@ -503,7 +488,7 @@ int cargo_maelstrom_main(int argc, char** argv) {
   return run_tool(kProgram, app, [&] {
     app.set_version_flag("--version", "cargo-maelstrom 0.1.0");
     ConfigLoader loader(program_config_info(kProgram), app);
-    add_client_config(loader, "cargo-maelstrom");
+    add_client_config(loader, "cargo-maelstrom", "maelstrom/cache in cargo's target directory");
     add_runner_config(loader);
     add_cargo_config(loader);
     RunnerFlags flags;

@@ -73,4 +73,42 @@ std::string case_display_name(const std::string& package, const std::string& tar
   return s + case_name;
 }
 
+std::string cargo_error_summary(const std::string& err) {
+  std::vector<std::string> lines;
+  for (size_t start = 0; start < err.size();) {
+    size_t end = err.find('\n', start);
+    if (end == std::string::npos) end = err.size();
+    lines.push_back(err.substr(start, end - start));
+    start = end + 1;
+  }
+  auto trimmed = [](const std::string& l) {
+    size_t b = l.find_first_not_of(" \t"), e = l.find_last_not_of(" \t\r");
+    return b == std::string::npos ? std::string() : l.substr(b, e - b + 1);
+  };
+  size_t i = 0;
+  while (i < lines.size() && lines[i].rfind("error: ", 0) != 0) ++i;
+  if (i == lines.size()) {
+    for (const std::string& l : lines)
+      if (!trimmed(l).empty()) return trimmed(l);
+    return "no error message";
+  }
+  std::string what = lines[i].substr(7), where;
+  std::vector<std::string> causes;
+  for (size_t j = i + 1; j < lines.size(); ++j) {
+    std::string l = trimmed(lines[j]);
+    if (l.rfind("error: ", 0) == 0 || l.rfind("warning: ", 0) == 0) break;  // the next message
+    if (l.rfind("--> ", 0) == 0 && where.empty()) where = l.substr(4);
+    if (l == "Caused by:") {
+      // The cause is the indented text up to the next blank line.
+      std::string cause;
+      for (++j; j < lines.size() && !trimmed(lines[j]).empty(); ++j)
+        cause += (cause.empty() ? "" : " ") + trimmed(lines[j]);
+      if (!cause.empty()) causes.push_back(cause);
+    }
+  }
+  std::string out = where.empty() ? what : where + ": " + what;
+  for (const std::string& c : causes) out += ": " + c;
+  return out;
+}
+
 }  // namespace mael

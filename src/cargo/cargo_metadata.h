@@ -38,6 +38,11 @@ struct CargoWorkspace {
 // Throws UserError naming `source` when the JSON is not cargo metadata.
 CargoWorkspace parse_cargo_metadata(std::string_view json, const std::string& source = "cargo metadata");
 
+// cargo's complaint on stderr in one line, without its "error: " prefix: where (" --> FILE:L:C"),
+// what, and each "Caused by:" below it, joined with ": ". The first non-empty line when there is
+// no "error:" line.
+std::string cargo_error_summary(const std::string& err);
+
 // Listing key of a target: "NAME(KIND)", as Maelstrom's test listing writes it.
 std::string artifact_key(const CargoTarget& t);
 // The name shown for a test case: "PACKAGE [TARGET ]CASE", the target left out when it is the

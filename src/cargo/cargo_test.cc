@@ -60,6 +60,24 @@ TEST(CargoMetadata, DisplayNameLeavesOutThePackagesOwnTarget) {
   EXPECT_EQ(case_display_name("my-pkg", "integration", "a"), "my-pkg integration a");
 }
 
+TEST(CargoMetadata, ErrorSummaryKeepsWhereAndWhy) {
+  EXPECT_EQ(cargo_error_summary("error: could not find `Cargo.toml` in `/x` or any parent directory\n"),
+            "could not find `Cargo.toml` in `/x` or any parent directory");
+  EXPECT_EQ(
+      cargo_error_summary("error: unclosed inline table, expected `}`\n --> Cargo.toml:6:28\n  |\n6 | foo = "
+                          "{ version = 1, bogus\n  |                           ^\n"),
+      "Cargo.toml:6:28: unclosed inline table, expected `}`");
+  EXPECT_EQ(
+      cargo_error_summary("error: failed to get `dep` as a dependency of package `p v0.1.0`\n\nCaused by:\n"
+                          "  failed to load source for dependency `dep`\n\nCaused by:\n  failed to read "
+                          "`/nope/Cargo.toml`\n\nCaused by:\n  No such file or directory (os error 2)\n"),
+      "failed to get `dep` as a dependency of package `p v0.1.0`: failed to load source for dependency "
+      "`dep`: failed to read `/nope/Cargo.toml`: No such file or directory (os error 2)");
+  EXPECT_EQ(cargo_error_summary("warning: something\nerror: it broke\nerror: another\n"), "it broke");
+  EXPECT_EQ(cargo_error_summary("\n  odd output\n"), "odd output");
+  EXPECT_EQ(cargo_error_summary(""), "no error message");
+}
+
 TEST(CargoBuild, ArgsPassThroughAndSelectPackages) {
   CargoOptions o;
   o.features = "a,b";

@@ -17,8 +17,9 @@ std::string xdg_cache_home() {
   return std::string(home) + "/.cache";
 }
 
-void add_client_config(ConfigLoader& loader, std::string_view cache_dir_name) {
-  cluster::add_cache_config(loader, std::string(cache_dir_name));
+void add_client_config(ConfigLoader& loader, std::string_view cache_dir_name,
+                       const std::string& project_cache) {
+  cluster::add_cache_config(loader, std::string(cache_dir_name), project_cache);
   loader.add({.name = "inline-limit",
               .type = ConfigType::Size,
               .help = "bytes of each job's stdout and stderr to keep; the rest is counted as truncated",
@@ -61,7 +62,7 @@ void add_client_config(ConfigLoader& loader, std::string_view cache_dir_name) {
 
 ClientOptions client_options_from(const Config& config) {
   ClientOptions o;
-  o.cache_root = config.get_string("cache-root");
+  o.cache_root = config.get_optional_string("cache-root").value_or("");
   o.cache_size = config.get_size("cache-size");
   o.inline_limit = config.get_size("inline-limit");
   o.slots = static_cast<size_t>(config.get_int("slots"));

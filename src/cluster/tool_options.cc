@@ -106,12 +106,14 @@ std::string broker_from_config(const Config& config) {
   return *broker;
 }
 
-void add_cache_config(ConfigLoader& loader, const std::string& what) {
-  loader.add({.name = "cache-root",
-              .type = ConfigType::String,
-              .help = "directory of the cache of artifacts (layer blobs and extracted layers)",
-              .default_value = default_cache_root(what),
-              .value_name = "PATH"});
+void add_cache_config(ConfigLoader& loader, const std::string& what, const std::string& project_default) {
+  loader.add(
+      {.name = "cache-root",
+       .type = ConfigType::String,
+       .help = "directory of the cache of artifacts (layer blobs and extracted layers)",
+       .default_value = project_default.empty() ? std::optional(default_cache_root(what)) : std::nullopt,
+       .value_name = "PATH",
+       .default_note = project_default});
   loader.add({.name = "cache-size",
               .type = ConfigType::Size,
               .help = "target disk space of the cache; unused entries beyond it are evicted, least recently "

@@ -47,8 +47,11 @@ std::optional<std::string> host_port_problem(std::string_view value);
 std::string broker_from_config(const Config& config);
 
 // cache-root (default default_cache_root(what)) and cache-size: the same two
-// values for the broker, the worker and every client program.
-void add_cache_config(ConfigLoader& loader, const std::string& what);
+// values for the broker, the worker and every client program. With a
+// `project_default` (e.g. "maelstrom/cache in cargo's target directory"),
+// cache-root has no default of its own: the program picks that directory when it
+// is not given, and --help says so.
+void add_cache_config(ConfigLoader& loader, const std::string& what, const std::string& project_default = "");
 
 // Blocks SIGINT and SIGTERM in the calling thread and in the threads it starts
 // afterwards (construct it before starting any), so that only stop_on_signal's

@@ -175,6 +175,17 @@ def test_quiet_ui_prints_only_the_summary(ws):
     assert "Successful Tests:         4" in r.stdout
 
 
+def test_cache_lives_in_the_target_directory_unless_given(ws, tmp_path):
+    r = ws.run("-P")
+    assert "# cache-root is not set: maelstrom/cache in cargo's target directory" in r.stdout.splitlines()
+    r = ws.run("--ui", "quiet", "-i", "name.equals(tests::adds)")
+    assert r.returncode == 0, r.stderr
+    assert (ws.ws / "target/maelstrom/cache/artifacts/blobs").is_dir()
+    r = ws.run("--ui", "quiet", "-i", "name.equals(tests::adds)", "--cache-root", str(tmp_path / "elsewhere"))
+    assert r.returncode == 0, r.stderr
+    assert any((tmp_path / "elsewhere/artifacts/blobs").iterdir())
+
+
 def test_package_pruning_builds_only_matching_packages(fresh):
     r = fresh.run("--ui", "simple", "-i", "package.equals(alpha) && name.equals(tests::adds)")
     assert r.returncode == 0, r.stdout + r.stderr
@@ -217,6 +228,16 @@ def test_bad_inputs_give_one_line_errors(fresh, tmp_path):
     assert r.returncode == 1
     line = r.stderr.strip()
     assert "cargo-maelstrom.toml" in line and "line 3" in line and "bogus" in line
+
+    # A broken manifest: cargo's location and message, in one line.
+    broken = tmp_path / "broken-manifest"
+    (broken / "src").mkdir(parents=True)
+    (broken / "src" / "lib.rs").write_text("")
+    (broken / "Cargo.toml").write_text('[package]\nname = "b"\nversion = "0.1.0"\n[dependencies]\nx = { y\n')
+    r = fresh.run(cwd=broken)
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [r.stderr.strip()], r.stderr
+    assert r.stderr.startswith("error: cargo metadata failed: Cargo.toml:5:"), r.stderr
 
     # A report that could not be written is refused before anything is built.
     for path, why in (("", "an empty path"), (str(tmp_path), "is a directory"),
