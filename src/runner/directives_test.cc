@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "base/error.h"
+#include "base/test_errors.h"
 #include "base/test_temp_dir.h"
 #include "runner/adapters.h"
 
@@ -279,6 +280,14 @@ TEST(Directives, LoadMissingFileUsesDefaultAndInitRefusesOverwrite) {
   std::ofstream(path) << "[[directives]]\nuser = 5\n";
   TestSpecFile l = TestSpecFile::load(path, cargo_adapter().default_spec, cargo_filter_language());
   EXPECT_EQ(l.metadata_for(cargo_test("p", "t")).container.user, 5u);
+
+  // A directory in its place is an error, not an empty spec.
+  auto dir_path = dir.path() / "sub" / "cargo-maelstrom.toml";
+  std::filesystem::create_directories(dir_path);
+  EXPECT_EQ(testing::user_error_of([&] {
+              TestSpecFile::load(dir_path, cargo_adapter().default_spec, cargo_filter_language());
+            }).rfind(dir_path.string() + ": is a directory; ", 0),
+            0u);
 }
 
 }  // namespace
