@@ -28,7 +28,8 @@ std::string env_value(const std::vector<std::string>& env, const std::string& na
 
 }  // namespace
 
-std::vector<fs::path> metadata_inputs(const CargoWorkspace& ws, const fs::path& cwd, const fs::path& cargo_home) {
+std::vector<fs::path> metadata_inputs(const CargoWorkspace& ws, const fs::path& cwd,
+                                      const fs::path& cargo_home) {
   std::set<fs::path> paths;
   paths.insert(ws.workspace_root / "Cargo.toml");
   paths.insert(ws.workspace_root);
@@ -40,8 +41,15 @@ std::vector<fs::path> metadata_inputs(const CargoWorkspace& ws, const fs::path& 
     // root only: the root package's parent is none of cargo's business, and /tmp-like busy).
     if (dir != ws.workspace_root && dir.parent_path().string().starts_with(ws.workspace_root.string()))
       paths.insert(dir.parent_path());
-    // Where cargo discovers targets by itself.
-    for (const char* sub : {"src", "src/bin", "tests", "examples", "benches"}) paths.insert(dir / sub);
+    // Where cargo discovers targets by itself: FILE.rs in these directories, and
+    // NAME/main.rs in their subdirectories (a main.rs added to an existing one changes only it).
+    paths.insert(dir / "src");
+    for (const char* sub : {"src/bin", "tests", "examples", "benches"}) {
+      paths.insert(dir / sub);
+      std::error_code ec;
+      for (fs::directory_iterator it(dir / sub, ec), end; !ec && it != end; it.increment(ec))
+        if (it->is_directory(ec)) paths.insert(it->path());
+    }
   }
   // Cargo's configuration: every ancestor of the working directory, then CARGO_HOME.
   for (fs::path d = cwd;; d = d.parent_path()) {
@@ -108,7 +116,8 @@ void MetadataCache::store(const std::string& json, const CargoWorkspace& ws) con
     // Keep the directory small: drop the least recently written entries (never this one).
     std::vector<std::pair<fs::file_time_type, fs::path>> others;
     for (const auto& e : fs::directory_iterator(dir_))
-      if (e.path().extension() == ".json" && e.path() != entry_) others.emplace_back(e.last_write_time(), e.path());
+      if (e.path().extension() == ".json" && e.path() != entry_)
+        others.emplace_back(e.last_write_time(), e.path());
     if (others.size() >= kMaxEntries) {
       std::sort(others.begin(), others.end());
       for (size_t i = 0; i + kMaxEntries <= others.size(); ++i) fs::remove(others[i].second);

@@ -73,19 +73,29 @@ TEST(MetadataCache, ForgetsWhenAnInputChanges) {
   struct Case {
     const char* what;
     std::function<void(const Workspace&)> change;
+    std::function<void(const Workspace&)> before = [](const Workspace&) {};
   };
   std::vector<Case> cases = {
-      {"a member's manifest", [](const Workspace& w) { write(w.root / "crates/b/Cargo.toml", "[package]\n"); }},
+      {"a member's manifest",
+       [](const Workspace& w) { write(w.root / "crates/b/Cargo.toml", "[package]\n"); }},
       {"the root manifest", [](const Workspace& w) { write(w.root / "Cargo.toml", "[workspace]\n"); }},
       {"a new integration test", [](const Workspace& w) { write(w.root / "crates/a/tests/t.rs", ""); }},
       {"a new binary", [](const Workspace& w) { write(w.root / "crates/b/src/bin/tool.rs", ""); }},
+      {"a main.rs in an existing test directory",
+       [](const Workspace& w) { write(w.root / "crates/a/tests/common/main.rs", ""); },
+       [](const Workspace& w) { write(w.root / "crates/a/tests/common/mod.rs", ""); }},
+      {"a main.rs in an existing binary directory",
+       [](const Workspace& w) { write(w.root / "crates/b/src/bin/tool/main.rs", ""); },
+       [](const Workspace& w) { fs::create_directories(w.root / "crates/b/src/bin/tool"); }},
       {"a new member directory", [](const Workspace& w) { write(w.root / "crates/c/Cargo.toml", ""); }},
       {"a build script", [](const Workspace& w) { write(w.root / "crates/a/build.rs", ""); }},
       {"cargo config beside the root", [](const Workspace& w) { write(w.root / ".cargo/config.toml", ""); }},
-      {"cargo config in CARGO_HOME", [](const Workspace& w) { write(w.tmp.path() / "home/.cargo/config.toml", ""); }},
+      {"cargo config in CARGO_HOME",
+       [](const Workspace& w) { write(w.tmp.path() / "home/.cargo/config.toml", ""); }},
   };
   for (const auto& c : cases) {
     Workspace w;
+    c.before(w);
     w.cache_here().store("{}", w.ws);
     ASSERT_TRUE(w.cache_here().lookup()) << c.what;
     c.change(w);
