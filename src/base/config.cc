@@ -63,6 +63,17 @@ const char* type_expectation(const ConfigOption& o) {
 
 // Parses `text` (from a flag, an environment variable or a file string) for `o`; on failure
 // returns an explanation.
+// Why a size is above the option's maximum (written in binary units when it has them).
+std::optional<std::string> size_above_max(const ConfigOption& o, uint64_t bytes) {
+  if (o.max == std::numeric_limits<int64_t>::max() || bytes <= static_cast<uint64_t>(o.max))
+    return std::nullopt;
+  auto max = static_cast<uint64_t>(o.max);
+  std::string shown = max % (1 << 20) == 0   ? std::to_string(max >> 20) + " MiB"
+                      : max % (1 << 10) == 0 ? std::to_string(max >> 10) + " KiB"
+                                             : std::to_string(max) + " bytes";
+  return "must be at most " + shown;
+}
+
 // "15s", "1500ms": how durations are written back (parse_duration reads both).
 std::string format_duration(std::chrono::milliseconds d) {
   auto ms = d.count();
@@ -100,6 +111,8 @@ std::optional<std::string> parse_text(const ConfigOption& o, std::string_view te
     case ConfigType::Size: {
       std::optional<uint64_t> v = parse_byte_size(text);
       if (!v) return "invalid value \"" + std::string(text) + "\": expected " + type_expectation(o);
+      if (std::optional<std::string> why = size_above_max(o, *v))
+        return "invalid value \"" + std::string(text) + "\": " + *why;
       out.bytes = *v;
       return std::nullopt;
     }
@@ -159,6 +172,8 @@ std::optional<std::string> parse_toml(const ConfigOption& o, const toml::node& n
       case ConfigType::Int: return parse_text(o, std::to_string(v), out);
       case ConfigType::Size:
         if (v < 0) return "invalid value " + std::to_string(v) + ": a size cannot be negative";
+        if (std::optional<std::string> why = size_above_max(o, static_cast<uint64_t>(v)))
+          return "invalid value " + std::to_string(v) + ": " + *why;
         out.bytes = static_cast<uint64_t>(v);
         return std::nullopt;
       case ConfigType::Duration:

@@ -60,7 +60,7 @@ struct ConfigOption {
   std::vector<std::string> choices;                          // Enum
   std::vector<std::pair<std::string, std::string>> aliases;  // Enum: synonym -> choice
   int64_t min = std::numeric_limits<int64_t>::min();         // Int
-  int64_t max = std::numeric_limits<int64_t>::max();         // Int
+  int64_t max = std::numeric_limits<int64_t>::max();         // Int; Size (bytes)
   bool var_arg = false;                                      // List: the arguments after `--`
   // List: characters that also separate items, besides whitespace in environment variables and
   // defaults (e.g. "," for comma-separated hosts); they split command-line values too.

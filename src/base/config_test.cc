@@ -41,6 +41,11 @@ struct Harness {
                   if (v.find(':') == std::string_view::npos) return "expected HOST:PORT";
                   return std::nullopt;
                 }});
+    loader.add({.name = "inline-limit",
+                .type = ConfigType::Size,
+                .help = "Inline.",
+                .default_value = "1 MB",
+                .max = 6 << 20});
     loader.add({.name = "interval",
                 .type = ConfigType::Duration,
                 .help = "Interval.",
@@ -283,6 +288,11 @@ TEST(Config, BadValuesNameTheirSource) {
   EXPECT_EQ(load_error({"p", "-c", f}, env), f + ":1: key `broker`: invalid value \"y\": expected HOST:PORT");
   EXPECT_EQ(load_error({"p", "--interval", "1500ms"}, env),
             "command-line option --interval: invalid value \"1500ms\": must be at least 2s");
+  EXPECT_EQ(load_error({"p", "--inline-limit", "7MiB"}, env),
+            "command-line option --inline-limit: invalid value \"7MiB\": must be at most 6 MiB");
+  f = t.write("c.toml", "inline-limit = 6291457\n");
+  EXPECT_EQ(load_error({"p", "-c", f}, env),
+            f + ":1: key `inline-limit`: invalid value 6291457: must be at most 6 MiB");
   f = t.write("c.toml", "interval = 1\n");
   EXPECT_EQ(load_error({"p", "-c", f}, env), f + ":1: key `interval`: invalid value 1: must be at least 2s");
   f = t.write("c.toml", "ui = [\"a\"]\n");

@@ -55,7 +55,8 @@ void declare(CLI::App& app, ConfigLoader& loader, Hidden& hidden) {
               .type = ConfigType::Size,
               .help = "bytes of a job's stdout and of its stderr sent back; the rest is counted as truncated",
               .default_value = "1 MB",
-              .value_name = "BYTES"});
+              .value_name = "BYTES",
+              .max = static_cast<int64_t>(cluster::kMaxInlineLimit)});  // both fit one message
   loader.add({.name = "name",
               .type = ConfigType::String,
               .help = "name shown by the broker (default: host name)",
