@@ -317,6 +317,10 @@ TEST(JsonSpec, MountErrors) {
   EXPECT_EQ(err(R"({"type": "proc", "mount_point": "/"})"),
             "jobs.json: line 1 column 61: field `mount_point`: a path of \"/\" is not allowed");
   EXPECT_EQ(err(R"({"type": "proc"})"), "jobs.json: line 1 column 29: missing field `mount_point`");
+  EXPECT_EQ(
+      err(R"({"type": "tmp", "mount_point": "tmp"})"),
+      "jobs.json: line 1 column 60: field `mount_point`: \"tmp\" is not an absolute path; write it from "
+      "the container's root, e.g. \"/tmp\"");
   EXPECT_EQ(err(R"({"type": "bind", "mount_point": "/m"})"),
             "jobs.json: line 1 column 29: missing field `local_path`");
   EXPECT_EQ(err(R"({"type": "tmp", "mount_point": "/t", "read_only": true})"),
@@ -339,6 +343,11 @@ TEST(JsonSpec, EnvironmentErrors) {
       "jobs.json: line 1 column 39: environment variable `A`: `$` must be followed by \"$\", \"env{\", or "
       "\"prev{\" (write \"$$\" for a literal \"$\")");
   EXPECT_EQ(err(R"([{"vars": {"A": "a"}}])"), "jobs.json: line 1 column 34: missing field `extend`");
+  for (const char* bad : {R"({"A=B": "c"})", R"({"": "c"})"})
+    EXPECT_THAT(err(bad), HasSubstr(": a name must be non-empty, without `=`")) << bad;
+  EXPECT_EQ(
+      err(R"({"A": "x\u0000y"})"),
+      "jobs.json: line 1 column 39: field `A`: a NUL character (\\u0000) cannot be passed to a program");
   EXPECT_EQ(err(R"([{"extend": true}])"), "jobs.json: line 1 column 34: missing field `vars`");
   EXPECT_EQ(err(R"([{"vars": {}, "extend": true, "x": 1}])"),
             "jobs.json: line 1 column 63: unknown field `x`, expected one of `vars`, `extend`");

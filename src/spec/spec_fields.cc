@@ -161,6 +161,10 @@ const char* container_use_name(ContainerUse u) {
 
 std::string expect_string(const Value& v, const SpecContext& ctx, std::string_view field) {
   if (v.kind != Value::Kind::String) type_error(v, ctx, field, "a string");
+  // Every string ends up a path, an argument or a variable, all C strings: a NUL would cut it short.
+  if (v.string.find('\0') != std::string::npos)
+    ctx.fail(v.pos,
+             "field `" + std::string(field) + "`: a NUL character (\\u0000) cannot be passed to a program");
   return v.string;
 }
 
@@ -321,6 +325,10 @@ Mount parse_mount(const Value& v, const SpecContext& ctx) {
   const Value& mp = require(v, ctx, "mount_point");
   m.mount_point = expect_string(mp, ctx, "mount_point");
   if (m.mount_point == "/") ctx.fail(mp.pos, "field `mount_point`: a path of \"/\" is not allowed");
+  if (!m.mount_point.starts_with('/'))
+    ctx.fail(mp.pos, "field `mount_point`: \"" + m.mount_point +
+                         "\" is not an absolute path; write it from the container's root, e.g. \"/" +
+                         m.mount_point + "\"");
   return m;
 }
 
@@ -338,6 +346,9 @@ namespace {
 std::map<std::string, std::string> parse_vars(const Value& t, const SpecContext& ctx) {
   std::map<std::string, std::string> vars;
   for (const auto& f : t.fields) {
+    if (f.key.empty() || f.key.find_first_of(std::string_view("=\0", 2)) != std::string::npos)
+      ctx.fail(f.value.pos,
+               "environment variable name `" + f.key + "`: a name must be non-empty, without `=`");
     std::string val = expect_string(f.value, ctx, f.key);
     try {
       check_env_value_syntax(val);
