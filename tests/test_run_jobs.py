@@ -44,6 +44,10 @@ def test_one_mode_mirrors_signal(runner):
     r = runner.run([{"layers": [{"paths": ["segv"]}], "program": "/segv"}], "--one")
     assert r.returncode == -signal.SIGSEGV, r.stderr
     assert "killed by signal 11" in r.stderr
+    # Without --one a job killed by a signal makes the exit code 1, as Maelstrom's.
+    r = runner.run([{"layers": [{"paths": ["segv"]}], "program": "/segv"}])
+    assert r.returncode == 1, r.stderr
+    assert "job 1: killed by signal 11" in r.stderr
 
 
 def test_stdin_stream_runs_each_job(runner):

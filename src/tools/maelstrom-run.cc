@@ -110,6 +110,9 @@ int run_stream(Client& client, JobSpecStreamReader& reader) {
         if (!lost_with_broker(client, o)) {
           std::lock_guard lk(out_mu);
           code = print_job_outcome(o, "job " + std::to_string(n) + ": ");
+          // Of many jobs, one killed by a signal fails the run with 1 (as Maelstrom's does); only
+          // --one ends the way its job did.
+          if (std::holds_alternative<Signaled>(o.result)) code = 1;
         }
         if (code != 0) {
           int zero = 0;
