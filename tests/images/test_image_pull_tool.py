@@ -49,3 +49,16 @@ def test_no_progress_in_a_pipe(tmp_path, image):
     assert r.returncode == 0, r.stderr
     assert "\x1b" not in r.stderr
     assert r.stderr.startswith("get ") and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_help_version_and_bad_options():
+    tool = bin_path("maelstrom-image-pull")
+    r = subprocess.run([tool, "--help"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and "Usage: maelstrom-image-pull [OPTIONS] IMAGE" in r.stdout and "--extract" in r.stdout
+    r = subprocess.run([tool, "--version"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and r.stdout.startswith("maelstrom-image-pull ")
+    for args, why in ((["--bogus", "x"], "--bogus"), ([], "IMAGE is required"),
+                      (["--size-limit", "lots", "x"], '--size-limit: invalid value "lots"')):
+        r = subprocess.run([tool, *args], capture_output=True, text=True, timeout=30)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode in (1, 2) and len(lines) == 1 and why in lines[0], r.stderr

@@ -12,7 +12,9 @@
 #include <iostream>
 #include <string>
 
+#include "base/config.h"
 #include "base/error.h"
+#include "base/tool_main.h"
 #include "image/image_depot.h"
 
 namespace fs = std::filesystem;
@@ -65,59 +67,48 @@ void extract_layer(const fs::path& tar, const fs::path& dest) {
   archive_write_free(out);
 }
 
-int usage() {
-  std::cerr << "usage: maelstrom-image-pull [--depot DIR] [--project DIR] [--platform OS/ARCH]\n"
-               "                            [--insecure HOST:PORT]... [--accept-invalid-certs]\n"
-               "                            [--size-limit BYTES] [--extract DIR] [--hold] IMAGE\n"
-               "  --hold: after the pull, print HELD and keep the image pinned until stdin closes\n";
-  return 2;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
+  CLI::App app{"Pulls a container image into the image depot and prints what a job would get from it.",
+               "maelstrom-image-pull"};
+  app.set_version_flag("--version", "maelstrom-image-pull 0.1.0");
   mael::ImageOptions options;
+  std::string depot, project, size_limit;
   fs::path extract;
   std::string name;
   bool hold = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) throw mael::UserError("missing value for " + a);
-      return argv[++i];
-    };
-    try {
-      if (a == "--depot") {
-        options.depot_root = next();
-      } else if (a == "--project") {
-        options.project_dir = next();
-      } else if (a == "--platform") {
-        options.platform = next();
-      } else if (a == "--insecure") {
-        options.insecure_registries.push_back(next());
-      } else if (a == "--accept-invalid-certs") {
-        options.accept_invalid_certs = true;
-      } else if (a == "--size-limit") {
-        options.size_limit = std::stoull(next());
-      } else if (a == "--hold") {
-        hold = true;
-      } else if (a == "--extract") {
-        extract = next();
-      } else if (a.starts_with("-") || !name.empty()) {
-        return usage();
-      } else {
-        name = a;
-      }
-    } catch (const std::exception& e) {
-      std::cerr << "error: bad value for " << a << ": " << e.what() << "\n";
-      return 2;
+  app.add_option("--depot", depot, "image depot directory [default: $XDG_CACHE_HOME/maelstrom/container]")
+      ->option_text("DIR");
+  app.add_option("--project", project, "directory that local image references are relative to")
+      ->option_text("DIR");
+  app.add_option("--platform", options.platform, "platform to pick from a multi-platform image")
+      ->option_text("OS/ARCH");
+  app.add_option("--insecure", options.insecure_registries,
+                 "registry reached over plain HTTP or TLS without certificate checks (repeatable)")
+      ->option_text("HOST[:PORT]");
+  app.add_flag("--accept-invalid-certs", options.accept_invalid_certs,
+               "accept invalid TLS certificates from registries");
+  app.add_option("--size-limit", size_limit, "target size of the depot (e.g. \"4 GB\"; 0: no bound)")
+      ->option_text("BYTES");
+  app.add_option("--extract", extract, "also unpack the layers, bottom to top, into this directory")
+      ->option_text("DIR");
+  app.add_flag("--hold", hold, "after the pull, print HELD and keep the image pinned until stdin closes");
+  app.add_option("IMAGE", name, "image reference, e.g. docker://localhost:5000/app:1")->required();
+  return mael::run_tool("maelstrom-image-pull", app, [&] {
+    app.parse(argc, argv);
+    if (!depot.empty()) options.depot_root = depot;
+    if (!project.empty()) options.project_dir = project;
+    if (!size_limit.empty()) {
+      std::optional<uint64_t> bytes = mael::parse_byte_size(size_limit);
+      if (!bytes)
+        throw mael::UserError("--size-limit: invalid value \"" + size_limit +
+                              "\": expected a size such as \"500MB\" or \"4 GB\"");
+      options.size_limit = *bytes;
     }
-  }
-  if (name.empty()) return usage();
-  try {
     auto t0 = std::chrono::steady_clock::now();
-    mael::ImageDepot depot(options);
-    mael::ImageInfo info = depot.get(name);
+    mael::ImageDepot image_depot(options);
+    mael::ImageInfo info = image_depot.get(name);
     auto t1 = std::chrono::steady_clock::now();
     std::cout << "image " << info.name << "\nmanifest sha256:" << info.manifest_digest.hex() << "\n";
     for (const auto& l : info.layers) std::cout << "layer " << l.tar_path.string() << "\n";
@@ -136,9 +127,6 @@ int main(int argc, char** argv) {
       while (std::getline(std::cin, line)) {
       }
     }
-  } catch (const mael::UserError& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    return 0;
+  });
 }
