@@ -60,6 +60,22 @@ def test_double_dash_starts_the_command_line(runner):
     assert r.returncode == 0 and r.stdout == "from the command line", r.stderr
 
 
+def test_bad_escape_char_is_refused_without_tty_too(runner):
+    line = one_line_error(runner.run([job("true", layers=busybox_layers())], "--escape-char", "xyz"))
+    assert line.startswith('error: command-line option --escape-char: invalid value "xyz": not an ASCII escape'), line
+
+
+def test_help_shows_the_configuration_sources_and_version_flags(runner):
+    r = runner.run(None, "--help")
+    assert r.returncode == 0
+    assert "-f,--file FILE" in r.stdout
+    assert "environment variables MAELSTROM_RUN_<NAME> or MAELSTROM_<NAME>" in r.stdout
+    assert "any arguments after the options replace the job's program" in r.stdout
+    for flag in ("-V", "--version"):
+        r = runner.run(None, flag)
+        assert r.returncode == 0 and r.stdout.startswith("maelstrom-run "), r.stderr
+
+
 def test_bad_network_value(runner):
     line = one_line_error(runner.run([job("true", network="internet")]))
     assert "internet" in line

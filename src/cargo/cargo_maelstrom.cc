@@ -486,7 +486,7 @@ int cargo_maelstrom_main(int argc, char** argv) {
   for (auto& w : words) args.push_back(w.data());
   CLI::App app{"Run Rust tests, each in its own container (a drop-in for `cargo test`).", kProgram};
   return run_tool(kProgram, app, [&] {
-    app.set_version_flag("--version", "cargo-maelstrom 0.1.0");
+    app.set_version_flag("-V,--version", "cargo-maelstrom 0.1.0");
     ConfigLoader loader(program_config_info(kProgram), app);
     add_client_config(loader, "cargo-maelstrom", "maelstrom/cache in cargo's target directory");
     add_runner_config(loader);

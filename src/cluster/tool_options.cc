@@ -59,7 +59,7 @@ int run_cluster_tool(const ClusterTool& tool, int argc, char** argv,
                      const std::function<int(const Config&)>& body) {
   CLI::App app{tool.about, tool.program};
   return run_tool(tool.program, app, [&] {
-    app.set_version_flag("--version", fmt::format("{} 0.1.0", tool.program));
+    app.set_version_flag("-V,--version", fmt::format("{} 0.1.0", tool.program));
     ConfigLoader loader(program_config_info(tool.program), app);
     declare(app, loader);
     add_tls_config(loader, tool.broker_side);

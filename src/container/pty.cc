@@ -108,11 +108,12 @@ void RawTerminal::restore() {
 }
 
 char parse_escape_char(std::string_view text, std::string_view source) {
-  auto bad = [&]() -> char {
-    throw UserError(std::string(source) + ": \"" + std::string(text) +
-                    "\" is not an ASCII escape character; use one character, caret notation (^]) or a "
-                    "byte escape (\\x1d)");
-  };
+  std::optional<char> c = escape_char_from(text);
+  if (!c) throw UserError(std::string(source) + ": \"" + std::string(text) + "\" is " + kBadEscapeChar);
+  return *c;
+}
+
+std::optional<char> escape_char_from(std::string_view text) {
   int c = -1;
   if (text.size() == 1) {
     c = static_cast<unsigned char>(text[0]);
@@ -139,7 +140,7 @@ char parse_escape_char(std::string_view text, std::string_view source) {
       c = hex_digit(rest[1]) * 16 + hex_digit(rest[2]);
     }
   }
-  if (c < 0 || c > 127) bad();
+  if (c < 0 || c > 127) return std::nullopt;
   return static_cast<char>(c);
 }
 

@@ -49,6 +49,10 @@ class RawTerminal {
 // Parses the escape-char setting: one character, caret notation ("^]"), or a
 // backslash escape ("\n", "\x1d"); ASCII only. Throws UserError naming `source`.
 char parse_escape_char(std::string_view text, std::string_view source);
+// The same without the throw: nullopt when `text` names no such character.
+std::optional<char> escape_char_from(std::string_view text);
+inline constexpr const char* kBadEscapeChar =
+    "not an ASCII escape character; use one character, caret notation (^]) or a byte escape (\\x1d)";
 
 // The escape character's state machine over what the user types: ESC ^C asks
 // to kill, ESC ^Z to suspend, ESC ESC sends one ESC; ESC and anything else

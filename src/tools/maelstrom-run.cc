@@ -254,13 +254,14 @@ void start_signal_thread(Client& client, const sigset_t& set) {
 int main_impl(int argc, char** argv) {
   CLI::App app{"Run jobs, each in its own container, described as a stream of JSON job specs.", kProgram};
   return run_tool(kProgram, app, [&] {
-    app.set_version_flag("--version", "maelstrom-run 0.1.0");
+    app.set_version_flag("-V,--version", "maelstrom-run 0.1.0");
     ConfigLoader loader(program_config_info(kProgram), app);
     add_client_config(loader, "run");
     std::string file;
     bool one = false, tty = false;
     std::vector<std::string> command;
-    app.add_option("-f,--file", file, "read job specs from FILE instead of standard input");
+    app.add_option("-f,--file", file, "read job specs from FILE instead of standard input")
+        ->type_name("FILE");
     auto* one_flag = app.add_flag("-1,--one", one, "run only the first job and exit the way it exited");
     app.add_flag(
            "-t,--tty", tty,
@@ -271,12 +272,18 @@ int main_impl(int argc, char** argv) {
                 .help = "with --tty, the key that starts an escape: then ^C kills maelstrom-run, ^Z suspends "
                         "it, the key again sends it to the job",
                 .default_value = "^]",
-                .value_name = "CHAR"});
+                .value_name = "CHAR",
+                .check = [](std::string_view v) -> std::optional<std::string> {
+                  if (escape_char_from(v)) return std::nullopt;
+                  return kBadEscapeChar;
+                }});
     // Everything from the first positional argument on is the job's command line,
     // options included (`--one sh -c 'exit 3'`).
     app.prefix_command();
     app.footer(
-        "With --one or --tty, any arguments after the options replace the job's program and arguments.");
+        "With --one or --tty, any arguments after the options replace the job's program and "
+        "arguments.\n\n" +
+        app.get_footer());
     app.parse(argc, argv);
     command = app.remaining();
     // The first argument that is not an option of ours starts the command line: `--` may
@@ -308,7 +315,8 @@ int main_impl(int argc, char** argv) {
     if (!file.empty()) {
       std::error_code ec;
       if (std::filesystem::is_directory(file, ec))
-        throw UserError("cannot read job file " + file + ": it is a directory; give a file of JSON job specs");
+        throw UserError("cannot read job file " + file +
+                        ": it is a directory; give a file of JSON job specs");
       fin.open(file);
       if (!fin) throw UserError("cannot open job file " + file + ": " + std::strerror(errno));
       source = file;

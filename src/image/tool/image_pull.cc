@@ -72,7 +72,7 @@ void extract_layer(const fs::path& tar, const fs::path& dest) {
 int main(int argc, char** argv) {
   CLI::App app{"Pulls a container image into the image depot and prints what a job would get from it.",
                "maelstrom-image-pull"};
-  app.set_version_flag("--version", "maelstrom-image-pull 0.1.0");
+  app.set_version_flag("-V,--version", "maelstrom-image-pull 0.1.0");
   mael::ImageOptions options;
   std::string depot, project, size_limit;
   fs::path extract;
