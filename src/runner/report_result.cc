@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "base/display_width.h"
+
 namespace mael {
 
 namespace {
@@ -32,8 +34,9 @@ std::string_view tail_within(std::string_view s, size_t max, size_t& width) {
   while (start > 0) {
     size_t p = start - 1;
     while (p > 0 && is_continuation(static_cast<unsigned char>(s[p]))) --p;
-    if (width + 1 > max) break;
-    ++width;
+    size_t len = 0, w = char_width_at(s, p, &len);
+    if (width + w > max) break;
+    width += w;
     start = p;
   }
   return s.substr(start);
@@ -63,10 +66,7 @@ const char* test_status_word(TestStatus s) {
 }
 
 size_t text_width(std::string_view s) {
-  size_t w = 0;
-  for (char c : s)
-    if (!is_continuation(static_cast<unsigned char>(c))) ++w;
-  return w;
+  return display_width(s);
 }
 
 std::vector<std::string> split_output_lines(std::string_view output) {

@@ -59,7 +59,7 @@ std::string status_line(const TestResult& r, size_t width, bool color);
 void format_result(const TestResult& r, size_t width, bool color, std::vector<std::string>& out,
                    std::vector<std::string>& err);
 
-// Display width of UTF-8 text, counting each code point as one column.
+// Terminal columns of UTF-8 text (base/display_width.h: wide characters take two).
 size_t text_width(std::string_view s);
 
 }  // namespace mael

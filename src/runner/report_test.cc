@@ -88,6 +88,14 @@ TEST(StatusLine, LongNamesAreCutFromTheStart) {
   std::string uline = status_line(u, 20, false);
   EXPECT_EQ(text_width(uline), 20u);
   EXPECT_EQ(uline.substr(0, 3), "<\xc3\xa9");
+  // Wide characters take two columns: the line still fits, the dots make up the rest.
+  TestResult wide = test_result_from_outcome("pkg \xe6\xb5\x8b\xe8\xaf\x95", exited(0), 1);  // 测试
+  std::string wline = status_line(wide, 40, false);
+  EXPECT_EQ(text_width(wline), 40u);
+  EXPECT_EQ(wline, "pkg \xe6\xb5\x8b\xe8\xaf\x95" + std::string(40 - 8 - 11, '.') + "OK   1.234s");
+  TestResult long_wide =
+      test_result_from_outcome(std::string(30, 'x') + "\xe6\xb5\x8b\xe8\xaf\x95", exited(0), 1);
+  EXPECT_EQ(text_width(status_line(long_wide, 20, false)), 20u);
 }
 
 TEST(Results, FromOutcomes) {
