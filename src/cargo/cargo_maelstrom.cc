@@ -242,6 +242,22 @@ class PhaseLog {
 //   client thread: opens the cache and prepares containers meanwhile (BackgroundClient);
 //   pool threads:  list a binary (both listings at once), build its jobs, submit them.
 // Jobs start as soon as the first binary is listed; the executor orders them.
+// The UI of the run in progress, for the signal thread to abandon before it ends the process.
+std::mutex g_shown_ui_mu;
+RunUi* g_shown_ui = nullptr;
+struct ShownUi {
+  explicit ShownUi(RunUi* ui) {
+    std::lock_guard lk(g_shown_ui_mu);
+    g_shown_ui = ui;
+  }
+  ~ShownUi() {
+    std::lock_guard lk(g_shown_ui_mu);
+    g_shown_ui = nullptr;
+  }
+  ShownUi(const ShownUi&) = delete;
+  ShownUi& operator=(const ShownUi&) = delete;
+};
+
 int run_once(const Session& s, std::atomic<Client*>& current_client) {
   PhaseLog phase;
   const AdapterInfo& adapter = cargo_adapter();
@@ -312,6 +328,7 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
     cargo = std::make_unique<ChildProcess>(cargo_test_build_args(s.cargo, selected, color));
 
   std::unique_ptr<RunUi> ui = make_run_ui(ui_settings);
+  ShownUi shown(ui.get());
   if (!note.empty()) ui->message(note);
 
   RunLoopOptions loop;
@@ -468,6 +485,10 @@ void start_signal_thread(std::atomic<Client*>& client, const sigset_t& set) {
   std::thread([&client, set] {
     int sig = 0;
     sigwait(&set, &sig);
+    // Held until the process ends: the run's UI stays alive (once abandoned it reports nothing
+    // more), and the main thread, finishing the run, waits for the exit here.
+    std::lock_guard lk(g_shown_ui_mu);
+    if (g_shown_ui) g_shown_ui->abandon();
     if (Client* c = client.load()) c->cancel_all();
     std::fflush(stdout);
     std::fprintf(stderr, "\ninterrupted\n");

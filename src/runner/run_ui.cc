@@ -5,6 +5,7 @@
 
 #include <condition_variable>
 #include <map>
+#include <shared_mutex>
 #include <thread>
 
 #include "base/error.h"
@@ -198,6 +199,13 @@ class FancyUi : public RunUi {
     if (!warnings.empty()) std::fputs(warnings.c_str(), s_.out);
     std::fflush(s_.out);
   }
+  void abandon() override {
+    stop();
+    std::lock_guard lk(mu_);
+    clear_live();
+    flush_above();
+    std::fflush(s_.out);
+  }
 
  private:
   struct Job {
@@ -282,6 +290,57 @@ class FancyUi : public RunUi {
   std::thread ticker_;
 };
 
+// Forwards to the UI until abandon(), then nothing: the one place that mutes a run's output.
+class AbandonableUi : public RunUi {
+ public:
+  explicit AbandonableUi(std::unique_ptr<RunUi> inner) : inner_(std::move(inner)) {}
+  void build_output(std::string_view chunk) override {
+    forward([&](RunUi& u) { u.build_output(chunk); });
+  }
+  void build_done() override {
+    forward([](RunUi& u) { u.build_done(); });
+  }
+  void list_line(const std::string& line) override {
+    forward([&](RunUi& u) { u.list_line(line); });
+  }
+  void expected_jobs(size_t n) override {
+    forward([&](RunUi& u) { u.expected_jobs(n); });
+  }
+  void job_enqueued(uint64_t id, const std::string& name) override {
+    forward([&](RunUi& u) { u.job_enqueued(id, name); });
+  }
+  void job_state(uint64_t id, JobState st) override {
+    forward([&](RunUi& u) { u.job_state(id, st); });
+  }
+  void job_finished(uint64_t id, const TestResult& r) override {
+    forward([&](RunUi& u) { u.job_finished(id, r); });
+  }
+  void message(const std::string& line) override {
+    forward([&](RunUi& u) { u.message(line); });
+  }
+  void finish(const std::vector<std::string>& summary, const std::string& warnings) override {
+    forward([&](RunUi& u) { u.finish(summary, warnings); });
+  }
+  void abandon() override {
+    std::unique_lock lk(mu_);
+    if (abandoned_) return;
+    abandoned_ = true;
+    inner_->abandon();
+  }
+
+ private:
+  // Shared for the calls (the UIs lock for themselves), exclusive for abandon().
+  template <typename F>
+  void forward(F&& f) {
+    std::shared_lock lk(mu_);
+    if (!abandoned_) f(*inner_);
+  }
+
+  std::unique_ptr<RunUi> inner_;
+  std::shared_mutex mu_;
+  bool abandoned_ = false;
+};
+
 }  // namespace
 
 std::vector<std::string> render_live_area(const LiveState& s, size_t width, size_t max_running) {
@@ -322,11 +381,13 @@ std::vector<std::string> render_live_area(const LiveState& s, size_t width, size
 }
 
 std::unique_ptr<RunUi> make_run_ui(const UiSettings& settings) {
+  std::unique_ptr<RunUi> ui;
   switch (effective_ui_kind(settings.kind, settings.stdout_tty)) {
-    case UiKind::Fancy: return std::make_unique<FancyUi>(settings);
-    case UiKind::Quiet: return std::make_unique<QuietUi>(settings);
-    default: return std::make_unique<SimpleUi>(settings);
+    case UiKind::Fancy: ui = std::make_unique<FancyUi>(settings); break;
+    case UiKind::Quiet: ui = std::make_unique<QuietUi>(settings); break;
+    default: ui = std::make_unique<SimpleUi>(settings); break;
   }
+  return std::make_unique<AbandonableUi>(std::move(ui));
 }
 
 }  // namespace mael

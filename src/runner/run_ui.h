@@ -44,6 +44,9 @@ class RunUi {
   virtual void message(const std::string& line) = 0;
   // The end: summary lines, then the build tool's warnings (may be empty).
   virtual void finish(const std::vector<std::string>& summary, const std::string& build_warnings) = 0;
+  // The run is being abandoned (Ctrl-C): show what already finished, take the live area off
+  // the terminal, and ignore every call after this one (cancelled jobs are not reported).
+  virtual void abandon() {}
 };
 
 struct UiSettings {
@@ -56,6 +59,7 @@ struct UiSettings {
 
 // Resolves Auto and refuses fancy without a terminal (UserError).
 UiKind effective_ui_kind(UiKind requested, bool stdout_tty);
+// The UI of the settings' kind; after its abandon() every call is ignored.
 std::unique_ptr<RunUi> make_run_ui(const UiSettings& settings);
 
 // The terminal's width when fd is a terminal, else 80.

@@ -30,6 +30,16 @@ namespace {
 
 constexpr const char* kProgram = "maelstrom-run";
 
+// Set by the signal thread before it cancels every job: their outcomes are not reported (it
+// says once that every job was stopped, then ends the process).
+std::atomic<bool> g_interrupted = false;
+
+// Parks a thread that must not report anything more once interrupted (the signal thread exits).
+void wait_if_interrupted() {
+  if (!g_interrupted) return;
+  for (;;) ::pause();
+}
+
 // Whether the job ended because the broker stopped or went away: the client
 // has logged that once, naming the broker, so the job needs no line of its own.
 bool lost_with_broker(const Client& client, const JobOutcome& o) {
@@ -105,7 +115,7 @@ int run_stream(Client& client, JobSpecStreamReader& reader) {
     JobPlace place{reader.source_name(), item->line};
     place.naming_it([&] {
       client.run_job(std::get<JobSpec>(item->item), nullptr, [&, n](JobOutcome o) {
-        if (abandoned) return;
+        if (abandoned || g_interrupted) return;  // cancelled by us: nothing to say about it
         int code = 1;
         if (!lost_with_broker(client, o)) {
           std::lock_guard lk(out_mu);
@@ -170,6 +180,7 @@ int run_one(Client& client, JobSpecStreamReader& reader, const std::vector<std::
   place.naming_it(
       [&] { client.run_job(spec, nullptr, [&](JobOutcome o) { done.set_value(std::move(o)); }); });
   JobOutcome o = done.get_future().get();
+  wait_if_interrupted();
   if (lost_with_broker(client, o)) return 1;
   int code = print_job_outcome(o, "");
   mirror_signal(o);
@@ -243,6 +254,7 @@ void start_signal_thread(Client& client, const sigset_t& set) {
   std::thread([&client, set] {
     int sig = 0;
     sigwait(&set, &sig);
+    g_interrupted = true;
     client.cancel_all();
     client.wait_idle();
     std::fprintf(stderr, "interrupted: every job was stopped\n");

@@ -360,3 +360,34 @@ def test_test_lists_are_reused_until_the_binary_is_rebuilt(fresh):
     r = fresh.run(*only_alpha)
     assert known not in r.stderr, r.stderr
     assert "alpha added_later....." in r.stdout, r.stdout
+
+
+def test_ctrl_c_takes_the_live_view_off_the_terminal_and_reports_no_cancelled_test(ws):
+    import os
+    import pty
+    import select
+    import signal
+    master, slave = pty.openpty()
+    os.set_blocking(master, False)
+    cmd = [bin_path("cargo-maelstrom"), "--ui", "fancy", "--timeout", "300",
+           "-i", "name.equals(tests::hangs) | name.equals(tests::adds)"]
+    p = subprocess.Popen(cmd, cwd=ws.ws, env=cargo_env(ws.home), stdin=slave, stdout=slave, stderr=slave,
+                         start_new_session=True)
+    os.close(slave)
+    out = b""
+    deadline = time.monotonic() + 120
+    while b"tests::hangs" not in out.split(b"running tests:")[-1] or b"running tests:" not in out:
+        assert time.monotonic() < deadline and p.poll() is None, out.decode(errors="replace")
+        if select.select([master], [], [], 0.5)[0]:
+            try:
+                out += os.read(master, 65536)
+            except OSError:
+                break
+    os.killpg(p.pid, signal.SIGINT)
+    from testlib import read_terminal_until_closed
+    rest = read_terminal_until_closed(master, 30)
+    assert p.wait(timeout=30) == 128 + signal.SIGINT
+    text = rest.decode(errors="replace")
+    # The live area is erased (cursor up to its first line, clear to the end) before the last word.
+    assert "\x1b[J" in text and text.rstrip().endswith("interrupted"), text
+    assert "ERR" not in text and "job cancelled" not in text and "Test Summary" not in text, text
