@@ -51,8 +51,12 @@ def test_job_file_that_is_a_directory(runner):
 
 def test_mistyped_option_is_not_taken_for_a_program(runner):
     for args in (["--bogus"], ["--one", "--slot", "3"]):
-        line = one_line_error(runner.run([job("true", layers=busybox_layers())], *args))
-        assert line.startswith(f"error: unknown option {args[-2] if len(args) > 1 else args[0]}; see maelstrom-run --help"), line
+        r = runner.run([job("true", layers=busybox_layers())], *args)
+        assert r.returncode == 2, r.stderr  # a usage error, as the option parser's own
+        line = one_line_error(r)
+        opt = args[-2] if len(args) > 1 else args[0]
+        assert line.startswith(f"error: unknown option {opt} ("), line
+        assert line.endswith("(see maelstrom-run --help)"), line
 
 
 def test_double_dash_starts_the_command_line(runner):

@@ -44,20 +44,32 @@ size_t codepoint_width(char32_t c) {
 }
 
 size_t char_width_at(std::string_view s, size_t i, size_t* len) {
-  auto b = static_cast<unsigned char>(s[i]);
-  size_t n = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 0;
-  if (n == 0 || i + n > s.size()) {  // not a lead byte, or cut short
-    *len = 1;
-    return 1;
+  *len = 1;
+  auto byte = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  unsigned char b = byte(0);
+  if (b < 0x80) return codepoint_width(b);
+  // Well-formed UTF-8 only (no overlong forms, surrogates or values above U+10FFFF): the
+  // lead byte gives the length and the range of the second byte.
+  size_t n;
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (b >= 0xC2 && b <= 0xDF) {
+    n = 2;
+  } else if (b >= 0xE0 && b <= 0xEF) {
+    n = 3;
+    if (b == 0xE0) lo = 0xA0;
+    if (b == 0xED) hi = 0x9F;
+  } else if (b >= 0xF0 && b <= 0xF4) {
+    n = 4;
+    if (b == 0xF0) lo = 0x90;
+    if (b == 0xF4) hi = 0x8F;
+  } else {
+    return 1;  // a stray continuation byte or an impossible lead byte
   }
-  char32_t c = n == 1 ? b : b & (0x7F >> n);
+  if (i + n > s.size() || byte(1) < lo || byte(1) > hi) return 1;
+  char32_t c = b & (0x7F >> n);
   for (size_t k = 1; k < n; ++k) {
-    auto cont = static_cast<unsigned char>(s[i + k]);
-    if ((cont & 0xC0) != 0x80) {
-      *len = 1;
-      return 1;
-    }
-    c = (c << 6) | (cont & 0x3F);
+    if ((byte(k) & 0xC0) != 0x80) return 1;
+    c = (c << 6) | (byte(k) & 0x3F);
   }
   *len = n;
   return codepoint_width(c);

@@ -14,6 +14,13 @@ class UserError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A command line that cannot be understood (like an unknown option): tools add
+// "see PROGRAM --help" and exit with 2, as for the argument parser's own errors.
+class UsageError : public UserError {
+ public:
+  using UserError::UserError;
+};
+
 // Wraps a failing syscall with the operation it was part of.
 [[noreturn]] inline void throw_errno(const std::string& what, int err = errno) {
   throw std::system_error(err, std::generic_category(), what);

@@ -19,6 +19,9 @@ inline int run_tool(const char* program, CLI::App& app, const std::function<int(
     if (e.get_exit_code() == 0) return app.exit(e);
     std::fprintf(stderr, "error: %s (see %s --help)\n", e.what(), program);
     return 2;
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "error: %s (see %s --help)\n", e.what(), program);
+    return 2;
   } catch (const UserError& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

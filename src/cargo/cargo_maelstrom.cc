@@ -242,6 +242,14 @@ class PhaseLog {
 //   client thread: opens the cache and prepares containers meanwhile (BackgroundClient);
 //   pool threads:  list a binary (both listings at once), build its jobs, submit them.
 // Jobs start as soon as the first binary is listed; the executor orders them.
+// Set by the signal thread first thing: from then on it alone speaks (one line) and ends the
+// process; cargo, which got the terminal's signal too, may fail meanwhile and must not be reported.
+std::atomic<bool> g_interrupted = false;
+void park_if_interrupted() {
+  if (!g_interrupted) return;
+  for (;;) ::pause();
+}
+
 // The UI of the run in progress, for the signal thread to abandon before it ends the process.
 std::mutex g_shown_ui_mu;
 RunUi* g_shown_ui = nullptr;
@@ -464,6 +472,7 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
     ui->message(std::string("warning: could not save the test listing: ") + e.what());
   }
   if (build_failed) {
+    park_if_interrupted();
     // What is known: the tests that finished while the build went on.
     if (!s.flags.junit.empty()) write_junit_xml(s.flags.junit, kProgram, res.junit);
     if (effective_ui_kind(ui_settings.kind, s.stdout_tty) != UiKind::Simple)
@@ -485,6 +494,7 @@ void start_signal_thread(std::atomic<Client*>& client, const sigset_t& set) {
   std::thread([&client, set] {
     int sig = 0;
     sigwait(&set, &sig);
+    g_interrupted = true;
     // Held until the process ends: the run's UI stays alive (once abandoned it reports nothing
     // more), and the main thread, finishing the run, waits for the exit here.
     std::lock_guard lk(g_shown_ui_mu);
@@ -494,6 +504,20 @@ void start_signal_thread(std::atomic<Client*>& client, const sigset_t& set) {
     std::fprintf(stderr, "\ninterrupted\n");
     _exit(128 + sig);
   }).detach();
+}
+
+// The parser takes positional words as test binary arguments with or without `--`; like
+// Maelstrom's, we take them only after it (`cargo maelstrom adds` is not a name filter here).
+void refuse_words_before_double_dash(const std::vector<std::string>& words, const Config& config) {
+  const ConfigValue& v = config.get("extra-test-binary-args");
+  if (v.source != "command-line arguments after --") return;
+  auto dd = std::find(words.begin(), words.end(), "--");
+  size_t after = dd == words.end() ? 0 : static_cast<size_t>(words.end() - dd - 1);
+  if (v.list.size() <= after) return;
+  const std::string& word = v.list.front();
+  throw UsageError("unexpected argument '" + word +
+                   "': to run only some tests use a filter, e.g. -i 'name.contains(" + word +
+                   ")'; arguments for the test binaries go after --");
 }
 
 }  // namespace
@@ -525,6 +549,7 @@ int cargo_maelstrom_main(int argc, char** argv) {
     lb->excludes(lp);
     app.parse(static_cast<int>(args.size()), args.data());
     Config config = loader.load(environment_map());
+    refuse_words_before_double_dash(words, config);
     if (loader.print_config_requested()) {
       std::fputs(config.to_toml().c_str(), stdout);
       return 0;
@@ -546,8 +571,14 @@ int cargo_maelstrom_main(int argc, char** argv) {
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     std::atomic<Client*> current_client{nullptr};
     start_signal_thread(current_client, set);
-    if (!flags.watch || flags.init || list.tests || list.binaries || list.packages)
-      return run_once(s, current_client);
+    if (!flags.watch || flags.init || list.tests || list.binaries || list.packages) {
+      try {
+        return run_once(s, current_client);
+      } catch (...) {
+        park_if_interrupted();  // e.g. cargo metadata, killed by the same Ctrl-C
+        throw;
+      }
+    }
     // --watch: run, wait for a change outside the target directory, run again. The watch starts
     // before the run so that edits made while tests run trigger the next one.
     for (;;) {
@@ -558,9 +589,11 @@ int cargo_maelstrom_main(int argc, char** argv) {
       try {
         code = run_once(s, current_client);
       } catch (const UserError& e) {
+        park_if_interrupted();
         std::fprintf(stderr, "error: %s\n", e.what());
         code = 1;
       }
+      park_if_interrupted();
       std::printf("exit code %d; waiting for changes in %s (Ctrl-C to stop)\n", code,
                   ws.workspace_root.c_str());
       std::fflush(stdout);

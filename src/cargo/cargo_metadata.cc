@@ -1,5 +1,6 @@
 #include "cargo/cargo_metadata.h"
 
+#include <cctype>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -73,6 +74,18 @@ std::string case_display_name(const std::string& package, const std::string& tar
   return s + case_name;
 }
 
+namespace {
+
+// The source lines cargo quotes under a TOML error ("|", "2 | jobs = { y", "|   ^").
+bool is_code_excerpt(const std::string& line) {
+  size_t i = 0;
+  while (i < line.size() && std::isdigit(static_cast<unsigned char>(line[i]))) ++i;
+  while (i < line.size() && line[i] == ' ') ++i;
+  return i < line.size() && line[i] == '|';
+}
+
+}  // namespace
+
 std::string cargo_error_summary(const std::string& err) {
   std::vector<std::string> lines;
   for (size_t start = 0; start < err.size();) {
@@ -102,7 +115,7 @@ std::string cargo_error_summary(const std::string& err) {
       // The cause is the indented text up to the next blank line.
       std::string cause;
       for (++j; j < lines.size() && !trimmed(lines[j]).empty(); ++j)
-        cause += (cause.empty() ? "" : " ") + trimmed(lines[j]);
+        if (!is_code_excerpt(trimmed(lines[j]))) cause += (cause.empty() ? "" : " ") + trimmed(lines[j]);
       if (!cause.empty()) causes.push_back(cause);
     }
   }

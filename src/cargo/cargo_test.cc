@@ -74,6 +74,14 @@ TEST(CargoMetadata, ErrorSummaryKeepsWhereAndWhy) {
       "failed to get `dep` as a dependency of package `p v0.1.0`: failed to load source for dependency "
       "`dep`: failed to read `/nope/Cargo.toml`: No such file or directory (os error 2)");
   EXPECT_EQ(cargo_error_summary("warning: something\nerror: it broke\nerror: another\n"), "it broke");
+  // The source lines cargo quotes inside a cause are left out.
+  EXPECT_EQ(
+      cargo_error_summary(
+          "error: could not load Cargo configuration\n\nCaused by:\n  could not parse TOML "
+          "configuration in `/w/.cargo/config.toml`\n\nCaused by:\n  TOML parse error at line 2, "
+          "column 12\n    |\n  2 | jobs = { y\n    |            ^\n  unclosed inline table\n"),
+      "could not load Cargo configuration: could not parse TOML configuration in `/w/.cargo/config.toml`: "
+      "TOML parse error at line 2, column 12 unclosed inline table");
   EXPECT_EQ(cargo_error_summary("\n  odd output\n"), "odd output");
   EXPECT_EQ(cargo_error_summary(""), "no error message");
 }

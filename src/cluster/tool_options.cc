@@ -86,12 +86,13 @@ void add_broker_config(ConfigLoader& loader, std::string help) {
 std::optional<std::string> host_port_problem(std::string_view value) {
   const char* form = "expected HOST:PORT, e.g. localhost:9001";
   size_t colon = value.rfind(':');
-  if (colon == std::string_view::npos) return std::string(form) + " (the port is missing)";
+  if (colon == std::string_view::npos || value.ends_with(']'))
+    return std::string(form) + " (the port is missing)";
   std::string_view host = value.substr(0, colon), port = value.substr(colon + 1);
   if (host.empty()) return std::string(form) + " (the host is missing)";
   for (char c : host)
     if (std::isspace(static_cast<unsigned char>(c)) || c == '/') return std::string(form);
-  if (host.front() == '[' ? host.back() != ']' : host.find(':') != std::string_view::npos)
+  if (host.front() == '[' ? host.size() < 3 || host.back() != ']' : host.find(':') != std::string_view::npos)
     return std::string("write an IPv6 host in brackets, e.g. [::1]:9001");
   bool digits = !port.empty() && port.size() <= 5 &&
                 std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });

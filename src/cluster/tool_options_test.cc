@@ -19,6 +19,8 @@ TEST(HostPort, SaysWhatIsWrong) {
     EXPECT_EQ(host_port_problem(port), "the port must be a number from 1 to 65535") << port;
   EXPECT_EQ(host_port_problem("::1:9001"), "write an IPv6 host in brackets, e.g. [::1]:9001");
   EXPECT_EQ(host_port_problem("[::1:9001"), "write an IPv6 host in brackets, e.g. [::1]:9001");
+  EXPECT_EQ(host_port_problem("[]:9001"), "write an IPv6 host in brackets, e.g. [::1]:9001");
+  EXPECT_EQ(host_port_problem("[::1]"), "expected HOST:PORT, e.g. localhost:9001 (the port is missing)");
   EXPECT_EQ(host_port_problem("http://broker:9001"), "expected HOST:PORT, e.g. localhost:9001");
   EXPECT_EQ(host_port_problem("my host:9001"), "expected HOST:PORT, e.g. localhost:9001");
 }

@@ -30,8 +30,8 @@ mounts = [
     { type = "devices", devices = ["full", "null", "random", "urandom", "zero"] },
 ]
 
-# Pass the backtrace settings through. `added_environment` only adds, so later
-# directives that set `environment` keep these.
+# Pass the backtrace settings through. A later directive that sets `environment`
+# replaces these too; one that uses `added_environment` keeps them.
 [directives.added_environment]
 RUST_BACKTRACE = "$env{RUST_BACKTRACE:-0}"
 RUST_LIB_BACKTRACE = "$env{RUST_LIB_BACKTRACE:-0}"
@@ -143,8 +143,9 @@ mounts = [
     { type = "devices", devices = ["full", "null", "random", "urandom", "zero"] },
 ]
 
-# `added_environment` only adds, so later directives that set `environment`
-# keep this. Each job runs one test, so pytest-xdist should not fan out.
+# Each job runs one test, so pytest-xdist should not fan out. A later directive
+# that sets `environment` replaces this too; one that uses `added_environment`
+# keeps it.
 [directives.added_environment]
 PYTEST_XDIST_AUTO_NUM_WORKERS = "1"
 

@@ -34,7 +34,8 @@ std::string_view tail_within(std::string_view s, size_t max, size_t& width) {
   while (start > 0) {
     size_t p = start - 1;
     while (p > 0 && is_continuation(static_cast<unsigned char>(s[p]))) --p;
-    size_t len = 0, w = char_width_at(s, p, &len);
+    // Measured as display_width measures it (a short or broken sequence is one column a byte).
+    size_t w = display_width(s.substr(p, start - p));
     if (width + w > max) break;
     width += w;
     start = p;

@@ -104,7 +104,7 @@ int run_stream(Client& client, JobSpecStreamReader& reader) {
     }
   });
   uint64_t next = 1;
-  while (!client.broker_error()) {
+  while (!client.broker_error() && !g_interrupted) {
     auto item = reader.next();
     if (!item) break;
     if (auto* containers = std::get_if<std::map<std::string, ContainerSpec>>(&item->item)) {
@@ -133,6 +133,7 @@ int run_stream(Client& client, JobSpecStreamReader& reader) {
     });
   }
   client.wait_idle();
+  wait_if_interrupted();  // the signal thread ends the process: no exit code of ours
   if (client.broker_error()) return 1;
   return any_failure ? (first_failure ? first_failure.load() : 1) : 0;
 }
@@ -303,8 +304,8 @@ int main_impl(int argc, char** argv) {
     if (!command.empty() && command[0] == "--") {
       command.erase(command.begin());
     } else if (!command.empty() && command[0].size() > 1 && command[0][0] == '-') {
-      throw UserError("unknown option " + command[0] + "; see " + std::string(kProgram) +
-                      " --help (a program whose name starts with '-' goes after --)");
+      throw UsageError("unknown option " + command[0] +
+                       " (a program whose name starts with '-' goes after --)");
     }
     Config config = loader.load(environment_map());
     if (loader.print_config_requested()) {

@@ -229,6 +229,13 @@ def test_bad_inputs_give_one_line_errors(fresh, tmp_path):
     line = r.stderr.strip()
     assert "cargo-maelstrom.toml" in line and "line 3" in line and "bogus" in line
 
+    # A word before -- is not a name filter (as in cargo test) but a usage error saying what to do.
+    r = fresh.run("adds")
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip() == ("error: unexpected argument 'adds': to run only some tests use a filter, e.g. "
+                                "-i 'name.contains(adds)'; arguments for the test binaries go after -- "
+                                "(see cargo-maelstrom --help)"), r.stderr
+
     # A broken manifest: cargo's location and message, in one line.
     broken = tmp_path / "broken-manifest"
     (broken / "src").mkdir(parents=True)
