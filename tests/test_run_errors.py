@@ -97,3 +97,12 @@ def test_print_config_shows_layering(runner):
     assert "slots = 3" in r.stdout
     r = runner.run(None, "-P", "--slots", "5", env={"MAELSTROM_RUN_SLOTS": "3"})
     assert "slots = 5" in r.stdout
+
+
+def test_unusable_cache_and_depot_directories_name_their_option(runner):
+    line = one_line_error(runner.run([job("true")], "--cache-root", ""))
+    assert line == 'error: command-line option --cache-root: invalid value "": an empty path; give a directory'
+    line = one_line_error(runner.run([{"image": "oci:/nonexistent", "program": "/bin/sh"}],
+                                     "--container-image-depot-root", "/proc/none"))
+    assert "cannot use container image depot /proc/none" in line, line
+    assert line.endswith("pick another with --container-image-depot-root"), line

@@ -215,6 +215,9 @@ def test_output_truncation(runner):
     assert r.returncode == 0
     assert len(r.stdout) == 1000
     assert "4000 bytes lost" in r.stderr
+    # Cut stderr: the notice starts a line of its own.
+    r = runner.run([job("sh", "-c", "printf errerrerrerrerr >&2")], "--inline-limit", "10")
+    assert r.stderr.splitlines() == ["errerrerre", "job 1: stderr truncated, 5 bytes lost"], r.stderr
 
 
 def test_stdin_is_at_eof(runner):

@@ -481,7 +481,14 @@ void ConfigLoader::add(ConfigOption option) {
     slot->cli =
         app_.add_option(flag, slot->value, help)->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   }
-  if (!o.value_name.empty()) slot->cli->type_name(o.value_name);
+  if (!o.value_name.empty())
+    slot->cli->type_name(o.value_name);
+  else if (o.type == ConfigType::Duration)
+    slot->cli->type_name("DURATION");
+  else if (o.type == ConfigType::Size)
+    slot->cli->type_name("BYTES");
+  else if (o.type == ConfigType::Int)
+    slot->cli->type_name("N");
   slots_.push_back(std::move(slot));
 }
 

@@ -36,7 +36,8 @@ void add_client_config(ConfigLoader& loader, std::string_view cache_dir_name,
               .type = ConfigType::String,
               .help = "directory where container images are downloaded and kept",
               .default_value = xdg_cache_home() + "/maelstrom/container",
-              .value_name = "PATH"});
+              .value_name = "PATH",
+              .check = cluster::not_an_empty_path});
   loader.add({.name = "container-image-depot-size",
               .type = ConfigType::Size,
               .help = "target disk space for the container image depot; images no process uses are "

@@ -7,9 +7,12 @@ namespace mael {
 static void print_stream(FILE* f, const JobOutput& out, const std::string& prefix, const char* name) {
   std::fwrite(out.first.data(), 1, out.first.size(), f);
   std::fflush(f);
-  if (out.truncated)
-    std::fprintf(stderr, "%s%s truncated, %llu bytes lost\n", prefix.c_str(), name,
+  if (out.truncated) {
+    // On its own line, also when it follows stderr's kept bytes cut mid-line.
+    const char* sep = f == stderr && !out.first.empty() && out.first.back() != '\n' ? "\n" : "";
+    std::fprintf(stderr, "%s%s%s truncated, %llu bytes lost\n", sep, prefix.c_str(), name,
                  static_cast<unsigned long long>(out.truncated));
+  }
 }
 
 int print_job_outcome(const JobOutcome& o, const std::string& prefix) {

@@ -107,6 +107,11 @@ std::string broker_from_config(const Config& config) {
   return *broker;
 }
 
+std::optional<std::string> not_an_empty_path(std::string_view value) {
+  if (value.empty()) return "an empty path; give a directory";
+  return std::nullopt;
+}
+
 void add_cache_config(ConfigLoader& loader, const std::string& what, const std::string& project_default) {
   loader.add(
       {.name = "cache-root",
@@ -114,7 +119,8 @@ void add_cache_config(ConfigLoader& loader, const std::string& what, const std::
        .help = "directory of the cache of artifacts (layer blobs and extracted layers)",
        .default_value = project_default.empty() ? std::optional(default_cache_root(what)) : std::nullopt,
        .value_name = "PATH",
-       .default_note = project_default});
+       .default_note = project_default,
+       .check = not_an_empty_path});
   loader.add({.name = "cache-size",
               .type = ConfigType::Size,
               .help = "target disk space of the cache; unused entries beyond it are evicted, least recently "

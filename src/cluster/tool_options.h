@@ -42,6 +42,8 @@ int run_cluster_tool(const ClusterTool& tool, int argc, char** argv,
 // -b/--broker HOST:PORT, and reading it back (UserError when absent).
 // HOST:PORT with a port from 1 to 65535 (an IPv6 host in brackets) is checked by the loader.
 void add_broker_config(ConfigLoader& loader, std::string help = "HOST:PORT of the broker");
+// A check for path options: refuses "".
+std::optional<std::string> not_an_empty_path(std::string_view value);
 // Why `value` is not a HOST:PORT a connection can be made to (nullopt: it is).
 std::optional<std::string> host_port_problem(std::string_view value);
 std::string broker_from_config(const Config& config);

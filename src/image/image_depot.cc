@@ -92,9 +92,14 @@ ImageDepot::ImageDepot(ImageOptions options) : options_(std::move(options)) {
     item.erase(item.find_last_not_of(" \t") + 1);
     if (!item.empty()) options_.insecure_registries.push_back(item);
   }
-  store_ = std::make_unique<BlobStore>(options_.depot_root);
-  fs::create_directories(options_.depot_root / "images");
-  fs::create_directories(options_.depot_root / "pins");
+  try {
+    store_ = std::make_unique<BlobStore>(options_.depot_root);
+    fs::create_directories(options_.depot_root / "images");
+    fs::create_directories(options_.depot_root / "pins");
+  } catch (const fs::filesystem_error& e) {
+    throw UserError("cannot use container image depot " + options_.depot_root.string() + ": " +
+                    e.code().message() + "; pick another with --container-image-depot-root");
+  }
   board_ = std::make_unique<ProgressBoard>(options_.progress);
 }
 

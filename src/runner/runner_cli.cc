@@ -30,7 +30,8 @@ void add_runner_config(ConfigLoader& loader) {
               .min = 1});
   loader.add({.name = "timeout",
               .type = ConfigType::Duration,
-              .help = "timeout for every test, overriding the spec file (0: none)",
+              .help = "timeout for every test, overriding the spec file: seconds, or a duration such as "
+                      "\"500ms\" or \"2m\" (0: none)",
               .short_name = 't',
               .value_name = "SECONDS"});
 }
@@ -73,7 +74,7 @@ void add_runner_flags(CLI::App& app, RunnerFlags& f) {
               return "the directory " + parent.string() + " does not exist: create it first";
             return "";
           },
-          "PATH");
+          "");  // no validator name: --help shows the option as PATH, not PATH:PATH
 }
 
 RunnerSettings runner_settings_from(const Config& config) {
