@@ -465,6 +465,12 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
   if (run.stopped()) discovery_complete = false;
   RunResult res = run.finish(discovery_complete);
   phase("jobs done");
+  if (res.setup_error) {
+    park_if_interrupted();
+    ui->abandon();
+    throw UserError("cannot run " + *res.setup_error + " (check the directives of " + spec_path.string() +
+                    ")");
+  }
   try {
     listing.save(test_listing_path(state_dir));
     case_lists.save();

@@ -124,16 +124,6 @@ TestResult test_result_from_outcome(std::string name, const JobOutcome& outcome,
   return r;
 }
 
-TestResult error_result(std::string name, const std::string& message) {
-  TestResult r;
-  r.name = std::move(name);
-  r.status = TestStatus::Error;
-  r.details = "remote error: " + message;
-  r.reason = *r.details;
-  r.exit_code = 1;
-  return r;
-}
-
 TestResult ignored_result(std::string name) {
   TestResult r;
   r.name = std::move(name);

@@ -45,8 +45,6 @@ struct OutcomeHooks {
 // "system error: ...". `job_id` appears in "job N: stdout truncated, B bytes lost".
 TestResult test_result_from_outcome(std::string name, const JobOutcome& outcome, uint64_t job_id,
                                     const OutcomeHooks& hooks = {});
-// A test that could not be run at all (ERR "remote error: ...").
-TestResult error_result(std::string name, const std::string& message);
 TestResult ignored_result(std::string name);
 
 // Splits output at '\n'; a final line without '\n' is kept, the empty tail after a final '\n'

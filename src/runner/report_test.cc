@@ -135,7 +135,6 @@ TEST(Results, FromOutcomes) {
   EXPECT_EQ(e.details, "execution error: no such program");
   EXPECT_FALSE(e.duration);
   EXPECT_EQ(status_line(e, 20, false), "t.......ERR         ");
-  EXPECT_EQ(error_result("t", "lost").details, "remote error: lost");
 
   OutcomeHooks hooks;
   hooks.was_ignored = [](const std::vector<std::string>& lines) {

@@ -70,10 +70,14 @@ void TestRun::add_cases(std::vector<TestCase> cases) {
             shared->spec, [this, id](JobState s) { ui_.job_state(id, s); },
             [this, id, shared](JobOutcome o) { on_done(id, *shared, std::move(o)); });
       } catch (const UserError& e) {
-        record(id, *shared, error_result(shared->name, e.what()), false);
-        std::lock_guard lk(mu_);
-        --outstanding_;
-        idle_cv_.notify_all();
+        {
+          std::lock_guard lk(mu_);
+          if (!setup_error_) setup_error_ = shared->name + ": " + e.what();
+          --outstanding_;
+          idle_cv_.notify_all();
+        }
+        abandon();
+        return;
       }
     }
   }
@@ -135,6 +139,7 @@ RunResult TestRun::finish(bool discovery_complete) {
   res.exit_code = exit_code_;
   res.summary = summary_;
   res.stopped_early = stopped_;
+  res.setup_error = setup_error_;
   if (stopped_ || !discovery_complete) {
     size_t left = queued_ - completed_;
     NotRunEstimate e;

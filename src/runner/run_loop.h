@@ -47,6 +47,10 @@ struct RunResult {
   TestSummary summary;
   std::vector<JUnitCase> junit;
   bool stopped_early = false;
+  // Why the run stopped when a test's job could not be made at all (a layer path that does not
+  // exist, an unknown container, an image that cannot be fetched): "TEST: MESSAGE". The spec
+  // is at fault, not the test, so the run ends with this one error instead of per-test ERRs.
+  std::optional<std::string> setup_error;
 };
 
 class TestRun {
@@ -60,7 +64,7 @@ class TestRun {
   void set_artifact_cases(const std::string& package, const std::string& artifact,
                           const std::vector<std::pair<std::string, CaseMetadata>>& cases);
   // Schedules the cases (each `repeat` times) in listing order: new and failed first, then
-  // longest first. Throws nothing: a job that cannot be submitted is reported as ERR.
+  // longest first. Throws nothing: a job that cannot be made stops the run (setup_error).
   void add_cases(std::vector<TestCase> cases);
   // True once --stop-after tripped or the run was abandoned; adapters stop discovering then.
   bool stopped() const { return stopped_; }
@@ -90,6 +94,7 @@ class TestRun {
   size_t completed_ = 0;  // results recorded
   size_t failures_ = 0;
   std::atomic<bool> stopped_ = false;
+  std::optional<std::string> setup_error_;  // under mu_
   int exit_code_ = 0;
   TestSummary summary_;
   std::vector<JUnitCase> junit_;

@@ -64,23 +64,43 @@ TEST(RunLoop, RunsCasesReportsAndUpdatesListing) {
   RecordingUi ui;
   FakeJobs jobs;
   TestRun run(jobs.submitter(), nullptr, listing, ui, {});
-  run.set_artifact_cases("pkg", "pkg(library)", {{"a", {}}, {"b", {}}, {"c", {}}, {"d", {}}});
+  run.set_artifact_cases("pkg", "pkg(library)", {{"a", {}}, {"b", {}}, {"d", {}}});
   auto ignored = make_case("d", "pass");
   ignored.ignored = true;
-  run.add_cases({make_case("a", "pass"), make_case("b", "fail"), make_case("c", "bad"), ignored});
+  run.add_cases({make_case("a", "pass"), make_case("b", "fail"), ignored});
   RunResult r = run.finish(true);
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_EQ(r.summary.succeeded, 1u);
-  EXPECT_EQ(r.summary.failed, (std::vector<std::string>{"pkg b", "pkg c"}));
+  EXPECT_EQ(r.summary.failed, (std::vector<std::string>{"pkg b"}));
   EXPECT_EQ(r.summary.ignored, (std::vector<std::string>{"pkg d"}));
   EXPECT_FALSE(r.summary.not_run.has_value());
-  EXPECT_EQ(r.junit.size(), 4u);
+  EXPECT_FALSE(r.setup_error.has_value());
+  EXPECT_EQ(r.junit.size(), 3u);
   ASSERT_EQ(jobs.submitted.size(), 2u);
   EXPECT_EQ(jobs.submitted[0].priority, 1);  // new tests come first
   auto b = listing.packages().at("pkg").at("pkg(library)").at("b").this_run;
   ASSERT_TRUE(b.has_value());
   EXPECT_EQ(b->outcome, CaseOutcome::Failure);
   EXPECT_FALSE(listing.packages().at("pkg").at("pkg(library)").at("d").this_run.has_value());
+}
+
+// A job that cannot be made (the spec names a missing layer file) is the spec's fault: the run
+// stops with that one error, and no test is reported for it.
+TEST(RunLoop, AJobThatCannotBeMadeStopsTheRun) {
+  TestListing listing;
+  RecordingUi ui;
+  FakeJobs jobs;
+  bool cancelled = false;
+  TestRun run(jobs.submitter(), [&] { cancelled = true; }, listing, ui, {});
+  run.add_cases({make_case("bad", "bad")});
+  EXPECT_TRUE(run.stopped());
+  run.add_cases({make_case("later", "pass")});
+  RunResult r = run.finish(true);
+  EXPECT_EQ(r.setup_error, "pkg bad: missing layer file");
+  EXPECT_TRUE(cancelled);
+  EXPECT_TRUE(jobs.submitted.empty());
+  EXPECT_TRUE(ui.finished.empty());
+  EXPECT_TRUE(r.summary.failed.empty());
 }
 
 TEST(RunLoop, SchedulesFailedThenLongestFirst) {

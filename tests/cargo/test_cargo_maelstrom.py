@@ -398,3 +398,15 @@ def test_ctrl_c_takes_the_live_view_off_the_terminal_and_reports_no_cancelled_te
     # The live area is erased (cursor up to its first line, clear to the end) before the last word.
     assert "\x1b[J" in text and text.rstrip().endswith("interrupted"), text
     assert "ERR" not in text and "job cancelled" not in text and "Test Summary" not in text, text
+
+
+def test_a_directive_naming_a_missing_layer_is_one_error_for_the_run(fresh):
+    spec = fresh.ws / "cargo-maelstrom.toml"
+    spec.write_text(spec.read_text() + '\n[[directives]]\nfilter = "package.equals(alpha)"\n'
+                    'added_layers = [{ paths = ["/nonexistent-layer-file"] }]\n')
+    r = fresh.run("--ui", "simple", "-i", "package.equals(alpha)")
+    assert r.returncode == 1, r.stdout + r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: cannot run alpha tests::"), last
+    assert last.endswith(f"layer path /nonexistent-layer-file does not exist (check the directives of {spec})"), last
+    assert "ERR" not in r.stdout and "remote error" not in r.stdout + r.stderr
