@@ -337,6 +337,8 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
 
   std::unique_ptr<RunUi> ui = make_run_ui(ui_settings);
   ShownUi shown(ui.get());
+  std::mutex listed_mu;
+  std::vector<std::string> listed_names;  // --list: the tests, printed sorted at the end
   if (!note.empty()) ui->message(note);
 
   RunLoopOptions loop;
@@ -380,7 +382,8 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
       if (!filter.matches(f)) continue;
       std::string display = case_display_name(pkg.name, a.target.name, c);
       if (s.list.tests) {
-        ui->list_line(display);
+        std::lock_guard lk(listed_mu);
+        listed_names.push_back(display);
         continue;
       }
       TestMetadata md = spec.metadata_for(f);
@@ -486,7 +489,13 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
     std::fprintf(stderr, "error: build failed: cargo test exited with code %d\n", build_code);
     return build_code;
   }
-  if (s.list.tests) return 0;
+  if (s.list.tests) {
+    // Binaries are listed side by side: print in one stable order, whatever finished first.
+    std::sort(listed_names.begin(), listed_names.end());
+    for (const std::string& line : listed_names) ui->list_line(line);
+    ui->finish({}, "");
+    return 0;
+  }
   ui->finish(summary_lines(res.summary, ui_settings.width, ui_settings.kind == UiKind::Fancy),
              filter_build_output(build_text));
   if (!s.flags.junit.empty()) write_junit_xml(s.flags.junit, kProgram, res.junit);

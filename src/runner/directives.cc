@@ -99,6 +99,30 @@ void apply(const Directive& d, ContainerSpec& c) {
 
 }  // namespace
 
+namespace {
+
+// A `parent` naming a container must name one of [containers] (found when a test runs, it
+// would otherwise pass --list and fail each test).
+void check_parents_are_defined(const Value& doc, const std::map<std::string, ContainerSpec>& containers,
+                               const SpecContext& ctx) {
+  auto check = [&](const Value& table) {
+    const Value* p = table.find("parent");
+    if (p == nullptr) return;
+    const Value* name = p->kind == Value::Kind::String ? p : p->find("name");
+    if (name == nullptr || name->kind != Value::Kind::String || containers.count(name->string)) return;
+    ctx.fail(name->pos, "parent container `" + name->string + "` is not defined; define it as [containers." +
+                            name->string + "] in this file");
+  };
+  for (const auto& f : doc.fields) {
+    if (f.key == "directives" && f.value.kind == Value::Kind::Array)
+      for (const Value& item : f.value.items) check(item);
+    if (f.key == "containers")
+      for (const auto& c : f.value.fields) check(c.value);
+  }
+}
+
+}  // namespace
+
 TestSpecFile TestSpecFile::parse(std::string_view text, const std::string& source, const FilterLanguage& lang,
                                  const TemplateVars& vars) {
   SpecContext ctx(source);
@@ -122,6 +146,7 @@ TestSpecFile TestSpecFile::parse(std::string_view text, const std::string& sourc
       ctx.fail(f.key_pos, "unknown field `" + f.key + "`, expected one of `directives`, `containers`");
     }
   }
+  check_parents_are_defined(doc, out.containers_, ctx);
   return out;
 }
 

@@ -201,8 +201,13 @@ parent = "a"
   } catch (const UserError& e) {
     EXPECT_STREQ(e.what(), "cargo-maelstrom.toml: containers form a loop: a -> b -> a");
   }
-  TestSpecFile missing = parse("[[directives]]\nparent = \"nope\"\n");
-  EXPECT_THROW(missing.metadata_for(cargo_test("p", "t")), UserError);
+  // A parent that is not defined: found when the file is read (so --list finds it too).
+  EXPECT_EQ(error_of("[[directives]]\nparent = \"nope\"\n"),
+            "cargo-maelstrom.toml: line 2 column 10: parent container `nope` is not defined; define it as "
+            "[containers.nope] in this file");
+  EXPECT_EQ(error_of("[containers.a]\nparent = { name = \"gone\", use = [\"layers\"] }\n")
+                .rfind("cargo-maelstrom.toml: line 2 column ", 0),
+            0u);
 }
 
 TEST(Directives, UnknownKeysNameFileLineAndKey) {
