@@ -106,3 +106,9 @@ def test_unusable_cache_and_depot_directories_name_their_option(runner):
                                      "--container-image-depot-root", "/proc/none"))
     assert "cannot use container image depot /proc/none" in line, line
     assert line.endswith("pick another with --container-image-depot-root"), line
+
+
+def test_a_tar_layer_that_is_not_a_tar_names_the_file_and_line(runner):
+    (runner.tmp / "bad.tar").write_text("not a tar at all\n")
+    line = one_line_error(runner.run([job("true", layers=busybox_layers() + [{"tar": "bad.tar"}])]))
+    assert line.startswith("error: ") and ": line 1: tar layer bad.tar is not a tar archive (" in line, line

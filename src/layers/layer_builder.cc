@@ -311,6 +311,9 @@ Digest LayerBuilder::build_tar(const TarLayer& spec) {
   std::string key = "tar-v1\n" + describe_entries({id});
   return once(key, [&] {
     if (auto d = store_.lookup_memo(key)) return *d;
+    // Checked once, here, so that a bad file is an error naming it rather than each job's failure.
+    if (std::string err = check_tar(src); !err.empty())
+      throw UserError("tar layer " + spec.path + " is not a tar archive (" + err + ")");
     Digest d = store_.add_blob_file(src);
     store_.record_memo(key, d);
     return d;
