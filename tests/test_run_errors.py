@@ -112,3 +112,9 @@ def test_a_tar_layer_that_is_not_a_tar_names_the_file_and_line(runner):
     (runner.tmp / "bad.tar").write_text("not a tar at all\n")
     line = one_line_error(runner.run([job("true", layers=busybox_layers() + [{"tar": "bad.tar"}])]))
     assert line.startswith("error: ") and ": line 1: tar layer bad.tar is not a tar archive (" in line, line
+
+
+def test_a_program_whose_loader_is_missing_says_so(runner):
+    r = runner.run([{"program": "/bin/ls", "layers": [{"paths": ["/bin/ls"]}]}])
+    assert r.returncode == 1
+    assert "executing /bin/ls: its interpreter /lib" in r.stderr and "is not in the container" in r.stderr, r.stderr

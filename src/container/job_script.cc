@@ -3,8 +3,82 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
 
 namespace mael {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// `path` (absolute, in the container) as a file of the topmost layer that has it.
+std::optional<fs::path> find_in_layers(const std::vector<fs::path>& lower_dirs, const std::string& path) {
+  for (auto it = lower_dirs.rbegin(); it != lower_dirs.rend(); ++it) {
+    std::error_code ec;
+    fs::path p = *it / fs::path(path).relative_path();
+    if (fs::symlink_status(p, ec).type() != fs::file_type::not_found && !ec) return p;
+  }
+  return std::nullopt;
+}
+
+// The interpreter a program names: PT_INTERP of an ELF executable, or the `#!` line of a script.
+std::optional<std::string> interpreter_of(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  char head[64] = {};
+  in.read(head, sizeof head);
+  if (in.gcount() >= 2 && head[0] == '#' && head[1] == '!') {
+    std::string line(head + 2, static_cast<size_t>(in.gcount()) - 2);
+    line = line.substr(0, line.find('\n'));
+    size_t b = line.find_first_not_of(" \t");
+    if (b == std::string::npos) return std::nullopt;
+    return line.substr(b, line.find_first_of(" \t", b) - b);
+  }
+  if (in.gcount() < 64 ||
+      std::memcmp(head,
+                  "\x7f"
+                  "ELF",
+                  4) != 0 ||
+      head[4] != 2)
+    return std::nullopt;  // ELF64
+  uint64_t phoff;
+  uint16_t phentsize, phnum;
+  std::memcpy(&phoff, head + 32, 8);
+  std::memcpy(&phentsize, head + 54, 2);
+  std::memcpy(&phnum, head + 56, 2);
+  for (uint16_t i = 0; i < phnum && phentsize >= 56; ++i) {
+    char ph[56];
+    in.seekg(static_cast<std::streamoff>(phoff + uint64_t{i} * phentsize));
+    if (!in.read(ph, sizeof ph)) return std::nullopt;
+    uint32_t type;
+    uint64_t offset, size;
+    std::memcpy(&type, ph, 4);
+    std::memcpy(&offset, ph + 8, 8);
+    std::memcpy(&size, ph + 32, 8);
+    if (type != 3 /* PT_INTERP */ || size == 0 || size > 4096) continue;
+    std::string interp(size, '\0');
+    in.seekg(static_cast<std::streamoff>(offset));
+    if (!in.read(interp.data(), static_cast<std::streamsize>(size))) return std::nullopt;
+    return interp.substr(0, interp.find('\0'));
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+// Why exec said ENOENT for a program that is there: the interpreter it names is not (nullopt
+// when the program is missing, names none, or its interpreter is found).
+std::optional<std::string> missing_interpreter(const std::vector<fs::path>& lower_dirs,
+                                               const std::string& program) {
+  if (program.empty() || program[0] != '/') return std::nullopt;
+  std::optional<fs::path> file = find_in_layers(lower_dirs, program);
+  if (!file) return std::nullopt;
+  std::optional<std::string> interp = interpreter_of(*file);
+  if (!interp || interp->empty() || (*interp)[0] != '/' || find_in_layers(lower_dirs, *interp))
+    return std::nullopt;
+  return interp;
+}
 namespace {
 
 constexpr const char* kDefaultPath = "/usr/local/bin:/usr/bin:/bin";
@@ -192,6 +266,11 @@ JobError JobScript::error(const child::Report& r) const {
       std::string path = r.index >= 0 && static_cast<size_t>(r.index) < candidate_strings_.size()
                              ? candidate_strings_[static_cast<size_t>(r.index)]
                              : config_.program;
+      if (r.err == ENOENT)
+        if (std::optional<std::string> interp = missing_interpreter(config_.lower_dirs, path))
+          return exec("executing " + path + ": its interpreter " + *interp +
+                      " is not in the container; add it (for a dynamic executable, a layer with its shared "
+                      "libraries and loader)");
       return exec("executing " + path + ": " + err);
     }
     case Step::RootFs: {

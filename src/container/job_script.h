@@ -2,6 +2,8 @@
 // Turns a ContainerConfig into the child::Script the shell walks, owning every
 // string and array it points to (all built before the shell starts), and turns
 // the shell's failure reports back into JobErrors.
+#include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,5 +36,10 @@ class JobScript {
   std::vector<char*> argv_, envp_;
   child::Script script_{};
 };
+
+// When exec found `program` (absolute, in the container's layers) but said ENOENT: the
+// interpreter it names (ELF PT_INTERP or a script's #! line) when no layer has it.
+std::optional<std::string> missing_interpreter(const std::vector<std::filesystem::path>& lower_dirs,
+                                               const std::string& program);
 
 }  // namespace mael
