@@ -118,3 +118,13 @@ def test_a_program_whose_loader_is_missing_says_so(runner):
     r = runner.run([{"program": "/bin/ls", "layers": [{"paths": ["/bin/ls"]}]}])
     assert r.returncode == 1
     assert "executing /bin/ls: its interpreter /lib" in r.stderr and "is not in the container" in r.stderr, r.stderr
+
+
+def test_a_bad_line_after_started_jobs_says_they_were_stopped(runner):
+    f = runner.tmp / "jobs.json"
+    f.write_text(json.dumps(job("sleep", "30")) + "\n" + '{"program": \n')
+    r = runner.run(None, "--file", str(f))
+    line = one_line_error(r)
+    assert line.startswith(f"error: {f}: line 2 column "), line
+    assert line.endswith("(1 job already started was stopped)"), line
+    assert r.returncode == 1

@@ -68,6 +68,8 @@ int run_stream(Client& client, JobSpecStreamReader& reader) {
   std::mutex out_mu;
   std::atomic<int> first_failure = 0;
   std::atomic<bool> any_failure = false;
+  uint64_t submitted = 0;
+  uint64_t reported = 0;  // under out_mu
   std::atomic<bool> abandoned = false;
   // A bad spec further on ends the run with its error: stop the jobs already
   // submitted, unreported, before the state their callbacks use goes away.
@@ -104,33 +106,49 @@ int run_stream(Client& client, JobSpecStreamReader& reader) {
     }
   });
   uint64_t next = 1;
-  while (!client.broker_error() && !g_interrupted) {
-    auto item = reader.next();
-    if (!item) break;
-    if (auto* containers = std::get_if<std::map<std::string, ContainerSpec>>(&item->item)) {
-      for (auto& [name, c] : *containers) client.add_container(name, c);
-      continue;
-    }
-    uint64_t n = next++;
-    JobPlace place{reader.source_name(), item->line};
-    place.naming_it([&] {
-      client.run_job(std::get<JobSpec>(item->item), nullptr, [&, n](JobOutcome o) {
-        if (abandoned || g_interrupted) return;  // cancelled by us: nothing to say about it
-        int code = 1;
-        if (!lost_with_broker(client, o)) {
+  try {
+    while (!client.broker_error() && !g_interrupted) {
+      auto item = reader.next();
+      if (!item) break;
+      if (auto* containers = std::get_if<std::map<std::string, ContainerSpec>>(&item->item)) {
+        for (auto& [name, c] : *containers) client.add_container(name, c);
+        continue;
+      }
+      uint64_t n = next++;
+      JobPlace place{reader.source_name(), item->line};
+      place.naming_it([&] {
+        client.run_job(std::get<JobSpec>(item->item), nullptr, [&, n](JobOutcome o) {
           std::lock_guard lk(out_mu);
-          code = print_job_outcome(o, "job " + std::to_string(n) + ": ");
-          // Of many jobs, one killed by a signal fails the run with 1 (as Maelstrom's does); only
-          // --one ends the way its job did.
-          if (std::holds_alternative<Signaled>(o.result)) code = 1;
-        }
-        if (code != 0) {
-          int zero = 0;
-          first_failure.compare_exchange_strong(zero, code);
-          any_failure = true;
-        }
+          if (abandoned || g_interrupted) return;  // cancelled by us: nothing to say about it
+          ++reported;
+          int code = 1;
+          if (!lost_with_broker(client, o)) {
+            code = print_job_outcome(o, "job " + std::to_string(n) + ": ");
+            // Of many jobs, one killed by a signal fails the run with 1 (as Maelstrom's does); only
+            // --one ends the way its job did.
+            if (std::holds_alternative<Signaled>(o.result)) code = 1;
+          }
+          if (code != 0) {
+            int zero = 0;
+            first_failure.compare_exchange_strong(zero, code);
+            any_failure = true;
+          }
+        });
       });
-    });
+      ++submitted;
+    }
+  } catch (const UserError& e) {
+    // The jobs not reported yet are stopped with the run (StopOnError): say so in the same line.
+    uint64_t stopped;
+    {
+      std::lock_guard lk(out_mu);
+      abandoned = true;
+      stopped = submitted - reported;
+    }
+    if (stopped == 0) throw;
+    throw UserError(std::string(e.what()) + " (" + std::to_string(stopped) + " job" +
+                    (stopped == 1 ? "" : "s") + " already started " + (stopped == 1 ? "was" : "were") +
+                    " stopped)");
   }
   client.wait_idle();
   wait_if_interrupted();  // the signal thread ends the process: no exit code of ours
