@@ -61,8 +61,6 @@ const char* type_expectation(const ConfigOption& o) {
   return "?";
 }
 
-// Parses `text` (from a flag, an environment variable or a file string) for `o`; on failure
-// returns an explanation.
 // Why a size is above the option's maximum (written in binary units when it has them).
 std::optional<std::string> size_above_max(const ConfigOption& o, uint64_t bytes) {
   if (o.max == std::numeric_limits<int64_t>::max() || bytes <= static_cast<uint64_t>(o.max))
@@ -81,6 +79,8 @@ std::string format_duration(std::chrono::milliseconds d) {
   return std::to_string(ms) + "ms";
 }
 
+// Parses `text` (from a flag, an environment variable or a file string) for `o`; on failure
+// returns an explanation.
 std::optional<std::string> parse_text(const ConfigOption& o, std::string_view text, ConfigValue& out) {
   out.type = o.type;
   switch (o.type) {

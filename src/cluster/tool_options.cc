@@ -96,8 +96,8 @@ std::optional<std::string> host_port_problem(std::string_view value) {
     return std::string("write an IPv6 host in brackets, e.g. [::1]:9001");
   bool digits = !port.empty() && port.size() <= 5 &&
                 std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
-  if (!digits || std::stoi(std::string(port)) < 1 || std::stoi(std::string(port)) > 65535)
-    return std::string("the port must be a number from 1 to 65535");
+  int number = digits ? std::stoi(std::string(port)) : 0;
+  if (number < 1 || number > 65535) return std::string("the port must be a number from 1 to 65535");
   return std::nullopt;
 }
 

@@ -37,24 +37,7 @@ bool is_fatal(const grpc::Status& st) {
 // Blobs pinned in the worker's store for one job, from the moment each is
 // present until the job is over: fetching the layers of the next jobs into a
 // small cache cannot evict those of a job that waits for a slot.
-class JobPins {
- public:
-  explicit JobPins(ArtifactStore& store) : store_(&store) {}
-  JobPins(JobPins&& o) noexcept : store_(o.store_), held_(std::exchange(o.held_, {})) {}
-  JobPins& operator=(JobPins&&) = delete;
-  ~JobPins() {
-    for (const Digest& d : held_) store_->unpin_blob(d);
-  }
-  bool pin(const Digest& d) {
-    if (!store_->pin_blob(d)) return false;
-    held_.push_back(d);
-    return true;
-  }
-
- private:
-  ArtifactStore* store_;
-  std::vector<Digest> held_;
-};
+using JobPins = ArtifactStore::PinnedBlobs;
 
 }  // namespace
 
@@ -135,9 +118,9 @@ struct Worker::Session {
       return;
     }
     std::set<Digest> missing;
-    JobPins pins(w.store_);
+    JobPins pins = w.store_.pin_blobs({});
     for (const Digest& d : std::set<Digest>(job.layers.begin(), job.layers.end()))
-      if (!pins.pin(d)) missing.insert(d);
+      if (!pins.add(d)) missing.insert(d);
     if (missing.empty()) {
       start(id, std::move(job), std::move(pins));
       return;
@@ -203,7 +186,7 @@ struct Worker::Session {
             failed.push_back(id);
             continue;
           }
-          if (!it->second.pins.pin(d)) {
+          if (!it->second.pins.add(d)) {
             evicted = true;
             break;
           }

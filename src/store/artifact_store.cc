@@ -184,11 +184,7 @@ void ArtifactStore::unpin_blob(const Digest& d) {
   auto it = blob_pins_.find(d);
   if (it == blob_pins_.end()) return;
   if (--it->second == 0) blob_pins_.erase(it);
-  try {
-    evict(lk, nullptr);  // the cache may be above its bound because of the pin
-  } catch (const std::exception& e) {
-    spdlog::warn("cache: eviction failed: {}", e.what());
-  }
+  evict_after_release(lk);  // the cache may be above its bound because of the pin
 }
 
 ArtifactStore::PinnedBlobs::PinnedBlobs(PinnedBlobs&& o) noexcept
@@ -203,9 +199,21 @@ ArtifactStore::PinnedBlobs& ArtifactStore::PinnedBlobs::operator=(PinnedBlobs&& 
   return *this;
 }
 
+bool ArtifactStore::PinnedBlobs::add(const Digest& d) {
+  if (!store_->pin_blob(d)) return false;
+  digests_.push_back(d);
+  return true;
+}
+
 void ArtifactStore::PinnedBlobs::release() {
-  if (store_)
-    for (const Digest& d : digests_) store_->unpin_blob(d);
+  if (store_ && !digests_.empty()) {
+    std::unique_lock lk(store_->mu_);
+    for (const Digest& d : digests_) {
+      auto it = store_->blob_pins_.find(d);
+      if (it != store_->blob_pins_.end() && --it->second == 0) store_->blob_pins_.erase(it);
+    }
+    store_->evict_after_release(lk);
+  }
   store_ = nullptr;
   digests_.clear();
 }
@@ -231,11 +239,7 @@ ArtifactStore::EvictionHold::~EvictionHold() {
   if (!store_) return;
   std::unique_lock lk(store_->mu_);
   if (--store_->eviction_holds_ > 0) return;
-  try {
-    store_->evict(lk, nullptr);
-  } catch (const std::exception& e) {
-    spdlog::warn("cache: eviction failed: {}", e.what());
-  }
+  store_->evict_after_release(lk);
 }
 
 std::optional<UniqueFd> ArtifactStore::open_blob(const Digest& d) {
@@ -378,11 +382,7 @@ void ArtifactStore::unpin(const Digest& d) {
   std::unique_lock lk(mu_);
   auto it = pins_.find(d);
   if (it != pins_.end() && --it->second == 0) pins_.erase(it);
-  try {
-    evict(lk, nullptr);
-  } catch (const std::exception& e) {
-    spdlog::warn("cache: eviction failed: {}", e.what());
-  }
+  evict_after_release(lk);
 }
 
 ArtifactStore::TreeRef ArtifactStore::tree(const Digest& d) {
@@ -453,6 +453,14 @@ uint64_t ArtifactStore::size_bytes() const {
 }
 
 // ---- eviction --------------------------------------------------------------------
+
+void ArtifactStore::evict_after_release(std::unique_lock<std::mutex>& lk) {
+  try {
+    evict(lk, nullptr);
+  } catch (const std::exception& e) {
+    spdlog::warn("cache: eviction failed: {}", e.what());
+  }
+}
 
 void ArtifactStore::evict(std::unique_lock<std::mutex>& lk, const Digest* keep) {
   if (eviction_holds_ > 0 || total_ <= size_limit_) return;

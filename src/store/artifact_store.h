@@ -55,7 +55,8 @@ class ArtifactStore {
   bool pin_blob(const Digest&);
   void unpin_blob(const Digest&);
 
-  // Pins on a set of blobs, released when this object goes (movable).
+  // Pins on a set of blobs (a job's layers), released together, under one lock,
+  // when this object goes or release() is called (movable).
   class PinnedBlobs {
    public:
     PinnedBlobs() = default;
@@ -63,6 +64,8 @@ class ArtifactStore {
     PinnedBlobs& operator=(PinnedBlobs&& o) noexcept;
     ~PinnedBlobs() { release(); }
     size_t size() const { return digests_.size(); }
+    // Pins one more blob if it is present (false: absent, nothing pinned).
+    bool add(const Digest&);
     void release();
 
    private:
@@ -71,8 +74,9 @@ class ArtifactStore {
     std::vector<Digest> digests_;
   };
   // Pins every digest (each must be present: throws std::runtime_error naming
-  // the first that is not, pinning none). Take an EvictionHold from before the
-  // blobs are added until this returns, or a small cache may evict one between.
+  // the first that is not, pinning none); with none, an empty set to add() to.
+  // Take an EvictionHold from before the blobs are added until this returns, or
+  // a small cache may evict one between.
   PinnedBlobs pin_blobs(const std::vector<Digest>&);
 
   // While an EvictionHold lives nothing is evicted (the cache may grow above its
@@ -177,6 +181,9 @@ class ArtifactStore {
   // Evicts LRU unpinned entries (never `keep`'s) until under the bound. Called
   // with mu_ held through lk; deletes trees after releasing it.
   void evict(std::unique_lock<std::mutex>& lk, const Digest* keep);
+  // evict() after a pin or hold went, where a failure is only logged (it is retried at the
+  // next eviction).
+  void evict_after_release(std::unique_lock<std::mutex>& lk);
 
   std::filesystem::path root_;
   uint64_t size_limit_;

@@ -199,6 +199,23 @@ TEST(ArtifactStore, EvictionHoldKeepsBlobsUntilPinned) {
   EXPECT_EQ(store.size_bytes(), 0u);  // "y" was not left pinned; the hold's end evicted it
 }
 
+// The worker pins a job's layers one by one as they arrive, and lets go of all at once.
+TEST(ArtifactStore, PinnedBlobsGrowOneByOne) {
+  TempDir t;
+  ArtifactStore store(t.path() / "cache", 0);
+  ArtifactStore::PinnedBlobs pins = store.pin_blobs({});
+  EXPECT_FALSE(pins.add(Digest::of_bytes("absent")));
+  Digest a = store.add_blob_bytes("a");
+  EXPECT_TRUE(pins.add(a));
+  Digest b = store.add_blob_bytes("b");  // would evict `a` were it not pinned
+  EXPECT_TRUE(pins.add(b));
+  store.add_blob_bytes("c");
+  EXPECT_TRUE(store.has_blob(a) && store.has_blob(b));
+  EXPECT_EQ(pins.size(), 2u);
+  pins.release();
+  EXPECT_EQ(store.size_bytes(), 0u);
+}
+
 TEST(ArtifactStore, PersistsAcrossReopen) {
   TempDir t;
   fs::path root = t.path() / "cache";
