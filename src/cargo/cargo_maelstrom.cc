@@ -236,12 +236,6 @@ class PhaseLog {
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
-// Discovery, listing and job submission run side by side:
-//   main thread:   cargo metadata (with the build already started when every package is
-//                  wanted), then cargo's messages, handing each ready test binary to the pool;
-//   client thread: opens the cache and prepares containers meanwhile (BackgroundClient);
-//   pool threads:  list a binary (both listings at once), build its jobs, submit them.
-// Jobs start as soon as the first binary is listed; the executor orders them.
 // Set by the signal thread first thing: from then on it alone speaks (one line) and ends the
 // process; cargo, which got the terminal's signal too, may fail meanwhile and must not be reported.
 std::atomic<bool> g_interrupted = false;
@@ -266,6 +260,12 @@ struct ShownUi {
   ShownUi& operator=(const ShownUi&) = delete;
 };
 
+// Discovery, listing and job submission run side by side:
+//   main thread:   cargo metadata (with the build already started when every package is
+//                  wanted), then cargo's messages, handing each ready test binary to the pool;
+//   client thread: opens the cache and prepares containers meanwhile (BackgroundClient);
+//   pool threads:  list a binary (both listings at once), build its jobs, submit them.
+// Jobs start as soon as the first binary is listed; the executor orders them.
 int run_once(const Session& s, std::atomic<Client*>& current_client) {
   PhaseLog phase;
   const AdapterInfo& adapter = cargo_adapter();

@@ -97,10 +97,6 @@ void apply(const Directive& d, ContainerSpec& c) {
   edit_value(c.group, f.group);
 }
 
-}  // namespace
-
-namespace {
-
 // A `parent` naming a container must name one of [containers] (found when a test runs, it
 // would otherwise pass --list and fail each test).
 void check_parents_are_defined(const Value& doc, const std::map<std::string, ContainerSpec>& containers,
