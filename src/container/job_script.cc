@@ -7,6 +7,8 @@
 #include <fstream>
 #include <optional>
 
+#include "store/elf_reader.h"
+
 namespace mael {
 
 namespace {
@@ -26,43 +28,21 @@ std::optional<fs::path> find_in_layers(const std::vector<fs::path>& lower_dirs, 
 // The interpreter a program names: PT_INTERP of an ELF executable, or the `#!` line of a script.
 std::optional<std::string> interpreter_of(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
-  char head[64] = {};
+  char head[2] = {};
   in.read(head, sizeof head);
-  if (in.gcount() >= 2 && head[0] == '#' && head[1] == '!') {
-    std::string line(head + 2, static_cast<size_t>(in.gcount()) - 2);
-    line = line.substr(0, line.find('\n'));
+  if (in.gcount() == 2 && head[0] == '#' && head[1] == '!') {
+    std::string line;
+    std::getline(in, line);
     size_t b = line.find_first_not_of(" \t");
     if (b == std::string::npos) return std::nullopt;
     return line.substr(b, line.find_first_of(" \t", b) - b);
   }
-  if (in.gcount() < 64 ||
-      std::memcmp(head,
-                  "\x7f"
-                  "ELF",
-                  4) != 0 ||
-      head[4] != 2)
-    return std::nullopt;  // ELF64
-  uint64_t phoff;
-  uint16_t phentsize, phnum;
-  std::memcpy(&phoff, head + 32, 8);
-  std::memcpy(&phentsize, head + 54, 2);
-  std::memcpy(&phnum, head + 56, 2);
-  for (uint16_t i = 0; i < phnum && phentsize >= 56; ++i) {
-    char ph[56];
-    in.seekg(static_cast<std::streamoff>(phoff + uint64_t{i} * phentsize));
-    if (!in.read(ph, sizeof ph)) return std::nullopt;
-    uint32_t type;
-    uint64_t offset, size;
-    std::memcpy(&type, ph, 4);
-    std::memcpy(&offset, ph + 8, 8);
-    std::memcpy(&size, ph + 32, 8);
-    if (type != 3 /* PT_INTERP */ || size == 0 || size > 4096) continue;
-    std::string interp(size, '\0');
-    in.seekg(static_cast<std::streamoff>(offset));
-    if (!in.read(interp.data(), static_cast<std::streamsize>(size))) return std::nullopt;
-    return interp.substr(0, interp.find('\0'));
+  try {
+    std::optional<ElfInfo> elf = read_elf(file);
+    return elf ? elf->interpreter : std::nullopt;
+  } catch (const std::exception&) {
+    return std::nullopt;  // unreadable or malformed: exec's own error stands
   }
-  return std::nullopt;
 }
 
 }  // namespace
@@ -79,6 +59,7 @@ std::optional<std::string> missing_interpreter(const std::vector<fs::path>& lowe
     return std::nullopt;
   return interp;
 }
+
 namespace {
 
 constexpr const char* kDefaultPath = "/usr/local/bin:/usr/bin:/bin";

@@ -7,7 +7,7 @@
 #include <set>
 
 #include "base/error.h"
-#include "layers/elf_reader.h"
+#include "store/elf_reader.h"
 
 namespace fs = std::filesystem;
 

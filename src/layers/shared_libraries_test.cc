@@ -6,7 +6,7 @@
 #include <set>
 
 #include "base/error.h"
-#include "layers/elf_reader.h"
+#include "store/elf_reader.h"
 #include "store/test_tar_util.h"
 
 namespace fs = std::filesystem;

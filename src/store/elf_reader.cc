@@ -1,4 +1,4 @@
-#include "layers/elf_reader.h"
+#include "store/elf_reader.h"
 
 #include <fcntl.h>
 #include <unistd.h>
