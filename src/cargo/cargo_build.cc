@@ -1,13 +1,22 @@
 #include "cargo/cargo_build.h"
 
+#include <unistd.h>
+
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
 
 namespace mael {
 
+std::string cargo_program() {
+  const char* c = std::getenv("CARGO");
+  if (c != nullptr && c[0] == '/' && access(c, X_OK) == 0) return c;
+  return "cargo";
+}
+
 std::vector<std::string> cargo_metadata_args(const CargoOptions& o) {
-  std::vector<std::string> a = {"cargo", "metadata", "--no-deps", "--format-version=1"};
+  std::vector<std::string> a = {cargo_program(), "metadata", "--no-deps", "--format-version=1"};
   if (o.features) a.push_back("--features=" + *o.features);
   if (o.all_features) a.push_back("--all-features");
   if (o.no_default_features) a.push_back("--no-default-features");
@@ -20,7 +29,7 @@ std::vector<std::string> cargo_metadata_args(const CargoOptions& o) {
 
 std::vector<std::string> cargo_test_build_args(const CargoOptions& o,
                                                const std::vector<const CargoPackage*>& packages, bool color) {
-  std::vector<std::string> a = {"cargo", "test", "--no-run", "--message-format=json-render-diagnostics",
+  std::vector<std::string> a = {cargo_program(), "test", "--no-run", "--message-format=json-render-diagnostics",
                                 std::string("--color=") + (color ? "always" : "never")};
   if (o.features) a.push_back("--features=" + *o.features);
   if (o.all_features) a.push_back("--all-features");

@@ -28,6 +28,10 @@ struct CargoOptions {
   bool offline = false;
 };
 
+// The cargo to run: $CARGO, which cargo sets for its subcommands (`cargo maelstrom`) to the
+// cargo running them, so the toolchain's own binary runs without rustup's proxy in between
+// (~10-20 ms per call); else `cargo` from PATH.
+std::string cargo_program();
 // `cargo metadata` arguments (feature selection and manifest options pass through).
 std::vector<std::string> cargo_metadata_args(const CargoOptions& o);
 // `cargo test --no-run` arguments; one `--package NAME@VERSION` per selected package, or

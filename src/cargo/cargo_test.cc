@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -86,7 +87,21 @@ TEST(CargoMetadata, ErrorSummaryKeepsWhereAndWhy) {
   EXPECT_EQ(cargo_error_summary(""), "no error message");
 }
 
+TEST(CargoBuild, RunsTheCargoThatRunsIt) {
+  ::setenv("CARGO", "/bin/sh", 1);
+  EXPECT_EQ(cargo_program(), "/bin/sh");
+  EXPECT_EQ(cargo_metadata_args({})[0], "/bin/sh");
+  EXPECT_EQ(cargo_test_build_args({}, {}, false)[0], "/bin/sh");
+  ::setenv("CARGO", "bin/cargo", 1);  // not absolute: PATH's
+  EXPECT_EQ(cargo_program(), "cargo");
+  ::setenv("CARGO", "/nonexistent/cargo", 1);
+  EXPECT_EQ(cargo_program(), "cargo");
+  ::unsetenv("CARGO");
+  EXPECT_EQ(cargo_program(), "cargo");
+}
+
 TEST(CargoBuild, ArgsPassThroughAndSelectPackages) {
+  ::unsetenv("CARGO");
   CargoOptions o;
   o.features = "a,b";
   o.profile = "release";
