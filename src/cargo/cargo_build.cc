@@ -29,7 +29,8 @@ std::vector<std::string> cargo_metadata_args(const CargoOptions& o) {
 
 std::vector<std::string> cargo_test_build_args(const CargoOptions& o,
                                                const std::vector<const CargoPackage*>& packages, bool color) {
-  std::vector<std::string> a = {cargo_program(), "test", "--no-run", "--message-format=json-render-diagnostics",
+  std::vector<std::string> a = {cargo_program(), "test", "--no-run",
+                                "--message-format=json-render-diagnostics",
                                 std::string("--color=") + (color ? "always" : "never")};
   if (o.features) a.push_back("--features=" + *o.features);
   if (o.all_features) a.push_back("--all-features");
@@ -60,6 +61,8 @@ std::vector<TestArtifact> ArtifactCollector::feed(std::string_view line) {
   if (line.empty() || line[0] != '{') return ready;
   nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || j.value("reason", "") != "compiler-artifact") return ready;
+  bool fresh = j.value("fresh", false);
+  if (!fresh) rebuilt_ = true;
   auto it = packages_.find(j.value("package_id", ""));
   if (it == packages_.end()) return ready;
   Pending& pkg = it->second;
@@ -77,6 +80,7 @@ std::vector<TestArtifact> ArtifactCollector::feed(std::string_view line) {
     a.target.name = name;
     a.target.kind = kind;
     a.executable = exe->get<std::string>();
+    a.fresh = fresh;
     return a;
   };
   if (kind == ArtifactKind::Test) {
@@ -120,6 +124,12 @@ std::string strip_ansi(std::string_view s) {
 }
 
 }  // namespace
+
+bool cargo_started_compiling(std::string_view text) {
+  // With --color=always the word is wrapped in escape sequences; as a word of a warning it only
+  // costs the early start.
+  return text.find("Compiling") != std::string_view::npos;
+}
 
 std::string filter_build_output(std::string_view text) {
   static const char* kProgress[] = {"Compiling",  "Building",   "Blocking",   "Finished",

@@ -43,6 +43,7 @@ struct TestArtifact {
   const CargoPackage* package = nullptr;
   CargoTarget target;
   std::filesystem::path executable;
+  bool fresh = false;  // cargo did not rebuild it this time
 };
 
 class ArtifactCollector {
@@ -53,6 +54,8 @@ class ArtifactCollector {
   std::vector<TestArtifact> feed(std::string_view line);
   // The build ended: everything still held.
   std::vector<TestArtifact> finish();
+  // Whether cargo has rebuilt anything so far, a dependency or a workspace member.
+  bool rebuilt() const { return rebuilt_; }
 
  private:
   struct Pending {
@@ -61,7 +64,12 @@ class ArtifactCollector {
     std::vector<TestArtifact> held;
   };
   std::map<std::string, Pending> packages_;  // by package id
+  bool rebuilt_ = false;
 };
+
+// Whether cargo's stderr so far says it started compiling something (its "Compiling NAME"
+// lines); `text` may end anywhere.
+bool cargo_started_compiling(std::string_view text);
 
 // The build output worth keeping after the run: without cargo's progress lines (Compiling,
 // Building, Blocking, Finished, Running...) and ANSI colors.

@@ -22,6 +22,8 @@
 #include "cargo/cargo_build.h"
 #include "cargo/cargo_cases.h"
 #include "cargo/cargo_metadata.h"
+#include "cargo/early_start.h"
+#include "cargo/last_build.h"
 #include "cargo/metadata_cache.h"
 #include "client/client.h"
 #include "client/client_config.h"
@@ -159,18 +161,26 @@ struct Session {
 };
 
 // Reads cargo's stderr into the UI while the build runs; keeps it all for the warnings.
+// `on_compiling` runs once, when cargo says it compiles something.
 class BuildOutputPump {
  public:
-  BuildOutputPump(int fd, RunUi& ui)
-      : thread_([this, fd, &ui] {
+  BuildOutputPump(int fd, RunUi& ui, std::function<void()> on_compiling)
+      : thread_([this, fd, &ui, on_compiling = std::move(on_compiling)] {
           char buf[8192];
+          bool compiling = false;
           for (;;) {
             ssize_t n = read(fd, buf, sizeof buf);
             if (n < 0 && errno == EINTR) continue;
             if (n <= 0) break;
             ui.build_output(std::string_view(buf, static_cast<size_t>(n)));
-            std::lock_guard lk(mu_);
+            std::unique_lock lk(mu_);
+            size_t from = text_.size() > 16 ? text_.size() - 16 : 0;  // a word cut between reads
             text_.append(buf, static_cast<size_t>(n));
+            if (!compiling && cargo_started_compiling(std::string_view(text_).substr(from))) {
+              compiling = true;
+              lk.unlock();
+              if (on_compiling) on_compiling();
+            }
           }
         }) {}
   ~BuildOutputPump() { join(); }
@@ -284,9 +294,11 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
 
   // With no filter every package is built, so the build need not wait for the metadata.
   std::unique_ptr<ChildProcess> cargo;
+  std::vector<std::string> build_args;
   if (s.flags.include.empty() && s.flags.exclude.empty() && !s.flags.init && !s.list.packages &&
       !s.list.binaries) {
-    cargo = std::make_unique<ChildProcess>(cargo_test_build_args(s.cargo, {}, color));
+    build_args = cargo_test_build_args(s.cargo, {}, color);
+    cargo = std::make_unique<ChildProcess>(build_args);
   }
   CargoWorkspace ws = read_workspace(s.cargo);
   phase("cargo metadata read");
@@ -332,8 +344,10 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
   for (const auto& p : ws.packages)
     if (filter.may_match(package_fields(p))) selected.push_back(&p);
   if (selected.empty()) cargo.reset();
-  if (!selected.empty() && !cargo)
-    cargo = std::make_unique<ChildProcess>(cargo_test_build_args(s.cargo, selected, color));
+  if (!selected.empty() && !cargo) {
+    build_args = cargo_test_build_args(s.cargo, selected, color);
+    cargo = std::make_unique<ChildProcess>(build_args);
+  }
 
   std::unique_ptr<RunUi> ui = make_run_ui(ui_settings);
   ShownUi shown(ui.get());
@@ -362,14 +376,9 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
 
   const auto& extra_args = s.config.get_list("extra-test-binary-args");
   SharedLibraryResolver resolver = make_shared_library_resolver();
-  auto handle_artifact = [&](const TestArtifact& a) {
-    if (run.stopped()) return;
+  // The binary's cases that pass the filter, as jobs (or, with --list, their names).
+  auto cases_of = [&](const TestArtifact& a, const ListedCases& listed) {
     const CargoPackage& pkg = *a.package;
-    std::optional<ListedCases> cached = case_lists.find(a.executable);
-    ListedCases listed = cached ? std::move(*cached) : list_test_binary(a.executable, ws.workspace_root);
-    if (!cached) case_lists.put(a.executable, listed);
-    phase(a.executable.filename().string() + (cached ? " tests known from the last run: " : " listed: ") +
-          std::to_string(listed.cases.size()) + " tests");
     std::set<std::string> ignored_set(listed.ignored.begin(), listed.ignored.end());
     std::string key = artifact_key(a.target);
     std::vector<std::pair<std::string, CaseMetadata>> all;
@@ -403,6 +412,16 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
       tc.spec.timeout = s.settings.timeout ? *s.settings.timeout : md.timeout;
       batch.push_back(std::move(tc));
     }
+    return batch;
+  };
+  auto handle_artifact = [&](const TestArtifact& a) {
+    if (run.stopped()) return;
+    std::optional<ListedCases> cached = case_lists.find(a.executable);
+    ListedCases listed = cached ? std::move(*cached) : list_test_binary(a.executable, ws.workspace_root);
+    if (!cached) case_lists.put(a.executable, listed);
+    phase(a.executable.filename().string() + (cached ? " tests known from the last run: " : " listed: ") +
+          std::to_string(listed.cases.size()) + " tests");
+    std::vector<TestCase> batch = cases_of(a, listed);
     if (batch.empty()) return;
     if (client) client->get();  // its construction errors end the run rather than fail each test
     run.add_cases(std::move(batch));
@@ -413,9 +432,14 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
   bool build_failed = false;
   bool discovery_complete = true;
   std::string build_text;
+  fs::path last_build_file = state_dir / "last-build.json";
+  std::vector<BuiltTestBinary> built;  // this build's test binaries, for the next run
   try {
     if (cargo) {
-      BuildOutputPump pump(cargo->stderr_fd(), *ui);
+      EarlyStart early(run, [&client] {
+        if (Client* c = client ? client->ready() : nullptr) c->cancel_all();
+      });
+      BuildOutputPump pump(cargo->stderr_fd(), *ui, [&early] { early.give_up(); });
       // On an error, stop cargo first: the pump's thread ends when cargo's stderr closes.
       struct KillOnUnwind {
         ChildProcess& c;
@@ -425,7 +449,40 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
       } kill_on_unwind{*cargo};
       ArtifactCollector collector(selected);
       TaskPool pool(4);
+      // The last build's binaries whose tests are known start now, while cargo checks them.
+      if (client && !s.list.tests) {
+        for (const BuiltTestBinary& b : load_last_build(last_build_file, build_args)) {
+          auto pkg =
+              std::find_if(selected.begin(), selected.end(), [&](auto* p) { return p->name == b.package; });
+          if (pkg == selected.end()) continue;
+          auto t = std::find_if((*pkg)->targets.begin(), (*pkg)->targets.end(),
+                                [&](const CargoTarget& t) { return artifact_key(t) == b.target; });
+          std::optional<ListedCases> listed = case_lists.find(b.executable);
+          if (t == (*pkg)->targets.end() || !listed) continue;
+          phase(b.executable.filename().string() +
+                " tests known from the last run: " + std::to_string(listed->cases.size()) + " tests");
+          std::vector<TestCase> batch = cases_of({*pkg, *t, b.executable, false}, *listed);
+          if (batch.empty()) continue;
+          client->get();
+          TestRun::HoldId hold = run.new_hold();
+          run.add_cases(std::move(batch), hold);
+          if (!early.started(b, hold)) break;
+        }
+        phase(std::to_string(early.binaries()) + " test binaries of the last build started early");
+      }
+      if (early.binaries() == 0) early.give_up();
+      auto note_built = [&](const std::vector<TestArtifact>& ready) {
+        for (const auto& a : ready)
+          built.push_back({a.package->name, artifact_key(a.target), a.executable, ""});
+      };
+      bool layers_forgotten = false;
       auto post = [&](std::vector<TestArtifact> ready) {
+        if (early.keep_back(ready)) return;
+        if (!ready.empty() && early.binaries() > 0 && !layers_forgotten) {
+          // The early jobs' layers are memoized, and cargo may have rewritten their files since.
+          client->get().forget_layers();
+          layers_forgotten = true;
+        }
         for (auto& a : ready) {
           if (s.list.tests) {
             handle_artifact(a);  // in cargo's order, so the listing reads the same every time
@@ -435,7 +492,10 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
         }
       };
       for_each_line(cargo->stdout_fd(), [&](std::string_view line) {
-        post(collector.feed(line));
+        std::vector<TestArtifact> ready = collector.feed(line);
+        if (collector.rebuilt()) early.give_up();
+        note_built(ready);
+        post(std::move(ready));
         return !run.stopped() && !pool.failed();
       });
       if (run.stopped() || pool.failed()) {
@@ -456,7 +516,15 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
           // The build failure is the error to report.
         }
       } else {
-        if (build_code == 0 && !run.stopped() && !pool.failed()) post(collector.finish());
+        if (build_code == 0 && !run.stopped() && !pool.failed()) {
+          std::vector<TestArtifact> held = collector.finish();
+          note_built(held);
+          post(std::move(held));
+          std::vector<TestArtifact> rest = early.settle(collector.rebuilt());
+          if (early.binaries() > 0)
+            phase("early start settled: " + std::to_string(rest.size()) + " test binaries left to run");
+          post(std::move(rest));
+        }
         pool.wait();  // rethrows a listing failure
       }
     }
@@ -465,6 +533,7 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
     run.finish(false);
     throw;
   }
+  if (build_code == 0 && discovery_complete && cargo) save_last_build(last_build_file, build_args, built);
   if (run.stopped()) discovery_complete = false;
   RunResult res = run.finish(discovery_complete);
   phase("jobs done");

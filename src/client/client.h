@@ -80,6 +80,10 @@ class Client {
   // small cache cannot evict them before the job has run: keep it until then.
   ResolvedJob resolve(const JobSpec& spec, ArtifactStore::PinnedBlobs* pins = nullptr);
 
+  // Layers are built once per spec for the client's life; after this, once more (for files a
+  // build rewrote after jobs had already used them).
+  void forget_layers() { layer_memo_.clear(); }
+
   // Both cover the local executor and the broker's jobs.
   void cancel_all();
   void wait_idle();

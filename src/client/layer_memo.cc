@@ -115,4 +115,9 @@ size_t LayerMemo::size() const {
   return memo_.size();
 }
 
+void LayerMemo::clear() {
+  std::lock_guard lk(mu_);
+  memo_.clear();
+}
+
 }  // namespace mael

@@ -32,6 +32,9 @@ class LayerMemo {
   Digest get(const LayerSpec& spec, const Build& build, const StillValid& still_valid);
 
   size_t size() const;
+  // Forgets every digest: the next request of each spec builds it again (its inputs may have
+  // changed since, e.g. rebuilt by the build tool during the run).
+  void clear();
 
  private:
   struct Entry {

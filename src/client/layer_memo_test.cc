@@ -10,7 +10,9 @@
 namespace mael {
 namespace {
 
-Digest digest_of(int i) { return Digest::of_bytes("layer " + std::to_string(i)); }
+Digest digest_of(int i) {
+  return Digest::of_bytes("layer " + std::to_string(i));
+}
 
 auto always_valid = [](const Digest&) { return true; };
 
@@ -27,6 +29,18 @@ TEST(LayerMemo, SameSpecTwiceBuildsOnce) {
   EXPECT_EQ(memo.get(GlobLayer{"bin/test", {}}, build, always_valid), digest_of(3));
   EXPECT_EQ(builds, 3);
   EXPECT_EQ(memo.size(), 3u);
+}
+
+TEST(LayerMemo, ClearBuildsEverySpecAgain) {
+  LayerMemo memo;
+  int builds = 0;
+  auto build = [&] { return digest_of(++builds); };
+  LayerSpec spec = PathsLayer{{"bin/test"}, {}};
+  EXPECT_EQ(memo.get(spec, build, always_valid), digest_of(1));
+  memo.clear();
+  EXPECT_EQ(memo.size(), 0u);
+  EXPECT_EQ(memo.get(spec, build, always_valid), digest_of(2));
+  EXPECT_EQ(memo.get(spec, build, always_valid), digest_of(2));
 }
 
 TEST(LayerMemo, KeysTellEveryFieldApart) {
@@ -88,7 +102,9 @@ TEST(LayerMemo, FailedBuildIsNotMemoized) {
   EXPECT_THROW(memo.get(spec, failing, always_valid), std::runtime_error);
   EXPECT_EQ(builds, 2);
   EXPECT_EQ(memo.size(), 0u);
-  EXPECT_EQ(memo.get(spec, [] { return digest_of(1); }, always_valid), digest_of(1));
+  EXPECT_EQ(memo.get(
+                spec, [] { return digest_of(1); }, always_valid),
+            digest_of(1));
 }
 
 TEST(LayerMemo, DigestNoLongerValidIsBuiltAgain) {

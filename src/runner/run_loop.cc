@@ -28,25 +28,39 @@ void TestRun::set_artifact_cases(const std::string& package, const std::string& 
   listing_.update_artifact_cases(package, artifact, cases);
 }
 
-void TestRun::add_cases(std::vector<TestCase> cases) {
+TestRun::HoldId TestRun::new_hold() {
+  std::lock_guard lk(mu_);
+  holds_.emplace_back();
+  return holds_.size() - 1;
+}
+
+void TestRun::add_cases(std::vector<TestCase> cases, std::optional<HoldId> hold) {
   std::vector<ScheduleHint> hints;
   {
     std::lock_guard lk(mu_);
     for (const auto& c : cases) hints.push_back(listing_.schedule_hint(c.package, c.artifact, c.case_name));
   }
+  // Under mu_: whether the job is kept back (else it is counted and shown now).
+  auto keep_back = [&](uint64_t id, const std::shared_ptr<const TestCase>& tc, bool ignored) {
+    if (!hold || holds_[*hold].state == HoldState::Confirmed) return false;
+    if (holds_[*hold].state == HoldState::Held) holds_[*hold].jobs[id] = HeldJob{tc, ignored, {}, {}};
+    return true;
+  };
   for (size_t i : schedule_order(hints)) {
     if (stopped_) return;
     TestCase& tc = cases[i];
     if (tc.ignored) {
+      auto shared = std::make_shared<const TestCase>(std::move(tc));
       uint64_t id;
       size_t queued;
       {
         std::lock_guard lk(mu_);
         id = next_id_++;
+        if (keep_back(id, shared, true)) continue;
         queued = ++queued_;
       }
       ui_.expected_jobs(queued);
-      record(id, tc, ignored_result(tc.name), false);
+      record(id, *shared, ignored_result(shared->name), false);
       continue;
     }
     tc.spec.priority = hints[i].priority;
@@ -56,25 +70,46 @@ void TestRun::add_cases(std::vector<TestCase> cases) {
     auto shared = std::make_shared<const TestCase>(std::move(tc));
     for (size_t r = 0; r < options_.repeat && !stopped_; ++r) {
       uint64_t id;
-      size_t queued;
+      size_t queued = 0;
+      bool kept;
       {
         std::lock_guard lk(mu_);
         id = next_id_++;
-        queued = ++queued_;
         ++outstanding_;
+        kept = keep_back(id, shared, false);
+        if (!kept) queued = ++queued_;
       }
-      ui_.expected_jobs(queued);
-      ui_.job_enqueued(id, shared->name);
+      if (!kept) {
+        ui_.expected_jobs(queued);
+        ui_.job_enqueued(id, shared->name);
+      }
       try {
         submit_(
-            shared->spec, [this, id](JobState s) { ui_.job_state(id, s); },
-            [this, id, shared](JobOutcome o) { on_done(id, *shared, std::move(o)); });
+            shared->spec,
+            [this, id, hold](JobState s) {
+              if (!hold || held_state(*hold, id, s)) ui_.job_state(id, s);
+            },
+            [this, id, shared, hold](JobOutcome o) {
+              if (!hold || held_done(*hold, id, o)) {
+                on_done(id, *shared, std::move(o));
+                return;
+              }
+              std::lock_guard lk(mu_);
+              --outstanding_;
+              idle_cv_.notify_all();
+            });
       } catch (const UserError& e) {
         {
           std::lock_guard lk(mu_);
-          if (!setup_error_) setup_error_ = shared->name + ": " + e.what();
           --outstanding_;
           idle_cv_.notify_all();
+          if (hold) {
+            // Its cases are added again once the build is done; the error shows then if it stays.
+            holds_[*hold].state = HoldState::Dropped;
+            holds_[*hold].jobs.clear();
+            return;
+          }
+          if (!setup_error_) setup_error_ = shared->name + ": " + e.what();
         }
         abandon();
         return;
@@ -83,14 +118,65 @@ void TestRun::add_cases(std::vector<TestCase> cases) {
   }
 }
 
-void TestRun::on_done(uint64_t id, const TestCase& tc, JobOutcome outcome) {
-  if (!stopped_) {
-    OutcomeHooks hooks = options_.hooks ? options_.hooks(tc) : OutcomeHooks{};
-    record(id, tc, test_result_from_outcome(tc.name, outcome, id, hooks), true);
+bool TestRun::held_state(HoldId hold, uint64_t id, JobState state) {
+  std::lock_guard lk(mu_);
+  Hold& h = holds_[hold];
+  if (h.state == HoldState::Held)
+    if (auto it = h.jobs.find(id); it != h.jobs.end()) it->second.state = state;
+  return h.state == HoldState::Confirmed;
+}
+
+bool TestRun::held_done(HoldId hold, uint64_t id, JobOutcome& outcome) {
+  std::lock_guard lk(mu_);
+  Hold& h = holds_[hold];
+  if (h.state == HoldState::Held)
+    if (auto it = h.jobs.find(id); it != h.jobs.end()) it->second.outcome = std::move(outcome);
+  return h.state == HoldState::Confirmed;
+}
+
+bool TestRun::confirm_hold(HoldId hold) {
+  std::map<uint64_t, HeldJob> jobs;
+  {
+    std::lock_guard lk(mu_);
+    Hold& h = holds_[hold];
+    if (h.state != HoldState::Held) return h.state == HoldState::Confirmed;
+    h.state = HoldState::Confirmed;
+    jobs.swap(h.jobs);
+    // Shown as if just enqueued, under mu_ so that a job ending now is not reported first.
+    for (const auto& [id, j] : jobs) {
+      ui_.expected_jobs(++queued_);
+      if (j.ignored) continue;
+      ui_.job_enqueued(id, j.tc->name);
+      if (j.state) ui_.job_state(id, *j.state);
+    }
   }
+  for (const auto& [id, j] : jobs) {
+    if (j.ignored) {
+      record(id, *j.tc, ignored_result(j.tc->name), false);
+    } else if (j.outcome) {
+      report(id, *j.tc, *j.outcome);
+    }
+  }
+  return true;
+}
+
+void TestRun::drop_hold(HoldId hold) {
+  std::lock_guard lk(mu_);
+  holds_[hold].state = HoldState::Dropped;
+  holds_[hold].jobs.clear();
+}
+
+void TestRun::on_done(uint64_t id, const TestCase& tc, JobOutcome outcome) {
+  report(id, tc, outcome);
   std::lock_guard lk(mu_);
   --outstanding_;
   idle_cv_.notify_all();
+}
+
+void TestRun::report(uint64_t id, const TestCase& tc, const JobOutcome& outcome) {
+  if (stopped_) return;
+  OutcomeHooks hooks = options_.hooks ? options_.hooks(tc) : OutcomeHooks{};
+  record(id, tc, test_result_from_outcome(tc.name, outcome, id, hooks), true);
 }
 
 void TestRun::record(uint64_t id, const TestCase& tc, TestResult r, bool ran) {

@@ -7,6 +7,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -65,7 +67,17 @@ class TestRun {
                           const std::vector<std::pair<std::string, CaseMetadata>>& cases);
   // Schedules the cases (each `repeat` times) in listing order: new and failed first, then
   // longest first. Throws nothing: a job that cannot be made stops the run (setup_error).
-  void add_cases(std::vector<TestCase> cases);
+  // Cases added under a hold run at once, but nothing about them is shown, counted or recorded
+  // until confirm_hold(); drop_hold() forgets them. This is for tests started before the build
+  // tool has said whether their binary is still current.
+  using HoldId = size_t;
+  HoldId new_hold();
+  void add_cases(std::vector<TestCase> cases, std::optional<HoldId> hold = std::nullopt);
+  // Reports the hold's results so far and its later ones as usual. False when the hold was
+  // dropped (one of its jobs could not even be made): its cases need adding again.
+  bool confirm_hold(HoldId hold);
+  // Forgets the hold's results, now and later (cancelling its jobs is the caller's business).
+  void drop_hold(HoldId hold);
   // True once --stop-after tripped or the run was abandoned; adapters stop discovering then.
   bool stopped() const { return stopped_; }
   // Gives up (the build failed): nothing more is submitted or recorded, and the jobs still
@@ -78,6 +90,10 @@ class TestRun {
 
  private:
   void on_done(uint64_t id, const TestCase& tc, JobOutcome outcome);
+  void report(uint64_t id, const TestCase& tc, const JobOutcome& outcome);
+  // A job of a hold ended or changed state: true when it is to be handled as usual.
+  bool held_done(HoldId hold, uint64_t id, JobOutcome& outcome);
+  bool held_state(HoldId hold, uint64_t id, JobState state);
   void record(uint64_t id, const TestCase& tc, TestResult r, bool ran);
 
   JobSubmitter submit_;
@@ -98,6 +114,19 @@ class TestRun {
   int exit_code_ = 0;
   TestSummary summary_;
   std::vector<JUnitCase> junit_;
+
+  enum class HoldState : uint8_t { Held, Confirmed, Dropped };
+  struct HeldJob {
+    std::shared_ptr<const TestCase> tc;
+    bool ignored = false;
+    std::optional<JobState> state;
+    std::optional<JobOutcome> outcome;
+  };
+  struct Hold {
+    HoldState state = HoldState::Held;
+    std::map<uint64_t, HeldJob> jobs;  // by id, while held
+  };
+  std::vector<Hold> holds_;  // by HoldId, under mu_
 };
 
 }  // namespace mael

@@ -6,6 +6,7 @@
 
 #include <fstream>
 #include <thread>
+#include <utility>
 
 #include "base/error.h"
 #include "runner/runner_cli.h"
@@ -175,6 +176,112 @@ TEST(RunLoop, RepeatRunsEachCaseNTimes) {
   run.add_cases({make_case("a", "pass")});
   EXPECT_EQ(run.finish(true).summary.succeeded, 3u);
   EXPECT_EQ(ui.finished, (std::vector<std::string>(3, "pkg a OK")));
+}
+
+// Keeps jobs until the test ends them, like jobs still running.
+struct PendingJobs {
+  struct Job {
+    JobSpec spec;
+    std::function<void(JobState)> state;
+    std::function<void(JobOutcome)> done;
+  };
+  std::vector<Job> jobs;
+  JobSubmitter submitter() {
+    return [this](const JobSpec& s, std::function<void(JobState)> st, std::function<void(JobOutcome)> done) {
+      if (s.program == "bad") throw UserError("missing layer file");
+      jobs.push_back({s, std::move(st), std::move(done)});
+    };
+  }
+  // Ends the job of case `name` with the exit code.
+  void end(const std::string& name, int code) {
+    for (auto& j : jobs)
+      if (j.spec.arguments.back() == name && j.done) {
+        j.state(JobState::Running);
+        std::exchange(j.done, nullptr)(exited(code));
+        return;
+      }
+    FAIL() << "no job for " << name;
+  }
+};
+
+TestCase make_named_case(const std::string& name, const std::string& program) {
+  TestCase tc = make_case(name, program);
+  tc.spec.arguments = {name};
+  return tc;
+}
+
+// Tests started before their binary is known to be current: nothing is shown or recorded until
+// the hold is confirmed, then everything is, finished jobs at once and the rest as they end.
+TEST(RunLoop, HeldResultsCountOnlyOnceConfirmed) {
+  TestListing listing;
+  RecordingUi ui;
+  PendingJobs jobs;
+  TestRun run(jobs.submitter(), nullptr, listing, ui, {});
+  run.set_artifact_cases("pkg", "pkg(library)", {{"a", {}}, {"b", {}}, {"c", {}}});
+  auto ignored = make_named_case("c", "pass");
+  ignored.ignored = true;
+  TestRun::HoldId hold = run.new_hold();
+  run.add_cases({make_named_case("a", "pass"), make_named_case("b", "fail"), ignored}, hold);
+  ASSERT_EQ(jobs.jobs.size(), 2u);  // they run meanwhile
+  jobs.end("a", 0);
+  EXPECT_TRUE(ui.finished.empty());
+  EXPECT_FALSE(listing.packages().at("pkg").at("pkg(library)").at("a").this_run.has_value());
+  EXPECT_TRUE(run.confirm_hold(hold));
+  EXPECT_EQ(ui.finished, (std::vector<std::string>{"pkg a OK", "pkg c IGNORED"}));
+  EXPECT_TRUE(listing.packages().at("pkg").at("pkg(library)").at("a").this_run.has_value());
+  jobs.end("b", 3);
+  RunResult r = run.finish(true);
+  EXPECT_EQ(ui.finished.back(), "pkg b FAIL");
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(r.summary.succeeded, 1u);
+  EXPECT_EQ(r.summary.failed, (std::vector<std::string>{"pkg b"}));
+  EXPECT_EQ(r.summary.ignored, (std::vector<std::string>{"pkg c"}));
+  EXPECT_EQ(r.junit.size(), 3u);
+}
+
+// A dropped hold (the binary was rebuilt) leaves no trace, whenever its jobs end; the cases
+// added again afterwards are the ones reported.
+TEST(RunLoop, ADroppedHoldLeavesNoTrace) {
+  TestListing listing;
+  RecordingUi ui;
+  PendingJobs jobs;
+  TestRun run(jobs.submitter(), nullptr, listing, ui, {});
+  run.set_artifact_cases("pkg", "pkg(library)", {{"a", {}}, {"b", {}}});
+  TestRun::HoldId hold = run.new_hold();
+  run.add_cases({make_named_case("a", "fail"), make_named_case("b", "fail")}, hold);
+  jobs.end("a", 1);
+  run.drop_hold(hold);
+  EXPECT_FALSE(run.confirm_hold(hold));
+  jobs.end("b", 1);
+  run.add_cases({make_named_case("a", "pass"), make_named_case("b", "pass")});
+  jobs.end("a", 0);
+  jobs.end("b", 0);
+  RunResult r = run.finish(true);
+  EXPECT_EQ(ui.finished, (std::vector<std::string>{"pkg a OK", "pkg b OK"}));
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.summary.succeeded, 2u);
+  EXPECT_TRUE(r.summary.failed.empty());
+  EXPECT_FALSE(r.summary.not_run.has_value());
+  EXPECT_EQ(r.junit.size(), 2u);
+  EXPECT_EQ(listing.packages().at("pkg").at("pkg(library)").at("a").this_run->outcome, CaseOutcome::Success);
+}
+
+// A held job that cannot be made drops its hold instead of stopping the run: the build may yet
+// make what it lacks, and the cases are added again after it.
+TEST(RunLoop, AHeldJobThatCannotBeMadeDropsItsHold) {
+  TestListing listing;
+  RecordingUi ui;
+  PendingJobs jobs;
+  TestRun run(jobs.submitter(), nullptr, listing, ui, {});
+  TestRun::HoldId hold = run.new_hold();
+  run.add_cases({make_named_case("a", "pass"), make_named_case("z", "bad")}, hold);
+  EXPECT_FALSE(run.stopped());
+  EXPECT_FALSE(run.confirm_hold(hold));
+  jobs.end("a", 0);
+  RunResult r = run.finish(true);
+  EXPECT_FALSE(r.setup_error.has_value());
+  EXPECT_TRUE(ui.finished.empty());
+  EXPECT_EQ(r.summary.succeeded, 0u);
 }
 
 TEST(RunUi, LiveAreaShowsBarsRunningTestsAndBuildOutput) {
