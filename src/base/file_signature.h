@@ -9,8 +9,8 @@ namespace mael {
 
 // "-" for a missing path; else device, inode, size, mtime and ctime (ns), which change when the
 // file is written, replaced or renamed over, or (a directory) gains or loses an entry. Sets
-// *changed_ns to the later of mtime and ctime (untouched for a missing path).
-std::string file_signature(const std::filesystem::path& path, int64_t* changed_ns);
+// *changed_ns, when given, to the later of mtime and ctime (untouched for a missing path).
+std::string file_signature(const std::filesystem::path& path, int64_t* changed_ns = nullptr);
 
 // The wall clock in ns, comparable with file times.
 int64_t wall_clock_ns();

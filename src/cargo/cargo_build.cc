@@ -29,8 +29,7 @@ std::vector<std::string> cargo_metadata_args(const CargoOptions& o) {
 
 std::vector<std::string> cargo_test_build_args(const CargoOptions& o,
                                                const std::vector<const CargoPackage*>& packages, bool color) {
-  std::vector<std::string> a = {cargo_program(), "test", "--no-run",
-                                "--message-format=json-render-diagnostics",
+  std::vector<std::string> a = {cargo_program(), "test", "--no-run", "--message-format=json-render-diagnostics",
                                 std::string("--color=") + (color ? "always" : "never")};
   if (o.features) a.push_back("--features=" + *o.features);
   if (o.all_features) a.push_back("--all-features");

@@ -356,6 +356,9 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
   if (!note.empty()) ui->message(note);
 
   RunLoopOptions loop;
+  loop.cancel_job = [&client](uint64_t job) {
+    if (Client* c = client ? client->ready() : nullptr) c->cancel(job);
+  };
   loop.repeat = s.settings.repeat;
   loop.stop_after = s.settings.stop_after;
   loop.hooks = [](const TestCase& tc) {
@@ -414,18 +417,22 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
     }
     return batch;
   };
-  auto handle_artifact = [&](const TestArtifact& a) {
-    if (run.stopped()) return;
-    std::optional<ListedCases> cached = case_lists.find(a.executable);
-    ListedCases listed = cached ? std::move(*cached) : list_test_binary(a.executable, ws.workspace_root);
-    if (!cached) case_lists.put(a.executable, listed);
+  auto submit_cases = [&](const TestArtifact& a, const ListedCases& listed, bool cached,
+                          std::optional<TestRun::HoldId> hold) {
     phase(a.executable.filename().string() + (cached ? " tests known from the last run: " : " listed: ") +
           std::to_string(listed.cases.size()) + " tests");
     std::vector<TestCase> batch = cases_of(a, listed);
     if (batch.empty()) return;
     if (client) client->get();  // its construction errors end the run rather than fail each test
-    run.add_cases(std::move(batch));
-    phase("jobs of " + a.executable.filename().string() + " submitted");
+    run.add_cases(std::move(batch), hold);
+    phase("jobs of " + a.executable.filename().string() + " submitted" + (hold ? " early" : ""));
+  };
+  auto handle_artifact = [&](const TestArtifact& a) {
+    if (run.stopped()) return;
+    std::optional<ListedCases> cached = case_lists.find(a.executable);
+    ListedCases listed = cached ? std::move(*cached) : list_test_binary(a.executable, ws.workspace_root);
+    if (!cached) case_lists.put(a.executable, listed);
+    submit_cases(a, listed, cached.has_value(), std::nullopt);
   };
 
   int build_code = 0;
@@ -436,9 +443,7 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
   std::vector<BuiltTestBinary> built;  // this build's test binaries, for the next run
   try {
     if (cargo) {
-      EarlyStart early(run, [&client] {
-        if (Client* c = client ? client->ready() : nullptr) c->cancel_all();
-      });
+      EarlyStart early(run);
       BuildOutputPump pump(cargo->stderr_fd(), *ui, [&early] { early.give_up(); });
       // On an error, stop cargo first: the pump's thread ends when cargo's stderr closes.
       struct KillOnUnwind {
@@ -452,21 +457,12 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
       // The last build's binaries whose tests are known start now, while cargo checks them.
       if (client && !s.list.tests) {
         for (const BuiltTestBinary& b : load_last_build(last_build_file, build_args)) {
-          auto pkg =
-              std::find_if(selected.begin(), selected.end(), [&](auto* p) { return p->name == b.package; });
-          if (pkg == selected.end()) continue;
-          auto t = std::find_if((*pkg)->targets.begin(), (*pkg)->targets.end(),
-                                [&](const CargoTarget& t) { return artifact_key(t) == b.target; });
+          std::optional<TestArtifact> a = recorded_artifact(b, selected);
           std::optional<ListedCases> listed = case_lists.find(b.executable);
-          if (t == (*pkg)->targets.end() || !listed) continue;
-          phase(b.executable.filename().string() +
-                " tests known from the last run: " + std::to_string(listed->cases.size()) + " tests");
-          std::vector<TestCase> batch = cases_of({*pkg, *t, b.executable, false}, *listed);
-          if (batch.empty()) continue;
-          client->get();
-          TestRun::HoldId hold = run.new_hold();
-          run.add_cases(std::move(batch), hold);
-          if (!early.started(b, hold)) break;
+          if (!a || !listed) continue;
+          std::optional<TestRun::HoldId> hold = early.begin(b);
+          if (!hold) break;  // cargo is compiling already
+          submit_cases(*a, *listed, true, hold);
         }
         phase(std::to_string(early.binaries()) + " test binaries of the last build started early");
       }
@@ -480,6 +476,7 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
         if (early.keep_back(ready)) return;
         if (!ready.empty() && early.binaries() > 0 && !layers_forgotten) {
           // The early jobs' layers are memoized, and cargo may have rewritten their files since.
+          // (No early job is being submitted now: they all were, on this thread, before.)
           client->get().forget_layers();
           layers_forgotten = true;
         }

@@ -1,20 +1,30 @@
 #include "cargo/early_start.h"
 
+#include <algorithm>
+#include <set>
+
 #include "base/file_signature.h"
 
 namespace mael {
 
-EarlyStart::EarlyStart(TestRun& run, std::function<void()> cancel_jobs)
-    : run_(run), cancel_jobs_(std::move(cancel_jobs)) {}
+std::optional<TestArtifact> recorded_artifact(const BuiltTestBinary& binary,
+                                              const std::vector<const CargoPackage*>& selected) {
+  auto pkg = std::find_if(selected.begin(), selected.end(),
+                          [&](const CargoPackage* p) { return p->name == binary.package; });
+  if (pkg == selected.end()) return std::nullopt;
+  for (const CargoTarget& t : (*pkg)->targets)
+    if (t.test && artifact_key(t) == binary.target) return TestArtifact{*pkg, t, binary.executable, false};
+  return std::nullopt;
+}
 
-bool EarlyStart::started(const BuiltTestBinary& binary, TestRun::HoldId hold) {
+EarlyStart::EarlyStart(TestRun& run) : run_(run) {}
+
+std::optional<TestRun::HoldId> EarlyStart::begin(const BuiltTestBinary& binary) {
   std::lock_guard lk(mu_);
-  if (!waiting_) {
-    run_.drop_hold(hold);
-    return false;
-  }
+  if (!waiting_) return std::nullopt;
+  TestRun::HoldId hold = run_.new_hold();
   early_[binary.executable] = {binary.signature, hold};
-  return true;
+  return hold;
 }
 
 size_t EarlyStart::binaries() const {
@@ -25,8 +35,6 @@ size_t EarlyStart::binaries() const {
 void EarlyStart::drop_all() {
   waiting_ = false;
   for (const auto& [exe, e] : early_) run_.drop_hold(e.hold);
-  // Under mu_: nothing else is submitted before keep_back() has said that waiting is over.
-  if (!early_.empty() && cancel_jobs_) cancel_jobs_();
 }
 
 void EarlyStart::give_up() {
@@ -36,14 +44,10 @@ void EarlyStart::give_up() {
 
 bool EarlyStart::keep_back(std::vector<TestArtifact>& ready) {
   std::lock_guard lk(mu_);
-  if (waiting_) {
-    for (auto& a : ready) kept_.push_back(std::move(a));
-    ready.clear();
-    return true;
-  }
   for (auto& a : ready) kept_.push_back(std::move(a));
-  ready = std::move(kept_);
-  kept_.clear();
+  ready.clear();
+  if (waiting_) return true;
+  ready.swap(kept_);
   return false;
 }
 
@@ -52,24 +56,22 @@ std::vector<TestArtifact> EarlyStart::settle(bool rebuilt) {
   std::vector<TestArtifact> rest;
   if (waiting_ && rebuilt) drop_all();
   if (!waiting_) {
-    rest = std::move(kept_);
-    kept_.clear();
+    rest.swap(kept_);
     return rest;
   }
   waiting_ = false;
-  std::map<std::filesystem::path, bool> confirmed;
+  std::set<std::filesystem::path> confirmed;
   for (auto& a : kept_) {
     auto it = early_.find(a.executable);
-    int64_t changed = 0;
-    if (it != early_.end() && a.fresh && file_signature(a.executable, &changed) == it->second.signature &&
+    if (it != early_.end() && a.fresh && file_signature(a.executable) == it->second.signature &&
         run_.confirm_hold(it->second.hold)) {
-      confirmed[a.executable] = true;
+      confirmed.insert(a.executable);
       continue;
     }
     rest.push_back(std::move(a));
   }
   kept_.clear();
-  // Early binaries this build no longer has: their jobs end unseen.
+  // Early binaries changed since, or no longer in the build.
   for (const auto& [exe, e] : early_)
     if (!confirmed.count(exe)) run_.drop_hold(e.hold);
   return rest;

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <utility>
 
 #include "base/file_signature.h"
 
@@ -28,37 +29,51 @@ class NamesUi : public RunUi {
   std::vector<std::string> finished;
 };
 
-// Jobs end at once with exit code 0; the cancel callback counts its calls.
+// Jobs run until the test ends them (or cancels them: then they end as cancelled jobs do).
 struct Harness {
   fs::path dir = fs::temp_directory_path() / ("early-start-test-" + std::to_string(::getpid()));
   TestListing listing;
   NamesUi ui;
-  int cancels = 0;
-  TestRun run{[](const JobSpec&, std::function<void(JobState)>,
-                 std::function<void(JobOutcome)> done) { done(JobOutcome{Exited{0}, {}}); },
-              nullptr, listing, ui, {}};
-  EarlyStart early{run, [this] { ++cancels; }};
+  std::vector<std::function<void(JobOutcome)>> jobs;
+  std::vector<uint64_t> cancelled;
+  TestRun run{[this](const JobSpec&, std::function<void(JobState)>, std::function<void(JobOutcome)> done) {
+                jobs.push_back(std::move(done));
+                return jobs.size() - 1;
+              },
+              nullptr, listing, ui, options()};
+  EarlyStart early{run};
   CargoPackage package{"pkg", "0.1.0", "pkg-id", "", {}};
 
+  RunLoopOptions options() {
+    RunLoopOptions o;
+    o.cancel_job = [this](uint64_t id) {
+      cancelled.push_back(id);
+      end(id, JobOutcome{JobError{JobErrorKind::System, "job cancelled"}, {}});
+    };
+    return o;
+  }
+  void end(uint64_t id, JobOutcome o) {
+    if (auto done = std::exchange(jobs.at(id), nullptr)) done(std::move(o));
+  }
   Harness() { fs::create_directories(dir); }
   ~Harness() {
+    for (size_t i = 0; i < jobs.size(); ++i) end(i, JobOutcome{Exited{0}, {}});
     run.finish(true);
     fs::remove_all(dir);
   }
-  // Writes binary NAME and starts one case of it early.
+  // Writes binary NAME and starts its one case early (job id: the order of starts).
   BuiltTestBinary start(const std::string& name) {
     fs::path exe = dir / name;
     std::ofstream(exe) << name;
-    int64_t changed = 0;
-    BuiltTestBinary b{"pkg", name + "(test)", exe, file_signature(exe, &changed)};
+    BuiltTestBinary b{"pkg", name + "(test)", exe, file_signature(exe)};
+    std::optional<TestRun::HoldId> hold = early.begin(b);
+    EXPECT_TRUE(hold.has_value());
     TestCase tc;
     tc.package = "pkg";
     tc.artifact = b.target;
     tc.case_name = "case";
     tc.name = name + " case";
-    TestRun::HoldId hold = run.new_hold();
     run.add_cases({tc}, hold);
-    EXPECT_TRUE(early.started(b, hold));
     return b;
   }
   TestArtifact reported(const BuiltTestBinary& b, bool fresh) {
@@ -72,7 +87,8 @@ TEST(EarlyStart, ConfirmsBinariesCargoFoundFreshAndUnchanged) {
   auto b = h.start("b");
   auto c = h.start("c");
   auto gone = h.start("gone");
-  EXPECT_TRUE(h.ui.finished.empty());  // their jobs ended, unseen so far
+  h.end(0, JobOutcome{Exited{0}, {}});
+  EXPECT_TRUE(h.ui.finished.empty());  // a's job ended, unseen so far
   std::vector<TestArtifact> ready = {h.reported(a, true), h.reported(b, false), h.reported(c, true)};
   EXPECT_TRUE(h.early.keep_back(ready));
   EXPECT_TRUE(ready.empty());
@@ -84,21 +100,23 @@ TEST(EarlyStart, ConfirmsBinariesCargoFoundFreshAndUnchanged) {
   EXPECT_EQ(rest[0].executable, b.executable);
   EXPECT_EQ(rest[1].executable, c.executable);
   EXPECT_EQ(h.ui.finished, (std::vector<std::string>{"a case OK"}));
-  EXPECT_EQ(h.cancels, 0);
+  // The jobs of b, c and gone (not in this build) are cancelled, unseen.
+  EXPECT_EQ(h.cancelled, (std::vector<uint64_t>{1, 2, 3}));
+  EXPECT_EQ(h.ui.finished.size(), 1u);
   // Waiting is over: artifacts pass.
   std::vector<TestArtifact> later = {h.reported(gone, true)};
   EXPECT_FALSE(h.early.keep_back(later));
   EXPECT_EQ(later.size(), 1u);
 }
 
-TEST(EarlyStart, CompilingDropsEveryEarlyResultAndCancelsTheJobs) {
+TEST(EarlyStart, CompilingDropsEveryEarlyHold) {
   Harness h;
   auto a = h.start("a");
   std::vector<TestArtifact> ready = {h.reported(a, true)};
   EXPECT_TRUE(h.early.keep_back(ready));
   h.early.give_up();
   h.early.give_up();  // once
-  EXPECT_EQ(h.cancels, 1);
+  EXPECT_EQ(h.cancelled, (std::vector<uint64_t>{0}));
   // What was kept back comes out with the next artifacts.
   std::vector<TestArtifact> more;
   EXPECT_FALSE(h.early.keep_back(more));
@@ -107,8 +125,8 @@ TEST(EarlyStart, CompilingDropsEveryEarlyResultAndCancelsTheJobs) {
   EXPECT_TRUE(h.early.settle(false).empty());
   EXPECT_TRUE(h.ui.finished.empty());
   // Too late to start more.
-  TestRun::HoldId hold = h.run.new_hold();
-  EXPECT_FALSE(h.early.started(a, hold));
+  EXPECT_FALSE(h.early.begin(a).has_value());
+  EXPECT_EQ(h.early.binaries(), 1u);
 }
 
 TEST(EarlyStart, ABuildThatRebuiltSomethingConfirmsNothing) {
@@ -118,8 +136,22 @@ TEST(EarlyStart, ABuildThatRebuiltSomethingConfirmsNothing) {
   EXPECT_TRUE(h.early.keep_back(ready));
   std::vector<TestArtifact> rest = h.early.settle(/*rebuilt=*/true);
   ASSERT_EQ(rest.size(), 1u);
-  EXPECT_EQ(h.cancels, 1);
+  EXPECT_EQ(h.cancelled, (std::vector<uint64_t>{0}));
   EXPECT_TRUE(h.ui.finished.empty());
+}
+
+TEST(EarlyStart, FindsTheRecordedTestTarget) {
+  CargoPackage p{"pkg", "0.1.0", "pkg-id", "", {{"pkg", ArtifactKind::Library}, {"it", ArtifactKind::Test},
+                                                {"nt", ArtifactKind::Test, /*test=*/false}}};
+  std::vector<const CargoPackage*> selected = {&p};
+  auto found = recorded_artifact({"pkg", "it(test)", "/t/it-1", ""}, selected);
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->package, &p);
+  EXPECT_EQ(found->target.name, "it");
+  EXPECT_EQ(found->executable, "/t/it-1");
+  EXPECT_FALSE(recorded_artifact({"pkg", "it(library)", "/t/it-1", ""}, selected).has_value());
+  EXPECT_FALSE(recorded_artifact({"pkg", "nt(test)", "/t/nt-1", ""}, selected).has_value());  // test = false
+  EXPECT_FALSE(recorded_artifact({"other", "it(test)", "/t/it-1", ""}, selected).has_value());
 }
 
 }  // namespace

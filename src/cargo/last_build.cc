@@ -47,8 +47,7 @@ void save_last_build(const fs::path& file, const std::vector<std::string>& cargo
   try {
     nlohmann::json list = nlohmann::json::array();
     for (auto& b : binaries) {
-      int64_t changed = 0;
-      b.signature = file_signature(b.executable, &changed);
+      b.signature = file_signature(b.executable);
       if (b.signature == "-") continue;
       list.push_back({{"package", b.package},
                       {"target", b.target},

@@ -16,7 +16,7 @@ struct BuiltTestBinary {
   std::string package;  // package name
   std::string target;   // artifact_key(): "NAME(KIND)"
   std::filesystem::path executable;
-  std::string signature;  // file_signature() when the build ended
+  std::string signature;  // file_signature() when the record was made, at the end of the run
 };
 
 // The binaries recorded for this cargo command line (its --color=... aside) whose files are

@@ -214,6 +214,19 @@ JobId Client::run_remote(ResolvedJob job, std::shared_ptr<ArtifactStore::PinnedB
   return id | kRemoteBit;
 }
 
+void Client::forget_layers() {
+  layer_memo_.clear();
+  layers_->forget_commands();
+}
+
+void Client::cancel(JobId id) {
+  if (id & kRemoteBit) {
+    if (broker_) broker_->cancel(id & ~kRemoteBit);
+  } else if (LocalExecutor* e = executor_ptr_.load()) {
+    e->cancel(id);
+  }
+}
+
 void Client::cancel_all() {
   if (LocalExecutor* e = executor_ptr_.load()) e->cancel_all();
   if (!broker_) return;

@@ -82,9 +82,11 @@ class Client {
 
   // Layers are built once per spec for the client's life; after this, once more (for files a
   // build rewrote after jobs had already used them).
-  void forget_layers() { layer_memo_.clear(); }
+  void forget_layers();
 
-  // Both cover the local executor and the broker's jobs.
+  // Both cover the local executor and the broker's jobs. cancel() of a job that ended does
+  // nothing; a cancelled job ends with a System error.
+  void cancel(JobId id);
   void cancel_all();
   void wait_idle();
   bool remote() const { return broker_ != nullptr; }

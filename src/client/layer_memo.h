@@ -4,7 +4,7 @@
 // process). Every test of a test binary names the same few layers, so after the first job of a
 // binary resolving its layers costs a hash lookup instead of stat calls, a memo file read and a
 // blob touch per layer. An input edited during the run is therefore not picked up before the
-// next run; a new client (the next run) plans the layer again and sees the change.
+// next run (a new client plans the layer again and sees the change) or a clear().
 #include <cstdint>
 #include <functional>
 #include <future>

@@ -10,9 +10,7 @@
 namespace mael {
 namespace {
 
-Digest digest_of(int i) {
-  return Digest::of_bytes("layer " + std::to_string(i));
-}
+Digest digest_of(int i) { return Digest::of_bytes("layer " + std::to_string(i)); }
 
 auto always_valid = [](const Digest&) { return true; };
 

@@ -320,6 +320,11 @@ Digest LayerBuilder::build_tar(const TarLayer& spec) {
   });
 }
 
+void LayerBuilder::forget_commands() {
+  std::lock_guard lk(mu_);
+  command_memo_.clear();
+}
+
 Digest LayerBuilder::build_command(const CommandLayer& spec) {
   std::string key = spec.program;
   for (const auto& a : spec.arguments) key += std::string(1, '\0') + a;

@@ -50,6 +50,9 @@ class LayerBuilder {
   Digest build(const LayerSpec& spec);
   // The entries a (non-tar, non-command) layer would contain; for tests and tools.
   std::vector<LayerEntry> plan(const LayerSpec& spec) const;
+  // Command layers are memoized for the builder's life; after this they run again when next
+  // asked for (what they read may have changed).
+  void forget_commands();
 
  private:
   Digest build_tar(const TarLayer& spec);

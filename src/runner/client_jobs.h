@@ -17,7 +17,7 @@ namespace mael {
 inline JobSubmitter client_submitter(Client& client) {
   return [&client](const JobSpec& spec, std::function<void(JobState)> on_state,
                    std::function<void(JobOutcome)> on_done) {
-    client.run_job(spec, std::move(on_state), std::move(on_done));
+    return client.run_job(spec, std::move(on_state), std::move(on_done));
   };
 }
 
@@ -67,7 +67,7 @@ class BackgroundClient {
   JobSubmitter submitter() {
     return [this](const JobSpec& spec, std::function<void(JobState)> on_state,
                   std::function<void(JobOutcome)> on_done) {
-      get().run_job(spec, std::move(on_state), std::move(on_done));
+      return get().run_job(spec, std::move(on_state), std::move(on_done));
     };
   }
 

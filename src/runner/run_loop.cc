@@ -40,11 +40,14 @@ void TestRun::add_cases(std::vector<TestCase> cases, std::optional<HoldId> hold)
     std::lock_guard lk(mu_);
     for (const auto& c : cases) hints.push_back(listing_.schedule_hint(c.package, c.artifact, c.case_name));
   }
-  // Under mu_: whether the job is kept back (else it is counted and shown now).
-  auto keep_back = [&](uint64_t id, const std::shared_ptr<const TestCase>& tc, bool ignored) {
-    if (!hold || holds_[*hold].state == HoldState::Confirmed) return false;
-    if (holds_[*hold].state == HoldState::Held) holds_[*hold].jobs[id] = HeldJob{tc, ignored, {}, {}};
-    return true;
+  // Under mu_: a job is shown and counted now, kept back with its hold, or skipped (the hold
+  // was dropped meanwhile).
+  enum class Admit : uint8_t { Now, HeldBack, Skip };
+  auto admit = [&](uint64_t id, const std::shared_ptr<const TestCase>& tc, bool ignored) {
+    if (!hold || holds_[*hold].state == HoldState::Confirmed) return Admit::Now;
+    if (holds_[*hold].state == HoldState::Dropped) return Admit::Skip;
+    holds_[*hold].jobs[id] = HeldJob{tc, ignored, {}, {}};
+    return Admit::HeldBack;
   };
   for (size_t i : schedule_order(hints)) {
     if (stopped_) return;
@@ -56,7 +59,9 @@ void TestRun::add_cases(std::vector<TestCase> cases, std::optional<HoldId> hold)
       {
         std::lock_guard lk(mu_);
         id = next_id_++;
-        if (keep_back(id, shared, true)) continue;
+        Admit a = admit(id, shared, true);
+        if (a == Admit::Skip) return;
+        if (a == Admit::HeldBack) continue;
         queued = ++queued_;
       }
       ui_.expected_jobs(queued);
@@ -71,20 +76,22 @@ void TestRun::add_cases(std::vector<TestCase> cases, std::optional<HoldId> hold)
     for (size_t r = 0; r < options_.repeat && !stopped_; ++r) {
       uint64_t id;
       size_t queued = 0;
-      bool kept;
+      Admit a;
       {
         std::lock_guard lk(mu_);
         id = next_id_++;
+        a = admit(id, shared, false);
+        if (a == Admit::Skip) return;
         ++outstanding_;
-        kept = keep_back(id, shared, false);
-        if (!kept) queued = ++queued_;
+        if (a == Admit::Now) queued = ++queued_;
       }
-      if (!kept) {
+      if (a == Admit::Now) {
         ui_.expected_jobs(queued);
         ui_.job_enqueued(id, shared->name);
       }
+      uint64_t job = 0;
       try {
-        submit_(
+        job = submit_(
             shared->spec,
             [this, id, hold](JobState s) {
               if (!hold || held_state(*hold, id, s)) ui_.job_state(id, s);
@@ -103,16 +110,27 @@ void TestRun::add_cases(std::vector<TestCase> cases, std::optional<HoldId> hold)
           std::lock_guard lk(mu_);
           --outstanding_;
           idle_cv_.notify_all();
-          if (hold) {
-            // Its cases are added again once the build is done; the error shows then if it stays.
-            holds_[*hold].state = HoldState::Dropped;
-            holds_[*hold].jobs.clear();
-            return;
-          }
-          if (!setup_error_) setup_error_ = shared->name + ": " + e.what();
+          if (!hold && !setup_error_) setup_error_ = shared->name + ": " + e.what();
+        }
+        if (hold) {
+          // Its cases are added again once the build is done; the error shows then if it stays.
+          drop_hold(*hold);
+          return;
         }
         abandon();
         return;
+      }
+      if (hold) {
+        bool dropped;
+        {
+          std::lock_guard lk(mu_);
+          holds_[*hold].submitted.push_back(job);
+          dropped = holds_[*hold].state == HoldState::Dropped;
+        }
+        if (dropped) {
+          cancel_jobs({job});  // dropped while it was being submitted
+          return;
+        }
       }
     }
   }
@@ -161,9 +179,21 @@ bool TestRun::confirm_hold(HoldId hold) {
 }
 
 void TestRun::drop_hold(HoldId hold) {
-  std::lock_guard lk(mu_);
-  holds_[hold].state = HoldState::Dropped;
-  holds_[hold].jobs.clear();
+  std::vector<uint64_t> jobs;
+  {
+    std::lock_guard lk(mu_);
+    Hold& h = holds_[hold];
+    if (h.state != HoldState::Held) return;
+    h.state = HoldState::Dropped;
+    h.jobs.clear();
+    jobs.swap(h.submitted);
+  }
+  cancel_jobs(jobs);  // without mu_: a cancelled job may end inside the call
+}
+
+void TestRun::cancel_jobs(const std::vector<uint64_t>& jobs) {
+  if (options_.cancel_job)
+    for (uint64_t job : jobs) options_.cancel_job(job);
 }
 
 void TestRun::on_done(uint64_t id, const TestCase& tc, JobOutcome outcome) {

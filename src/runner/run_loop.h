@@ -37,11 +37,14 @@ struct RunLoopOptions {
   std::optional<size_t> stop_after;  // stop after this many failures
   // Output hooks per case (cargo trims the harness's lines around the test's own output).
   std::function<OutcomeHooks(const TestCase&)> hooks;
+  // Cancels one job by the id the submitter returned (for dropped holds); may be empty.
+  std::function<void(uint64_t job)> cancel_job;
 };
 
-// Submits jobs to something that runs them; the real one wraps Client::run_job. Tests use a fake.
+// Submits jobs to something that runs them and returns the job's id; the real one wraps
+// Client::run_job. Tests use a fake.
 using JobSubmitter =
-    std::function<void(const JobSpec&, std::function<void(JobState)>, std::function<void(JobOutcome)>)>;
+    std::function<uint64_t(const JobSpec&, std::function<void(JobState)>, std::function<void(JobOutcome)>)>;
 // (runner/client_jobs.h has the one that submits to a Client.)
 
 struct RunResult {
@@ -68,15 +71,16 @@ class TestRun {
   // Schedules the cases (each `repeat` times) in listing order: new and failed first, then
   // longest first. Throws nothing: a job that cannot be made stops the run (setup_error).
   // Cases added under a hold run at once, but nothing about them is shown, counted or recorded
-  // until confirm_hold(); drop_hold() forgets them. This is for tests started before the build
-  // tool has said whether their binary is still current.
+  // until confirm_hold(); drop_hold() cancels and forgets them. This is for tests started
+  // before the build tool has said whether their binary is still current. A held job that
+  // cannot be made drops its hold instead of stopping the run.
   using HoldId = size_t;
   HoldId new_hold();
   void add_cases(std::vector<TestCase> cases, std::optional<HoldId> hold = std::nullopt);
   // Reports the hold's results so far and its later ones as usual. False when the hold was
   // dropped (one of its jobs could not even be made): its cases need adding again.
   bool confirm_hold(HoldId hold);
-  // Forgets the hold's results, now and later (cancelling its jobs is the caller's business).
+  // Cancels the hold's jobs and forgets their results, now and later; a confirmed hold stays.
   void drop_hold(HoldId hold);
   // True once --stop-after tripped or the run was abandoned; adapters stop discovering then.
   bool stopped() const { return stopped_; }
@@ -94,6 +98,7 @@ class TestRun {
   // A job of a hold ended or changed state: true when it is to be handled as usual.
   bool held_done(HoldId hold, uint64_t id, JobOutcome& outcome);
   bool held_state(HoldId hold, uint64_t id, JobState state);
+  void cancel_jobs(const std::vector<uint64_t>& jobs);
   void record(uint64_t id, const TestCase& tc, TestResult r, bool ran);
 
   JobSubmitter submit_;
@@ -125,6 +130,7 @@ class TestRun {
   struct Hold {
     HoldState state = HoldState::Held;
     std::map<uint64_t, HeldJob> jobs;  // by id, while held
+    std::vector<uint64_t> submitted;   // the submitter's job ids, for cancelling
   };
   std::vector<Hold> holds_;  // by HoldId, under mu_
 };

@@ -56,6 +56,7 @@ struct FakeJobs {
       submitted.push_back(s);
       st(JobState::Running);
       done(exited(s.program == "fail" ? 3 : 0));
+      return submitted.size() - 1;
     };
   }
 };
@@ -190,8 +191,17 @@ struct PendingJobs {
     return [this](const JobSpec& s, std::function<void(JobState)> st, std::function<void(JobOutcome)> done) {
       if (s.program == "bad") throw UserError("missing layer file");
       jobs.push_back({s, std::move(st), std::move(done)});
+      return jobs.size() - 1;
     };
   }
+  // The run loop's cancel_job: records the id, and the job ends as cancelled jobs do.
+  std::function<void(uint64_t)> canceller() {
+    return [this](uint64_t id) {
+      cancelled.push_back(id);
+      if (auto done = std::exchange(jobs.at(id).done, nullptr)) done(JobOutcome{JobError{JobErrorKind::System, "job cancelled"}, {}});
+    };
+  }
+  std::vector<uint64_t> cancelled;
   // Ends the job of case `name` with the exit code.
   void end(const std::string& name, int code) {
     for (auto& j : jobs)
@@ -245,14 +255,16 @@ TEST(RunLoop, ADroppedHoldLeavesNoTrace) {
   TestListing listing;
   RecordingUi ui;
   PendingJobs jobs;
-  TestRun run(jobs.submitter(), nullptr, listing, ui, {});
+  RunLoopOptions o;
+  o.cancel_job = jobs.canceller();
+  TestRun run(jobs.submitter(), nullptr, listing, ui, o);
   run.set_artifact_cases("pkg", "pkg(library)", {{"a", {}}, {"b", {}}});
   TestRun::HoldId hold = run.new_hold();
   run.add_cases({make_named_case("a", "fail"), make_named_case("b", "fail")}, hold);
   jobs.end("a", 1);
-  run.drop_hold(hold);
+  run.drop_hold(hold);  // cancels both; b, still running, ends now
+  EXPECT_EQ(jobs.cancelled, (std::vector<uint64_t>{0, 1}));
   EXPECT_FALSE(run.confirm_hold(hold));
-  jobs.end("b", 1);
   run.add_cases({make_named_case("a", "pass"), make_named_case("b", "pass")});
   jobs.end("a", 0);
   jobs.end("b", 0);
@@ -272,14 +284,45 @@ TEST(RunLoop, AHeldJobThatCannotBeMadeDropsItsHold) {
   TestListing listing;
   RecordingUi ui;
   PendingJobs jobs;
-  TestRun run(jobs.submitter(), nullptr, listing, ui, {});
+  RunLoopOptions o;
+  o.cancel_job = jobs.canceller();
+  TestRun run(jobs.submitter(), nullptr, listing, ui, o);
   TestRun::HoldId hold = run.new_hold();
-  run.add_cases({make_named_case("a", "pass"), make_named_case("z", "bad")}, hold);
+  run.add_cases({make_named_case("a", "pass"), make_named_case("z", "bad"), make_named_case("y", "pass")}, hold);
   EXPECT_FALSE(run.stopped());
+  EXPECT_EQ(jobs.jobs.size(), 1u);  // nothing more was submitted
+  EXPECT_EQ(jobs.cancelled, (std::vector<uint64_t>{0}));  // a, submitted before
   EXPECT_FALSE(run.confirm_hold(hold));
-  jobs.end("a", 0);
   RunResult r = run.finish(true);
   EXPECT_FALSE(r.setup_error.has_value());
+  EXPECT_TRUE(ui.finished.empty());
+  EXPECT_EQ(r.summary.succeeded, 0u);
+}
+
+// The hold is dropped (by another thread, when cargo starts compiling) while its cases are being
+// submitted: the job being submitted is cancelled at once and no more are submitted.
+TEST(RunLoop, AHoldDroppedDuringSubmissionStopsIt) {
+  TestListing listing;
+  RecordingUi ui;
+  PendingJobs jobs;
+  RunLoopOptions o;
+  o.cancel_job = jobs.canceller();
+  TestRun* run_ptr = nullptr;
+  TestRun::HoldId hold = 0;
+  JobSubmitter inner = jobs.submitter();
+  TestRun run(
+      [&](const JobSpec& s, std::function<void(JobState)> st, std::function<void(JobOutcome)> done) {
+        uint64_t id = inner(s, std::move(st), std::move(done));
+        if (id == 1) run_ptr->drop_hold(hold);
+        return id;
+      },
+      nullptr, listing, ui, o);
+  run_ptr = &run;
+  hold = run.new_hold();
+  run.add_cases({make_named_case("a", "pass"), make_named_case("b", "pass"), make_named_case("c", "pass")}, hold);
+  EXPECT_EQ(jobs.jobs.size(), 2u);
+  EXPECT_EQ(jobs.cancelled, (std::vector<uint64_t>{0, 1}));
+  RunResult r = run.finish(true);
   EXPECT_TRUE(ui.finished.empty());
   EXPECT_EQ(r.summary.succeeded, 0u);
 }
