@@ -8,7 +8,8 @@
 #   RUNS        runs per figure, the median is reported (default 5); the three runners take
 #               turns run by run, so that load from elsewhere hits them alike
 #   CRATES      crates to test (default: the list below); their tests that read files of the
-#               package get them through bench/crate-specs/CRATE.toml
+#               package get them through bench/crate-specs/CRATE.toml. The large, slow suites
+#               of bench/CARGO.md: CRATES="crossbeam-channel@0.5.15 rayon@1.10.0" RUNS=3
 #   BENCH_CACHE where a downloaded cargo-nextest is kept (default ~/.cache/maelstrom-bench)
 #   SKIP_NEXTEST=1 leaves cargo-nextest out
 set -euo pipefail

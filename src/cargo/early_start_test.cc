@@ -5,35 +5,21 @@
 
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <utility>
 
 #include "base/file_signature.h"
+#include "runner/recording_ui.h"
 
 namespace mael {
 namespace {
 
 namespace fs = std::filesystem;
 
-class NamesUi : public RunUi {
- public:
-  void build_output(std::string_view) override {}
-  void list_line(const std::string&) override {}
-  void job_finished(uint64_t, const TestResult& r) override {
-    std::lock_guard lk(mu);
-    finished.push_back(r.name + " " + test_status_word(r.status));
-  }
-  void message(const std::string&) override {}
-  void finish(const std::vector<std::string>&, const std::string&) override {}
-  std::mutex mu;
-  std::vector<std::string> finished;
-};
-
 // Jobs run until the test ends them (or cancels them: then they end as cancelled jobs do).
 struct Harness {
   fs::path dir = fs::temp_directory_path() / ("early-start-test-" + std::to_string(::getpid()));
   TestListing listing;
-  NamesUi ui;
+  RecordingUi ui;
   std::vector<std::function<void(JobOutcome)>> jobs;
   std::vector<uint64_t> cancelled;
   TestRun run{[this](const JobSpec&, std::function<void(JobState)>, std::function<void(JobOutcome)> done) {

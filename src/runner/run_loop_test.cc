@@ -9,27 +9,13 @@
 #include <utility>
 
 #include "base/error.h"
+#include "runner/recording_ui.h"
 #include "runner/runner_cli.h"
 #include "runner/subprocess.h"
 #include "runner/watch.h"
 
 namespace mael {
 namespace {
-
-// Records what the UI is told.
-class RecordingUi : public RunUi {
- public:
-  void build_output(std::string_view) override {}
-  void list_line(const std::string&) override {}
-  void job_finished(uint64_t, const TestResult& r) override {
-    std::lock_guard lk(mu);
-    finished.push_back(r.name + " " + test_status_word(r.status));
-  }
-  void message(const std::string&) override {}
-  void finish(const std::vector<std::string>&, const std::string&) override {}
-  std::mutex mu;
-  std::vector<std::string> finished;
-};
 
 JobOutcome exited(int code) {
   JobOutcome o{Exited{code}, {}};
