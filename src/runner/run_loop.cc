@@ -94,22 +94,20 @@ void TestRun::add_cases(std::vector<TestCase> cases, std::optional<HoldId> hold)
         job = submit_(
             shared->spec,
             [this, id, hold](JobState s) {
-              if (!hold || held_state(*hold, id, s)) ui_.job_state(id, s);
+              if (!hold || held_news(*hold, id, [&](HeldJob& j) { j.state = s; })) ui_.job_state(id, s);
             },
             [this, id, shared, hold](JobOutcome o) {
-              if (!hold || held_done(*hold, id, o)) {
+              if (!hold || held_news(*hold, id, [&](HeldJob& j) { j.outcome = std::move(o); })) {
                 on_done(id, *shared, std::move(o));
                 return;
               }
               std::lock_guard lk(mu_);
-              --outstanding_;
-              idle_cv_.notify_all();
+              job_gone();
             });
       } catch (const UserError& e) {
         {
           std::lock_guard lk(mu_);
-          --outstanding_;
-          idle_cv_.notify_all();
+          job_gone();
           if (!hold && !setup_error_) setup_error_ = shared->name + ": " + e.what();
         }
         if (hold) {
@@ -136,19 +134,11 @@ void TestRun::add_cases(std::vector<TestCase> cases, std::optional<HoldId> hold)
   }
 }
 
-bool TestRun::held_state(HoldId hold, uint64_t id, JobState state) {
+bool TestRun::held_news(HoldId hold, uint64_t id, const std::function<void(HeldJob&)>& keep) {
   std::lock_guard lk(mu_);
   Hold& h = holds_[hold];
   if (h.state == HoldState::Held)
-    if (auto it = h.jobs.find(id); it != h.jobs.end()) it->second.state = state;
-  return h.state == HoldState::Confirmed;
-}
-
-bool TestRun::held_done(HoldId hold, uint64_t id, JobOutcome& outcome) {
-  std::lock_guard lk(mu_);
-  Hold& h = holds_[hold];
-  if (h.state == HoldState::Held)
-    if (auto it = h.jobs.find(id); it != h.jobs.end()) it->second.outcome = std::move(outcome);
+    if (auto it = h.jobs.find(id); it != h.jobs.end()) keep(it->second);
   return h.state == HoldState::Confirmed;
 }
 
@@ -199,6 +189,10 @@ void TestRun::cancel_jobs(const std::vector<uint64_t>& jobs) {
 void TestRun::on_done(uint64_t id, const TestCase& tc, JobOutcome outcome) {
   report(id, tc, outcome);
   std::lock_guard lk(mu_);
+  job_gone();
+}
+
+void TestRun::job_gone() {
   --outstanding_;
   idle_cv_.notify_all();
 }

@@ -95,9 +95,12 @@ class TestRun {
  private:
   void on_done(uint64_t id, const TestCase& tc, JobOutcome outcome);
   void report(uint64_t id, const TestCase& tc, const JobOutcome& outcome);
-  // A job of a hold ended or changed state: true when it is to be handled as usual.
-  bool held_done(HoldId hold, uint64_t id, JobOutcome& outcome);
-  bool held_state(HoldId hold, uint64_t id, JobState state);
+  struct HeldJob;
+  // News of a job of a hold (its state, its end): while the hold is held, `keep` stores it with
+  // the job. True when the hold is confirmed, so the news is to be handled as usual.
+  bool held_news(HoldId hold, uint64_t id, const std::function<void(HeldJob&)>& keep);
+  // One job fewer to wait for (under mu_).
+  void job_gone();
   void cancel_jobs(const std::vector<uint64_t>& jobs);
   void record(uint64_t id, const TestCase& tc, TestResult r, bool ran);
 

@@ -50,6 +50,14 @@ std::string read_small_file(const fs::path& p) {
   return ss.str();
 }
 
+// One pin fewer on `d` (the last one: its count goes); false when `d` was not pinned.
+bool drop_pin(std::unordered_map<Digest, int>& pins, const Digest& d) {
+  auto it = pins.find(d);
+  if (it == pins.end()) return false;
+  if (--it->second == 0) pins.erase(it);
+  return true;
+}
+
 }  // namespace
 
 // ---- open / index ------------------------------------------------------------
@@ -181,9 +189,7 @@ bool ArtifactStore::pin_blob(const Digest& d) {
 
 void ArtifactStore::unpin_blob(const Digest& d) {
   std::unique_lock lk(mu_);
-  auto it = blob_pins_.find(d);
-  if (it == blob_pins_.end()) return;
-  if (--it->second == 0) blob_pins_.erase(it);
+  if (!drop_pin(blob_pins_, d)) return;
   evict_after_release(lk);  // the cache may be above its bound because of the pin
 }
 
@@ -208,10 +214,7 @@ bool ArtifactStore::PinnedBlobs::add(const Digest& d) {
 void ArtifactStore::PinnedBlobs::release() {
   if (store_ && !digests_.empty()) {
     std::unique_lock lk(store_->mu_);
-    for (const Digest& d : digests_) {
-      auto it = store_->blob_pins_.find(d);
-      if (it != store_->blob_pins_.end() && --it->second == 0) store_->blob_pins_.erase(it);
-    }
+    for (const Digest& d : digests_) drop_pin(store_->blob_pins_, d);
     store_->evict_after_release(lk);
   }
   store_ = nullptr;
@@ -380,8 +383,7 @@ ArtifactStore::TreeRef::~TreeRef() {
 
 void ArtifactStore::unpin(const Digest& d) {
   std::unique_lock lk(mu_);
-  auto it = pins_.find(d);
-  if (it != pins_.end() && --it->second == 0) pins_.erase(it);
+  drop_pin(pins_, d);
   evict_after_release(lk);
 }
 
