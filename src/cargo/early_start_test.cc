@@ -8,42 +8,31 @@
 #include <utility>
 
 #include "base/file_signature.h"
-#include "runner/recording_ui.h"
+#include "runner/run_loop_fakes.h"
 
 namespace mael {
 namespace {
 
 namespace fs = std::filesystem;
 
-// Jobs run until the test ends them (or cancels them: then they end as cancelled jobs do).
+// The run's jobs run until the test ends or cancels them.
 struct Harness {
   fs::path dir = fs::temp_directory_path() / ("early-start-test-" + std::to_string(::getpid()));
   TestListing listing;
   RecordingUi ui;
-  std::vector<std::function<void(JobOutcome)>> jobs;
-  std::vector<uint64_t> cancelled;
-  TestRun run{[this](const JobSpec&, std::function<void(JobState)>, std::function<void(JobOutcome)> done) {
-                jobs.push_back(std::move(done));
-                return jobs.size() - 1;
-              },
-              nullptr, listing, ui, options()};
+  PendingJobs jobs;
+  TestRun run{jobs.submitter(), nullptr, listing, ui, options()};
   EarlyStart early{run};
   CargoPackage package{"pkg", "0.1.0", "pkg-id", "", {}};
 
   RunLoopOptions options() {
     RunLoopOptions o;
-    o.cancel_job = [this](uint64_t id) {
-      cancelled.push_back(id);
-      end(id, JobOutcome{JobError{JobErrorKind::System, "job cancelled"}, {}});
-    };
+    o.cancel_job = jobs.canceller();
     return o;
-  }
-  void end(uint64_t id, JobOutcome o) {
-    if (auto done = std::exchange(jobs.at(id), nullptr)) done(std::move(o));
   }
   Harness() { fs::create_directories(dir); }
   ~Harness() {
-    for (size_t i = 0; i < jobs.size(); ++i) end(i, JobOutcome{Exited{0}, {}});
+    for (size_t i = 0; i < jobs.jobs.size(); ++i) jobs.end(i, exited(0));
     run.finish(true);
     fs::remove_all(dir);
   }
@@ -73,7 +62,7 @@ TEST(EarlyStart, ConfirmsBinariesCargoFoundFreshAndUnchanged) {
   auto b = h.start("b");
   auto c = h.start("c");
   auto gone = h.start("gone");
-  h.end(0, JobOutcome{Exited{0}, {}});
+  h.jobs.end(0, exited(0));
   EXPECT_TRUE(h.ui.finished.empty());  // a's job ended, unseen so far
   std::vector<TestArtifact> ready = {h.reported(a, true), h.reported(b, false), h.reported(c, true)};
   EXPECT_TRUE(h.early.keep_back(ready));
@@ -87,7 +76,7 @@ TEST(EarlyStart, ConfirmsBinariesCargoFoundFreshAndUnchanged) {
   EXPECT_EQ(rest[1].executable, c.executable);
   EXPECT_EQ(h.ui.finished, (std::vector<std::string>{"a case OK"}));
   // The jobs of b, c and gone (not in this build) are cancelled, unseen.
-  EXPECT_EQ(h.cancelled, (std::vector<uint64_t>{1, 2, 3}));
+  EXPECT_EQ(h.jobs.cancelled, (std::vector<uint64_t>{1, 2, 3}));
   EXPECT_EQ(h.ui.finished.size(), 1u);
   // Waiting is over: artifacts pass.
   std::vector<TestArtifact> later = {h.reported(gone, true)};
@@ -102,7 +91,7 @@ TEST(EarlyStart, CompilingDropsEveryEarlyHold) {
   EXPECT_TRUE(h.early.keep_back(ready));
   h.early.give_up();
   h.early.give_up();  // once
-  EXPECT_EQ(h.cancelled, (std::vector<uint64_t>{0}));
+  EXPECT_EQ(h.jobs.cancelled, (std::vector<uint64_t>{0}));
   // What was kept back comes out with the next artifacts.
   std::vector<TestArtifact> more;
   EXPECT_FALSE(h.early.keep_back(more));
@@ -122,7 +111,7 @@ TEST(EarlyStart, ABuildThatRebuiltSomethingConfirmsNothing) {
   EXPECT_TRUE(h.early.keep_back(ready));
   std::vector<TestArtifact> rest = h.early.settle(/*rebuilt=*/true);
   ASSERT_EQ(rest.size(), 1u);
-  EXPECT_EQ(h.cancelled, (std::vector<uint64_t>{0}));
+  EXPECT_EQ(h.jobs.cancelled, (std::vector<uint64_t>{0}));
   EXPECT_TRUE(h.ui.finished.empty());
 }
 

@@ -1,14 +1,22 @@
 #pragma once
-// For tests of the run loop and of what drives it: a RunUi that keeps "NAME STATUS" for every
-// finished test, in order.
+// Test doubles for the run loop and what drives it (include from tests only): a UI that keeps
+// what it is told, and jobs that run until the test ends or cancels them.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <functional>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "base/error.h"
+#include "runner/run_loop.h"
 #include "runner/run_ui.h"
 
 namespace mael {
 
+// Keeps "NAME STATUS" for every finished test, in order.
 class RecordingUi : public RunUi {
  public:
   void build_output(std::string_view) override {}
@@ -21,6 +29,54 @@ class RecordingUi : public RunUi {
   void finish(const std::vector<std::string>&, const std::string&) override {}
   std::mutex mu;
   std::vector<std::string> finished;
+};
+
+// An exit after 5 ms.
+inline JobOutcome exited(int code) {
+  JobOutcome o{Exited{code}, {}};
+  o.effects.duration = std::chrono::milliseconds(5);
+  return o;
+}
+
+// Jobs kept until the test ends them, like jobs still running; a job's id is its index. Program
+// "bad" cannot be submitted (a missing layer file).
+struct PendingJobs {
+  struct Job {
+    JobSpec spec;
+    std::function<void(JobState)> state;
+    std::function<void(JobOutcome)> done;
+  };
+  std::vector<Job> jobs;
+  std::vector<uint64_t> cancelled;
+
+  JobSubmitter submitter() {
+    return [this](const JobSpec& s, std::function<void(JobState)> st, std::function<void(JobOutcome)> done) {
+      if (s.program == "bad") throw UserError("missing layer file");
+      jobs.push_back({s, std::move(st), std::move(done)});
+      return jobs.size() - 1;
+    };
+  }
+  // The run loop's cancel_job: records the id, and the job ends as cancelled jobs do.
+  std::function<void(uint64_t)> canceller() {
+    return [this](uint64_t id) {
+      cancelled.push_back(id);
+      end(id, JobOutcome{JobError{JobErrorKind::System, "job cancelled"}, {}});
+    };
+  }
+  // Ends job `id` (if it has not ended) with `outcome`.
+  void end(uint64_t id, JobOutcome outcome) {
+    if (auto done = std::exchange(jobs.at(id).done, nullptr)) done(std::move(outcome));
+  }
+  // Ends the job whose last argument is `name` with the exit code.
+  void end(const std::string& name, int code) {
+    for (auto& j : jobs)
+      if (j.spec.arguments.back() == name && j.done) {
+        j.state(JobState::Running);
+        std::exchange(j.done, nullptr)(exited(code));
+        return;
+      }
+    ADD_FAILURE() << "no job for " << name;
+  }
 };
 
 }  // namespace mael

@@ -9,19 +9,13 @@
 #include <utility>
 
 #include "base/error.h"
-#include "runner/recording_ui.h"
+#include "runner/run_loop_fakes.h"
 #include "runner/runner_cli.h"
 #include "runner/subprocess.h"
 #include "runner/watch.h"
 
 namespace mael {
 namespace {
-
-JobOutcome exited(int code) {
-  JobOutcome o{Exited{code}, {}};
-  o.effects.duration = std::chrono::milliseconds(5);
-  return o;
-}
 
 TestCase make_case(const std::string& name, const std::string& program) {
   TestCase tc;
@@ -165,41 +159,6 @@ TEST(RunLoop, RepeatRunsEachCaseNTimes) {
   EXPECT_EQ(ui.finished, (std::vector<std::string>(3, "pkg a OK")));
 }
 
-// Keeps jobs until the test ends them, like jobs still running.
-struct PendingJobs {
-  struct Job {
-    JobSpec spec;
-    std::function<void(JobState)> state;
-    std::function<void(JobOutcome)> done;
-  };
-  std::vector<Job> jobs;
-  JobSubmitter submitter() {
-    return [this](const JobSpec& s, std::function<void(JobState)> st, std::function<void(JobOutcome)> done) {
-      if (s.program == "bad") throw UserError("missing layer file");
-      jobs.push_back({s, std::move(st), std::move(done)});
-      return jobs.size() - 1;
-    };
-  }
-  // The run loop's cancel_job: records the id, and the job ends as cancelled jobs do.
-  std::function<void(uint64_t)> canceller() {
-    return [this](uint64_t id) {
-      cancelled.push_back(id);
-      if (auto done = std::exchange(jobs.at(id).done, nullptr)) done(JobOutcome{JobError{JobErrorKind::System, "job cancelled"}, {}});
-    };
-  }
-  std::vector<uint64_t> cancelled;
-  // Ends the job of case `name` with the exit code.
-  void end(const std::string& name, int code) {
-    for (auto& j : jobs)
-      if (j.spec.arguments.back() == name && j.done) {
-        j.state(JobState::Running);
-        std::exchange(j.done, nullptr)(exited(code));
-        return;
-      }
-    FAIL() << "no job for " << name;
-  }
-};
-
 TestCase make_named_case(const std::string& name, const std::string& program) {
   TestCase tc = make_case(name, program);
   tc.spec.arguments = {name};
@@ -274,7 +233,8 @@ TEST(RunLoop, AHeldJobThatCannotBeMadeDropsItsHold) {
   o.cancel_job = jobs.canceller();
   TestRun run(jobs.submitter(), nullptr, listing, ui, o);
   TestRun::HoldId hold = run.new_hold();
-  run.add_cases({make_named_case("a", "pass"), make_named_case("z", "bad"), make_named_case("y", "pass")}, hold);
+  run.add_cases({make_named_case("a", "pass"), make_named_case("z", "bad"), make_named_case("y", "pass")},
+                hold);
   EXPECT_FALSE(run.stopped());
   EXPECT_EQ(jobs.jobs.size(), 1u);  // nothing more was submitted
   EXPECT_EQ(jobs.cancelled, (std::vector<uint64_t>{0}));  // a, submitted before
@@ -305,7 +265,8 @@ TEST(RunLoop, AHoldDroppedDuringSubmissionStopsIt) {
       nullptr, listing, ui, o);
   run_ptr = &run;
   hold = run.new_hold();
-  run.add_cases({make_named_case("a", "pass"), make_named_case("b", "pass"), make_named_case("c", "pass")}, hold);
+  run.add_cases({make_named_case("a", "pass"), make_named_case("b", "pass"), make_named_case("c", "pass")},
+                hold);
   EXPECT_EQ(jobs.jobs.size(), 2u);
   EXPECT_EQ(jobs.cancelled, (std::vector<uint64_t>{0, 1}));
   RunResult r = run.finish(true);
