@@ -186,8 +186,7 @@ struct BrokerConnection::Impl {
         if (st.error_code() == grpc::StatusCode::ABORTED)
           spdlog::debug("broker at {} no longer wants sha256:{}: {}", broker, d.hex(), st.error_message());
         else if (!st.ok() && st.error_code() != grpc::StatusCode::CANCELLED)
-          spdlog::error("uploading layer sha256:{} to broker at {} failed: {}", d.hex(), broker,
-                        st.error_message());
+          report_upload_failure(d, st);
         break;
       }
       if (!failure.empty()) {
@@ -198,6 +197,22 @@ struct BrokerConnection::Impl {
         write(m);
       }
     }
+  }
+
+  // A broker that stops or goes away fails the uploads in flight too, often before the job
+  // stream has ended; the stream's end then says why in one line (see read_loop), so an upload
+  // failure is an error of its own only if the stream outlives it for a moment.
+  void report_upload_failure(const Digest& d, const grpc::Status& st) {
+    constexpr auto kGrace = std::chrono::seconds(2);
+    bool gone;
+    {
+      std::unique_lock lk(mu);
+      gone = cv.wait_for(lk, kGrace, [&] { return !!error; });
+    }
+    if (gone)
+      spdlog::debug("uploading layer sha256:{} to broker at {} failed: {}", d.hex(), broker, st.error_message());
+    else
+      spdlog::error("uploading layer sha256:{} to broker at {} failed: {}", d.hex(), broker, st.error_message());
   }
 
   // Streams one blob; sets `failure` when this side cannot provide it.
