@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "base/error.h"
+#include "base/input_file.h"
 
 extern char** environ;
 
@@ -527,11 +528,7 @@ Config ConfigLoader::load(const std::map<std::string, std::string>& env) const {
   // Read and check the files first: an unknown key is an error even when a flag overrides it.
   std::vector<std::pair<std::string, toml::table>> files;
   for (const std::string& path : config_files(env)) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec))
-      throw UserError("cannot read config file " + path + ": it is a directory; give a TOML file");
-    std::ifstream in(path);
-    if (!in) throw UserError("cannot read config file " + path + ": " + std::strerror(errno));
+    std::ifstream in = open_input_file(path, "config file", "give a TOML file");
     std::stringstream text;
     text << in.rdbuf();
     toml::table table;

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "base/error.h"
+#include "base/input_file.h"
 #include "spec/toml_spec.h"
 
 namespace mael {
@@ -148,11 +149,8 @@ TestSpecFile TestSpecFile::parse(std::string_view text, const std::string& sourc
 
 TestSpecFile TestSpecFile::load(const std::filesystem::path& path, std::string_view default_text,
                                 const FilterLanguage& lang, const TemplateVars& vars) {
-  std::error_code dir_ec;
-  if (std::filesystem::is_directory(path, dir_ec))
-    throw UserError(path.string() +
-                    ": is a directory; move it away (the test spec file is a TOML file, "
-                    "--init writes the default one)");
+  refuse_directory(path, "test spec file",
+                   "move it away (the test spec file is a TOML file, --init writes the default one)");
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     std::error_code ec;

@@ -291,7 +291,7 @@ TEST(Directives, LoadMissingFileUsesDefaultAndInitRefusesOverwrite) {
   std::filesystem::create_directories(dir_path);
   EXPECT_EQ(testing::user_error_of([&] {
               TestSpecFile::load(dir_path, cargo_adapter().default_spec, cargo_filter_language());
-            }).rfind(dir_path.string() + ": is a directory; ", 0),
+            }).rfind("cannot read test spec file " + dir_path.string() + ": it is a directory; ", 0),
             0u);
 }
 

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "base/config.h"
+#include "base/input_file.h"
 #include "base/log.h"
 #include "base/tool_main.h"
 #include "client/client.h"
@@ -344,12 +345,7 @@ int main_impl(int argc, char** argv) {
     std::ifstream fin;
     std::string source = "stdin";
     if (!file.empty()) {
-      std::error_code ec;
-      if (std::filesystem::is_directory(file, ec))
-        throw UserError("cannot read job file " + file +
-                        ": it is a directory; give a file of JSON job specs");
-      fin.open(file);
-      if (!fin) throw UserError("cannot open job file " + file + ": " + std::strerror(errno));
+      fin = open_input_file(file, "job file", "give a file of JSON job specs");
       source = file;
     }
     std::istream& in = file.empty() ? std::cin : fin;

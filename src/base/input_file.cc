@@ -1,0 +1,27 @@
+#include "base/input_file.h"
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "base/error.h"
+
+namespace mael {
+
+void refuse_directory(const std::filesystem::path& path, std::string_view what, std::string_view hint) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw UserError("cannot read " + std::string(what) + " " + path.string() + ": it is a directory; " +
+                    std::string(hint));
+}
+
+std::ifstream open_input_file(const std::filesystem::path& path, std::string_view what,
+                              std::string_view directory_hint) {
+  refuse_directory(path, what, directory_hint);
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw UserError("cannot read " + std::string(what) + " " + path.string() + ": " + std::strerror(errno));
+  return in;
+}
+
+}  // namespace mael
