@@ -16,6 +16,7 @@
 
 #include "base/config.h"
 #include "base/error.h"
+#include "base/interrupt.h"
 #include "base/log.h"
 #include "base/tool_main.h"
 #include "cargo/binary_layers.h"
@@ -246,13 +247,8 @@ class PhaseLog {
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
-// Set by the signal thread first thing: from then on it alone speaks (one line) and ends the
-// process; cargo, which got the terminal's signal too, may fail meanwhile and must not be reported.
-std::atomic<bool> g_interrupted = false;
-void park_if_interrupted() {
-  if (!g_interrupted) return;
-  for (;;) ::pause();
-}
+// g_interrupted (base/interrupt.h) is set by the signal thread first thing; cargo, which got the
+// terminal's signal too, may fail meanwhile and must not be reported.
 
 // The UI of the run in progress, for the signal thread to abandon before it ends the process.
 std::mutex g_shown_ui_mu;

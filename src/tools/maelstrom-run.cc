@@ -16,6 +16,7 @@
 
 #include "base/config.h"
 #include "base/input_file.h"
+#include "base/interrupt.h"
 #include "base/log.h"
 #include "base/tool_main.h"
 #include "client/client.h"
@@ -31,15 +32,8 @@ namespace {
 
 constexpr const char* kProgram = "maelstrom-run";
 
-// Set by the signal thread before it cancels every job: their outcomes are not reported (it
-// says once that every job was stopped, then ends the process).
-std::atomic<bool> g_interrupted = false;
-
-// Parks a thread that must not report anything more once interrupted (the signal thread exits).
-void wait_if_interrupted() {
-  if (!g_interrupted) return;
-  for (;;) ::pause();
-}
+// g_interrupted (base/interrupt.h) is set by the signal thread before it cancels every job:
+// their outcomes are not reported (it says once that every job was stopped, then ends the process).
 
 // Whether the job ended because the broker stopped or went away: the client
 // has logged that once, naming the broker, so the job needs no line of its own.
@@ -152,7 +146,7 @@ int run_stream(Client& client, JobSpecStreamReader& reader) {
                     " stopped)");
   }
   client.wait_idle();
-  wait_if_interrupted();  // the signal thread ends the process: no exit code of ours
+  park_if_interrupted();  // the signal thread ends the process: no exit code of ours
   if (client.broker_error()) return 1;
   return any_failure ? (first_failure ? first_failure.load() : 1) : 0;
 }
@@ -200,7 +194,7 @@ int run_one(Client& client, JobSpecStreamReader& reader, const std::vector<std::
   place.naming_it(
       [&] { client.run_job(spec, nullptr, [&](JobOutcome o) { done.set_value(std::move(o)); }); });
   JobOutcome o = done.get_future().get();
-  wait_if_interrupted();
+  park_if_interrupted();
   if (lost_with_broker(client, o)) return 1;
   int code = print_job_outcome(o, "");
   mirror_signal(o);
