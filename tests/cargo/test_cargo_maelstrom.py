@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from cargo_util import CARGO_FIXTURE, cargo_env, status_of
-from testlib import bin_path
+from testlib import BIN_DIR, NOBODY, bin_path
 
 FIXTURE = CARGO_FIXTURE
 
@@ -433,3 +433,32 @@ def test_a_directive_naming_a_missing_layer_is_one_error_for_the_run(fresh):
     assert last.startswith("error: cannot run alpha tests::"), last
     assert last.endswith(f"layer path /nonexistent-layer-file does not exist (check the directives of {spec})"), last
     assert "ERR" not in r.stdout and "remote error" not in r.stdout + r.stderr
+
+
+def test_an_unprivileged_user_runs_the_workspace_with_their_own_toolchain(nobody_tmp):
+    """The usual case: no privileges at all, the toolchain in the user's own rustup home. Our
+    rustup home is bound, in a mount namespace of the test's own, where uid 65534 can reach it."""
+    env = cargo_env(nobody_tmp / "home")
+    rustup_home, cargo_bin = pathlib.Path(env["RUSTUP_HOME"]), pathlib.Path(env["CARGO_HOME"]) / "bin"
+    if not (rustup_home / "toolchains").is_dir() or not (cargo_bin / "cargo").exists():
+        pytest.skip("needs a rustup toolchain")
+    ws = copy_fixture(nobody_tmp / "ws")
+    for d in ("home", "rustup", "cargo-bin"):
+        (nobody_tmp / d).mkdir()
+    subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", str(nobody_tmp)], check=True)
+    env.update({"HOME": str(nobody_tmp / "home"), "RUSTUP_HOME": str(nobody_tmp / "rustup"),
+                "CARGO_HOME": str(nobody_tmp / "home" / ".cargo"),
+                "XDG_CONFIG_HOME": str(nobody_tmp / "home" / ".config"),
+                "XDG_CACHE_HOME": str(nobody_tmp / "home" / ".cache"),
+                "PATH": f"{BIN_DIR}:{nobody_tmp / 'cargo-bin'}:/usr/bin:/bin"})
+    script = ('mount --bind "$1" "$2" && mount --bind "$3" "$4" && shift 4 && '
+              f'exec setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups "$@"')
+    r = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+                        str(rustup_home), str(nobody_tmp / "rustup"), str(cargo_bin), str(nobody_tmp / "cargo-bin"),
+                        "cargo", "maelstrom", "--ui", "simple"],
+                       capture_output=True, text=True, cwd=ws, env=env, timeout=600)
+    assert r.returncode == 101, r.stdout + r.stderr
+    assert status_of(r.stdout) == ALL_CASES, r.stdout + r.stderr
+    # What the run left behind (build, cache, listing) belongs to the user who ran it.
+    for p in (ws / "target" / "maelstrom" / "state" / "test-listing.toml", ws / "target" / "maelstrom" / "cache"):
+        assert p.stat().st_uid == NOBODY, p
