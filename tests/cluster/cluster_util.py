@@ -136,12 +136,15 @@ class Cluster:
     def address(self):
         return f"127.0.0.1:{self.port}"
 
-    def start_worker(self, slots=2, broker=None, netns=None, name=None, *extra):
+    def start_worker(self, slots=2, broker=None, netns=None, name=None, *extra, as_user=None, cache_root=None):
+        """as_user: run it as that uid (and gid), with cache_root, a directory that user owns."""
         self.n_workers += 1
         i = self.n_workers
-        w = Proc([bin_path("maelstrom-worker"), "--broker", broker or self.address, "--slots", str(slots),
-                  "--cache-root", str(self.tmp / f"worker{i}"), "--name", name or f"w{i}", *extra],
-                 self.tmp / f"worker{i}.log", netns=netns, env=self.env())
+        cmd = [bin_path("maelstrom-worker"), "--broker", broker or self.address, "--slots", str(slots),
+               "--cache-root", str(cache_root or self.tmp / f"worker{i}"), "--name", name or f"w{i}", *extra]
+        if as_user is not None:
+            cmd = ["setpriv", f"--reuid={as_user}", f"--regid={as_user}", "--clear-groups"] + cmd
+        w = Proc(cmd, self.tmp / f"worker{i}.log", netns=netns, env=self.env())
         self.procs.append(w)
         return w
 

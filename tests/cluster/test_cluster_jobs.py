@@ -5,6 +5,7 @@ import subprocess
 import pytest
 
 from cluster_util import BIN_DIR, bb_job, wait_for
+from testlib import NOBODY
 
 
 def test_jobs_run_and_report_states(cluster, busybox_tar):
@@ -104,3 +105,28 @@ def test_admin_status_and_stop(cluster, busybox_tar):
     assert r.returncode == 0, r.stderr
     for p in (cluster.broker, w1, w2):
         assert p.p.wait(timeout=30) == 0, p.log_text()
+
+
+def test_a_worker_without_privileges_runs_real_containers(cluster, busybox_tar, nobody_tmp):
+    """Workers are meant to run as an ordinary user (the systemd units do): the same jobs, the
+    same results, its cache owned by that user."""
+    cache = nobody_tmp / "worker-cache"
+    cache.mkdir()
+    subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", str(nobody_tmp)], check=True)
+    cluster.start_broker()
+    worker = cluster.start_worker(2, None, None, "unprivileged", as_user=NOBODY, cache_root=cache)
+    cluster.wait_workers(1)
+    jobs = [bb_job(busybox_tar, "sh", "-c", "id -u; echo x > /tmp/f && cat /tmp/f"),
+            bb_job(busybox_tar, "sh", "-c", "ls /tmp | wc -l"),  # a fresh /tmp: the other job's file is not here
+            bb_job(busybox_tar, "sh", "-c", "exit 7")]
+    for j in jobs:
+        j["mounts"] = [{"type": "tmp", "mount_point": "/tmp"}, {"type": "proc", "mount_point": "/proc"}]
+    rc, results, err = cluster.client(jobs)
+    assert rc == 0, err + worker.log_text()
+    assert (results[0]["result"], results[0]["code"], results[0]["stdout"]) == ("exited", 0, "0\nx\n"), results[0]
+    assert (results[1]["code"], results[1]["stdout"].strip()) == (0, "0"), results[1]
+    assert (results[2]["result"], results[2]["code"]) == ("exited", 7), results[2]
+    ran_on = [r["states"][r["states"].index("running") + 1] for r in results.values()]
+    assert all(w.endswith("(unprivileged)") for w in ran_on), ran_on
+    assert cache.stat().st_uid == NOBODY and any(p.stat().st_uid == NOBODY for p in cache.rglob("*"))
+    assert worker.alive()
