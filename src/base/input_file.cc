@@ -19,8 +19,10 @@ std::ifstream open_input_file(const std::filesystem::path& path, std::string_vie
                               std::string_view directory_hint) {
   refuse_directory(path, what, directory_hint);
   std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw UserError("cannot read " + std::string(what) + " " + path.string() + ": " + std::strerror(errno));
+  if (!in) {
+    int err = errno;
+    throw UserError("cannot read " + std::string(what) + " " + path.string() + ": " + std::strerror(err));
+  }
   return in;
 }
 

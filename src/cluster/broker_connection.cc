@@ -200,14 +200,18 @@ struct BrokerConnection::Impl {
   }
 
   // A broker that stops or goes away fails the uploads in flight too, often before the job
-  // stream has ended; the stream's end then says why in one line (see read_loop), so an upload
-  // failure is an error of its own only if the stream outlives it for a moment.
+  // stream has ended; the stream's end then says why in one line (see read_loop), so such a
+  // failure is an error of its own only if the stream outlives it for a moment. Other failures
+  // (refused by the broker) are reported at once.
   void report_upload_failure(const Digest& d, const grpc::Status& st) {
     constexpr auto kGrace = std::chrono::seconds(2);
-    bool gone;
-    {
+    bool gone = false;
+    auto code = st.error_code();
+    if (code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::INTERNAL ||
+        code == grpc::StatusCode::UNKNOWN) {
       std::unique_lock lk(mu);
-      gone = cv.wait_for(lk, kGrace, [&] { return !!error; });
+      // Our own close says nothing in read_loop: then the failure is still ours to report.
+      gone = cv.wait_for(lk, kGrace, [&] { return !!error; }) && !closing;
     }
     if (gone)
       spdlog::debug("uploading layer sha256:{} to broker at {} failed: {}", d.hex(), broker, st.error_message());
