@@ -1,7 +1,9 @@
 """cargo-maelstrom end to end: the real `cargo maelstrom` on the fixture workspace
 (tests/fixtures/cargo-workspace), built once per module in a temporary copy."""
+import os
 import pathlib
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -453,12 +455,20 @@ def test_an_unprivileged_user_runs_the_workspace_with_their_own_toolchain(nobody
                 "PATH": f"{BIN_DIR}:{nobody_tmp / 'cargo-bin'}:/usr/bin:/bin"})
     script = ('mount --bind "$1" "$2" && mount --bind "$3" "$4" && shift 4 && '
               f'exec setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups "$@"')
-    r = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
-                        str(rustup_home), str(nobody_tmp / "rustup"), str(cargo_bin), str(nobody_tmp / "cargo-bin"),
-                        "cargo", "maelstrom", "--ui", "simple"],
-                       capture_output=True, text=True, cwd=ws, env=env, timeout=600)
-    assert r.returncode == 101, r.stdout + r.stderr
-    assert status_of(r.stdout) == ALL_CASES, r.stdout + r.stderr
-    # What the run left behind (build, cache, listing) belongs to the user who ran it.
-    for p in (ws / "target" / "maelstrom" / "state" / "test-listing.toml", ws / "target" / "maelstrom" / "cache"):
-        assert p.stat().st_uid == NOBODY, p
+    p = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+                          str(rustup_home), str(nobody_tmp / "rustup"), str(cargo_bin), str(nobody_tmp / "cargo-bin"),
+                          "cargo", "maelstrom", "--ui", "simple"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ws, env=env,
+                         start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=600)  # a hang guard, not a speed test
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    assert p.returncode == 101, out + err
+    assert status_of(out) == ALL_CASES, out + err
+    # The target directory did not exist before the run (the copy leaves it out): what the run
+    # made there is the user's, as it would be root's had the run been root's.
+    for f in (ws / "target" / "maelstrom" / "state" / "test-listing.toml", ws / "target" / "maelstrom" / "cache"):
+        assert f.stat().st_uid == NOBODY, f

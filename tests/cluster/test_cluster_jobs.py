@@ -1,5 +1,6 @@
 """Jobs through a real broker and real workers (separate processes, real containers)."""
 import json
+import pathlib
 import subprocess
 
 import pytest
@@ -107,26 +108,30 @@ def test_admin_status_and_stop(cluster, busybox_tar):
         assert p.p.wait(timeout=30) == 0, p.log_text()
 
 
-def test_a_worker_without_privileges_runs_real_containers(cluster, busybox_tar, nobody_tmp):
+def test_a_worker_without_privileges_runs_real_containers(nobody_tmp, cluster, busybox_tar):
     """Workers are meant to run as an ordinary user (the systemd units do): the same jobs, the
-    same results, its cache owned by that user."""
+    same results, its cache owned by that user. (nobody_tmp comes first: it outlives the worker.)"""
     cache = nobody_tmp / "worker-cache"
     cache.mkdir()
     subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", str(nobody_tmp)], check=True)
     cluster.start_broker()
     worker = cluster.start_worker(2, None, None, "unprivileged", as_user=NOBODY, cache_root=cache)
     cluster.wait_workers(1)
-    jobs = [bb_job(busybox_tar, "sh", "-c", "id -u; echo x > /tmp/f && cat /tmp/f"),
-            bb_job(busybox_tar, "sh", "-c", "ls /tmp | wc -l"),  # a fresh /tmp: the other job's file is not here
-            bb_job(busybox_tar, "sh", "-c", "exit 7")]
-    for j in jobs:
-        j["mounts"] = [{"type": "tmp", "mount_point": "/tmp"}, {"type": "proc", "mount_point": "/proc"}]
-    rc, results, err = cluster.client(jobs)
-    assert rc == 0, err + worker.log_text()
-    assert (results[0]["result"], results[0]["code"], results[0]["stdout"]) == ("exited", 0, "0\nx\n"), results[0]
-    assert (results[1]["code"], results[1]["stdout"].strip()) == (0, "0"), results[1]
-    assert (results[2]["result"], results[2]["code"]) == ("exited", 7), results[2]
-    ran_on = [r["states"][r["states"].index("running") + 1] for r in results.values()]
-    assert all(w.endswith("(unprivileged)") for w in ran_on), ran_on
-    assert cache.stat().st_uid == NOBODY and any(p.stat().st_uid == NOBODY for p in cache.rglob("*"))
+    # setpriv execs the worker: the process started is the worker, running as that user.
+    assert pathlib.Path(f"/proc/{worker.p.pid}").stat().st_uid == NOBODY
+    mounts = [{"type": "tmp", "mount_point": "/tmp"}, {"type": "proc", "mount_point": "/proc"}]
+
+    def run(*script):
+        rc, results, err = cluster.client([bb_job(busybox_tar, "sh", "-c", *script, mounts=mounts)])
+        assert rc == 0, err + worker.log_text()
+        assert results[0]["states"][results[0]["states"].index("running") + 1].endswith("(unprivileged)")
+        return results[0]
+
+    r = run("id -u; echo x > /tmp/f && cat /tmp/f")
+    assert (r["result"], r["code"], r["stdout"]) == ("exited", 0, "0\nx\n"), r
+    r = run("ls -A /tmp | wc -l")  # after the job above: each job has a /tmp of its own
+    assert (r["code"], r["stdout"].strip()) == (0, "0"), r
+    r = run("exit 7")
+    assert (r["result"], r["code"]) == ("exited", 7), r
     assert worker.alive()
+    worker.stop()
