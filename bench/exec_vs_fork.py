@@ -3,13 +3,14 @@
 
     bench/exec_vs_fork.py TEST_BINARY...     (Rust test binaries, e.g. target/debug/deps/NAME-HASH)
 
-For each binary it runs every test alone, one after another, twice over: as `BIN --exact
---nocapture NAME` started by execve (what cargo-maelstrom runs in each container, here without
-the container), and forked from one process of the binary that is already loaded and stopped
-before its initialization (bench/fork_server_probe.c, preloaded). It prints the mean wall time per
-test of each, the median of ROUNDS (default 3) rounds. It also prints what one CPUID instruction
-costs here: glibc and libgcc probe the CPU with it while starting every process (its cache
-sizes, one descriptor at a time), and in a virtual machine each one traps to the hypervisor.
+For each binary it runs every test alone, one after another, twice over, both times started by
+one server process of the binary (bench/fork_server_probe.c, preloaded and stopped before the
+binary's own initialization): once forked and exec'd as `BIN --exact --nocapture NAME` (what
+cargo-maelstrom runs in each container, here without the container), once only forked, going on
+into the already loaded harness. It prints the mean wall time per test of each, the median of
+ROUNDS (default 3) rounds. It also prints what one CPUID instruction costs here: glibc and
+libgcc probe the CPU with it while starting every process (its cache sizes, one descriptor at a
+time), and in a virtual machine each one traps to the hypervisor.
 """
 import os
 import statistics
@@ -52,17 +53,8 @@ def test_names(binary):
     return [line.rsplit(": ", 1)[0] for line in out.splitlines() if line.endswith(": test")]
 
 
-def exec_each(binary, names, env):
-    failed = 0
-    t0 = time.perf_counter()
-    for n in names:
-        r = subprocess.run([binary, "--exact", "--nocapture", n], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, env=env)
-        failed += r.returncode != 0
-    return (time.perf_counter() - t0) / len(names), failed
-
-
-def fork_each(binary, names, env, probe):
+def start_server(binary, env, probe):
+    """The binary, stopped in the probe's constructor, serving requests: (process, requests, statuses)."""
     r_in, w_in = os.pipe()
     r_out, w_out = os.pipe()
     penv = dict(env, LD_PRELOAD=probe, PROBE_SLOT="3", PROBE_IN=str(r_in), PROBE_OUT=str(w_out))
@@ -70,16 +62,20 @@ def fork_each(binary, names, env, probe):
                               stderr=subprocess.DEVNULL, pass_fds=(r_in, w_out), env=penv)
     os.close(r_in)
     os.close(w_out)
-    statuses = os.fdopen(r_out)
+    return server, w_in, os.fdopen(r_out)
+
+
+def time_each(requests, statuses, kind, names):
+    """Mean seconds per test, started the `kind` way ("E" or "F"); and how many failed."""
     failed = 0
     t0 = time.perf_counter()
     for n in names:
-        os.write(w_in, (n + "\n").encode())
-        failed += int(statuses.readline()) != 0
-    elapsed = time.perf_counter() - t0
-    os.close(w_in)
-    server.wait()
-    return elapsed / len(names), failed
+        os.write(requests, f"{kind} {n}\n".encode())
+        status = statuses.readline()
+        if not status:
+            sys.exit("the probe server stopped (a test name too long, or the binary is not a Rust test binary?)")
+        failed += int(status) != 0
+    return (time.perf_counter() - t0) / len(names), failed
 
 
 def main():
@@ -97,13 +93,16 @@ def main():
                 print(f"{binary}: no tests")
                 continue
             ex, fk = [], []
+            server, requests, statuses = start_server(binary, env, probe)
             for _ in range(rounds):
-                e, ef = exec_each(binary, names, env)
-                f, ff = fork_each(binary, names, env, probe)
+                e, ef = time_each(requests, statuses, "E", names)
+                f, ff = time_each(requests, statuses, "F", names)
                 if ef != ff:
                     print(f"note: {ef} tests failed when exec'd, {ff} when forked")
                 ex.append(e)
                 fk.append(f)
+            os.close(requests)
+            server.wait()
             print(f"{os.path.basename(binary)}: {len(names)} tests, per test: "
                   f"exec {statistics.median(ex) * 1000:.2f} ms, fork {statistics.median(fk) * 1000:.2f} ms")
 
