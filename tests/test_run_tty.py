@@ -10,7 +10,7 @@ import subprocess
 import termios
 import time
 
-from testlib import bin_path, busybox_layers
+from testlib import as_user, bin_path, busybox_layers
 
 APPLETS = ("sh", "echo", "sleep", "stty", "tty", "cat", "true")
 DEADLINE = 120  # seconds; only a guard against hangs, never a measured threshold
@@ -34,7 +34,7 @@ class Terminal:
         cmd = [bin_path("maelstrom-run"), "--file", str(jobs), "--tty", *command]
         if runner.as_user is not None:
             os.chown(jobs, runner.as_user, runner.as_user)
-            cmd = ["setpriv", f"--reuid={runner.as_user}", f"--regid={runner.as_user}", "--clear-groups"] + cmd
+            cmd = as_user(runner.as_user, cmd)
         self.proc = subprocess.Popen(cmd, stdin=self.slave, stdout=self.slave, stderr=self.slave,
                                      env=runner.env(), cwd=runner.tmp, start_new_session=True)
         self.output = b""

@@ -18,6 +18,11 @@ BUSYBOX = "/bin/busybox"
 NOBODY = 65534
 
 
+def as_user(uid, cmd):
+    """cmd run as that uid and gid, without supplementary groups (from root)."""
+    return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"] + list(cmd)
+
+
 def bin_path(name):
     p = BIN_DIR / name
     if not p.exists():
@@ -75,7 +80,7 @@ class Runner:
             cmd += ["--file", str(f)]
         cmd += list(args)
         if self.as_user is not None:
-            cmd = ["setpriv", f"--reuid={self.as_user}", f"--regid={self.as_user}", "--clear-groups"] + cmd
+            cmd = as_user(self.as_user, cmd)
         return subprocess.run(cmd, input=stdin_text if stdin_text is not None else "", capture_output=True,
                               text=True, env=self.env(env), timeout=timeout, cwd=cwd or self.tmp)
 

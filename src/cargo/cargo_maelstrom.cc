@@ -247,9 +247,6 @@ class PhaseLog {
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
-// g_interrupted (base/interrupt.h) is set by the signal thread first thing; cargo, which got the
-// terminal's signal too, may fail meanwhile and must not be reported.
-
 // The UI of the run in progress, for the signal thread to abandon before it ends the process.
 std::mutex g_shown_ui_mu;
 RunUi* g_shown_ui = nullptr;
@@ -571,6 +568,8 @@ void start_signal_thread(std::atomic<Client*>& client, const sigset_t& set) {
   std::thread([&client, set] {
     int sig = 0;
     sigwait(&set, &sig);
+    // First thing: cargo, which got the terminal's signal too, may fail meanwhile and must not
+    // be reported.
     g_interrupted = true;
     // Held until the process ends: the run's UI stays alive (once abandoned it reports nothing
     // more), and the main thread, finishing the run, waits for the exit here.

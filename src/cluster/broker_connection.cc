@@ -213,10 +213,8 @@ struct BrokerConnection::Impl {
       // Our own close says nothing in read_loop: then the failure is still ours to report.
       gone = cv.wait_for(lk, kGrace, [&] { return !!error; }) && !closing;
     }
-    if (gone)
-      spdlog::debug("uploading layer sha256:{} to broker at {} failed: {}", d.hex(), broker, st.error_message());
-    else
-      spdlog::error("uploading layer sha256:{} to broker at {} failed: {}", d.hex(), broker, st.error_message());
+    spdlog::log(gone ? spdlog::level::debug : spdlog::level::err,
+                "uploading layer sha256:{} to broker at {} failed: {}", d.hex(), broker, st.error_message());
   }
 
   // Streams one blob; sets `failure` when this side cannot provide it.

@@ -7,7 +7,6 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <cstdio>
-#include <cstring>
 #include <fstream>
 #include <future>
 #include <iostream>
@@ -31,9 +30,6 @@ namespace mael {
 namespace {
 
 constexpr const char* kProgram = "maelstrom-run";
-
-// g_interrupted (base/interrupt.h) is set by the signal thread before it cancels every job:
-// their outcomes are not reported (it says once that every job was stopped, then ends the process).
 
 // Whether the job ended because the broker stopped or went away: the client
 // has logged that once, naming the broker, so the job needs no line of its own.
@@ -268,6 +264,8 @@ void start_signal_thread(Client& client, const sigset_t& set) {
   std::thread([&client, set] {
     int sig = 0;
     sigwait(&set, &sig);
+    // Before every job is cancelled: their outcomes are not reported (this thread says once
+    // that every job was stopped, then ends the process).
     g_interrupted = true;
     client.cancel_all();
     client.wait_idle();

@@ -2,6 +2,7 @@
 (tests/fixtures/cargo-workspace), built once per module in a temporary copy."""
 import os
 import pathlib
+import shlex
 import shutil
 import signal
 import subprocess
@@ -12,7 +13,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from cargo_util import CARGO_FIXTURE, cargo_env, status_of
-from testlib import BIN_DIR, NOBODY, bin_path
+from testlib import BIN_DIR, NOBODY, as_user, bin_path
 
 FIXTURE = CARGO_FIXTURE
 
@@ -453,8 +454,8 @@ def test_an_unprivileged_user_runs_the_workspace_with_their_own_toolchain(nobody
                 "XDG_CONFIG_HOME": str(nobody_tmp / "home" / ".config"),
                 "XDG_CACHE_HOME": str(nobody_tmp / "home" / ".cache"),
                 "PATH": f"{BIN_DIR}:{nobody_tmp / 'cargo-bin'}:/usr/bin:/bin"})
-    script = ('mount --bind "$1" "$2" && mount --bind "$3" "$4" && shift 4 && '
-              f'exec setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups "$@"')
+    script = ('mount --bind "$1" "$2" && mount --bind "$3" "$4" && shift 4 && exec '
+              + shlex.join(as_user(NOBODY, [])) + ' "$@"')
     p = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
                           str(rustup_home), str(nobody_tmp / "rustup"), str(cargo_bin), str(nobody_tmp / "cargo-bin"),
                           "cargo", "maelstrom", "--ui", "simple"],

@@ -13,6 +13,8 @@ import time
 
 import pytest
 
+import testlib
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 BIN_DIR = pathlib.Path(os.environ.get("MAEL_BIN_DIR", ROOT / "build" / "bin"))
 BUSYBOX = "/bin/busybox"
@@ -143,7 +145,7 @@ class Cluster:
         cmd = [bin_path("maelstrom-worker"), "--broker", broker or self.address, "--slots", str(slots),
                "--cache-root", str(cache_root or self.tmp / f"worker{i}"), "--name", name or f"w{i}", *extra]
         if as_user is not None:
-            cmd = ["setpriv", f"--reuid={as_user}", f"--regid={as_user}", "--clear-groups"] + cmd
+            cmd = testlib.as_user(as_user, cmd)
         w = Proc(cmd, self.tmp / f"worker{i}.log", netns=netns, env=self.env())
         self.procs.append(w)
         return w
