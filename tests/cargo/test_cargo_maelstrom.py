@@ -233,6 +233,16 @@ def test_bad_inputs_give_one_line_errors(fresh, tmp_path):
     line = r.stderr.strip()
     assert "cargo-maelstrom.toml" in line and "line 3" in line and "bogus" in line
 
+    # A directory where the spec file belongs is not taken as "no spec file".
+    spec = fresh.ws / "cargo-maelstrom.toml"
+    spec.unlink()
+    spec.mkdir()
+    r = fresh.run()
+    spec.rmdir()
+    assert r.returncode == 1
+    assert r.stderr.strip() == (f"error: cannot read test spec file {spec}: it is a directory; move it away "
+                                "(the test spec file is a TOML file, --init writes the default one)"), r.stderr
+
     # A word before -- is not a name filter (as in cargo test) but a usage error saying what to do.
     r = fresh.run("adds")
     assert r.returncode == 2, r.stderr
