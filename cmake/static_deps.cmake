@@ -1,14 +1,25 @@
 # mael_link_pkg(TARGET PKG...): an INTERFACE library TARGET for the pkg-config packages PKG...
 #
-# With MAEL_STATIC_DEPS (the default) the packages' own libraries are linked from their static
-# archives where the system has them: gRPC, protobuf, abseil and re2 come as ~50 shared objects,
-# and the dynamic loader's symbol lookups for them took half of every tool's ~30 ms start (and
-# cargo-maelstrom starts once per test run). Libraries without an archive, and the system ones
-# below, stay shared.
-option(MAEL_STATIC_DEPS "Link gRPC, protobuf, abseil and re2 statically where archives exist" ON)
+# With MAEL_STATIC_DEPS (the default) our tools load no shared library but glibc's (and libacl,
+# which has no archive): every library comes from its static archive where the system has one,
+# libstdc++ and libgcc are linked statically, and spdlog, fmt and toml++ are compiled in from
+# their headers (src/base/log.cc, format.cc, toml_impl.cc). Every shared object costs each process
+# start its mapping, relocations and page faults, and on this kind of virtual machine the faults
+# are slow when the memory was not touched lately: with the ~20 shared objects of libarchive
+# (libxml2, ICU), OpenSSL, spdlog, fmt, toml++ and libstdc++, `cargo-maelstrom --version` took
+# 50-90 ms after a second of idleness and 5.5 ms back to back; linked this way, 18-28 ms and
+# 2.2 ms (bench/CARGO.md). Libraries without an archive stay shared.
+option(MAEL_STATIC_DEPS "Link libraries statically where archives exist" ON)
 
-# Shared by other libraries we link dynamically anyway, or part of libc.
-set(MAEL_KEEP_SHARED ssl crypto z pthread dl rt m atomic)
+# Part of glibc.
+set(MAEL_KEEP_SHARED pthread dl rt m)
+
+if(MAEL_STATIC_DEPS)
+  set(OPENSSL_USE_STATIC_LIBS TRUE)
+  if(NOT MAEL_SANITIZE)
+    add_link_options(-static-libstdc++ -static-libgcc)
+  endif()
+endif()
 
 function(mael_link_pkg target)
   pkg_check_modules(_mael_${target} REQUIRED ${ARGN})
@@ -28,11 +39,15 @@ function(mael_link_pkg target)
     endif()
     unset(archive)
     find_library(archive NAMES lib${name}.a HINTS ${_mael_${target}_STATIC_LIBRARY_DIRS} NO_CACHE)
+    unset(so)
+    find_library(so NAMES ${name} lib${name}.so.1 HINTS ${_mael_${target}_STATIC_LIBRARY_DIRS} NO_CACHE)
     if(archive)
       list(APPEND archives ${archive})
-    else()
-      list(APPEND shared ${name})
+    elseif(so)
+      # No archive (and maybe no development link either, as for libacl): the shared object.
+      list(APPEND shared ${so})
     endif()
+    # Neither: left out; the link names the symbols if a part we use needs it.
   endforeach()
   list(REMOVE_DUPLICATES archives)
   list(REMOVE_DUPLICATES shared)

@@ -6,7 +6,8 @@ DEBIAN_PACKAGES=(
   cmake ninja-build g++ pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
-  libarchive-dev libzstd-dev zlib1g-dev libcurl4-openssl-dev libssl-dev libre2-dev
+  libarchive-dev libzstd-dev zlib1g-dev liblzma-dev libbz2-dev nettle-dev libcurl4-openssl-dev libssl-dev
+  libre2-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   hyperfine busybox-static bubblewrap iproute2 uidmap util-linux clang-format linux-perf
   python3 python3-pip

@@ -1,11 +1,44 @@
 #pragma once
-// Logging: spdlog to stderr at the configured level (error, warn, info, debug).
-#include <spdlog/spdlog.h>
-
+// Logging to stderr through spdlog, a line per message: "LEVEL: message" (the level colored on
+// a terminal), at or above the configured level (error, warn, info, debug). Messages are
+// formatted as by mael::format, only when their level is on. Callers see only this header:
+// spdlog is compiled into log.cc alone.
 #include <string_view>
+
+#include "base/format.h"
 
 namespace mael {
 
+// Throws UserError for an unknown level name.
 void init_logging(std::string_view level);
 
+namespace log {
+
+enum class Level : int { Trace, Debug, Info, Warn, Error };
+
+bool enabled(Level level);
+void write(Level level, std::string_view message);
+
+template <typename... Args>
+void at(Level level, FormatString<std::type_identity_t<Args>...> f, const Args&... args) {
+  if (enabled(level)) write(level, mael::format<Args...>(f, args...));
+}
+template <typename... Args>
+void debug(FormatString<std::type_identity_t<Args>...> f, const Args&... args) {
+  at<Args...>(Level::Debug, f, args...);
+}
+template <typename... Args>
+void info(FormatString<std::type_identity_t<Args>...> f, const Args&... args) {
+  at<Args...>(Level::Info, f, args...);
+}
+template <typename... Args>
+void warn(FormatString<std::type_identity_t<Args>...> f, const Args&... args) {
+  at<Args...>(Level::Warn, f, args...);
+}
+template <typename... Args>
+void error(FormatString<std::type_identity_t<Args>...> f, const Args&... args) {
+  at<Args...>(Level::Error, f, args...);
+}
+
+}  // namespace log
 }  // namespace mael

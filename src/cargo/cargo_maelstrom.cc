@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <exception>
 #include <filesystem>
 #include <mutex>
@@ -119,7 +120,7 @@ CargoWorkspace read_workspace(const CargoOptions& o) {
     if (std::optional<std::string> json = cache->lookup()) {
       try {
         CargoWorkspace ws = parse_cargo_metadata(*json);
-        spdlog::debug("cargo metadata: the cached answer (no manifest, target directory or config changed)");
+        log::debug("cargo metadata: the cached answer (no manifest, target directory or config changed)");
         return ws;
       } catch (const UserError&) {
         // Not cargo's answer after all: ask cargo.
@@ -234,13 +235,16 @@ int list_without_build(const Session& s, const CargoWorkspace& ws, const Filter&
   return 0;
 }
 
-// Debug-level timestamps of a run's phases (`-L debug`), to see where the wall time goes.
+// Debug-level timestamps of a run's phases (`-L debug`), to see where the wall time goes, with
+// the CPU time this process has used since it started (all its threads; children excluded).
 class PhaseLog {
  public:
   void operator()(std::string_view what) const {
     auto ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start_);
-    spdlog::debug("+{} ms: {}", ms.count(), what);
+    timespec cpu{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+    log::debug("+{} ms (cpu {:.1f} ms): {}", ms.count(), cpu.tv_sec * 1e3 + cpu.tv_nsec / 1e6, what);
   }
 
  private:

@@ -1,8 +1,7 @@
 #include "cluster/admin.h"
 
-#include <fmt/format.h>
-
 #include "base/error.h"
+#include "base/format.h"
 #include "cluster.grpc.pb.h"
 #include "cluster/protocol.h"
 
@@ -20,7 +19,7 @@ void call(const std::string& broker, const TlsOptions& tls, Call&& c) {
   add_auth(ctx, tls);
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   grpc::Status st = c(*stub, ctx);
-  if (!st.ok()) throw UserError(fmt::format("broker at {}: {}", broker, st.error_message()));
+  if (!st.ok()) throw UserError(mael::format("broker at {}: {}", broker, st.error_message()));
 }
 
 }  // namespace

@@ -1,8 +1,6 @@
 #include "cluster/broker.h"
 
 #include <fcntl.h>
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -13,6 +11,8 @@
 #include <thread>
 
 #include "base/error.h"
+#include "base/format.h"
+#include "base/log.h"
 #include "cluster.grpc.pb.h"
 #include "cluster/convert.h"
 #include "cluster/http_server.h"
@@ -28,7 +28,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 std::string version_mismatch(uint32_t theirs, const char* who) {
-  return fmt::format(
+  return mael::format(
       "protocol version mismatch: the broker speaks version {}, this {} speaks version {}; run the same "
       "Maelstrom release on broker, workers and clients",
       kProtocolVersion, who, theirs);
@@ -126,7 +126,7 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
     st->set_state(to_proto(s));
     if (w) {
       auto wt = workers.find(*w);
-      st->set_worker(fmt::format("worker {} ({})", *w, wt == workers.end() ? "?" : wt->second->name));
+      st->set_worker(mael::format("worker {} ({})", *w, wt == workers.end() ? "?" : wt->second->name));
     }
     it->second->out.push(std::move(m));
   }
@@ -152,7 +152,7 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
 
   grpc::Status refuse(grpc::ServerContext* ctx, const char* what) {
     grpc::Status st = check_auth(*ctx, opts.tls);
-    if (!st.ok()) spdlog::warn("refused {} from {}: {}", what, peer_name(ctx), st.error_message());
+    if (!st.ok()) log::warn("refused {} from {}: {}", what, peer_name(ctx), st.error_message());
     return st;
   }
 
@@ -160,7 +160,7 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
   // with a message naming both versions.
   grpc::Status refuse_version(grpc::ServerContext* ctx, const char* what, uint32_t theirs, const char* who) {
     std::string why = version_mismatch(theirs, who);
-    spdlog::warn("refused {} from {}: {}", what, peer_name(ctx), why);
+    log::warn("refused {} from {}: {}", what, peer_name(ctx), why);
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, why);
   }
 
@@ -182,7 +182,7 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
     stream->Write(welcome);
     if (msg.hello().protocol_version() != kProtocolVersion) {
       std::string why = version_mismatch(msg.hello().protocol_version(), "client");
-      spdlog::warn("refused client {} from {}: {}", msg.hello().name(), peer_name(ctx), why);
+      log::warn("refused client {} from {}: {}", msg.hello().name(), peer_name(ctx), why);
       return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, why);
     }
     auto conn = std::make_shared<ClientConn>();
@@ -194,7 +194,7 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
       sched.add_client(id);
       if (stopping) conn->out.push(shutdown_message());  // arrived as the broker stops
     }
-    spdlog::info("client {} ({}) connected from {}", id, conn->name, conn->peer);
+    log::info("client {} ({}) connected from {}", id, conn->name, conn->peer);
     std::thread writer = start_writer(stream, conn->out);
     while (stream->Read(&msg)) {
       std::lock_guard lk(mu);
@@ -209,7 +209,7 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
                   "on the client's local worker");
             sched.submit(id, s.job_id(), std::move(job));
           } catch (const UserError& e) {
-            spdlog::info("client {}: rejected job {}: {}", id, s.job_id(), e.what());
+            log::info("client {}: rejected job {}: {}", id, s.job_id(), e.what());
             sched.reject(id, s.job_id(), e.what());
           }
           break;
@@ -218,13 +218,13 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
         case pb::ClientToBroker::kArtifactUnavailable:
           try {
             Digest d = digest_from_bytes(msg.artifact_unavailable().digest());
-            spdlog::warn("client {} cannot provide {}: {}", id, d.hex(),
+            log::warn("client {} cannot provide {}: {}", id, d.hex(),
                          msg.artifact_unavailable().message());
             sched.artifact_failed(id, d,
-                                  fmt::format("client could not upload layer sha256:{}: {}", d.hex(),
+                                  mael::format("client could not upload layer sha256:{}: {}", d.hex(),
                                               msg.artifact_unavailable().message()));
           } catch (const UserError& e) {
-            spdlog::warn("client {}: {}", id, e.what());
+            log::warn("client {}: {}", id, e.what());
           }
           break;
         default: break;
@@ -238,7 +238,7 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
     conn->out.close();
     ctx->TryCancel();  // unblocks a writer stuck on a peer that stopped reading
     writer.join();
-    spdlog::info("client {} ({}) disconnected", id, conn->name);
+    log::info("client {} ({}) disconnected", id, conn->name);
     return grpc::Status::OK;
   }
 
@@ -260,7 +260,7 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
     stream->Write(welcome);
     if (msg.hello().protocol_version() != kProtocolVersion) {
       std::string why = version_mismatch(msg.hello().protocol_version(), "worker");
-      spdlog::warn("refused worker {} from {}: {}", msg.hello().name(), peer_name(ctx), why);
+      log::warn("refused worker {} from {}: {}", msg.hello().name(), peer_name(ctx), why);
       return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, why);
     }
     if (msg.hello().slots() == 0)
@@ -277,7 +277,7 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
       workers[id] = conn;
       sched.add_worker(id, conn->slots);
     }
-    spdlog::info("worker {} ({}, {} slots) connected from {}", id, conn->name, conn->slots, conn->peer);
+    log::info("worker {} ({}, {} slots) connected from {}", id, conn->name, conn->slots, conn->peer);
     while (stream->Read(&msg)) {
       std::lock_guard lk(mu);
       conn->last_seen = Clock::now();
@@ -299,7 +299,7 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
     conn->out.close();
     ctx->TryCancel();
     writer.join();
-    spdlog::info("worker {} ({}) disconnected", id, conn->name);
+    log::info("worker {} ({}) disconnected", id, conn->name);
     return grpc::Status::OK;
   }
 
@@ -323,7 +323,7 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
       // ABORTED: typically the job that wanted it was cancelled meanwhile.
       if (!sched.artifact_expected(client, d))
         return grpc::Status(grpc::StatusCode::ABORTED,
-                            fmt::format("the broker did not ask this client for sha256:{}", d.hex()));
+                            mael::format("the broker did not ask this client for sha256:{}", d.hex()));
     }
     if (uploads.fetch_add(1) >= static_cast<int>(opts.max_concurrent_uploads)) {
       uploads--;
@@ -346,20 +346,20 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
         return grpc::Status(grpc::StatusCode::CANCELLED, "upload ended early");
       writer.commit();
     } catch (const UserError& e) {
-      std::string why = fmt::format("layer sha256:{} uploaded by the client does not match its digest: {}",
+      std::string why = mael::format("layer sha256:{} uploaded by the client does not match its digest: {}",
                                     d.hex(), e.what());
-      spdlog::warn("client {} ({}): {}", client, peer_name(ctx), why);
+      log::warn("client {} ({}): {}", client, peer_name(ctx), why);
       std::lock_guard lk(mu);
       sched.artifact_failed(client, d, why);
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, why);
     } catch (const std::exception& e) {
-      spdlog::error("storing sha256:{} failed: {}", d.hex(), e.what());
+      log::error("storing sha256:{} failed: {}", d.hex(), e.what());
       std::lock_guard lk(mu);
       sched.artifact_failed(client, d,
-                            fmt::format("broker could not store layer sha256:{}: {}", d.hex(), e.what()));
+                            mael::format("broker could not store layer sha256:{}: {}", d.hex(), e.what()));
       return grpc::Status(grpc::StatusCode::INTERNAL, e.what());
     }
-    spdlog::debug("stored sha256:{} ({} bytes) from client {}", d.hex(), size, client);
+    log::debug("stored sha256:{} ({} bytes) from client {}", d.hex(), size, client);
     std::lock_guard lk(mu);
     sched.artifact_ready(d);
     return grpc::Status::OK;
@@ -379,7 +379,7 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
     // An open fd stays readable even if the blob is evicted meanwhile.
     std::optional<UniqueFd> blob = store.open_blob(d);
     if (!blob)
-      return grpc::Status(grpc::StatusCode::NOT_FOUND, fmt::format("broker has no blob sha256:{}", d.hex()));
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, mael::format("broker has no blob sha256:{}", d.hex()));
     int fd = blob->get();
     std::string buf(kChunkSize, '\0');
     pb::BlobChunk chunk;
@@ -406,8 +406,8 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
     if (auto st = refuse(ctx, "stop request"); !st.ok()) return st;
     if (req->protocol_version() != kProtocolVersion)
       return refuse_version(ctx, "stop request", req->protocol_version(), "admin tool");
-    spdlog::info("stop requested by {}", peer_name(ctx));
-    request_stop(fmt::format("maelstrom-admin stop from {}", peer_name(ctx)));
+    log::info("stop requested by {}", peer_name(ctx));
+    request_stop(mael::format("maelstrom-admin stop from {}", peer_name(ctx)));
     return grpc::Status::OK;
   }
 
@@ -476,7 +476,7 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
         auto now = Clock::now();
         for (auto& [id, w] : workers)
           if (now - w->last_seen > opts.heartbeat_timeout) {
-            spdlog::warn("worker {} ({}) sent no heartbeat for {} ms: dropping it", id, w->name,
+            log::warn("worker {} ({}) sent no heartbeat for {} ms: dropping it", id, w->name,
                          opts.heartbeat_timeout.count());
             w->last_seen = now;  // warn once; the session ends shortly
             w->ctx->TryCancel();
@@ -548,7 +548,7 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
 Broker::Broker(BrokerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
   Impl& b = *impl_;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(fmt::format("[::]:{}", b.opts.port), server_credentials(b.opts.tls), &b.port);
+  builder.AddListeningPort(mael::format("[::]:{}", b.opts.port), server_credentials(b.opts.tls), &b.port);
   builder.RegisterService(&b);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
@@ -563,7 +563,7 @@ Broker::Broker(BrokerOptions options) : impl_(std::make_unique<Impl>(std::move(o
   b.server = builder.BuildAndStart();
   if (!b.server || b.port == 0)
     throw UserError(
-        fmt::format("cannot listen on port {}: is it in use? choose another --port", b.opts.port));
+        mael::format("cannot listen on port {}: is it in use? choose another --port", b.opts.port));
   if (b.opts.http_port)
     b.http = std::make_unique<HttpServer>(*b.opts.http_port, [&b](const std::string& p) { return b.web(p); });
   b.ticker = std::thread([&b] { b.tick_loop(); });

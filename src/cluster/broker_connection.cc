@@ -1,9 +1,7 @@
 #include "cluster/broker_connection.h"
 
 #include <fcntl.h>
-#include <fmt/format.h>
 #include <grpc/support/log.h>
-#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +13,8 @@
 #include <thread>
 
 #include "base/error.h"
+#include "base/format.h"
+#include "base/log.h"
 #include "cluster.grpc.pb.h"
 #include "cluster/convert.h"
 #include "cluster/protocol.h"
@@ -43,7 +43,7 @@ std::string connect_hint(const grpc::Status& st, const TlsOptions& tls) {
 
 void quiet_grpc_logging() {
   gpr_set_log_function(
-      [](gpr_log_func_args* a) { spdlog::debug("grpc: {} ({}:{})", a->message, a->file, a->line); });
+      [](gpr_log_func_args* a) { log::debug("grpc: {} ({}:{})", a->message, a->file, a->line); });
 }
 
 struct BrokerConnection::Impl {
@@ -120,7 +120,7 @@ struct BrokerConnection::Impl {
             uploads.push_back(d);
             cv.notify_all();
           } catch (const UserError& e) {
-            spdlog::warn("broker at {} sent a bad artifact request: {}", broker, e.what());
+            log::warn("broker at {} sent a bad artifact request: {}", broker, e.what());
           }
           break;
         default: break;
@@ -137,10 +137,10 @@ struct BrokerConnection::Impl {
       if (closing)
         why = "connection to the broker closed";
       else if (stopped)
-        why = fmt::format("broker at {} stopped{}; unfinished jobs did not complete", broker,
+        why = mael::format("broker at {} stopped{}; unfinished jobs did not complete", broker,
                           stopped->empty() ? "" : " (" + *stopped + ")");
       else
-        why = fmt::format(
+        why = mael::format(
             "lost connection to broker at {}: it went away ({}); unfinished jobs did not complete", broker,
             st.ok() ? "it closed the connection" : st.error_message());
       error = why;
@@ -150,7 +150,7 @@ struct BrokerConnection::Impl {
     }
     cv.notify_all();
     // The one line that says why every unfinished job fails (their outcomes carry it too).
-    if (unexpected) spdlog::error("{}", why);
+    if (unexpected) log::error("{}", why);
     for (auto& [id, job] : lost)
       if (job.on_done) job.on_done(system_error(why));
     {
@@ -184,13 +184,13 @@ struct BrokerConnection::Impl {
         }
         // ABORTED: no job needs it any more (cancelled meanwhile), nothing went wrong.
         if (st.error_code() == grpc::StatusCode::ABORTED)
-          spdlog::debug("broker at {} no longer wants sha256:{}: {}", broker, d.hex(), st.error_message());
+          log::debug("broker at {} no longer wants sha256:{}: {}", broker, d.hex(), st.error_message());
         else if (!st.ok() && st.error_code() != grpc::StatusCode::CANCELLED)
           report_upload_failure(d, st);
         break;
       }
       if (!failure.empty()) {
-        spdlog::error("cannot upload layer sha256:{}: {}", d.hex(), failure);
+        log::error("cannot upload layer sha256:{}: {}", d.hex(), failure);
         pb::ClientToBroker m;
         m.mutable_artifact_unavailable()->set_digest(digest_bytes(d));
         m.mutable_artifact_unavailable()->set_message(failure);
@@ -213,7 +213,7 @@ struct BrokerConnection::Impl {
       // Our own close says nothing in read_loop: then the failure is still ours to report.
       gone = cv.wait_for(lk, kGrace, [&] { return !!error; }) && !closing;
     }
-    spdlog::log(gone ? spdlog::level::debug : spdlog::level::err,
+    log::at(gone ? log::Level::Debug : log::Level::Error,
                 "uploading layer sha256:{} to broker at {} failed: {}", d.hex(), broker, st.error_message());
   }
 
@@ -233,7 +233,7 @@ struct BrokerConnection::Impl {
     int fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC);
     struct stat sb;
     if (fd < 0 || ::fstat(fd, &sb) < 0) {
-      failure = fmt::format("cannot read {}: {}", path->string(), std::strerror(errno));
+      failure = mael::format("cannot read {}: {}", path->string(), std::strerror(errno));
       if (fd >= 0) ::close(fd);
       return grpc::Status::OK;
     }
@@ -261,7 +261,7 @@ struct BrokerConnection::Impl {
     while (sent < static_cast<uint64_t>(sb.st_size) || first) {
       ssize_t n = ::read(fd, buf.data(), std::min<uint64_t>(buf.size(), sb.st_size - sent));
       if (n < 0) {
-        failure = fmt::format("cannot read {}: {}", path->string(), std::strerror(errno));
+        failure = mael::format("cannot read {}: {}", path->string(), std::strerror(errno));
         uctx.TryCancel();
         break;
       }
@@ -327,20 +327,20 @@ BrokerConnection::BrokerConnection(std::string host_port, TlsOptions tls, BlobPr
     grpc::Status st = c.stream->Finish();
     if (timed_out)
       throw UserError(
-          fmt::format("cannot connect to broker at {}: no answer within {} ms; check --broker and the "
+          mael::format("cannot connect to broker at {}: no answer within {} ms; check --broker and the "
                       "network",
                       c.broker, c.options.connect_timeout.count()));
     std::string why = st.error_message();
     std::replace(why.begin(), why.end(), '\n', ' ');
     std::string hint = connect_hint(st, c.tls);
     throw UserError(
-        fmt::format("cannot connect to broker at {}: {}{}{}", c.broker, why, hint.empty() ? "" : "; ", hint));
+        mael::format("cannot connect to broker at {}: {}{}{}", c.broker, why, hint.empty() ? "" : "; ", hint));
   }
   if (msg.welcome().protocol_version() != version) {
     c.ctx.TryCancel();
     c.stream->Finish();
     throw UserError(
-        fmt::format("protocol version mismatch: broker at {} speaks version {}, this client speaks version "
+        mael::format("protocol version mismatch: broker at {} speaks version {}, this client speaks version "
                     "{}; run the same "
                     "Maelstrom release on broker and clients",
                     c.broker, msg.welcome().protocol_version(), version));

@@ -1,8 +1,7 @@
 #include "cluster/convert.h"
 
-#include <fmt/format.h>
-
 #include "base/error.h"
+#include "base/format.h"
 
 namespace mael::cluster {
 
@@ -13,7 +12,7 @@ std::string digest_bytes(const Digest& d) {
 Digest digest_from_bytes(const std::string& bytes) {
   std::array<uint8_t, 32> a;
   if (bytes.size() != a.size())
-    throw UserError(fmt::format("malformed digest: {} bytes instead of 32", bytes.size()));
+    throw UserError(mael::format("malformed digest: {} bytes instead of 32", bytes.size()));
   std::copy(bytes.begin(), bytes.end(), a.begin());
   return Digest(a);
 }
@@ -43,17 +42,17 @@ MountType mount_type_from_proto(int t) {
     case pb::MOUNT_PROC: return MountType::Proc;
     case pb::MOUNT_SYS: return MountType::Sys;
   }
-  throw UserError(fmt::format("malformed job: unknown mount type {}", t));
+  throw UserError(mael::format("malformed job: unknown mount type {}", t));
 }
 
 // Device and Network enums have the same order in both models.
 Device device_from_proto(int d) {
-  if (d < 0 || d > pb::DEVICE_ZERO) throw UserError(fmt::format("malformed job: unknown device {}", d));
+  if (d < 0 || d > pb::DEVICE_ZERO) throw UserError(mael::format("malformed job: unknown device {}", d));
   return static_cast<Device>(d);
 }
 
 Network network_from_proto(int n) {
-  if (n < 0 || n > pb::NETWORK_LOCAL) throw UserError(fmt::format("malformed job: unknown network {}", n));
+  if (n < 0 || n > pb::NETWORK_LOCAL) throw UserError(mael::format("malformed job: unknown network {}", n));
   return static_cast<Network>(n);
 }
 
@@ -104,7 +103,7 @@ ResolvedJob from_proto(const pb::ResolvedJob& p) {
     m.read_only = pm.read_only();
     for (int d : pm.devices()) m.devices.push_back(device_from_proto(d));
     if (m.type != MountType::Devices && (m.mount_point.empty() || m.mount_point[0] != '/'))
-      throw UserError(fmt::format("malformed job: mount point '{}' is not an absolute path", m.mount_point));
+      throw UserError(mael::format("malformed job: mount point '{}' is not an absolute path", m.mount_point));
     job.mounts.push_back(std::move(m));
   }
   job.network = network_from_proto(p.network());
@@ -113,13 +112,13 @@ ResolvedJob from_proto(const pb::ResolvedJob& p) {
   job.arguments.assign(p.arguments().begin(), p.arguments().end());
   for (const auto& e : p.environment()) {
     if (e.find('=') == std::string::npos || e[0] == '=')
-      throw UserError(fmt::format("malformed job: environment entry '{}' is not NAME=value", e));
+      throw UserError(mael::format("malformed job: environment entry '{}' is not NAME=value", e));
     job.environment.push_back(e);
   }
   job.working_directory = p.working_directory().empty() ? "/" : p.working_directory();
   if (job.working_directory[0] != '/')
     throw UserError(
-        fmt::format("malformed job: working directory '{}' is not absolute", job.working_directory));
+        mael::format("malformed job: working directory '{}' is not absolute", job.working_directory));
   job.user = p.user();
   job.group = p.group();
   if (p.has_timeout_ms()) job.timeout = std::chrono::milliseconds(p.timeout_ms());

@@ -1,18 +1,19 @@
 #include "cluster/http_server.h"
 
-#include <fmt/format.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <vector>
 
 #include "base/error.h"
+#include "base/format.h"
+#include "base/log.h"
 
 namespace mael::cluster {
 
@@ -29,7 +30,7 @@ HttpServer::HttpServer(uint16_t port, Handler handler) : handler_(std::move(hand
   if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
     int err = errno;
     ::close(listen_fd_);
-    throw UserError(fmt::format("cannot listen on http port {}: {}; choose another --http-port", port,
+    throw UserError(mael::format("cannot listen on http port {}: {}; choose another --http-port", port,
                                 std::strerror(err)));
   }
   check_sys(::listen(listen_fd_, 64), "listen for the web page");
@@ -116,7 +117,7 @@ void HttpServer::loop() {
             done = true;
         }
       } catch (const std::exception& e) {
-        spdlog::debug("web page request failed: {}", e.what());
+        log::debug("web page request failed: {}", e.what());
         done = true;
       }
       if (done) drop(i);
@@ -148,7 +149,7 @@ std::string HttpServer::respond(const std::string& req) {
     resp = handler_(path);
   }
   const char* reason = resp.status == 200 ? "OK" : resp.status == 404 ? "Not Found" : "Error";
-  std::string out = fmt::format(
+  std::string out = mael::format(
       "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: "
       "close\r\n\r\n",
       resp.status, reason, resp.content_type, resp.body.size());

@@ -1,9 +1,9 @@
 #include "cluster/scheduler.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <climits>
+
+#include "base/format.h"
 
 namespace mael::cluster {
 
@@ -97,7 +97,7 @@ void Scheduler::remove_worker(WorkerId w) {
     j.running = false;
     if (++j.losses > options_.max_losses) {
       finish(id,
-             system_error(fmt::format(
+             system_error(mael::format(
                  "job lost: {} workers disconnected while holding it; giving up (check the workers' logs)",
                  j.losses)));
       continue;
@@ -111,7 +111,7 @@ void Scheduler::remove_worker(WorkerId w) {
 void Scheduler::submit(ClientId c, ClientJobId cj, ResolvedJob spec) {
   if (!clients_.count(c)) return;
   if (by_client_.count({c, cj})) {
-    sink_.job_done(c, cj, system_error(fmt::format("duplicate job id {} from client", cj)));
+    sink_.job_done(c, cj, system_error(mael::format("duplicate job id {} from client", cj)));
     return;
   }
   BrokerJobId id = next_id_++;

@@ -1,9 +1,10 @@
 #include "cluster/scheduler.h"
 
-#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <set>
+
+#include "base/format.h"
 
 namespace mael::cluster {
 namespace {
@@ -16,23 +17,23 @@ struct Recorder : SchedulerSink {
   std::vector<std::pair<BrokerJobId, ResolvedJob>> enqueued;
 
   void enqueue_on_worker(WorkerId w, BrokerJobId j, const ResolvedJob& job) override {
-    events.push_back(fmt::format("enqueue w{} j{}", w, j));
+    events.push_back(mael::format("enqueue w{} j{}", w, j));
     on_worker[j] = w;
     enqueued.emplace_back(j, job);
   }
   void cancel_on_worker(WorkerId w, BrokerJobId j) override {
-    events.push_back(fmt::format("cancel w{} j{}", w, j));
+    events.push_back(mael::format("cancel w{} j{}", w, j));
   }
   void job_state(ClientId c, ClientJobId j, JobState s, std::optional<WorkerId> w) override {
     events.push_back(
-        fmt::format("state c{} j{} {}{}", c, j, static_cast<int>(s), w ? fmt::format(" w{}", *w) : ""));
+        mael::format("state c{} j{} {}{}", c, j, static_cast<int>(s), w ? mael::format(" w{}", *w) : ""));
   }
   void job_done(ClientId c, ClientJobId j, const JobOutcome& o) override {
-    events.push_back(fmt::format("done c{} j{}", c, j));
+    events.push_back(mael::format("done c{} j{}", c, j));
     outcomes[j] = o;
   }
   void request_artifact(ClientId c, const Digest& d) override {
-    events.push_back(fmt::format("request c{} {}", c, d.hex().substr(0, 4)));
+    events.push_back(mael::format("request c{} {}", c, d.hex().substr(0, 4)));
   }
   size_t count(const std::string& prefix) const {
     return std::count_if(events.begin(), events.end(), [&](auto& e) { return e.rfind(prefix, 0) == 0; });

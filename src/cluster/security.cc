@@ -1,14 +1,14 @@
 #include "cluster/security.h"
 
-#include <fmt/format.h>
 #include <grpc/support/log.h>
 #include <openssl/crypto.h>
-#include <spdlog/spdlog.h>
 
 #include <fstream>
 #include <sstream>
 
 #include "base/error.h"
+#include "base/format.h"
+#include "base/log.h"
 #include "cluster/protocol.h"
 
 namespace mael::cluster {
@@ -18,11 +18,11 @@ namespace {
 std::string read_pem(const std::string& path, const char* what) {
   std::ifstream in(path);
   if (!in)
-    throw UserError(fmt::format("cannot read {} file '{}': check the path and permissions", what, path));
+    throw UserError(mael::format("cannot read {} file '{}': check the path and permissions", what, path));
   std::stringstream ss;
   ss << in.rdbuf();
   if (ss.str().find("-----BEGIN") == std::string::npos)
-    throw UserError(fmt::format("{} file '{}' is not PEM: give a PEM file", what, path));
+    throw UserError(mael::format("{} file '{}' is not PEM: give a PEM file", what, path));
   return ss.str();
 }
 
@@ -32,12 +32,12 @@ constexpr const char* kAuthHeader = "x-maelstrom-token";
 
 std::string read_token_file(const std::string& path) {
   std::ifstream in(path);
-  if (!in) throw UserError(fmt::format("cannot read token file '{}': check the path and permissions", path));
+  if (!in) throw UserError(mael::format("cannot read token file '{}': check the path and permissions", path));
   std::string line;
   std::getline(in, line);
   while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
   if (line.empty())
-    throw UserError(fmt::format("token file '{}' is empty: put the shared token on its first line", path));
+    throw UserError(mael::format("token file '{}' is empty: put the shared token on its first line", path));
   return line;
 }
 
@@ -99,13 +99,13 @@ void log_grpc_as_broker() {
     std::string_view m = a->message;
     constexpr std::string_view kHandshake = "Handshake failed with fatal error ";
     if (auto i = m.find(kHandshake); i != std::string_view::npos)
-      spdlog::warn("refused a connection: TLS handshake failed ({})", m.substr(i + kHandshake.size()));
+      log::warn("refused a connection: TLS handshake failed ({})", m.substr(i + kHandshake.size()));
     else if (m.find("No address added out of total") != std::string_view::npos)
-      spdlog::debug("grpc: {} ({}:{})", m, a->file, a->line);  // the caller says "port in use" in one line
+      log::debug("grpc: {} ({}:{})", m, a->file, a->line);  // the caller says "port in use" in one line
     else if (a->severity == GPR_LOG_SEVERITY_ERROR)
-      spdlog::warn("grpc: {} ({}:{})", m, a->file, a->line);
+      log::warn("grpc: {} ({}:{})", m, a->file, a->line);
     else
-      spdlog::debug("grpc: {} ({}:{})", m, a->file, a->line);
+      log::debug("grpc: {} ({}:{})", m, a->file, a->line);
   });
 }
 

@@ -1,8 +1,5 @@
 #include "cluster/tool_options.h"
 
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -10,6 +7,7 @@
 #include <thread>
 
 #include "base/error.h"
+#include "base/format.h"
 #include "base/log.h"
 #include "base/tool_main.h"
 
@@ -59,7 +57,7 @@ int run_cluster_tool(const ClusterTool& tool, int argc, char** argv,
                      const std::function<int(const Config&)>& body) {
   CLI::App app{tool.about, tool.program};
   return run_tool(tool.program, app, [&] {
-    app.set_version_flag("-V,--version", fmt::format("{} 0.1.0", tool.program));
+    app.set_version_flag("-V,--version", mael::format("{} 0.1.0", tool.program));
     ConfigLoader loader(program_config_info(tool.program), app);
     declare(app, loader);
     add_tls_config(loader, tool.broker_side);
@@ -140,7 +138,7 @@ void StopSignals::on_signal(std::function<void(int sig)> stop) {
   std::thread([set = set_, stop = std::move(stop)] {
     int sig = 0;
     sigwait(&set, &sig);
-    spdlog::info("stopping on signal {}", sig);
+    log::info("stopping on signal {}", sig);
     stop(sig);
   }).detach();
 }

@@ -1,8 +1,6 @@
 #include "cluster/worker.h"
 
 #include <fcntl.h>
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <deque>
@@ -13,6 +11,8 @@
 #include <utility>
 
 #include "base/error.h"
+#include "base/format.h"
+#include "base/log.h"
 #include "cluster.grpc.pb.h"
 #include "cluster/convert.h"
 #include "cluster/outbox.h"
@@ -204,10 +204,10 @@ struct Worker::Session {
           fetch_waiters.erase(d);
         }
       }
-      if (!error.empty()) spdlog::error("fetching layer sha256:{} failed: {}", d.hex(), error);
+      if (!error.empty()) log::error("fetching layer sha256:{} failed: {}", d.hex(), error);
       for (BrokerJobId id : failed)
         send_done(id,
-                  system_error(fmt::format("worker could not fetch layer sha256:{}: {}", d.hex(), error)));
+                  system_error(mael::format("worker could not fetch layer sha256:{}: {}", d.hex(), error)));
       for (auto& [id, job, pins] : ready) start(id, std::move(job), std::move(pins));
     }
   }
@@ -241,7 +241,7 @@ struct Worker::Session {
     try {
       writer.commit();
     } catch (const UserError& e) {
-      throw std::runtime_error(fmt::format("bytes from the broker do not match the digest: {}", e.what()));
+      throw std::runtime_error(mael::format("bytes from the broker do not match the digest: {}", e.what()));
     }
   }
 
@@ -336,22 +336,22 @@ bool Worker::run_session() {
     grpc::Status st = s.stream->Finish();
     if (is_fatal(st))
       throw UserError(
-          fmt::format("broker at {} refused this worker: {}", options_.broker, st.error_message()));
+          mael::format("broker at {} refused this worker: {}", options_.broker, st.error_message()));
     std::lock_guard lk(mu_);
     if (!stopping_)
-      spdlog::warn("cannot connect to broker at {}: {}; retrying", options_.broker, st.error_message());
+      log::warn("cannot connect to broker at {}: {}; retrying", options_.broker, st.error_message());
     return stopping_;
   }
   if (msg.welcome().protocol_version() != version) {
     s.ctx.TryCancel();
     s.stream->Finish();
     throw UserError(
-        fmt::format("protocol version mismatch: broker at {} speaks version {}, this worker speaks version "
+        mael::format("protocol version mismatch: broker at {} speaks version {}, this worker speaks version "
                     "{}; run the same "
                     "Maelstrom release on broker and workers",
                     options_.broker, msg.welcome().protocol_version(), version));
   }
-  spdlog::info("connected to broker at {} as worker {} with {} slots", options_.broker, msg.welcome().id(),
+  log::info("connected to broker at {} as worker {} with {} slots", options_.broker, msg.welcome().id(),
                options_.slots);
 
   s.executor = std::make_unique<LocalExecutor>(store_, runner_,
@@ -366,7 +366,7 @@ bool Worker::run_session() {
       case pb::BrokerToWorker::kEnqueue: s.enqueue(msg.enqueue().job_id(), msg.enqueue().job()); break;
       case pb::BrokerToWorker::kCancel: s.cancel(msg.cancel().job_id()); break;
       case pb::BrokerToWorker::kShutdown:
-        spdlog::info("broker asked this worker to exit: {}", msg.shutdown().reason());
+        log::info("broker asked this worker to exit: {}", msg.shutdown().reason());
         shutdown = true;
         break;
       default: break;
@@ -378,7 +378,7 @@ bool Worker::run_session() {
   grpc::Status st = s.stream->Finish();
   std::lock_guard lk(mu_);
   if (shutdown || stopping_) return true;
-  spdlog::warn("lost connection to broker at {}: {}; reconnecting", options_.broker,
+  log::warn("lost connection to broker at {}: {}; reconnecting", options_.broker,
                st.ok() ? "stream closed" : st.error_message());
   return false;
 }

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "base/archive_filters.h"
 #include "base/error.h"
 
 namespace mael {
@@ -194,7 +195,7 @@ ImageInfo import_docker_archive(const fs::path& dir, const std::string& referenc
 void extract_archive(const fs::path& file, const fs::path& dest) {
   if (!fs::is_regular_file(file)) throw UserError("archive " + file.string() + " not found");
   archive* a = archive_read_new();
-  archive_read_support_filter_all(a);
+  support_tar_compressions(a);
   archive_read_support_format_tar(a);
   archive_read_support_format_gnutar(a);
   struct Closer {

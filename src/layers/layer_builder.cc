@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <functional>
 
+#include "base/archive_filters.h"
 #include "base/error.h"
 #include "layers/brace_expand.h"
 #include "layers/glob_pattern.h"
@@ -91,7 +92,7 @@ std::string command_line(const CommandLayer& c) {
 // Reads the whole archive at path; returns an error message, or "" when it is a valid tar.
 std::string check_tar(const fs::path& path) {
   archive* a = archive_read_new();
-  archive_read_support_filter_all(a);
+  support_tar_compressions(a);
   archive_read_support_format_tar(a);
   archive_read_support_format_gnutar(a);
   std::string err;

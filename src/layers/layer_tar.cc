@@ -12,6 +12,7 @@
 #include "base/error.h"
 #include "store/artifact_store.h"
 #include "store/fs_util.h"
+#include "store/pax_writer.h"
 
 namespace mael {
 
@@ -102,8 +103,7 @@ void write_file_data(archive* a, const Sink& sink, const LayerEntry& e) {
 Digest write_layer_tar(const std::vector<LayerEntry>& entries, ArtifactStore& store) {
   ArtifactStore::BlobWriter blob = store.begin_blob();
   {
-    std::unique_ptr<archive, WriteDeleter> a(archive_write_new());
-    archive_write_set_format_pax_restricted(a.get());
+    std::unique_ptr<archive, WriteDeleter> a(new_pax_writer());
     Sink sink{&blob, nullptr};
     if (archive_write_open2(a.get(), &sink, nullptr, write_cb, nullptr, nullptr) != ARCHIVE_OK)
       fail(a.get(), sink, "");

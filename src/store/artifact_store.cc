@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <linux/fs.h>
-#include <spdlog/spdlog.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -10,12 +9,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <tuple>
 #include <vector>
 
 #include "base/error.h"
+#include "base/log.h"
 #include "store/tar_extract.h"
 
 namespace fs = std::filesystem;
@@ -150,7 +151,7 @@ void ArtifactStore::touch(Entry& e, const fs::path& p) {
   ts[1].tv_sec = e.last_used_ns / 1000000000;
   ts[1].tv_nsec = e.last_used_ns % 1000000000;
   if (utimensat(AT_FDCWD, p.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0)
-    spdlog::debug("cache: cannot record use of {}: {}", p.string(), strerror(errno));
+    log::debug("cache: cannot record use of {}: {}", p.string(), std::strerror(errno));
 }
 
 // ---- blobs ---------------------------------------------------------------------
@@ -460,7 +461,7 @@ void ArtifactStore::evict_after_release(std::unique_lock<std::mutex>& lk) {
   try {
     evict(lk, nullptr);
   } catch (const std::exception& e) {
-    spdlog::warn("cache: eviction failed: {}", e.what());
+    log::warn("cache: eviction failed: {}", e.what());
   }
 }
 
@@ -479,7 +480,7 @@ void ArtifactStore::evict(std::unique_lock<std::mutex>& lk, const Digest* keep) 
       fs::path t =
           root_ / "tmp" / ("evicted-" + std::to_string(getpid()) + "-" + std::to_string(++temp_counter_));
       if (rename(tree_dir(d).c_str(), t.c_str()) != 0) {
-        spdlog::warn("cache: cannot evict {}: {}", tree_dir(d).string(), strerror(errno));
+        log::warn("cache: cannot evict {}: {}", tree_dir(d).string(), std::strerror(errno));
         continue;
       }
       trash.push_back(std::move(t));
@@ -487,13 +488,13 @@ void ArtifactStore::evict(std::unique_lock<std::mutex>& lk, const Digest* keep) 
       trees_.erase(d);
     } else {
       if (unlink(blob_file(d).c_str()) != 0 && errno != ENOENT) {
-        spdlog::warn("cache: cannot evict {}: {}", blob_file(d).string(), strerror(errno));
+        log::warn("cache: cannot evict {}: {}", blob_file(d).string(), std::strerror(errno));
         continue;
       }
       total_ -= blobs_[d].size;
       blobs_.erase(d);
     }
-    spdlog::debug("cache: evicted {} {}", is_tree ? "tree" : "blob", d.hex());
+    log::debug("cache: evicted {} {}", is_tree ? "tree" : "blob", d.hex());
   }
   if (trash.empty()) return;
   lk.unlock();

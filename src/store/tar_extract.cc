@@ -4,7 +4,6 @@
 #include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,7 +11,9 @@
 #include <set>
 #include <vector>
 
+#include "base/archive_filters.h"
 #include "base/error.h"
+#include "base/log.h"
 #include "store/fs_util.h"
 #include "store/whiteout.h"
 
@@ -50,7 +51,7 @@ class Extractor {
     if (!dest_fd_.valid()) throw_errno("open " + dest_.string());
 
     std::unique_ptr<archive, ReadDeleter> in(archive_read_new());
-    archive_read_support_filter_all(in.get());
+    support_tar_compressions(in.get());
     archive_read_support_format_tar(in.get());
     archive_read_support_format_gnutar(in.get());
     if (archive_read_open_fd(in.get(), fd, 1 << 16) != ARCHIVE_OK) fail(in.get(), "cannot read");
@@ -64,7 +65,7 @@ class Extractor {
       int r = archive_read_next_header(in.get(), &e);
       if (r == ARCHIVE_EOF) break;
       if (r == ARCHIVE_WARN)
-        spdlog::debug("layer tar {}: {}", name_, archive_error_string(in.get()));
+        log::debug("layer tar {}: {}", name_, archive_error_string(in.get()));
       else if (r != ARCHIVE_OK)
         fail(in.get(), "cannot read");
       entry(in.get(), out.get(), e);
@@ -82,7 +83,7 @@ class Extractor {
   void entry(archive* in, archive* out, archive_entry* e) {
     const char* raw = archive_entry_pathname(e);
     if (raw == nullptr) {
-      spdlog::warn("layer tar {}: skipping an entry whose name is not readable", name_);
+      log::warn("layer tar {}: skipping an entry whose name is not readable", name_);
       return;
     }
     std::string rel = normalize_entry_name(raw, name_);
@@ -95,7 +96,7 @@ class Extractor {
     }
     mode_t type = archive_entry_filetype(e);
     if (type == AE_IFCHR || type == AE_IFBLK || type == AE_IFIFO || type == AE_IFSOCK) {
-      spdlog::debug("layer tar {}: skipping special file {}", name_, rel);
+      log::debug("layer tar {}: skipping special file {}", name_, rel);
       return;
     }
     if (const char* link = archive_entry_hardlink(e)) {
@@ -114,7 +115,7 @@ class Extractor {
 
     int r = archive_write_header(out, e);
     if (r == ARCHIVE_WARN) {
-      spdlog::debug("layer tar {}: {}: {}", name_, rel, archive_error_string(out));
+      log::debug("layer tar {}: {}: {}", name_, rel, archive_error_string(out));
     } else if (r != ARCHIVE_OK) {
       fail(out, "cannot extract", rel);
     }
@@ -147,7 +148,7 @@ class Extractor {
     }
     std::string name = base.substr(kWhiteoutPrefix.size());
     if (name.starts_with(kWhiteoutPrefix) || name.empty() || name == "." || name == "..") {
-      spdlog::debug("layer tar {}: skipping whiteout metadata {}", name_, base);
+      log::debug("layer tar {}: skipping whiteout metadata {}", name_, base);
       return;
     }
     if (options_.whiteouts == WhiteoutMode::kOverlay) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "store/fs_util.h"
+#include "store/pax_writer.h"
 
 namespace mael::testing {
 
@@ -39,8 +40,7 @@ inline TarItem thardlink(std::string p, std::string target) {
 enum class Compression { kNone, kGzip, kZstd };
 
 inline std::string make_tar(const std::vector<TarItem>& items, Compression c = Compression::kNone) {
-  archive* a = archive_write_new();
-  archive_write_set_format_pax_restricted(a);
+  archive* a = new_pax_writer();
   if (c == Compression::kGzip) archive_write_add_filter_gzip(a);
   if (c == Compression::kZstd) archive_write_add_filter_zstd(a);
   // No zero padding after a compressed stream (zstd readers reject it).

@@ -1,13 +1,13 @@
 // maelstrom-broker: the cluster's scheduler and artifact relay, with a status
 // web page. Prints "listening on port P" (and the web page's port) on stdout
 // once it accepts connections.
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include <cstdio>
 #include <cstring>
 
 #include "base/error.h"
+#include "base/format.h"
+#include "base/log.h"
 #include "cluster/broker.h"
 #include "cluster/tool_options.h"
 
@@ -47,18 +47,18 @@ int serve(const Config& config) {
   o.heartbeat_timeout = config.get_duration("heartbeat-timeout");
   o.tls = cluster::tls_from_config(config);
   if (!o.tls.token.empty() && !o.tls.tls())
-    spdlog::warn("a token without TLS travels in clear text: give the broker --tls-cert and --tls-key");
+    log::warn("a token without TLS travels in clear text: give the broker --tls-cert and --tls-key");
 
   cluster::StopSignals signals;
   cluster::log_grpc_as_broker();
   cluster::Broker broker(o);
   std::printf("listening on port %u; web page on port %u\n", broker.port(), *broker.http_port());
   std::fflush(stdout);
-  spdlog::info("listening on port {}, web page on http port {}, cache {}", broker.port(), *broker.http_port(),
+  log::info("listening on port {}, web page on http port {}, cache {}", broker.port(), *broker.http_port(),
                o.cache_root.string());
-  signals.on_signal([&broker](int sig) { broker.stop(fmt::format("SIG{}", ::sigabbrev_np(sig))); });
+  signals.on_signal([&broker](int sig) { broker.stop(mael::format("SIG{}", ::sigabbrev_np(sig))); });
   broker.wait();
-  spdlog::info("stopped");
+  log::info("stopped");
   return 0;
 }
 

@@ -1,12 +1,12 @@
 // maelstrom-worker: runs the broker's jobs in containers on this machine.
 #include <poll.h>
-#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <optional>
 #include <thread>
 
+#include "base/log.h"
 #include "cluster/tool_options.h"
 #include "cluster/worker.h"
 #include "container/runtime.h"
@@ -91,7 +91,7 @@ int serve(const Config& config, const Hidden& hidden) {
   });
   signals.on_signal([&worker](int) { worker.stop(); });
   worker.run();
-  spdlog::info("stopped");
+  log::info("stopped");
   return 0;
 }
 

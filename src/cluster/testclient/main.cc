@@ -144,7 +144,7 @@ int main_impl(int argc, char** argv) {
       try {
         jobs.push_back(parse_job(json::parse(line), blobs, digests));
       } catch (const json::exception& e) {
-        throw UserError(fmt::format("{}: malformed job spec: {}", jobs_file, e.what()));
+        throw UserError(mael::format("{}: malformed job spec: {}", jobs_file, e.what()));
       }
     }
 

@@ -12,6 +12,7 @@
 #include <iostream>
 #include <string>
 
+#include "base/archive_filters.h"
 #include "base/config.h"
 #include "base/error.h"
 #include "base/tool_main.h"
@@ -23,8 +24,9 @@ namespace {
 
 void extract_layer(const fs::path& tar, const fs::path& dest) {
   archive* in = archive_read_new();
-  archive_read_support_filter_all(in);
-  archive_read_support_format_all(in);
+  mael::support_tar_compressions(in);
+  archive_read_support_format_tar(in);
+  archive_read_support_format_gnutar(in);
   archive* out = archive_write_disk_new();
   archive_write_disk_set_options(out, ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
                                           ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS);
