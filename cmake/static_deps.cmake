@@ -16,6 +16,12 @@ set(MAEL_KEEP_SHARED pthread dl rt m)
 
 if(MAEL_STATIC_DEPS)
   set(OPENSSL_USE_STATIC_LIBS TRUE)
+  # A build directory configured before keeps the shared libraries it found in its cache.
+  foreach(v OPENSSL_CRYPTO_LIBRARY OPENSSL_SSL_LIBRARY)
+    if(DEFINED CACHE{${v}} AND "${${v}}" MATCHES "\\.so")
+      unset(${v} CACHE)
+    endif()
+  endforeach()
   if(NOT MAEL_SANITIZE)
     add_link_options(-static-libstdc++ -static-libgcc)
   endif()

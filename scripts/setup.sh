@@ -9,7 +9,7 @@ DEBIAN_PACKAGES=(
   libarchive-dev libzstd-dev zlib1g-dev liblzma-dev libbz2-dev nettle-dev libcurl4-openssl-dev libssl-dev
   libre2-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  hyperfine busybox-static bubblewrap iproute2 uidmap util-linux clang-format linux-perf
+  hyperfine bc time busybox-static bubblewrap iproute2 uidmap util-linux clang-format linux-perf
   python3 python3-pip
   docker-registry skopeo umoci apache2-utils zstd
   chromium openssl

@@ -18,6 +18,7 @@ void format_into(std::string& out, std::string_view text, const Arg* args, size_
       case Arg::Kind::Bool: store.push_back(a.b); break;
       case Arg::Kind::Signed: store.push_back(a.i); break;
       case Arg::Kind::Unsigned: store.push_back(a.u); break;
+      case Arg::Kind::Float: store.push_back(a.f); break;
       case Arg::Kind::Floating: store.push_back(a.d); break;
     }
   }

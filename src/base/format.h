@@ -40,26 +40,34 @@ consteval int count_placeholders(std::string_view s) {
 
 // One argument, type-erased (the arguments outlive the call that formats them).
 struct Arg {
-  enum class Kind : uint8_t { Text, Signed, Unsigned, Floating, Bool, Char } kind;
+  enum class Kind : uint8_t { Text, Signed, Unsigned, Float, Floating, Bool, Char } kind;
   union {
     std::string_view text;
     long long i;
     unsigned long long u;
+    float f;
     double d;
     bool b;
     char c;
   };
   Arg(std::string_view v) : kind(Kind::Text), text(v) {}
   Arg(const std::string& v) : kind(Kind::Text), text(v) {}
+  // A string made from the argument (a class converting to std::string) would die before it
+  // is formatted: pass the string itself, e.g. path.string().
+  Arg(std::string&&) = delete;
   Arg(const char* v) : kind(Kind::Text), text(v ? std::string_view(v) : std::string_view("(null)")) {}
+  Arg(char* v) : Arg(static_cast<const char*>(v)) {}
+  // Other pointers would otherwise pass as bool.
+  template <typename T>
+  Arg(T*) = delete;
   Arg(char v) : kind(Kind::Char), c(v) {}
   Arg(bool v) : kind(Kind::Bool), b(v) {}
   template <std::signed_integral T>
   Arg(T v) : kind(Kind::Signed), i(v) {}
   template <std::unsigned_integral T>
   requires(!std::same_as<T, bool>) Arg(T v) : kind(Kind::Unsigned), u(v) {}
-  template <std::floating_point T>
-  Arg(T v) : kind(Kind::Floating), d(static_cast<double>(v)) {}
+  Arg(float v) : kind(Kind::Float), f(v) {}  // as a float: 0.1f prints 0.1
+  Arg(double v) : kind(Kind::Floating), d(v) {}
 };
 
 void format_into(std::string& out, std::string_view text, const Arg* args, size_t count);

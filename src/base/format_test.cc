@@ -19,6 +19,7 @@ TEST(Format, NumbersAndBooleans) {
   EXPECT_EQ(format("{} {} {}", -42, 7u, std::numeric_limits<uint64_t>::max()), "-42 7 18446744073709551615");
   EXPECT_EQ(format("{}", std::numeric_limits<int64_t>::min()), "-9223372036854775808");
   EXPECT_EQ(format("{} {}", 0.5, 2.0), "0.5 2");
+  EXPECT_EQ(format("{}", 0.1f), "0.1");
   EXPECT_EQ(format("{} {}", true, false), "true false");
   EXPECT_EQ(format("{}", static_cast<unsigned char>(200)), "200");
 }
@@ -33,10 +34,17 @@ TEST(Format, FormatSpecs) {
   EXPECT_EQ(format("{:08x}", 0xbeefu), "0000beef");
 }
 
-TEST(Format, NullCString) {
+TEST(Format, CStrings) {
   const char* p = nullptr;
   EXPECT_EQ(format("[{}]", p), "[(null)]");
+  char buf[] = "mutable";
+  EXPECT_EQ(format("[{}]", buf), "[mutable]");
+  char* q = buf;
+  EXPECT_EQ(format("[{}]", q), "[mutable]");
 }
+
+// A format error at run time (a spec that does not fit its argument) is fmt's exception.
+TEST(Format, SpecMismatchThrows) { EXPECT_ANY_THROW(format("{:.1f}", "text")); }
 
 // The compile-time check (a mismatch would not compile, so it is tested as constant expressions).
 static_assert(format_detail::count_placeholders("{} {}") == 2);

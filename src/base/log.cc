@@ -1,7 +1,6 @@
 // The one translation unit that compiles spdlog (header-only here, with fmt, so no program loads
 // their shared libraries; see cmake/static_deps.cmake).
-#define SPDLOG_HEADER_ONLY
-#define SPDLOG_FMT_EXTERNAL
+#define SPDLOG_HEADER_ONLY  // Debian's spdlog/tweakme.h already selects the external fmt
 #define FMT_HEADER_ONLY
 #include "base/log.h"
 
@@ -56,6 +55,14 @@ bool enabled(Level level) {
 void write(Level level, std::string_view message) {
   spdlog::default_logger_raw()->log(spdlog_level(level),
                                     spdlog::string_view_t(message.data(), message.size()));
+}
+
+void write_unformatted(Level level, std::string_view format_string, const char* why) noexcept {
+  try {
+    write(level, std::string(format_string) + " [format error: " + why + "]");
+  } catch (...) {
+    // Out of memory: the message is lost.
+  }
 }
 
 }  // namespace log

@@ -240,6 +240,7 @@ int list_without_build(const Session& s, const CargoWorkspace& ws, const Filter&
 class PhaseLog {
  public:
   void operator()(std::string_view what) const {
+    if (!log::enabled(log::Level::Debug)) return;
     auto ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start_);
     timespec cpu{};

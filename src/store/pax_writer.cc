@@ -22,6 +22,6 @@ archive* new_pax_writer() {
 extern "C" void __archive_write_entry_filetype_unsupported(archive* a, archive_entry* entry,
                                                            const char* format) {
   const char* path = archive_entry_pathname(entry);
-  archive_set_error(a, EINVAL, "%s: %s format cannot archive this type of file (mode %o)",
+  archive_set_error(a, EILSEQ, "%s: %s format cannot archive this type of file (mode %o)",
                     path ? path : "(unnamed)", format, static_cast<unsigned>(archive_entry_mode(entry)));
 }
