@@ -9,11 +9,14 @@ namespace mael {
 namespace fs = std::filesystem;
 namespace {
 
-// Whether cargo's output is colored does not change what it builds.
+// The arguments without the program and the color choice: `cargo maelstrom` runs the cargo in
+// $CARGO, `cargo-maelstrom` the one on the PATH (rustup's proxy), and both build the same. Were
+// the two ever different toolchains, the early results would still be dropped, since the cargo
+// that checks the build would rebuild.
 std::vector<std::string> key_of(const std::vector<std::string>& args) {
   std::vector<std::string> key;
-  for (const auto& a : args)
-    if (a.rfind("--color=", 0) != 0) key.push_back(a);
+  for (size_t i = 1; i < args.size(); ++i)
+    if (args[i].rfind("--color=", 0) != 0) key.push_back(args[i]);
   return key;
 }
 

@@ -39,9 +39,11 @@ TEST(LastBuild, RecordsBinariesPerCargoCommandLine) {
   EXPECT_EQ(got[0].target, "a(library)");
   EXPECT_EQ(got[0].executable, a);
   EXPECT_NE(got[0].signature, "");
-  // Colors aside, another command line has no record.
+  // Colors and the cargo program aside, another command line has no record.
   std::vector<std::string> plain = args;
   plain[3] = "--color=never";
+  EXPECT_EQ(load_last_build(file, plain, 0).size(), 2u);
+  plain[0] = "/home/u/.rustup/toolchains/stable-x86_64-unknown-linux-gnu/bin/cargo";
   EXPECT_EQ(load_last_build(file, plain, 0).size(), 2u);
   plain.back() = "--package=pkg@0.1.0";
   EXPECT_TRUE(load_last_build(file, plain, 0).empty());

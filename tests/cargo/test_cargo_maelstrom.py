@@ -396,6 +396,9 @@ def test_tests_start_before_cargo_confirms_and_count_only_if_nothing_was_rebuilt
     assert r.returncode == 0 and early in r.stderr, r.stdout + r.stderr
     assert "early start settled: 0 test binaries left to run" in r.stderr, r.stderr
     assert status_of(r.stdout)["alpha tests::adds"] == "OK" and "Successful Tests:         4" in r.stdout
+    # `cargo-maelstrom` runs another cargo program (the PATH's, not $CARGO): the same record.
+    r = fresh.run(*only_alpha, direct=True)
+    assert r.returncode == 0 and early in r.stderr, r.stdout + r.stderr
 
     lib = fresh.ws / "crates" / "alpha" / "src" / "lib.rs"
     lib.write_text(lib.read_text().replace("add(2, 3), 5)", "add(2, 3), 6)"))
