@@ -14,8 +14,8 @@
 #include <sstream>
 #include <thread>
 
-#include "base/archive_filters.h"
 #include "base/error.h"
+#include "base/tar_reader.h"
 #include "base/test_errors.h"
 #include "image/credentials.h"
 #include "image/manifest.h"
@@ -33,10 +33,7 @@ using testing::ScratchDir;
 using testing::TestRegistry;
 
 std::set<std::string> tar_entries(const fs::path& p) {
-  archive* a = archive_read_new();
-  support_tar_compressions(a);
-  archive_read_support_format_tar(a);
-  archive_read_support_format_gnutar(a);
+  archive* a = new_tar_reader();
   std::set<std::string> names;
   EXPECT_EQ(archive_read_open_filename(a, p.c_str(), 65536), ARCHIVE_OK);
   archive_entry* e;

@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "base/archive_filters.h"
 #include "base/error.h"
+#include "base/tar_reader.h"
 
 namespace mael {
 namespace {
@@ -194,10 +194,7 @@ ImageInfo import_docker_archive(const fs::path& dir, const std::string& referenc
 
 void extract_archive(const fs::path& file, const fs::path& dest) {
   if (!fs::is_regular_file(file)) throw UserError("archive " + file.string() + " not found");
-  archive* a = archive_read_new();
-  support_tar_compressions(a);
-  archive_read_support_format_tar(a);
-  archive_read_support_format_gnutar(a);
+  archive* a = new_tar_reader();
   struct Closer {
     archive* a;
     ~Closer() { archive_read_free(a); }

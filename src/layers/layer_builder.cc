@@ -12,8 +12,8 @@
 #include <cstdlib>
 #include <functional>
 
-#include "base/archive_filters.h"
 #include "base/error.h"
+#include "base/tar_reader.h"
 #include "layers/brace_expand.h"
 #include "layers/glob_pattern.h"
 #include "store/artifact_store.h"
@@ -91,10 +91,7 @@ std::string command_line(const CommandLayer& c) {
 
 // Reads the whole archive at path; returns an error message, or "" when it is a valid tar.
 std::string check_tar(const fs::path& path) {
-  archive* a = archive_read_new();
-  support_tar_compressions(a);
-  archive_read_support_format_tar(a);
-  archive_read_support_format_gnutar(a);
+  archive* a = new_tar_reader();
   std::string err;
   if (archive_read_open_filename(a, path.c_str(), 1 << 16) != ARCHIVE_OK) {
     err = archive_error_string(a) ? archive_error_string(a) : "unreadable";

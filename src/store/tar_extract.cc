@@ -11,8 +11,8 @@
 #include <set>
 #include <vector>
 
-#include "base/archive_filters.h"
 #include "base/error.h"
+#include "base/tar_reader.h"
 #include "base/log.h"
 #include "store/fs_util.h"
 #include "store/whiteout.h"
@@ -50,10 +50,7 @@ class Extractor {
     dest_fd_.reset(open(dest_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!dest_fd_.valid()) throw_errno("open " + dest_.string());
 
-    std::unique_ptr<archive, ReadDeleter> in(archive_read_new());
-    support_tar_compressions(in.get());
-    archive_read_support_format_tar(in.get());
-    archive_read_support_format_gnutar(in.get());
+    std::unique_ptr<archive, ReadDeleter> in(new_tar_reader());
     if (archive_read_open_fd(in.get(), fd, 1 << 16) != ARCHIVE_OK) fail(in.get(), "cannot read");
 
     std::unique_ptr<archive, WriteDeleter> out(archive_write_disk_new());

@@ -12,9 +12,9 @@
 #include <iostream>
 #include <string>
 
-#include "base/archive_filters.h"
 #include "base/config.h"
 #include "base/error.h"
+#include "base/tar_reader.h"
 #include "base/tool_main.h"
 #include "image/image_depot.h"
 
@@ -23,10 +23,7 @@ namespace fs = std::filesystem;
 namespace {
 
 void extract_layer(const fs::path& tar, const fs::path& dest) {
-  archive* in = archive_read_new();
-  mael::support_tar_compressions(in);
-  archive_read_support_format_tar(in);
-  archive_read_support_format_gnutar(in);
+  archive* in = mael::new_tar_reader();
   archive* out = archive_write_disk_new();
   archive_write_disk_set_options(out, ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
                                           ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS);
