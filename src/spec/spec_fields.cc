@@ -324,11 +324,9 @@ Mount parse_mount(const Value& v, const SpecContext& ctx) {
   }
   const Value& mp = require(v, ctx, "mount_point");
   m.mount_point = expect_string(mp, ctx, "mount_point");
+  // As in Maelstrom, a relative mount point is taken from the container's root ("tmp" is "/tmp").
+  if (!m.mount_point.starts_with('/')) m.mount_point.insert(0, 1, '/');
   if (m.mount_point == "/") ctx.fail(mp.pos, "field `mount_point`: a path of \"/\" is not allowed");
-  if (!m.mount_point.starts_with('/'))
-    ctx.fail(mp.pos, "field `mount_point`: \"" + m.mount_point +
-                         "\" is not an absolute path; write it from the container's root, e.g. \"/" +
-                         m.mount_point + "\"");
   return m;
 }
 
