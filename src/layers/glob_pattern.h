@@ -1,9 +1,11 @@
 #pragma once
-// Glob patterns for glob layers, with the semantics of Rust's globset defaults
-// (what Maelstrom uses): matched against the whole '/'-separated relative path;
-// '*' and '?' also match '/'; "**" as a whole component matches any number of
-// directories ("**/x" also matches "x"; "x/**" matches what is below x); "[...]"
-// classes with '!' or '^' negation; "{a,b}" alternatives; '\' escapes.
+// Glob patterns for glob layers, with the semantics of Rust's globset defaults as Maelstrom 0.14
+// uses them: matched against the whole '/'-separated relative path; '*' and '?' also match '/';
+// "**" as a whole path component (or a whole alternative) matches any number of directories
+// ("**/x" also matches "x"; "x/**" matches what is below x; "**" or "**/" alone matches every
+// path); any other "**" is two '*' ("**.py" is "*.py"); "[...]" classes with '!' or '^'
+// negation; "{a,b}" alternatives, empty ones dropped ("{,a}b" is "ab"); a '}' with no '{' open
+// is ignored; '\' escapes.
 #include <memory>
 #include <string>
 #include <string_view>
