@@ -14,6 +14,8 @@
 
 #include "base/error.h"
 #include "base/input_file.h"
+#include "base/input_limits.h"
+#include "base/toml_bounds.h"
 
 extern char** environ;
 
@@ -528,12 +530,11 @@ Config ConfigLoader::load(const std::map<std::string, std::string>& env) const {
   // Read and check the files first: an unknown key is an error even when a flag overrides it.
   std::vector<std::pair<std::string, toml::table>> files;
   for (const std::string& path : config_files(env)) {
-    std::ifstream in = open_input_file(path, "config file", "give a TOML file");
-    std::stringstream text;
-    text << in.rdbuf();
+    std::string text = read_input_file(path, "config file", "give a TOML file", limits::kMaxTomlBytes);
+    check_toml_bounds(text, path);
     toml::table table;
     try {
-      table = toml::parse(text.str(), path);
+      table = toml::parse(text, path);
     } catch (const toml::parse_error& e) {
       throw UserError(path + ":" + std::to_string(e.source().begin.line) + ": " +
                       std::string(e.description()));

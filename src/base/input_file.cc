@@ -26,4 +26,22 @@ std::ifstream open_input_file(const std::filesystem::path& path, std::string_vie
   return in;
 }
 
+std::string read_input_file(const std::filesystem::path& path, std::string_view what,
+                            std::string_view directory_hint, size_t max_bytes) {
+  std::ifstream in = open_input_file(path, what, directory_hint);
+  std::string text;
+  char buf[65536];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    text.append(buf, static_cast<size_t>(in.gcount()));
+    if (text.size() > max_bytes)
+      throw UserError("cannot read " + std::string(what) + " " + path.string() + ": longer than " +
+                      std::to_string(max_bytes >> 20) + " MiB (the limit)");
+  }
+  if (in.bad()) {
+    int err = errno;
+    throw UserError("cannot read " + std::string(what) + " " + path.string() + ": " + std::strerror(err));
+  }
+  return text;
+}
+
 }  // namespace mael

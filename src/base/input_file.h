@@ -3,6 +3,7 @@
 // "that is a directory" and "cannot be read", naming the file and what it should be.
 #include <filesystem>
 #include <fstream>
+#include <string>
 #include <string_view>
 
 namespace mael {
@@ -14,5 +15,10 @@ void refuse_directory(const std::filesystem::path& path, std::string_view what, 
 // a UserError "cannot read WHAT PATH: REASON".
 std::ifstream open_input_file(const std::filesystem::path& path, std::string_view what,
                               std::string_view directory_hint);
+
+// The whole file (opened as above), refused with UserError "cannot read WHAT PATH: longer than N
+// MiB (the limit)" once it passes max_bytes, so a file such as /dev/zero cannot fill memory.
+std::string read_input_file(const std::filesystem::path& path, std::string_view what,
+                            std::string_view directory_hint, size_t max_bytes);
 
 }  // namespace mael

@@ -36,5 +36,17 @@ TEST(InputFile, AMissingFileSaysWhy) {
             "cannot read job file " + p + ": No such file or directory");
 }
 
+TEST(InputFile, ReadingIsBounded) {
+  testing::ScratchDir dir;
+  std::ofstream(dir.path() / "a.toml") << std::string(3 << 20, '\n');
+  std::string p = (dir.path() / "a.toml").string();
+  EXPECT_EQ(read_input_file(p, "spec file", "give a TOML file", 3 << 20).size(), size_t{3} << 20);
+  EXPECT_EQ(testing::user_error_of([&] { read_input_file(p, "spec file", "give a TOML file", 2 << 20); }),
+            "cannot read spec file " + p + ": longer than 2 MiB (the limit)");
+  // An endless file ends at the bound.
+  EXPECT_EQ(testing::user_error_of([&] { read_input_file("/dev/zero", "spec file", "", 1 << 20); }),
+            "cannot read spec file /dev/zero: longer than 1 MiB (the limit)");
+}
+
 }  // namespace
 }  // namespace mael

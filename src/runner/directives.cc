@@ -11,6 +11,7 @@
 
 #include "base/error.h"
 #include "base/input_file.h"
+#include "base/input_limits.h"
 #include "spec/toml_spec.h"
 
 namespace mael {
@@ -158,9 +159,9 @@ TestSpecFile TestSpecFile::load(const std::filesystem::path& path, std::string_v
       return parse(default_text, "default " + path.filename().string(), lang, vars);
     throw UserError(path.string() + ": cannot read the file; check its permissions");
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse(ss.str(), path.string(), lang, vars);
+  in.close();
+  std::string text = read_input_file(path, "test spec file", "give a TOML file", limits::kMaxTomlBytes);
+  return parse(text, path.string(), lang, vars);
 }
 
 TestMetadata TestSpecFile::metadata_for(const FilterFields& test) const {

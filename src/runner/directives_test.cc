@@ -226,6 +226,24 @@ TEST(Directives, BadFilterNamesLineAndColumn) {
   EXPECT_NE(e.find("invalid filter 'package.eq(x) &&': at column 17"), std::string::npos) << e;
 }
 
+TEST(Directives, InputBoundsGiveOneLineErrors) {
+  // A dotted key of a million parts used to overflow the stack inside the TOML parser.
+  std::string key;
+  for (int i = 0; i < 1'000'000; ++i) key += "a.";
+  EXPECT_EQ(error_of("[[directives]]\nfilter = \"all\"\n" + key + "b = 1\n"),
+            "cargo-maelstrom.toml: line 3: tables and arrays nested more than 128 levels deep (the limit; "
+            "each part of a dotted key is a level)");
+  // So did a filter of a million parentheses.
+  std::string e = error_of("[[directives]]\nfilter = \"" + std::string(1'000'000, '(') + "\"\n");
+  EXPECT_EQ(e.rfind("cargo-maelstrom.toml: line 2", 0), 0u) << e.substr(0, 300);
+  EXPECT_NE(e.find("at column 129: parentheses and negations nested more than 128 levels deep"),
+            std::string::npos)
+      << e.substr(0, 300);
+  // A file that never ends is read up to the bound only.
+  EXPECT_EQ(testing::user_error_of([] { TestSpecFile::load("/dev/zero", "", cargo_filter_language()); }),
+            "cannot read test spec file /dev/zero: longer than 64 MiB (the limit)");
+}
+
 TEST(Directives, ReplacingDirectiveFollowsContainerRules) {
   // added_layers next to a parent whose use leaves layers out.
   std::string e = error_of(R"T([[directives]]

@@ -7,11 +7,16 @@
 #include <optional>
 
 #include "base/error.h"
+#include "base/input_limits.h"
 
 namespace mael {
 
+// Operators are n-ary: `a | b | c` is one Chain node with three operands, folded from the left,
+// so a chain of any length is evaluated, printed and freed without recursing once per operator.
+// Only parentheses and negations nest, and the parser bounds how deep (limits::kMaxFilterDepth).
 struct Filter::Node {
-  enum class Kind : uint8_t { Const, FieldIs, Match, ListContains, Not, And, Or, Diff };
+  enum class Kind : uint8_t { Const, FieldIs, Match, ListContains, Not, Chain };
+  enum class Op : uint8_t { And, Or, Diff };
   Kind kind = Kind::Const;
   bool constant = false;
   std::string selector;  // as written in canonical form ("binary", "name", "markers")
@@ -20,7 +25,10 @@ struct Filter::Node {
   std::string guard_field, guard_value;
   Matcher matcher = Matcher::Equals;
   std::shared_ptr<const RE2> regex;  // Matches and Globs
-  std::shared_ptr<const Node> a, b;
+  std::shared_ptr<const Node> a;     // Not
+  // Chain: operands[0], then ops[i - 1] applied to the result so far and operands[i].
+  std::vector<std::shared_ptr<const Node>> operands;
+  std::vector<Op> ops;
 };
 
 namespace {
@@ -84,9 +92,18 @@ Tri eval(const Node& n, const FilterFields& t) {
       return tri(std::find(it->second.begin(), it->second.end(), n.value) != it->second.end());
     }
     case Node::Kind::Not: return tri_not(eval(*n.a, t));
-    case Node::Kind::And: return tri_and(eval(*n.a, t), eval(*n.b, t));
-    case Node::Kind::Or: return tri_or(eval(*n.a, t), eval(*n.b, t));
-    case Node::Kind::Diff: return tri_and(eval(*n.a, t), tri_not(eval(*n.b, t)));
+    case Node::Kind::Chain: {
+      Tri acc = eval(*n.operands[0], t);
+      for (size_t i = 1; i < n.operands.size(); ++i) {
+        Tri x = eval(*n.operands[i], t);
+        switch (n.ops[i - 1]) {
+          case Node::Op::And: acc = tri_and(acc, x); break;
+          case Node::Op::Or: acc = tri_or(acc, x); break;
+          case Node::Op::Diff: acc = tri_and(acc, tri_not(x)); break;
+        }
+      }
+      return acc;
+    }
   }
   return Tri::Unknown;
 }
@@ -102,27 +119,58 @@ char closing_of(char open) {
   return 0;
 }
 
-std::string to_string(const Node& n) {
+// Appends the canonical form: every binary operation in parentheses, "((a | b) | c)".
+void append_string(const Node& n, std::string& out) {
   switch (n.kind) {
-    case Node::Kind::Const: return n.constant ? "all" : "none";
-    case Node::Kind::FieldIs: return n.selector;
-    case Node::Kind::Match: return n.selector + "." + matcher_name(n.matcher) + "(" + n.value + ")";
-    case Node::Kind::ListContains: return n.selector + ".contains(" + n.value + ")";
-    case Node::Kind::Not: return "!" + to_string(*n.a);
-    case Node::Kind::And: return "(" + to_string(*n.a) + " & " + to_string(*n.b) + ")";
-    case Node::Kind::Or: return "(" + to_string(*n.a) + " | " + to_string(*n.b) + ")";
-    case Node::Kind::Diff: return "(" + to_string(*n.a) + " - " + to_string(*n.b) + ")";
+    case Node::Kind::Const: out += n.constant ? "all" : "none"; return;
+    case Node::Kind::FieldIs: out += n.selector; return;
+    case Node::Kind::Match:
+      out += n.selector + "." + matcher_name(n.matcher) + "(" + n.value + ")";
+      return;
+    case Node::Kind::ListContains: out += n.selector + ".contains(" + n.value + ")"; return;
+    case Node::Kind::Not:
+      out += "!";
+      append_string(*n.a, out);
+      return;
+    case Node::Kind::Chain:
+      out.append(n.ops.size(), '(');
+      append_string(*n.operands[0], out);
+      for (size_t i = 1; i < n.operands.size(); ++i) {
+        switch (n.ops[i - 1]) {
+          case Node::Op::And: out += " & "; break;
+          case Node::Op::Or: out += " | "; break;
+          case Node::Op::Diff: out += " - "; break;
+        }
+        append_string(*n.operands[i], out);
+        out += ")";
+      }
+      return;
   }
-  return "?";
 }
 
-NodePtr binary(Node::Kind k, NodePtr a, NodePtr b) {
-  auto n = std::make_shared<Node>();
-  n->kind = k;
-  n->a = std::move(a);
-  n->b = std::move(b);
-  return n;
+std::string to_string(const Node& n) {
+  std::string out;
+  append_string(n, out);
+  return out;
 }
+
+// Collects `first (op operand)*` into one Chain node; a single operand stands for itself.
+class ChainBuilder {
+ public:
+  explicit ChainBuilder(NodePtr first) { node_->operands.push_back(std::move(first)); }
+  void add(Node::Op op, NodePtr operand) {
+    node_->ops.push_back(op);
+    node_->operands.push_back(std::move(operand));
+  }
+  NodePtr done() {
+    if (node_->ops.empty()) return node_->operands[0];
+    node_->kind = Node::Kind::Chain;
+    return std::move(node_);
+  }
+
+ private:
+  std::shared_ptr<Node> node_ = std::make_shared<Node>();
+};
 
 NodePtr constant(bool v) {
   auto n = std::make_shared<Node>();
@@ -203,7 +251,10 @@ class Parser {
 
  private:
   [[noreturn]] void fail(size_t at, const std::string& what) const {
-    std::string shown(s_);
+    // A filter of any length makes an error line of a readable length.
+    constexpr size_t kShown = 200;
+    std::string shown(s_.substr(0, kShown));
+    if (s_.size() > kShown) shown += "...";
     std::replace(shown.begin(), shown.end(), '\n', ' ');
     throw UserError("invalid filter '" + shown + "': at column " + std::to_string(at + 1) + ": " + what);
   }
@@ -239,26 +290,41 @@ class Parser {
   }
 
   NodePtr parse_or() {
-    NodePtr left = parse_and();
-    while (eat({"||", "|"}, "or")) left = binary(Node::Kind::Or, left, parse_and());
-    return left;
+    ChainBuilder chain(parse_and());
+    while (eat({"||", "|"}, "or")) chain.add(Node::Op::Or, parse_and());
+    return chain.done();
   }
 
   NodePtr parse_and() {
-    NodePtr left = parse_not();
+    ChainBuilder chain(parse_not());
     for (;;) {
       if (eat({"&&", "&", "+"}, "and")) {
-        left = binary(Node::Kind::And, left, parse_not());
+        chain.add(Node::Op::And, parse_not());
       } else if (eat({"\\", "-"}, "minus")) {
-        left = binary(Node::Kind::Diff, left, parse_not());
+        chain.add(Node::Op::Diff, parse_not());
       } else {
-        return left;
+        return chain.done();
       }
     }
   }
 
+  // One more level of parentheses or negation, refused past the bound (the parser, evaluator and
+  // destructor recurse once per level).
+  struct Nested {
+    Nested(Parser& p, size_t at) : p(p) {
+      if (++p.depth_ > limits::kMaxFilterDepth)
+        p.fail(at, "parentheses and negations nested more than " + std::to_string(limits::kMaxFilterDepth) +
+                       " levels deep (the limit)");
+    }
+    ~Nested() { --p.depth_; }
+    Parser& p;
+  };
+
   NodePtr parse_not() {
+    skip_ws();
+    size_t at = pos_;
     if (eat({"!", "~"}, "not")) {
+      Nested level(*this, at);
       auto n = std::make_shared<Node>();
       n->kind = Node::Kind::Not;
       n->a = parse_not();
@@ -272,6 +338,7 @@ class Parser {
     if (at_end()) fail(pos_, "expected a selector, found the end of the filter");
     if (s_[pos_] == '(') {
       size_t open = pos_++;
+      Nested level(*this, open);
       NodePtr inner = parse_or();
       skip_ws();
       if (at_end()) fail(open, "unclosed `(`");
@@ -412,6 +479,7 @@ class Parser {
   std::string_view s_;
   const FilterLanguage& lang_;
   size_t pos_ = 0;
+  int depth_ = 0;  // parentheses and negations open
 };
 
 }  // namespace
@@ -433,16 +501,19 @@ Filter Filter::all() {
 Filter Filter::compile(const std::vector<std::string>& include, const std::vector<std::string>& exclude,
                        const FilterLanguage& lang) {
   auto any_of = [&](const std::vector<std::string>& texts) {
-    NodePtr n;
-    for (const std::string& t : texts) {
-      NodePtr p = parse(t, lang).root_;
-      n = n ? binary(Node::Kind::Or, n, p) : p;
-    }
-    return n;
+    ChainBuilder chain(parse(texts[0], lang).root_);
+    for (size_t i = 1; i < texts.size(); ++i) chain.add(Node::Op::Or, parse(texts[i], lang).root_);
+    return chain.done();
   };
   NodePtr inc = include.empty() ? constant(true) : any_of(include);
   Filter f;
-  f.root_ = exclude.empty() ? inc : binary(Node::Kind::Diff, inc, any_of(exclude));
+  if (exclude.empty()) {
+    f.root_ = inc;
+  } else {
+    ChainBuilder diff(inc);
+    diff.add(Node::Op::Diff, any_of(exclude));
+    f.root_ = diff.done();
+  }
   f.text_ = mael::to_string(*f.root_);
   return f;
 }

@@ -132,6 +132,48 @@ TEST(FilterParse, ErrorsNameTheColumn) {
   EXPECT_NE(error_of("").find("found the end"), std::string::npos);
 }
 
+TEST(FilterParse, NestingIsBoundedWithAClearError) {
+  auto nested = [](int n, const std::string& open, const std::string& close) {
+    std::string s;
+    for (int i = 0; i < n; ++i) s += open;
+    s += "all";
+    for (int i = 0; i < n; ++i) s += close;
+    return s;
+  };
+  // 128 levels are read; a million used to overflow the parser's stack.
+  EXPECT_EQ(canon(nested(128, "(", ")")), "all");
+  EXPECT_EQ(canon(nested(64, "!(", ")")), nested(64, "!", ""));
+  EXPECT_EQ(error_of(nested(1'000'000, "(", ")")),
+            "invalid filter '" + std::string(200, '(') +
+                "...': at column 129: parentheses and negations nested more than 128 levels deep (the limit)");
+  EXPECT_EQ(error_of(nested(129, "! ", "")),
+            "invalid filter '" + std::string(nested(100, "! ", "")).substr(0, 200) +
+                "...': at column 257: parentheses and negations nested more than 128 levels deep (the limit)");
+}
+
+TEST(FilterParse, LongChainsOfOperatorsAreFine) {
+  // A chain is one node, whatever its length: parsing, evaluating, printing and freeing it
+  // recurse once, not once per operator.
+  const auto& l = cargo_filter_language();
+  std::string text = "name.eq(t0)";
+  for (int i = 1; i < 200'000; ++i) text += (i % 3 ? " | name.eq(t" : " - name.eq(t") + std::to_string(i) + ")";
+  Filter f = Filter::parse(text, l);
+  EXPECT_TRUE(f.matches(cargo_test("a", "library", "a", "t199999")));
+  EXPECT_FALSE(f.matches(cargo_test("a", "library", "a", "t3")));
+  EXPECT_FALSE(f.matches(cargo_test("a", "library", "a", "none")));
+  std::string canonical = f.to_string();
+  // `-` binds tighter than `|`: 133,333 `|` and 66,666 `-`, each one parenthesized operation.
+  EXPECT_TRUE(canonical.starts_with(std::string(133'333, '(') +
+                                    "name.equals(t0) | name.equals(t1)) | (name.equals(t2) - name.equals(t3))) | "));
+  EXPECT_TRUE(canonical.ends_with(" | name.equals(t199999))"));
+  // Many --include filters make one chain too.
+  std::vector<std::string> includes;
+  for (int i = 0; i < 100'000; ++i) includes.push_back("name.eq(t" + std::to_string(i) + ")");
+  Filter c = Filter::compile(includes, {"name.eq(t5)"}, l);
+  EXPECT_TRUE(c.matches(cargo_test("a", "library", "a", "t99999")));
+  EXPECT_FALSE(c.matches(cargo_test("a", "library", "a", "t5")));
+}
+
 TEST(FilterEval, CargoSelectors) {
   FilterFields t = cargo_test("foo", "binary", "foo-bin", "tests::bar");
   auto m = [&](const char* text) { return Filter::parse(text, cargo_filter_language()).matches(t); };

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "base/error.h"
+#include "base/input_limits.h"
 #include "spec/spec_fields.h"
 
 namespace mael {
@@ -19,12 +20,26 @@ class JsonValueStream::CountingBuf : public std::streambuf {
   SourcePos token_start() const { return token_start_; }
   SourcePos number_start() const { return last_was_structural_ ? prev_token_start_ : token_start_; }
   SourcePos last_char() const { return last_; }
+  // Bounds the characters read from here on: past `limit`, the input seems to end and
+  // over_limit() says why.
+  void limit(size_t limit) {
+    left_ = limit;
+    over_limit_ = false;
+  }
+  bool over_limit() const { return over_limit_; }
+  // Where the next character read is.
+  SourcePos next_pos() const { return SourcePos{line_, col_ + 1}; }
 
  protected:
-  int_type underflow() override { return src_->sgetc(); }
+  int_type underflow() override { return left_ == 0 ? traits_type::eof() : src_->sgetc(); }
   int_type uflow() override {
+    if (left_ == 0) {
+      over_limit_ = true;
+      return traits_type::eof();
+    }
     int_type c = src_->sbumpc();
     if (c == traits_type::eof()) return c;
+    --left_;
     SourcePos here{line_, col_ + 1};
     if (c == '\n') {
       ++line_;
@@ -65,6 +80,8 @@ class JsonValueStream::CountingBuf : public std::streambuf {
   }
 
   std::streambuf* src_;
+  size_t left_ = SIZE_MAX;
+  bool over_limit_ = false;
   int line_ = 1;
   int col_ = 0;
   bool in_string_ = false;
@@ -194,6 +211,13 @@ class TreeBuilder : public nlohmann::json_sax<nlohmann::json> {
   }
   bool open(Value v) {
     v.pos = buf_.token_start();
+    // nlohmann's parser keeps its own stack, but our Value tree is destroyed and walked
+    // recursively: a bound keeps that within the thread's stack.
+    if (stack_.size() >= static_cast<size_t>(limits::kMaxJsonDepth)) {
+      fail(v.pos, "arrays and objects nested more than " + std::to_string(limits::kMaxJsonDepth) +
+                      " levels deep (the limit)");
+      return false;
+    }
     Value* s = slot();
     *s = std::move(v);
     stack_.push_back(s);
@@ -226,8 +250,16 @@ std::optional<Value> JsonValueStream::next() {
   }
   TreeBuilder builder(*buf_);
   counted_->clear();
+  SourcePos start = buf_->next_pos();
+  buf_->limit(limits::kMaxJsonValueBytes);
   bool ok =
       nlohmann::json::sax_parse(*counted_, &builder, nlohmann::json::input_format_t::json, /*strict=*/false);
+  if (buf_->over_limit()) {
+    ctx_.fail(SourcePos{start.line, 0},
+              "a JSON value longer than " + std::to_string(limits::kMaxJsonValueBytes >> 20) +
+                  " MiB (the limit for one job spec or containers object)");
+  }
+  buf_->limit(SIZE_MAX);
   if (!ok || builder.error()) ctx_.fail(builder.error_pos(), builder.error().value_or("malformed JSON"));
   return builder.take();
 }

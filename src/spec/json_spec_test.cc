@@ -441,5 +441,27 @@ TEST(JsonValue, ParsesOneValue) {
   EXPECT_THROW(parse_json_value("{} {}", "x.json"), UserError);
 }
 
+TEST(JsonSpec, NestingIsBounded) {
+  // A million levels used to overflow the stack while the tree was torn down.
+  std::string deep = "{\"program\": \"p\",\n \"arguments\": " + std::string(1'000'000, '[') +
+                     std::string(1'000'000, ']') + "}";
+  EXPECT_EQ(error_of(deep), "jobs.json: line 2 column 142: arrays and objects nested more than 128 levels "
+                            "deep (the limit)");
+  // Within the bound the spec is read (and found wrong for what it is).
+  std::string ok = "{\"program\": \"p\", \"arguments\": [" + std::string(126, '[') + std::string(127, ']') + "}";
+  EXPECT_THAT(error_of(ok), HasSubstr("field `arguments`"));
+}
+
+TEST(JsonSpec, SizeOfOneValueIsBounded) {
+  std::string big = "{\"program\": \"p\"}\n{\"program\": \"" + std::string(17 << 20, 'x') + "\"}";
+  EXPECT_EQ(error_of(big),
+            "jobs.json: line 2: a JSON value longer than 16 MiB (the limit for one job spec or containers object)");
+  // The bound is per value: many jobs together may be longer.
+  std::string job = "{\"program\": \"" + std::string(1 << 20, 'x') + "\"}\n";
+  std::string many;
+  for (int i = 0; i < 20; ++i) many += job;
+  EXPECT_EQ(read_all(many).size(), 20u);
+}
+
 }  // namespace
 }  // namespace mael

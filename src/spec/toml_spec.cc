@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/error.h"
+#include "base/toml_bounds.h"
 
 namespace mael {
 
@@ -15,6 +16,7 @@ SourcePos pos_of(const toml::source_region& r) {
 }  // namespace
 
 toml::table parse_toml_text(std::string_view text, const std::string& source_name) {
+  check_toml_bounds(text, source_name);
   try {
     return toml::parse(text, source_name);
   } catch (const toml::parse_error& e) {

@@ -17,7 +17,8 @@
 
 namespace mael {
 
-// Parses TOML text; a syntax error becomes UserError "SOURCE: line L column C: what".
+// Parses TOML text; a syntax error becomes UserError "SOURCE: line L column C: what", text over
+// the bounds of base/toml_bounds.h "SOURCE: line L: what".
 toml::table parse_toml_text(std::string_view text, const std::string& source_name);
 
 // The node and everything under it as a Value tree; table keys in document order.
