@@ -222,8 +222,11 @@ std::vector<LayerEntry> LayerBuilder::plan(const LayerSpec& spec) const {
         } else if constexpr (std::is_same_v<T, PathsLayer>) {
           for (const auto& p : s.paths) add_path(p, s.prefix, false, out);
         } else if constexpr (std::is_same_v<T, StubsLayer>) {
+          size_t room = limits::kMaxStubEntries;  // for the whole layer
           for (const auto& stub : s.stubs) {
-            for (const auto& x : expand_braces(stub)) {
+            std::vector<std::string> paths = expand_braces(stub, room);
+            room -= paths.size();
+            for (const auto& x : paths) {
               LayerEntry e;
               e.path = layer_path(x, x);
               if (e.path.empty()) continue;

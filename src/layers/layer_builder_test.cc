@@ -209,6 +209,19 @@ TEST_F(LayerBuilderTest, StubsLayer) {
   EXPECT_EQ(fs::file_size(tree / "dev/zero"), 0u);
 }
 
+TEST_F(LayerBuilderTest, StubsLayerIsBoundedAsAWhole) {
+  // Each pattern is within the bound, the two together are not.
+  std::string error;
+  try {
+    builder_.build(StubsLayer{{"/a/{1..6000}", "/b/{1..6000}"}});
+  } catch (const UserError& e) {
+    error = e.what();
+  }
+  EXPECT_NE(error.find("stubs entry '/b/{1..6000}': expands to more than 10000 paths in one stubs layer"),
+            std::string::npos)
+      << error;
+}
+
 TEST_F(LayerBuilderTest, SymlinksLayer) {
   fs::path tree = build_tree(SymlinksLayer{{{"/usr/bin/sh", "/bin/busybox"}, {"rel", "target/x"}}});
   EXPECT_EQ(listing(tree), (std::set<std::string>{"d usr", "d usr/bin", "l usr/bin/sh -> /bin/busybox",
