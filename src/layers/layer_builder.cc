@@ -11,6 +11,7 @@
 
 #include <cstdlib>
 #include <functional>
+#include <memory>
 
 #include "base/error.h"
 #include "base/tar_reader.h"
@@ -18,6 +19,7 @@
 #include "layers/glob_pattern.h"
 #include "store/artifact_store.h"
 #include "store/fs_util.h"
+#include "store/layer_budget.h"
 
 extern char** environ;
 
@@ -90,25 +92,60 @@ std::string command_line(const CommandLayer& c) {
 }
 
 // Reads the whole archive at path; returns an error message, or "" when it is a valid tar.
-std::string check_tar(const fs::path& path) {
-  archive* a = new_tar_reader();
-  std::string err;
-  if (archive_read_open_filename(a, path.c_str(), 1 << 16) != ARCHIVE_OK) {
-    err = archive_error_string(a) ? archive_error_string(a) : "unreadable";
-  } else {
-    archive_entry* e;
-    for (int r; (r = archive_read_next_header(a, &e)) != ARCHIVE_EOF;) {
-      if (r < ARCHIVE_WARN || archive_read_data_skip(a) < ARCHIVE_WARN) {
-        err = archive_error_string(a) ? archive_error_string(a) : "corrupt";
-        break;
-      }
-    }
+// Throws UserError when it is over the store's layer limits (what its headers declare: the
+// extraction counts again, exactly).
+std::string check_tar(const fs::path& path, LayerBudget& budget) {
+  std::unique_ptr<archive, decltype(&archive_read_free)> a(new_tar_reader(), archive_read_free);
+  if (archive_read_open_filename(a.get(), path.c_str(), 1 << 16) != ARCHIVE_OK)
+    return archive_error_string(a.get()) ? archive_error_string(a.get()) : "unreadable";
+  archive_entry* e;
+  for (int r; (r = archive_read_next_header(a.get(), &e)) != ARCHIVE_EOF;) {
+    if (r < ARCHIVE_WARN) return archive_error_string(a.get()) ? archive_error_string(a.get()) : "corrupt";
+    budget.add_entry();
+    if (archive_entry_hardlink(e) == nullptr && archive_entry_filetype(e) == AE_IFREG &&
+        archive_entry_size(e) > 0)
+      budget.add_file_size(static_cast<uint64_t>(archive_entry_size(e)));
+    if (archive_read_data_skip(a.get()) < ARCHIVE_WARN)
+      return archive_error_string(a.get()) ? archive_error_string(a.get()) : "corrupt";
   }
-  archive_read_free(a);
-  return err;
+  return "";
+}
+
+// "[a, b, c, ...]": the first few of a list.
+std::string few(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size() && i < 3; ++i) out += (i ? ", " : "") + items[i];
+  return out + (items.size() > 3 ? ", ...]" : "]");
 }
 
 }  // namespace
+
+std::string layer_label(const LayerSpec& spec) {
+  return std::visit(
+      [](const auto& s) -> std::string {
+        using T = std::decay_t<decltype(s)>;
+        if constexpr (std::is_same_v<T, TarLayer>) {
+          return "tar layer " + s.path;
+        } else if constexpr (std::is_same_v<T, GlobLayer>) {
+          return "glob layer '" + s.glob + "'";
+        } else if constexpr (std::is_same_v<T, PathsLayer>) {
+          return "paths layer " + few(s.paths);
+        } else if constexpr (std::is_same_v<T, StubsLayer>) {
+          return "stubs layer " + few(s.stubs);
+        } else if constexpr (std::is_same_v<T, SymlinksLayer>) {
+          std::vector<std::string> links;
+          for (const auto& l : s.symlinks) links.push_back(l.link);
+          return "symlinks layer " + few(links);
+        } else if constexpr (std::is_same_v<T, SharedLibraryDependenciesLayer>) {
+          return "shared library layer of " + few(s.binary_paths);
+        } else {
+          std::vector<std::string> argv{s.program};
+          argv.insert(argv.end(), s.arguments.begin(), s.arguments.end());
+          return "command layer " + few(argv);
+        }
+      },
+      spec);
+}
 
 LayerBuilder::LayerBuilder(ArtifactStore& store, fs::path project_dir, LayerBuilderOptions options)
     : store_(store),
@@ -222,11 +259,8 @@ std::vector<LayerEntry> LayerBuilder::plan(const LayerSpec& spec) const {
         } else if constexpr (std::is_same_v<T, PathsLayer>) {
           for (const auto& p : s.paths) add_path(p, s.prefix, false, out);
         } else if constexpr (std::is_same_v<T, StubsLayer>) {
-          size_t room = limits::kMaxStubEntries;  // for the whole layer
           for (const auto& stub : s.stubs) {
-            std::vector<std::string> paths = expand_braces(stub, room);
-            room -= paths.size();
-            for (const auto& x : paths) {
+            for (const auto& x : expand_braces(stub)) {
               LayerEntry e;
               e.path = layer_path(x, x);
               if (e.path.empty()) continue;
@@ -286,6 +320,12 @@ Digest LayerBuilder::once(const std::string& key, const std::function<Digest()>&
 }
 
 Digest LayerBuilder::build(const LayerSpec& spec) {
+  Digest d = build_unlabelled(spec);
+  store_.set_label(d, layer_label(spec));
+  return d;
+}
+
+Digest LayerBuilder::build_unlabelled(const LayerSpec& spec) {
   if (const auto* tar = std::get_if<TarLayer>(&spec)) return build_tar(*tar);
   if (const auto* cmd = std::get_if<CommandLayer>(&spec)) return build_command(*cmd);
   std::vector<LayerEntry> entries = plan(spec);
@@ -313,7 +353,8 @@ Digest LayerBuilder::build_tar(const TarLayer& spec) {
   return once(key, [&] {
     if (auto d = store_.lookup_memo(key)) return *d;
     // Checked once, here, so that a bad file is an error naming it rather than each job's failure.
-    if (std::string err = check_tar(src); !err.empty())
+    LayerBudget budget(store_.layer_limits(), "tar layer " + spec.path, store_.layer_bytes_hint());
+    if (std::string err = check_tar(src, budget); !err.empty())
       throw UserError("tar layer " + spec.path + " is not a tar archive (" + err + ")");
     Digest d = store_.add_blob_file(src);
     store_.record_memo(key, d);
@@ -395,7 +436,8 @@ Digest LayerBuilder::build_command(const CommandLayer& spec) {
                       (text.empty() ? "" : ": " + text));
     }
     if (blob.size() == 0) return write_layer_tar({}, store_);  // no output: an empty layer
-    if (std::string e = check_tar(blob.temp_path()); !e.empty())
+    LayerBudget budget(store_.layer_limits(), "command layer '" + cmdline + "'", store_.layer_bytes_hint());
+    if (std::string e = check_tar(blob.temp_path(), budget); !e.empty())
       throw UserError("command layer '" + cmdline +
                       "' must write a tar archive to its standard output: " + e);
     return blob.commit();

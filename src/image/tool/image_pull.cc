@@ -16,6 +16,7 @@
 #include "base/error.h"
 #include "base/tar_reader.h"
 #include "base/tool_main.h"
+#include "base/version.h"
 #include "image/image_depot.h"
 
 namespace fs = std::filesystem;
@@ -71,7 +72,7 @@ void extract_layer(const fs::path& tar, const fs::path& dest) {
 int main(int argc, char** argv) {
   CLI::App app{"Pulls a container image into the image depot and prints what a job would get from it.",
                "maelstrom-image-pull"};
-  app.set_version_flag("-V,--version", "maelstrom-image-pull 0.1.0");
+  app.set_version_flag("-V,--version", mael::version_line("maelstrom-image-pull"));
   mael::ImageOptions options;
   std::string depot, project, size_limit;
   fs::path extract;
