@@ -3,25 +3,23 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "base/error.h"
+#include "base/subprocess.h"
 #include "base/tar_reader.h"
 #include "layers/brace_expand.h"
 #include "layers/glob_pattern.h"
 #include "store/artifact_store.h"
 #include "store/fs_util.h"
 #include "store/layer_budget.h"
-
-extern char** environ;
 
 namespace fs = std::filesystem;
 
@@ -259,8 +257,11 @@ std::vector<LayerEntry> LayerBuilder::plan(const LayerSpec& spec) const {
         } else if constexpr (std::is_same_v<T, PathsLayer>) {
           for (const auto& p : s.paths) add_path(p, s.prefix, false, out);
         } else if constexpr (std::is_same_v<T, StubsLayer>) {
+          size_t room = limits::kMaxStubEntries;  // for the whole layer
           for (const auto& stub : s.stubs) {
-            for (const auto& x : expand_braces(stub)) {
+            std::vector<std::string> paths = expand_braces(stub, room);
+            room -= paths.size();
+            for (const auto& x : paths) {
               LayerEntry e;
               e.path = layer_path(x, x);
               if (e.path.empty()) continue;
@@ -377,37 +378,22 @@ Digest LayerBuilder::build_command(const CommandLayer& spec) {
   }
   Digest d = once("command\n" + key, [&] {
     std::string cmdline = command_line(spec);
-    int out[2];
-    check_sys(pipe2(out, O_CLOEXEC), "pipe");
-    UniqueFd out_r(out[0]), out_w(out[1]);
     UniqueFd err(memfd_create("command-layer-stderr", MFD_CLOEXEC));
     if (!err.valid()) throw_errno("memfd_create");
-
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, out_w.get(), 1);
-    posix_spawn_file_actions_adddup2(&fa, err.get(), 2);
-    posix_spawn_file_actions_addchdir_np(&fa, project_dir_.c_str());
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(spec.program.c_str()));
-    for (const auto& a : spec.arguments) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    pid_t pid;
-    int rc = posix_spawnp(&pid, spec.program.c_str(), &fa, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) {
-      if (rc == ENOENT || rc == EACCES || rc == ENOEXEC)
-        throw UserError("command layer program '" + spec.program + "' was not found or cannot be executed");
-      throw_errno("spawn " + spec.program, rc);
+    std::vector<std::string> argv{spec.program};
+    argv.insert(argv.end(), spec.arguments.begin(), spec.arguments.end());
+    std::optional<ChildProcess> child;
+    try {
+      // The shared spawner: default signal mask, killed and reaped if anything below throws.
+      child.emplace(argv, project_dir_, err.get());
+    } catch (const UserError& e) {
+      throw UserError(std::string("command layer: ") + e.what());
     }
-    out_w.reset();
-
     auto blob = store_.begin_blob();
     std::vector<char> buf(1 << 16);
     std::exception_ptr write_error;
     for (;;) {
-      ssize_t n = read(out_r.get(), buf.data(), buf.size());
+      ssize_t n = read(child->stdout_fd(), buf.data(), buf.size());
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
       if (!write_error) {
@@ -418,11 +404,9 @@ Digest LayerBuilder::build_command(const CommandLayer& spec) {
         }
       }
     }
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    int code = child->wait();
     if (write_error) std::rethrow_exception(write_error);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    if (code != 0) {
       std::string text(4096, '\0');
       off_t len = lseek(err.get(), 0, SEEK_END);
       off_t from = len > 4096 ? len - 4096 : 0;
@@ -430,9 +414,7 @@ Digest LayerBuilder::build_command(const CommandLayer& spec) {
       text.resize(n > 0 ? static_cast<size_t>(n) : 0);
       while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
       if (size_t nl = text.rfind('\n'); nl != std::string::npos) text = text.substr(nl + 1);
-      std::string how = WIFEXITED(status) ? "exit code " + std::to_string(WEXITSTATUS(status))
-                                          : "signal " + std::to_string(WTERMSIG(status));
-      throw UserError("command layer '" + cmdline + "' failed with " + how +
+      throw UserError("command layer '" + cmdline + "' failed with " + child->how_it_ended() +
                       (text.empty() ? "" : ": " + text));
     }
     if (blob.size() == 0) return write_layer_tar({}, store_);  // no output: an empty layer

@@ -18,6 +18,7 @@
 #include "base/interrupt.h"
 #include "base/log.h"
 #include "base/tool_main.h"
+#include "base/version.h"
 #include "client/client.h"
 #include "client/client_config.h"
 #include "client/job_report.h"
@@ -103,7 +104,7 @@ int run_stream(Client& client, JobSpecStreamReader& reader) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   });
-  uint64_t next = 1;
+  uint64_t next = 0;  // jobs are numbered from 0 in messages, as Maelstrom's
   try {
     while (!client.broker_error() && !g_interrupted) {
       auto item = reader.next();
@@ -199,7 +200,7 @@ int run_one(Client& client, JobSpecStreamReader& reader, const std::vector<std::
   JobOutcome o = done.get_future().get();
   park_if_interrupted();
   if (lost_with_broker(client, o)) return 1;
-  int code = print_job_outcome(o, outcome_prefix(o, place));
+  int code = print_job_outcome(o, outcome_prefix(o, place), true);
   mirror_signal(o);
   return code;
 }
@@ -289,7 +290,7 @@ void start_signal_thread(std::atomic<Client*>& client, const sigset_t& set) {
 int main_impl(int argc, char** argv) {
   CLI::App app{"Run jobs, each in its own container, described as a stream of JSON job specs.", kProgram};
   return run_tool(kProgram, app, [&] {
-    app.set_version_flag("-V,--version", "maelstrom-run 0.1.0");
+    app.set_version_flag("-V,--version", version_line(kProgram));
     ConfigLoader loader(program_config_info(kProgram), app);
     add_client_config(loader, "run");
     std::string file;
