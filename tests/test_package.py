@@ -109,6 +109,8 @@ def test_package_installs_runs_the_demo_and_purges_clean(deb, tmp_path):
                    cwd=work, env=env, timeout=300)
             assert r.returncode == 0, r.stdout + r.stderr + (tmp_path / "worker.log").read_text()
             assert "hello from a container" in r.stdout, r.stdout
+            # The jobs ran on that worker (none of the demo's must run locally), still up.
+            assert worker.poll() is None and broker.poll() is None, (tmp_path / "worker.log").read_text()
         finally:
             for p in (worker, broker):
                 if p:
