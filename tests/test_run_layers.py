@@ -47,6 +47,18 @@ def test_glob_layer_with_prefix_options(runner):
     assert r.stdout.split() == ["./a.txt", "./sub/b.txt"]
 
 
+def test_glob_layer_double_star_inside_a_component_as_maelstrom(runner):
+    """Maelstrom's glob rules: `**.py` is `*.py`, and `*` crosses `/`: every .py file at any depth."""
+    proj = runner.tmp
+    (proj / "pkg" / "sub").mkdir(parents=True)
+    for f in ("top.py", "pkg/a.py", "pkg/sub/b.pyi", "pkg/sub/c.txt"):
+        (proj / f).write_text("x")
+    layer = {"glob": "pkg/**.{py,pyi}", "prepend_prefix": "/data/"}
+    r = runner.run([job("sh", "-c", "cd /data && find . -type f | sort", layers=base() + [layer])])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["./pkg/a.py", "./pkg/sub/b.pyi"]
+
+
 def test_paths_layer_file_dir_and_symlink(runner):
     proj = runner.tmp
     (proj / "f.txt").write_text("file\n")
