@@ -13,6 +13,7 @@ DEBIAN_PACKAGES=(
   python3 python3-pip
   docker-registry skopeo umoci apache2-utils zstd lz4
   chromium openssl
+  dpkg-dev systemd adduser
 )
 
 missing=()
