@@ -87,9 +87,19 @@ class Extractor {
         log::debug("{}: {}", name_, archive_error_string(in.get()));
       else if (r != ARCHIVE_OK)
         fail(in.get(), "cannot read");
-      entry(in.get(), e);
+      try {
+        entry(in.get(), e);
+      } catch (const std::system_error& err) {
+        // What the file system refused for this entry (a name too long for it, too many links...).
+        const char* raw = archive_entry_pathname(e);
+        throw UserError(name_ + ": cannot extract '" + shorten_path(raw ? raw : "?") + "': " + err.what());
+      }
     }
-    finish_dirs();
+    try {
+      finish_dirs();
+    } catch (const std::system_error& err) {
+      throw UserError(name_ + ": " + err.what());
+    }
   }
 
  private:

@@ -334,6 +334,21 @@ TEST(TarExtract, Lz4) {
   EXPECT_EQ(read_text(dest / "f"), "lz4 data");
 }
 
+TEST(TarExtract, NamesTheFileSystemRefusesAreTheLayersError) {
+  TempDir t;
+  std::string long_name(300, 'a');  // longer than a file name may be (255)
+  for (const auto& item : {tfile(long_name, "x"), tfile(long_name + "/f", "x"),
+                           tfile("d/.wh." + long_name, ""), tsymlink("l", std::string(5000, 'b'))}) {
+    try {
+      extract_tar(write_tar(t.path(), make_tar({item})), t.path() / "out", {});
+      ADD_FAILURE() << "extracted " << item.path.size();
+    } catch (const UserError& e) {
+      EXPECT_NE(std::string(e.what()).find("layer tar "), std::string::npos) << e.what();
+    }
+    remove_tree(t.path() / "out");
+  }
+}
+
 TEST(TarExtract, LaterEntriesReplaceEarlierOnes) {
   TempDir t;
   auto tar =
