@@ -244,3 +244,33 @@ def test_second_run_waits_for_the_cache_then_runs(any_runner):
             if p.poll() is None:
                 p.kill()
                 p.wait()
+
+
+def test_worker_refuses_a_layer_over_its_cache_and_the_client_names_it(tmp_path):
+    # The worker's own bound applies to what peers send it; its error names only a digest, which
+    # the client turns back into the layer's file, with the job's line.
+    import sys
+    sys.path.insert(0, str(os.path.join(os.path.dirname(__file__), "cluster")))
+    from cluster_util import Cluster
+
+    from testlib import Runner
+
+    cluster = Cluster(tmp_path / "cluster")
+    (tmp_path / "cluster").mkdir()
+    try:
+        cluster.start_broker()
+        cluster.start_worker(1, None, None, None, "--cache-size", "10 MB")
+        cluster.wait_workers(1)
+        r = Runner(tmp_path / "client")
+        write_tar(r.tmp / "deep.tar", [(DEEP + "f", b"x")])
+        res = r.run([job("true", layers=busybox_layers() + [{"tar": "deep.tar"}])], "--broker", cluster.address)
+        assert res.returncode == 1
+        lines = [line for line in res.stderr.splitlines() if "deep.tar" in line]
+        assert len(lines) == 1, res.stderr[:2000]
+        assert lines[0].startswith(f"{r.tmp / 'jobs.json'}: line 1: job "), lines[0]
+        assert "tar layer deep.tar (sha256:" in lines[0]
+        assert lines[0].endswith("expands to more than 10 MB (the cache size; raise --cache-size); refused")
+        worker_tmp = tmp_path / "cluster" / "worker1" / "artifacts" / "tmp"
+        assert not any(worker_tmp.iterdir())
+    finally:
+        cluster.close()

@@ -227,16 +227,27 @@ JobId Client::run_remote(ResolvedJob job, std::shared_ptr<ArtifactStore::PinnedB
     bool done = false;
   };
   auto t = std::make_shared<Tracking>();
+  // A worker names a layer it cannot extract by its digest alone: say which of ours it is.
+  auto name_layers = [this, layers = job.layers](std::string message) {
+    for (const Digest& d : layers) {
+      std::string bare = "layer sha256:" + d.hex();
+      if (size_t at = message.find(bare); at != std::string::npos)
+        message.replace(at, bare.size(), store_->describe(d));
+    }
+    return message;
+  };
   auto state_cb = [on_state = std::move(on_state)](JobState s, const std::string& /*worker*/) {
     if (on_state) on_state(s);
   };
-  auto done_cb = [this, t, pins = std::move(pins), on_done = std::move(on_done)](JobOutcome o) {
+  auto done_cb = [this, t, pins = std::move(pins), on_done = std::move(on_done),
+                  name_layers = std::move(name_layers)](JobOutcome o) {
     {
       std::lock_guard lk(remote_mu_);
       t->done = true;
       if (t->id) remote_jobs_.erase(*t->id);
     }
     pins->release();
+    if (auto* e = std::get_if<JobError>(&o.result)) e->message = name_layers(std::move(e->message));
     if (on_done) on_done(std::move(o));
   };
   uint64_t id = broker_->submit(std::move(job), std::move(state_cb), std::move(done_cb));
