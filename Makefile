@@ -3,12 +3,13 @@
 #   make test   install what is needed, build, run every test (plus an ASan+UBSan build)
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
 JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G Ninja
 # Warnings are errors when the project checks itself (`make test`, which CI runs).
 WERROR     ?= OFF
 
-.PHONY: setup build build-asan demo test unit e2e test-asan bench install package format clean
+.PHONY: setup build build-asan demo test unit e2e test-asan fuzz-smoke bench install package format clean
 
 setup:
 	@scripts/setup.sh
@@ -35,9 +36,15 @@ e2e: build
 test-asan: build-asan
 	ASAN_OPTIONS=detect_leaks=1 ctest --test-dir $(BUILD_ASAN) --output-on-failure -j $(JOBS)
 
+# Every libFuzzer target (clang, ASan, UBSan) built and run a few seconds on its seed corpus;
+# bench/fuzz.sh TARGET SECONDS runs one for longer (bench/FUZZ.md).
+fuzz-smoke: setup
+	CC=clang CXX=clang++ cmake -S . -B $(BUILD_FUZZ) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMAEL_FUZZ=ON -DMAEL_WERROR=$(WERROR) > /dev/null
+	BUILD_FUZZ=$(BUILD_FUZZ) JOBS=$(JOBS) bench/fuzz.sh all 3
+
 # Target-specific: everything `test` builds has warnings as errors.
 test: WERROR = ON
-test: unit e2e test-asan
+test: unit e2e test-asan fuzz-smoke
 
 bench: build
 	bench/run.sh
@@ -54,4 +61,4 @@ format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

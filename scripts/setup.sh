@@ -14,6 +14,7 @@ DEBIAN_PACKAGES=(
   docker-registry skopeo umoci apache2-utils zstd lz4
   chromium openssl
   dpkg-dev systemd adduser
+  clang libclang-rt-14-dev
 )
 
 missing=()
