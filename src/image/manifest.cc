@@ -35,6 +35,13 @@ json parse_bounded(std::string_view body, size_t max_bytes, const std::string& w
   return j;
 }
 
+// An optional string field; absent when it is of another type (json::value would throw
+// nlohmann's type_error, which is no UserError).
+std::string string_field(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 Descriptor parse_descriptor(const json& j, const std::string& what) {
   Descriptor d;
   if (!j.is_object() || !j.contains("digest") || !j["digest"].is_string()) {
@@ -52,9 +59,9 @@ Descriptor parse_descriptor(const json& j, const std::string& what) {
   if (j.contains("platform") && j["platform"].is_object()) {
     const json& p = j["platform"];
     Platform plat;
-    plat.os = p.value("os", "");
-    plat.architecture = p.value("architecture", "");
-    plat.variant = p.value("variant", "");
+    plat.os = string_field(p, "os");
+    plat.architecture = string_field(p, "architecture");
+    plat.variant = string_field(p, "variant");
     d.platform = plat;
   }
   if (j.contains("annotations") && j["annotations"].is_object()) {
@@ -126,14 +133,14 @@ Platform parse_platform(const std::string& s) {
 Manifest parse_manifest(std::string_view body, std::string_view content_type, const std::string& what) {
   json j = parse_bounded(body, limits::kMaxManifestBytes, what, "manifest");
   if (j.is_discarded() || !j.is_object()) throw UserError(what + ": manifest is not valid JSON");
-  std::string media_type = j.value("mediaType", "");
+  std::string media_type = string_field(j, "mediaType");
   if (media_type.empty()) {
     std::string ct(content_type);
     if (auto semi = ct.find(';'); semi != std::string::npos) ct.resize(semi);
     if (ct.find("vnd.") != std::string::npos) media_type = ct;
   }
   if (media_type.starts_with("application/vnd.docker.distribution.manifest.v1") ||
-      j.value("schemaVersion", 2) == 1) {
+      (j.contains("schemaVersion") && j["schemaVersion"] == 1)) {
     throw UserError(what + ": Docker schema 1 manifests are not supported");
   }
   Manifest m;

@@ -92,6 +92,20 @@ std::string error_of(const std::function<void()>& f) {
   return "no error";
 }
 
+TEST(Manifest, FieldsOfAnotherTypeAreNotTrusted) {
+  // Each of these threw nlohmann's type_error, which no caller expects (found by fuzzing).
+  std::string index = R"({"schemaVersion": "2", "mediaType": 7, "manifests": [{"digest": ")" + digest('1') +
+                      R"(", "platform": {"os": 1, "architecture": ["amd64"], "variant": null}}]})";
+  Manifest m = parse_manifest(index, "", "i");
+  EXPECT_TRUE(m.is_index);
+  ASSERT_EQ(m.manifests.size(), 1u);
+  EXPECT_EQ(m.manifests[0].platform->str(), "/");
+  EXPECT_EQ(error_of([&] { select_platform(m.manifests, parse_platform("linux/amd64")); }),
+            "no manifest for platform linux/amd64 (available: /)");
+  EXPECT_EQ(error_of([] { parse_manifest(R"({"schemaVersion": 1.0})", "", "m"); }),
+            "m: Docker schema 1 manifests are not supported");
+}
+
 TEST(Manifest, SizeAndDepthAreBounded) {
   auto nested = [](int n) { return std::string(n, '[') + std::string(n, ']'); };
   std::string deep = R"({"schemaVersion": 2, "layers": )" + nested(1'000'000) + "}";
