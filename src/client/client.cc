@@ -67,11 +67,11 @@ LocalExecutor& Client::local_executor() {
   if (!executor_) {
     // With a broker this runs at the first local-only job: check the kernel then.
     if (options_.broker) Runtime::check_support();
-    runtime_ = std::make_unique<Runtime>(options_.cache_root / "runtime");
+    runtime_ = std::make_unique<Runtime>(options_.cache_root / "runtime", options_.runtime);
     executor_ = std::make_unique<LocalExecutor>(
         *store_,
         [rt = runtime_.get()](const ContainerConfig& c, const CancelToken* t) { return rt->run(c, t); },
-        ExecutorOptions{.slots = options_.slots, .inline_limit = options_.inline_limit});
+        ExecutorOptions{.slots = options_.slots, .inline_limit = options_.inline_limit, .limits = options_.job_limits});
     executor_ptr_ = executor_.get();
   }
   return *executor_;
