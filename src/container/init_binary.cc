@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstddef>
+#include <fstream>
 #include <string>
 
 #include "base/error.h"
@@ -21,11 +22,23 @@ namespace {
 #define MFD_EXEC 0x0010U
 #endif
 
-int make_init_fd() {
-  // MFD_EXEC (Linux 6.3) says so explicitly where vm.memfd_noexec would default to no-exec.
-  int rw = ::memfd_create("maelstrom-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
-  if (rw < 0 && errno == EINVAL) rw = ::memfd_create("maelstrom-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (rw < 0) throw_errno("memfd_create (container init)");
+bool memfd_exec_forbidden() {
+  std::ifstream f("/proc/sys/vm/memfd_noexec");
+  int value = 0;
+  return f >> value && value >= 2;
+}
+
+int make_init_fd(const std::filesystem::path& fallback_dir) {
+  int rw;
+  if (memfd_exec_forbidden()) {
+    rw = ::open(fallback_dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0500);
+    if (rw < 0) throw_errno("creating the container init in " + fallback_dir.string());
+  } else {
+    // MFD_EXEC (Linux 6.3) says so explicitly where vm.memfd_noexec would default to no-exec.
+    rw = ::memfd_create("maelstrom-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+    if (rw < 0 && errno == EINVAL) rw = ::memfd_create("maelstrom-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (rw < 0) throw_errno("memfd_create (container init)");
+  }
   size_t done = 0;
   while (done < kInitImageSize) {
     ssize_t n = ::write(rw, kInitImage + done, kInitImageSize - done);
@@ -37,7 +50,8 @@ int make_init_fd() {
     }
     done += static_cast<size_t>(n);
   }
-  if (::fcntl(rw, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
+  if (!memfd_exec_forbidden() &&
+      ::fcntl(rw, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
     int e = errno;
     ::close(rw);
     throw_errno("sealing the container init", e);
@@ -54,8 +68,8 @@ int make_init_fd() {
 
 }  // namespace
 
-int init_program_fd() {
-  static const int fd = make_init_fd();
+int init_program_fd(const std::filesystem::path& fallback_dir) {
+  static const int fd = make_init_fd(fallback_dir);
   return fd;
 }
 

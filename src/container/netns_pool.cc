@@ -32,7 +32,7 @@ NetnsPool::NetnsPool(const OuterIds& host) {
   // and the jobs' host id to 2 (the holder's 0 stays unmapped).
   std::string uid_map, gid_map;
   if (host.privileged) {
-    ids_ = {1, 1, 2, 2, true};
+    ids_ = {1, 1, 2, 2, true, host.scratch_dir};
     uid_map = "1 " + std::to_string(host.self_uid) + " 1\n2 " + std::to_string(host.job_uid) + " 1\n";
     gid_map = "1 " + std::to_string(host.self_gid) + " 1\n2 " + std::to_string(host.job_gid) + " 1\n";
   } else {

@@ -12,6 +12,7 @@
 // namespace). Jobs with loopback keep a fresh namespace each: a closed TCP
 // connection lingers in TIME_WAIT and would hold its port for the next job.
 #include <cstdint>
+#include <string>
 #include <mutex>
 #include <vector>
 
@@ -23,6 +24,7 @@ struct OuterIds {
   uint32_t self_uid = 0, self_gid = 0;  // the runtime's own: the container's init runs as these
   uint32_t job_uid = 0, job_gid = 0;    // the job's: the same unless we run as root
   bool privileged = false;              // we run as root: the maps may name ids other than ours
+  std::string scratch_dir;              // the runtime's own directory (see init_program_fd)
 };
 
 // Runs fn(arg) in a CLONE_VM | CLONE_FILES | CLONE_VFORK child (plus

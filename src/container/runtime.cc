@@ -53,8 +53,9 @@ int sys_mounts(const ContainerConfig& config) {
   return n;
 }
 
-OuterIds host_ids(const RuntimeOptions& options) {
+OuterIds host_ids(const RuntimeOptions& options, const std::filesystem::path& scratch_dir) {
   OuterIds ids;
+  ids.scratch_dir = scratch_dir.string();
   ids.self_uid = ::geteuid();
   ids.self_gid = ::getegid();
   ids.privileged = ids.self_uid == 0;
@@ -90,7 +91,7 @@ struct Runtime::Impl {
   Impl(const std::filesystem::path& dir, const RuntimeOptions& options)
       : staging(std::filesystem::absolute(dir / "root").string()),
         cgroups(JobCgroups::detect()),
-        pool(options.prepared_containers, host_ids(options), options.reuse_network_namespaces, cgroups.get()) {}
+        pool(options.prepared_containers, host_ids(options, dir), options.reuse_network_namespaces, cgroups.get()) {}
 
   ShellKind kind_for(const ContainerConfig& config) {
     ShellKind kind{ShellNetwork::Own, false, config.user, config.group};

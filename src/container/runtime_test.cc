@@ -277,7 +277,9 @@ TEST_P(RuntimeTest, JobCannotWriteHostSysctls) {
       "for f in vm/swappiness kernel/core_pattern; do v=$(cat /proc/sys/$f); "
       "(echo \"$v\" > /proc/sys/$f) 2>/dev/null && echo wrote $f; done; umount /proc/sys 2>/dev/null && echo "
       "unmounted; echo done");
-  c.mounts = {Mount{MountType::Proc, "/proc"}};
+  Mount null{MountType::Devices};
+  null.devices = {Device::Null};  // for the 2>/dev/null above
+  c.mounts = {Mount{MountType::Proc, "/proc"}, null};
   for (Network n : {Network::Disabled, Network::Loopback, Network::Local}) {
     c.network = n;
     EXPECT_EQ(output(c), "done\n") << network_name(n);
@@ -339,7 +341,9 @@ TEST_P(RuntimeTest, JobCannotWriteHostSysfs) {
   // Writes back the selected value ("[madvise]" of "always [madvise] never").
   auto c = sh(std::string("v=$(sed 's/.*\\[\\(.*\\)\\].*/\\1/' ") + knob + "); (echo $v > " + knob +
               ") 2>/dev/null && echo wrote; echo done");
-  c.mounts = {Mount{MountType::Sys, "/sys"}};
+  Mount null{MountType::Devices};
+  null.devices = {Device::Null};  // for the 2>/dev/null above
+  c.mounts = {Mount{MountType::Sys, "/sys"}, null};
   for (Network n : {Network::Disabled, Network::Loopback}) {
     c.network = n;
     EXPECT_EQ(output(c), "done\n") << network_name(n);

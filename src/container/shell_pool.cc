@@ -112,7 +112,7 @@ ShellProcess::ShellProcess(const ShellKind& kind, const OuterIds& host, int term
   shared_.out_w = out[1];
   shared_.err_w = err[1];
   shared_.tty = terminal;
-  shared_.init = init_program_fd();
+  shared_.init = init_program_fd(host.scratch_dir);
   shared_.init_argv = init_argv;
   shared_.init_envp = init_envp;
   // (An Own network namespace is made by the init, for the job's user
