@@ -13,6 +13,8 @@
 #   BENCH_CACHE where a downloaded cargo-nextest is kept (default ~/.cache/maelstrom-bench)
 #   SKIP_NEXTEST=1 leaves cargo-nextest out
 set -euo pipefail
+# -h/--help: the comment at the top, as usage.
+case "${1:-}" in -h | --help) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BUILD="$(cd "${1:-$ROOT/build}" && pwd)"
 RUNS="${RUNS:-5}"

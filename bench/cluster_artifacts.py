@@ -18,7 +18,8 @@ import tempfile
 import time
 
 HERE = pathlib.Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests" / "cluster"))
+# cluster_util lives with the cluster tests and imports testlib from tests/.
+sys.path[:0] = [str(HERE.parent / "tests" / "cluster"), str(HERE.parent / "tests")]
 
 
 def main():

@@ -79,6 +79,9 @@ def time_each(requests, statuses, kind, names):
 
 
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] in ("-h", "--help"):
+        print(__doc__.strip())
+        return
     if len(sys.argv) < 2:
         sys.exit("usage: bench/exec_vs_fork.py TEST_BINARY...")
     rounds = int(os.environ.get("ROUNDS", "3"))

@@ -12,6 +12,8 @@
 # usage: bench/image_pull.sh [BUILD_DIR] [SIZE_MB] [RUNS]
 #   BUILD_DIR defaults to ./build (needs maelstrom-run and maelstrom-image-pull built).
 set -euo pipefail
+# -h/--help: the comment at the top, as usage.
+case "${1:-}" in -h | --help) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
 
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(dirname "$here")

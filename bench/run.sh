@@ -4,6 +4,8 @@
 # setpriv is available. Extra arguments go to container_overhead
 # (e.g. -n 300 -r 3 -p 2, --only prepared, --no-bwrap).
 set -eu
+# -h/--help: the comment at the top, as usage.
+case "${1:-}" in -h | --help) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
 BUILD=${BUILD:-build}
 bin="$BUILD/bench/container_overhead"
 if [ ! -x "$bin" ]; then

@@ -8,6 +8,8 @@
 # and the page faults of one start. Several build directories are measured turn by turn, so
 # load from elsewhere hits them alike (e.g. one built with -DMAEL_STATIC_DEPS=OFF).
 set -euo pipefail
+# -h/--help: the comment at the top, as usage.
+case "${1:-}" in -h | --help) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 RUNS="${RUNS:-11}"
 TOOL="${TOOL:-cargo-maelstrom}"

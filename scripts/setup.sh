@@ -6,13 +6,15 @@ DEBIAN_PACKAGES=(
   cmake ninja-build g++ pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
-  libarchive-dev libzstd-dev zlib1g-dev liblzma-dev libbz2-dev nettle-dev libcurl4-openssl-dev libssl-dev
+  libarchive-dev libzstd-dev zlib1g-dev liblzma-dev libbz2-dev liblz4-dev nettle-dev libcurl4-openssl-dev libssl-dev
   libre2-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   hyperfine bc time busybox-static bubblewrap iproute2 uidmap util-linux clang-format linux-perf
   python3 python3-pip
-  docker-registry skopeo umoci apache2-utils zstd
+  docker-registry skopeo umoci apache2-utils zstd lz4
   chromium openssl
+  dpkg-dev systemd adduser
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -47,6 +47,18 @@ def test_glob_layer_with_prefix_options(runner):
     assert r.stdout.split() == ["./a.txt", "./sub/b.txt"]
 
 
+def test_glob_layer_double_star_inside_a_component_as_maelstrom(runner):
+    """Maelstrom's glob rules: `**.py` is `*.py`, and `*` crosses `/`: every .py file at any depth."""
+    proj = runner.tmp
+    (proj / "pkg" / "sub").mkdir(parents=True)
+    for f in ("top.py", "pkg/a.py", "pkg/sub/b.pyi", "pkg/sub/c.txt"):
+        (proj / f).write_text("x")
+    layer = {"glob": "pkg/**.{py,pyi}", "prepend_prefix": "/data/"}
+    r = runner.run([job("sh", "-c", "cd /data && find . -type f | sort", layers=base() + [layer])])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["./pkg/a.py", "./pkg/sub/b.pyi"]
+
+
 def test_paths_layer_file_dir_and_symlink(runner):
     proj = runner.tmp
     (proj / "f.txt").write_text("file\n")
@@ -118,16 +130,20 @@ def test_command_layer_failure_is_reported(runner):
     assert "command layer" in r.stderr and "broken" in r.stderr
 
 
-def test_cache_bound_of_zero_still_runs_every_job(runner):
-    # Each job's layers are pinned from their building until the job ends, so even a cache
-    # allowed no bytes at all runs jobs with several layers, several at a time.
+def test_cache_smaller_than_a_jobs_layers_still_runs_every_job(runner):
+    # Each job's layers are pinned from their building until the job ends, so a cache that holds
+    # each layer (a layer may not expand past the cache size) but not a job's layers together
+    # runs jobs with several layers, several at a time.
     for name in ("one", "two"):
         (runner.tmp / name).mkdir()
         (runner.tmp / name / f"{name}.txt").write_text(name + "\n")
     layers = base() + [{"paths": ["one/one.txt"]}, {"paths": ["two/two.txt"]}]
     jobs = [job("sh", "-c", f"cat /one/one.txt /two/two.txt; echo {i}", layers=layers) for i in range(6)]
-    r = runner.run(jobs, "--cache-size", "0", "--slots", "3")
+    r = runner.run(jobs, "--cache-size", "3 MB", "--slots", "3")
     assert r.returncode == 0, r.stderr
     assert sorted(r.stdout.split()) == sorted(["one", "two"] * 6 + [str(i) for i in range(6)])
     cache = runner.home / ".cache/maelstrom/run/artifacts"
-    assert sum(1 for _ in (cache / "blobs").iterdir()) == 0  # and nothing is kept afterwards
+    # Busybox's blob and tree alone are 4 MB: afterwards the cache is back under its bound.
+    kept = sum(p.stat().st_size for p in (cache / "blobs").iterdir())
+    kept += sum(p.lstat().st_blocks * 512 for p in (cache / "trees").rglob("*"))
+    assert kept <= 3_000_000

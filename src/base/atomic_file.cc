@@ -11,8 +11,18 @@
 
 namespace mael {
 
+namespace {
+constexpr std::string_view kTempInfix = ".tmp.";
+}
+
+bool is_file_or_its_atomic_temp(const std::filesystem::path& candidate, const std::filesystem::path& path) {
+  if (candidate == path) return true;
+  const std::string c = candidate.string(), prefix = path.string() + std::string(kTempInfix);
+  return c.starts_with(prefix) && c.find('/', prefix.size()) == std::string::npos;
+}
+
 void write_file_atomically(const std::filesystem::path& path, std::string_view text, bool durable) {
-  std::string tmp = path.string() + ".tmp." + std::to_string(::getpid()) + "." +
+  std::string tmp = path.string() + std::string(kTempInfix) + std::to_string(::getpid()) + "." +
                     std::to_string(std::hash<std::thread::id>()(std::this_thread::get_id()));
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw std::system_error(errno, std::generic_category(), "creating " + tmp);

@@ -12,4 +12,8 @@ namespace mael {
 // std::system_error naming the step and the file, and leaves no temporary file behind.
 void write_file_atomically(const std::filesystem::path& path, std::string_view text, bool durable = false);
 
+// Whether `candidate` is `path` itself or one of the temporary files write_file_atomically
+// makes for it (so that a watcher can tell a program's own writes).
+bool is_file_or_its_atomic_temp(const std::filesystem::path& candidate, const std::filesystem::path& path);
+
 }  // namespace mael

@@ -49,3 +49,13 @@ TEST(WriteFileAtomically, FailuresNameTheStepAndLeaveNothing) {
 
 }  // namespace
 }  // namespace mael
+
+TEST(WriteFileAtomically, TellsTheFileAndItsTemporariesFromOthers) {
+  using mael::is_file_or_its_atomic_temp;
+  const std::filesystem::path report = "/p/report.xml";
+  EXPECT_TRUE(is_file_or_its_atomic_temp("/p/report.xml", report));
+  EXPECT_TRUE(is_file_or_its_atomic_temp("/p/report.xml.tmp.41.9876", report));
+  EXPECT_FALSE(is_file_or_its_atomic_temp("/p/report.xml.bak", report));
+  EXPECT_FALSE(is_file_or_its_atomic_temp("/p/report.xml.tmp.1/x", report));
+  EXPECT_FALSE(is_file_or_its_atomic_temp("/p/other.xml", report));
+}

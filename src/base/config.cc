@@ -539,7 +539,8 @@ Config ConfigLoader::load(const std::map<std::string, std::string>& env) const {
       throw UserError(path + ":" + std::to_string(e.source().begin.line) + ": " +
                       std::string(e.description()));
     }
-    for (const auto& [key, node] : table) {
+    for (const auto& entry : table) {
+      const toml::key& key = entry.first;  // a structured binding cannot be captured before clang 16
       bool known = std::any_of(slots_.begin(), slots_.end(),
                                [&](const auto& s) { return s->option.name == key.str(); });
       if (!known) {

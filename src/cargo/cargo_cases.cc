@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "base/error.h"
-#include "runner/subprocess.h"
+#include "base/subprocess.h"
 
 namespace mael {
 
@@ -69,13 +69,6 @@ std::vector<std::string> trim_harness_output(const std::string& case_name, std::
     }
   }
   return lines;
-}
-
-bool harness_reported_ignored(const std::string& case_name, const std::vector<std::string>& lines) {
-  std::string want = "test " + case_name + " ... ignored";
-  for (const auto& l : lines)
-    if (l.rfind(want, 0) == 0) return true;
-  return false;
 }
 
 }  // namespace mael

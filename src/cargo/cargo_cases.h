@@ -19,7 +19,5 @@ ListedCases list_test_binary(const std::filesystem::path& binary, const std::fil
 // test", and from the last "test NAME ... " line on (the result line, failures list, "test
 // result:").
 std::vector<std::string> trim_harness_output(const std::string& case_name, std::vector<std::string> lines);
-// Whether a passing job's stdout says the harness ignored the test ("test NAME ... ignored").
-bool harness_reported_ignored(const std::string& case_name, const std::vector<std::string>& lines);
 
 }  // namespace mael

@@ -19,7 +19,9 @@
 #include "base/error.h"
 #include "base/interrupt.h"
 #include "base/log.h"
+#include "base/subprocess.h"
 #include "base/tool_main.h"
+#include "base/version.h"
 #include "cargo/binary_layers.h"
 #include "cargo/cargo_build.h"
 #include "cargo/cargo_cases.h"
@@ -29,6 +31,7 @@
 #include "cargo/metadata_cache.h"
 #include "client/client.h"
 #include "client/client_config.h"
+#include "image/tag_lock.h"
 #include "runner/adapters.h"
 #include "runner/client_jobs.h"
 #include "runner/directives.h"
@@ -37,7 +40,6 @@
 #include "runner/run_loop.h"
 #include "runner/run_ui.h"
 #include "runner/runner_cli.h"
-#include "runner/subprocess.h"
 #include "runner/task_pool.h"
 #include "runner/test_listing.h"
 #include "runner/watch.h"
@@ -357,6 +359,7 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
   loop.cancel_job = [&client](uint64_t job) {
     if (Client* c = client ? client->ready() : nullptr) c->cancel(job);
   };
+  loop.waiting_facts = [&client] { return client ? client->waiting_facts() : WaitingFacts{}; };
   loop.repeat = s.settings.repeat;
   loop.stop_after = s.settings.stop_after;
   loop.hooks = [](const TestCase& tc) {
@@ -532,12 +535,6 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
   if (run.stopped()) discovery_complete = false;
   RunResult res = run.finish(discovery_complete);
   phase("jobs done");
-  if (res.setup_error) {
-    park_if_interrupted();
-    ui->abandon();
-    throw UserError("cannot run " + *res.setup_error + " (check the directives of " + spec_path.string() +
-                    ")");
-  }
   try {
     listing.save(test_listing_path(state_dir));
     case_lists.save();
@@ -565,6 +562,18 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
   if (!s.flags.junit.empty()) write_junit_xml(s.flags.junit, kProgram, res.junit);
   phase("done");
   return res.exit_code;
+}
+
+// What a run writes into the project, which --watch must not take for an edit: the target
+// directory (build output, test listing, state, the default cache), the JUnit report, a cache
+// or image depot placed in the project, and the container tags lock file.
+std::vector<fs::path> run_outputs(const Session& s, const fs::path& project, const fs::path& target_dir) {
+  std::vector<fs::path> out{target_dir, project / kTagLockFileName};
+  if (!s.flags.junit.empty()) out.push_back(fs::absolute(s.flags.junit));
+  ClientOptions co = client_options_from(s.config);
+  for (const fs::path& p : {co.cache_root, co.container_image_depot_root})
+    if (!p.empty()) out.push_back(fs::absolute(p));
+  return out;
 }
 
 // Ctrl-C / SIGTERM: the jobs' namespaces die with their PID 1; cargo and listing children get
@@ -612,7 +621,7 @@ int cargo_maelstrom_main(int argc, char** argv) {
   for (auto& w : words) args.push_back(w.data());
   CLI::App app{"Run Rust tests, each in its own container (a drop-in for `cargo test`).", kProgram};
   return run_tool(kProgram, app, [&] {
-    app.set_version_flag("-V,--version", "cargo-maelstrom 0.1.0");
+    app.set_version_flag("-V,--version", version_line(kProgram));
     ConfigLoader loader(program_config_info(kProgram), app);
     add_client_config(loader, "cargo-maelstrom", "maelstrom/cache in cargo's target directory");
     add_runner_config(loader);
@@ -665,7 +674,7 @@ int cargo_maelstrom_main(int argc, char** argv) {
     for (;;) {
       CargoWorkspace ws = read_workspace(s.cargo);
       fs::path target_dir = s.cargo.target_dir ? fs::absolute(*s.cargo.target_dir) : ws.target_directory;
-      DirectoryWatcher watcher(ws.workspace_root, {target_dir});
+      DirectoryWatcher watcher(ws.workspace_root, run_outputs(s, ws.workspace_root, target_dir));
       int code = 0;
       try {
         code = run_once(s, current_client);

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/log.h"
 #include "cluster/broker_connection.h"
 #include "container/runtime.h"
 #include "image/image_depot.h"
@@ -34,7 +35,13 @@ Client::Client(ClientOptions options, EnvLookup env) : options_(std::move(option
   if (ec)
     throw UserError("cannot create cache directory " + options_.cache_root.string() + ": " + ec.message() +
                     "; pick another with --cache-root");
-  store_ = std::make_unique<ArtifactStore>(options_.cache_root / "artifacts", options_.cache_size);
+  ArtifactStoreOptions store_options;
+  store_options.wait_for_lock = options_.cache_lock_wait;
+  store_options.on_lock_wait = [](const fs::path& root) {
+    log::info("Blocking waiting for file lock on the cache directory {}", root.parent_path().string());
+  };
+  store_ = std::make_unique<ArtifactStore>(options_.cache_root / "artifacts", options_.cache_size,
+                                           std::move(store_options));
   layers_ = std::make_unique<LayerBuilder>(*store_, options_.project_dir);
   if (options_.broker) {
     cluster::quiet_grpc_logging();
@@ -82,19 +89,44 @@ void Client::add_container(const std::string& name, ContainerSpec spec) {
   containers_[name] = std::move(spec);
 }
 
+std::vector<std::string> Client::images_downloading() const {
+  std::lock_guard lk(mu_);
+  std::vector<std::string> names;
+  for (const auto& n : images_in_use_)
+    if (names.empty() || names.back() != n) names.push_back(n);
+  return names;
+}
+
+// Called without mu_: a pull takes as long as the network does, and jobs with other images (or
+// none) go on meanwhile. The depot is thread-safe and pulls each name once.
 ImageContribution Client::lookup_image(const std::string& name) {
-  if (!images_) {
-    ImageOptions o;
-    o.depot_root = options_.container_image_depot_root;
-    o.project_dir = options_.project_dir;
-    o.insecure_registries = options_.insecure_registries;
-    o.accept_invalid_certs = options_.accept_invalid_remote_container_tls_certs;
-    o.progress = options_.image_progress;
-    o.size_limit = options_.container_image_depot_size;
-    images_ = std::make_unique<ImageDepot>(std::move(o));
+  ImageDepot* depot;
+  {
+    std::lock_guard lk(mu_);
+    if (!images_) {
+      ImageOptions o;
+      o.depot_root = options_.container_image_depot_root;
+      o.project_dir = options_.project_dir;
+      o.insecure_registries = options_.insecure_registries;
+      o.accept_invalid_certs = options_.accept_invalid_remote_container_tls_certs;
+      o.progress = options_.image_progress;
+      o.size_limit = options_.container_image_depot_size;
+      images_ = std::make_unique<ImageDepot>(std::move(o));
+    }
+    depot = images_.get();
+    images_in_use_.insert(name);
   }
-  ImageInfo image = images_->get(name);
+  struct Done {
+    Client& c;
+    const std::string& name;
+    ~Done() {
+      std::lock_guard lk(c.mu_);
+      c.images_in_use_.erase(c.images_in_use_.find(name));
+    }
+  } done{*this, name};
+  ImageInfo image = depot->get(name);
   ImageContribution info;
+  std::lock_guard lk(mu_);
   for (const auto& l : image.layers) {
     info.layers.push_back(TarLayer{l.tar_path.string()});
     image_layer_digests_[l.tar_path.string()] = l.digest;
@@ -121,6 +153,7 @@ Digest Client::build_layer(const LayerSpec& layer) {
     }
     if (image_blob) {
       if (!store_->has_blob(*image_blob)) store_->add_blob_file(tar->path);
+      store_->set_label(*image_blob, "image layer " + tar->path);
       return *image_blob;
     }
   }
@@ -128,12 +161,13 @@ Digest Client::build_layer(const LayerSpec& layer) {
 }
 
 ResolvedJob Client::resolve(const JobSpec& spec, ArtifactStore::PinnedBlobs* pins) {
-  ResolvedContainer c;
+  NamedContainers containers;
   {
     std::lock_guard lk(mu_);
-    c = resolve_container(
-        spec.container, containers_, [this](const std::string& n) { return lookup_image(n); }, env_);
+    containers = containers_;
   }
+  ResolvedContainer c = resolve_container(
+      spec.container, containers, [this](const std::string& n) { return lookup_image(n); }, env_);
   check_job_container(c);
   if (spec.program.empty()) throw UserError("job spec has no `program`: name the program to run");
   ResolvedJob job;
@@ -193,16 +227,27 @@ JobId Client::run_remote(ResolvedJob job, std::shared_ptr<ArtifactStore::PinnedB
     bool done = false;
   };
   auto t = std::make_shared<Tracking>();
+  // A worker names a layer it cannot extract by its digest alone: say which of ours it is.
+  auto name_layers = [this, layers = job.layers](std::string message) {
+    for (const Digest& d : layers) {
+      std::string bare = "layer sha256:" + d.hex();
+      if (size_t at = message.find(bare); at != std::string::npos)
+        message.replace(at, bare.size(), store_->describe(d));
+    }
+    return message;
+  };
   auto state_cb = [on_state = std::move(on_state)](JobState s, const std::string& /*worker*/) {
     if (on_state) on_state(s);
   };
-  auto done_cb = [this, t, pins = std::move(pins), on_done = std::move(on_done)](JobOutcome o) {
+  auto done_cb = [this, t, pins = std::move(pins), on_done = std::move(on_done),
+                  name_layers = std::move(name_layers)](JobOutcome o) {
     {
       std::lock_guard lk(remote_mu_);
       t->done = true;
       if (t->id) remote_jobs_.erase(*t->id);
     }
     pins->release();
+    if (auto* e = std::get_if<JobError>(&o.result)) e->message = name_layers(std::move(e->message));
     if (on_done) on_done(std::move(o));
   };
   uint64_t id = broker_->submit(std::move(job), std::move(state_cb), std::move(done_cb));

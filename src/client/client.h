@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "base/env_expand.h"
 #include "client/layer_memo.h"
@@ -36,6 +37,8 @@ struct ClientOptions {
   std::filesystem::path project_dir;  // relative layer and bind paths start here
   std::filesystem::path cache_root;   // the local artifact store and executor scratch
   uint64_t cache_size = 1'000'000'000;
+  // When another process uses the cache: wait for it (one line says so), or fail at once.
+  bool cache_lock_wait = true;
   size_t slots = 0;  // 0: one per CPU
   size_t inline_limit = 1'000'000;
   std::filesystem::path container_image_depot_root;
@@ -71,6 +74,10 @@ class Client {
 
   // Named containers for jobs' `parent`. A later definition replaces an earlier one.
   void add_container(const std::string& name, ContainerSpec spec);
+  // The images being looked up (pulled, when not in the depot yet) for jobs now, each once.
+  std::vector<std::string> images_downloading() const;
+  // The broker's HOST:PORT with a cluster.
+  const std::optional<std::string>& broker_address() const { return options_.broker; }
 
   // Resolves and submits a job. Throws UserError for a spec that cannot run
   // (unknown container, missing layer file, bad image...). on_done is called
@@ -116,10 +123,11 @@ class Client {
   std::unique_ptr<Runtime> runtime_;
   std::unique_ptr<LocalExecutor> executor_;
   std::atomic<LocalExecutor*> executor_ptr_{nullptr};
-  std::mutex mu_;
+  mutable std::mutex mu_;  // guards the next four; never held across a pull or a build
   NamedContainers containers_;
-  std::unique_ptr<ImageDepot> images_;
+  std::unique_ptr<ImageDepot> images_;  // made on first use, then kept
   std::map<std::string, Digest> image_layer_digests_;  // image layer tar path -> blob digest
+  std::multiset<std::string> images_in_use_;            // names being looked up now
   LayerMemo layer_memo_;  // this client's layers by spec: each distinct spec is built once
   std::mutex remote_mu_;
   std::set<uint64_t> remote_jobs_;  // outstanding broker job ids, for cancel_all

@@ -21,6 +21,11 @@ std::string xdg_cache_home() {
 void add_client_config(ConfigLoader& loader, std::string_view cache_dir_name,
                        const std::string& project_cache) {
   cluster::add_cache_config(loader, std::string(cache_dir_name), project_cache);
+  loader.add({.name = "cache-lock-wait",
+              .type = ConfigType::Bool,
+              .help = "when another process uses the cache directory, wait for it (saying so once) "
+                      "instead of failing at once",
+              .default_value = "true"});
   loader.add({.name = "inline-limit",
               .type = ConfigType::Size,
               .help = "bytes of each job's stdout and stderr to keep; the rest is counted as truncated",
@@ -67,6 +72,7 @@ ClientOptions client_options_from(const Config& config) {
   ClientOptions o;
   o.cache_root = config.get_optional_string("cache-root").value_or("");
   o.cache_size = config.get_size("cache-size");
+  o.cache_lock_wait = config.get_bool("cache-lock-wait");
   o.inline_limit = config.get_size("inline-limit");
   o.slots = static_cast<size_t>(config.get_int("slots"));
   o.container_image_depot_root = config.get_string("container-image-depot-root");

@@ -3,11 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "base/error.h"
 #include "client/client.h"
 #include "cluster/broker.h"
+#include "image/test_util.h"
 #include "store/artifact_store.h"
 #include "store/test_tar_util.h"
 
@@ -89,6 +92,49 @@ TEST_F(ClientResolveTest, ConcurrentResolvesAgree) {
   for (auto& t : threads) t.join();
   for (const auto& g : got) EXPECT_EQ(g, got[0]);
   EXPECT_EQ(got[0].size(), 3u);
+}
+
+// Jobs with different images pull them side by side: no client lock is held across a pull. Two
+// images behind a proxy that slows every blob down; the proxy's log says when each blob of each
+// repository was asked for and sent.
+TEST_F(ClientResolveTest, TwoImagesPullAtTheSameTime) {
+  testing::TempDir reg;
+  testing::isolate_registry_settings(reg.path() / "home");
+  testing::TestRegistry registry(reg.path() / "registry");
+  testing::build_test_image(reg.path() / "one");
+  testing::build_test_image(reg.path() / "two", {"--no-zstd"});
+  testing::push_test_image(reg.path() / "one", registry.address() + "/one:v1");
+  testing::push_test_image(reg.path() / "two", registry.address() + "/two:v1");
+  testing::FaultProxy proxy(registry.address(), "slow", reg.path() / "proxy.log");
+  ClientOptions o;
+  o.project_dir = project();
+  o.cache_root = dir.path() / "client";
+  o.container_image_depot_root = dir.path() / "depot";
+  o.broker = "127.0.0.1:" + std::to_string(broker->port());
+  o.image_progress = false;
+  Client c(o);
+  auto image_job = [&](const std::string& repo) {
+    JobSpec s;
+    s.container.parent = ImageRef{"docker://" + proxy.address() + "/" + repo + ":v1"};
+    s.program = "/bin/true";
+    return s;
+  };
+  std::thread one([&] { c.resolve(image_job("one")); });
+  std::thread two([&] { c.resolve(image_job("two")); });
+  one.join();
+  two.join();
+  // Each repository's first request to its last answer: the two spans overlap.
+  std::map<std::string, std::pair<double, double>> span;
+  std::ifstream log(reg.path() / "proxy.log");
+  for (std::string line; std::getline(log, line);) {
+    auto j = nlohmann::json::parse(line);
+    auto [it, fresh] = span.try_emplace(j["repo"].get<std::string>(), j["start"], j["end"]);
+    it->second.first = std::min(it->second.first, j["start"].get<double>());
+    it->second.second = std::max(it->second.second, j["end"].get<double>());
+  }
+  ASSERT_EQ(span.size(), 2u);
+  EXPECT_LT(span["one"].first, span["two"].second);
+  EXPECT_LT(span["two"].first, span["one"].second);
 }
 
 }  // namespace

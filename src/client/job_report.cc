@@ -15,17 +15,18 @@ static void print_stream(FILE* f, const JobOutput& out, const std::string& prefi
   }
 }
 
-int print_job_outcome(const JobOutcome& o, const std::string& prefix) {
+int print_job_outcome(const JobOutcome& o, const std::string& prefix, bool silent_exit) {
   if (!std::holds_alternative<JobError>(o.result)) {
     print_stream(stdout, o.effects.stdout_, prefix, "stdout");
     print_stream(stderr, o.effects.stderr_, prefix, "stderr");
   }
   if (auto* e = std::get_if<Exited>(&o.result)) {
-    if (e->code != 0) std::fprintf(stderr, "%sexited with code %d\n", prefix.c_str(), e->code);
+    if (e->code != 0 && !silent_exit)
+      std::fprintf(stderr, "%sexited with code %d\n", prefix.c_str(), e->code);
     return e->code;
   }
   if (auto* s = std::get_if<Signaled>(&o.result)) {
-    std::fprintf(stderr, "%skilled by signal %d\n", prefix.c_str(), s->signal);
+    if (!silent_exit) std::fprintf(stderr, "%skilled by signal %d\n", prefix.c_str(), s->signal);
     return 128 + s->signal;
   }
   if (std::holds_alternative<TimedOut>(o.result)) {

@@ -2,6 +2,7 @@
 
 #include "base/error.h"
 #include "base/format.h"
+#include "base/input_limits.h"
 
 namespace mael::cluster {
 
@@ -65,6 +66,27 @@ JobOutput output_from_proto(const pb::JobOutput& o) {
   return JobOutput{o.first(), o.truncated()};
 }
 
+// The bounds a peer's job keeps (base/input_limits.h): what the runtime would otherwise be asked
+// to build, and strings that C would read differently (a NUL ends them early).
+void check_count(size_t n, size_t max, const char* what) {
+  if (n > max) throw UserError(mael::format("malformed job: {} {}, more than {}", n, what, max));
+}
+const std::string& checked(const std::string& s, const char* what) {
+  if (s.size() > limits::kMaxJobStringBytes)
+    throw UserError(mael::format("malformed job: {} is {} bytes long, more than {}", what, s.size(),
+                                 limits::kMaxJobStringBytes));
+  if (s.find('\0') != std::string::npos)
+    throw UserError(mael::format("malformed job: {} has a NUL byte", what));
+  return s;
+}
+// Timeouts and durations are whole seconds of 32 bits in Maelstrom's job specs.
+constexpr uint64_t kMaxMilliseconds = uint64_t{0xffffffff} * 1000;
+std::chrono::milliseconds checked_ms(uint64_t ms, const char* what) {
+  if (ms > kMaxMilliseconds)
+    throw UserError(mael::format("malformed job: {} of {} ms, more than {}", what, ms, kMaxMilliseconds));
+  return std::chrono::milliseconds(ms);
+}
+
 }  // namespace
 
 void to_proto(const ResolvedJob& job, pb::ResolvedJob* out) {
@@ -93,14 +115,19 @@ void to_proto(const ResolvedJob& job, pb::ResolvedJob* out) {
 
 ResolvedJob from_proto(const pb::ResolvedJob& p) {
   ResolvedJob job;
+  check_count(p.layers_size(), limits::kMaxJobLayers, "layers");
+  check_count(p.mounts_size(), limits::kMaxJobMounts, "mounts");
+  check_count(p.arguments_size() + p.environment_size(), limits::kMaxJobStrings,
+              "arguments and environment entries");
   for (const auto& d : p.layers()) job.layers.push_back(digest_from_bytes(d));
   job.enable_writable_file_system = p.enable_writable_file_system();
   for (const auto& pm : p.mounts()) {
     Mount m;
     m.type = mount_type_from_proto(pm.type());
-    m.mount_point = pm.mount_point();
-    m.local_path = pm.local_path();
+    m.mount_point = checked(pm.mount_point(), "a mount point");
+    m.local_path = checked(pm.local_path(), "a mount's local path");
     m.read_only = pm.read_only();
+    check_count(pm.devices_size(), limits::kMaxJobMounts, "devices in one mount");
     for (int d : pm.devices()) m.devices.push_back(device_from_proto(d));
     if (m.type != MountType::Devices && (m.mount_point.empty() || m.mount_point[0] != '/'))
       throw UserError(mael::format("malformed job: mount point '{}' is not an absolute path", m.mount_point));
@@ -108,23 +135,25 @@ ResolvedJob from_proto(const pb::ResolvedJob& p) {
   }
   job.network = network_from_proto(p.network());
   if (p.program().empty()) throw UserError("malformed job: the program is empty");
-  job.program = p.program();
-  job.arguments.assign(p.arguments().begin(), p.arguments().end());
+  job.program = checked(p.program(), "the program");
+  for (const auto& a : p.arguments()) job.arguments.push_back(checked(a, "an argument"));
   for (const auto& e : p.environment()) {
+    checked(e, "an environment entry");
     if (e.find('=') == std::string::npos || e[0] == '=')
       throw UserError(mael::format("malformed job: environment entry '{}' is not NAME=value", e));
     job.environment.push_back(e);
   }
-  job.working_directory = p.working_directory().empty() ? "/" : p.working_directory();
+  job.working_directory =
+      p.working_directory().empty() ? "/" : checked(p.working_directory(), "the working directory");
   if (job.working_directory[0] != '/')
     throw UserError(
         mael::format("malformed job: working directory '{}' is not absolute", job.working_directory));
   job.user = p.user();
   job.group = p.group();
-  if (p.has_timeout_ms()) job.timeout = std::chrono::milliseconds(p.timeout_ms());
+  if (p.has_timeout_ms()) job.timeout = checked_ms(p.timeout_ms(), "a timeout");
   job.priority = p.priority();
   if (p.has_estimated_duration_ms())
-    job.estimated_duration = std::chrono::milliseconds(p.estimated_duration_ms());
+    job.estimated_duration = checked_ms(p.estimated_duration_ms(), "an estimated duration");
   return job;
 }
 
@@ -168,7 +197,17 @@ JobOutcome from_proto(const pb::JobOutcome& p) {
   }
   o.effects.stdout_ = output_from_proto(p.stdout());
   o.effects.stderr_ = output_from_proto(p.stderr());
-  o.effects.duration = std::chrono::nanoseconds(p.duration_ns());
+  // A peer's outcome is reported, never trusted to be sane: values no job can have become a
+  // system error (the one a missing result gets), not an exit status or a negative duration.
+  std::string bad;
+  if (const auto* e = std::get_if<Exited>(&o.result); e && (e->code < 0 || e->code > 255))
+    bad = mael::format("exit code {}", e->code);
+  if (const auto* s = std::get_if<Signaled>(&o.result); s && (s->signal < 1 || s->signal > 64))
+    bad = mael::format("signal {}", s->signal);
+  if (p.duration_ns() > static_cast<uint64_t>(INT64_MAX))
+    bad = mael::format("duration of {} ns", p.duration_ns());
+  if (!bad.empty()) o.result = JobError{JobErrorKind::System, "malformed outcome from worker: " + bad};
+  o.effects.duration = std::chrono::nanoseconds(std::min(p.duration_ns(), static_cast<uint64_t>(INT64_MAX)));
   return o;
 }
 

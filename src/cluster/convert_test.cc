@@ -117,5 +117,78 @@ TEST(Convert, MalformedJobsAreUserErrors) {
               HasSubstr("unknown device"));
 }
 
+TEST(Convert, PeerJobsAreBounded) {
+  auto bad = [](auto mutate) {
+    pb::ResolvedJob p;
+    to_proto(full_job(), &p);
+    mutate(p);
+    try {
+      from_proto(p);
+    } catch (const UserError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(bad([](pb::ResolvedJob& p) {
+              for (int i = 0; i < 1024; ++i) p.add_layers(std::string(32, 'x'));
+            }),
+            "malformed job: 1026 layers, more than 1024");
+  EXPECT_EQ(bad([](pb::ResolvedJob& p) {
+              for (int i = 0; i < 1022; ++i) p.add_mounts()->set_type(pb::MOUNT_DEVICES);
+            }),
+            "malformed job: 1025 mounts, more than 1024");
+  EXPECT_EQ(bad([](pb::ResolvedJob& p) {
+              for (int i = 0; i < 1025; ++i) p.mutable_mounts(1)->add_devices(pb::DEVICE_NULL);
+            }),
+            "malformed job: 1027 devices in one mount, more than 1024");
+  EXPECT_EQ(bad([](pb::ResolvedJob& p) {
+              for (int i = 0; i < 65533; ++i) p.add_arguments("a");
+            }),
+            "malformed job: 65537 arguments and environment entries, more than 65536");
+  EXPECT_EQ(bad([](pb::ResolvedJob& p) { p.add_arguments(std::string(128 << 10, 'a') + "a"); }),
+            "malformed job: an argument is 131073 bytes long, more than 131072");
+  EXPECT_EQ(bad([](pb::ResolvedJob& p) { p.set_program(std::string("sh\0x", 4)); }),
+            "malformed job: the program has a NUL byte");
+  EXPECT_EQ(bad([](pb::ResolvedJob& p) { p.add_environment(std::string("A=1\0B=2", 7)); }),
+            "malformed job: an environment entry has a NUL byte");
+  EXPECT_EQ(bad([](pb::ResolvedJob& p) { p.set_working_directory(std::string("/a\0b", 4)); }),
+            "malformed job: the working directory has a NUL byte");
+  EXPECT_EQ(bad([](pb::ResolvedJob& p) { p.mutable_mounts(0)->set_mount_point(std::string("/p\0", 3)); }),
+            "malformed job: a mount point has a NUL byte");
+  // A timeout past Maelstrom's (32 bits of seconds) used to wrap around to a negative one.
+  EXPECT_EQ(bad([](pb::ResolvedJob& p) { p.set_timeout_ms(UINT64_MAX); }),
+            "malformed job: a timeout of 18446744073709551615 ms, more than 4294967295000");
+  EXPECT_EQ(bad([](pb::ResolvedJob& p) { p.set_estimated_duration_ms(uint64_t{1} << 63); }),
+            "malformed job: an estimated duration of 9223372036854775808 ms, more than 4294967295000");
+  EXPECT_EQ(bad([](pb::ResolvedJob& p) { p.set_timeout_ms(uint64_t{0xffffffff} * 1000); }), "accepted");
+}
+
+TEST(Convert, ImpossibleOutcomesAreSystemErrors) {
+  auto outcome = [](auto mutate) {
+    pb::JobOutcome p;
+    to_proto(JobOutcome{Exited{0}, {}}, &p);
+    mutate(p);
+    return from_proto(p);
+  };
+  auto message = [](const JobOutcome& o) {
+    const auto* e = std::get_if<JobError>(&o.result);
+    return e && e->kind == JobErrorKind::System ? e->message : "no system error";
+  };
+  // An exit code of 256 would have made maelstrom-run exit with 0.
+  EXPECT_EQ(message(outcome([](pb::JobOutcome& p) { p.set_exited(256); })),
+            "malformed outcome from worker: exit code 256");
+  EXPECT_EQ(message(outcome([](pb::JobOutcome& p) { p.set_exited(-1); })),
+            "malformed outcome from worker: exit code -1");
+  EXPECT_EQ(message(outcome([](pb::JobOutcome& p) { p.set_signaled(0); })),
+            "malformed outcome from worker: signal 0");
+  EXPECT_EQ(message(outcome([](pb::JobOutcome& p) { p.set_signaled(65); })),
+            "malformed outcome from worker: signal 65");
+  JobOutcome long_one = outcome([](pb::JobOutcome& p) { p.set_duration_ns(UINT64_MAX); });
+  EXPECT_EQ(message(long_one), "malformed outcome from worker: duration of 18446744073709551615 ns");
+  EXPECT_EQ(long_one.effects.duration, std::chrono::nanoseconds::max());
+  EXPECT_EQ(std::get<Exited>(outcome([](pb::JobOutcome& p) { p.set_exited(255); }).result).code, 255);
+  EXPECT_EQ(std::get<Signaled>(outcome([](pb::JobOutcome& p) { p.set_signaled(64); }).result).signal, 64);
+}
+
 }  // namespace
 }  // namespace mael::cluster

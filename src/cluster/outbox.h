@@ -23,15 +23,6 @@ class Outbox {
     }
     cv_.notify_one();
   }
-  // Blocks for the next message; false once closed and drained.
-  bool pop(T& out) {
-    std::unique_lock lk(mu_);
-    cv_.wait(lk, [&] { return closed_ || !q_.empty(); });
-    if (q_.empty()) return false;
-    out = std::move(q_.front());
-    q_.pop_front();
-    return true;
-  }
   // Blocks for the next messages and takes every one queued (so the writer can
   // hand them to the transport in one go); false once closed and drained.
   bool pop_all(std::deque<T>& out) {

@@ -7,9 +7,9 @@
 #include <thread>
 
 #include "base/error.h"
-#include "base/format.h"
 #include "base/log.h"
 #include "base/tool_main.h"
+#include "base/version.h"
 
 namespace mael::cluster {
 
@@ -57,7 +57,7 @@ int run_cluster_tool(const ClusterTool& tool, int argc, char** argv,
                      const std::function<int(const Config&)>& body) {
   CLI::App app{tool.about, tool.program};
   return run_tool(tool.program, app, [&] {
-    app.set_version_flag("-V,--version", mael::format("{} 0.1.0", tool.program));
+    app.set_version_flag("-V,--version", version_line(tool.program));
     ConfigLoader loader(program_config_info(tool.program), app);
     declare(app, loader);
     add_tls_config(loader, tool.broker_side);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 
+#include <condition_variable>
 #include <filesystem>
 #include <future>
 #include <latch>
@@ -65,22 +66,31 @@ TEST_F(ExecutorTest, OrdersByPriorityThenLongestEstimateFirst) {
   EXPECT_EQ(order, (std::vector<std::string>{"blocker", "urgent-short", "unknown", "long", "short", "short-2", "low"}));
 }
 
+// Three slots: three jobs run at once (each holds its slot until released), never a fourth.
 TEST_F(ExecutorTest, RunsUpToSlotsJobsAtOnce) {
-  std::atomic<int> now = 0, peak = 0;
+  std::mutex mu;
+  std::condition_variable cv;
+  int now = 0, peak = 0;
+  bool release = false;
   ContainerRunner runner = [&](const ContainerConfig&, const CancelToken*) {
-    int n = ++now;
-    int p = peak.load();
-    while (n > p && !peak.compare_exchange_weak(p, n)) {
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::unique_lock lk(mu);
+    peak = std::max(peak, ++now);
+    cv.notify_all();
+    cv.wait(lk, [&] { return release; });
     --now;
     return JobOutcome{Exited{0}, {}};
   };
   LocalExecutor ex(*store_, runner, {.slots = 3});
   for (int i = 0; i < 12; ++i) ex.submit(job("j", 0, std::nullopt), nullptr, nullptr);
+  {
+    std::unique_lock lk(mu);
+    cv.wait(lk, [&] { return now == 3; });  // all three slots busy at once
+    EXPECT_EQ(ex.running(), 3u);
+    release = true;
+  }
+  cv.notify_all();
   ex.wait_idle();
-  EXPECT_LE(peak, 3);
-  EXPECT_GE(peak, 2);  // several ran concurrently
+  EXPECT_EQ(peak, 3);
 }
 
 TEST_F(ExecutorTest, ReportsStatesAndPassesTheSpecThrough) {

@@ -5,11 +5,35 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "base/input_limits.h"
 
 namespace mael {
 namespace {
 
 using nlohmann::json;
+
+// Parses a registry's or archive's JSON document `kind` ("manifest", "config") within the bounds:
+// at most max_bytes, and limits::kMaxJsonDepth levels (deeper values are dropped as they are read,
+// then refused). Malformed JSON gives a discarded value.
+json parse_bounded(std::string_view body, size_t max_bytes, const std::string& what, const char* kind) {
+  if (body.size() > max_bytes)
+    throw UserError(what + ": " + kind + " of " + std::to_string(body.size()) + " bytes, more than " +
+                    std::to_string(max_bytes >> 20) + " MiB (the limit)");
+  bool too_deep = false;
+  json j = json::parse(
+      body,
+      [&](int depth, json::parse_event_t, json&) {
+        // depth counts from 0 at the top level
+        if (depth < limits::kMaxJsonDepth) return true;
+        too_deep = true;
+        return false;
+      },
+      false);
+  if (too_deep)
+    throw UserError(what + ": " + kind + " nested more than " + std::to_string(limits::kMaxJsonDepth) +
+                    " levels deep (the limit)");
+  return j;
+}
 
 Descriptor parse_descriptor(const json& j, const std::string& what) {
   Descriptor d;
@@ -100,7 +124,7 @@ Platform parse_platform(const std::string& s) {
 }
 
 Manifest parse_manifest(std::string_view body, std::string_view content_type, const std::string& what) {
-  json j = json::parse(body, nullptr, false);
+  json j = parse_bounded(body, limits::kMaxManifestBytes, what, "manifest");
   if (j.is_discarded() || !j.is_object()) throw UserError(what + ": manifest is not valid JSON");
   std::string media_type = j.value("mediaType", "");
   if (media_type.empty()) {
@@ -164,7 +188,7 @@ const Descriptor& select_platform(const std::vector<Descriptor>& entries, const 
 }
 
 ImageConfig parse_image_config(std::string_view body, const std::string& what) {
-  json j = json::parse(body, nullptr, false);
+  json j = parse_bounded(body, limits::kMaxImageConfigBytes, what, "config");
   if (j.is_discarded() || !j.is_object()) throw UserError(what + ": config is not valid JSON");
   ImageConfig c;
   if (j.contains("config") && j["config"].is_object()) {

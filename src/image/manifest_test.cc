@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "base/error.h"
 
 namespace mael {
@@ -79,6 +81,32 @@ TEST(Manifest, HostPlatform) {
   EXPECT_EQ(p.os, "linux");
   EXPECT_FALSE(p.architecture.empty());
   EXPECT_THROW(parse_platform("linux"), UserError);
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const UserError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(Manifest, SizeAndDepthAreBounded) {
+  auto nested = [](int n) { return std::string(n, '[') + std::string(n, ']'); };
+  std::string deep = R"({"schemaVersion": 2, "layers": )" + nested(1'000'000) + "}";
+  EXPECT_EQ(error_of([&] { parse_manifest(deep, "", "m"); }),
+            "m: manifest nested more than 128 levels deep (the limit)");
+  EXPECT_EQ(error_of([&] { parse_image_config(R"({"config": {"Env": )" + nested(127) + "}}", "c"); }),
+            "c: config nested more than 128 levels deep (the limit)");
+  EXPECT_EQ(error_of([&] { parse_image_config(R"({"config": {"Env": )" + nested(126) + "}}", "c"); }),
+            "no error");
+  std::string big = R"({"schemaVersion": 2, "x": ")" + std::string(4 << 20, 'x') + R"("})";
+  EXPECT_EQ(error_of([&] { parse_manifest(big, "", "m"); }),
+            "m: manifest of " + std::to_string(big.size()) + " bytes, more than 4 MiB (the limit)");
+  std::string big_config = R"({"x": ")" + std::string(8 << 20, 'x') + R"("})";
+  EXPECT_EQ(error_of([&] { parse_image_config(big_config, "c"); }),
+            "c: config of " + std::to_string(big_config.size()) + " bytes, more than 8 MiB (the limit)");
 }
 
 }  // namespace

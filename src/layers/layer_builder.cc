@@ -3,23 +3,23 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <functional>
+#include <memory>
+#include <optional>
 
 #include "base/error.h"
+#include "base/subprocess.h"
 #include "base/tar_reader.h"
 #include "layers/brace_expand.h"
 #include "layers/glob_pattern.h"
 #include "store/artifact_store.h"
 #include "store/fs_util.h"
-
-extern char** environ;
+#include "store/layer_budget.h"
 
 namespace fs = std::filesystem;
 
@@ -90,25 +90,60 @@ std::string command_line(const CommandLayer& c) {
 }
 
 // Reads the whole archive at path; returns an error message, or "" when it is a valid tar.
-std::string check_tar(const fs::path& path) {
-  archive* a = new_tar_reader();
-  std::string err;
-  if (archive_read_open_filename(a, path.c_str(), 1 << 16) != ARCHIVE_OK) {
-    err = archive_error_string(a) ? archive_error_string(a) : "unreadable";
-  } else {
-    archive_entry* e;
-    for (int r; (r = archive_read_next_header(a, &e)) != ARCHIVE_EOF;) {
-      if (r < ARCHIVE_WARN || archive_read_data_skip(a) < ARCHIVE_WARN) {
-        err = archive_error_string(a) ? archive_error_string(a) : "corrupt";
-        break;
-      }
-    }
+// Throws UserError when it is over the store's layer limits (what its headers declare: the
+// extraction counts again, exactly).
+std::string check_tar(const fs::path& path, LayerBudget& budget) {
+  std::unique_ptr<archive, decltype(&archive_read_free)> a(new_tar_reader(), archive_read_free);
+  if (archive_read_open_filename(a.get(), path.c_str(), 1 << 16) != ARCHIVE_OK)
+    return archive_error_string(a.get()) ? archive_error_string(a.get()) : "unreadable";
+  archive_entry* e;
+  for (int r; (r = archive_read_next_header(a.get(), &e)) != ARCHIVE_EOF;) {
+    if (r < ARCHIVE_WARN) return archive_error_string(a.get()) ? archive_error_string(a.get()) : "corrupt";
+    budget.add_entry();
+    if (archive_entry_hardlink(e) == nullptr && archive_entry_filetype(e) == AE_IFREG &&
+        archive_entry_size(e) > 0)
+      budget.add_file_size(static_cast<uint64_t>(archive_entry_size(e)));
+    if (archive_read_data_skip(a.get()) < ARCHIVE_WARN)
+      return archive_error_string(a.get()) ? archive_error_string(a.get()) : "corrupt";
   }
-  archive_read_free(a);
-  return err;
+  return "";
+}
+
+// "[a, b, c, ...]": the first few of a list.
+std::string few(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size() && i < 3; ++i) out += (i ? ", " : "") + items[i];
+  return out + (items.size() > 3 ? ", ...]" : "]");
 }
 
 }  // namespace
+
+std::string layer_label(const LayerSpec& spec) {
+  return std::visit(
+      [](const auto& s) -> std::string {
+        using T = std::decay_t<decltype(s)>;
+        if constexpr (std::is_same_v<T, TarLayer>) {
+          return "tar layer " + s.path;
+        } else if constexpr (std::is_same_v<T, GlobLayer>) {
+          return "glob layer '" + s.glob + "'";
+        } else if constexpr (std::is_same_v<T, PathsLayer>) {
+          return "paths layer " + few(s.paths);
+        } else if constexpr (std::is_same_v<T, StubsLayer>) {
+          return "stubs layer " + few(s.stubs);
+        } else if constexpr (std::is_same_v<T, SymlinksLayer>) {
+          std::vector<std::string> links;
+          for (const auto& l : s.symlinks) links.push_back(l.link);
+          return "symlinks layer " + few(links);
+        } else if constexpr (std::is_same_v<T, SharedLibraryDependenciesLayer>) {
+          return "shared library layer of " + few(s.binary_paths);
+        } else {
+          std::vector<std::string> argv{s.program};
+          argv.insert(argv.end(), s.arguments.begin(), s.arguments.end());
+          return "command layer " + few(argv);
+        }
+      },
+      spec);
+}
 
 LayerBuilder::LayerBuilder(ArtifactStore& store, fs::path project_dir, LayerBuilderOptions options)
     : store_(store),
@@ -222,8 +257,11 @@ std::vector<LayerEntry> LayerBuilder::plan(const LayerSpec& spec) const {
         } else if constexpr (std::is_same_v<T, PathsLayer>) {
           for (const auto& p : s.paths) add_path(p, s.prefix, false, out);
         } else if constexpr (std::is_same_v<T, StubsLayer>) {
+          size_t room = limits::kMaxStubEntries;  // for the whole layer
           for (const auto& stub : s.stubs) {
-            for (const auto& x : expand_braces(stub)) {
+            std::vector<std::string> paths = expand_braces(stub, room);
+            room -= paths.size();
+            for (const auto& x : paths) {
               LayerEntry e;
               e.path = layer_path(x, x);
               if (e.path.empty()) continue;
@@ -283,6 +321,12 @@ Digest LayerBuilder::once(const std::string& key, const std::function<Digest()>&
 }
 
 Digest LayerBuilder::build(const LayerSpec& spec) {
+  Digest d = build_unlabelled(spec);
+  store_.set_label(d, layer_label(spec));
+  return d;
+}
+
+Digest LayerBuilder::build_unlabelled(const LayerSpec& spec) {
   if (const auto* tar = std::get_if<TarLayer>(&spec)) return build_tar(*tar);
   if (const auto* cmd = std::get_if<CommandLayer>(&spec)) return build_command(*cmd);
   std::vector<LayerEntry> entries = plan(spec);
@@ -310,7 +354,8 @@ Digest LayerBuilder::build_tar(const TarLayer& spec) {
   return once(key, [&] {
     if (auto d = store_.lookup_memo(key)) return *d;
     // Checked once, here, so that a bad file is an error naming it rather than each job's failure.
-    if (std::string err = check_tar(src); !err.empty())
+    LayerBudget budget(store_.layer_limits(), "tar layer " + spec.path, store_.layer_bytes_hint());
+    if (std::string err = check_tar(src, budget); !err.empty())
       throw UserError("tar layer " + spec.path + " is not a tar archive (" + err + ")");
     Digest d = store_.add_blob_file(src);
     store_.record_memo(key, d);
@@ -333,37 +378,22 @@ Digest LayerBuilder::build_command(const CommandLayer& spec) {
   }
   Digest d = once("command\n" + key, [&] {
     std::string cmdline = command_line(spec);
-    int out[2];
-    check_sys(pipe2(out, O_CLOEXEC), "pipe");
-    UniqueFd out_r(out[0]), out_w(out[1]);
     UniqueFd err(memfd_create("command-layer-stderr", MFD_CLOEXEC));
     if (!err.valid()) throw_errno("memfd_create");
-
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, out_w.get(), 1);
-    posix_spawn_file_actions_adddup2(&fa, err.get(), 2);
-    posix_spawn_file_actions_addchdir_np(&fa, project_dir_.c_str());
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(spec.program.c_str()));
-    for (const auto& a : spec.arguments) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    pid_t pid;
-    int rc = posix_spawnp(&pid, spec.program.c_str(), &fa, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) {
-      if (rc == ENOENT || rc == EACCES || rc == ENOEXEC)
-        throw UserError("command layer program '" + spec.program + "' was not found or cannot be executed");
-      throw_errno("spawn " + spec.program, rc);
+    std::vector<std::string> argv{spec.program};
+    argv.insert(argv.end(), spec.arguments.begin(), spec.arguments.end());
+    std::optional<ChildProcess> child;
+    try {
+      // The shared spawner: default signal mask, killed and reaped if anything below throws.
+      child.emplace(argv, project_dir_, err.get());
+    } catch (const UserError& e) {
+      throw UserError(std::string("command layer: ") + e.what());
     }
-    out_w.reset();
-
     auto blob = store_.begin_blob();
     std::vector<char> buf(1 << 16);
     std::exception_ptr write_error;
     for (;;) {
-      ssize_t n = read(out_r.get(), buf.data(), buf.size());
+      ssize_t n = read(child->stdout_fd(), buf.data(), buf.size());
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
       if (!write_error) {
@@ -374,11 +404,9 @@ Digest LayerBuilder::build_command(const CommandLayer& spec) {
         }
       }
     }
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    int code = child->wait();
     if (write_error) std::rethrow_exception(write_error);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    if (code != 0) {
       std::string text(4096, '\0');
       off_t len = lseek(err.get(), 0, SEEK_END);
       off_t from = len > 4096 ? len - 4096 : 0;
@@ -386,13 +414,12 @@ Digest LayerBuilder::build_command(const CommandLayer& spec) {
       text.resize(n > 0 ? static_cast<size_t>(n) : 0);
       while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
       if (size_t nl = text.rfind('\n'); nl != std::string::npos) text = text.substr(nl + 1);
-      std::string how = WIFEXITED(status) ? "exit code " + std::to_string(WEXITSTATUS(status))
-                                          : "signal " + std::to_string(WTERMSIG(status));
-      throw UserError("command layer '" + cmdline + "' failed with " + how +
+      throw UserError("command layer '" + cmdline + "' failed with " + child->how_it_ended() +
                       (text.empty() ? "" : ": " + text));
     }
     if (blob.size() == 0) return write_layer_tar({}, store_);  // no output: an empty layer
-    if (std::string e = check_tar(blob.temp_path()); !e.empty())
+    LayerBudget budget(store_.layer_limits(), "command layer '" + cmdline + "'", store_.layer_bytes_hint());
+    if (std::string e = check_tar(blob.temp_path(), budget); !e.empty())
       throw UserError("command layer '" + cmdline +
                       "' must write a tar archive to its standard output: " + e);
     return blob.commit();

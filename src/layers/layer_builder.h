@@ -42,11 +42,15 @@ struct LayerBuilderOptions {
   std::filesystem::path ld_so_cache = "/etc/ld.so.cache";
 };
 
+// How messages name a layer: "tar layer x.tar", "glob layer 'src/**'", "paths layer [a, b]".
+std::string layer_label(const LayerSpec& spec);
+
 class LayerBuilder {
  public:
   LayerBuilder(ArtifactStore& store, std::filesystem::path project_dir, LayerBuilderOptions options = {});
-  // The layer's tar blob digest (present in the store). Thread-safe; concurrent
-  // builds of one layer run once. Throws UserError for the user's mistakes.
+  // The layer's tar blob digest (present in the store, labelled with layer_label). Thread-safe;
+  // concurrent builds of one layer run once. Throws UserError for the user's mistakes, and for
+  // a tar layer over the store's layer limits.
   Digest build(const LayerSpec& spec);
   // The entries a (non-tar, non-command) layer would contain; for tests and tools.
   std::vector<LayerEntry> plan(const LayerSpec& spec) const;
@@ -55,6 +59,7 @@ class LayerBuilder {
   void forget_commands();
 
  private:
+  Digest build_unlabelled(const LayerSpec& spec);
   Digest build_tar(const TarLayer& spec);
   Digest build_command(const CommandLayer& spec);
   Digest once(const std::string& key, const std::function<Digest()>& make);

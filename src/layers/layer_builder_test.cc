@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -209,6 +211,19 @@ TEST_F(LayerBuilderTest, StubsLayer) {
   EXPECT_EQ(fs::file_size(tree / "dev/zero"), 0u);
 }
 
+TEST_F(LayerBuilderTest, StubsLayerIsBoundedAsAWhole) {
+  // Each pattern is within the bound, the two together are not.
+  std::string error;
+  try {
+    builder_.build(StubsLayer{{"/a/{1..6000}", "/b/{1..6000}"}});
+  } catch (const UserError& e) {
+    error = e.what();
+  }
+  EXPECT_NE(error.find("stubs entry '/b/{1..6000}': expands to more than 10000 paths in one stubs layer"),
+            std::string::npos)
+      << error;
+}
+
 TEST_F(LayerBuilderTest, SymlinksLayer) {
   fs::path tree = build_tree(SymlinksLayer{{{"/usr/bin/sh", "/bin/busybox"}, {"rel", "target/x"}}});
   EXPECT_EQ(listing(tree), (std::set<std::string>{"d usr", "d usr/bin", "l usr/bin/sh -> /bin/busybox",
@@ -316,6 +331,28 @@ TEST_F(LayerBuilderTest, CommandLayer) {
   }
   EXPECT_THROW(builder_.build(CommandLayer{"echo", {"not a tar"}}), UserError);
   EXPECT_THROW(builder_.build(CommandLayer{"no-such-program-xyz", {}}), UserError);
+}
+
+// The tools block SIGINT and friends for their signal threads; a command layer's program must
+// not inherit that (it could not be interrupted), and it is reaped however its layer ends.
+TEST_F(LayerBuilderTest, CommandLayerProgramGetsTheDefaultSignalMask) {
+  fs::create_directories(project());
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGTERM);
+  ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &block, &old), 0);
+  std::string message;
+  try {
+    builder_.build(CommandLayer{"sh", {"-c", "grep SigBlk /proc/self/status >&2; exit 1"}});
+  } catch (const UserError& e) {
+    message = e.what();
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  EXPECT_TRUE(message.ends_with("failed with exit code 1: SigBlk:\t0000000000000000")) << message;
+  // No child is left behind, reaped or not.
+  EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
 }
 
 }  // namespace

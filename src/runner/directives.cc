@@ -6,8 +6,6 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
-#include <set>
-#include <sstream>
 
 #include "base/error.h"
 #include "base/input_file.h"
@@ -207,17 +205,6 @@ bool TestSpecFile::uses_image_layers(const ContainerParent& parent) const {
                       ref->name + "]");
     p = &it->second.parent;
   }
-}
-
-std::vector<std::string> TestSpecFile::image_names() const {
-  std::set<std::string> names;
-  auto add = [&](const ContainerSpec& c) {
-    if (const auto* image = std::get_if<ImageRef>(&c.parent)) names.insert(image->name);
-  };
-  for (const Directive& d : directives_)
-    if (d.replaces_container) add(d.container);
-  for (const auto& [name, c] : containers_) add(c);
-  return {names.begin(), names.end()};
 }
 
 void write_default_spec_file(const std::filesystem::path& path, std::string_view text) {

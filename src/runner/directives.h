@@ -62,8 +62,6 @@ class TestSpecFile {
 
   const std::vector<Directive>& directives() const { return directives_; }
   const std::map<std::string, ContainerSpec>& containers() const { return containers_; }
-  // Every image named by a replacing directive or a container, sorted, without duplicates.
-  std::vector<std::string> image_names() const;
 
  private:
   bool uses_image_layers(const ContainerParent& parent) const;

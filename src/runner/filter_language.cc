@@ -50,13 +50,6 @@ FilterLanguage make_pytest() {
   return l;
 }
 
-FilterLanguage make_basic() {
-  FilterLanguage l;
-  l.name = "basic";
-  l.simple = builtin_simple();
-  return l;
-}
-
 }  // namespace
 
 const char* matcher_name(Matcher m) {
@@ -81,10 +74,6 @@ const FilterLanguage& go_filter_language() {
 }
 const FilterLanguage& pytest_filter_language() {
   static const FilterLanguage l = make_pytest();
-  return l;
-}
-const FilterLanguage& basic_filter_language() {
-  static const FilterLanguage l = make_basic();
   return l;
 }
 

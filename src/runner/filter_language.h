@@ -60,7 +60,5 @@ const char* matcher_name(Matcher m);
 const FilterLanguage& cargo_filter_language();
 const FilterLanguage& go_filter_language();
 const FilterLanguage& pytest_filter_language();
-// Only the built-in selectors (all any true none false); for tests and tools.
-const FilterLanguage& basic_filter_language();
 
 }  // namespace mael

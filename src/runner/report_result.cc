@@ -92,8 +92,6 @@ TestResult test_result_from_outcome(std::string name, const JobOutcome& outcome,
     r.duration = fx.duration;
     r.exit_code = e->code;
     if (e->code == 0) {
-      if (hooks.was_ignored && hooks.was_ignored(split_output_lines(fx.stdout_.first)))
-        return ignored_result(std::move(r.name));
       r.status = TestStatus::Ok;
       return r;
     }
@@ -121,6 +119,16 @@ TestResult test_result_from_outcome(std::string name, const JobOutcome& outcome,
     r.reason = *r.details;
     r.exit_code = 1;
   }
+  return r;
+}
+
+TestResult error_result(std::string name, std::string message) {
+  TestResult r;
+  r.name = std::move(name);
+  r.status = TestStatus::Error;
+  r.details = std::move(message);
+  r.reason = *r.details;
+  r.exit_code = 1;
   return r;
 }
 
@@ -157,12 +165,14 @@ std::string status_line(const TestResult& r, size_t width, bool color) {
   return "<" + paint(tail, "1", color) + std::string(dots, '.') + trailer;
 }
 
-void format_result(const TestResult& r, size_t width, bool color, std::vector<std::string>& out,
-                   std::vector<std::string>& err) {
+void format_result(const TestResult& r, size_t width, bool color, std::vector<std::string>& out) {
   out.push_back(status_line(r, width, color));
   if (r.details) out.push_back(*r.details);
   out.insert(out.end(), r.stdout_lines.begin(), r.stdout_lines.end());
-  err.insert(err.end(), r.stderr_lines.begin(), r.stderr_lines.end());
+  // As Maelstrom prints them: on stdout, after the stdout lines, each marked; an empty line
+  // has nothing to mark and is left out.
+  for (const std::string& l : r.stderr_lines)
+    if (!l.empty()) out.push_back(paint("stderr:", "31", color) + " " + l);
 }
 
 }  // namespace mael

@@ -33,10 +33,8 @@ struct TestResult {
   }
 };
 
-// Adapter hooks, both optional: whether a passing job's stdout says the test framework skipped
-// it (then it is reported as ignored), and a filter for stdout lines before they are shown.
+// Adapter hook, optional: a filter for stdout lines before they are shown.
 struct OutcomeHooks {
-  std::function<bool(const std::vector<std::string>& stdout_lines)> was_ignored;
   std::function<std::vector<std::string>(std::vector<std::string> stdout_lines)> clean_stdout;
 };
 
@@ -46,6 +44,8 @@ struct OutcomeHooks {
 TestResult test_result_from_outcome(std::string name, const JobOutcome& outcome, uint64_t job_id,
                                     const OutcomeHooks& hooks = {});
 TestResult ignored_result(std::string name);
+// ERR for a test whose job could not be made (its spec names a missing file, ...).
+TestResult error_result(std::string name, std::string message);
 
 // Splits output at '\n'; a final line without '\n' is kept, the empty tail after a final '\n'
 // is not.
@@ -53,9 +53,9 @@ std::vector<std::string> split_output_lines(std::string_view output);
 
 // The status line for `r` in a terminal `width` columns wide, with ANSI colors when `color`.
 std::string status_line(const TestResult& r, size_t width, bool color);
-// The status line, then the details and stdout lines (for stdout) and the stderr lines.
-void format_result(const TestResult& r, size_t width, bool color, std::vector<std::string>& out,
-                   std::vector<std::string>& err);
+// The lines a finished test prints on stdout: the status line, the details, the stdout lines,
+// then each non-empty stderr line as "stderr: LINE".
+void format_result(const TestResult& r, size_t width, bool color, std::vector<std::string>& out);
 
 // Terminal columns of UTF-8 text (base/display_width.h: wide characters take two).
 size_t text_width(std::string_view s);

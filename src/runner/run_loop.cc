@@ -14,12 +14,56 @@ TestRun::TestRun(JobSubmitter submit, std::function<void()> cancel_all, TestList
       ui_(ui),
       options_(std::move(options)) {
   if (options_.repeat == 0) options_.repeat = 1;
+  if (options_.waiting_facts) waiting_note_ = std::thread([this] { waiting_note_loop(); });
 }
 
 TestRun::~TestRun() {
+  {
+    std::lock_guard lk(mu_);
+    closing_ = true;
+  }
+  started_cv_.notify_all();
+  if (waiting_note_.joinable()) waiting_note_.join();
   // Never leave callbacks pointing at a dead object.
   std::unique_lock lk(mu_);
   idle_cv_.wait(lk, [&] { return outstanding_ == 0; });
+}
+
+void TestRun::note_state(uint64_t id, std::optional<JobState> state) {
+  std::lock_guard lk(mu_);
+  if (!state) {
+    states_.erase(id);
+    return;
+  }
+  states_[id] = *state;
+  if (*state == JobState::Running || *state == JobState::Completed) {
+    any_started_ = true;
+    started_cv_.notify_all();
+  }
+}
+
+void TestRun::waiting_note_loop() {
+  std::optional<std::string> said;
+  std::unique_lock lk(mu_);
+  for (;;) {
+    started_cv_.wait_for(lk, options_.waiting_note_after);
+    if (closing_ || any_started_) return;
+    if (outstanding_ == 0) continue;  // nothing queued yet
+    size_t waiting = 0, pending = 0;
+    for (const auto& [id, st] : states_) {
+      if (st == JobState::WaitingForArtifacts) ++waiting;
+      if (st == JobState::Pending) ++pending;
+    }
+    size_t submitting = outstanding_ - std::min(outstanding_, states_.size());
+    lk.unlock();
+    std::optional<std::string> why = waiting_reason(options_.waiting_facts(), submitting, waiting, pending);
+    lk.lock();
+    if (closing_ || any_started_) return;
+    if (why && why != said) {
+      said = why;
+      ui_.message("no test has started yet: " + *why);
+    }
+  }
 }
 
 void TestRun::set_artifact_cases(const std::string& package, const std::string& artifact,
@@ -65,7 +109,7 @@ void TestRun::add_cases(std::vector<TestCase> cases, std::optional<HoldId> hold)
         queued = ++queued_;
       }
       ui_.expected_jobs(queued);
-      record(id, *shared, ignored_result(shared->name), false);
+      record(id, *shared, ignored_result(shared->name), false, options_.repeat);
       continue;
     }
     tc.spec.priority = hints[i].priority;
@@ -94,9 +138,12 @@ void TestRun::add_cases(std::vector<TestCase> cases, std::optional<HoldId> hold)
         job = submit_(
             shared->spec,
             [this, id, hold](JobState s) {
+              note_state(id, s);
               if (!hold || held_news(*hold, id, [&](HeldJob& j) { j.state = s; })) ui_.job_state(id, s);
             },
             [this, id, shared, hold](JobOutcome o) {
+              note_state(id, JobState::Completed);
+              note_state(id, std::nullopt);
               if (!hold || held_news(*hold, id, [&](HeldJob& j) { j.outcome = std::move(o); })) {
                 on_done(id, *shared, std::move(o));
                 return;
@@ -108,15 +155,15 @@ void TestRun::add_cases(std::vector<TestCase> cases, std::optional<HoldId> hold)
         {
           std::lock_guard lk(mu_);
           job_gone();
-          if (!hold && !setup_error_) setup_error_ = shared->name + ": " + e.what();
         }
         if (hold) {
           // Its cases are added again once the build is done; the error shows then if it stays.
           drop_hold(*hold);
           return;
         }
-        abandon();
-        return;
+        // As Maelstrom does: this test is an error with the reason, the others still run.
+        record(id, *shared, error_result(shared->name, e.what()), false);
+        continue;
       }
       if (hold) {
         bool dropped;
@@ -160,7 +207,7 @@ bool TestRun::confirm_hold(HoldId hold) {
   }
   for (const auto& [id, j] : jobs) {
     if (j.ignored) {
-      record(id, *j.tc, ignored_result(j.tc->name), false);
+      record(id, *j.tc, ignored_result(j.tc->name), false, options_.repeat);
     } else if (j.outcome) {
       report(id, *j.tc, *j.outcome);
     }
@@ -203,7 +250,7 @@ void TestRun::report(uint64_t id, const TestCase& tc, const JobOutcome& outcome)
   record(id, tc, test_result_from_outcome(tc.name, outcome, id, hooks), true);
 }
 
-void TestRun::record(uint64_t id, const TestCase& tc, TestResult r, bool ran) {
+void TestRun::record(uint64_t id, const TestCase& tc, TestResult r, bool ran, size_t junit_copies) {
   bool trip = false;
   {
     std::lock_guard lk(mu_);
@@ -220,7 +267,8 @@ void TestRun::record(uint64_t id, const TestCase& tc, TestResult r, bool ran) {
         ++failures_;
         break;
     }
-    junit_.push_back({tc.package + " " + tc.artifact, tc.package, tc.case_name, r});
+    for (size_t i = 0; i < junit_copies; ++i)
+      junit_.push_back({tc.package + " " + tc.artifact, tc.package, tc.case_name, r});
     ui_.job_finished(id, r);
     if (options_.stop_after && failures_ >= *options_.stop_after) {
       stopped_ = true;
@@ -249,7 +297,6 @@ RunResult TestRun::finish(bool discovery_complete) {
   res.exit_code = exit_code_;
   res.summary = summary_;
   res.stopped_early = stopped_;
-  res.setup_error = setup_error_;
   if (stopped_ || !discovery_complete) {
     size_t left = queued_ - completed_;
     NotRunEstimate e;

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "runner/report_junit.h"
@@ -19,6 +20,7 @@
 #include "runner/report_summary.h"
 #include "runner/run_ui.h"
 #include "runner/test_listing.h"
+#include "runner/waiting_note.h"
 #include "spec/spec.h"
 
 namespace mael {
@@ -39,23 +41,23 @@ struct RunLoopOptions {
   std::function<OutcomeHooks(const TestCase&)> hooks;
   // Cancels one job by the id the submitter returned (for dropped holds); may be empty.
   std::function<void(uint64_t job)> cancel_job;
+  // When no test has started `waiting_note_after` after the first was queued, the run says why
+  // (runner/waiting_note.h) with these facts from the client, and again when the reason changes.
+  std::function<WaitingFacts()> waiting_facts;
+  std::chrono::milliseconds waiting_note_after{10000};
 };
 
 // Submits jobs to something that runs them and returns the job's id; the real one wraps
 // Client::run_job. Tests use a fake.
 using JobSubmitter =
     std::function<uint64_t(const JobSpec&, std::function<void(JobState)>, std::function<void(JobOutcome)>)>;
-// (runner/client_jobs.h has the one that submits to a Client.)
+// (BackgroundClient in runner/client_jobs.h has the one that submits to a Client.)
 
 struct RunResult {
   int exit_code = 0;
   TestSummary summary;
   std::vector<JUnitCase> junit;
   bool stopped_early = false;
-  // Why the run stopped when a test's job could not be made at all (a layer path that does not
-  // exist, an unknown container, an image that cannot be fetched): "TEST: MESSAGE". The spec
-  // is at fault, not the test, so the run ends with this one error instead of per-test ERRs.
-  std::optional<std::string> setup_error;
 };
 
 class TestRun {
@@ -69,7 +71,8 @@ class TestRun {
   void set_artifact_cases(const std::string& package, const std::string& artifact,
                           const std::vector<std::pair<std::string, CaseMetadata>>& cases);
   // Schedules the cases (each `repeat` times) in listing order: new and failed first, then
-  // longest first. Throws nothing: a job that cannot be made stops the run (setup_error).
+  // longest first. Throws nothing: a job that cannot be made (a layer path that does not exist,
+  // an unset $env{X}, an image that cannot be fetched) is that test's ERR, with the reason.
   // Cases added under a hold run at once, but nothing about them is shown, counted or recorded
   // until confirm_hold(); drop_hold() cancels and forgets them. This is for tests started
   // before the build tool has said whether their binary is still current. A held job that
@@ -102,7 +105,11 @@ class TestRun {
   // One job fewer to wait for (under mu_).
   void job_gone();
   void cancel_jobs(const std::vector<uint64_t>& jobs);
-  void record(uint64_t id, const TestCase& tc, TestResult r, bool ran);
+  // An ignored test is shown and counted once, as in Maelstrom, but the JUnit report, which
+  // lists every run of every test, has it `junit_copies` (--repeat) times.
+  void record(uint64_t id, const TestCase& tc, TestResult r, bool ran, size_t junit_copies = 1);
+  void note_state(uint64_t id, std::optional<JobState> state);  // nullopt: the job is gone
+  void waiting_note_loop();
 
   JobSubmitter submit_;
   std::function<void()> cancel_all_;
@@ -118,7 +125,6 @@ class TestRun {
   size_t completed_ = 0;  // results recorded
   size_t failures_ = 0;
   std::atomic<bool> stopped_ = false;
-  std::optional<std::string> setup_error_;  // under mu_
   int exit_code_ = 0;
   TestSummary summary_;
   std::vector<JUnitCase> junit_;
@@ -136,6 +142,14 @@ class TestRun {
     std::vector<uint64_t> submitted;   // the submitter's job ids, for cancelling
   };
   std::vector<Hold> holds_;  // by HoldId, under mu_
+
+  // For the waiting note, under mu_: each job's last state (held ones too), and whether any has
+  // started.
+  std::map<uint64_t, JobState> states_;
+  bool any_started_ = false;
+  bool closing_ = false;
+  std::condition_variable started_cv_;
+  std::thread waiting_note_;  // last: uses the members above
 };
 
 }  // namespace mael

@@ -16,7 +16,7 @@
 
 namespace mael {
 
-// Keeps "NAME STATUS" for every finished test, in order.
+// Keeps "NAME STATUS" for every finished test, in order, and the messages.
 class RecordingUi : public RunUi {
  public:
   void build_output(std::string_view) override {}
@@ -25,10 +25,18 @@ class RecordingUi : public RunUi {
     std::lock_guard lk(mu);
     finished.push_back(r.name + " " + test_status_word(r.status));
   }
-  void message(const std::string&) override {}
+  void message(const std::string& line) override {
+    std::lock_guard lk(mu);
+    messages.push_back(line);
+  }
   void finish(const std::vector<std::string>&, const std::string&) override {}
+  std::vector<std::string> messages_now() {
+    std::lock_guard lk(mu);
+    return messages;
+  }
   std::mutex mu;
   std::vector<std::string> finished;
+  std::vector<std::string> messages;
 };
 
 // An exit after 5 ms.

@@ -4,14 +4,17 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <thread>
 #include <utility>
 
+#include "base/atomic_file.h"
 #include "base/error.h"
+#include "base/subprocess.h"
 #include "runner/run_loop_fakes.h"
 #include "runner/runner_cli.h"
-#include "runner/subprocess.h"
 #include "runner/watch.h"
 
 namespace mael {
@@ -56,7 +59,6 @@ TEST(RunLoop, RunsCasesReportsAndUpdatesListing) {
   EXPECT_EQ(r.summary.failed, (std::vector<std::string>{"pkg b"}));
   EXPECT_EQ(r.summary.ignored, (std::vector<std::string>{"pkg d"}));
   EXPECT_FALSE(r.summary.not_run.has_value());
-  EXPECT_FALSE(r.setup_error.has_value());
   EXPECT_EQ(r.junit.size(), 3u);
   ASSERT_EQ(jobs.submitted.size(), 2u);
   EXPECT_EQ(jobs.submitted[0].priority, 1);  // new tests come first
@@ -66,23 +68,26 @@ TEST(RunLoop, RunsCasesReportsAndUpdatesListing) {
   EXPECT_FALSE(listing.packages().at("pkg").at("pkg(library)").at("d").this_run.has_value());
 }
 
-// A job that cannot be made (the spec names a missing layer file) is the spec's fault: the run
-// stops with that one error, and no test is reported for it.
-TEST(RunLoop, AJobThatCannotBeMadeStopsTheRun) {
+// A job that cannot be made (the spec names a missing layer file) is that test's ERR, with the
+// reason, as in Maelstrom; the other tests still run, and the run fails as for a failed test.
+TEST(RunLoop, AJobThatCannotBeMadeIsThatTestsError) {
   TestListing listing;
   RecordingUi ui;
   FakeJobs jobs;
   bool cancelled = false;
   TestRun run(jobs.submitter(), [&] { cancelled = true; }, listing, ui, {});
-  run.add_cases({make_case("bad", "bad")});
-  EXPECT_TRUE(run.stopped());
+  run.add_cases({make_case("bad", "bad"), make_case("good", "pass")});
+  EXPECT_FALSE(run.stopped());
   run.add_cases({make_case("later", "pass")});
   RunResult r = run.finish(true);
-  EXPECT_EQ(r.setup_error, "pkg bad: missing layer file");
-  EXPECT_TRUE(cancelled);
-  EXPECT_TRUE(jobs.submitted.empty());
-  EXPECT_TRUE(ui.finished.empty());
-  EXPECT_TRUE(r.summary.failed.empty());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_FALSE(cancelled);
+  EXPECT_EQ(jobs.submitted.size(), 2u);
+  EXPECT_EQ(r.summary.failed, (std::vector<std::string>{"pkg bad"}));
+  EXPECT_EQ(r.summary.succeeded, 2u);
+  EXPECT_EQ(ui.finished, (std::vector<std::string>{"pkg bad ERR", "pkg good OK", "pkg later OK"}));
+  ASSERT_EQ(r.junit.size(), 3u);
+  EXPECT_EQ(r.junit[0].result.details, "missing layer file");
 }
 
 TEST(RunLoop, SchedulesFailedThenLongestFirst) {
@@ -154,15 +159,74 @@ TEST(RunLoop, RepeatRunsEachCaseNTimes) {
   RunLoopOptions o;
   o.repeat = 3;
   TestRun run(jobs.submitter(), nullptr, listing, ui, o);
-  run.add_cases({make_case("a", "pass")});
-  EXPECT_EQ(run.finish(true).summary.succeeded, 3u);
-  EXPECT_EQ(ui.finished, (std::vector<std::string>(3, "pkg a OK")));
+  TestCase ignored = make_case("i", "pass");
+  ignored.ignored = true;
+  run.add_cases({make_case("a", "pass"), ignored});
+  RunResult r = run.finish(true);
+  EXPECT_EQ(r.summary.succeeded, 3u);
+  // An ignored test is shown and counted once, as in Maelstrom.
+  EXPECT_EQ(r.summary.ignored, std::vector<std::string>{"pkg i"});
+  std::vector<std::string> shown = ui.finished;
+  std::sort(shown.begin(), shown.end());
+  EXPECT_EQ(shown, (std::vector<std::string>{"pkg a OK", "pkg a OK", "pkg a OK", "pkg i IGNORED"}));
+  // The JUnit report lists every run of every test: the ignored one three times too.
+  size_t a = 0, i = 0;
+  for (const JUnitCase& c : r.junit) (c.name == "a" ? a : i) += 1;
+  EXPECT_EQ(a, 3u);
+  EXPECT_EQ(i, 3u);
 }
 
 TestCase make_named_case(const std::string& name, const std::string& program) {
   TestCase tc = make_case(name, program);
   tc.spec.arguments = {name};
   return tc;
+}
+
+// A run whose first test has not started says why, once per reason, and nothing once one has.
+TEST(RunLoop, SaysWhyNoTestHasStarted) {
+  TestListing listing;
+  RecordingUi ui;
+  PendingJobs jobs;
+  std::atomic<size_t> workers = 0;
+  RunLoopOptions o;
+  o.waiting_note_after = std::chrono::milliseconds(1);
+  o.waiting_facts = [&] {
+    WaitingFacts f;
+    f.broker = "broker:9000";
+    f.broker_workers = workers.load();
+    return f;
+  };
+  TestRun run(jobs.submitter(), nullptr, listing, ui, o);
+  run.add_cases({make_named_case("a", "pass")});
+  jobs.jobs[0].state(JobState::Pending);
+  auto wait_for_messages = [&](size_t n) {
+    for (int i = 0; i < 1000 && ui.messages_now().size() < n; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return ui.messages_now();
+  };
+  EXPECT_EQ(
+      wait_for_messages(1),
+      std::vector<std::string>{"no test has started yet: no worker connected to the broker at broker:9000"});
+  workers = 1;
+  EXPECT_EQ(
+      wait_for_messages(2).back(),
+      "no test has started yet: 1 jobs queued at the broker at broker:9000, none started yet: is a worker "
+      "connected to it?");
+  jobs.end("a", 0);
+  EXPECT_EQ(run.finish(true).summary.succeeded, 1u);
+}
+
+TEST(WaitingNote, ReasonsInOrderOfWhatHoldsTheRunUp) {
+  WaitingFacts local;
+  EXPECT_EQ(waiting_reason(local, 0, 0, 0), std::nullopt);
+  EXPECT_EQ(waiting_reason(local, 2, 0, 0), "the first jobs' layers are still being built");
+  WaitingFacts pulling{.images_downloading = {"docker://a", "docker://b"}};
+  EXPECT_EQ(waiting_reason(pulling, 2, 0, 0), "image docker://a, docker://b still downloading");
+  WaitingFacts remote{.broker = "h:1"};
+  EXPECT_EQ(waiting_reason(remote, 0, 3, 1),
+            "artifacts still uploading to the broker at h:1 (3 jobs wait for them)");
+  remote.broker_workers = 0;
+  EXPECT_EQ(waiting_reason(remote, 0, 3, 1), "no worker connected to the broker at h:1");
 }
 
 // Tests started before their binary is known to be current: nothing is shown or recorded until
@@ -236,11 +300,10 @@ TEST(RunLoop, AHeldJobThatCannotBeMadeDropsItsHold) {
   run.add_cases({make_named_case("a", "pass"), make_named_case("z", "bad"), make_named_case("y", "pass")},
                 hold);
   EXPECT_FALSE(run.stopped());
-  EXPECT_EQ(jobs.jobs.size(), 1u);  // nothing more was submitted
+  EXPECT_EQ(jobs.jobs.size(), 1u);                        // nothing more was submitted
   EXPECT_EQ(jobs.cancelled, (std::vector<uint64_t>{0}));  // a, submitted before
   EXPECT_FALSE(run.confirm_hold(hold));
   RunResult r = run.finish(true);
-  EXPECT_FALSE(r.setup_error.has_value());
   EXPECT_TRUE(ui.finished.empty());
   EXPECT_EQ(r.summary.succeeded, 0u);
 }
@@ -306,6 +369,74 @@ TEST(RunUi, FancyNeedsATerminal) {
   EXPECT_FALSE(ui_kind_from_name("loud").has_value());
 }
 
+// What a UI wrote to `f` once `want` is in it (live UIs draw from their own thread), or all of it
+// after ten seconds.
+std::string read_until(FILE* f, const std::string& want) {
+  std::string text;
+  for (int i = 0; i < 1000; ++i) {
+    text.clear();
+    char buf[4096];
+    ssize_t n;
+    for (off_t off = 0; (n = pread(fileno(f), buf, sizeof buf, off)) > 0; off += n) text.append(buf, n);
+    if (text.find(want) != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return text;
+}
+
+TestResult ok_result(const std::string& name) {
+  return test_result_from_outcome(name, exited(0), 1);
+}
+
+// As Maelstrom's simple UI: on a terminal, the state bars under the per-test lines.
+TEST(RunUi, SimpleOnATerminalShowsProgressBars) {
+  UiSettings s{.kind = UiKind::Simple, .stdout_tty = true, .width = 80, .out = tmpfile(), .err = tmpfile()};
+  auto ui = make_run_ui(s);
+  ui->expected_jobs(2);
+  ui->job_enqueued(1, "pkg a");
+  ui->job_enqueued(2, "pkg b");
+  ui->job_state(1, JobState::Running);
+  std::string text = read_until(s.out, "completed ");
+  EXPECT_NE(text.find("waiting   ["), std::string::npos) << text;
+  EXPECT_NE(text.find("running   ["), std::string::npos) << text;
+  EXPECT_EQ(text.find("running tests:"), std::string::npos) << text;  // that is the fancy UI's
+  ui->job_finished(1, ok_result("pkg a"));
+  ui->job_finished(2, ok_result("pkg b"));
+  ui->finish({"SUMMARY"}, "");
+  text = read_until(s.out, "SUMMARY");
+  EXPECT_NE(text.find("\x1b[1mpkg a\x1b[0m....."), std::string::npos) << text;  // colored, as Maelstrom's
+  EXPECT_TRUE(text.ends_with("SUMMARY\n")) << text;
+  std::fclose(s.out);
+  std::fclose(s.err);
+}
+
+// As Maelstrom's quiet UI: on a terminal, one progress bar, no per-test lines.
+TEST(RunUi, QuietOnATerminalShowsOneProgressBar) {
+  UiSettings s{.kind = UiKind::Quiet, .stdout_tty = true, .width = 80, .out = tmpfile(), .err = tmpfile()};
+  auto ui = make_run_ui(s);
+  ui->expected_jobs(2);
+  ui->job_enqueued(1, "pkg a");
+  ui->job_enqueued(2, "pkg b");
+  ui->job_finished(1, ok_result("pkg a"));
+  std::string text = read_until(s.out, " 1/2 tests");
+  EXPECT_NE(text.find("] 1/2 tests"), std::string::npos) << text;
+  ui->job_finished(2, ok_result("pkg b"));
+  ui->finish({"SUMMARY"}, "");
+  text = read_until(s.out, "SUMMARY");
+  EXPECT_EQ(text.find("pkg a"), std::string::npos) << text;
+  EXPECT_TRUE(text.ends_with("SUMMARY\n")) << text;
+  std::fclose(s.out);
+  std::fclose(s.err);
+}
+
+TEST(RunUi, OneBarCountsCompletedAndFailed) {
+  LiveState st;
+  st.expected = 10;
+  st.completed = 5;
+  st.failed = 2;
+  EXPECT_EQ(render_one_bar(st, 40), "[########--------] 5/10 tests (2 failed)");
+}
+
 TEST(RunnerCli, LoopIsRepeatUpToTheExtraArguments) {
   EXPECT_EQ(
       rewrite_runner_flag_aliases({"prog", "--loop", "3", "--loop=4", "-i", "--loop", "--", "--loop"}),
@@ -347,6 +478,20 @@ TEST(Watch, SeesChangesButNotIgnoredDirectories) {
     std::ofstream(dir / "target" / "junk") << "x";
     EXPECT_FALSE(w.wait_for_change(std::chrono::milliseconds(10), std::chrono::milliseconds(200)));
     std::ofstream(dir / "src" / "lib.rs") << "x";
+    EXPECT_TRUE(w.wait_for_change(std::chrono::milliseconds(10), std::chrono::milliseconds(5000)));
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// The run's own outputs in the project (a JUnit report written atomically) never wake it.
+TEST(Watch, IgnoresAnIgnoredFileAndItsAtomicReplacement) {
+  auto dir = std::filesystem::temp_directory_path() / ("mael-watch-file-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  {
+    DirectoryWatcher w(dir, {dir / "report.xml"});
+    write_file_atomically(dir / "report.xml", "<testsuites/>");
+    EXPECT_FALSE(w.wait_for_change(std::chrono::milliseconds(10), std::chrono::milliseconds(200)));
+    write_file_atomically(dir / "report.xml.bak", "x");
     EXPECT_TRUE(w.wait_for_change(std::chrono::milliseconds(10), std::chrono::milliseconds(5000)));
   }
   std::filesystem::remove_all(dir);

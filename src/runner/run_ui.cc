@@ -71,13 +71,11 @@ class SimpleUi : public RunUi {
     write_lines(s_.out, {line});
   }
   void job_finished(uint64_t, const TestResult& r) override {
-    std::vector<std::string> out, err;
-    format_result(r, s_.width, false, out, err);
+    std::vector<std::string> out;
+    format_result(r, s_.width, false, out);
     std::lock_guard lk(mu_);
     write_lines(s_.out, out);
     std::fflush(s_.out);
-    write_lines(s_.err, err);
-    std::fflush(s_.err);
   }
   void message(const std::string& line) override {
     std::lock_guard lk(mu_);
@@ -121,17 +119,33 @@ class QuietUi : public RunUi {
   std::mutex mu_;
 };
 
+// What a live UI draws under the finished tests' lines on a terminal:
+//   Full:   Maelstrom's fancy UI: running tests, build output, the four state bars.
+//   Bars:   Maelstrom's simple UI on a terminal: the four state bars; build output as it comes.
+//   OneBar: Maelstrom's quiet UI on a terminal: one bar of completed tests, no per-test lines.
+enum class LiveStyle : uint8_t { Full, Bars, OneBar };
+
 // Redraws the live area from a ticker thread (at most ~10 times a second) so that thousands of
 // short tests do not flood the terminal with redraws.
-class FancyUi : public RunUi {
+class LiveUi : public RunUi {
  public:
-  explicit FancyUi(const UiSettings& s) : s_(s) {
+  LiveUi(const UiSettings& s, LiveStyle style) : s_(s), style_(style) {
     ticker_ = std::thread([this] { tick_loop(); });
   }
-  ~FancyUi() override { stop(); }
+  ~LiveUi() override { stop(); }
 
   void build_output(std::string_view chunk) override {
     std::lock_guard lk(mu_);
+    if (style_ == LiveStyle::OneBar) return;  // the warnings come with the summary
+    if (style_ == LiveStyle::Bars) {
+      // As the simple UI without a terminal: straight to stderr, above the bars.
+      clear_live();
+      std::fflush(s_.out);
+      std::fwrite(chunk.data(), 1, chunk.size(), s_.err);
+      std::fflush(s_.err);
+      dirty_ = true;
+      return;
+    }
     state_.building = true;
     for (char c : chunk) {
       if (c == '\n') {
@@ -175,14 +189,13 @@ class FancyUi : public RunUi {
     dirty_ = true;
   }
   void job_finished(uint64_t id, const TestResult& r) override {
-    std::vector<std::string> out, err;
-    format_result(r, s_.width, true, out, err);
+    std::vector<std::string> out;
+    if (style_ != LiveStyle::OneBar) format_result(r, s_.width, true, out);
     std::lock_guard lk(mu_);
     jobs_.erase(id);
     ++state_.completed;
     if (r.failed()) ++state_.failed;
     above_.insert(above_.end(), out.begin(), out.end());
-    above_.insert(above_.end(), err.begin(), err.end());
     dirty_ = true;
   }
   void message(const std::string& line) override {
@@ -196,8 +209,13 @@ class FancyUi : public RunUi {
     clear_live();
     flush_above();
     write_lines(s_.out, summary);
-    if (!warnings.empty()) std::fputs(warnings.c_str(), s_.out);
+    // Bars: the build output was shown as it came.
+    if (!warnings.empty() && style_ == LiveStyle::Full) std::fputs(warnings.c_str(), s_.out);
     std::fflush(s_.out);
+    if (!warnings.empty() && style_ == LiveStyle::OneBar) {
+      std::fputs(warnings.c_str(), s_.err);
+      std::fflush(s_.err);
+    }
   }
   void abandon() override {
     stop();
@@ -264,12 +282,21 @@ class FancyUi : public RunUi {
         case JobState::Completed: break;
       }
     }
-    if (!dirty_ && snap.running == 0) return;
+    if (!dirty_ && (snap.running == 0 || style_ != LiveStyle::Full)) return;
     dirty_ = false;
     snap.expected = std::max(snap.expected, snap.completed + jobs_.size());
-    std::sort(snap.running_tests.begin(), snap.running_tests.end(),
-              [](const auto& a, const auto& b) { return a.second > b.second; });
-    std::vector<std::string> live = render_live_area(snap, s_.width);
+    std::vector<std::string> live;
+    if (style_ == LiveStyle::OneBar) {
+      live.push_back(render_one_bar(snap, s_.width));
+    } else {
+      if (style_ == LiveStyle::Bars) {
+        snap.running_tests.clear();
+        snap.building = false;
+      }
+      std::sort(snap.running_tests.begin(), snap.running_tests.end(),
+                [](const auto& a, const auto& b) { return a.second > b.second; });
+      live = render_live_area(snap, s_.width);
+    }
     clear_live();
     flush_above();
     write_lines(s_.out, live);
@@ -278,6 +305,7 @@ class FancyUi : public RunUi {
   }
 
   UiSettings s_;
+  LiveStyle style_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
@@ -380,12 +408,31 @@ std::vector<std::string> render_live_area(const LiveState& s, size_t width, size
   return lines;
 }
 
+std::string render_one_bar(const LiveState& s, size_t width) {
+  size_t total = std::max(s.expected, s.completed + s.waiting + s.pending + s.running);
+  std::string count = " " + std::to_string(s.completed) + "/" + std::to_string(total) + " tests";
+  if (s.failed > 0) count += " (" + std::to_string(s.failed) + " failed)";
+  size_t bar_width = width > count.size() + 12 ? std::min<size_t>(width - count.size() - 2, 60) : 10;
+  return bar(s.completed, total, bar_width) + count;
+}
+
 std::unique_ptr<RunUi> make_run_ui(const UiSettings& settings) {
   std::unique_ptr<RunUi> ui;
+  // On a terminal, simple and quiet show progress too, as Maelstrom's do.
   switch (effective_ui_kind(settings.kind, settings.stdout_tty)) {
-    case UiKind::Fancy: ui = std::make_unique<FancyUi>(settings); break;
-    case UiKind::Quiet: ui = std::make_unique<QuietUi>(settings); break;
-    default: ui = std::make_unique<SimpleUi>(settings); break;
+    case UiKind::Fancy: ui = std::make_unique<LiveUi>(settings, LiveStyle::Full); break;
+    case UiKind::Quiet:
+      if (settings.stdout_tty)
+        ui = std::make_unique<LiveUi>(settings, LiveStyle::OneBar);
+      else
+        ui = std::make_unique<QuietUi>(settings);
+      break;
+    default:
+      if (settings.stdout_tty)
+        ui = std::make_unique<LiveUi>(settings, LiveStyle::Bars);
+      else
+        ui = std::make_unique<SimpleUi>(settings);
+      break;
   }
   return std::make_unique<AbandonableUi>(std::move(ui));
 }

@@ -1,11 +1,11 @@
 #pragma once
 // What a test run shows while it runs, in Maelstrom's UI styles:
 //   simple: one status line per test (and failed tests' output), then the summary; build
-//           output goes straight to stderr as it comes.
+//           output goes straight to stderr as it comes. On a terminal, progress bars for
+//           waiting-for-artifacts / pending / running / completed under the lines.
 //   fancy:  on a terminal, a live area redrawn in place under the finished tests' lines:
-//           progress bars for waiting-for-artifacts / pending / running / completed, the
-//           tests running now, and the last lines of build output.
-//   quiet:  only the summary (and build warnings).
+//           those progress bars, the tests running now, and the last lines of build output.
+//   quiet:  only the summary (and build warnings); on a terminal, one progress bar until then.
 //   auto:   fancy when stdout is a terminal, else simple.
 // Every method is thread-safe (jobs finish on executor threads).
 #include <chrono>
@@ -75,5 +75,7 @@ struct LiveState {
   bool building = false;
 };
 std::vector<std::string> render_live_area(const LiveState& s, size_t width, size_t max_running = 8);
+// The quiet UI's one line: "[###---] 3/10 tests", with " (N failed)" when some failed.
+std::string render_one_bar(const LiveState& s, size_t width);
 
 }  // namespace mael

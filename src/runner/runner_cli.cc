@@ -2,6 +2,8 @@
 
 #include <filesystem>
 
+#include "base/error.h"
+
 namespace mael {
 
 void add_runner_config(ConfigLoader& loader) {
@@ -80,7 +82,13 @@ void add_runner_flags(CLI::App& app, RunnerFlags& f) {
 RunnerSettings runner_settings_from(const Config& config) {
   RunnerSettings s;
   s.ui = ui_kind_from_name(config.get_string("ui")).value_or(UiKind::Auto);
-  if (config.get_bool("quiet")) s.ui = UiKind::Quiet;
+  if (config.get_bool("quiet")) {
+    // Maelstrom's manual: the fancy UI "is incompatible with quiet".
+    if (s.ui == UiKind::Fancy)
+      throw UserError(
+          "--ui fancy and --quiet cannot be used together: drop one (--ui quiet is the quiet UI)");
+    s.ui = UiKind::Quiet;
+  }
   s.repeat = static_cast<size_t>(config.get_int("repeat"));
   if (config.has("stop-after")) s.stop_after = static_cast<size_t>(config.get_int("stop-after"));
   if (config.has("timeout")) {

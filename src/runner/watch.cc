@@ -4,6 +4,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include "base/atomic_file.h"
 #include "base/error.h"
 
 namespace mael {
@@ -29,6 +30,7 @@ bool DirectoryWatcher::ignored(const fs::path& p) const {
   for (const auto& i : ignore_) {
     auto rel = p.lexically_relative(i);
     if (!rel.empty() && *rel.begin() != "..") return true;
+    if (is_file_or_its_atomic_temp(p, i)) return true;
   }
   auto name = p.filename().string();
   return p != root_ && !name.empty() && name[0] == '.';

@@ -1,6 +1,8 @@
 #pragma once
 // --watch: waits until something changes under a project directory (inotify on every directory
-// of the tree), ignoring the given subtrees (the build output) and hidden directories (.git).
+// of the tree), ignoring the given paths and hidden directories (.git). An ignored directory is
+// ignored with all below it; an ignored file (a report the run writes) with the temporary files
+// write_file_atomically replaces it through.
 #include <chrono>
 #include <filesystem>
 #include <map>

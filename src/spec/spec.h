@@ -137,7 +137,6 @@ struct JobSpec {
   std::optional<std::chrono::milliseconds> timeout;
   int32_t priority = 0;
   std::optional<std::chrono::milliseconds> estimated_duration;
-  bool allocate_tty = false;
   bool operator==(const JobSpec&) const = default;
 };
 

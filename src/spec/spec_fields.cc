@@ -423,10 +423,6 @@ constexpr std::string_view kContainerKeys[] = {"image",
                                                "group"};
 }  // namespace
 
-std::span<const std::string_view> container_keys() {
-  return kContainerKeys;
-}
-
 ContainerFields parse_container_fields(const Value& table, const SpecContext& ctx,
                                        std::span<const std::string_view> other_keys) {
   if (!table.is_table()) ctx.fail(table.pos, "invalid type: " + table.describe() + ", expected a map");

@@ -45,9 +45,6 @@ struct ContainerFields {
   SourcePos pos;                             // the table
 };
 
-// The keys parse_container_fields understands.
-std::span<const std::string_view> container_keys();
-
 LayerSpec parse_layer(const Value& v, const SpecContext& ctx);
 std::vector<LayerSpec> parse_layers(const Value& v, const SpecContext& ctx,
                                     std::string_view field = "layers");

@@ -26,6 +26,18 @@ TEST(TomlSpec, SyntaxErrorsNameFileAndLine) {
           "cargo-maelstrom.toml: line 2 column 5: Error while parsing key-value pair: cannot redefine"));
 }
 
+TEST(TomlSpec, NonAsciiWhereWhitespaceMayBe) {
+  // toml++ 3.3.0 reached __builtin_unreachable() for these (the sanitizer build reports it).
+  toml::table t = parse_toml_text("s = \"\"\"\\\n  \xC3\xA9t\xC3\xA9\"\"\"\n", "f.toml");
+  EXPECT_EQ(t["s"].value<std::string>(), "\xC3\xA9t\xC3\xA9");
+  EXPECT_THAT(user_error_of([] { parse_toml_text("a = 1 \xC5\x8A\n", "f.toml"); }),
+              HasSubstr("f.toml: line 1 column 7: "));
+  EXPECT_THAT(user_error_of([] { parse_toml_text("\xE3\x80\x80\xEF\xBC\x80", "f.toml"); }),
+              HasSubstr("f.toml: line 1 column 1: "));
+  // Non-ASCII whitespace outside strings is refused (TOML 1.0).
+  EXPECT_THAT(user_error_of([] { parse_toml_text("a = 1\xC2\xA0\n", "f.toml"); }), HasSubstr("f.toml: line 1"));
+}
+
 TEST(TomlSpec, ValuesKeepPositionsAndDocumentOrder) {
   toml::table t = parse_toml_text("zeta = 1\nalpha = \"x\"\n[sub]\nb = [true, 2.5]\n", "f.toml");
   Value v = toml_to_value(t);

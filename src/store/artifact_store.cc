@@ -63,24 +63,86 @@ bool drop_pin(std::unordered_map<Digest, int>& pins, const Digest& d) {
 
 // ---- open / index ------------------------------------------------------------
 
-ArtifactStore::ArtifactStore(fs::path root, uint64_t size_limit_bytes)
-    : root_(fs::absolute(std::move(root))), size_limit_(size_limit_bytes) {
+ArtifactStore::ArtifactStore(fs::path root, uint64_t size_limit_bytes, ArtifactStoreOptions options)
+    : root_(fs::absolute(std::move(root))), size_limit_(size_limit_bytes), options_(std::move(options)) {
   std::error_code ec;
   fs::create_directories(root_, ec);
   if (ec) throw UserError("cannot create cache directory " + root_.string() + ": " + ec.message());
-  lock_fd_.reset(open((root_ / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-  if (!lock_fd_.valid()) throw_errno("open " + (root_ / "lock").string());
-  if (flock(lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EWOULDBLOCK)
-      throw UserError("cache directory " + root_.string() +
-                      " is in use by another process; use --cache-root to pick another");
-    throw_errno("flock " + (root_ / "lock").string());
+  lock(options_);
+  remove_logged(root_ / "tmp");  // leftovers of a crashed process
+  // Nobody else may read or traverse the cache: cached layers can hold secrets, and when the
+  // files belong to an unprivileged owner, its other processes must not reach them either.
+  for (const fs::path& d : {root_, root_ / "blobs", root_ / "trees", root_ / "memo", root_ / "tmp"}) {
+    fs::create_directories(d, ec);
+    if (ec) throw UserError("cannot create cache directory " + d.string() + ": " + ec.message());
+    if (chmod(d.c_str(), 0700) != 0)
+      log::warn("cache: cannot make {} private (mode 0700): {}", d.string(), std::strerror(errno));
   }
-  remove_tree(root_ / "tmp");  // leftovers of a crashed process
-  for (const char* d : {"blobs", "trees", "memo", "tmp"}) fs::create_directories(root_ / d);
+  check_owner();
   load_index();
   std::unique_lock lk(mu_);
   evict(lk, nullptr);
+}
+
+void ArtifactStore::lock(const ArtifactStoreOptions& options) {
+  lock_fd_.reset(open((root_ / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock_fd_.valid()) throw_errno("open " + (root_ / "lock").string());
+  if (flock(lock_fd_.get(), LOCK_EX | LOCK_NB) == 0) return;
+  if (errno != EWOULDBLOCK) throw_errno("flock " + (root_ / "lock").string());
+  if (!options.wait_for_lock)
+    throw UserError("cache directory " + root_.string() +
+                    " is in use by another process; use --cache-root to pick another");
+  if (options.on_lock_wait) options.on_lock_wait(root_);
+  while (flock(lock_fd_.get(), LOCK_EX) != 0)
+    if (errno != EINTR) throw_errno("flock " + (root_ / "lock").string());
+}
+
+void ArtifactStore::remove_logged(const fs::path& p) {
+  try {
+    remove_tree(p);
+  } catch (const std::exception& e) {
+    log::warn("cache: {}; left in place", e.what());
+  }
+}
+
+namespace {
+
+std::string owner_text(const FileOwner& o) {
+  return std::to_string(o.uid) + ":" + std::to_string(o.gid);
+}
+
+}  // namespace
+
+void ArtifactStore::check_owner() {
+  std::string want = owner_text(options_.owner.value_or(FileOwner{geteuid(), getegid()}));
+  std::string have = read_small_file(root_ / "owner");
+  while (!have.empty() && have.back() == '\n') have.pop_back();
+  if (have == want) return;
+  // Trees extracted for another owner would show jobs files that are not theirs: drop them
+  // (blobs stay, the trees are extracted again when next used).
+  if (!have.empty() || !fs::is_empty(root_ / "trees"))
+    log::info("cache: layer trees of {} were extracted for owner {}, not {}: extracting them again",
+              root_.string(), have.empty() ? "unknown" : have, want);
+  for (const auto& de : fs::directory_iterator(root_ / "trees")) {
+    // Out of trees/ first, so that what cannot be removed is never used.
+    fs::path away = new_temp("dropped");
+    if (rename(de.path().c_str(), away.c_str()) != 0) {
+      log::warn("cache: cannot drop {}: {}", de.path().string(), std::strerror(errno));
+      continue;
+    }
+    remove_logged(away);
+  }
+  fs::path tmp = new_temp("owner");
+  {
+    std::ofstream out(tmp);
+    out << want << "\n";
+    if (!out.flush()) throw std::runtime_error("cannot write " + tmp.string());
+  }
+  if (rename(tmp.c_str(), (root_ / "owner").c_str()) != 0) {
+    int e = errno;
+    unlink(tmp.c_str());
+    throw_errno("rename into " + (root_ / "owner").string(), e);
+  }
 }
 
 ArtifactStore::~ArtifactStore() = default;
@@ -90,7 +152,7 @@ void ArtifactStore::load_index() {
   for (const auto& de : fs::directory_iterator(root_ / "blobs")) {
     auto d = parse_hex_name(de.path().filename().string());
     if (!d || lstat(de.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-      remove_tree(de.path());
+      remove_logged(de.path());
       continue;
     }
     blobs_[*d] = Entry{static_cast<uint64_t>(st.st_size), mtime_ns(st)};
@@ -100,14 +162,14 @@ void ArtifactStore::load_index() {
     auto d = parse_hex_name(de.path().filename().string());
     std::string size_text = d ? read_small_file(de.path() / "size") : "";
     if (!d || size_text.empty() || lstat(de.path().c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-      remove_tree(de.path());
+      remove_logged(de.path());
       continue;
     }
     uint64_t size = 0;
     try {
       size = std::stoull(size_text);
     } catch (const std::exception&) {
-      remove_tree(de.path());
+      remove_logged(de.path());
       continue;
     }
     trees_[*d] = Entry{size, mtime_ns(st)};
@@ -118,7 +180,7 @@ void ArtifactStore::load_index() {
   // Memo entries whose blob is gone are useless: drop them.
   for (const auto& de : fs::directory_iterator(root_ / "memo")) {
     auto d = parse_hex_name(read_small_file(de.path()));
-    if (!d || !blobs_.count(*d)) fs::remove(de.path());
+    if (!d || !blobs_.count(*d)) remove_logged(de.path());
   }
 }
 
@@ -411,13 +473,17 @@ ArtifactStore::TreeRef ArtifactStore::tree(const Digest& d) {
   extracting_[d] = job;
   ++extractions_;
   fs::path tmp = root_ / "tmp" / ("tree-" + std::to_string(getpid()) + "-" + std::to_string(++temp_counter_));
+  std::string name = describe_locked(d);
   lk.unlock();
 
   uint64_t size = 0;
   try {
-    fs::create_directories(tmp / "root");
-    chmod((tmp / "root").c_str(), 0755);
-    extract_tar_fd(fd.get(), "sha256:" + d.hex(), tmp / "root");
+    if (mkdir(tmp.c_str(), 0700) != 0) throw_errno("mkdir " + tmp.string());
+    ExtractOptions options;
+    options.owner = options_.owner;
+    options.limits = layer_limits();
+    options.bytes_hint = layer_bytes_hint();
+    extract_tar_fd(fd.get(), name, tmp / "root", options);
     size = disk_usage(tmp);
     std::ofstream(tmp / "size") << size << "\n";
     lk.lock();
@@ -429,7 +495,7 @@ ArtifactStore::TreeRef ArtifactStore::tree(const Digest& d) {
     extracting_.erase(d);
     cv_.notify_all();
     lk.unlock();
-    remove_tree(tmp);
+    remove_logged(tmp);
     throw;
   }
   Entry& entry = trees_[d];
@@ -443,6 +509,34 @@ ArtifactStore::TreeRef ArtifactStore::tree(const Digest& d) {
   TreeRef ref(this, d, tree_dir(d) / "root");
   evict(lk, &d);
   return ref;
+}
+
+void ArtifactStore::set_label(const Digest& d, std::string label) {
+  std::lock_guard lk(mu_);
+  labels_[d] = std::move(label);
+}
+
+std::string ArtifactStore::describe(const Digest& d) const {
+  std::lock_guard lk(mu_);
+  return describe_locked(d);
+}
+
+std::string ArtifactStore::describe_locked(const Digest& d) const {
+  auto it = labels_.find(d);
+  if (it == labels_.end()) return "layer sha256:" + d.hex();
+  return it->second + " (sha256:" + d.hex().substr(0, 12) + ")";
+}
+
+LayerLimits ArtifactStore::layer_limits() const {
+  LayerLimits l;
+  l.max_bytes = options_.max_layer_bytes ? std::min(options_.max_layer_bytes, size_limit_) : size_limit_;
+  l.max_entries = options_.max_layer_entries;
+  return l;
+}
+
+std::string ArtifactStore::layer_bytes_hint() const {
+  if (options_.max_layer_bytes && options_.max_layer_bytes < size_limit_) return "the limit for one layer";
+  return "the cache size; raise --cache-size";
 }
 
 uint64_t ArtifactStore::extraction_count() const {
@@ -498,7 +592,7 @@ void ArtifactStore::evict(std::unique_lock<std::mutex>& lk, const Digest* keep) 
   }
   if (trash.empty()) return;
   lk.unlock();
-  for (const auto& t : trash) remove_tree(t);
+  for (const auto& t : trash) remove_logged(t);
   lk.lock();
 }
 

@@ -1,18 +1,26 @@
 #pragma once
 // The local content-addressed artifact cache. An artifact is a tar blob named by
 // the SHA-256 of its bytes (what the cluster ships); its extracted tree is what
-// the container runtime stacks with overlayfs. Layout under root:
+// the container runtime stacks with overlayfs. Layout under root (root and its
+// directories 0700: cached layers can hold secrets):
 //   lock            flock held for the object's lifetime (one process per cache)
+//   owner           "UID:GID" the trees' files belong to; trees made for another
+//                   owner (or before this file existed) are dropped on open
 //   blobs/HEX       the blob (mode 0444); its mtime is its last use
 //   trees/HEX/root  the extracted tree; trees/HEX/size its disk usage; the mtime
 //                   of trees/HEX is its last use
 //   memo/SHA(key)   the blob digest a layer-spec key last built to
 //   tmp/            work in progress; emptied on open (crash leftovers)
 // Everything appears by rename, so a crash leaves only tmp/ to clean. Size is
-// bounded: least recently used unpinned blobs and trees are evicted. Thread-safe.
+// bounded: least recently used unpinned blobs and trees are evicted. A blob is
+// hostile input (a user's tar, a cluster peer's upload): its extraction is
+// bounded (layer_budget.h) and confined (tar_extract.h), and an entry the store
+// cannot remove is logged and left, never a reason to refuse to open.
+// Thread-safe.
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -24,16 +32,34 @@
 
 #include "base/digest.h"
 #include "store/fs_util.h"
+#include "store/layer_budget.h"
 
 namespace mael {
+
+struct ArtifactStoreOptions {
+  // Who the files of extracted trees belong to: nullopt, the caller (as an unprivileged user,
+  // whose jobs see them as their own); set, every entry is lchown'd to it (the tools run as
+  // root, jobs as this unprivileged id). Changing it drops the cache's trees (not its blobs).
+  std::optional<FileOwner> owner;
+  // Bound on one layer's expanded size; 0: the cache's size limit. The smaller of the two
+  // applies.
+  uint64_t max_layer_bytes = 0;
+  uint64_t max_layer_entries = LayerLimits::kDefaultMaxEntries;
+  // When another process holds the cache: false, fail at once; true, call on_lock_wait (once)
+  // and wait until it is free.
+  bool wait_for_lock = false;
+  std::function<void(const std::filesystem::path& root)> on_lock_wait;
+};
 
 class ArtifactStore {
  public:
   static constexpr uint64_t kDefaultSizeLimit = uint64_t{1} << 30;
 
   // Opens/creates the cache at root. Throws UserError("cache directory ROOT is in
-  // use by another process; ...") when another process holds it.
-  explicit ArtifactStore(std::filesystem::path root, uint64_t size_limit_bytes = kDefaultSizeLimit);
+  // use by another process; ...") when another process holds it (and
+  // !options.wait_for_lock).
+  explicit ArtifactStore(std::filesystem::path root, uint64_t size_limit_bytes = kDefaultSizeLimit,
+                         ArtifactStoreOptions options = {});
   ~ArtifactStore();
   ArtifactStore(const ArtifactStore&) = delete;
   ArtifactStore& operator=(const ArtifactStore&) = delete;
@@ -147,8 +173,22 @@ class ArtifactStore {
   // The extracted tree of a blob, extracting it on first use (concurrent callers
   // for one digest wait for a single extraction). Throws std::runtime_error when
   // neither the tree nor the blob is present, UserError when the blob is not a
-  // valid tar.
+  // valid tar or is over the layer limits (layer_limits()), naming the layer by
+  // its label when it has one, and leaving nothing of the extraction behind.
   TreeRef tree(const Digest&);
+
+  // Names a blob in messages about it (its extraction's errors): "tar layer
+  // images/x.tar", "glob layer 'src/**'". Kept in memory for this object's life;
+  // the last name given wins.
+  void set_label(const Digest&, std::string label);
+  // "LABEL (sha256:HEX)" when labelled, else "layer sha256:HEX".
+  std::string describe(const Digest&) const;
+
+  // The bound each layer's extraction gets.
+  LayerLimits layer_limits() const;
+  // What the byte bound is and how to raise it, for errors ("the cache size; ...").
+  std::string layer_bytes_hint() const;
+  const std::optional<FileOwner>& owner() const { return options_.owner; }
 
   // Memo of layer-spec key -> blob digest, persisted. lookup_memo answers only
   // when the blob is still present (and marks it used).
@@ -173,11 +213,17 @@ class ArtifactStore {
   std::filesystem::path blob_file(const Digest& d) const;
   std::filesystem::path tree_dir(const Digest& d) const;
   std::filesystem::path new_temp(const char* kind);
+  void lock(const ArtifactStoreOptions& options);
+  // Drops every tree when the cache's recorded owner is not ours; records ours.
+  void check_owner();
+  // remove_tree, logging (one line) what it could not remove instead of throwing.
+  static void remove_logged(const std::filesystem::path& p);
   void load_index();
   int64_t next_stamp();                                // under mu_
   void touch(Entry& e, const std::filesystem::path&);  // under mu_
   Digest install_blob(const std::filesystem::path& tmp, const Digest& d, uint64_t size);
   void unpin(const Digest& d);
+  std::string describe_locked(const Digest& d) const;  // under mu_
   // Evicts LRU unpinned entries (never `keep`'s) until under the bound. Called
   // with mu_ held through lk; deletes trees after releasing it.
   void evict(std::unique_lock<std::mutex>& lk, const Digest* keep);
@@ -187,6 +233,7 @@ class ArtifactStore {
 
   std::filesystem::path root_;
   uint64_t size_limit_;
+  ArtifactStoreOptions options_;
   UniqueFd lock_fd_;
 
   mutable std::mutex mu_;
@@ -196,6 +243,7 @@ class ArtifactStore {
   std::unordered_map<Digest, int> pins_;       // trees
   std::unordered_map<Digest, int> blob_pins_;  // blobs
   std::unordered_map<Digest, std::shared_ptr<Extraction>> extracting_;
+  std::unordered_map<Digest, std::string> labels_;
   int eviction_holds_ = 0;
   uint64_t total_ = 0;
   int64_t last_stamp_ = 0;

@@ -12,6 +12,7 @@
 
 #include "base/error.h"
 #include "base/test_temp_dir.h"
+#include "store/tar_extract.h"
 #include "store/test_tar_util.h"
 
 namespace fs = std::filesystem;
@@ -284,6 +285,112 @@ TEST(ArtifactStore, SecondProcessIsRefused) {
   waitpid(pid, &status, 0);
   EXPECT_EQ(got, "cache directory " + root.string() +
                      " is in use by another process; use --cache-root to pick another");
+}
+
+TEST(ArtifactStore, LayerOverTheCacheSizeIsRefusedNamedAndLeavesNothing) {
+  TempDir t;
+  ArtifactStore store(t.path() / "cache", 1 << 20);
+  Digest d = store.add_blob_bytes(make_tar({tfile("big", std::string(2 << 20, 'x'))}, Compression::kZstd));
+  store.set_label(d, "tar layer big.tar");
+  try {
+    store.tree(d);
+    ADD_FAILURE() << "extracted";
+  } catch (const UserError& e) {
+    EXPECT_EQ(std::string(e.what()), "tar layer big.tar (sha256:" + d.hex().substr(0, 12) +
+                                         ") expands to more than 1048576 bytes (the cache size; raise "
+                                         "--cache-size); refused");
+  }
+  EXPECT_FALSE(store.has_tree(d));
+  EXPECT_EQ(count_entries(t.path() / "cache/tmp"), 0u);
+  EXPECT_EQ(store.describe(Digest::of_bytes("x")), "layer sha256:" + Digest::of_bytes("x").hex());
+  // A configured bound below the cache size applies, named as such.
+  TempDir t2;
+  ArtifactStore small(t2.path() / "cache", 1 << 30, ArtifactStoreOptions{.max_layer_bytes = 100000});
+  EXPECT_EQ(small.layer_limits().max_bytes, 100000u);
+  EXPECT_EQ(small.layer_bytes_hint(), "the limit for one layer");
+}
+
+TEST(ArtifactStore, DirectoriesArePrivateAndTheOwnerIsRecorded) {
+  TempDir t;
+  fs::path root = t.path() / "cache";
+  ArtifactStore store(root);
+  for (const char* d : {"", "blobs", "trees", "memo", "tmp"})
+    EXPECT_EQ(fs::status(root / d).permissions(), fs::perms(0700)) << d;
+  EXPECT_EQ(read_text(root / "owner"), std::to_string(geteuid()) + ":" + std::to_string(getegid()) + "\n");
+}
+
+TEST(ArtifactStore, TreesOfAnotherOwnerAreExtractedAgainBlobsKept) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to give files away";
+  TempDir t;
+  fs::path root = t.path() / "cache";
+  std::string tar = make_tar({tdir("d", 0755), tfile("d/f", "x"), tsymlink("l", "d/f")});
+  Digest d;
+  {
+    ArtifactStore store(root);
+    d = store.add_blob_bytes(tar);
+    struct stat st;
+    ASSERT_EQ(lstat((store.tree(d).path() / "d/f").c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 0u);
+  }
+  {
+    ArtifactStore store(root, ArtifactStore::kDefaultSizeLimit,
+                        ArtifactStoreOptions{.owner = FileOwner{65534, 65534}});
+    EXPECT_TRUE(store.has_blob(d));
+    EXPECT_FALSE(store.has_tree(d));
+    auto ref = store.tree(d);
+    for (const char* p : {"", "d", "d/f", "l"}) {
+      struct stat st;
+      ASSERT_EQ(lstat((ref.path() / p).c_str(), &st), 0);
+      EXPECT_EQ(st.st_uid, 65534u) << p;
+      EXPECT_EQ(st.st_gid, 65534u) << p;
+    }
+    EXPECT_EQ(read_text(root / "owner"), "65534:65534\n");
+  }
+  {
+    ArtifactStore store(root, ArtifactStore::kDefaultSizeLimit,
+                        ArtifactStoreOptions{.owner = FileOwner{65534, 65534}});
+    EXPECT_TRUE(store.has_tree(d));  // same owner: kept
+  }
+  ArtifactStore store(root);
+  EXPECT_FALSE(store.has_tree(d));
+  EXPECT_TRUE(store.has_blob(d));
+}
+
+TEST(ArtifactStore, OpensPastDeepLeftoversInTmp) {
+  TempDir t;
+  fs::path root = t.path() / "cache";
+  { ArtifactStore store(root); }
+  // What a crashed extraction of a hostile layer leaves: a tree deeper than PATH_MAX.
+  std::string deep;
+  for (int i = 0; i < 2100; ++i) deep += "d/";
+  std::ofstream(t.path() / "deep.tar", std::ios::binary) << make_tar({tfile(deep + "f", "x")});
+  extract_tar(t.path() / "deep.tar", root / "tmp/tree-1-1/root");
+  ArtifactStore store(root);
+  EXPECT_EQ(count_entries(root / "tmp"), 0u);
+}
+
+TEST(ArtifactStore, SecondOpenWaitsForTheFirstWhenAsked) {
+  TempDir t;
+  fs::path root = t.path() / "cache";
+  auto first = std::make_unique<ArtifactStore>(root);
+  std::atomic<int> told = 0;
+  std::atomic<bool> opened = false;
+  std::thread second([&] {
+    ArtifactStoreOptions o;
+    o.wait_for_lock = true;
+    o.on_lock_wait = [&](const fs::path& r) {
+      EXPECT_EQ(r, root);
+      ++told;
+    };
+    ArtifactStore store(root, ArtifactStore::kDefaultSizeLimit, std::move(o));
+    opened = true;
+  });
+  while (told == 0) std::this_thread::yield();
+  EXPECT_FALSE(opened);
+  first.reset();
+  second.join();
+  EXPECT_TRUE(opened);
+  EXPECT_EQ(told, 1);
 }
 
 TEST(ArtifactStore, MemoForgetsEvictedBlobs) {

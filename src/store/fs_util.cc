@@ -4,12 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <set>
 #include <string>
 #include <system_error>
 #include <utility>
 
 #include "base/error.h"
+#include "store/tree_walk.h"
 
 namespace fs = std::filesystem;
 
@@ -20,40 +20,53 @@ void UniqueFd::reset(int fd) {
   fd_ = fd;
 }
 
-void remove_tree(const fs::path& path) {
-  struct stat st;
-  if (lstat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return;
-    throw_errno("lstat " + path.string());
-  }
-  if (S_ISDIR(st.st_mode)) {
-    // Make sure we may list and unlink inside it before descending.
-    if ((st.st_mode & 0700) != 0700) chmod(path.c_str(), (st.st_mode & 07777) | 0700);
-    std::error_code ec;
-    for (fs::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec))
-      remove_tree(it->path());
-    if (rmdir(path.c_str()) != 0 && errno != ENOENT) throw_errno("rmdir " + path.string());
-  } else if (unlink(path.c_str()) != 0 && errno != ENOENT) {
-    throw_errno("unlink " + path.string());
-  }
+namespace {
+
+// The directory holding path, open, and path's last component.
+std::pair<UniqueFd, std::string> open_parent_of(const fs::path& path) {
+  fs::path abs = fs::absolute(path).lexically_normal();
+  if (abs.filename().empty()) abs = abs.parent_path();
+  UniqueFd parent(open(abs.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  return {std::move(parent), abs.filename().string()};
 }
 
-static uint64_t disk_usage_rec(const fs::path& path, std::set<std::pair<dev_t, ino_t>>& seen) {
-  struct stat st;
-  if (lstat(path.c_str(), &st) != 0) return 0;
-  if (!S_ISDIR(st.st_mode) && st.st_nlink > 1 && !seen.emplace(st.st_dev, st.st_ino).second) return 0;
-  uint64_t total = static_cast<uint64_t>(st.st_blocks) * 512;
-  if (S_ISDIR(st.st_mode)) {
-    std::error_code ec;
-    for (fs::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec))
-      total += disk_usage_rec(it->path(), seen);
+}  // namespace
+
+void remove_tree(const fs::path& path) {
+  auto [parent, name] = open_parent_of(path);
+  if (!parent.valid()) {
+    if (errno == ENOENT) return;
+    throw_errno("open " + path.parent_path().string());
   }
-  return total;
+  remove_tree_at(parent.get(), name, path.string());
 }
 
 uint64_t disk_usage(const fs::path& path) {
-  std::set<std::pair<dev_t, ino_t>> seen;
-  return disk_usage_rec(path, seen);
+  auto [parent, name] = open_parent_of(path);
+  if (!parent.valid()) return 0;
+  struct stat st;
+  if (fstatat(parent.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return 0;
+  if (!S_ISDIR(st.st_mode)) return static_cast<uint64_t>(st.st_blocks) * 512;
+  UniqueFd dir(openat(parent.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  return dir.valid() ? disk_usage_at(dir.get()) : static_cast<uint64_t>(st.st_blocks) * 512;
+}
+
+std::vector<std::string_view> path_components(std::string_view path) {
+  std::vector<std::string_view> out;
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    size_t slash = path.find('/', pos);
+    if (slash == std::string_view::npos) slash = path.size();
+    std::string_view comp = path.substr(pos, slash - pos);
+    pos = slash + 1;
+    if (!comp.empty() && comp != ".") out.push_back(comp);
+  }
+  return out;
+}
+
+std::string shorten_path(std::string_view path) {
+  if (path.size() <= 160) return std::string(path);
+  return "..." + std::string(path.substr(path.size() - 160));
 }
 
 UniqueFd open_dir_beneath(int base_fd, std::string_view rel, bool create) {

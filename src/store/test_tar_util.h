@@ -18,10 +18,11 @@
 namespace mael::testing {
 
 struct TarItem {
-  enum Kind { kFile, kDir, kSymlink, kHardlink, kChar, kFifo } kind = kFile;
+  enum Kind { kFile, kDir, kSymlink, kHardlink, kChar, kFifo, kSparse } kind = kFile;
   std::string path;
   std::string data;  // file contents, or symlink / hard link target
   unsigned mode = 0644;
+  uint64_t sparse_size = 0;  // kSparse: the file's logical size; data is its only region, at 0
 };
 
 inline TarItem tfile(std::string p, std::string data, unsigned mode = 0644) {
@@ -37,12 +38,18 @@ inline TarItem thardlink(std::string p, std::string target) {
   return {TarItem::kHardlink, std::move(p), std::move(target), 0644};
 }
 
-enum class Compression { kNone, kGzip, kZstd };
+// A sparse file of logical size `size` whose only data is `data`, at offset 0.
+inline TarItem tsparse(std::string p, std::string data, uint64_t size) {
+  return {TarItem::kSparse, std::move(p), std::move(data), 0644, size};
+}
+
+enum class Compression { kNone, kGzip, kZstd, kLz4 };
 
 inline std::string make_tar(const std::vector<TarItem>& items, Compression c = Compression::kNone) {
   archive* a = new_pax_writer();
   if (c == Compression::kGzip) archive_write_add_filter_gzip(a);
   if (c == Compression::kZstd) archive_write_add_filter_zstd(a);
+  if (c == Compression::kLz4) archive_write_add_filter_lz4(a);
   // No zero padding after a compressed stream (zstd readers reject it).
   if (c != Compression::kNone) archive_write_set_bytes_in_last_block(a, 1);
   std::string out;
@@ -78,9 +85,15 @@ inline std::string make_tar(const std::vector<TarItem>& items, Compression c = C
         archive_entry_set_rdevminor(e, 3);
         break;
       case TarItem::kFifo: archive_entry_set_filetype(e, AE_IFIFO); break;
+      case TarItem::kSparse:
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_size(e, static_cast<la_int64_t>(it.sparse_size));
+        archive_entry_sparse_add_entry(e, 0, static_cast<la_int64_t>(it.data.size()));
+        break;
     }
     if (archive_write_header(a, e) != ARCHIVE_OK) throw std::runtime_error(archive_error_string(a));
-    if (it.kind == TarItem::kFile && !it.data.empty()) archive_write_data(a, it.data.data(), it.data.size());
+    if ((it.kind == TarItem::kFile || it.kind == TarItem::kSparse) && !it.data.empty())
+      archive_write_data(a, it.data.data(), it.data.size());
     archive_entry_free(e);
   }
   archive_write_close(a);

@@ -18,6 +18,7 @@
 #include "base/interrupt.h"
 #include "base/log.h"
 #include "base/tool_main.h"
+#include "base/version.h"
 #include "client/client.h"
 #include "client/client_config.h"
 #include "client/job_report.h"
@@ -48,10 +49,17 @@ struct JobPlace {
     try {
       f();
     } catch (const UserError& e) {
-      throw UserError(source + ": line " + std::to_string(line) + ": " + e.what());
+      throw UserError(prefix() + e.what());
     }
   }
+  std::string prefix() const { return source + ": line " + std::to_string(line) + ": "; }
 };
+
+// An outcome's line starts with the job's place when the job could not run (an error found
+// while preparing it, such as a layer that cannot be extracted).
+std::string outcome_prefix(const JobOutcome& o, const JobPlace& place) {
+  return std::holds_alternative<JobError>(o.result) ? place.prefix() : "";
+}
 
 // Runs every job of the stream as soon as it is read; returns the first non-zero
 // exit code. Stops reading once the broker is gone.
@@ -96,7 +104,7 @@ int run_stream(Client& client, JobSpecStreamReader& reader) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   });
-  uint64_t next = 1;
+  uint64_t next = 0;  // jobs are numbered from 0 in messages, as Maelstrom's
   try {
     while (!client.broker_error() && !g_interrupted) {
       auto item = reader.next();
@@ -108,13 +116,13 @@ int run_stream(Client& client, JobSpecStreamReader& reader) {
       uint64_t n = next++;
       JobPlace place{reader.source_name(), item->line};
       place.naming_it([&] {
-        client.run_job(std::get<JobSpec>(item->item), nullptr, [&, n](JobOutcome o) {
+        client.run_job(std::get<JobSpec>(item->item), nullptr, [&, n, place](JobOutcome o) {
           std::lock_guard lk(out_mu);
           if (abandoned || g_interrupted) return;  // cancelled by us: nothing to say about it
           ++reported;
           int code = 1;
           if (!lost_with_broker(client, o)) {
-            code = print_job_outcome(o, "job " + std::to_string(n) + ": ");
+            code = print_job_outcome(o, outcome_prefix(o, place) + "job " + std::to_string(n) + ": ");
             // Of many jobs, one killed by a signal fails the run with 1 (as Maelstrom's does); only
             // --one ends the way its job did.
             if (std::holds_alternative<Signaled>(o.result)) code = 1;
@@ -192,7 +200,7 @@ int run_one(Client& client, JobSpecStreamReader& reader, const std::vector<std::
   JobOutcome o = done.get_future().get();
   park_if_interrupted();
   if (lost_with_broker(client, o)) return 1;
-  int code = print_job_outcome(o, "");
+  int code = print_job_outcome(o, outcome_prefix(o, place), true);
   mirror_signal(o);
   return code;
 }
@@ -262,15 +270,19 @@ int run_tty(Client& client, const ClientOptions& options, JobSpecStreamReader& r
 }
 
 // Ctrl-C / SIGTERM: kill every running job (their namespaces die with them) and exit.
-void start_signal_thread(Client& client, const sigset_t& set) {
+// Started before the client exists (it may wait for the cache directory): then there is nothing
+// to stop.
+void start_signal_thread(std::atomic<Client*>& client, const sigset_t& set) {
   std::thread([&client, set] {
     int sig = 0;
     sigwait(&set, &sig);
     // Before every job is cancelled: their outcomes are not reported (this thread says once
     // that every job was stopped, then ends the process).
     g_interrupted = true;
-    client.cancel_all();
-    client.wait_idle();
+    if (Client* c = client.load()) {
+      c->cancel_all();
+      c->wait_idle();
+    }
     std::fprintf(stderr, "interrupted: every job was stopped\n");
     std::fflush(stdout);
     _exit(128 + sig);
@@ -280,7 +292,7 @@ void start_signal_thread(Client& client, const sigset_t& set) {
 int main_impl(int argc, char** argv) {
   CLI::App app{"Run jobs, each in its own container, described as a stream of JSON job specs.", kProgram};
   return run_tool(kProgram, app, [&] {
-    app.set_version_flag("-V,--version", "maelstrom-run 0.1.0");
+    app.set_version_flag("-V,--version", version_line(kProgram));
     ConfigLoader loader(program_config_info(kProgram), app);
     add_client_config(loader, "run");
     std::string file;
@@ -356,14 +368,19 @@ int main_impl(int argc, char** argv) {
     ClientOptions options = client_options_from(config);
     options.project_dir = std::filesystem::current_path();
     options.image_progress = isatty(STDERR_FILENO);
+    static std::atomic<Client*> current = nullptr;
+    if (!tty) start_signal_thread(current, set);
     Client client(options);
+    current = &client;
+    struct Forget {
+      ~Forget() { current = nullptr; }
+    } forget;
     JobSpecStreamReader reader(in, source);
     if (tty) {
       int code = run_tty(client, options, reader, command, escape, set);
       std::fflush(stdout);
       return code;
     }
-    start_signal_thread(client, set);
     int code = one ? run_one(client, reader, command) : run_stream(client, reader);
     std::fflush(stdout);
     return code;

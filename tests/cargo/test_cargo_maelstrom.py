@@ -2,6 +2,7 @@
 (tests/fixtures/cargo-workspace), built once per module in a temporary copy."""
 import os
 import pathlib
+import re
 import shlex
 import shutil
 import signal
@@ -89,7 +90,9 @@ def test_full_run_reports_every_status_summary_listing_and_junit(ws, tmp_path):
     # The failing test's own output, without the harness's boilerplate.
     assert "about to fail" in r.stdout
     assert "running 1 test" not in r.stdout and "test result:" not in r.stdout
-    assert "gamma went wrong" in r.stderr
+    # Its stderr on stdout, each line marked, as Maelstrom prints it.
+    assert "gamma went wrong" not in r.stderr
+    assert any(l.startswith("stderr: ") and "gamma went wrong" in l for l in r.stdout.splitlines()), r.stdout
     summary = r.stdout[r.stdout.index("== Test Summary =="):].splitlines()
     assert summary[1].split() == ["Successful", "Tests:", "11"]
     assert summary[2].split() == ["Failed", "Tests", ":", "2"]
@@ -157,6 +160,17 @@ def test_repeat_runs_each_test_n_times_and_loop_is_its_alias(ws):
     assert r.stdout.count("alpha tests::adds....") == 2
 
 
+def test_junit_lists_every_run_of_every_test_ignored_ones_too(ws, tmp_path):
+    junit = tmp_path / "report.xml"
+    r = ws.run("--ui", "simple", "-i", "package.equals(alpha)", "--repeat", "2", "--junit", str(junit))
+    assert r.returncode == 0, r.stdout + r.stderr
+    names = [c.get("name") for c in ET.parse(junit).getroot().iter("testcase")]
+    assert names.count("tests::adds") == 2 and names.count("tests::ignored_by_attribute") == 2, names
+    assert len(names) == 2 * 5, names
+    # The summary lists the ignored test once, as Maelstrom's does.
+    assert r.stdout.count("tests::ignored_by_attribute: ignored") == 1, r.stdout
+
+
 def test_stop_after_stops_and_counts_not_run(ws):
     r = ws.run("--ui", "simple", "--slots", "1", "-i", "name.equals(tests::panics)", "--repeat", "4",
                "--stop-after", "1")
@@ -170,6 +184,10 @@ def test_timeout_override_and_inline_limit(ws):
                "--timeout", "1", "--inline-limit", "1000")
     assert status_of(r.stdout) == {"gamma tests::hangs": "TIMEOUT", "beta tests::prints_a_lot": "OK"}
     assert r.returncode != 0
+    # The timed-out test's output (100 lines, about 2,700 bytes) is kept up to the limit.
+    kept = [l for l in r.stdout.splitlines() if "of a hanging test" in l]
+    assert kept and len("\n".join(kept)) <= 1000, r.stdout
+    assert re.search(r"job \d+: stdout truncated, \d+ bytes lost", r.stdout), r.stdout
 
 
 def test_quiet_ui_prints_only_the_summary(ws):
@@ -177,6 +195,13 @@ def test_quiet_ui_prints_only_the_summary(ws):
     assert r.returncode == 0
     assert "...." not in r.stdout
     assert "Successful Tests:         4" in r.stdout
+
+
+def test_fancy_ui_with_quiet_is_one_line_error(ws):
+    r = ws.run("--ui", "fancy", "--quiet", "-i", "name.equals(tests::adds)")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.stderr.strip() == ("error: --ui fancy and --quiet cannot be used together: drop one "
+                                "(--ui quiet is the quiet UI)"), r.stderr
 
 
 def test_cache_lives_in_the_target_directory_unless_given(ws, tmp_path):
@@ -304,8 +329,10 @@ def test_test_binary_crashing_while_listing_is_an_error(tmp_path):
 
 def test_watch_reruns_after_a_source_change(fresh, tmp_path):
     out = tmp_path / "watch.out"
+    # The JUnit report inside the project: the run's own outputs never start another run.
     with open(out, "w") as f:
-        p = subprocess.Popen(["cargo", "maelstrom", "--watch", "--ui", "simple", "-i", "name.equals(tests::adds)"],
+        p = subprocess.Popen(["cargo", "maelstrom", "--watch", "--ui", "simple", "-i", "name.equals(tests::adds)",
+                              "--junit", "report.xml"],
                              cwd=fresh.ws, env=cargo_env(fresh.home), stdout=f, stderr=subprocess.STDOUT)
     try:
         def wait_for(count, limit=240):
@@ -316,6 +343,10 @@ def test_watch_reruns_after_a_source_change(fresh, tmp_path):
                 time.sleep(0.2)
             return False
         assert wait_for(1), out.read_text()
+        assert (fresh.ws / "report.xml").exists()
+        # Left alone, it stays waiting (it used to run again and again on its own report).
+        time.sleep(3)
+        assert out.read_text().count("waiting for changes") == 1, out.read_text()
         # A change in target/ is ignored; one in the sources starts another run.
         (fresh.ws / "target" / "noise").write_text("x")
         with open(fresh.ws / "crates" / "alpha" / "src" / "lib.rs", "a") as f:
@@ -439,16 +470,33 @@ def test_ctrl_c_takes_the_live_view_off_the_terminal_and_reports_no_cancelled_te
     assert "ERR" not in text and "job cancelled" not in text and "Test Summary" not in text, text
 
 
-def test_a_directive_naming_a_missing_layer_is_one_error_for_the_run(fresh):
+def test_a_test_whose_job_cannot_be_made_is_an_error_and_the_others_run(fresh):
+    """As Maelstrom: a missing layer file, an unset $env{X} or a sys mount with network "local"
+    make that test ERR with the reason; the other tests run; the exit code is a failed test's."""
     spec = fresh.ws / "cargo-maelstrom.toml"
-    spec.write_text(spec.read_text() + '\n[[directives]]\nfilter = "package.equals(alpha)"\n'
-                    'added_layers = [{ paths = ["/nonexistent-layer-file"] }]\n')
-    r = fresh.run("--ui", "simple", "-i", "package.equals(alpha)")
+    spec.write_text(spec.read_text() +
+                    '\n[[directives]]\nfilter = "name.equals(tests::adds)"\n'
+                    'added_layers = [{ paths = ["/nonexistent-layer-file"] }]\n'
+                    '\n[[directives]]\nfilter = "name.equals(tests::shouts)"\n'
+                    'added_environment = { X = "$env{MAEL_TEST_NEVER_SET}" }\n'
+                    '\n[[directives]]\nfilter = "name.equals(tests::main_test)"\n'
+                    'network = "local"\nadded_mounts = [{ type = "sys", mount_point = "/sys" }]\n')
+    env = {k: v for k, v in cargo_env(fresh.home).items() if k != "MAEL_TEST_NEVER_SET"}
+    r = subprocess.run(["cargo", "maelstrom", "--ui", "simple", "-i", "package.equals(alpha) | package.equals(beta)"],
+                       cwd=fresh.ws, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 1, r.stdout + r.stderr
-    last = r.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: cannot run alpha tests::"), last
-    assert last.endswith(f"layer path /nonexistent-layer-file does not exist (check the directives of {spec})"), last
-    assert "ERR" not in r.stdout and "remote error" not in r.stdout + r.stderr
+    statuses = status_of(r.stdout)
+    errs = {name for name, st in statuses.items() if st == "ERR"}
+    assert errs == {"alpha tests::adds", "beta tests::shouts", "beta tests::main_test"}, r.stdout
+    assert statuses["alpha tests::reads_package_file"] == "OK" and statuses["beta integration shouts_from_outside"] == "OK"
+    lines = r.stdout.splitlines()
+    def detail(name):
+        i = next(i for i, l in enumerate(lines) if l.startswith(name + ".") and l.rstrip().endswith("ERR"))
+        return lines[i + 1]
+    assert "layer path /nonexistent-layer-file does not exist" in detail("alpha tests::adds"), r.stdout
+    assert "MAEL_TEST_NEVER_SET" in detail("beta tests::shouts"), r.stdout
+    assert '"sys"' in detail("beta tests::main_test"), r.stdout
+    assert "Failed Tests    :         3" in r.stdout, r.stdout
 
 
 def test_an_unprivileged_user_runs_the_workspace_with_their_own_toolchain(nobody_tmp):

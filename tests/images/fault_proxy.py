@@ -13,8 +13,9 @@ Faults:
   none     pass everything through
 
 Every blob GET is logged as one JSON line to `log`:
-  {"digest": ..., "range": "bytes=N-" or null, "status": 200, "sent": BYTES,
-   "inflight": blob requests in progress when this one started (itself included)}
+  {"digest": ..., "repo": REPOSITORY, "range": "bytes=N-" or null, "status": 200, "sent": BYTES,
+   "inflight": blob requests in progress when this one started (itself included),
+   "start": and "end": time.monotonic() when it came in and when its answer was sent}
 """
 
 import http.client
@@ -56,6 +57,7 @@ class FaultProxy:
                 self.forward(head=False)
 
             def forward(self, head):
+                start = time.monotonic()
                 digest = None
                 if "/blobs/" in self.path and not head:
                     digest = self.path.rsplit("/", 1)[1]
@@ -87,8 +89,10 @@ class FaultProxy:
                         self.send(resp, body, cut=sent)
                     else:
                         self.send(resp, body)
-                    owner.record({"digest": digest, "range": self.headers.get("Range"),
-                                  "status": resp.status, "sent": sent, "inflight": inflight})
+                    repo = self.path.split("/v2/", 1)[-1].split("/blobs/", 1)[0]
+                    owner.record({"digest": digest, "repo": repo, "range": self.headers.get("Range"),
+                                  "status": resp.status, "sent": sent, "inflight": inflight,
+                                  "start": start, "end": time.monotonic()})
                 finally:
                     with owner.lock:
                         owner.inflight -= 1

@@ -62,3 +62,18 @@ def test_help_version_and_bad_options():
         r = subprocess.run([tool, *args], capture_output=True, text=True, timeout=30)
         lines = r.stderr.strip().splitlines()
         assert r.returncode in (1, 2) and len(lines) == 1 and why in lines[0], r.stderr
+
+
+def test_extract_stacks_the_layers_with_their_whiteouts(tmp_path):
+    # --extract uses the store's extractor (store/tar_extract.h) with whiteouts applied.
+    layout = tmp_path / "basic"
+    reg.build_basic(str(layout))
+    out = tmp_path / "root"
+    r = subprocess.run([bin_path("maelstrom-image-pull"), "--depot", str(tmp_path / "depot"), "--extract", str(out),
+                        f"oci:{layout}:latest"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert (out / "etc" / "kept.txt").read_text() == "kept\n"
+    assert not (out / "etc" / "hidden.txt").exists()
+    assert sorted(os.listdir(out / "opq")) == ["fresh.txt"]
+    assert sorted(os.listdir(out / "data")) == ["new.txt", "top.txt"]
+    assert os.access(out / "bin" / "busybox", os.X_OK)

@@ -2,68 +2,29 @@
 // would get from it; with --extract DIR also unpacks the layers (bottom to
 // top, applying OCI whiteouts) — a debugging aid and the image benchmark's
 // stand-in for "time to first job".
-#include <archive.h>
-#include <archive_entry.h>
-
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <string>
 
 #include "base/config.h"
 #include "base/error.h"
-#include "base/tar_reader.h"
 #include "base/tool_main.h"
+#include "base/version.h"
 #include "image/image_depot.h"
+#include "store/tar_extract.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
+// The store's extractor (bounded, confined, any depth), with whiteouts applied to what the lower
+// layers left in dest.
 void extract_layer(const fs::path& tar, const fs::path& dest) {
-  archive* in = mael::new_tar_reader();
-  archive* out = archive_write_disk_new();
-  archive_write_disk_set_options(out, ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
-                                          ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS);
-  if (archive_read_open_filename(in, tar.c_str(), 1 << 20) != ARCHIVE_OK) {
-    throw std::runtime_error(std::string("open layer: ") + archive_error_string(in));
-  }
-  archive_entry* e;
-  while (archive_read_next_header(in, &e) == ARCHIVE_OK) {
-    // Paths are made absolute under dest here, after refusing ones that leave it.
-    fs::path rel = fs::path(archive_entry_pathname(e)).relative_path().lexically_normal();
-    if (rel.empty() || rel == "." || *rel.begin() == "..") continue;
-    std::string base = rel.filename().string();
-    if (base == ".wh..wh..opq") {  // opaque directory: drop what lower layers put there
-      for (const auto& c : fs::directory_iterator(dest / rel.parent_path())) fs::remove_all(c.path());
-      continue;
-    }
-    if (base.starts_with(".wh.")) {
-      fs::remove_all(dest / rel.parent_path() / base.substr(4));
-      continue;
-    }
-    if (archive_entry_filetype(e) == AE_IFCHR || archive_entry_filetype(e) == AE_IFBLK) continue;
-    std::string full = (dest / rel).string();
-    archive_entry_set_pathname(e, full.c_str());
-    if (const char* hl = archive_entry_hardlink(e)) {
-      std::string target = (dest / fs::path(hl).lexically_normal()).string();
-      archive_entry_set_hardlink(e, target.c_str());
-    }
-    if (archive_write_header(out, e) != ARCHIVE_OK) {
-      throw std::runtime_error("extract " + full + ": " + archive_error_string(out));
-    }
-    const void* buf;
-    size_t size;
-    la_int64_t off;
-    while (archive_read_data_block(in, &buf, &size, &off) == ARCHIVE_OK) {
-      archive_write_data_block(out, buf, size, off);
-    }
-    archive_write_finish_entry(out);
-  }
-  archive_read_free(in);
-  archive_write_free(out);
+  mael::ExtractOptions options;
+  options.whiteouts = mael::WhiteoutMode::kApply;
+  mael::extract_tar(tar, dest, options);
 }
 
 }  // namespace
@@ -71,7 +32,7 @@ void extract_layer(const fs::path& tar, const fs::path& dest) {
 int main(int argc, char** argv) {
   CLI::App app{"Pulls a container image into the image depot and prints what a job would get from it.",
                "maelstrom-image-pull"};
-  app.set_version_flag("-V,--version", "maelstrom-image-pull 0.1.0");
+  app.set_version_flag("-V,--version", mael::version_line("maelstrom-image-pull"));
   mael::ImageOptions options;
   std::string depot, project, size_limit;
   fs::path extract;

@@ -1,6 +1,10 @@
 #pragma once
-// Child processes for the test runners: build tools (cargo, go), listing a test binary. Not for
-// jobs, which run in containers through the client.
+// The one way this project starts a helper program on the host: build tools (cargo, go),
+// listing a test binary, a `command` layer's program. The child gets the default signal mask
+// (tools block SIGINT and friends for their signal threads) and stdin from /dev/null; it is
+// killed and reaped if its owner goes first. Jobs run in containers instead (src/container), and
+// registry credential helpers have their own spawn with a stdin pipe and a deadline
+// (image/credential_helper.cc).
 #include <sys/types.h>
 
 #include <filesystem>
@@ -31,8 +35,10 @@ std::vector<ProcessResult> run_processes(const std::vector<std::vector<std::stri
 // is still running, so nothing is left behind on early exits.
 class ChildProcess {
  public:
+  // `stderr_to`: a descriptor the child's stderr goes to instead of a pipe (stderr_fd() is then
+  // -1); the caller keeps it.
   ChildProcess(const std::vector<std::string>& argv,
-               const std::optional<std::filesystem::path>& cwd = std::nullopt);
+               const std::optional<std::filesystem::path>& cwd = std::nullopt, int stderr_to = -1);
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
@@ -44,6 +50,8 @@ class ChildProcess {
   int wait();
   // After wait(): the signal that killed the child, or 0.
   int term_signal() const;
+  // After wait(): how it ended, for messages: "exit code N" or "signal N".
+  std::string how_it_ended() const;
 
  private:
   pid_t pid_ = -1;

@@ -1,4 +1,4 @@
-#include "runner/subprocess.h"
+#include "base/subprocess.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -28,11 +28,11 @@ int exit_code_of(int status) {
 }  // namespace
 
 ChildProcess::ChildProcess(const std::vector<std::string>& argv,
-                           const std::optional<std::filesystem::path>& cwd) {
+                           const std::optional<std::filesystem::path>& cwd, int stderr_to) {
   if (argv.empty()) throw std::invalid_argument("ChildProcess: empty argv");
-  int out[2], err[2];
+  int out[2], err[2] = {-1, -1};
   check_sys(pipe2(out, O_CLOEXEC), "pipe");
-  if (pipe2(err, O_CLOEXEC) < 0) {
+  if (stderr_to < 0 && pipe2(err, O_CLOEXEC) < 0) {
     int e = errno;
     close(out[0]);
     close(out[1]);
@@ -42,7 +42,7 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv,
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+  posix_spawn_file_actions_adddup2(&fa, stderr_to >= 0 ? stderr_to : err[1], 2);
   if (cwd) posix_spawn_file_actions_addchdir_np(&fa, cwd->c_str());
   // The runners block SIGINT/SIGTERM for their signal thread; children get the default mask.
   posix_spawnattr_t attr;
@@ -58,10 +58,10 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv,
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   close(out[1]);
-  close(err[1]);
+  if (err[1] >= 0) close(err[1]);
   if (rc != 0) {
     close(out[0]);
-    close(err[0]);
+    if (err[0] >= 0) close(err[0]);
     if (rc == ENOENT || rc == EACCES || rc == ENOEXEC)
       throw UserError("cannot run '" + argv[0] + "': " + std::strerror(rc) +
                       " (is it installed and on PATH?)");
@@ -96,6 +96,11 @@ int ChildProcess::wait() {
 
 int ChildProcess::term_signal() const {
   return reaped_ && WIFSIGNALED(status_) ? WTERMSIG(status_) : 0;
+}
+
+std::string ChildProcess::how_it_ended() const {
+  if (int sig = term_signal()) return "signal " + std::to_string(sig);
+  return "exit code " + std::to_string(exit_code_of(status_));
 }
 
 std::string read_all(int fd) {
