@@ -91,18 +91,21 @@ TEST(Convert, OutcomesRoundTrip) {
   EXPECT_EQ(std::get<JobError>(from_proto(p).result).kind, JobErrorKind::System);
 }
 
+// What from_proto says of full_job() changed by `mutate`: its UserError, or "accepted".
+template <typename F>
+std::string bad(F mutate) {
+  pb::ResolvedJob p;
+  to_proto(full_job(), &p);
+  mutate(p);
+  try {
+    from_proto(p);
+  } catch (const UserError& e) {
+    return e.what();
+  }
+  return "accepted";
+}
+
 TEST(Convert, MalformedJobsAreUserErrors) {
-  auto bad = [](auto mutate) {
-    pb::ResolvedJob p;
-    to_proto(full_job(), &p);
-    mutate(p);
-    try {
-      from_proto(p);
-    } catch (const UserError& e) {
-      return std::string(e.what());
-    }
-    return std::string("accepted");
-  };
   EXPECT_THAT(bad([](pb::ResolvedJob& p) { p.set_layers(0, "short"); }), HasSubstr("malformed digest"));
   EXPECT_THAT(bad([](pb::ResolvedJob& p) { p.clear_program(); }), HasSubstr("program is empty"));
   EXPECT_THAT(bad([](pb::ResolvedJob& p) { p.add_environment("NOEQUALS"); }), HasSubstr("not NAME=value"));
@@ -118,17 +121,6 @@ TEST(Convert, MalformedJobsAreUserErrors) {
 }
 
 TEST(Convert, PeerJobsAreBounded) {
-  auto bad = [](auto mutate) {
-    pb::ResolvedJob p;
-    to_proto(full_job(), &p);
-    mutate(p);
-    try {
-      from_proto(p);
-    } catch (const UserError& e) {
-      return std::string(e.what());
-    }
-    return std::string("accepted");
-  };
   EXPECT_EQ(bad([](pb::ResolvedJob& p) {
               for (int i = 0; i < 1024; ++i) p.add_layers(std::string(32, 'x'));
             }),

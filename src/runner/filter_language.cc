@@ -4,12 +4,35 @@ namespace mael {
 
 namespace {
 
+// Selector definitions, member by member: GCC 12 at -O3 takes the braced temporaries this used to
+// push for uninitialized strings (-Wmaybe-uninitialized, a false positive).
+SimpleSelectorDef simple(const std::string& word, size_t min_prefix, bool constant, const std::string& field,
+                         const std::string& value) {
+  SimpleSelectorDef d;
+  d.name.word = word;
+  d.name.min_prefix = min_prefix;
+  d.constant = constant;
+  d.field = field;
+  d.value = value;
+  return d;
+}
+CompoundSelectorDef compound(const std::string& word, size_t min_prefix, const std::string& field,
+                             const std::string& guard_field = "", const std::string& guard_value = "") {
+  CompoundSelectorDef d;
+  d.name.word = word;
+  d.name.min_prefix = min_prefix;
+  d.field = field;
+  d.guard_field = guard_field;
+  d.guard_value = guard_value;
+  return d;
+}
+
 // Minimum prefixes of the built-ins as Maelstrom accepts them (`t` stays ambiguous even where no
 // other selector starts with it, so a filter means the same for every runner).
 std::vector<SimpleSelectorDef> builtin_simple() {
   return {
-      {{"all", 2}, true, "", ""},   {{"any", 2}, true, "", ""},    {{"true", 2}, true, "", ""},
-      {{"none", 1}, false, "", ""}, {{"false", 1}, false, "", ""},
+      simple("all", 2, true, "", ""),   simple("any", 2, true, "", ""),    simple("true", 2, true, "", ""),
+      simple("none", 1, false, "", ""), simple("false", 1, false, "", ""),
   };
 }
 
@@ -18,11 +41,11 @@ FilterLanguage make_cargo() {
   l.name = "cargo";
   l.simple = builtin_simple();
   for (const char* kind : {"library", "binary", "benchmark", "example", "test"})
-    l.simple.push_back({{kind, 0}, false, "kind", kind});
-  l.compound.push_back({{"name", 0}, "name", "", ""});
-  l.compound.push_back({{"package", 0}, "package", "", ""});
+    l.simple.push_back(simple(kind, 0, false, "kind", kind));
+  l.compound.push_back(compound("name", 0, "name"));
+  l.compound.push_back(compound("package", 0, "package"));
   for (const char* kind : {"binary", "benchmark", "example", "test"})
-    l.compound.push_back({{kind, 0}, "artifact", "kind", kind});
+    l.compound.push_back(compound(kind, 0, "artifact", "kind", kind));
   return l;
 }
 
@@ -30,11 +53,11 @@ FilterLanguage make_go() {
   FilterLanguage l;
   l.name = "go";
   l.simple = builtin_simple();
-  l.compound.push_back({{"name", 0}, "name", "", ""});
+  l.compound.push_back(compound("name", 0, "name"));
   // `p`, `package`, `package_` ... all mean the import path, as in Maelstrom.
-  l.compound.push_back({{"package_import_path", 1}, "package_import_path", "", ""});
-  l.compound.push_back({{"package_path", 0}, "package_path", "", ""});
-  l.compound.push_back({{"package_name", 0}, "package_name", "", ""});
+  l.compound.push_back(compound("package_import_path", 1, "package_import_path"));
+  l.compound.push_back(compound("package_path", 0, "package_path"));
+  l.compound.push_back(compound("package_name", 0, "package_name"));
   return l;
 }
 
@@ -42,10 +65,10 @@ FilterLanguage make_pytest() {
   FilterLanguage l;
   l.name = "pytest";
   l.simple = builtin_simple();
-  l.compound.push_back({{"file", 0}, "file", "", ""});
-  l.compound.push_back({{"name", 0}, "name", "", ""});
-  l.compound.push_back({{"node_id", 0}, "node_id", "", ""});
-  l.compound.push_back({{"package", 0}, "package", "", ""});
+  l.compound.push_back(compound("file", 0, "file"));
+  l.compound.push_back(compound("name", 0, "name"));
+  l.compound.push_back(compound("node_id", 0, "node_id"));
+  l.compound.push_back(compound("package", 0, "package"));
   l.lists.push_back({{"markers", 0}, "markers"});
   return l;
 }
