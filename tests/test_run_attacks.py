@@ -5,71 +5,16 @@ value they read, so a run can never change this machine, even if a check fails."
 import os
 import json
 import pathlib
-import shutil
 import signal
 import subprocess
-import tarfile
-import tempfile
 import time
 
 import pytest
 
-from testlib import BUSYBOX, as_user, bin_path, busybox_layers, job
+from testlib import as_user, bin_path, busybox_layers, busybox_root_tar, host_processes, job
 
 PROC = {"type": "proc", "mount_point": "/proc"}
 SYS = {"type": "sys", "mount_point": "/sys"}
-
-
-@pytest.fixture(scope="module")
-def programs():
-    """A directory any user may read, for programs built from C source."""
-    d = pathlib.Path(tempfile.mkdtemp(prefix="mael-attacks-", dir="/tmp"))
-    os.chmod(d, 0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
-
-def c_program(d, name, source):
-    """A static executable built from C source (gcc is part of the build tools)."""
-    (d / f"{name}.c").write_text(source)
-    out = d / name
-    subprocess.run(["gcc", "-static", "-O1", "-o", str(out), str(d / f"{name}.c")], check=True)
-    return out
-
-
-@pytest.fixture(scope="module")
-def aborter(programs):
-    return c_program(programs, "aborter", "#include <stdlib.h>\nint main(void) { abort(); }\n")
-
-
-@pytest.fixture(scope="module")
-def orphan(programs):
-    # Clears its parent-death signal, then waits; its argv carries a marker.
-    return c_program(programs, "orphan", """
-#include <sys/prctl.h>
-#include <unistd.h>
-#include <stdio.h>
-int main(int argc, char** argv) {
-  prctl(PR_SET_PDEATHSIG, 0);
-  printf("started\\n");
-  fflush(stdout);
-  for (;;) pause();
-}
-""")
-
-
-def host_processes(marker):
-    pids = []
-    for d in pathlib.Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if marker in cmd and "pytest" not in cmd:
-            pids.append(int(d.name))
-    return pids
 
 
 def test_job_cannot_write_host_sysctls(any_runner):
@@ -110,32 +55,10 @@ def test_job_cannot_change_host_devices(any_runner):
     assert (after.st_mode, after.st_ctime_ns) == (before.st_mode, before.st_ctime_ns)
 
 
-def single_layer_tar(path):
-    """One tar holding a whole busybox root: the job's root is that one cached
-    tree, bound read-only rather than overlaid."""
-    with tarfile.open(path, "w") as tar:
-        info = tar.gettarinfo(BUSYBOX, arcname="bin/busybox")
-        info.uid = info.gid = 0
-        with open(BUSYBOX, "rb") as f:
-            tar.addfile(info, f)
-        for d in ("proc", "tmp", "mnt"):
-            ti = tarfile.TarInfo(d)
-            ti.type = tarfile.DIRTYPE
-            ti.mode = 0o755
-            tar.addfile(ti)
-        for a in ("sh", "mount", "umount", "echo", "cat", "touch", "mkdir", "ls"):
-            ti = tarfile.TarInfo(f"bin/{a}")
-            ti.type = tarfile.SYMTYPE
-            ti.linkname = "busybox"
-            tar.addfile(ti)
-    os.chmod(path, 0o644)
-    return path
-
-
 def test_cached_layer_cannot_be_made_writable(any_runner):
     # The reported attack: a job whose root is a single layer remounts it
     # read-write and changes the cached tree every later job sees.
-    tar = single_layer_tar(any_runner.tmp / "root.tar")
+    tar = busybox_root_tar(any_runner.tmp / "root.tar")
     attack = ("mount -o remount,rw /; mount -o remount,bind,rw /; "
               "mkdir -p /tmp/b; mount --bind / /tmp/b && mount -o remount,bind,rw /tmp/b; "
               "echo poisoned > /bin/busybox-note; echo poisoned > /tmp/b/bin/busybox-note; "

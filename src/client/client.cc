@@ -37,6 +37,8 @@ Client::Client(ClientOptions options, EnvLookup env) : options_(std::move(option
                     "; pick another with --cache-root");
   ArtifactStoreOptions store_options;
   store_options.wait_for_lock = options_.cache_lock_wait;
+  // Jobs see their layers' files as their own (run as root: the jobs' host id).
+  store_options.owner = Runtime::tree_owner(options_.runtime);
   store_options.on_lock_wait = [](const fs::path& root) {
     log::info("Blocking waiting for file lock on the cache directory {}", root.parent_path().string());
   };

@@ -114,6 +114,11 @@ Runtime::Runtime(std::filesystem::path scratch_dir, RuntimeOptions options) {
 
 Runtime::~Runtime() = default;
 
+std::optional<FileOwner> Runtime::tree_owner(const RuntimeOptions& options) {
+  if (::geteuid() != 0) return std::nullopt;
+  return FileOwner{options.job_host_uid, options.job_host_gid};
+}
+
 bool Runtime::enforces_memory_limits() const { return impl_->cgroups != nullptr; }
 
 JobOutcome Runtime::run(const ContainerConfig& config, const CancelToken* cancel) {

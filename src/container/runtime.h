@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "spec/spec.h"
+#include "store/fs_util.h"
 
 namespace mael {
 
@@ -101,6 +102,11 @@ class Runtime {
   ~Runtime();
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
+
+  // Who must own the layer trees jobs of a runtime with these options use
+  // (the artifact store's tree owner): the jobs' host id when we run as root;
+  // nullopt (ourselves) otherwise.
+  static std::optional<FileOwner> tree_owner(const RuntimeOptions& options);
 
   // Whether ContainerLimits::max_memory is enforced here (a cgroup we may
   // make job cgroups in was found).
