@@ -6,7 +6,7 @@ import tempfile
 
 import pytest
 
-from testlib import NOBODY, Runner
+from testlib import ABORTER_C, NOBODY, ORPHAN_C, Runner, c_program
 
 
 @pytest.fixture
@@ -31,3 +31,24 @@ def any_runner(request, tmp_path):
     if request.param == "nobody":
         return Runner(request.getfixturevalue("nobody_tmp"), as_user=NOBODY)
     return Runner(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def programs():
+    """A directory any user may read, for programs built from C source."""
+    d = pathlib.Path(tempfile.mkdtemp(prefix="mael-programs-", dir="/tmp"))
+    os.chmod(d, 0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def aborter(programs):
+    """A static program that calls abort()."""
+    return c_program(programs, "aborter", ABORTER_C)
+
+
+@pytest.fixture(scope="session")
+def orphan(programs):
+    """A static program that clears its parent-death signal and waits."""
+    return c_program(programs, "orphan", ORPHAN_C)

@@ -60,14 +60,15 @@ def test_stdin_stream_runs_each_job(runner):
     assert sorted(r.stdout.split()) == ["0", "1", "2"]
 
 
-def test_job_is_pid_1_in_its_own_namespaces(any_runner):
-    r = any_runner.run([job("sh", "-c", "echo pid=$$; hostname; ls /proc | grep -c '^[0-9]' ",
+def test_job_is_pid_2_under_our_init_in_its_own_namespaces(any_runner):
+    r = any_runner.run([job("sh", "-c", "echo pid=$$; hostname; ls /proc | grep -c '^[0-9]'; cat /proc/1/comm",
                             mounts=[{"type": "proc", "mount_point": "/proc"}])])
     assert r.returncode == 0, r.stderr
     lines = r.stdout.split()
-    assert lines[0] == "pid=1"
-    # Only the job's own processes: sh and ls/grep children, never the host's hundreds.
-    assert int(lines[2]) <= 4
+    assert lines[0] == "pid=2"
+    assert lines[3] == "maelstrom-init"
+    # Only our init and the job's own processes: sh and ls/grep children, never the host's hundreds.
+    assert int(lines[2]) <= 5
 
 
 def test_host_files_are_invisible(any_runner, tmp_path):
@@ -152,12 +153,15 @@ def test_devices_mount(any_runner):
 def test_bind_mount_read_only_and_read_write(runner):
     d = runner.tmp / "shared"
     d.mkdir()
+    # Run as root, jobs write as an unprivileged host user (docs/security.md).
+    d.chmod(0o777)
     (d / "in").write_text("from host\n")
     rw = runner.run([job("sh", "-c", "cat /mnt/in; echo from-job > /mnt/out",
                          mounts=[{"type": "bind", "mount_point": "/mnt", "local_path": str(d)}])])
     assert rw.returncode == 0, rw.stderr
     assert rw.stdout == "from host\n"
     assert (d / "out").read_text() == "from-job\n"
+    assert (d / "out").stat().st_uid == (65534 if os.geteuid() == 0 else os.geteuid())
     ro = runner.run([job("sh", "-c", "echo x > /mnt/out2 || echo denied",
                          mounts=[{"type": "bind", "mount_point": "/mnt", "local_path": "shared",
                                   "read_only": True}])])

@@ -147,3 +147,26 @@ def test_cache_smaller_than_a_jobs_layers_still_runs_every_job(runner):
     kept = sum(p.stat().st_size for p in (cache / "blobs").iterdir())
     kept += sum(p.lstat().st_blocks * 512 for p in (cache / "trees").rglob("*"))
     assert kept <= 3_000_000
+
+def test_layer_files_are_the_jobs_own(any_runner):
+    # Whoever runs us (as root: the jobs run as an unprivileged host id), the
+    # job owns its layers' files, as an image's root owns its own: it reads a
+    # root-only file and, with a writable root, writes in the image's dirs.
+    t = any_runner.tmp / "etc.tar"
+    with tarfile.open(t, "w") as tar:
+        d = tarfile.TarInfo("etc")
+        d.type, d.mode = tarfile.DIRTYPE, 0o755
+        tar.addfile(d)
+        secret = b"root only\n"
+        f = tarfile.TarInfo("etc/secret")
+        f.size, f.mode = len(secret), 0o600
+        import io
+        tar.addfile(f, io.BytesIO(secret))
+    os.chmod(t, 0o644)
+    if any_runner.as_user is not None:
+        os.chown(t, any_runner.as_user, any_runner.as_user)
+    layers = busybox_layers() + [{"tar": str(t)}]
+    r = any_runner.run([job("sh", "-c", "cat /etc/secret; stat -c %u:%g /etc/secret; echo new > /etc/new && cat /etc/new",
+                            layers=layers, enable_writable_file_system=True)])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "root only\n0:0\nnew\n"

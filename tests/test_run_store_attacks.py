@@ -181,8 +181,12 @@ def test_cache_directories_are_private(any_runner):
         st = (artifacts(r) / d).stat()
         assert st.st_mode & 0o777 == 0o700, d
         assert st.st_uid == (r.as_user if r.as_user is not None else 0)
-    uid = r.as_user if r.as_user is not None else 0
+    # The trees belong to whom jobs run as: run as root, an unprivileged host id
+    # (job-host-uid, default 65534), never root.
+    uid = r.as_user if r.as_user is not None else 65534
     assert (artifacts(r) / "owner").read_text() == f"{uid}:{uid}\n"
+    trees = [t for t in (artifacts(r) / "trees").iterdir() if t.is_dir()]
+    assert trees and all((t / "root").stat().st_uid == uid for t in trees)
 
 
 def lock_is_held(lock_file):

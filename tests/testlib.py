@@ -43,6 +43,75 @@ def busybox_layers(applets=("sh", "echo", "cat", "ls", "id", "sleep", "true", "f
     ]
 
 
+def busybox_root_tar(path, applets=("sh", "mount", "umount", "echo", "cat", "touch", "mkdir", "ls", "chmod",
+                                    "chown", "sleep", "kill"),
+                     dirs=("proc", "sys", "tmp", "mnt", "dev"), stubs=("dev/null", "dev/zero"), programs=()):
+    """One tar holding a whole busybox root (so the job's root is that one
+    cached tree, bound read-only rather than overlaid), plus `programs`
+    (host files) at the root. Readable by anyone."""
+    import tarfile
+    with tarfile.open(path, "w") as tar:
+        for src, name in [(BUSYBOX, "bin/busybox")] + [(str(p), pathlib.Path(p).name) for p in programs]:
+            info = tar.gettarinfo(src, arcname=name)
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            with open(src, "rb") as f:
+                tar.addfile(info, f)
+        for d in dirs:
+            ti = tarfile.TarInfo(d)
+            ti.type = tarfile.DIRTYPE
+            ti.mode = 0o755
+            tar.addfile(ti)
+        for s in stubs:
+            tar.addfile(tarfile.TarInfo(s))
+        for a in applets:
+            ti = tarfile.TarInfo(f"bin/{a}")
+            ti.type = tarfile.SYMTYPE
+            ti.linkname = "busybox"
+            tar.addfile(ti)
+    os.chmod(path, 0o644)
+    return path
+
+
+def c_program(directory, name, source):
+    """A static executable built from C source (gcc is part of the build tools)."""
+    directory = pathlib.Path(directory)
+    (directory / f"{name}.c").write_text(source)
+    out = directory / name
+    subprocess.run(["gcc", "-static", "-O1", "-o", str(out), str(directory / f"{name}.c")], check=True)
+    return out
+
+
+ABORTER_C = "#include <stdlib.h>\nint main(void) { abort(); }\n"
+# Clears its parent-death signal, says so, then waits; its argv carries a marker.
+ORPHAN_C = """
+#include <sys/prctl.h>
+#include <unistd.h>
+#include <stdio.h>
+int main(int argc, char** argv) {
+  prctl(PR_SET_PDEATHSIG, 0);
+  printf("started\\n");
+  fflush(stdout);
+  for (;;) pause();
+}
+"""
+
+
+def host_processes(marker):
+    """PIDs of host processes whose command line contains marker (a unique string)."""
+    pids = []
+    for d in pathlib.Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in cmd and "pytest" not in cmd:
+            pids.append(int(d.name))
+    return pids
+
+
 def job(program, *args, **fields):
     spec = {"layers": busybox_layers(), "environment": {"PATH": "/bin"}, "program": program,
             "arguments": list(args)}

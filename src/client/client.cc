@@ -37,6 +37,8 @@ Client::Client(ClientOptions options, EnvLookup env) : options_(std::move(option
                     "; pick another with --cache-root");
   ArtifactStoreOptions store_options;
   store_options.wait_for_lock = options_.cache_lock_wait;
+  // Jobs see their layers' files as their own (run as root: the jobs' host id).
+  store_options.owner = Runtime::tree_owner(options_.runtime);
   store_options.on_lock_wait = [](const fs::path& root) {
     log::info("Blocking waiting for file lock on the cache directory {}", root.parent_path().string());
   };
@@ -74,11 +76,11 @@ LocalExecutor& Client::local_executor() {
   if (!executor_) {
     // With a broker this runs at the first local-only job: check the kernel then.
     if (options_.broker) Runtime::check_support();
-    runtime_ = std::make_unique<Runtime>(options_.cache_root / "runtime");
+    runtime_ = std::make_unique<Runtime>(options_.cache_root / "runtime", options_.runtime);
     executor_ = std::make_unique<LocalExecutor>(
         *store_,
         [rt = runtime_.get()](const ContainerConfig& c, const CancelToken* t) { return rt->run(c, t); },
-        ExecutorOptions{.slots = options_.slots, .inline_limit = options_.inline_limit});
+        ExecutorOptions{.slots = options_.slots, .inline_limit = options_.inline_limit, .limits = options_.job_limits});
     executor_ptr_ = executor_.get();
   }
   return *executor_;

@@ -53,6 +53,10 @@ struct ClientOptions {
   std::string tls_key;
   std::string token;
   std::string client_name;  // shown on the broker's status page; default "HOST pid N"
+  // Jobs run on this machine: their limits, and the runtime's options (the
+  // host ids jobs run as when we run as root).
+  ContainerLimits job_limits = ContainerLimits::defaults();
+  RuntimeOptions runtime;
 };
 
 class Client {

@@ -6,6 +6,7 @@
 
 #include "base/error.h"
 #include "cluster/tool_options.h"
+#include "executor/job_limits_config.h"
 
 namespace mael {
 
@@ -61,6 +62,7 @@ void add_client_config(ConfigLoader& loader, std::string_view cache_dir_name,
               .type = ConfigType::Bool,
               .help = "accept invalid TLS certificates from container registries",
               .default_value = "false"});
+  add_job_limits_config(loader);
   cluster::add_broker_config(loader, "HOST:PORT of a cluster's broker; without it jobs run on this machine");
   // The broker's credentials: the same tls-ca, tls-cert, tls-key and token-file as a worker's.
   cluster::add_tls_config(loader, false);
@@ -80,6 +82,8 @@ ClientOptions client_options_from(const Config& config) {
   if (config.has("container-insecure-registries"))
     o.insecure_registries = config.get_list("container-insecure-registries");
   o.broker = config.get_optional_string("broker");
+  o.job_limits = job_limits_from(config);
+  job_host_ids_from(config, o.runtime);
   cluster::TlsOptions tls = cluster::tls_from_config(config);
   o.tls_ca = tls.ca_file;
   o.tls_cert = tls.cert_file;

@@ -1,15 +1,23 @@
 #pragma once
-// The container's first process ("shell"): cloned with CLONE_VM and all the
-// namespaces. Before it gets a job it prepares what does not depend on one
-// (uid/gid maps, a proc instance), then waits for a job script and walks it:
-// root overlay, mounts, pivot_root, exec. Everything it reads is prepared by the parent beforehand; it only
-// makes raw system calls: no allocation, no locks, no errno.
+// What the parent, the shell and the container's init share.
+//
+// A container starts as a "shell": a CLONE_VM child of the runtime, cloned with
+// all the namespaces, which only moves its descriptors to fixed numbers, waits
+// until the parent has written its uid/gid maps and executes the init (a
+// small static program of ours, see init/init_main.cc, run from a sealed
+// memfd). The init, PID 1 of the container, prepares what does not depend on
+// a job's script (see Prep), then reads a job script (a relocatable blob, see
+// script_blob.h) and walks it: root overlay, mounts, pivot_root. It then forks
+// the job, which takes its ids and limits and enters its own user namespace
+// and a mount namespace of its own (where every mount made for it is locked),
+// and execs the program; the init reaps every process of the namespace and
+// reports how the job ended.
 #include <cstddef>
 #include <cstdint>
 
 namespace mael::child {
 
-// Why the shell stopped before execve; sent to the parent with the errno.
+// Where a step failed, or Ended; sent to the parent over the report socket.
 enum class Step : uint32_t {
   Prepare,          // fd shuffle, setsid, signals, proc/sysfs
   UidMap,
@@ -27,12 +35,31 @@ enum class Step : uint32_t {
   Terminal,         // making the terminal the controlling one
   NotFound,         // no PATH entry has the program
   Exec,
+  Fork,             // the init could not fork the job
+  JobIds,           // the job's groups, gid and uid in the container's user namespace
+  Limits,           // the job's resource limits
+  JobNamespaces,    // the job's own user and mount namespaces
+  Script,           // the init could not read the job script
+  Ended,            // not a failure: the job ended; err = si_code, index = si_status
 };
 
 struct Report {
   Step step;
-  int32_t err;    // errno
-  int32_t index;  // mount index for mount steps, else -1
+  int32_t err;    // errno (Ended: si_code)
+  int32_t index;  // mount index for mount steps (Ended: si_status), else -1
+};
+
+// What the init prepares before a job script comes: sent by the parent right
+// after the shell's go.
+struct Prep {
+  // The job's user namespace maps the job's ids (uid, gid) onto ids of the
+  // container's user namespace (id_uid, id_gid): 0, the init's own, or, when
+  // we run as root, 1: an unprivileged host id (RuntimeOptions::job_host_uid).
+  uint32_t uid, gid;
+  uint32_t id_uid, id_gid;
+  // Give the job's user namespace a network namespace of its own (the job may
+  // configure it); else the container keeps the one it was started in.
+  bool own_network;
 };
 
 // One mount to make, in order, before pivot_root.
@@ -48,17 +75,22 @@ struct MountOp {
 
 struct Script {
   bool loopback;        // bring lo up
-  // Make /proc/sys and /proc/sysrq-trigger read-only in every proc mount: a
-  // job running as the host's uid 0 could write them (their checks are by
-  // uid, and they reach past the job's namespaces).
-  bool protect_proc;
+  // An empty host directory the job's root is attached to before pivot_root
+  // (relative to the host's "/"; every container has its own mount namespace).
+  const char* staging;
   // Root file system. Host paths are relative to the host's "/".
   const char* const* lowers;  // top first; nullptr-terminated
   int n_lowers;
   bool writable;
+  // Options of every tmpfs made for the job (the writable root's upper, an
+  // empty root): key, value, ..., nullptr (the size limit).
+  const char* const* tmpfs_options;
   const MountOp* mounts;
   int n_mounts;
   const char* working_directory;
+  // RLIMIT_NPROC for the job (0: leave as is).
+  uint64_t max_processes;
+  bool terminal;        // stdin is a terminal to make the controlling one
   // search: try candidates (PATH entries + program) in order with
   // access(X_OK); else exec candidates[0] as given.
   bool search;
@@ -68,21 +100,26 @@ struct Script {
   char* const* envp;
 };
 
-// Shared between the parent and one shell. Fds are the parent's numbers at
-// clone time; the shell has copies under the same numbers.
+// The descriptors the init finds at fixed numbers (everything else is closed
+// or close-on-exec when it starts).
+constexpr int kCtlFd = 3;      // control socket: a Prep, then a job script, or EOF to exit
+constexpr int kReportFd = 4;   // report socket: one Report
+constexpr int kStdinFd = 5;    // the job's stdin, stdout and stderr (a terminal: all three)
+constexpr int kStdoutFd = 6;
+constexpr int kStderrFd = 7;
+constexpr int kSysfsFd = 8;    // a detached sysfs mount for the job's first sys mount, if any
+constexpr int kFirstFreeFd = 9;
+
+// What the shell needs; read by the shell (a CLONE_VM child) before it
+// executes the init. Fds are the parent's numbers at clone time; the shell has
+// copies under the same numbers.
 struct Shell {
-  // The shell's ends: control (read), report (write), stdin/stdout/stderr.
   int ctl_r = -1, report_w = -1, in_r = -1, out_w = -1, err_w = -1;
-  int tty = -1;  // a pseudo-terminal's slave for stdin, stdout and stderr, or -1
-  // A detached sysfs mount made for the shell (see launcher.h), used by the
-  // job's first sys mount, or -1.
-  int sysfs = -1;
-  const char* staging = nullptr;   // empty host directory to pivot through
-  // "inside outside 1\n", written while preparing (the pool keeps shells per
-  // job user and group).
-  const char* uid_map = nullptr;
-  const char* gid_map = nullptr;
-  const Script* script = nullptr;  // set by the parent before it writes to ctl
+  int tty = -1;    // a pseudo-terminal's slave for stdin, stdout and stderr, or -1
+  int sysfs = -1;  // a detached sysfs mount made for the shell (see launcher.h), or -1
+  int init = -1;   // the init program (a sealed memfd)
+  char* const* init_argv = nullptr;
+  char* const* init_envp = nullptr;
 };
 
 // Entry point for clone(); arg is a Shell*.

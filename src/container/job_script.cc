@@ -2,11 +2,13 @@
 
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 
+#include "container/script_blob_builder.h"
 #include "store/elf_reader.h"
 
 namespace mael {
@@ -63,7 +65,6 @@ std::optional<std::string> missing_interpreter(const std::vector<fs::path>& lowe
 namespace {
 
 constexpr const char* kDefaultPath = "/usr/local/bin:/usr/bin:/bin";
-const char* const kDevptsOptions[] = {"ptmxmode", "0666", "mode", "0620", nullptr};
 
 std::string relative(const std::string& mount_point) {
   size_t i = mount_point.find_first_not_of('/');
@@ -98,76 +99,89 @@ const char* step_name(child::Step s) {
     case child::Step::EnterRoot: return "entering the root file system";
     case child::Step::Stdio: return "setting up stdin/stdout/stderr";
     case child::Step::Terminal: return "attaching the terminal";
+    case child::Step::Fork: return "starting the job's process";
+    case child::Step::JobIds: return "taking the job's ids";
+    case child::Step::Limits: return "setting the job's limits";
+    case child::Step::JobNamespaces: return "making the job's user and mount namespaces";
+    case child::Step::Script: return "reading the job script";
     default: return "container setup";
   }
 }
 
 }  // namespace
 
-JobScript::JobScript(const ContainerConfig& config) : config_(config) {
+JobScript::JobScript(const ContainerConfig& config, const std::string& staging) : config_(config) {
+  using child::MountOp;
+  using child::Script;
+  child::BlobBuilder b;
+  const size_t script = b.alloc(sizeof(Script), alignof(Script));
+  auto field = [&](size_t offset_in_script) { return script + offset_in_script; };
+
   // Overlay's lowerdir+ takes the top layer first.
+  std::vector<std::string> lowers;
   for (auto it = config.lower_dirs.rbegin(); it != config.lower_dirs.rend(); ++it)
-    lower_strings_.push_back(host_relative(*it));
-  for (auto& l : lower_strings_) lowers_.push_back(l.c_str());
-  lowers_.push_back(nullptr);
+    lowers.push_back(host_relative(*it));
+  b.pointer(field(offsetof(Script, lowers)), b.string_array(lowers));
+
+  // Every tmpfs of the job is bounded (the job's files live in memory).
+  const std::vector<std::string> tmpfs_options{"size", std::to_string(config.limits.max_tmpfs_size)};
+  const size_t tmpfs_options_at = b.string_array(tmpfs_options);
+  b.pointer(field(offsetof(Script, tmpfs_options)), tmpfs_options_at);
 
   // Mount operations, in order; devices expand to one op each.
   struct Pending {
-    child::MountOp::Kind kind;
+    MountOp::Kind kind;
     const char* fstype;
-    const char* const* options;
+    bool devpts;
     std::string source, target, what;
-    bool read_only, sys, bind;
-    int index;
+    bool read_only, sys, bind, shm;
   };
   std::vector<Pending> pending;
-  for (size_t i = 0; i < config.mounts.size(); ++i) {
-    const Mount& m = config.mounts[i];
-    int index = static_cast<int>(i);
+  for (const Mount& m : config.mounts) {
     switch (m.type) {
       case MountType::Bind:
-        pending.push_back({child::MountOp::Bind, nullptr, nullptr, host_relative(m.local_path),
-                           relative(m.mount_point), "bind mount of " + m.local_path + " at " + m.mount_point,
-                           m.read_only, false, true, index});
+        pending.push_back({MountOp::Bind, nullptr, false, host_relative(m.local_path), relative(m.mount_point),
+                           "bind mount of " + m.local_path + " at " + m.mount_point, m.read_only, false, true,
+                           false});
         break;
       case MountType::Devices:
         for (Device d : m.devices) {
           std::string name = device_name(d);
           if (d == Device::Shm)
-            pending.push_back({child::MountOp::NewFs, "tmpfs", nullptr, "", "dev/shm", "device /dev/shm",
-                               false, false, false, index});
+            pending.push_back({MountOp::NewFs, "tmpfs", false, "", "dev/shm", "device /dev/shm", false, false,
+                               false, true});
           else
-            pending.push_back({child::MountOp::Bind, nullptr, nullptr, "dev/" + name, "dev/" + name,
-                               "device /dev/" + name, false, false, true, index});
+            pending.push_back({MountOp::Bind, nullptr, false, "dev/" + name, "dev/" + name, "device /dev/" + name,
+                               false, false, true, false});
         }
         break;
       default:
-        pending.push_back(
-            {child::MountOp::NewFs, fstype(m.type), m.type == MountType::Devpts ? kDevptsOptions : nullptr,
-             "", relative(m.mount_point), std::string(fstype(m.type)) + " mount at " + m.mount_point, false,
-             m.type == MountType::Sys, false, index});
+        pending.push_back({MountOp::NewFs, fstype(m.type), m.type == MountType::Devpts, "",
+                           relative(m.mount_point), std::string(fstype(m.type)) + " mount at " + m.mount_point,
+                           false, m.type == MountType::Sys, false, false});
     }
   }
-  targets_.reserve(pending.size());
-  sources_.reserve(pending.size());
-  for (auto& p : pending) {
+  const size_t devpts_options = b.string_array({"ptmxmode", "0666", "mode", "0620"});
+  const size_t ops = b.alloc(pending.size() * sizeof(MountOp), alignof(MountOp));
+  for (size_t i = 0; i < pending.size(); ++i) {
+    const Pending& p = pending[i];
+    const size_t at = ops + i * sizeof(MountOp);
+    MountOp op{};
+    op.kind = p.kind;
+    op.read_only = p.read_only;
+    op.index = static_cast<int32_t>(i);
+    b.put(at, op);
+    if (p.fstype) b.pointer(at + offsetof(MountOp, fstype), b.string(p.fstype));
+    if (p.devpts) b.pointer(at + offsetof(MountOp, options), devpts_options);
+    if (p.kind == MountOp::Bind) b.pointer(at + offsetof(MountOp, source), b.string(p.source));
+    b.pointer(at + offsetof(MountOp, target), b.string(p.target));
     targets_.push_back(p.target);
-    sources_.push_back(p.source);
     what_.push_back(p.what);
     is_sys_.push_back(p.sys);
     is_bind_.push_back(p.bind);
+    is_shm_.push_back(p.shm);
   }
-  for (size_t i = 0; i < pending.size(); ++i) {
-    child::MountOp op{};
-    op.kind = pending[i].kind;
-    op.fstype = pending[i].fstype;
-    op.options = pending[i].options;
-    op.source = sources_[i].c_str();
-    op.target = targets_[i].c_str();
-    op.read_only = pending[i].read_only;
-    op.index = static_cast<int>(i);
-    ops_.push_back(op);
-  }
+  b.pointer(field(offsetof(Script, mounts)), ops);
 
   // Program lookup, as execvp does, but on the container's PATH.
   bool search = config.program.find('/') == std::string::npos;
@@ -190,33 +204,26 @@ JobScript::JobScript(const ContainerConfig& config) : config_(config) {
   } else {
     candidate_strings_.push_back(config.program);
   }
-  for (auto& c : candidate_strings_) candidates_.push_back(c.c_str());
+  b.pointer(field(offsetof(Script, candidates)), b.string_array(candidate_strings_));
+  std::vector<std::string> argv{config.program};
+  argv.insert(argv.end(), config.arguments.begin(), config.arguments.end());
+  b.pointer(field(offsetof(Script, argv)), b.string_array(argv));
+  b.pointer(field(offsetof(Script, envp)), b.string_array(config.environment));
 
-  argv_.push_back(const_cast<char*>(config.program.c_str()));
-  for (auto& a : config.arguments) argv_.push_back(const_cast<char*>(a.c_str()));
-  argv_.push_back(nullptr);
-  for (auto& e : config.environment) envp_.push_back(const_cast<char*>(e.c_str()));
-  envp_.push_back(nullptr);
+  b.pointer(field(offsetof(Script, staging)), b.string(host_relative(staging)));
+  b.pointer(field(offsetof(Script, working_directory)), b.string(config.working_directory));
 
-  script_.loopback = config.network == Network::Loopback;
-  script_.protect_proc = ::geteuid() == 0;
-  script_.lowers = lowers_.data();
-  script_.n_lowers = static_cast<int>(lower_strings_.size());
-  script_.writable = config.enable_writable_file_system;
-  script_.mounts = ops_.data();
-  script_.n_mounts = static_cast<int>(ops_.size());
-  script_.working_directory = config.working_directory.c_str();
-  script_.search = search;
-  script_.candidates = candidates_.data();
-  script_.n_candidates = static_cast<int>(candidates_.size());
-  script_.argv = argv_.data();
-  script_.envp = envp_.data();
-}
-
-int JobScript::sys_mounts() const {
-  int n = 0;
-  for (bool sys : is_sys_) n += sys;
-  return n;
+  // The scalars, written over the zeroed Script (pointers are set above).
+  auto set = [&](size_t offset, auto value) { b.put(script + offset, value); };
+  set(offsetof(Script, loopback), config.network == Network::Loopback);
+  set(offsetof(Script, n_lowers), static_cast<int>(lowers.size()));
+  set(offsetof(Script, writable), config.enable_writable_file_system);
+  set(offsetof(Script, n_mounts), static_cast<int>(pending.size()));
+  set(offsetof(Script, max_processes), config.limits.max_processes);
+  set(offsetof(Script, terminal), config.terminal >= 0);
+  set(offsetof(Script, search), search);
+  set(offsetof(Script, n_candidates), static_cast<int>(candidate_strings_.size()));
+  blob_ = std::move(b).finish();
 }
 
 JobError JobScript::error(const child::Report& r) const {
@@ -240,6 +247,9 @@ JobError JobScript::error(const child::Report& r) const {
       return JobError{JobErrorKind::System, what_[i] + ": " + err};
     case Step::MountAttach:
       if (!has_op) break;
+      if (is_shm_[i] && (r.err == ENOTDIR || r.err == EINVAL))
+        return exec(what_[i] + " needs a directory at /dev/shm, not a file: make its stub \"/dev/shm/\" (with "
+                    "the trailing slash)");
       return exec(what_[i] + ": " + err);
     case Step::WorkingDirectory: return exec("working directory " + config_.working_directory + ": " + err);
     case Step::NotFound: return exec("program " + config_.program + " not found on PATH");

@@ -1,7 +1,7 @@
 #pragma once
-// Turns a ContainerConfig into the child::Script the shell walks, owning every
-// string and array it points to (all built before the shell starts), and turns
-// the shell's failure reports back into JobErrors.
+// Turns a ContainerConfig into the job script the container's init walks (a
+// relocatable blob, see script_blob.h), and turns the init's failure reports
+// back into JobErrors.
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -14,27 +14,23 @@ namespace mael {
 
 class JobScript {
  public:
-  explicit JobScript(const ContainerConfig& config);
+  // staging: an empty host directory (absolute) to pivot through.
+  JobScript(const ContainerConfig& config, const std::string& staging);
   JobScript(const JobScript&) = delete;
   JobScript& operator=(const JobScript&) = delete;
 
-  const child::Script& script() const { return script_; }
-  // How many sys mounts the job makes.
-  int sys_mounts() const;
+  // The blob to send to the init.
+  const std::vector<char>& blob() const { return blob_; }
   JobError error(const child::Report& report) const;
 
  private:
   const ContainerConfig& config_;
-  std::vector<std::string> lower_strings_;
-  std::vector<const char*> lowers_;
-  std::vector<std::string> targets_, sources_;  // per op
-  std::vector<std::string> what_;               // per op, for messages: "proc mount at /proc"
-  std::vector<bool> is_sys_, is_bind_;          // per op
-  std::vector<child::MountOp> ops_;
+  std::vector<std::string> targets_;    // per op
+  std::vector<std::string> what_;       // per op, for messages: "proc mount at /proc"
+  std::vector<bool> is_sys_, is_bind_;  // per op
+  std::vector<bool> is_shm_;            // per op: the devices mount of /dev/shm (a tmpfs)
   std::vector<std::string> candidate_strings_;
-  std::vector<const char*> candidates_;
-  std::vector<char*> argv_, envp_;
-  child::Script script_{};
+  std::vector<char> blob_;
 };
 
 // When exec found `program` (absolute, in the container's layers) but said ENOENT: the

@@ -5,20 +5,14 @@
 #include <cstdint>
 
 #include "container/child.h"
+#include "container/id_maps.h"
 
 namespace mael::launcher {
 
-// Cloned with CLONE_NEWUSER | CLONE_VM | CLONE_FILES | CLONE_VFORK: maps the
-// caller's uid and gid onto themselves in the new user namespace ("holder"),
-// gives itself a mount namespace owned by it, and opens both.
-struct Holder {
-  const char* uid_map = nullptr;  // "uid uid 1\n"
-  const char* gid_map = nullptr;
-  // Out: fds in the shared table, or -1; result: -errno of the step that failed.
-  int user_ns = -1, mount_ns = -1;
-  long result = 0;
-  const char* step = nullptr;
-};
+// Cloned with CLONE_NEWUSER | CLONE_NEWNS | CLONE_VM: the "holder" user
+// namespace's first process. It only waits (arg: an int[2] pipe) until its
+// parent has written its maps and opened its namespaces, which the parent
+// signals by closing the pipe's write end.
 int holder_main(void* arg);
 
 // Cloned with CLONE_VM | CLONE_FILES | CLONE_VFORK: joins the holder's user
@@ -42,9 +36,15 @@ struct Launch {
   char* shell_stack_top = nullptr;
   int clone_flags = 0;   // the shell's, without CLONE_PARENT
   int* pidfd = nullptr;  // CLONE_PIDFD's out parameter
+  // The shell's maps, ids as the holder sees them: written from the holder
+  // once the shell exists.
+  const child::IdMaps* maps = nullptr;
   // Out: the shell's pid, or -errno with the step that failed.
   long result = 0;
   const char* step = nullptr;
+  // Out, when the shell was cloned: 0, or -errno of the map write that failed.
+  long maps_result = 0;
+  child::Step maps_step = child::Step::UidMap;
 };
 int launch_main(void* arg);
 

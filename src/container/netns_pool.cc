@@ -1,6 +1,8 @@
 #include "container/netns_pool.h"
 
+#include <fcntl.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,6 +11,7 @@
 #include <string>
 
 #include "base/error.h"
+#include "container/id_maps.h"
 #include "container/launcher.h"
 
 namespace mael {
@@ -24,21 +27,68 @@ void run_in_vfork_child(int (*fn)(void*), void* arg, int extra_flags, const char
   }
 }
 
-NetnsPool::NetnsPool() {
-  // Host root becomes uid/gid 1 in the holder namespace; anyone else keeps
-  // their id.
-  uid_ = ::geteuid() == 0 ? 1 : ::geteuid();
-  gid_ = ::getegid() == 0 ? 1 : ::getegid();
-  std::string uid_map = std::to_string(uid_) + " " + std::to_string(::geteuid()) + " 1\n";
-  std::string gid_map = std::to_string(gid_) + " " + std::to_string(::getegid()) + " 1\n";
-  launcher::Holder holder;
-  holder.uid_map = uid_map.c_str();
-  holder.gid_map = gid_map.c_str();
-  run_in_vfork_child(launcher::holder_main, &holder, CLONE_NEWUSER, "clone (holder user namespace)");
-  if (holder.result < 0)
-    throw_errno(std::string("holder user namespace: ") + holder.step, static_cast<int>(-holder.result));
-  user_ns_ = holder.user_ns;
-  mount_ns_ = holder.mount_ns;
+NetnsPool::NetnsPool(const OuterIds& host) {
+  // Anyone but root keeps their id in the holder. Root maps host root to 1
+  // and the jobs' host id to 2 (the holder's 0 stays unmapped).
+  std::string uid_map, gid_map;
+  if (host.privileged) {
+    ids_ = {1, 1, 2, 2, true, host.scratch_dir};
+    uid_map = "1 " + std::to_string(host.self_uid) + " 1\n2 " + std::to_string(host.job_uid) + " 1\n";
+    gid_map = "1 " + std::to_string(host.self_gid) + " 1\n2 " + std::to_string(host.job_gid) + " 1\n";
+  } else {
+    ids_ = host;
+    uid_map = std::to_string(host.self_uid) + " " + std::to_string(host.self_uid) + " 1\n";
+    gid_map = std::to_string(host.self_gid) + " " + std::to_string(host.self_gid) + " 1\n";
+  }
+  child::IdMaps maps{uid_map.c_str(), gid_map.c_str(), !host.privileged};
+
+  // The holder's first process waits on a pipe while we write its maps and
+  // open its namespaces; then it exits and the descriptors keep them.
+  int pipe[2];
+  if (::pipe2(pipe, O_CLOEXEC) < 0) throw_errno("pipe");
+  constexpr size_t kStack = 64 * 1024;
+  void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) {
+    int e = errno;
+    ::close(pipe[0]);
+    ::close(pipe[1]);
+    throw_errno("mmap", e);
+  }
+  int pid = ::clone(launcher::holder_main, static_cast<char*>(stack) + kStack,
+                    CLONE_VM | CLONE_NEWUSER | CLONE_NEWNS | SIGCHLD, pipe);
+  int clone_errno = errno;
+  long rc = 0;
+  child::Step step = child::Step::UidMap;
+  std::string what;
+  if (pid < 0) {
+    rc = -clone_errno;
+    what = "clone (holder user namespace)";
+  } else if ((rc = child::write_id_maps(pid, maps, &step)) < 0) {
+    what = step == child::Step::UidMap ? "holder user namespace: writing uid_map"
+           : step == child::Step::GidMap ? "holder user namespace: writing gid_map"
+                                         : "holder user namespace: writing setgroups";
+  } else {
+    std::string proc = "/proc/" + std::to_string(pid) + "/ns/";
+    user_ns_ = ::open((proc + "user").c_str(), O_RDONLY | O_CLOEXEC);
+    mount_ns_ = ::open((proc + "mnt").c_str(), O_RDONLY | O_CLOEXEC);
+    if (user_ns_ < 0 || mount_ns_ < 0) {
+      rc = -errno;
+      what = "holder user namespace: opening its namespaces";
+    }
+  }
+  ::close(pipe[1]);
+  ::close(pipe[0]);
+  if (pid > 0) {
+    int status;
+    while (::waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {
+    }
+  }
+  ::munmap(stack, kStack);
+  if (rc < 0) {
+    if (user_ns_ >= 0) ::close(user_ns_);
+    if (mount_ns_ >= 0) ::close(mount_ns_);
+    throw_errno(what, static_cast<int>(-rc));
+  }
 }
 
 NetnsPool::~NetnsPool() {

@@ -12,10 +12,20 @@
 // namespace). Jobs with loopback keep a fresh namespace each: a closed TCP
 // connection lingers in TIME_WAIT and would hold its port for the next job.
 #include <cstdint>
+#include <string>
 #include <mutex>
 #include <vector>
 
 namespace mael {
+
+// The ids a container's user namespace is mapped onto, as the namespace it is
+// created in (the host's, or the holder's) sees them.
+struct OuterIds {
+  uint32_t self_uid = 0, self_gid = 0;  // the runtime's own: the container's init runs as these
+  uint32_t job_uid = 0, job_gid = 0;    // the job's: the same unless we run as root
+  bool privileged = false;              // we run as root: the maps may name ids other than ours
+  std::string scratch_dir;              // the runtime's own directory (see init_program_fd)
+};
 
 // Runs fn(arg) in a CLONE_VM | CLONE_FILES | CLONE_VFORK child (plus
 // extra_flags) and reaps it; throws naming `what` if the clone fails.
@@ -23,19 +33,19 @@ void run_in_vfork_child(int (*fn)(void*), void* arg, int extra_flags, const char
 
 class NetnsPool {
  public:
-  // Makes the holder user namespace (mapping our uid and gid onto
-  // themselves) and its mount namespace; throws if the kernel refuses.
-  NetnsPool();
+  // Makes the holder user namespace and its mount namespace; throws if the
+  // kernel refuses. host: our ids and the jobs' as the host sees them.
+  explicit NetnsPool(const OuterIds& host);
   ~NetnsPool();
   NetnsPool(const NetnsPool&) = delete;
   NetnsPool& operator=(const NetnsPool&) = delete;
 
   int user_ns() const { return user_ns_; }
   int mount_ns() const { return mount_ns_; }
-  // Our uid and gid as the holder user namespace sees them: never 0, because
-  // root of the namespace owning a network namespace may write its sysctls.
-  uint32_t uid() const { return uid_; }
-  uint32_t gid() const { return gid_; }
+  // Our ids and the jobs' as the holder user namespace sees them: never 0,
+  // because root of the namespace owning a network namespace may write its
+  // sysctls.
+  const OuterIds& ids() const { return ids_; }
 
   // A network namespace no job uses (made now if none is free); the caller
   // gives it back once every process in it is gone. Throws on failure.
@@ -46,7 +56,7 @@ class NetnsPool {
 
  private:
   int user_ns_ = -1, mount_ns_ = -1;
-  uint32_t uid_ = 0, gid_ = 0;
+  OuterIds ids_;
   mutable std::mutex mu_;
   std::vector<int> free_;
   size_t created_ = 0;

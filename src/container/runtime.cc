@@ -10,8 +10,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "base/error.h"
+#include "container/cgroup.h"
 #include "container/job_script.h"
 #include "container/shell_pool.h"
 
@@ -44,25 +46,62 @@ constexpr timespec kGatherPause{0, 500'000};
 
 int kill_job(int pidfd) { return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0)); }
 
+// How many sys mounts a job makes.
+int sys_mounts(const ContainerConfig& config) {
+  int n = 0;
+  for (const Mount& m : config.mounts) n += m.type == MountType::Sys;
+  return n;
+}
+
+OuterIds host_ids(const RuntimeOptions& options, const std::filesystem::path& scratch_dir) {
+  OuterIds ids;
+  ids.scratch_dir = scratch_dir.string();
+  ids.self_uid = ::geteuid();
+  ids.self_gid = ::getegid();
+  ids.privileged = ids.self_uid == 0;
+  ids.job_uid = ids.privileged ? options.job_host_uid : ids.self_uid;
+  ids.job_gid = ids.privileged ? options.job_host_gid : ids.self_gid;
+  if (ids.privileged && (ids.job_uid == 0 || ids.job_gid == 0))
+    throw UserError("the host user and group jobs run as when run as root (job-host-uid, job-host-gid) must not "
+                    "be 0: a job's root must never be host root");
+  return ids;
+}
+
 }  // namespace
 
+ContainerLimits ContainerLimits::defaults() {
+  static const ContainerLimits limits = [] {
+    ContainerLimits l;
+    long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+    uint64_t ram = pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page)
+                                         : uint64_t{4} << 30;
+    l.max_memory = ram / 2;
+    l.max_tmpfs_size = ram / 4;
+    return l;
+  }();
+  return limits;
+}
+
 struct Runtime::Impl {
-  // scratch/root: an empty directory each shell pivots through (in its own
+  // scratch/root: an empty directory each container pivots through (in its own
   // mount namespace, so all can share it).
   std::string staging;
+  std::unique_ptr<JobCgroups> cgroups;  // before the pool: its containers are in these
   ShellPool pool;
   Impl(const std::filesystem::path& dir, const RuntimeOptions& options)
-      : staging((dir / "root").string()),
-        pool(options.prepared_containers, staging, options.reuse_network_namespaces) {}
+      : staging(std::filesystem::absolute(dir / "root").string()),
+        cgroups(JobCgroups::detect()),
+        pool(options.prepared_containers, host_ids(options, dir), options.reuse_network_namespaces, cgroups.get()) {}
 
-  ShellKind kind_for(const ContainerConfig& config, const JobScript& script) {
+  ShellKind kind_for(const ContainerConfig& config) {
     ShellKind kind{ShellNetwork::Own, false, config.user, config.group};
+    const int sys = sys_mounts(config);
     if (config.network == Network::Local) {
       kind.network = ShellNetwork::Host;
-    } else if (config.network == Network::Disabled && pool.pooled_network() && script.sys_mounts() <= 1) {
+    } else if (config.network == Network::Disabled && pool.pooled_network() && sys <= 1) {
       // (A second sys mount would need a second sysfs instance.)
       kind.network = ShellNetwork::Pooled;
-      kind.sysfs = script.sys_mounts() == 1;
+      kind.sysfs = sys == 1;
     }
     return kind;
   }
@@ -75,6 +114,13 @@ Runtime::Runtime(std::filesystem::path scratch_dir, RuntimeOptions options) {
 
 Runtime::~Runtime() = default;
 
+std::optional<FileOwner> Runtime::tree_owner(const RuntimeOptions& options) {
+  if (::geteuid() != 0) return std::nullopt;
+  return FileOwner{options.job_host_uid, options.job_host_gid};
+}
+
+bool Runtime::enforces_memory_limits() const { return impl_->cgroups != nullptr; }
+
 JobOutcome Runtime::run(const ContainerConfig& config, const CancelToken* cancel) {
   const auto start = Clock::now();
   JobOutcome outcome{JobError{JobErrorKind::System, ""}, {}};
@@ -84,12 +130,10 @@ JobOutcome Runtime::run(const ContainerConfig& config, const CancelToken* cancel
     return outcome;
   };
   try {
-    JobScript script(config);
-    ShellKind kind = impl_->kind_for(config, script);
+    ShellKind kind = impl_->kind_for(config);
     // Prepared shells were cloned before the terminal existed: make one now.
-    auto shell = config.terminal < 0 ? impl_->pool.take(kind)
-                                     : std::make_unique<ShellProcess>(kind, impl_->staging.c_str(), config.terminal,
-                                                                      impl_->pool.pooled_network());
+    auto shell = config.terminal < 0 ? impl_->pool.take(kind) : impl_->pool.make_with_terminal(kind, config.terminal);
+    JobScript script(config, impl_->staging);
     // Hold the job's mount namespace (and sysfs mount) so that their teardown
     // (an RCU grace period) happens on the pool thread, not on the job's path.
     struct DisposeNs {
@@ -97,7 +141,9 @@ JobOutcome Runtime::run(const ContainerConfig& config, const CancelToken* cancel
       int fd;
       ~DisposeNs() { pool.dispose(fd); }
     } dispose_ns{impl_->pool, shell->take_mount_namespace()}, dispose_sysfs{impl_->pool, shell->take_sysfs()};
-    shell->start(&script.script());
+    const JobCgroups::Job* cgroup = shell->cgroup();
+    if (cgroup) cgroup->limit(config.limits.max_memory);
+    shell->start(script.blob());
 
     // Running: collect output until the job (its PID namespace) is gone.
     std::optional<Clock::time_point> deadline;
@@ -149,13 +195,23 @@ JobOutcome Runtime::run(const ContainerConfig& config, const CancelToken* cancel
       }
       if (got > 0 && got < kSmallRead && !exited) ::nanosleep(&kGatherPause, nullptr);
     }
-    // A shell that failed before execve wrote why; one that exec'd wrote nothing.
+    // The init reports how the job ended, or why it could not start it.
     child::Report report;
-    if (shell->failed(report)) return finish(script.error(report));
+    const bool reported = shell->report(report);
     if (cancelled) return finish(JobError{JobErrorKind::System, "job cancelled"});
     if (timed_out) return finish(TimedOut{});
-    if (info.si_code == CLD_EXITED) return finish(Exited{info.si_status});
-    return finish(Signaled{info.si_status});
+    if (!reported)
+      return finish(JobError{JobErrorKind::System,
+                             "the container's init ended without a report (" +
+                                 std::string(info.si_code == CLD_EXITED ? "exit code " : "signal ") +
+                                 std::to_string(info.si_status) + ")"});
+    if (report.step != child::Step::Ended) return finish(script.error(report));
+    if (report.err == CLD_EXITED) return finish(Exited{report.index});
+    if (report.index == SIGKILL && cgroup && config.limits.max_memory && cgroup->oom_killed())
+      return finish(JobError{JobErrorKind::Execution, "the job reached its memory limit (" +
+                                                          std::to_string(config.limits.max_memory) +
+                                                          " bytes) and was killed"});
+    return finish(Signaled{report.index});
   } catch (const std::exception& e) {
     return finish(JobError{JobErrorKind::System, std::string("container runtime: ") + e.what()});
   }

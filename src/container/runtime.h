@@ -12,8 +12,26 @@
 #include <vector>
 
 #include "spec/spec.h"
+#include "store/fs_util.h"
 
 namespace mael {
+
+// Per-job limits, applied where the job cannot lift them (see docs/security.md).
+struct ContainerLimits {
+  static constexpr uint64_t kDefaultMaxProcesses = 1024;
+  // Processes and threads the job may have at once (RLIMIT_NPROC, counted in
+  // the job's own user namespace); 0: no limit.
+  uint64_t max_processes = kDefaultMaxProcesses;
+  // Bytes of memory, the job's tmpfs pages included; enforced with a memory
+  // cgroup where one can be had (Runtime::enforces_memory_limits); 0: none.
+  uint64_t max_memory = 0;
+  // Bytes of each tmpfs the job gets: tmp mounts, /dev/shm, the writable
+  // root's upper layer, an empty root.
+  uint64_t max_tmpfs_size = 0;
+  // The defaults: 1024 processes, half of this machine's memory, a quarter of
+  // it per tmpfs.
+  static ContainerLimits defaults();
+};
 
 // Everything the runtime needs, all resolved: layer trees are on disk.
 struct ContainerConfig {
@@ -33,6 +51,7 @@ struct ContainerConfig {
   // returns), or -1. It becomes the job's stdin, stdout, stderr and
   // controlling terminal; the outcome then has no output (it went there).
   int terminal = -1;
+  ContainerLimits limits = ContainerLimits::defaults();
 };
 
 // Lets another thread cancel a running job (the whole namespace is killed).
@@ -61,6 +80,15 @@ struct RuntimeOptions {
   // Jobs with network = "disabled" reuse network namespaces that are not
   // theirs to change (see netns_pool.h) instead of each creating one.
   bool reuse_network_namespaces = true;
+  // When we run as root, the host user and group every job runs as (whatever
+  // its ids inside the container): never host root, so global sysctls, /sys,
+  // device nodes and the host's files are out of the job's reach by the
+  // kernel's own checks. Not 0. Ignored when we do not run as root: jobs then
+  // run as our own user. Layer trees must be owned by these ids (the artifact
+  // store's tree owner), so that the job sees them as its own.
+  uint32_t job_host_uid = kDefaultJobHostId;
+  uint32_t job_host_gid = kDefaultJobHostId;
+  static constexpr uint32_t kDefaultJobHostId = 65534;  // nobody, nogroup
 };
 
 class Runtime {
@@ -74,6 +102,15 @@ class Runtime {
   ~Runtime();
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
+
+  // Who must own the layer trees jobs of a runtime with these options use
+  // (the artifact store's tree owner): the jobs' host id when we run as root;
+  // nullopt (ourselves) otherwise.
+  static std::optional<FileOwner> tree_owner(const RuntimeOptions& options);
+
+  // Whether ContainerLimits::max_memory is enforced here (a cgroup we may
+  // make job cgroups in was found).
+  bool enforces_memory_limits() const;
 
   // Runs one job to completion. Thread-safe: executors call this from one
   // thread per slot. Never throws for the job's own faults: those come back as

@@ -69,6 +69,7 @@ class RuntimeTest : public ::testing::TestWithParam<size_t> {
     return c;
   }
   JobOutcome run(const ContainerConfig& c, const CancelToken* cancel = nullptr) {
+    for (auto& d : c.lower_dirs) testing::own_for_jobs(d);
     return runtime_.run(c, cancel);
   }
 
@@ -100,11 +101,22 @@ TEST_P(RuntimeTest, KernelSignalEndsTheJob) {
   EXPECT_EQ(std::get<Signaled>(o.result).signal, SIGSEGV);
 }
 
-TEST_P(RuntimeTest, IsPidOneAndSessionLeader) {
-  // Field 6 of /proc/PID/stat is the session id.
-  auto c = sh("echo $$; read -r line < /proc/1/stat; set -- $line; echo $6");
+TEST_P(RuntimeTest, JobLeadsItsSessionUnderOurInit) {
+  // Field 6 of /proc/PID/stat is the session id: the job's own pid. PID 1 is
+  // our init.
+  auto c = sh("echo $$; read -r line < /proc/$$/stat; set -- $line; echo $6; cat /proc/1/comm");
   c.mounts = {Mount{MountType::Proc, "/proc"}};
-  EXPECT_EQ(output(c), "1\n1\n");
+  EXPECT_EQ(output(c), "2\n2\nmaelstrom-init\n");
+}
+
+// The kernel drops signals a namespace's init has no handler for: were the
+// job PID 1, abort() would end in SIGSEGV and `kill -ABRT $$` do nothing.
+TEST_P(RuntimeTest, SignalsEndTheJobAsOnTheHost) {
+  for (int sig : {SIGABRT, SIGTERM, SIGINT, SIGUSR1}) {
+    auto o = run(sh("kill -" + std::to_string(sig) + " $$; sleep 5"));
+    ASSERT_TRUE(std::holds_alternative<Signaled>(o.result)) << sig << ": " << describe(o);
+    EXPECT_EQ(std::get<Signaled>(o.result).signal, sig);
+  }
 }
 
 TEST_P(RuntimeTest, CapturesStdoutAndStderr) {
@@ -256,30 +268,150 @@ TEST_P(RuntimeTest, SpecialFileSystemMounts) {
     EXPECT_NE(out.find(line), std::string::npos) << line << " not in:\n" << out;
 }
 
-TEST_P(RuntimeTest, ProcSysIsReadOnlyForHostRoot) {
-  // As the host's uid 0 a job could otherwise write host-wide sysctls.
-  if (::geteuid() != 0) GTEST_SKIP() << "only the host's root needs this";
-  auto c =
-      sh("grep -E ' /proc/(sys|sysrq-trigger) ' /proc/mounts | cut -d' ' -f2,4 | cut -d, -f1;"
-         "v=$(cat /proc/sys/vm/swappiness); echo $v > /proc/sys/vm/swappiness || echo refused");
-  c.mounts = {Mount{MountType::Proc, "/proc"}};
+// The job's root is never host root: host-wide sysctls (writable by host uid
+// 0 alone, whatever the namespace) stay out of reach, whoever runs us. Every
+// write writes back the value just read, so the host cannot change even if
+// the check fails.
+TEST_P(RuntimeTest, JobCannotWriteHostSysctls) {
+  auto c = sh(
+      "for f in vm/swappiness kernel/core_pattern; do v=$(cat /proc/sys/$f); "
+      "(echo \"$v\" > /proc/sys/$f) 2>/dev/null && echo wrote $f; done; umount /proc/sys 2>/dev/null && echo "
+      "unmounted; echo done");
+  Mount null{MountType::Devices};
+  null.devices = {Device::Null};  // for the 2>/dev/null above
+  c.mounts = {Mount{MountType::Proc, "/proc"}, null};
+  for (Network n : {Network::Disabled, Network::Loopback, Network::Local}) {
+    c.network = n;
+    EXPECT_EQ(output(c), "done\n") << network_name(n);
+  }
+}
+
+// Every mount made for the job is locked: it can neither unmount one (to see
+// what it covers) nor make a read-only one writable, and a single cached layer
+// (bound, not overlaid) stays read-only. Nor may it mount a proc of its own.
+TEST_P(RuntimeTest, MountsAreLockedAgainstTheJob) {
+  Mount dev{MountType::Devices};
+  dev.devices = {Device::Null};
+  TempDir host;
+  testing::write_file(host.path() / "f", "host\n");
+  auto c = sh(
+      "mount -o remount,rw / 2>/dev/null && echo remounted-root;"
+      "mount -o remount,bind,rw / 2>/dev/null && echo remounted-root-bind;"
+      "touch /new 2>/dev/null && echo wrote-root;"
+      "mount -o remount,rw /mnt/ro 2>/dev/null && echo remounted-bind;"
+      "echo x > /mnt/ro/f 2>/dev/null && echo wrote-bind;"
+      "umount /proc 2>/dev/null && echo unmounted-proc; umount -l /tmp 2>/dev/null && echo unmounted-tmp;"
+      "umount /dev/null 2>/dev/null && echo unmounted-dev;"
+      "mount -t proc proc /mnt/rw 2>/dev/null && echo mounted-proc;"
+      "mount -t sysfs sysfs /mnt/rw 2>/dev/null && echo mounted-sysfs;"
+      "mkdir -p /tmp/b && mount --bind / /tmp/b 2>/dev/null && mount -o remount,bind,rw /tmp/b 2>/dev/null && "
+      "touch /tmp/b/new 2>/dev/null && echo wrote-through-rebind; echo done");
+  c.mounts = {Mount{MountType::Proc, "/proc"}, Mount{MountType::Tmp, "/tmp"}, dev,
+              Mount{MountType::Bind, "/mnt/ro", host.path().string(), true}};
   for (Network n : {Network::Disabled, Network::Loopback}) {
     c.network = n;
-    EXPECT_EQ(output(c), std::string("/proc/sys ro\n") +
-                             (fs::exists("/proc/sysrq-trigger") ? "/proc/sysrq-trigger ro\n" : "") +
-                             "refused\n");
+    EXPECT_EQ(output(c), "done\n") << network_name(n);
   }
+  EXPECT_FALSE(fs::exists(root_.path() / "new"));
+  std::ifstream f(host.path() / "f");
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(f)), {}), "host\n");
+}
+
+// Host device nodes the job is given stay as they are: their owner is host
+// root, which the job is not.
+TEST_P(RuntimeTest, JobCannotChangeHostDevices) {
+  struct stat before;
+  ASSERT_EQ(::stat("/dev/zero", &before), 0);
+  Mount dev{MountType::Devices};
+  dev.devices = {Device::Zero, Device::Null};
+  auto c = sh("chmod 666 /dev/zero 2>/dev/null && echo chmod; chown 0:0 /dev/null 2>/dev/null && echo chown; "
+              "echo done");
+  c.mounts = {dev};
+  EXPECT_EQ(output(c), "done\n");
+  struct stat after;
+  ASSERT_EQ(::stat("/dev/zero", &after), 0);
+  EXPECT_EQ(before.st_mode, after.st_mode);
+  EXPECT_EQ(before.st_ctime, after.st_ctime);
+}
+
+// A job with a sys mount cannot write host-wide settings there either.
+TEST_P(RuntimeTest, JobCannotWriteHostSysfs) {
+  const char* knob = "/sys/kernel/mm/transparent_hugepage/defrag";
+  if (!fs::exists(knob)) GTEST_SKIP() << knob << " missing";
+  // Writes back the selected value ("[madvise]" of "always [madvise] never").
+  auto c = sh(std::string("v=$(sed 's/.*\\[\\(.*\\)\\].*/\\1/' ") + knob + "); (echo $v > " + knob +
+              ") 2>/dev/null && echo wrote; echo done");
+  Mount null{MountType::Devices};
+  null.devices = {Device::Null};  // for the 2>/dev/null above
+  c.mounts = {Mount{MountType::Sys, "/sys"}, null};
+  for (Network n : {Network::Disabled, Network::Loopback}) {
+    c.network = n;
+    EXPECT_EQ(output(c), "done\n") << network_name(n);
+  }
+}
+
+// When we run as root, jobs run as an unprivileged host id (and as our own
+// id otherwise): what a job writes through a bind mount belongs to it.
+TEST_P(RuntimeTest, JobRunsAsAnUnprivilegedHostId) {
+  TempDir host;
+  ::chmod(host.path().c_str(), 0777);
+  auto c = sh("echo x > /mnt/rw/by-job; id -u; id -G");
+  c.mounts = {Mount{MountType::Bind, "/mnt/rw", host.path().string(), false}};
+  EXPECT_EQ(output(c), "0\n0\n");
+  struct stat st;
+  ASSERT_EQ(::stat((host.path() / "by-job").c_str(), &st), 0);
+  const uid_t expected = ::geteuid() == 0 ? RuntimeOptions::kDefaultJobHostId : ::geteuid();
+  EXPECT_EQ(st.st_uid, expected);
+}
+
+// A fork bomb stops at the job's process limit.
+TEST_P(RuntimeTest, ProcessLimit) {
+  auto c = sh("i=0; while [ $i -lt 60 ]; do sleep 30 & i=$((i+1)); echo $i; done");
+  c.limits.max_processes = 20;
+  auto o = run(c);
+  // The shell gives up at the first fork refused.
+  ASSERT_TRUE(std::holds_alternative<Exited>(o.result)) << describe(o);
+  EXPECT_NE(o.effects.stderr_.first.find("can't fork"), std::string::npos) << describe(o);
+  const std::string& out = o.effects.stdout_.first;
+  size_t last = out.rfind('\n', out.size() - 2);
+  int started = std::atoi(out.c_str() + (last == std::string::npos ? 0 : last + 1));
+  EXPECT_LE(started, 19) << describe(o);  // with the shell itself, 20 processes
+  EXPECT_GE(started, 15) << describe(o);
+}
+
+// Every tmpfs of the job is bounded.
+TEST_P(RuntimeTest, TmpfsSizeLimit) {
+  auto c = sh("dd if=/dev/zero of=/tmp/f bs=64k count=64 2>&1 | grep -o 'No space left' | head -1;"
+              "dd if=/dev/zero of=/f bs=64k count=64 2>&1 | grep -o 'No space left' | head -1");
+  Mount dev{MountType::Devices};
+  dev.devices = {Device::Zero};
+  c.mounts = {Mount{MountType::Tmp, "/tmp"}, dev};
+  c.enable_writable_file_system = true;
+  c.limits.max_tmpfs_size = 1 << 20;
+  EXPECT_EQ(output(c), "No space left\nNo space left\n");
+}
+
+TEST_P(RuntimeTest, MemoryLimit) {
+  if (!runtime_.enforces_memory_limits()) GTEST_SKIP() << "no cgroup for memory limits here";
+  auto c = sh("dd if=/dev/zero of=/dev/null bs=64M count=1");
+  Mount dev{MountType::Devices};
+  dev.devices = {Device::Zero, Device::Null};
+  c.mounts = {dev};
+  c.limits.max_memory = 16 << 20;
+  EXPECT_EQ(error_of(run(c)), "the job reached its memory limit (16777216 bytes) and was killed");
+  c.limits.max_memory = 256 << 20;
+  output(c);
 }
 
 TEST_P(RuntimeTest, HostPidsAreInvisible) {
   auto c = sh("cd /proc && echo [0-9]*");
   c.mounts = {Mount{MountType::Proc, "/proc"}};
-  // The glob runs in the shell itself: only PID 1 exists.
-  EXPECT_EQ(output(c), "1\n");
-  // sh, then sleep (forked before ps starts), then ps. A pipe here would race:
-  // ps may read /proc before the shell has forked the pipe's other end.
+  // The glob runs in the shell itself: only our init and the job exist.
+  EXPECT_EQ(output(c), "1 2\n");
+  // init, sh, then sleep (forked before ps starts), then ps. A pipe here would
+  // race: ps may read /proc before the shell has forked the pipe's other end.
   c.arguments[1] = "sleep 5 & ps -o pid; kill $!";
-  EXPECT_EQ(output(c), "PID\n    1\n    2\n    3\n");
+  EXPECT_EQ(output(c), "PID\n    1\n    2\n    3\n    4\n");
 }
 
 TEST_P(RuntimeTest, HostFilesAreInvisible) {

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "base/error.h"
+#include "container/init_binary.h"
 #include "container/launcher.h"
 
 namespace mael {
@@ -40,7 +41,22 @@ void reap(int pidfd) {
 
 }  // namespace
 
-ShellProcess::ShellProcess(const ShellKind& kind, const char* staging, int terminal, NetnsPool* netns) {
+ContainerMaps::ContainerMaps(const OuterIds& outer) : privileged(outer.privileged) {
+  auto line = [](uint32_t inside, uint32_t outside) {
+    return std::to_string(inside) + " " + std::to_string(outside) + " 1\n";
+  };
+  uid_map = line(0, outer.self_uid);
+  gid_map = line(0, outer.self_gid);
+  job_uid = job_gid = 0;
+  if (privileged) {
+    uid_map += line(1, outer.job_uid);
+    gid_map += line(1, outer.job_gid);
+    job_uid = job_gid = 1;
+  }
+}
+
+ShellProcess::ShellProcess(const ShellKind& kind, const OuterIds& host, int terminal, NetnsPool* netns,
+                           const JobCgroups* cgroups) {
   if (kind.network == ShellNetwork::Pooled) {
     if (!netns) throw std::logic_error("a pooled network namespace needs a NetnsPool");
     net_ns_ = netns->take();
@@ -54,6 +70,8 @@ ShellProcess::ShellProcess(const ShellKind& kind, const char* staging, int termi
       if (!done && self.netns_pool_) self.netns_pool_->give_back(self.net_ns_);
     }
   } lease{*this};
+  const ContainerMaps maps(netns_pool_ ? netns_pool_->ids() : host);
+  const child::IdMaps id_maps = maps.maps();
   // 0: control (a socket, so that writing to a shell that died early fails
   // with EPIPE instead of raising SIGPIPE), 1: report, 2-4: stdin/out/err.
   int pipes[5][2];
@@ -64,7 +82,7 @@ ShellProcess::ShellProcess(const ShellKind& kind, const char* staging, int termi
     }
   };
   for (int i = 0; i < 5; ++i) {
-    int rc = i == 0 ? ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pipes[i])
+    int rc = i <= 1 ? ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pipes[i])
                     : ::pipe2(pipes[i], O_CLOEXEC);
     if (rc < 0) {
       int e = errno;
@@ -85,25 +103,26 @@ ShellProcess::ShellProcess(const ShellKind& kind, const char* staging, int termi
     close_pipes(5);
     throw_errno("mmap shell stack", e);
   }
-  // Onto our ids as the parent user namespace (ours, or the holder's) sees them.
-  const uint32_t outer_uid = netns_pool_ ? netns_pool_->uid() : ::geteuid();
-  const uint32_t outer_gid = netns_pool_ ? netns_pool_->gid() : ::getegid();
-  uid_map_ = std::to_string(kind.user) + " " + std::to_string(outer_uid) + " 1\n";
-  gid_map_ = std::to_string(kind.group) + " " + std::to_string(outer_gid) + " 1\n";
+  static char init_name[] = "maelstrom-init";
+  static char* const init_argv[] = {init_name, nullptr};
+  static char* const init_envp[] = {nullptr};
   shared_.ctl_r = ctl[0];
   shared_.report_w = report[1];
   shared_.in_r = in[0];
   shared_.out_w = out[1];
   shared_.err_w = err[1];
   shared_.tty = terminal;
-  shared_.staging = staging;
-  shared_.uid_map = uid_map_.c_str();
-  shared_.gid_map = gid_map_.c_str();
+  shared_.init = init_program_fd(host.scratch_dir);
+  shared_.init_argv = init_argv;
+  shared_.init_envp = init_envp;
+  // (An Own network namespace is made by the init, for the job's user
+  // namespace to own: see child::Prep.)
   int flags = CLONE_VM | CLONE_PIDFD | CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
               CLONE_NEWUTS | SIGCHLD;
-  if (kind.network == ShellNetwork::Own) flags |= CLONE_NEWNET;
   const char* failed_step = "clone (new user, mount, pid, ipc, uts namespaces)";
   int pid, e;
+  long maps_rc = 0;
+  child::Step maps_step = child::Step::UidMap;
   if (kind.network == ShellNetwork::Pooled) {
     launcher::Launch launch;
     launch.user_ns = netns_pool_->user_ns();
@@ -114,6 +133,7 @@ ShellProcess::ShellProcess(const ShellKind& kind, const char* staging, int termi
     launch.shell_stack_top = static_cast<char*>(stack_) + kStackSize;
     launch.clone_flags = flags;
     launch.pidfd = &pidfd_;
+    launch.maps = &id_maps;
     try {
       run_in_vfork_child(launcher::launch_main, &launch, 0, "clone (container launcher)");
     } catch (const std::system_error& err) {
@@ -124,9 +144,12 @@ ShellProcess::ShellProcess(const ShellKind& kind, const char* staging, int termi
     pid = launch.result < 0 ? -1 : static_cast<int>(launch.result);
     e = launch.result < 0 ? static_cast<int>(-launch.result) : 0;
     if (launch.step) failed_step = launch.step;
+    maps_rc = launch.maps_result;
+    maps_step = launch.maps_step;
   } else {
     pid = ::clone(child::shell_main, static_cast<char*>(stack_) + kStackSize, flags, &shared_, &pidfd_);
     e = errno;
+    if (pid > 0) maps_rc = child::write_id_maps(pid, id_maps, &maps_step);
   }
   // The shell has its own copies; keep only our ends (stdin's write end goes
   // too: the job's stdin is at EOF).
@@ -150,14 +173,48 @@ ShellProcess::ShellProcess(const ShellKind& kind, const char* staging, int termi
     close_fd(sysfs_);
     throw_errno(failed_step, e);
   }
+  pid_ = pid;
   lease.done = true;
-  // The mount namespace exists from clone on (the shell only changes mounts
+  if (maps_rc < 0) {
+    // The shell waits for our go: closing the control socket makes it exit,
+    // and the destructor reaps it.
+    const char* what = maps_step == child::Step::UidMap   ? "writing the container's uid_map"
+                       : maps_step == child::Step::GidMap ? "writing the container's gid_map"
+                                                          : "writing the container's setgroups";
+    std::string message = std::string(what) + " (" + maps.uid_map.substr(0, maps.uid_map.size() - 1) + ")";
+    destroy();
+    throw_errno(message, static_cast<int>(-maps_rc));
+  }
+  // In its cgroup before the init starts anything.
+  if (cgroups) {
+    try {
+      cgroup_.emplace(cgroups->place(pid));
+    } catch (const std::exception&) {
+      destroy();
+      throw;
+    }
+  }
+  // The maps are written: the shell may execute the init, which then reads
+  // what to prepare.
+  struct {
+    char go = 'm';
+    child::Prep prep;
+  } __attribute__((packed)) message;
+  message.prep = {kind.user, kind.group, maps.job_uid, maps.job_gid, kind.network == ShellNetwork::Own};
+  if (::send(ctl_w_, &message, sizeof message, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof message)) {
+    int e2 = errno;
+    destroy();
+    throw_errno("starting the container init", e2);
+  }
+  // The mount namespace exists from clone on (the init only changes mounts
   // inside it); whoever holds it last pays for its teardown.
   mount_ns_ = ::ioctl(pidfd_, kPidfdGetMntNamespace, 0);
   ::fcntl(report_r_, F_SETFL, O_NONBLOCK);
 }
 
-ShellProcess::~ShellProcess() {
+ShellProcess::~ShellProcess() { destroy(); }
+
+void ShellProcess::destroy() {
   if (pidfd_ >= 0) {
     if (started_) {
       // The job may still run if we got here through an exception.
@@ -177,6 +234,9 @@ ShellProcess::~ShellProcess() {
   // The shell and everything in its PID namespace are gone: no process is
   // left in the network namespace.
   if (netns_pool_) netns_pool_->give_back(net_ns_);
+  netns_pool_ = nullptr;
+  net_ns_ = -1;
+  cgroup_.reset();
 }
 
 int ShellProcess::take_sysfs() {
@@ -191,19 +251,24 @@ int ShellProcess::take_mount_namespace() {
   return fd;
 }
 
-void ShellProcess::start(const child::Script* script) {
-  __atomic_store_n(&shared_.script, script, __ATOMIC_RELEASE);
-  char go = 'g';
-  ssize_t n;
-  do n = ::send(ctl_w_, &go, 1, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
+void ShellProcess::start(const std::vector<char>& script) {
   started_ = true;
+  uint64_t size = script.size();
+  std::string message(reinterpret_cast<const char*>(&size), sizeof size);
+  message.append(script.data(), script.size());
+  size_t sent = 0;
+  while (sent < message.size()) {
+    ssize_t n = ::send(ctl_w_, message.data() + sent, message.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    // An init that died early left its report; report() reads it.
+    if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) break;
+    if (n < 0) throw_errno("starting the container");
+    sent += static_cast<size_t>(n);
+  }
   close_fd(ctl_w_);
-  // A shell that died while preparing left its report; failed() reads it.
-  if (n != 1 && errno != EPIPE && errno != ECONNRESET) throw_errno("starting the container");
 }
 
-bool ShellProcess::failed(child::Report& report) {
+bool ShellProcess::report(child::Report& report) {
   size_t got = 0;
   char* p = reinterpret_cast<char*>(&report);
   while (got < sizeof report) {
@@ -226,11 +291,12 @@ void ShellProcess::release_stack() {
   stack_ = nullptr;
 }
 
-ShellPool::ShellPool(size_t per_kind, std::string staging, bool pool_network_namespaces)
-    : per_kind_(per_kind), staging_(std::move(staging)) {
+ShellPool::ShellPool(size_t per_kind, const OuterIds& host, bool pool_network_namespaces,
+                     const JobCgroups* cgroups)
+    : per_kind_(per_kind), host_(host), cgroups_(cgroups) {
   if (pool_network_namespaces) {
     try {
-      netns_ = std::make_unique<NetnsPool>();
+      netns_ = std::make_unique<NetnsPool>(host);
     } catch (const std::exception&) {
       // This kernel or sandbox refuses nested user namespaces or setns:
       // every job gets a network namespace of its own instead.
@@ -278,7 +344,11 @@ std::unique_ptr<ShellProcess> ShellPool::take(const ShellKind& kind) {
     cv_.notify_all();
     if (shell) return shell;
   }
-  return std::make_unique<ShellProcess>(kind, staging_.c_str(), -1, netns_.get());
+  return std::make_unique<ShellProcess>(kind, host_, -1, netns_.get(), cgroups_);
+}
+
+std::unique_ptr<ShellProcess> ShellPool::make_with_terminal(const ShellKind& kind, int tty) {
+  return std::make_unique<ShellProcess>(kind, host_, tty, netns_.get(), cgroups_);
 }
 
 void ShellPool::dispose(int fd) {
@@ -317,7 +387,7 @@ void ShellPool::fill_loop() {
     lock.unlock();
     std::unique_ptr<ShellProcess> shell;
     try {
-      shell = std::make_unique<ShellProcess>(*kind, staging_.c_str(), -1, netns_.get());
+      shell = std::make_unique<ShellProcess>(*kind, host_, -1, netns_.get(), cgroups_);
     } catch (const std::exception&) {
       // take() will make one itself and report the error with the job.
     }

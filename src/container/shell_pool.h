@@ -10,11 +10,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "container/cgroup.h"
 #include "container/child.h"
+#include "container/id_maps.h"
 #include "container/netns_pool.h"
 
 namespace mael {
@@ -31,28 +34,47 @@ struct ShellKind {
   ShellNetwork network = ShellNetwork::Own;
   // Pooled only: a sysfs mount of the pooled namespace is made for the job.
   bool sysfs = false;
-  // The job's user and group, mapped to the caller's, written while preparing.
+  // The job's user and group in the container: its user namespace, made
+  // while the shell is prepared, maps them onto its host id.
   uint32_t user = 0, group = 0;
   auto operator<=>(const ShellKind&) const = default;
+};
+
+// The container user namespace's maps for ids `outer` (as its parent
+// namespace sees them): our id is its root (the init's); the job's host id,
+// when it differs, is its uid and gid 1.
+struct ContainerMaps {
+  explicit ContainerMaps(const OuterIds& outer);
+  std::string uid_map, gid_map;
+  child::IdMaps maps() const { return {uid_map.c_str(), gid_map.c_str(), !privileged}; }
+  bool privileged;
+  // The ids inside the container's user namespace the job takes (see
+  // child::Script::id_uid).
+  uint32_t job_uid, job_gid;
 };
 
 // The parent's handle on one shell. Not movable: the shell reads `shared`.
 class ShellProcess {
  public:
-  // Clones it; throws on failure. staging: an empty host directory that
-  // outlives the shell. terminal: see ContainerConfig::terminal. netns: where
-  // a Pooled shell's namespace comes from (and goes back to after the shell).
-  ShellProcess(const ShellKind& kind, const char* staging, int terminal = -1, NetnsPool* netns = nullptr);
+  // Clones it and starts its init; throws on failure. host: our ids and the
+  // jobs' on the host. terminal: see ContainerConfig::terminal. netns: where a
+  // Pooled shell's namespace comes from (and goes back to after the shell).
+  // cgroups: where to place the container (for memory limits), or null.
+  ShellProcess(const ShellKind& kind, const OuterIds& host, int terminal = -1, NetnsPool* netns = nullptr,
+               const JobCgroups* cgroups = nullptr);
   ~ShellProcess();  // a shell not started is told to exit and reaped
   ShellProcess(const ShellProcess&) = delete;
   ShellProcess& operator=(const ShellProcess&) = delete;
 
-  // Hands the script over and lets the shell run it. `script` must stay valid
-  // until the process has exec'd or exited.
-  void start(const child::Script* script);
-  // After the process exited: whether the shell failed before execve (then
-  // `report` says why). Never blocks.
-  bool failed(child::Report& report);
+  // The init's pid (in our PID namespace).
+  int pid() const { return pid_; }
+  // The container's cgroup, if it has one.
+  const JobCgroups::Job* cgroup() const { return cgroup_ ? &*cgroup_ : nullptr; }
+  // Sends the job script (see script_blob.h) to the init, which runs it.
+  void start(const std::vector<char>& script);
+  // After the process exited: the init's report (a failure, or Step::Ended
+  // with how the job ended), if it wrote one. Never blocks.
+  bool report(child::Report& report);
   // The caller reaped the process through pidfd().
   void reaped() { started_ = false; reaped_ = true; }
   // The shell's (and so the job's) mount namespace, or -1 if the kernel
@@ -68,9 +90,11 @@ class ShellProcess {
 
  private:
   void release_stack();
+  void destroy();  // kills (if started) and reaps the shell, closes everything
 
-  std::string uid_map_, gid_map_;
   child::Shell shared_;
+  int pid_ = -1;
+  std::optional<JobCgroups::Job> cgroup_;  // removed after the shell is reaped (destroy)
   int pidfd_ = -1, ctl_w_ = -1, report_r_ = -1, out_r_ = -1, err_r_ = -1, mount_ns_ = -1, sysfs_ = -1;
   NetnsPool* netns_pool_ = nullptr;
   int net_ns_ = -1;  // Pooled: the namespace leased from netns_pool_
@@ -82,15 +106,19 @@ class ShellProcess {
 class ShellPool {
  public:
   // per_kind 0: no prepared shells (the thread still disposes of namespaces).
-  // staging: see ShellProcess. Pooled network namespaces are used when the
+  // host: see ShellProcess. Pooled network namespaces are used when the
   // kernel allows them (see pooled_network()).
-  ShellPool(size_t per_kind, std::string staging, bool pool_network_namespaces = true);
+  // cgroups: see ShellProcess.
+  ShellPool(size_t per_kind, const OuterIds& host, bool pool_network_namespaces = true,
+            const JobCgroups* cgroups = nullptr);
   ~ShellPool();
   ShellPool(const ShellPool&) = delete;
   ShellPool& operator=(const ShellPool&) = delete;
 
   // A ready shell of that kind, or a new one made now.
   std::unique_ptr<ShellProcess> take(const ShellKind& kind);
+  // A new shell whose job's stdio is the terminal `tty`.
+  std::unique_ptr<ShellProcess> make_with_terminal(const ShellKind& kind, int tty);
   // Closes fd on the background thread: used for a finished job's mount
   // namespace, whose teardown waits for an RCU grace period.
   void dispose(int fd);
@@ -101,7 +129,8 @@ class ShellPool {
   void fill_loop();
 
   size_t per_kind_;
-  std::string staging_;
+  OuterIds host_;
+  const JobCgroups* cgroups_;
   std::unique_ptr<NetnsPool> netns_;  // before the shells: they give their namespaces back
   std::mutex mu_;
   std::condition_variable cv_;

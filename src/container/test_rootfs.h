@@ -50,11 +50,23 @@ inline void make_busybox_root(const std::filesystem::path& dir) {
   fs::copy_file(kBusybox, dir / "bin/busybox");
   for (const char* a : {"sh", "true", "false", "cat", "ls", "id", "sleep", "echo", "env", "pwd", "ps",
                         "touch", "mkdir", "test", "head", "wc", "kill", "setsid", "grep", "stat", "nc",
-                        "readlink", "seq", "tr", "dd", "rm", "sort", "ping", "stty", "ifconfig", "mv"})
+                        "readlink", "seq", "tr", "dd", "rm", "sort", "ping", "stty", "ifconfig", "mv",
+                        "mount", "umount", "chmod", "chown", "sed", "df"})
     fs::create_symlink("busybox", dir / "bin" / a);
   for (const char* d : {"full", "fuse", "null", "random", "tty", "urandom", "zero"})
     write_file(dir / "dev" / d, "");
   write_file(dir / "etc/hostname-in-image", "image\n");
+}
+
+// Layer trees are owned by the host id jobs run as (the artifact store's tree
+// owner): when the tests run as root, that is RuntimeOptions' default, not
+// root. Gives dir's whole tree to it (no-op when not root).
+inline void own_for_jobs(const std::filesystem::path& dir) {
+  if (::geteuid() != 0) return;
+  constexpr uid_t kJobHostId = 65534;
+  ::lchown(dir.c_str(), kJobHostId, kJobHostId);
+  for (auto& e : std::filesystem::recursive_directory_iterator(dir))
+    ::lchown(e.path().c_str(), kJobHostId, kJobHostId);
 }
 
 }  // namespace mael::testing

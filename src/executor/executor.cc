@@ -159,6 +159,7 @@ void LocalExecutor::run_one(const std::shared_ptr<Job>& job) {
     c.group = s.group;
     c.timeout = s.timeout;
     c.inline_limit = options_.inline_limit;
+    c.limits = options_.limits;
     if (job->on_state) job->on_state(JobState::Running);
     outcome = runner_(c, &job->cancel);
   } catch (const std::exception& e) {

@@ -13,20 +13,19 @@
 #include <thread>
 #include <vector>
 
+#include "container/runtime.h"
 #include "spec/spec.h"
 
 namespace mael {
 
 class ArtifactStore;
-class Runtime;
-struct ContainerConfig;
-class CancelToken;
 
 using JobId = uint64_t;
 
 struct ExecutorOptions {
   size_t slots = 0;                // 0: number of CPUs
   size_t inline_limit = 1 << 20;   // bytes of stdout/stderr kept per stream
+  ContainerLimits limits = ContainerLimits::defaults();  // every job's (a job may ask for less)
 };
 
 // Runs one container to completion; the real one is Runtime::run. Tests may

@@ -232,7 +232,9 @@ int run_tty(Client& client, const ClientOptions& options, JobSpecStreamReader& r
 
   // Its own runtime and executor: the job needs the terminal, which only this
   // process has (so --tty jobs never go to a cluster).
-  Runtime runtime(options.cache_root / "runtime", RuntimeOptions{0});
+  RuntimeOptions runtime_options = options.runtime;
+  runtime_options.prepared_containers = 0;
+  Runtime runtime(options.cache_root / "runtime", runtime_options);
   std::promise<JobOutcome> result;
   RelayEnd end;
   {
@@ -243,7 +245,7 @@ int run_tty(Client& client, const ClientOptions& options, JobSpecStreamReader& r
           with_tty.terminal = pty.slave;
           return runtime.run(with_tty, cancel);
         },
-        ExecutorOptions{1, options.inline_limit});
+        ExecutorOptions{1, options.inline_limit, options.job_limits});
     executor.submit(std::move(job), nullptr, [&](JobOutcome o) {
       result.set_value(std::move(o));
       uint64_t one = 1;

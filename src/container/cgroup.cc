@@ -1,0 +1,163 @@
+#include "container/cgroup.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "base/error.h"
+#include "base/log.h"
+
+namespace mael {
+namespace {
+
+namespace fs = std::filesystem;
+
+void write_file(const fs::path& path, const std::string& text) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) throw_errno("open " + path.string());
+  ssize_t n = ::write(fd, text.data(), text.size());
+  int e = errno;
+  ::close(fd);
+  if (n != static_cast<ssize_t>(text.size())) throw_errno("write " + path.string(), n < 0 ? e : EIO);
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+struct CgroupMount {
+  fs::path mount_point;
+  std::string root;  // the mount's root within the hierarchy
+};
+
+// The mount of the v1 hierarchy with `controller`, or of the v2 hierarchy
+// (controller empty).
+std::optional<CgroupMount> find_mount(const std::string& controller) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    // ID PARENT MAJ:MIN ROOT MOUNT_POINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER_OPTIONS
+    std::istringstream f(line);
+    std::string id, parent, dev, root, point, options, word;
+    f >> id >> parent >> dev >> root >> point >> options;
+    while (f >> word && word != "-") {
+    }
+    std::string fstype, source, super;
+    f >> fstype >> source >> super;
+    if (controller.empty() ? fstype != "cgroup2" : fstype != "cgroup") continue;
+    if (!controller.empty()) {
+      bool has = false;
+      std::istringstream opts(super);
+      for (std::string o; std::getline(opts, o, ',');) has |= o == controller;
+      if (!has) continue;
+    }
+    return CgroupMount{point, root};
+  }
+  return std::nullopt;
+}
+
+// Our cgroup's path in the hierarchy of `controller` (v2: empty).
+std::optional<std::string> own_cgroup(const std::string& controller) {
+  std::ifstream in("/proc/self/cgroup");
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t a = line.find(':'), b = line.find(':', a + 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    std::string controllers = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+    if (controller.empty()) {
+      if (line.substr(0, a) == "0" && controllers.empty()) return path;
+      continue;
+    }
+    std::istringstream c(controllers);
+    for (std::string name; std::getline(c, name, ',');)
+      if (name == controller) return path;
+  }
+  return std::nullopt;
+}
+
+std::optional<fs::path> own_dir(const std::string& controller) {
+  auto mount = find_mount(controller);
+  auto path = own_cgroup(controller);
+  if (!mount || !path) return std::nullopt;
+  std::string rel = *path;
+  if (mount->root != "/" && rel.rfind(mount->root, 0) == 0) rel = rel.substr(mount->root.size());
+  return mount->mount_point / fs::path(rel).relative_path();
+}
+
+bool writable(const fs::path& dir) { return ::access(dir.c_str(), W_OK | X_OK) == 0; }
+
+}  // namespace
+
+JobCgroups::JobCgroups(fs::path parent, int version) : parent_(std::move(parent)), version_(version) {}
+
+std::unique_ptr<JobCgroups> JobCgroups::detect() {
+  // cgroup v2: only where our cgroup already gives its children the memory
+  // controller (we do not move ourselves to make that possible).
+  if (auto dir = own_dir("")) {
+    std::string subtree = read_file(*dir / "cgroup.subtree_control");
+    if (subtree.find("memory") != std::string::npos && writable(*dir))
+      return std::make_unique<JobCgroups>(*dir, 2);
+  }
+  if (auto dir = own_dir("memory"); dir && fs::exists(*dir / "memory.limit_in_bytes") && writable(*dir))
+    return std::make_unique<JobCgroups>(*dir, 1);
+  return nullptr;
+}
+
+JobCgroups::Job JobCgroups::place(int pid) const {
+  static std::atomic<uint64_t> counter{0};
+  fs::path dir = parent_ / ("maelstrom-job-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
+  if (::mkdir(dir.c_str(), 0755) < 0) throw_errno("making the job's cgroup " + dir.string());
+  Job job(this, dir);
+  write_file(dir / "cgroup.procs", std::to_string(pid));
+  return job;
+}
+
+void JobCgroups::Job::limit(uint64_t max_memory) const {
+  if (owner_->version_ == 2) {
+    write_file(dir_ / "memory.max", max_memory ? std::to_string(max_memory) : "max");
+    // Swap would let the job go past the limit.
+    if (max_memory && fs::exists(dir_ / "memory.swap.max")) write_file(dir_ / "memory.swap.max", "0");
+    return;
+  }
+  // v1: memory+swap may not be below memory alone (a fresh cgroup has neither).
+  const std::string value = max_memory ? std::to_string(max_memory) : "-1";
+  const bool memsw = fs::exists(dir_ / "memory.memsw.limit_in_bytes");
+  if (!max_memory && memsw) write_file(dir_ / "memory.memsw.limit_in_bytes", value);
+  write_file(dir_ / "memory.limit_in_bytes", value);
+  if (max_memory && memsw) write_file(dir_ / "memory.memsw.limit_in_bytes", value);
+}
+
+JobCgroups::Job::~Job() {
+  if (dir_.empty()) return;
+  // The processes are gone, but the kernel may still be releasing them.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    if (::rmdir(dir_.c_str()) == 0 || errno == ENOENT) return;
+    if (errno != EBUSY) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  log::warn("could not remove the job's cgroup {}: {}", dir_.string(), std::strerror(errno));
+}
+
+bool JobCgroups::Job::oom_killed() const {
+  if (dir_.empty()) return false;
+  std::string text = read_file(dir_ / (owner_->version_ == 2 ? "memory.events" : "memory.oom_control"));
+  std::istringstream in(text);
+  std::string key;
+  uint64_t value;
+  while (in >> key >> value)
+    if (key == "oom_kill") return value > 0;
+  return false;
+}
+
+}  // namespace mael

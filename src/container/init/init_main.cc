@@ -1,0 +1,525 @@
+// The container's init: PID 1 of the job's PID namespace (see child.h).
+//
+// A freestanding static program (no libc: raw system calls only, see
+// CMakeLists.txt), executed by the shell from a sealed memfd, so that it has
+// an address space of its own (the shell shares the runtime's) and starts in
+// well under a millisecond. It is not dumpable and the job has no capability
+// in its user namespace, so the job can neither ptrace it nor read its memory,
+// and it keeps every signal at its default, so the job cannot signal it (the
+// kernel drops signals to a namespace's init that has no handler for them).
+//
+//   1. prepare, while no job script is known (child::Prep): a proc instance
+//      for the PID namespace, and the job's process (PID 2), forked now: it
+//      takes its own session and the job's host id, then makes the job's user
+//      namespace (a child of ours; we write its maps, the job's ids onto its
+//      host id) with a network namespace it owns if asked, which we join;
+//   2. read the job script (script_blob.h) from the control socket;
+//   3. build the job's root and mounts, pivot_root into it (the job's
+//      process, in our mount namespace still, moves with us);
+//   4. hand the script to the job's process, which takes its limits and a
+//      mount namespace of its own, in which every mount we made is locked (the
+//      job can neither unmount nor remount any of them, mount_namespaces(7)),
+//      and execs the program;
+//   5. reap every process; when the job ends, report how and exit, which ends
+//      every other process of the namespace.
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <linux/mount.h>
+#include <linux/openat2.h>
+#include <linux/prctl.h>
+#include <sys/resource.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "container/child.h"
+#include "container/raw_syscall.h"
+#include "container/script_blob.h"
+
+// The compiler may emit calls to these for copies and zeroing.
+extern "C" {
+void* memcpy(void* dst, const void* src, size_t n) {
+  auto* d = static_cast<char*>(dst);
+  auto* s = static_cast<const char*>(src);
+  while (n--) *d++ = *s++;
+  return dst;
+}
+void* memmove(void* dst, const void* src, size_t n) {
+  auto* d = static_cast<char*>(dst);
+  auto* s = static_cast<const char*>(src);
+  if (d < s)
+    while (n--) *d++ = *s++;
+  else
+    while (n--) d[n] = s[n];
+  return dst;
+}
+void* memset(void* dst, int c, size_t n) {
+  auto* d = static_cast<unsigned char*>(dst);
+  while (n--) *d++ = static_cast<unsigned char>(c);
+  return dst;
+}
+}
+
+namespace mael::init {
+namespace {
+
+using child::MountOp;
+using child::Report;
+using child::Script;
+using child::Step;
+using raw::sys;
+
+constexpr int kMntDetach = 2;  // <sys/mount.h> clashes with <linux/mount.h>
+
+[[noreturn]] void exit_now(int code) {
+  for (;;) sys(SYS_exit_group, code);
+}
+
+void report(Step step, long err, int index) {
+  Report r;
+  r.step = step;
+  r.err = static_cast<int32_t>(err);
+  r.index = index;
+  sys(SYS_write, child::kReportFd, &r, sizeof r);
+}
+
+[[noreturn]] void die(Step step, long rc, int index = -1) {
+  report(step, -rc, index);
+  exit_now(127);
+}
+
+// "<prefix><fd>/<leaf>" into buf.
+void fd_path(char* buf, long fd, const char* leaf) {
+  const char* prefix = "proc/self/fd/";  // relative: our cwd is the host's "/"
+  char* p = buf;
+  while (*prefix) *p++ = *prefix++;
+  char digits[24];
+  int n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + fd % 10);
+    fd /= 10;
+  } while (fd > 0);
+  while (n > 0) *p++ = digits[--n];
+  if (*leaf) *p++ = '/';
+  while (*leaf) *p++ = *leaf++;
+  *p = 0;
+}
+
+long set_read_only(long mount_fd) {
+  struct mount_attr attr;
+  attr.attr_set = MOUNT_ATTR_RDONLY;
+  attr.attr_clr = 0;
+  attr.propagation = 0;
+  attr.userns_fd = 0;
+  return sys(SYS_mount_setattr, mount_fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr);
+}
+
+// fsopen + options + create + fsmount; returns the detached mount's fd.
+long new_fs(const char* type, const char* const* options, bool read_only) {
+  long fs = sys(SYS_fsopen, type, FSOPEN_CLOEXEC);
+  if (fs < 0) return fs;
+  long rc = sys(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "source", type, 0);
+  for (const char* const* o = options; o && o[0] && rc >= 0; o += 2)
+    rc = sys(SYS_fsconfig, fs, FSCONFIG_SET_STRING, o[0], o[1], 0);
+  if (rc >= 0) rc = sys(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, 0, 0, 0);
+  if (rc >= 0) rc = sys(SYS_fsmount, fs, FSMOUNT_CLOEXEC, read_only ? MOUNT_ATTR_RDONLY : 0);
+  sys(SYS_close, fs);
+  return rc;
+}
+
+long bind_tree(const char* source, bool read_only) {
+  long fd = sys(SYS_open_tree, AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+  if (fd >= 0 && read_only) {
+    long rc = set_read_only(fd);
+    if (rc < 0) {
+      sys(SYS_close, fd);
+      return rc;
+    }
+  }
+  return fd;
+}
+
+bool is(const char* s, const char* name) {
+  while (*s && *s == *name) ++s, ++name;
+  return *s == *name;
+}
+
+// The root: an overlay of the lowers (plus a tmpfs upper if writable), a
+// read-only bind of a single lower, or an empty tmpfs.
+long make_root(const Script& s, const child::Prep& prep) {
+  if (s.n_lowers == 0) return new_fs("tmpfs", s.tmpfs_options, !s.writable);
+  // Overlay needs two lowers without an upper: bind a single read-only one
+  // (the job cannot make it writable: it will be locked, see run_job).
+  if (s.n_lowers == 1 && !s.writable) return bind_tree(s.lowers[0], true);
+  long fs = sys(SYS_fsopen, "overlay", FSOPEN_CLOEXEC);
+  if (fs < 0) return fs;
+  // userxattr: inside a user namespace overlay can only read user.overlay.*
+  // xattrs (opaque directories); 0/0 character devices are whiteouts either way.
+  long rc = sys(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, "userxattr", 0, 0);
+  for (int i = 0; i < s.n_lowers && rc >= 0; ++i)
+    rc = sys(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "lowerdir+", s.lowers[i], 0);
+  long upper = -1;
+  if (rc >= 0 && s.writable) {
+    upper = new_fs("tmpfs", s.tmpfs_options, false);
+    rc = upper;
+    if (rc >= 0) rc = sys(SYS_mkdirat, upper, "upper", 0755);
+    if (rc >= 0) rc = sys(SYS_mkdirat, upper, "work", 0755);
+    // The root directory is the upper's: the job's own, as the layers' files are.
+    if (rc >= 0) rc = sys(SYS_fchownat, upper, "upper", prep.id_uid, prep.id_gid, AT_SYMLINK_NOFOLLOW);
+    char path[64];
+    if (rc >= 0) {
+      fd_path(path, upper, "upper");
+      rc = sys(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "upperdir", path, 0);
+    }
+    if (rc >= 0) {
+      fd_path(path, upper, "work");
+      rc = sys(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "workdir", path, 0);
+    }
+  }
+  if (rc >= 0) rc = sys(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, 0, 0, 0);
+  if (rc >= 0) rc = sys(SYS_fsmount, fs, FSMOUNT_CLOEXEC, s.writable ? 0 : MOUNT_ATTR_RDONLY);
+  if (upper >= 0) sys(SYS_close, upper);
+  sys(SYS_close, fs);
+  return rc;
+}
+
+long resolve_in_root(long root, const char* path) {
+  struct open_how how;
+  how.flags = O_PATH | O_CLOEXEC;
+  how.mode = 0;
+  how.resolve = RESOLVE_IN_ROOT;
+  return sys(SYS_openat2, root, path, &how, sizeof how);
+}
+
+// What the init prepared before it got a job.
+struct Prepared {
+  child::Prep prep;
+  long host = -1;     // O_PATH fd of the host's "/"
+  long proc = -1;     // a proc mount of our PID namespace (detached until a job mounts it), or -errno
+  long sysfs = -1;    // a sysfs mount made for us (child::kSysfsFd), or -EBADF
+  long job = -1;       // the job's process (see run_job)
+  long job_sock = -1;  // where it waits for the script
+  bool proc_used = false;
+};
+
+// The mount for op m: the prepared proc or sysfs instance for the first one of
+// its kind, else a new one.
+long mount_for(const MountOp& m, Prepared& p, const Script& s) {
+  if (m.kind == MountOp::Bind) return bind_tree(m.source, m.read_only);
+  if (is(m.fstype, "proc") && !p.proc_used && p.proc >= 0) {
+    p.proc_used = true;
+    long fd = p.proc;
+    p.proc = -EBADF;
+    return fd;
+  }
+  if (is(m.fstype, "sysfs") && p.sysfs >= 0) {
+    long fd = p.sysfs;
+    p.sysfs = -EBADF;
+    return fd;
+  }
+  // Every tmpfs gets the size limit.
+  return new_fs(m.fstype, is(m.fstype, "tmpfs") && !m.options ? s.tmpfs_options : m.options, m.read_only);
+}
+
+// Writes text to the file at path under dir in one write; 0 or -errno.
+long write_at(long dir, const char* path, const char* text) {
+  long fd = sys(SYS_openat, dir, path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return fd;
+  unsigned long n = 0;
+  while (text[n]) ++n;
+  long rc = sys(SYS_write, fd, text, n);
+  sys(SYS_close, fd);
+  if (rc >= 0 && static_cast<unsigned long>(rc) != n) return -EIO;
+  return rc < 0 ? rc : 0;
+}
+
+// Takes the job's host id in our user namespace (when it is not ours): no
+// supplementary group of ours either. 0 or -errno.
+long take_job_ids(const child::Prep& prep) {
+  if (prep.id_uid == 0) return 0;
+  long rc;
+  if ((rc = sys(SYS_setgroups, 0, nullptr)) < 0) return rc;
+  if ((rc = sys(SYS_setresgid, prep.id_gid, prep.id_gid, prep.id_gid)) < 0) return rc;
+  return sys(SYS_setresuid, prep.id_uid, prep.id_uid, prep.id_uid);
+}
+
+// "<n>/<leaf>" into buf: a path in our proc instance.
+void pid_path(char* buf, long pid, const char* leaf) {
+  char digits[24];
+  int n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + pid % 10);
+    pid /= 10;
+  } while (pid > 0);
+  char* p = buf;
+  while (n > 0) *p++ = digits[--n];
+  *p++ = '/';
+  while (*leaf) *p++ = *leaf++;
+  *p = 0;
+}
+
+// "ID OUTSIDE 1\n" into buf.
+void map_line(char* buf, uint32_t inside, uint32_t outside) {
+  char* p = buf;
+  const uint32_t values[2] = {inside, outside};
+  for (uint32_t v : values) {
+    char digits[12];
+    int n = 0;
+    do {
+      digits[n++] = static_cast<char>('0' + v % 10);
+      v /= 10;
+    } while (v > 0);
+    while (n > 0) *p++ = digits[--n];
+    *p++ = ' ';
+  }
+  *p++ = '1';
+  *p++ = '\n';
+  *p = 0;
+}
+
+// Reads exactly n bytes from fd; false at EOF or error.
+bool read_all(int fd, void* buf, size_t n) {
+  size_t got = 0;
+  while (got < n) {
+    long r = sys(SYS_read, fd, static_cast<char*>(buf) + got, n - got);
+    if (r == -EINTR) continue;
+    if (r <= 0) return false;
+    got += static_cast<size_t>(r);
+  }
+  return true;
+}
+
+// Reads a job script ([size][blob]) from fd into memory of our own; nullptr
+// at EOF before its size.
+const Script* read_script(int fd) {
+  uint64_t size = 0;
+  if (!read_all(fd, &size, sizeof size)) return nullptr;
+  if (size < sizeof(Script) || size > child::kMaxScriptSize) die(Step::Script, -EINVAL);
+  long mem = sys(SYS_mmap, 0, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem < 0) die(Step::Script, mem);
+  char* base = reinterpret_cast<char*>(mem);
+  if (!read_all(fd, base, size)) die(Step::Script, -EPIPE);
+  const Script* script = child::relocate_script(base, size);
+  if (!script) die(Step::Script, -EINVAL);
+  return script;
+}
+
+// Writes n bytes to fd; false on error.
+bool write_all(int fd, const void* buf, size_t n) {
+  size_t done = 0;
+  while (done < n) {
+    long r = sys(SYS_write, fd, static_cast<const char*>(buf) + done, n - done);
+    if (r == -EINTR) continue;
+    if (r <= 0) return false;
+    done += static_cast<size_t>(r);
+  }
+  return true;
+}
+
+// The job's process, after the init made its user namespace: waits for the
+// script on `sock`, then becomes the job. Never returns.
+[[noreturn]] void run_job(int sock) {
+  const Script* sp = read_script(sock);
+  if (!sp) exit_now(0);  // no job came
+  const Script& s = *sp;
+  sys(SYS_close, sock);
+  long rc;
+  if (s.terminal && (rc = sys(SYS_ioctl, child::kStdinFd, TIOCSCTTY, 0)) < 0) die(Step::Terminal, rc);
+  if (s.max_processes != 0) {
+    struct rlimit64 {
+      uint64_t cur, max;
+    } limit{s.max_processes, s.max_processes};
+    if ((rc = sys(SYS_prlimit64, 0, RLIMIT_NPROC, &limit, nullptr)) < 0) die(Step::Limits, rc);
+  }
+  // A mount namespace of the job's user namespace: the copy of every mount
+  // the init made is locked there.
+  if ((rc = sys(SYS_unshare, CLONE_NEWNS)) < 0) die(Step::JobNamespaces, rc);
+  if ((rc = sys(SYS_chdir, s.working_directory)) < 0) die(Step::WorkingDirectory, rc);
+  for (int k = 0; k < 3; ++k)
+    if ((rc = sys(SYS_dup3, child::kStdinFd + k, k, 0)) < 0) die(Step::Stdio, rc);
+  // Every other fd of ours is close-on-exec (see main).
+  if (!s.search) die(Step::Exec, sys(SYS_execve, s.candidates[0], s.argv, s.envp));
+  for (int i = 0; i < s.n_candidates; ++i) {
+    if (sys(SYS_access, s.candidates[i], X_OK) < 0) continue;
+    die(Step::Exec, sys(SYS_execve, s.candidates[i], s.argv, s.envp), i);
+  }
+  die(Step::NotFound, -ENOENT);
+}
+
+// Forks the job's process (see run_job): it takes its session and host id and
+// makes the job's user namespace, whose maps we write (we are root of its
+// parent); if asked, the namespace owns a new network namespace, which we join
+// so that the loopback and sysfs we set up are the job's.
+void prepare_job(Prepared& p) {
+  if (p.proc < 0) die(Step::Prepare, p.proc);
+  int sock[2];
+  long rc = sys(SYS_socketpair, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sock);
+  if (rc < 0) die(Step::Prepare, rc);
+  long pid = sys(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+  if (pid < 0) die(Step::Fork, pid);
+  if (pid == 0) {
+    sys(SYS_close, sock[0]);
+    char result = 0;
+    // Our cwd is wherever the runtime's was: make it the root, which the
+    // init's pivot_root moves to the job's.
+    if (sys(SYS_chdir, "/") < 0 || sys(SYS_setsid) < 0 || take_job_ids(p.prep) < 0 ||
+        sys(SYS_unshare, CLONE_NEWUSER | (p.prep.own_network ? CLONE_NEWNET : 0)) < 0)
+      result = 1;
+    sys(SYS_write, sock[1], &result, 1);
+    if (result) exit_now(1);
+    // The init wrote our maps: we are root of the job's user namespace now.
+    // We inherited the init's "not dumpable"; execve makes the job dumpable
+    // as usual.
+    run_job(sock[1]);
+  }
+  sys(SYS_close, sock[1]);
+  p.job = pid;
+  p.job_sock = sock[0];
+  char result = 1;
+  if (sys(SYS_read, sock[0], &result, 1) != 1 || result != 0) die(Step::JobNamespaces, -EPERM);
+  char path[48], line[40];
+  pid_path(path, pid, "uid_map");
+  map_line(line, p.prep.uid, p.prep.id_uid);
+  if ((rc = write_at(p.proc, path, line)) < 0) die(Step::UidMap, rc);
+  pid_path(path, pid, "setgroups");
+  if ((rc = write_at(p.proc, path, "deny")) < 0) die(Step::Setgroups, rc);
+  pid_path(path, pid, "gid_map");
+  map_line(line, p.prep.gid, p.prep.id_gid);
+  if ((rc = write_at(p.proc, path, line)) < 0) die(Step::GidMap, rc);
+  if (p.prep.own_network) {
+    pid_path(path, pid, "ns/net");
+    long net = sys(SYS_openat, p.proc, path, O_RDONLY | O_CLOEXEC);
+    if (net < 0) die(Step::JobNamespaces, net);
+    if ((rc = sys(SYS_setns, net, CLONE_NEWNET)) < 0) die(Step::JobNamespaces, rc);
+    sys(SYS_close, net);
+  }
+}
+
+// Builds the job's file system and enters it; the job's mounts are ours
+// (the init's user namespace) until the job takes a namespace of its own.
+void build_root(const Script& s, Prepared& p) {
+  long rc;
+  // Host paths in the script are relative to the host's "/" (our cwd).
+  if ((rc = sys(SYS_fchdir, p.host)) < 0) die(Step::Prepare, rc);
+  if (s.loopback) {
+    long sock = sys(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) die(Step::Loopback, sock);
+    struct ifreq ifr;
+    for (size_t i = 0; i < sizeof ifr.ifr_name; ++i) ifr.ifr_name[i] = 0;
+    ifr.ifr_name[0] = 'l';
+    ifr.ifr_name[1] = 'o';
+    ifr.ifr_flags = IFF_UP | IFF_LOOPBACK | IFF_RUNNING;
+    if ((rc = sys(SYS_ioctl, sock, SIOCSIFFLAGS, &ifr)) < 0) die(Step::Loopback, rc);
+    sys(SYS_close, sock);
+  }
+
+  long root = make_root(s, p.prep);
+  if (root < 0) die(Step::RootFs, root);
+  rc = sys(SYS_move_mount, root, "", AT_FDCWD, s.staging, MOVE_MOUNT_F_EMPTY_PATH);
+  if (rc < 0) die(Step::AttachRoot, rc);
+
+  for (int i = 0; i < s.n_mounts; ++i) {
+    const MountOp& m = s.mounts[i];
+    long target = resolve_in_root(root, m.target);
+    if (target < 0) die(Step::MountPoint, target, m.index);
+    long fd = mount_for(m, p, s);
+    if (fd < 0) die(Step::MountCreate, fd, m.index);
+    rc = sys(SYS_move_mount, fd, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+    if (rc < 0) die(Step::MountAttach, rc, m.index);
+    sys(SYS_close, fd);
+    sys(SYS_close, target);
+  }
+
+  // The old root lands on top of the new one; detaching it leaves the job's.
+  if ((rc = sys(SYS_fchdir, root)) < 0) die(Step::EnterRoot, rc);
+  if ((rc = sys(SYS_pivot_root, ".", ".")) < 0) die(Step::EnterRoot, rc);
+  if ((rc = sys(SYS_umount2, ".", kMntDetach)) < 0) die(Step::EnterRoot, rc);
+  sys(SYS_close, root);
+  sys(SYS_close, p.host);
+  p.host = -1;
+  if (p.sysfs >= 0) sys(SYS_close, p.sysfs);
+  p.sysfs = -EBADF;
+  if (p.proc >= 0) sys(SYS_close, p.proc);
+  p.proc = -EBADF;
+}
+
+[[noreturn]] void main() {
+  // Nothing of ours may be read or traced by the job (it runs as our uid when
+  // the tools do not run as root).
+  sys(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
+  sys(SYS_prctl, PR_SET_NAME, "maelstrom-init", 0, 0, 0);
+  sys(SYS_close_range, child::kCtlFd, ~0U, CLOSE_RANGE_CLOEXEC);
+
+  Prepared p;
+  if (!read_all(child::kCtlFd, &p.prep, sizeof p.prep)) exit_now(0);  // not needed after all
+  p.host = sys(SYS_openat, AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (p.host < 0) die(Step::Prepare, p.host);
+  p.proc = new_fs("proc", nullptr, false);
+  p.sysfs = sys(SYS_fcntl, child::kSysfsFd, F_GETFD) >= 0 ? child::kSysfsFd : -EBADF;
+  prepare_job(p);
+  // The job's ends of its stdio are the job's alone: the parent sees EOF when
+  // every process that has them is gone.
+  for (int fd = child::kStdinFd; fd <= child::kStderrFd; ++fd) sys(SYS_close, fd);
+
+  // The script: forwarded to the job's process once its root is ready.
+  uint64_t size = 0;
+  if (!read_all(child::kCtlFd, &size, sizeof size)) exit_now(0);  // not needed after all
+  if (size < sizeof(Script) || size > child::kMaxScriptSize) die(Step::Script, -EINVAL);
+  long mem = sys(SYS_mmap, 0, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem < 0) die(Step::Script, mem);
+  char* blob = reinterpret_cast<char*>(mem);
+  if (!read_all(child::kCtlFd, blob, size)) die(Step::Script, -EPIPE);
+  sys(SYS_close, child::kCtlFd);
+  // The job's process relocates its own copy: keep these bytes as they came.
+  long copy = sys(SYS_mmap, 0, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (copy < 0) die(Step::Script, copy);
+  memcpy(reinterpret_cast<void*>(copy), blob, size);
+  const Script* s = child::relocate_script(reinterpret_cast<char*>(copy), size);
+  if (!s) die(Step::Script, -EINVAL);
+  build_root(*s, p);
+  if (!write_all(static_cast<int>(p.job_sock), &size, sizeof size) ||
+      !write_all(static_cast<int>(p.job_sock), blob, size))
+    die(Step::Script, -EPIPE);
+  sys(SYS_close, p.job_sock);
+
+  for (;;) {
+    siginfo_t info;
+    info.si_pid = 0;
+    long rc = sys(SYS_waitid, P_ALL, 0, &info, WEXITED, 0);
+    if (rc == -EINTR) continue;
+    if (rc < 0) die(Step::Fork, rc);  // no child left: cannot happen before the job's end
+    if (info.si_pid == p.job) {
+      report(Step::Ended, info.si_code, info.si_status);
+      exit_now(0);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace mael::init
+
+// The entry point: no libc, so no crt; align the stack and call main.
+#if defined(__x86_64__)
+__asm__(
+    ".globl _start\n"
+    "_start:\n"
+    "  xor %rbp, %rbp\n"
+    "  and $-16, %rsp\n"
+    "  call mael_init_main\n"
+    "  hlt\n");
+#elif defined(__aarch64__)
+__asm__(
+    ".globl _start\n"
+    "_start:\n"
+    "  mov x29, #0\n"
+    "  mov x30, #0\n"
+    "  bl mael_init_main\n");
+#endif
+
+extern "C" [[noreturn]] __attribute__((used)) void mael_init_main() { mael::init::main(); }
