@@ -90,6 +90,16 @@ def test_fork_bomb_stops_at_the_process_limit(any_runner):
     assert 30 <= started <= 39  # with the shell itself, 40 processes at most
 
 
+def test_a_job_may_lower_its_limits_never_raise_them(any_runner):
+    bomb = "i=0; while [ $i -lt 200 ]; do sleep 30 & i=$((i+1)); echo $i; done"
+    r = any_runner.run([job("sh", "-c", bomb, max_processes=25)])
+    assert "can't fork" in r.stderr
+    assert 15 <= int(r.stdout.split()[-1]) <= 24
+    r = any_runner.run([job("sh", "-c", bomb, max_processes=500)], "--job-max-processes", "30")
+    assert "can't fork" in r.stderr
+    assert 20 <= int(r.stdout.split()[-1]) <= 29
+
+
 def test_tmpfs_size_is_bounded(any_runner):
     r = any_runner.run([job("sh", "-c", "dd if=/dev/zero of=/tmp/f bs=64k count=64 2>&1 | grep -c 'No space'; "
                             "dd if=/dev/zero of=/f bs=64k count=64 2>&1 | grep -c 'No space'",

@@ -414,6 +414,7 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
       tc.spec.arguments.insert(tc.spec.arguments.end(), extra_args.begin(), extra_args.end());
       tc.spec.arguments.push_back(c);
       tc.spec.timeout = s.settings.timeout ? *s.settings.timeout : md.timeout;
+      tc.spec.limits = md.limits;
       batch.push_back(std::move(tc));
     }
     return batch;

@@ -200,6 +200,7 @@ ResolvedJob Client::resolve(const JobSpec& spec, ArtifactStore::PinnedBlobs* pin
   job.user = c.user;
   job.group = c.group;
   job.timeout = spec.timeout;
+  job.limits = spec.limits;
   job.priority = spec.priority;
   job.estimated_duration = spec.estimated_duration;
   return job;

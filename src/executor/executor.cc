@@ -136,6 +136,19 @@ void LocalExecutor::slot_loop() {
   }
 }
 
+ContainerLimits effective_limits(const ContainerLimits& configured, const JobLimits& asked) {
+  // 0 configured means no limit: then the job's own applies.
+  auto lower = [](uint64_t configured, const std::optional<uint64_t>& asked) {
+    if (!asked) return configured;
+    return configured == 0 ? *asked : std::min(configured, *asked);
+  };
+  ContainerLimits l = configured;
+  l.max_processes = lower(configured.max_processes, asked.max_processes);
+  l.max_memory = lower(configured.max_memory, asked.max_memory);
+  l.max_tmpfs_size = lower(configured.max_tmpfs_size, asked.max_tmpfs_size);
+  return l;
+}
+
 void LocalExecutor::run_one(const std::shared_ptr<Job>& job) {
   const ResolvedJob& s = job->spec;
   JobOutcome outcome;
@@ -159,7 +172,7 @@ void LocalExecutor::run_one(const std::shared_ptr<Job>& job) {
     c.group = s.group;
     c.timeout = s.timeout;
     c.inline_limit = options_.inline_limit;
-    c.limits = options_.limits;
+    c.limits = effective_limits(options_.limits, s.limits);
     if (job->on_state) job->on_state(JobState::Running);
     outcome = runner_(c, &job->cancel);
   } catch (const std::exception& e) {

@@ -28,6 +28,9 @@ struct ExecutorOptions {
   ContainerLimits limits = ContainerLimits::defaults();  // every job's (a job may ask for less)
 };
 
+// A job's limits: the configured ones, each lowered by what the job asks for.
+ContainerLimits effective_limits(const ContainerLimits& configured, const JobLimits& asked);
+
 // Runs one container to completion; the real one is Runtime::run. Tests may
 // pass another to check scheduling without containers.
 using ContainerRunner = std::function<JobOutcome(const ContainerConfig&, const CancelToken*)>;

@@ -38,6 +38,20 @@ class ExecutorTest : public ::testing::Test {
   std::unique_ptr<ArtifactStore> store_;
 };
 
+TEST(EffectiveLimits, AJobMayOnlyLowerTheConfiguredLimits) {
+  ContainerLimits configured;
+  configured.max_processes = 100;
+  configured.max_memory = 0;  // none
+  configured.max_tmpfs_size = 1000;
+  ContainerLimits l = effective_limits(configured, JobLimits{50, 2000, 5000});
+  EXPECT_EQ(l.max_processes, 50u);
+  EXPECT_EQ(l.max_memory, 2000u);      // no configured limit: the job's own
+  EXPECT_EQ(l.max_tmpfs_size, 1000u);  // more than configured: the configured one
+  l = effective_limits(configured, JobLimits{});
+  EXPECT_EQ(l.max_processes, 100u);
+  EXPECT_EQ(l.max_memory, 0u);
+}
+
 TEST_F(ExecutorTest, OrdersByPriorityThenLongestEstimateFirst) {
   std::promise<void> gate;
   auto gate_f = gate.get_future().share();

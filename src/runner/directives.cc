@@ -16,7 +16,8 @@ namespace mael {
 
 namespace {
 
-constexpr std::string_view kDirectiveKeys[] = {"filter", "include_shared_libraries", "timeout", "ignore"};
+constexpr std::string_view kDirectiveKeys[] = {"filter",        "include_shared_libraries", "timeout",       "ignore",
+                                               "max_processes", "max_memory",               "max_tmpfs_size"};
 
 SourcePos key_pos(const Value& table, std::string_view key) {
   for (const auto& f : table.fields)
@@ -57,6 +58,7 @@ Directive parse_directive(const Value& table, const SpecContext& ctx, const Filt
                           : std::optional<std::chrono::milliseconds>(std::chrono::seconds(secs));
   }
   if (const Value* v = table.find("ignore")) d.ignore = expect_bool(*v, ctx, "ignore");
+  parse_limits(table, ctx, d.limits);
 
   if (d.fields.image || d.fields.parent) {
     d.replaces_container = true;
@@ -167,12 +169,16 @@ TestMetadata TestSpecFile::metadata_for(const FilterFields& test) const {
   std::optional<bool> include_shared_libraries;
   std::optional<std::chrono::milliseconds> timeout;
   bool ignore = false;
+  JobLimits limits;
   for (const Directive& d : directives_) {
     if (d.filter && !d.filter->matches(test)) continue;
     apply(d, container);
     if (d.include_shared_libraries) include_shared_libraries = d.include_shared_libraries;
     if (d.timeout) timeout = *d.timeout;
     if (d.ignore) ignore = *d.ignore;
+    if (d.limits.max_processes) limits.max_processes = d.limits.max_processes;
+    if (d.limits.max_memory) limits.max_memory = d.limits.max_memory;
+    if (d.limits.max_tmpfs_size) limits.max_tmpfs_size = d.limits.max_tmpfs_size;
   }
   TestMetadata m;
   m.include_shared_libraries =
@@ -180,6 +186,7 @@ TestMetadata TestSpecFile::metadata_for(const FilterFields& test) const {
   m.container = std::move(container);
   m.timeout = timeout;
   m.ignore = ignore;
+  m.limits = limits;
   return m;
 }
 

@@ -34,6 +34,7 @@ struct Directive {
   // Outer optional: given or not; inner nullopt: `timeout = 0`, no timeout.
   std::optional<std::optional<std::chrono::milliseconds>> timeout;
   std::optional<bool> ignore;
+  JobLimits limits;  // each given one replaces an earlier directive's
   SourcePos pos;
 };
 
@@ -43,6 +44,7 @@ struct TestMetadata {
   bool include_shared_libraries = true;
   std::optional<std::chrono::milliseconds> timeout;
   bool ignore = false;
+  JobLimits limits;
   bool operator==(const TestMetadata&) const = default;
 };
 

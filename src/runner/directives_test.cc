@@ -147,6 +147,25 @@ image = "docker://rust"
   EXPECT_TRUE(img.include_shared_libraries);  // set explicitly, so the image does not matter
 }
 
+TEST(Directives, LimitsOfTheLastMatchingDirectiveThatGivesEach) {
+  TestSpecFile f = parse(R"T(
+[[directives]]
+max_processes = 100
+max_memory = "1 GiB"
+
+[[directives]]
+filter = "package.equals(big)"
+max_memory = "4 GiB"
+max_tmpfs_size = 65536
+)T");
+  JobLimits small = f.metadata_for(cargo_test("small", "t")).limits;
+  EXPECT_EQ(small, (JobLimits{100, uint64_t{1} << 30, std::nullopt}));
+  JobLimits big = f.metadata_for(cargo_test("big", "t")).limits;
+  EXPECT_EQ(big, (JobLimits{100, uint64_t{4} << 30, 65536}));
+  EXPECT_NE(error_of("[[directives]]\nmax_processes = -1\n").find("field `max_processes`: invalid value"),
+            std::string::npos);
+}
+
 TEST(Directives, TimeoutZeroMeansNone) {
   TestSpecFile f = parse(R"T(
 [[directives]]

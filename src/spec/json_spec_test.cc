@@ -219,7 +219,7 @@ TEST(JsonSpec, FieldErrors) {
       "jobs.json: line 3 column 3: unknown field `progam`, expected one of `image`, `parent`, `layers`, "
       "`added_layers`, `environment`, `added_environment`, `working_directory`, "
       "`enable_writable_file_system`, `mounts`, `added_mounts`, `network`, `user`, `group`, `program`, "
-      "`arguments`, `timeout`, `priority`");
+      "`arguments`, `timeout`, `priority`, `max_processes`, `max_memory`, `max_tmpfs_size`");
   EXPECT_EQ(error_of(R"({"arguments": []})"), "jobs.json: line 1 column 1: missing field `program`");
   EXPECT_EQ(error_of(R"({"program": ""})"), "jobs.json: line 1 column 2: field `program` must not be empty");
   EXPECT_EQ(error_of(R"({"program": 7})"),
@@ -461,6 +461,20 @@ TEST(JsonSpec, SizeOfOneValueIsBounded) {
   std::string many;
   for (int i = 0; i < 20; ++i) many += job;
   EXPECT_EQ(read_all(many).size(), 20u);
+}
+
+TEST(JsonSpec, Limits) {
+  JobSpec j = job(R"({"program": "p", "max_processes": 64, "max_memory": "512 MiB", "max_tmpfs_size": 1048576})");
+  EXPECT_EQ(j.limits.max_processes, 64u);
+  EXPECT_EQ(j.limits.max_memory, uint64_t{512} << 20);
+  EXPECT_EQ(j.limits.max_tmpfs_size, uint64_t{1} << 20);
+  EXPECT_EQ(job(R"({"program": "p"})").limits, JobLimits{});
+  EXPECT_EQ(error_of(R"({"program": "p", "max_processes": 0})"),
+            "jobs.json: line 1 column 35: field `max_processes`: invalid value: integer `0`, expected an integer "
+            "from 1 to 1073741824");
+  EXPECT_EQ(error_of(R"({"program": "p", "max_memory": "lots"})"),
+            "jobs.json: line 1 column 32: field `max_memory`: invalid value: string \"lots\", expected a number of "
+            "bytes from 1, or a size such as \"512 MiB\"");
 }
 
 }  // namespace

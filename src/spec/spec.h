@@ -130,6 +130,16 @@ struct ContainerSpec {
 
 // ---- jobs -----------------------------------------------------------------
 
+// Resource limits a job asks for (beyond Maelstrom; see docs/security.md):
+// each may only lower the one the tool or worker running it is configured
+// with (job-max-processes, job-max-memory, job-max-tmpfs-size).
+struct JobLimits {
+  std::optional<uint64_t> max_processes;
+  std::optional<uint64_t> max_memory;      // bytes
+  std::optional<uint64_t> max_tmpfs_size;  // bytes
+  bool operator==(const JobLimits&) const = default;
+};
+
 struct JobSpec {
   ContainerSpec container;
   std::string program;
@@ -137,6 +147,7 @@ struct JobSpec {
   std::optional<std::chrono::milliseconds> timeout;
   int32_t priority = 0;
   std::optional<std::chrono::milliseconds> estimated_duration;
+  JobLimits limits;
   bool operator==(const JobSpec&) const = default;
 };
 
@@ -199,6 +210,7 @@ struct ResolvedJob {
   std::optional<std::chrono::milliseconds> timeout;
   int32_t priority = 0;
   std::optional<std::chrono::milliseconds> estimated_duration;
+  JobLimits limits;
   // Jobs with bind mounts or the host network can only run on the client's machine.
   bool must_run_locally() const {
     if (network == Network::Local) return true;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include "base/config.h"
 #include "base/env_expand.h"
 #include "base/error.h"
 
@@ -592,8 +593,36 @@ std::map<std::string, ContainerSpec> parse_containers(const Value& table, const 
   return out;
 }
 
+namespace {
+
+uint64_t expect_size(const Value& v, const SpecContext& ctx, std::string_view field) {
+  const std::string expected = "a number of bytes from 1, or a size such as \"512 MiB\"";
+  if (v.kind == Value::Kind::Int) {
+    if (v.integer < 1)
+      ctx.fail(v.pos, "field `" + std::string(field) + "`: invalid value: " + v.describe() + ", expected " +
+                          expected);
+    return static_cast<uint64_t>(v.integer);
+  }
+  if (v.kind != Value::Kind::String) type_error(v, ctx, field, expected);
+  std::optional<uint64_t> bytes = parse_byte_size(v.string);
+  if (!bytes || *bytes == 0)
+    ctx.fail(v.pos, "field `" + std::string(field) + "`: invalid value: " + v.describe() + ", expected " + expected);
+  return *bytes;
+}
+
+}  // namespace
+
+void parse_limits(const Value& table, const SpecContext& ctx, JobLimits& limits) {
+  if (const Value* v = optional_field(table, "max_processes"))
+    limits.max_processes = static_cast<uint64_t>(expect_int(*v, ctx, "max_processes", 1, 1LL << 30));
+  if (const Value* v = optional_field(table, "max_memory")) limits.max_memory = expect_size(*v, ctx, "max_memory");
+  if (const Value* v = optional_field(table, "max_tmpfs_size"))
+    limits.max_tmpfs_size = expect_size(*v, ctx, "max_tmpfs_size");
+}
+
 JobSpec parse_job_spec(const Value& table, const SpecContext& ctx) {
-  static constexpr std::string_view kJobKeys[] = {"program", "arguments", "timeout", "priority"};
+  static constexpr std::string_view kJobKeys[] = {"program",       "arguments",  "timeout",       "priority",
+                                                  "max_processes", "max_memory", "max_tmpfs_size"};
   ContainerFields fields = parse_container_fields(table, ctx, kJobKeys);
   JobSpec job;
   job.container = to_container_spec(fields, ctx);
@@ -607,6 +636,7 @@ JobSpec parse_job_spec(const Value& table, const SpecContext& ctx) {
   }
   if (const Value* v = optional_field(table, "priority"))
     job.priority = static_cast<int32_t>(expect_int(*v, ctx, "priority", -128, 127));
+  parse_limits(table, ctx, job.limits);
   return job;
 }
 

@@ -75,6 +75,10 @@ JobSpec parse_job_spec(const Value& table, const SpecContext& ctx);
 std::string expect_string(const Value& v, const SpecContext& ctx, std::string_view field);
 bool expect_bool(const Value& v, const SpecContext& ctx, std::string_view field);
 int64_t expect_int(const Value& v, const SpecContext& ctx, std::string_view field, int64_t min, int64_t max);
+// The limit keys of a job spec or directive (max_processes, max_memory, max_tmpfs_size; sizes as
+// bytes or a string such as "512 MiB"), those present in `table`, into `limits`.
+inline constexpr std::string_view kLimitKeys[] = {"max_processes", "max_memory", "max_tmpfs_size"};
+void parse_limits(const Value& table, const SpecContext& ctx, JobLimits& limits);
 std::vector<std::string> expect_string_list(const Value& v, const SpecContext& ctx, std::string_view field);
 const Value& expect_table(const Value& v, const SpecContext& ctx, std::string_view field);
 // Throws "unknown field `KEY`, expected one of ..." for the first key of `table` not in `allowed`.
