@@ -165,10 +165,11 @@ int main(int argc, char** argv) {
   config.mounts = {mael::Mount{mael::MountType::Proc, "/proc"}, mael::Mount{mael::MountType::Tmp, "/tmp"}};
   config.network = mael::Network::Disabled;
 
-  auto runtime_job = [&](mael::Runtime& rt, mael::Network net) {
-    return [&rt, &config, net] {
+  auto runtime_job = [&](mael::Runtime& rt, mael::Network net, bool limits = true) {
+    return [&rt, &config, net, limits] {
       mael::ContainerConfig c = config;
       c.network = net;
+      if (!limits) c.limits = mael::ContainerLimits{0, 0, 0};
       auto o = rt.run(c);
       auto* e = std::get_if<mael::Exited>(&o.result);
       if (!e) {
@@ -181,6 +182,10 @@ int main(int argc, char** argv) {
   mael::Runtime on_demand(dir / "scratch-on-demand", mael::RuntimeOptions{0});
   // As before network namespaces were reused: each job creates its own.
   mael::Runtime fresh_netns(dir / "scratch-fresh-netns", mael::RuntimeOptions{2, false});
+  // What the per-job limits cost: none set, and no memory cgroups.
+  mael::RuntimeOptions unlimited_options{2};
+  unlimited_options.memory_cgroups = false;
+  mael::Runtime unlimited(dir / "scratch-unlimited", unlimited_options);
 
   struct Row {
     std::string name;
@@ -191,6 +196,7 @@ int main(int argc, char** argv) {
       {"fork+execve (bare)", [&] { return fork_exec(true_path.c_str(), true_argv); }},
       {"posix_spawn (bare)", [&] { return spawn(true_path.c_str(), true_argv); }},
       {"runtime, prepared namespaces", runtime_job(prepared, mael::Network::Disabled)},
+      {"runtime, prepared, no limits", runtime_job(unlimited, mael::Network::Disabled, false)},
       {"runtime, on demand", runtime_job(on_demand, mael::Network::Disabled)},
       {"runtime, on demand, network=local", runtime_job(on_demand, mael::Network::Local)},
       {"runtime, prepared, fresh netns per job", runtime_job(fresh_netns, mael::Network::Disabled)},

@@ -8,9 +8,9 @@
 // memfd). The init, PID 1 of the container, prepares what does not depend on
 // a job's script (see Prep), then reads a job script (a relocatable blob, see
 // script_blob.h) and walks it: root overlay, mounts, pivot_root. It then forks
-// the job, which takes its ids and limits and enters its own user namespace
-// and a mount namespace of its own (where every mount made for it is locked),
-// and execs the program; the init reaps every process of the namespace and
+// the job, which takes its ids and limits in its own user namespace (with no
+// capability over the container's mounts, which belong to the init's) and
+// execs the program; the init reaps every process of the namespace and
 // reports how the job ended.
 #include <cstddef>
 #include <cstdint>

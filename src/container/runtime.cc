@@ -90,7 +90,7 @@ struct Runtime::Impl {
   ShellPool pool;
   Impl(const std::filesystem::path& dir, const RuntimeOptions& options)
       : staging(std::filesystem::absolute(dir / "root").string()),
-        cgroups(JobCgroups::detect()),
+        cgroups(options.memory_cgroups ? JobCgroups::detect() : nullptr),
         pool(options.prepared_containers, host_ids(options, dir), options.reuse_network_namespaces, cgroups.get()) {}
 
   ShellKind kind_for(const ContainerConfig& config) {
@@ -133,6 +133,12 @@ JobOutcome Runtime::run(const ContainerConfig& config, const CancelToken* cancel
     ShellKind kind = impl_->kind_for(config);
     // Prepared shells were cloned before the terminal existed: make one now.
     auto shell = config.terminal < 0 ? impl_->pool.take(kind) : impl_->pool.make_with_terminal(kind, config.terminal);
+    // Whatever happens, the shell is destroyed on the pool's thread.
+    struct Retire {
+      ShellPool& pool;
+      std::unique_ptr<ShellProcess>& shell;
+      ~Retire() { pool.retire(std::move(shell)); }
+    } retire{impl_->pool, shell};
     JobScript script(config, impl_->staging);
     // Hold the job's mount namespace (and sysfs mount) so that their teardown
     // (an RCU grace period) happens on the pool thread, not on the job's path.

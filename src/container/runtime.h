@@ -86,6 +86,9 @@ struct RuntimeOptions {
   // kernel's own checks. Not 0. Ignored when we do not run as root: jobs then
   // run as our own user. Layer trees must be owned by these ids (the artifact
   // store's tree owner), so that the job sees them as its own.
+  // Put each container in a memory cgroup of its own where one can be had,
+  // for ContainerLimits::max_memory (false: never; memory is then unbounded).
+  bool memory_cgroups = true;
   uint32_t job_host_uid = kDefaultJobHostId;
   uint32_t job_host_gid = kDefaultJobHostId;
   static constexpr uint32_t kDefaultJobHostId = 65534;  // nobody, nogroup

@@ -305,12 +305,17 @@ TEST_P(RuntimeTest, MountsAreLockedAgainstTheJob) {
       "mount -t proc proc /mnt/rw 2>/dev/null && echo mounted-proc;"
       "mount -t sysfs sysfs /mnt/rw 2>/dev/null && echo mounted-sysfs;"
       "mkdir -p /tmp/b && mount --bind / /tmp/b 2>/dev/null && mount -o remount,bind,rw /tmp/b 2>/dev/null && "
-      "touch /tmp/b/new 2>/dev/null && echo wrote-through-rebind; echo done");
+      "touch /tmp/b/new 2>/dev/null && echo wrote-through-rebind;"
+      // In a mount namespace of its own, our mounts are locked.
+      "unshare -m sh -c 'umount /proc 2>/dev/null && echo own-ns-unmounted;"
+      "  mount -o remount,rw / 2>/dev/null && echo own-ns-remounted;"
+      "  mount -o remount,bind,rw /mnt/ro 2>/dev/null && echo own-ns-remounted-bind; touch /x 2>/dev/null && echo "
+      "own-ns-wrote; echo in-own-ns'; echo done");
   c.mounts = {Mount{MountType::Proc, "/proc"}, Mount{MountType::Tmp, "/tmp"}, dev,
               Mount{MountType::Bind, "/mnt/ro", host.path().string(), true}};
   for (Network n : {Network::Disabled, Network::Loopback}) {
     c.network = n;
-    EXPECT_EQ(output(c), "done\n") << network_name(n);
+    EXPECT_EQ(output(c), "in-own-ns\ndone\n") << network_name(n);
   }
   EXPECT_FALSE(fs::exists(root_.path() / "new"));
   std::ifstream f(host.path() / "f");
@@ -411,7 +416,9 @@ TEST_P(RuntimeTest, HostPidsAreInvisible) {
   // init, sh, then sleep (forked before ps starts), then ps. A pipe here would
   // race: ps may read /proc before the shell has forked the pipe's other end.
   c.arguments[1] = "sleep 5 & ps -o pid; kill $!";
-  EXPECT_EQ(output(c), "PID\n    1\n    2\n    3\n    4\n");
+  std::string ps = output(c);
+  EXPECT_EQ(std::count(ps.begin(), ps.end(), '\n'), 5) << ps;  // the header, our init, sh, sleep, ps
+  EXPECT_EQ(ps.rfind("PID\n    1\n    2\n", 0), 0u) << ps;
 }
 
 TEST_P(RuntimeTest, HostFilesAreInvisible) {

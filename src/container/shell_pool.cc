@@ -214,6 +214,14 @@ ShellProcess::ShellProcess(const ShellKind& kind, const OuterIds& host, int term
 
 ShellProcess::~ShellProcess() { destroy(); }
 
+void ShellProcess::reaped() {
+  started_ = false;
+  reaped_ = true;
+  if (netns_pool_) netns_pool_->give_back(net_ns_);
+  netns_pool_ = nullptr;
+  net_ns_ = -1;
+}
+
 void ShellProcess::destroy() {
   if (pidfd_ >= 0) {
     if (started_) {
@@ -351,6 +359,19 @@ std::unique_ptr<ShellProcess> ShellPool::make_with_terminal(const ShellKind& kin
   return std::make_unique<ShellProcess>(kind, host_, tty, netns_.get(), cgroups_);
 }
 
+void ShellPool::retire(std::unique_ptr<ShellProcess> shell) {
+  if (!shell) return;
+  {
+    std::lock_guard lock(mu_);
+    if (!stop_) {
+      to_retire_.push_back(std::move(shell));
+      shell = nullptr;
+    }
+  }
+  cv_.notify_all();
+  // (Stopping: destroyed here.)
+}
+
 void ShellPool::dispose(int fd) {
   if (fd < 0) return;
   {
@@ -365,7 +386,7 @@ void ShellPool::fill_loop() {
   for (;;) {
     std::optional<ShellKind> kind;
     cv_.wait(lock, [&] {
-      if (stop_ || !to_close_.empty()) return true;
+      if (stop_ || !to_close_.empty() || !to_retire_.empty()) return true;
       // The most recently used kind first.
       uint64_t best = 0;
       for (auto& [k, r] : ready_)
@@ -376,6 +397,14 @@ void ShellPool::fill_loop() {
       return kind.has_value();
     });
     if (stop_) return;
+    if (!to_retire_.empty()) {
+      std::vector<std::unique_ptr<ShellProcess>> shells;
+      shells.swap(to_retire_);
+      lock.unlock();
+      shells.clear();
+      lock.lock();
+      continue;
+    }
     if (!to_close_.empty()) {
       std::vector<int> fds;
       fds.swap(to_close_);

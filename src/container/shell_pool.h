@@ -75,8 +75,9 @@ class ShellProcess {
   // After the process exited: the init's report (a failure, or Step::Ended
   // with how the job ended), if it wrote one. Never blocks.
   bool report(child::Report& report);
-  // The caller reaped the process through pidfd().
-  void reaped() { started_ = false; reaped_ = true; }
+  // The caller reaped the process through pidfd(): no process is left in the
+  // container, so a pooled network namespace goes back to its pool now.
+  void reaped();
   // The shell's (and so the job's) mount namespace, or -1 if the kernel
   // cannot tell; the caller owns it.
   int take_mount_namespace();
@@ -122,6 +123,10 @@ class ShellPool {
   // Closes fd on the background thread: used for a finished job's mount
   // namespace, whose teardown waits for an RCU grace period.
   void dispose(int fd);
+  // Destroys a used shell on the background thread: what is left of it
+  // (its cgroup, descriptors whose release waits for the kernel) is not the
+  // job's cost.
+  void retire(std::unique_ptr<ShellProcess> shell);
   // Whether Pooled shells can be made here; null if not.
   NetnsPool* pooled_network() { return netns_.get(); }
 
@@ -143,6 +148,7 @@ class ShellPool {
   std::map<ShellKind, Ready> ready_;
   uint64_t uses_ = 0;
   std::vector<int> to_close_;
+  std::vector<std::unique_ptr<ShellProcess>> to_retire_;
   bool stop_ = false;
   std::thread filler_;
 };

@@ -51,7 +51,7 @@ inline void make_busybox_root(const std::filesystem::path& dir) {
   for (const char* a : {"sh", "true", "false", "cat", "ls", "id", "sleep", "echo", "env", "pwd", "ps",
                         "touch", "mkdir", "test", "head", "wc", "kill", "setsid", "grep", "stat", "nc",
                         "readlink", "seq", "tr", "dd", "rm", "sort", "ping", "stty", "ifconfig", "mv",
-                        "mount", "umount", "chmod", "chown", "sed", "df"})
+                        "mount", "umount", "chmod", "chown", "sed", "df", "unshare"})
     fs::create_symlink("busybox", dir / "bin" / a);
   for (const char* d : {"full", "fuse", "null", "random", "tty", "urandom", "zero"})
     write_file(dir / "dev" / d, "");

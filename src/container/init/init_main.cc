@@ -8,19 +8,17 @@
 // and it keeps every signal at its default, so the job cannot signal it (the
 // kernel drops signals to a namespace's init that has no handler for them).
 //
-//   1. prepare, while no job script is known (child::Prep): a proc instance
-//      for the PID namespace, and the job's process (PID 2), forked now: it
-//      takes its own session and the job's host id, then makes the job's user
-//      namespace (a child of ours; we write its maps, the job's ids onto its
-//      host id) with a network namespace it owns if asked, which we join;
-//   2. read the job script (script_blob.h) from the control socket;
-//   3. build the job's root and mounts, pivot_root into it (the job's
-//      process, in our mount namespace still, moves with us);
-//   4. hand the script to the job's process, which takes its limits and a
-//      mount namespace of its own, in which every mount we made is locked (the
-//      job can neither unmount nor remount any of them, mount_namespaces(7)),
-//      and execs the program;
-//   5. reap every process; when the job ends, report how and exit, which ends
+//   1. read what to prepare (child::Prep), make a proc instance for the PID
+//      namespace and fork the job's process, PID 2 (see run_job), which,
+//      while no job is known, makes the job's user namespace (a child of ours,
+//      mapping the job's ids onto its host id), with a network namespace it
+//      owns if asked; then it reads the job script (script_blob.h) from the
+//      control socket, builds the job's root and mounts with our capabilities,
+//      pivot_root's into it, takes the job's host id and joins the job's user
+//      namespace, where it has no capability over our mounts (it can neither
+//      unmount, remount nor mount anything; a mount namespace it makes for
+//      itself gets them locked, mount_namespaces(7)), and execs the program;
+//   2. reap every process; when the job ends, report how and exit, which ends
 //      every other process of the namespace.
 #include <errno.h>
 #include <fcntl.h>
@@ -203,8 +201,7 @@ struct Prepared {
   long host = -1;     // O_PATH fd of the host's "/"
   long proc = -1;     // a proc mount of our PID namespace (detached until a job mounts it), or -errno
   long sysfs = -1;    // a sysfs mount made for us (child::kSysfsFd), or -EBADF
-  long job = -1;       // the job's process (see run_job)
-  long job_sock = -1;  // where it waits for the script
+  long user_ns = -1;  // the job's user namespace (see prepare_job_namespace)
   bool proc_used = false;
 };
 
@@ -310,79 +307,32 @@ const Script* read_script(int fd) {
   return script;
 }
 
-// Writes n bytes to fd; false on error.
-bool write_all(int fd, const void* buf, size_t n) {
-  size_t done = 0;
-  while (done < n) {
-    long r = sys(SYS_write, fd, static_cast<const char*>(buf) + done, n - done);
-    if (r == -EINTR) continue;
-    if (r <= 0) return false;
-    done += static_cast<size_t>(r);
-  }
-  return true;
-}
-
-// The job's process, after the init made its user namespace: waits for the
-// script on `sock`, then becomes the job. Never returns.
-[[noreturn]] void run_job(int sock) {
-  const Script* sp = read_script(sock);
-  if (!sp) exit_now(0);  // no job came
-  const Script& s = *sp;
-  sys(SYS_close, sock);
-  long rc;
-  if (s.terminal && (rc = sys(SYS_ioctl, child::kStdinFd, TIOCSCTTY, 0)) < 0) die(Step::Terminal, rc);
-  if (s.max_processes != 0) {
-    struct rlimit64 {
-      uint64_t cur, max;
-    } limit{s.max_processes, s.max_processes};
-    if ((rc = sys(SYS_prlimit64, 0, RLIMIT_NPROC, &limit, nullptr)) < 0) die(Step::Limits, rc);
-  }
-  // A mount namespace of the job's user namespace: the copy of every mount
-  // the init made is locked there.
-  if ((rc = sys(SYS_unshare, CLONE_NEWNS)) < 0) die(Step::JobNamespaces, rc);
-  if ((rc = sys(SYS_chdir, s.working_directory)) < 0) die(Step::WorkingDirectory, rc);
-  for (int k = 0; k < 3; ++k)
-    if ((rc = sys(SYS_dup3, child::kStdinFd + k, k, 0)) < 0) die(Step::Stdio, rc);
-  // Every other fd of ours is close-on-exec (see main).
-  if (!s.search) die(Step::Exec, sys(SYS_execve, s.candidates[0], s.argv, s.envp));
-  for (int i = 0; i < s.n_candidates; ++i) {
-    if (sys(SYS_access, s.candidates[i], X_OK) < 0) continue;
-    die(Step::Exec, sys(SYS_execve, s.candidates[i], s.argv, s.envp), i);
-  }
-  die(Step::NotFound, -ENOENT);
-}
-
-// Forks the job's process (see run_job): it takes its session and host id and
-// makes the job's user namespace, whose maps we write (we are root of its
-// parent); if asked, the namespace owns a new network namespace, which we join
-// so that the loopback and sysfs we set up are the job's.
-void prepare_job(Prepared& p) {
+// In the job's process (PID 2), while no job is known: the job's user
+// namespace, made by a helper child that has taken the job's host id first (so
+// that the job, once it has too, owns it), with a network namespace of its own
+// if asked; we write its maps (the job's ids onto its host id: we are root of
+// the init's user namespace still), keep a descriptor of it and join its
+// network namespace, where the job's loopback and sysfs are set up.
+void prepare_job_namespace(Prepared& p) {
   if (p.proc < 0) die(Step::Prepare, p.proc);
-  int sock[2];
-  long rc = sys(SYS_socketpair, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sock);
+  int sync[2];
+  long rc = sys(SYS_socketpair, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync);
   if (rc < 0) die(Step::Prepare, rc);
   long pid = sys(SYS_clone, SIGCHLD, 0, 0, 0, 0);
   if (pid < 0) die(Step::Fork, pid);
   if (pid == 0) {
-    sys(SYS_close, sock[0]);
+    sys(SYS_close, sync[0]);
     char result = 0;
-    // Our cwd is wherever the runtime's was: make it the root, which the
-    // init's pivot_root moves to the job's.
-    if (sys(SYS_chdir, "/") < 0 || sys(SYS_setsid) < 0 || take_job_ids(p.prep) < 0 ||
+    if (take_job_ids(p.prep) < 0 ||
         sys(SYS_unshare, CLONE_NEWUSER | (p.prep.own_network ? CLONE_NEWNET : 0)) < 0)
       result = 1;
-    sys(SYS_write, sock[1], &result, 1);
-    if (result) exit_now(1);
-    // The init wrote our maps: we are root of the job's user namespace now.
-    // We inherited the init's "not dumpable"; execve makes the job dumpable
-    // as usual.
-    run_job(sock[1]);
+    sys(SYS_write, sync[1], &result, 1);
+    sys(SYS_read, sync[1], &result, 1);  // until the init is done with us
+    exit_now(0);
   }
-  sys(SYS_close, sock[1]);
-  p.job = pid;
-  p.job_sock = sock[0];
+  sys(SYS_close, sync[1]);
   char result = 1;
-  if (sys(SYS_read, sock[0], &result, 1) != 1 || result != 0) die(Step::JobNamespaces, -EPERM);
+  if (sys(SYS_read, sync[0], &result, 1) != 1 || result != 0) die(Step::JobNamespaces, -EPERM);
   char path[48], line[40];
   pid_path(path, pid, "uid_map");
   map_line(line, p.prep.uid, p.prep.id_uid);
@@ -392,12 +342,19 @@ void prepare_job(Prepared& p) {
   pid_path(path, pid, "gid_map");
   map_line(line, p.prep.gid, p.prep.id_gid);
   if ((rc = write_at(p.proc, path, line)) < 0) die(Step::GidMap, rc);
+  pid_path(path, pid, "ns/user");
+  p.user_ns = sys(SYS_openat, p.proc, path, O_RDONLY | O_CLOEXEC);
+  if (p.user_ns < 0) die(Step::JobNamespaces, p.user_ns);
   if (p.prep.own_network) {
     pid_path(path, pid, "ns/net");
     long net = sys(SYS_openat, p.proc, path, O_RDONLY | O_CLOEXEC);
     if (net < 0) die(Step::JobNamespaces, net);
     if ((rc = sys(SYS_setns, net, CLONE_NEWNET)) < 0) die(Step::JobNamespaces, rc);
     sys(SYS_close, net);
+  }
+  sys(SYS_close, sync[0]);  // the helper exits
+  siginfo_t info;
+  while (sys(SYS_waitid, P_PID, pid, &info, WEXITED, 0) == -EINTR) {
   }
 }
 
@@ -441,12 +398,44 @@ void build_root(const Script& s, Prepared& p) {
   if ((rc = sys(SYS_pivot_root, ".", ".")) < 0) die(Step::EnterRoot, rc);
   if ((rc = sys(SYS_umount2, ".", kMntDetach)) < 0) die(Step::EnterRoot, rc);
   sys(SYS_close, root);
-  sys(SYS_close, p.host);
-  p.host = -1;
-  if (p.sysfs >= 0) sys(SYS_close, p.sysfs);
-  p.sysfs = -EBADF;
-  if (p.proc >= 0) sys(SYS_close, p.proc);
-  p.proc = -EBADF;
+}
+
+// The job's process, forked by the init once it has prepared: reads the
+// script from the control socket, builds the job's file system (with our
+// capabilities, in our user namespace), then takes the job's host id and
+// user namespace, where it has no capability over our mounts, and execs the
+// program. Never returns.
+[[noreturn]] void run_job(Prepared& p) {
+  long rc;
+  if ((rc = sys(SYS_setsid)) < 0) die(Step::Prepare, rc);
+  prepare_job_namespace(p);
+  const Script* sp = read_script(child::kCtlFd);
+  if (!sp) exit_now(0);  // no job came
+  const Script& s = *sp;
+  build_root(s, p);
+  if (s.terminal && (rc = sys(SYS_ioctl, child::kStdinFd, TIOCSCTTY, 0)) < 0) die(Step::Terminal, rc);
+  if ((rc = take_job_ids(p.prep)) < 0) die(Step::JobIds, rc);
+  // The job stays in our mount namespace, which belongs to our user
+  // namespace, where it has no capability: it can neither unmount, remount nor
+  // mount anything there. A mount namespace it makes for itself receives our
+  // mounts locked (mount_namespaces(7)).
+  if ((rc = sys(SYS_setns, p.user_ns, CLONE_NEWUSER)) < 0) die(Step::JobNamespaces, rc);
+  if (s.max_processes != 0) {
+    struct rlimit64 {
+      uint64_t cur, max;
+    } limit{s.max_processes, s.max_processes};
+    if ((rc = sys(SYS_prlimit64, 0, RLIMIT_NPROC, &limit, nullptr)) < 0) die(Step::Limits, rc);
+  }
+  if ((rc = sys(SYS_chdir, s.working_directory)) < 0) die(Step::WorkingDirectory, rc);
+  for (int k = 0; k < 3; ++k)
+    if ((rc = sys(SYS_dup3, child::kStdinFd + k, k, 0)) < 0) die(Step::Stdio, rc);
+  // Every other fd of ours is close-on-exec (see main).
+  if (!s.search) die(Step::Exec, sys(SYS_execve, s.candidates[0], s.argv, s.envp));
+  for (int i = 0; i < s.n_candidates; ++i) {
+    if (sys(SYS_access, s.candidates[i], X_OK) < 0) continue;
+    die(Step::Exec, sys(SYS_execve, s.candidates[i], s.argv, s.envp), i);
+  }
+  die(Step::NotFound, -ENOENT);
 }
 
 [[noreturn]] void main() {
@@ -460,33 +449,20 @@ void build_root(const Script& s, Prepared& p) {
   if (!read_all(child::kCtlFd, &p.prep, sizeof p.prep)) exit_now(0);  // not needed after all
   p.host = sys(SYS_openat, AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (p.host < 0) die(Step::Prepare, p.host);
+  // Our cwd was the runtime's: the root instead, which pivot_root moves.
+  if (long rc = sys(SYS_fchdir, p.host); rc < 0) die(Step::Prepare, rc);
   p.proc = new_fs("proc", nullptr, false);
   p.sysfs = sys(SYS_fcntl, child::kSysfsFd, F_GETFD) >= 0 ? child::kSysfsFd : -EBADF;
-  prepare_job(p);
-  // The job's ends of its stdio are the job's alone: the parent sees EOF when
-  // every process that has them is gone.
-  for (int fd = child::kStdinFd; fd <= child::kStderrFd; ++fd) sys(SYS_close, fd);
 
-  // The script: forwarded to the job's process once its root is ready.
-  uint64_t size = 0;
-  if (!read_all(child::kCtlFd, &size, sizeof size)) exit_now(0);  // not needed after all
-  if (size < sizeof(Script) || size > child::kMaxScriptSize) die(Step::Script, -EINVAL);
-  long mem = sys(SYS_mmap, 0, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (mem < 0) die(Step::Script, mem);
-  char* blob = reinterpret_cast<char*>(mem);
-  if (!read_all(child::kCtlFd, blob, size)) die(Step::Script, -EPIPE);
-  sys(SYS_close, child::kCtlFd);
-  // The job's process relocates its own copy: keep these bytes as they came.
-  long copy = sys(SYS_mmap, 0, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (copy < 0) die(Step::Script, copy);
-  memcpy(reinterpret_cast<void*>(copy), blob, size);
-  const Script* s = child::relocate_script(reinterpret_cast<char*>(copy), size);
-  if (!s) die(Step::Script, -EINVAL);
-  build_root(*s, p);
-  if (!write_all(static_cast<int>(p.job_sock), &size, sizeof size) ||
-      !write_all(static_cast<int>(p.job_sock), blob, size))
-    die(Step::Script, -EPIPE);
-  sys(SYS_close, p.job_sock);
+  long job = sys(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+  if (job < 0) die(Step::Fork, job);
+  if (job == 0) run_job(p);
+  // All of these are the job's process's now: the parent sees EOF on the
+  // job's output when every process that has it is gone.
+  for (int fd = child::kCtlFd + 0; fd <= child::kSysfsFd; ++fd)
+    if (fd != child::kReportFd) sys(SYS_close, fd);
+  sys(SYS_close, p.host);
+  if (p.proc >= 0) sys(SYS_close, p.proc);
 
   for (;;) {
     siginfo_t info;
@@ -494,7 +470,7 @@ void build_root(const Script& s, Prepared& p) {
     long rc = sys(SYS_waitid, P_ALL, 0, &info, WEXITED, 0);
     if (rc == -EINTR) continue;
     if (rc < 0) die(Step::Fork, rc);  // no child left: cannot happen before the job's end
-    if (info.si_pid == p.job) {
+    if (info.si_pid == job) {
       report(Step::Ended, info.si_code, info.si_status);
       exit_now(0);
     }
