@@ -7,6 +7,7 @@ import os
 import pathlib
 import re
 import signal
+import socket
 import subprocess
 import tarfile
 import time
@@ -273,6 +274,58 @@ def rogue(*args, timeout=120, input=None):
     r = subprocess.run([bin_path("mael-rogue-peer"), *args], capture_output=True, text=True, timeout=timeout,
                        input=input)
     return r.returncode, [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")], r.stderr
+
+
+# ---- floods of idle connections (test_cluster_flood.py, bench/cluster_flood.py) --------------------
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"  # and then nothing: no settings, no call
+
+
+def accept_queue(port):
+    """Connections waiting in the kernel for the broker to accept them (Recv-Q of its listener)."""
+    for table in ("/proc/net/tcp6", "/proc/net/tcp"):
+        for line in open(table).read().splitlines()[1:]:
+            f = line.split()
+            if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:
+                return int(f[4].split(":")[1], 16)
+    return 0
+
+
+def flood(port, n, source, payload=PREFACE):
+    """n connections from `source` that send `payload` (the HTTP/2 preface) and nothing more. Paced to the
+    broker's accept queue: a full queue makes the kernel drop connection attempts, which would only
+    slow this test down (the broker keeps its backlog short on purpose)."""
+    socks = []
+    for i in range(n):
+        deadline = time.monotonic() + 1  # a broker that stopped accepting does not stop the flood
+        while i % 8 == 0 and accept_queue(port) > 8 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        s = socket.socket()
+        s.bind((source, 0))
+        s.settimeout(2)
+        try:
+            s.connect(("127.0.0.1", port))
+            s.sendall(payload)
+        except OSError:  # refused at once
+            pass
+        s.setblocking(False)
+        socks.append(s)
+    return socks
+
+
+def still_open(socks):
+    """How many of these connections the broker has not closed."""
+    n = 0
+    for s in socks:
+        try:
+            while s.recv(65536):  # the broker's own preface and settings
+                pass
+        except BlockingIOError:
+            n += 1
+        except OSError:  # reset
+            pass
+    return n
+
 
 
 # ---- used by the client tests (test_remote_*.py) ------------------------------------------------

@@ -4,58 +4,8 @@ start a call in time, and serves legitimate peers during and after a flood. Loop
 flood comes from other loopback addresses (127.0.0.2 and up), in bounded numbers."""
 import os
 import re
-import socket
-import time
 
-from cluster_util import bb_job, wait_for
-
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"  # and then nothing: no settings, no call
-
-
-def accept_queue(port):
-    """Connections waiting in the kernel for the broker to accept them (Recv-Q of its listener)."""
-    for table in ("/proc/net/tcp6", "/proc/net/tcp"):
-        for line in open(table).read().splitlines()[1:]:
-            f = line.split()
-            if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:
-                return int(f[4].split(":")[1], 16)
-    return 0
-
-
-def flood(port, n, source):
-    """n connections from `source` that send the HTTP/2 preface and nothing more. Paced to the
-    broker's accept queue: a full queue makes the kernel drop connection attempts, which would only
-    slow this test down (the broker keeps its backlog short on purpose)."""
-    socks = []
-    for _ in range(n):
-        deadline = time.monotonic() + 1  # a broker that stopped accepting does not stop the flood
-        while accept_queue(port) > 8 and time.monotonic() < deadline:
-            time.sleep(0.001)
-        s = socket.socket()
-        s.bind((source, 0))
-        s.settimeout(2)
-        try:
-            s.connect(("127.0.0.1", port))
-            s.sendall(PREFACE)
-        except OSError:  # refused at once
-            pass
-        s.setblocking(False)
-        socks.append(s)
-    return socks
-
-
-def still_open(socks):
-    """How many of these connections the broker has not closed."""
-    n = 0
-    for s in socks:
-        try:
-            while s.recv(65536):  # the broker's own preface and settings
-                pass
-        except BlockingIOError:
-            n += 1
-        except OSError:  # reset
-            pass
-    return n
+from cluster_util import bb_job, flood, still_open, wait_for
 
 
 def open_fds(pid):
