@@ -726,6 +726,14 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
           log::warn("failing the queued jobs: {}", why);
           sched.fail_queued(why);
         }
+        if (opts.no_worker_timeout.count() > 0 && !stopping)
+          sched.fail_unplaceable(
+              now, opts.no_worker_timeout,
+              mael::format(
+                  "no connected worker has run this job for {} s (its no-worker-timeout): it has bind mounts "
+                  "or network = \"local\", which a worker runs only if its allow-bind-mounts or "
+                  "allow-local-network says so",
+                  std::chrono::duration_cast<std::chrono::seconds>(opts.no_worker_timeout).count()));
         double t = std::chrono::duration<double>(now - started).count();
         if (history.empty() || t - history.back().t >= 1.0) {
           SchedulerStats s = sched.stats();

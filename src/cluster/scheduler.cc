@@ -152,6 +152,24 @@ void Scheduler::fail_queued(const std::string& why) {
   for (BrokerJobId id : ids) finish(id, system_error(why));
 }
 
+void Scheduler::fail_unplaceable(std::chrono::steady_clock::time_point now, std::chrono::milliseconds timeout,
+                                 const std::string& why) {
+  std::vector<BrokerJobId> expired;
+  for (const QueueKey& k : local_queue_) {
+    Job& j = jobs_.at(k.id);
+    bool placeable = std::any_of(workers_.begin(), workers_.end(), [&](const auto& w) {
+      return !local_features_refusal(j.spec, w.second.features, "", false);
+    });
+    if (placeable) {
+      j.unplaceable_since.reset();
+      continue;
+    }
+    if (!j.unplaceable_since) j.unplaceable_since = now;
+    if (now - *j.unplaceable_since >= timeout) expired.push_back(j.id);
+  }
+  for (BrokerJobId id : expired) finish(id, system_error(why));
+}
+
 void Scheduler::cancel(ClientId c, ClientJobId cj) {
   auto it = by_client_.find({c, cj});
   if (it == by_client_.end()) return;

@@ -20,6 +20,7 @@
 // - a worker that vanishes has its jobs queued again; a job lost on more than
 //   max_losses workers ends with a System error; a client that vanishes has its
 //   queued jobs dropped and its assigned jobs cancelled on their workers.
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -102,6 +103,11 @@ class Scheduler {
   void cancel(ClientId c, ClientJobId j);
   // Ends every queued job (none of them on a worker) with a System error.
   void fail_queued(const std::string& why);
+  // Queued jobs with bind mounts or network = "local" that no connected worker runs: each is
+  // noted at the first call that finds it so, and ends with a System error saying `why` once it
+  // has stayed so for `timeout`.
+  void fail_unplaceable(std::chrono::steady_clock::time_point now, std::chrono::milliseconds timeout,
+                        const std::string& why);
 
   // The blob is now in the store.
   void artifact_ready(const Digest& d);
@@ -137,6 +143,7 @@ class Scheduler {
     std::optional<WorkerId> worker;
     bool running = false;
     bool local = false;  // needs a worker's local-only features
+    std::optional<std::chrono::steady_clock::time_point> unplaceable_since;  // local: no worker runs it
     int losses = 0;
   };
   struct QueueKey {

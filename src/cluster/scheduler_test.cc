@@ -415,5 +415,29 @@ TEST_F(SchedulerTest, StatsPerClient) {
   EXPECT_EQ(sched.stats().per_client.size(), 1u);
 }
 
+TEST_F(SchedulerTest, LocalFeatureJobsNoWorkerRunsAnyMoreFailAfterTheTimeout) {
+  using namespace std::chrono_literals;
+  sched.add_client(1);
+  sched.add_worker(8, 1, WorkerFeatures{.local_network = true});
+  sched.submit(1, 1, local_job(Network::Local));
+  sched.submit(1, 2, local_job(Network::Local));
+  sched.submit(1, 3, local_job(Network::Local));  // no room: queued
+  sched.remove_worker(8);                         // the only worker that runs them
+  sched.add_worker(7, 4);                         // one that does not
+  auto t0 = std::chrono::steady_clock::time_point{};
+  sched.fail_unplaceable(t0, 10s, "gone");
+  sched.fail_unplaceable(t0 + 9s, 10s, "gone");
+  EXPECT_TRUE(sink.outcomes.empty());
+  sched.fail_unplaceable(t0 + 10s, 10s, "gone");
+  ASSERT_EQ(sink.outcomes.size(), 3u);
+  EXPECT_EQ(std::get<JobError>(sink.outcomes.at(1).result).message, "gone");
+  // A job that a worker runs again is timed afresh.
+  sched.submit(1, 4, local_job(Network::Local));
+  sched.fail_unplaceable(t0 + 20s, 10s, "gone");
+  sched.add_worker(9, 1, WorkerFeatures{.local_network = true});
+  EXPECT_EQ(sink.count("enqueue w9"), 1u);
+  EXPECT_EQ(sink.outcomes.size(), 3u);
+}
+
 }  // namespace
 }  // namespace mael::cluster

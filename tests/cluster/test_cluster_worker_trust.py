@@ -156,3 +156,19 @@ def test_allow_bind_mounts_must_name_host_directories(cluster, value, why):
     assert r.returncode == 1 and len(lines) == 1, r.stderr
     assert lines[0] == f"error: allow-bind-mounts: '{value}' {why}: " + (
         "give host directories" if "absolute" in why else "create it or leave it out"), lines
+
+
+def test_jobs_no_remaining_worker_allows_fail_after_the_no_worker_timeout(cluster, busybox_tar):
+    import signal
+    cluster.start_broker("--no-worker-timeout", "2s")
+    open_worker = cluster.start_worker(1, None, None, "open", "--allow-local-network")
+    cluster.start_worker(1, None, None, "plain")
+    cluster.wait_workers(2)
+    client = cluster.start_client([bb_job(busybox_tar, "sleep", "60", network="local") for _ in range(3)])
+    wait_for(lambda: cluster.status()["running"] == 1, what="a job running on the worker that allows it")
+    open_worker.kill(signal.SIGKILL)
+    out, _ = client.p.communicate(timeout=120)
+    results = [json.loads(l) for l in out.splitlines() if '"index"' in l]
+    assert len(results) == 3 and all(r["result"] == "error" for r in results), results
+    assert all(r["error"].startswith("no connected worker has run this job for 2 s (its no-worker-timeout): it has "
+                                     "bind mounts or network = \"local\"") for r in results), results
