@@ -360,8 +360,13 @@ bool Worker::run_session() {
                      "Maelstrom release on broker and workers",
                      options_.broker, msg.welcome().protocol_version(), version));
   }
-  log::info("connected to broker at {} as worker {} with {} slots", options_.broker, msg.welcome().id(),
-            options_.slots);
+  std::string allows;
+  for (const std::string& root : options_.features.bind_mount_roots)
+    allows += (allows.empty() ? "" : ", ") + root;
+  if (!allows.empty()) allows = "bind mounts from " + allows;
+  if (options_.features.local_network) allows += allows.empty() ? "network = local" : " and network = local";
+  log::info("connected to broker at {} as worker {} with {} slots; its jobs may use {}", options_.broker,
+            msg.welcome().id(), options_.slots, allows.empty() ? "nothing of this host" : allows);
 
   s.executor = std::make_unique<LocalExecutor>(store_, runner_,
                                                ExecutorOptions{options_.slots, options_.inline_limit});
