@@ -5,8 +5,11 @@ containers. Reports ideal makespan / measured (ideal = max(total work / slots,
 longest job), a lower bound no scheduler can beat) and the broker's CPU time
 and peak memory.
 
+Peers authenticate with role certificates (mutual TLS, as docs/cluster.md sets up a
+shared cluster) unless --auth none; the broker's connection and upload limits are on.
+
 usage: bench/cluster_sched.py [--jobs 5000] [--workers 8] [--slots 4] [--fake-runner]
-       [--worker-arg=--prepared-containers=N] [--bin-dir BUILD/bin]
+       [--auth certs|none] [--worker-arg=--prepared-containers=N] [--bin-dir BUILD/bin]
 """
 import argparse
 import json
@@ -19,7 +22,7 @@ import tempfile
 import time
 
 HERE = pathlib.Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests" / "cluster"))
+sys.path[:0] = [str(HERE.parent / "tests" / "cluster"), str(HERE.parent / "tests")]
 
 
 def proc_cpu_seconds(pid):
@@ -64,6 +67,8 @@ def main():
                     help="workers sleep without containers: measures the scheduler and protocol alone")
     ap.add_argument("--worker-arg", action="append", default=[],
                     help="extra maelstrom-worker argument (e.g. --worker-arg=--prepared-containers=2)")
+    ap.add_argument("--auth", choices=["certs", "none"], default="certs",
+                    help="certs: mutual TLS with a certificate per role (the default); none: no authentication")
     ap.add_argument("--bin-dir", default=os.environ.get("MAEL_BIN_DIR", str(HERE.parent / "build" / "bin")))
     args = ap.parse_args()
     os.environ["MAEL_BIN_DIR"] = args.bin_dir
@@ -74,16 +79,24 @@ def main():
         tmp = pathlib.Path(tmp)
         layer = cluster_util.make_busybox_tar(tmp / "busybox.tar")
         c = cluster_util.Cluster(tmp)
+        broker_args, worker_args, client_args = [], [], []
+        if args.auth == "certs":
+            certs = cluster_util.make_certs(tmp / "certs")
+            broker_args = cluster_util.broker_cert_args(certs)
+            worker_args = cluster_util.cert_args(certs, "worker")
+            client_args = cluster_util.cert_args(certs, "client")
+            c.admin_tls = cluster_util.cert_args(certs, "admin")
         try:
-            c.start_broker()
+            c.start_broker(*broker_args)
             for _ in range(args.workers):
                 c.start_worker(args.slots, None, None, None, *(["--fake-runner"] if args.fake_runner else []),
-                               *args.worker_arg)
+                               *worker_args, *args.worker_arg)
             c.wait_workers(args.workers, timeout=120)
             ds = durations(args.jobs)
             jobs = [cluster_util.bb_job(layer, "sleep", f"{d / 1000:.3f}", estimated_ms=d) for d in ds]
             # Warm the layer into every worker's cache first, so the run measures scheduling.
-            rc, _, err = c.client([cluster_util.bb_job(layer, "true") for _ in range(args.workers * args.slots * 2)])
+            rc, _, err = c.client([cluster_util.bb_job(layer, "true") for _ in range(args.workers * args.slots * 2)],
+                                  *client_args)
             assert rc == 0, err
             pid = c.broker.p.pid
             worker_pids = [p.p.pid for p in c.procs if p is not c.broker]
@@ -92,7 +105,7 @@ def main():
             wcpu0 = sum(proc_tree_cpu_seconds(p) for p in worker_pids)
             ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.monotonic()
-            rc, results, err = c.client(jobs, "--summary", timeout=3600)
+            rc, results, err = c.client(jobs, "--summary", *client_args, timeout=3600)
             measured = time.monotonic() - t0
             ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
             client_cpu = ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime
@@ -109,7 +122,8 @@ def main():
     slot_time = sum(results[i]["duration_s"] for i in results)
     slots = args.workers * args.slots
     ideal = max(sum(ds) / 1000 / slots, max(ds) / 1000)
-    report = {"runner": "fake (no containers)" if args.fake_runner else "containers", "jobs": args.jobs, "workers": args.workers, "slots_per_worker": args.slots,
+    report = {"runner": "fake (no containers)" if args.fake_runner else "containers", "auth": args.auth,
+              "jobs": args.jobs, "workers": args.workers, "slots_per_worker": args.slots,
               "total_work_s": round(sum(ds) / 1000, 2), "ideal_makespan_s": round(ideal, 2),
               "measured_makespan_s": round(measured, 2), "efficiency": round(ideal / measured, 3),
               "efficiency_vs_measured_job_times": round(max(slot_time / slots, max(ds) / 1000) / measured, 3),

@@ -234,7 +234,7 @@ TEST_F(RemoteClientTest, WrongTokenIsAUserErrorNamingTheFix) {
   broker.reset();
   cluster::BrokerOptions bo;
   bo.cache_root = dir.path() / "broker2";
-  bo.tls.token = "sesame";
+  bo.auth = {.worker_token = "w-sesame", .client_token = "sesame", .admin_token = "a-sesame"};
   broker = std::make_unique<cluster::Broker>(bo);
   address = "127.0.0.1:" + std::to_string(broker->port());
   ClientOptions o = options();

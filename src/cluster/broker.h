@@ -9,7 +9,9 @@
 #include <optional>
 #include <string>
 
+#include "cluster/connection_guard.h"
 #include "cluster/protocol.h"
+#include "cluster/roles.h"
 #include "cluster/security.h"
 
 namespace mael::cluster {
@@ -17,11 +19,24 @@ namespace mael::cluster {
 struct BrokerOptions {
   uint16_t port = 0;                      // 0: pick a free port
   std::optional<uint16_t> http_port = 0;  // nullopt: no status page
+  std::string http_address = "127.0.0.1";
   std::filesystem::path cache_root;
   uint64_t cache_size = 1'000'000'000;
+  // The broker's certificate and key (TLS on the RPC port and the status page);
+  // ca_file: peers must present a certificate it signed, naming their roles.
   TlsOptions tls;
+  BrokerAuth auth;  // the role tokens (certificates follows tls.ca_file)
   std::chrono::milliseconds heartbeat_timeout = kDefaultHeartbeatTimeout;
-  size_t max_concurrent_uploads = 8;
+  // Queued jobs fail once no worker has been connected for this long (0: never).
+  std::chrono::milliseconds no_worker_timeout{120000};
+  // A connection must finish its TLS and HTTP/2 handshake, and then start a
+  // call, within this long (and is closed after this long without a call).
+  std::chrono::milliseconds handshake_timeout{10000};
+  ConnectionLimits connections;
+  size_t max_concurrent_uploads = 16;
+  size_t max_uploads_per_client = 4;
+  uint64_t max_upload_size = 0;     // the largest blob accepted; 0: cache_size
+  uint64_t client_cache_limit = 0;  // a client's uploads still in use, at most; 0: cache_size
   int max_job_losses = kMaxJobLosses;
 };
 

@@ -30,8 +30,8 @@ JobOutcome system_error(std::string message) {
 // What the user can do about a failed handshake ("" when the broker's message says it).
 std::string connect_hint(const grpc::Status& st, const TlsOptions& tls) {
   if (st.error_message().find("--") != std::string::npos) return "";
-  if (st.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
-      st.error_code() == grpc::StatusCode::PERMISSION_DENIED)
+  if (st.error_code() == grpc::StatusCode::PERMISSION_DENIED) return "";  // names the credential to give
+  if (st.error_code() == grpc::StatusCode::UNAUTHENTICATED)
     return "give the broker's credentials with --tls-ca, --tls-cert, --tls-key and --token-file";
   if (tls.tls())
     return "check --broker, that the broker runs there with TLS, and that --tls-ca, --tls-cert and --tls-key "
@@ -69,7 +69,15 @@ struct BrokerConnection::Impl {
   uint64_t next_job = 1;
   std::optional<std::string> error;
   bool closing = false;
-  std::deque<Digest> uploads;
+  struct Upload {
+    Digest digest;
+    std::string ticket;  // from the broker's request: binds the upload to this session
+  };
+  std::deque<Upload> uploads;
+  // The broker's last word on its workers (ClusterState), and whether the user has
+  // been told that jobs wait for a worker that is not there.
+  std::optional<pb::ClusterState> cluster;
+  bool told_no_workers = false;
   std::set<grpc::ClientContext*> upload_ctxs;
   std::vector<std::thread> uploaders;
   std::thread reader;
@@ -113,11 +121,22 @@ struct BrokerConnection::Impl {
           cv.notify_all();
           break;
         }
+        case pb::BrokerToClient::kCluster: {
+          std::lock_guard lk(mu);
+          cluster = msg.cluster();
+          if (cluster->workers() > 0) {
+            if (told_no_workers) log::info("broker at {} has a worker again", broker);
+            told_no_workers = false;
+          } else if (!jobs.empty()) {
+            tell_no_workers();
+          }
+          break;
+        }
         case pb::BrokerToClient::kArtifactRequest:
           try {
             Digest d = digest_from_bytes(msg.artifact_request().digest());
             std::lock_guard lk(mu);
-            uploads.push_back(d);
+            uploads.push_back(Upload{d, msg.artifact_request().ticket()});
             cv.notify_all();
           } catch (const UserError& e) {
             log::warn("broker at {} sent a bad artifact request: {}", broker, e.what());
@@ -138,7 +157,7 @@ struct BrokerConnection::Impl {
         why = "connection to the broker closed";
       else if (stopped)
         why = mael::format("broker at {} stopped{}; unfinished jobs did not complete", broker,
-                          stopped->empty() ? "" : " (" + *stopped + ")");
+                           stopped->empty() ? "" : " (" + *stopped + ")");
       else
         why = mael::format(
             "lost connection to broker at {}: it went away ({}); unfinished jobs did not complete", broker,
@@ -160,33 +179,47 @@ struct BrokerConnection::Impl {
     cv.notify_all();
   }
 
+  // Says once, while jobs are outstanding, that the broker has no worker to run them. With mu.
+  void tell_no_workers() {
+    if (told_no_workers) return;
+    told_no_workers = true;
+    uint64_t timeout_s = cluster ? cluster->no_worker_timeout_ms() / 1000 : 0;
+    log::warn("broker at {} has no workers: jobs wait until one connects{}", broker,
+              timeout_s ? mael::format(" (the broker fails them after {} s without one)", timeout_s) : "");
+  }
+
   void upload_loop() {
     for (;;) {
-      Digest d;
+      Upload u;
       {
         std::unique_lock lk(mu);
         cv.wait(lk, [&] { return error || !uploads.empty(); });
         if (error) return;
-        d = uploads.front();
+        u = uploads.front();
         uploads.pop_front();
       }
+      const Digest& d = u.digest;
       std::string failure;
       int attempts = 0;
       for (;;) {
-        grpc::Status st = upload(d, failure);
+        grpc::Status st = upload(u, failure);
         if (!failure.empty()) break;
-        if (st.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED && attempts++ < 100) {
+        // Busy (too many uploads, or this client's share of the cache is full until some of its
+        // jobs end): wait and retry, for as long as it takes. The broker says when it never will.
+        if (st.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+          attempts++;
           std::unique_lock lk(mu);
-          if (cv.wait_for(lk, std::chrono::milliseconds(50 * std::min(attempts, 10)),
+          if (cv.wait_for(lk, std::chrono::milliseconds(50 * std::min(attempts, 20)),
                           [&] { return !!error; }))
             return;
           continue;
         }
         // ABORTED: no job needs it any more (cancelled meanwhile), nothing went wrong.
-        if (st.error_code() == grpc::StatusCode::ABORTED)
+        if (st.error_code() == grpc::StatusCode::ABORTED) {
           log::debug("broker at {} no longer wants sha256:{}: {}", broker, d.hex(), st.error_message());
-        else if (!st.ok() && st.error_code() != grpc::StatusCode::CANCELLED)
+        } else if (!st.ok() && st.error_code() != grpc::StatusCode::CANCELLED) {
           report_upload_failure(d, st);
+        }
         break;
       }
       if (!failure.empty()) {
@@ -214,11 +247,12 @@ struct BrokerConnection::Impl {
       gone = cv.wait_for(lk, kGrace, [&] { return !!error; }) && !closing;
     }
     log::at(gone ? log::Level::Debug : log::Level::Error,
-                "uploading layer sha256:{} to broker at {} failed: {}", d.hex(), broker, st.error_message());
+            "uploading layer sha256:{} to broker at {} failed: {}", d.hex(), broker, st.error_message());
   }
 
   // Streams one blob; sets `failure` when this side cannot provide it.
-  grpc::Status upload(const Digest& d, std::string& failure) {
+  grpc::Status upload(const Upload& u, std::string& failure) {
+    const Digest& d = u.digest;
     std::optional<std::filesystem::path> path;
     try {
       path = blobs ? blobs(d) : std::nullopt;
@@ -253,6 +287,7 @@ struct BrokerConnection::Impl {
     pb::BlobChunk chunk;
     chunk.set_protocol_version(options.protocol_version ? options.protocol_version : kProtocolVersion);
     chunk.set_client_id(client_id);
+    chunk.set_ticket(u.ticket);
     chunk.set_digest(digest_bytes(d));
     chunk.set_size(sb.st_size);
     std::string buf(kChunkSize, '\0');
@@ -273,6 +308,7 @@ struct BrokerConnection::Impl {
       chunk.clear_digest();
       chunk.clear_size();
       chunk.clear_client_id();
+      chunk.clear_ticket();
       chunk.clear_protocol_version();
       if (n == 0) break;
     }
@@ -328,22 +364,22 @@ BrokerConnection::BrokerConnection(std::string host_port, TlsOptions tls, BlobPr
     if (timed_out)
       throw UserError(
           mael::format("cannot connect to broker at {}: no answer within {} ms; check --broker and the "
-                      "network",
-                      c.broker, c.options.connect_timeout.count()));
+                       "network",
+                       c.broker, c.options.connect_timeout.count()));
     std::string why = st.error_message();
     std::replace(why.begin(), why.end(), '\n', ' ');
     std::string hint = connect_hint(st, c.tls);
-    throw UserError(
-        mael::format("cannot connect to broker at {}: {}{}{}", c.broker, why, hint.empty() ? "" : "; ", hint));
+    throw UserError(mael::format("cannot connect to broker at {}: {}{}{}", c.broker, why,
+                                 hint.empty() ? "" : "; ", hint));
   }
   if (msg.welcome().protocol_version() != version) {
     c.ctx.TryCancel();
     c.stream->Finish();
     throw UserError(
         mael::format("protocol version mismatch: broker at {} speaks version {}, this client speaks version "
-                    "{}; run the same "
-                    "Maelstrom release on broker and clients",
-                    c.broker, msg.welcome().protocol_version(), version));
+                     "{}; run the same "
+                     "Maelstrom release on broker and clients",
+                     c.broker, msg.welcome().protocol_version(), version));
   }
   c.client_id = msg.welcome().id();
   // The broker may still refuse (version mismatch on its side): that ends the
@@ -372,7 +408,10 @@ uint64_t BrokerConnection::submit(ResolvedJob job, StateCallback on_state, DoneC
     std::lock_guard lk(c.mu);
     id = c.next_job++;
     err = c.error;
-    if (!err) c.jobs[id] = Impl::Job{std::move(on_state), on_done};
+    if (!err) {
+      c.jobs[id] = Impl::Job{std::move(on_state), on_done};
+      if (c.cluster && c.cluster->workers() == 0) c.tell_no_workers();
+    }
   }
   if (err) {
     if (on_done) on_done(system_error(*err));

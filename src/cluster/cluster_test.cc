@@ -378,7 +378,9 @@ TEST_F(ClusterTest, WorkerVerifiesTheBlobsItFetches) {
 TEST_F(ClusterTest, SmallBrokerCacheKeepsEveryLayerQueuedJobsNeed) {
   // A cache that holds about three of the thirty layers: without pins, each
   // upload would evict the layers of the jobs queued before it.
-  BrokerOptions o{.cache_root = dir.path() / "small", .cache_size = 3 * 2048};
+  // The client's uploads may hold more than the cache while its jobs need them.
+  BrokerOptions o{
+      .cache_root = dir.path() / "small", .cache_size = 3 * 2048, .client_cache_limit = 30 * 2048};
   start_broker(o);
   Layers layers(dir.path(), "layer", 30);
   BrokerConnection conn(address, {}, layers.provider());
@@ -410,15 +412,15 @@ TEST_F(ClusterTest, SmallBrokerCacheKeepsEveryLayerQueuedJobsNeed) {
 
 TEST_F(ClusterTest, SmallWorkerCacheKeepsTheLayersOfItsWaitingJobs) {
   // Two slots busy with gated jobs, two more jobs fetched ahead and waiting,
-  // each job with its own layer, in a worker cache that holds two blobs:
-  // without pins, fetching the fourth layer would evict the third.
+  // each job with its own layer, in a worker cache that holds two layers (blob
+  // and extracted tree): without pins, fetching the fourth would evict the third.
   Layers layers(dir.path(), "worker layer", 4);
   const auto& order = layers.digests;
   std::promise<void> gate;
   std::shared_future<void> open = gate.get_future().share();
   std::atomic<int> started{0};
   TempDir wd;
-  ArtifactStore store(wd.path() / "a", 2 * 2048);
+  ArtifactStore store(wd.path() / "a", 2 * (2048 + 3 * 4096));
   Worker worker(WorkerOptions{.broker = address, .name = "small", .slots = 2}, store,
                 [&](const ContainerConfig& c, const CancelToken*) {
                   started++;
@@ -467,7 +469,9 @@ TEST_F(ClusterTest, MalformedJobIsRejectedWithClearError) {
   EXPECT_THAT(std::get<JobError>(o.result).message, HasSubstr("malformed job: the program is empty"));
 }
 
-TEST_F(ClusterTest, LocalOnlyJobIsRefusedByBroker) {
+TEST_F(ClusterTest, LocalOnlyJobIsRefusedWhenNoWorkerAllowsIt) {
+  InProcessWorker w(address, 1);
+  wait_workers(1);
   BrokerConnection conn(address, {}, provider());
   ResolvedJob j = job("echo");
   j.network = Network::Local;
@@ -475,7 +479,9 @@ TEST_F(ClusterTest, LocalOnlyJobIsRefusedByBroker) {
   conn.submit(j, nullptr, p.on_done());
   JobOutcome o = p.get();
   ASSERT_TRUE(std::holds_alternative<JobError>(o.result));
-  EXPECT_THAT(std::get<JobError>(o.result).message, HasSubstr("client's own machine"));
+  EXPECT_THAT(std::get<JobError>(o.result).message, HasSubstr("no worker runs this job"));
+  EXPECT_THAT(std::get<JobError>(o.result).message, HasSubstr("allow-local-network is off"));
+  EXPECT_EQ(w.runner.started, 0);
 }
 
 TEST_F(ClusterTest, UnreachableBrokerIsAClearError) {
@@ -529,8 +535,9 @@ TEST_F(ClusterTest, ProtocolVersionMismatchIsRefusedOnBothSides) {
   EXPECT_FALSE(ok.error());
 }
 
-TEST_F(ClusterTest, TokenIsRequiredWhenConfigured) {
-  start_broker({.tls = TlsOptions{.token = "sesame"}});
+TEST_F(ClusterTest, RoleTokensAreRequiredWhenConfigured) {
+  start_broker(
+      {.auth = BrokerAuth{.worker_token = "w-sesame", .client_token = "sesame", .admin_token = "a-sesame"}});
   try {
     BrokerConnection conn(address, {}, provider());
     FAIL() << "accepted a client without token";
@@ -544,11 +551,19 @@ TEST_F(ClusterTest, TokenIsRequiredWhenConfigured) {
     EXPECT_THAT(e.what(), HasSubstr("wrong token"));
   }
   EXPECT_THROW(admin_stop(address, {}), UserError);
-  InProcessWorker w(address, 1, TlsOptions{.token = "sesame"});
+  EXPECT_THROW(admin_stop(address, TlsOptions{.token = "sesame"}), UserError);  // a client's token
+  try {
+    BrokerConnection conn(address, TlsOptions{.token = "w-sesame"}, provider());
+    FAIL() << "accepted a worker's token for a client";
+  } catch (const UserError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("not the client role"));
+  }
+  InProcessWorker w(address, 1, TlsOptions{.token = "w-sesame"});
   BrokerConnection conn(address, TlsOptions{.token = "sesame"}, provider());
   Probe p;
   conn.submit(job("echo", {"in"}), nullptr, p.on_done());
   EXPECT_EQ(p.get().effects.stdout_.first, "echo in\n");
+  EXPECT_NO_THROW(admin_status(address, TlsOptions{.token = "a-sesame"}));
 }
 
 TEST_F(ClusterTest, ClientDisconnectCancelsItsRunningJobs) {
@@ -825,11 +840,15 @@ struct RawClient {
     stream->Write(m);
   }
   // Reads until n artifact requests arrived.
+  std::map<Digest, std::string> tickets;
   size_t read_requests(size_t n) {
     size_t got = 0;
     pb::BrokerToClient m;
     while (got < n && stream->Read(&m))
-      if (m.has_artifact_request()) got++;
+      if (m.has_artifact_request()) {
+        got++;
+        tickets[digest_from_bytes(m.artifact_request().digest())] = m.artifact_request().ticket();
+      }
     return got;
   }
 };
@@ -839,11 +858,13 @@ struct Upload {
   grpc::ClientContext ctx;
   pb::UploadResult result;
   std::unique_ptr<grpc::ClientWriter<pb::BlobChunk>> writer;
-  Upload(pb::Broker::Stub& stub, uint64_t client, const Digest& d, const std::string& bytes, size_t first)
+  Upload(pb::Broker::Stub& stub, uint64_t client, const Digest& d, const std::string& bytes, size_t first,
+         const std::string& ticket = "")
       : writer(stub.UploadBlob(&ctx, &result)) {
     pb::BlobChunk c;
     c.set_protocol_version(kProtocolVersion);
     c.set_client_id(client);
+    c.set_ticket(ticket);
     c.set_digest(digest_bytes(d));
     c.set_size(bytes.size());
     c.set_data(bytes.substr(0, first));
@@ -860,35 +881,47 @@ struct Upload {
   }
 };
 
-TEST_F(ClusterTest, ConcurrentUploadsAreBounded) {
-  start_broker({.max_concurrent_uploads = 1});
+// With the broker's upload limits at one: a first upload held open, then a
+// second one of the same client refused saying `why`; once the first is done
+// the second goes through and the job is queued.
+void second_upload_waits_for_the_first(ClusterTest& t, const std::string& why) {
   std::string a = make_tar("a", "first layer\n"), b = make_tar("b", "second layer\n");
   Digest da = Digest::of_bytes(a), db = Digest::of_bytes(b);
-  RawClient client(address);
-  ResolvedJob j = job("echo");
+  RawClient client(t.address);
+  ResolvedJob j = t.job("echo");
   j.layers = {da, db};
   client.submit(1, j);
   ASSERT_EQ(client.read_requests(2), 2u);
-  Upload first(*client.stub, client.id, da, a, 100);  // holds the only upload slot
+  Upload first(*client.stub, client.id, da, a, 100, client.tickets[da]);  // holds the only upload slot
   // A second upload is refused while the first one is open. (Until the broker
   // has read the first one's opening chunk, it may still be let in: then it
   // ends early, incomplete, and we try again.)
   grpc::Status st;
   for (int i = 0; i < 500; ++i) {
-    st = Upload(*client.stub, client.id, db, b, 100).finish();
+    st = Upload(*client.stub, client.id, db, b, 100, client.tickets[db]).finish();
     if (st.error_code() != grpc::StatusCode::CANCELLED) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << st.error_message();
-  EXPECT_THAT(st.error_message(), HasSubstr("too many uploads"));
+  EXPECT_THAT(st.error_message(), HasSubstr(why));
   EXPECT_TRUE(first.finish(a.substr(100)).ok());
   // The slot is free again.
-  EXPECT_TRUE(Upload(*client.stub, client.id, db, b, b.size()).finish().ok());
+  EXPECT_TRUE(Upload(*client.stub, client.id, db, b, b.size(), client.tickets[db]).finish().ok());
   for (int i = 0; i < 2000; ++i) {
-    if (nlohmann::json::parse(broker->status_json())["queued"] == 1) return;
+    if (nlohmann::json::parse(t.broker->status_json())["queued"] == 1) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  FAIL() << broker->status_json();
+  FAIL() << t.broker->status_json();
+}
+
+TEST_F(ClusterTest, ConcurrentUploadsAreBounded) {
+  start_broker({.max_concurrent_uploads = 1});
+  second_upload_waits_for_the_first(*this, "too many uploads at once; retry");
+}
+
+TEST_F(ClusterTest, UploadsPerClientAreBounded) {
+  start_broker({.max_uploads_per_client = 1});
+  second_upload_waits_for_the_first(*this, "too many uploads at once from this client");
 }
 
 TEST_F(ClusterTest, OversizedMessageIsRefusedAndBrokerKeepsServing) {
@@ -935,10 +968,76 @@ TEST_F(ClusterTest, UnsolicitedUploadIsRefusedAndNotStored) {
   std::string blob = make_tar("u", "nobody asked for this\n");
   Digest d = Digest::of_bytes(blob);
   RawClient client(address);
+  // Without a ticket, or with a ticket of the broker's for this client and digest while the
+  // broker no longer wants it.
   grpc::Status st = Upload(*client.stub, client.id, d, blob, blob.size()).finish();
-  EXPECT_EQ(st.error_code(), grpc::StatusCode::ABORTED) << st.error_message();
-  EXPECT_THAT(st.error_message(), HasSubstr("did not ask this client"));
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED) << st.error_message();
+  EXPECT_THAT(st.error_message(), HasSubstr("ticket"));
   EXPECT_FALSE(fs::exists(dir.path() / "broker" / "blobs" / d.hex()));
+}
+
+TEST_F(ClusterTest, UploadInAnotherClientsNameIsRefusedAndTheirJobRuns) {
+  InProcessWorker w(address, 1);
+  RawClient victim(address), attacker(address);
+  victim.submit(1, job("echo", {"mine"}));
+  ASSERT_EQ(victim.read_requests(1), 1u);
+  std::string garbage = make_tar("g", "not the layer\n");
+  ResolvedJob own = job("echo");
+  own.layers = {Digest::of_bytes(garbage)};
+  attacker.submit(1, own);
+  ASSERT_EQ(attacker.read_requests(1), 1u);
+  // The victim's id and the layer's digest are easy to guess; the ticket is not, and the
+  // attacker's own ticket is for its own session and layer.
+  for (const std::string& ticket : {std::string(), std::string(32, 'x'), attacker.tickets[own.layers[0]]}) {
+    grpc::Status st = Upload(*attacker.stub, victim.id, layer, garbage, garbage.size(), ticket).finish();
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED) << st.error_message();
+  }
+  grpc::Status st =
+      Upload(*attacker.stub, attacker.id, layer, garbage, garbage.size(), attacker.tickets[own.layers[0]])
+          .finish();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED) << st.error_message();
+  std::ifstream in(layer_path);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_TRUE(
+      Upload(*victim.stub, victim.id, layer, bytes, bytes.size(), victim.tickets[layer]).finish().ok());
+  pb::BrokerToClient m;
+  while (victim.stream->Read(&m) && !m.has_done()) {
+  }
+  ASSERT_TRUE(m.has_done());
+  EXPECT_EQ(m.done().outcome().stdout().first(), "echo mine\n");
+}
+
+TEST_F(ClusterTest, UploadOverTheLimitsIsRefusedAtItsFirstChunk) {
+  start_broker({.cache_size = 1 << 20, .max_upload_size = 64 << 10});
+  std::string big(100 << 10, 'b');
+  Digest d = Digest::of_bytes(big);
+  RawClient client(address);
+  ResolvedJob j = job("echo");
+  j.layers = {d};
+  client.submit(1, j);
+  ASSERT_EQ(client.read_requests(1), 1u);
+  // Declared over max-upload-size: refused before any data is taken, and the job fails saying why.
+  Upload up(*client.stub, client.id, d, big, 1, client.tickets[d]);
+  grpc::Status st = up.finish();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::OUT_OF_RANGE) << st.error_message();
+  EXPECT_THAT(st.error_message(), HasSubstr("max-upload-size"));
+  pb::BrokerToClient m;
+  while (client.stream->Read(&m) && !m.has_done()) {
+  }
+  ASSERT_TRUE(m.has_done());
+  EXPECT_THAT(m.done().outcome().error().message(), HasSubstr("more than the broker takes from a client"));
+  EXPECT_FALSE(fs::exists(dir.path() / "broker" / "blobs" / d.hex()));
+}
+
+TEST_F(ClusterTest, QueuedJobsFailWhenNoWorkerComesInTime) {
+  start_broker({.no_worker_timeout = std::chrono::milliseconds(600)});
+  BrokerConnection conn(address, {}, provider());
+  Probe p;
+  conn.submit(job("echo"), nullptr, p.on_done());
+  JobOutcome o = p.get();
+  ASSERT_TRUE(std::holds_alternative<JobError>(o.result));
+  EXPECT_THAT(std::get<JobError>(o.result).message, HasSubstr("no worker has been connected to the broker"));
+  EXPECT_THAT(std::get<JobError>(o.result).message, HasSubstr("no-worker-timeout"));
 }
 
 }  // namespace

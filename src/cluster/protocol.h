@@ -8,7 +8,7 @@
 namespace mael::cluster {
 
 // Bump whenever proto/cluster.proto changes incompatibly.
-inline constexpr uint32_t kProtocolVersion = 1;
+inline constexpr uint32_t kProtocolVersion = 2;
 
 // Artifacts move in chunks of this many bytes.
 inline constexpr size_t kChunkSize = 1 << 20;
@@ -22,6 +22,9 @@ inline constexpr size_t kMaxInlineLimit = 6 << 20;
 // heard from for the broker's heartbeat timeout.
 inline constexpr std::chrono::milliseconds kHeartbeatInterval{2000};
 inline constexpr std::chrono::milliseconds kDefaultHeartbeatTimeout{15000};
+
+// A worker offers 1 to this many slots.
+inline constexpr uint32_t kMaxWorkerSlots = 1000;
 
 // A job lost on more than this many workers (each vanished while holding it)
 // ends with a System error instead of being queued again.

@@ -60,6 +60,7 @@ void Scheduler::add_client(ClientId c) {
 
 void Scheduler::remove_client(ClientId c) {
   clients_.erase(c);
+  completed_by_client_.erase(c);
   std::vector<BrokerJobId> ids;
   for (auto it = by_client_.lower_bound({c, 0}); it != by_client_.end() && it->first.first == c; ++it)
     ids.push_back(it->second);
@@ -81,8 +82,8 @@ void Scheduler::remove_client(ClientId c) {
   dispatch();
 }
 
-void Scheduler::add_worker(WorkerId w, size_t slots) {
-  workers_[w] = WorkerState{std::max<size_t>(slots, 1), {}, 0};
+void Scheduler::add_worker(WorkerId w, size_t slots, WorkerFeatures features) {
+  workers_[w] = WorkerState{std::max<size_t>(slots, 1), std::move(features), {}, 0};
   dispatch();
 }
 
@@ -103,7 +104,7 @@ void Scheduler::remove_worker(WorkerId w) {
       continue;
     }
     sink_.job_state(j.client, j.client_job, JobState::Pending, std::nullopt);
-    queue_.insert(key(j));
+    queue_of(j).insert(key(j));
   }
   dispatch();
 }
@@ -121,6 +122,7 @@ void Scheduler::submit(ClientId c, ClientJobId cj, ResolvedJob spec) {
   j.client_job = cj;
   j.seq = next_seq_++;
   j.spec = std::move(spec);
+  j.local = j.spec.must_run_locally();
   by_client_[{c, cj}] = id;
   for (const Digest& d : std::set<Digest>(j.spec.layers.begin(), j.spec.layers.end()))
     if (!hold(j, d)) j.missing.insert(d);
@@ -140,6 +142,32 @@ void Scheduler::submit(ClientId c, ClientJobId cj, ResolvedJob spec) {
 void Scheduler::reject(ClientId c, ClientJobId cj, const std::string& message) {
   sink_.job_done(c, cj, system_error(message));
   ++completed_;
+  if (clients_.count(c)) ++completed_by_client_[c];
+}
+
+void Scheduler::fail_queued(const std::string& why) {
+  std::vector<BrokerJobId> ids;
+  for (const auto* q : {&queue_, &local_queue_})
+    for (const QueueKey& k : *q) ids.push_back(k.id);
+  for (BrokerJobId id : ids) finish(id, system_error(why));
+}
+
+void Scheduler::fail_unplaceable(std::chrono::steady_clock::time_point now, std::chrono::milliseconds timeout,
+                                 const std::string& why) {
+  std::vector<BrokerJobId> expired;
+  for (const QueueKey& k : local_queue_) {
+    Job& j = jobs_.at(k.id);
+    bool placeable = std::any_of(workers_.begin(), workers_.end(), [&](const auto& w) {
+      return !local_features_refusal(j.spec, w.second.features, "", false);
+    });
+    if (placeable) {
+      j.unplaceable_since.reset();
+      continue;
+    }
+    if (!j.unplaceable_since) j.unplaceable_since = now;
+    if (now - *j.unplaceable_since >= timeout) expired.push_back(j.id);
+  }
+  for (BrokerJobId id : expired) finish(id, system_error(why));
 }
 
 void Scheduler::cancel(ClientId c, ClientJobId cj) {
@@ -209,30 +237,51 @@ bool Scheduler::artifact_expected(ClientId c, const Digest& d) const {
   return it != artifacts_.end() && it->second.uploader == c;
 }
 
+bool Scheduler::client_has_runnable_jobs(ClientId c) const {
+  for (auto it = by_client_.lower_bound({c, 0}); it != by_client_.end() && it->first.first == c; ++it)
+    if (jobs_.at(it->second).missing.empty()) return true;
+  return false;
+}
+
 void Scheduler::enqueue(Job& j) {
   sink_.job_state(j.client, j.client_job, JobState::Pending, std::nullopt);
-  queue_.insert(key(j));
+  queue_of(j).insert(key(j));
+}
+
+std::map<WorkerId, Scheduler::WorkerState>::iterator Scheduler::best_worker(const Job& j) {
+  // Least-loaded worker with room: fewest assigned jobs per slot.
+  auto best = workers_.end();
+  for (auto it = workers_.begin(); it != workers_.end(); ++it) {
+    const WorkerState& w = it->second;
+    if (w.jobs.size() >= options_.jobs_per_slot * w.slots) continue;
+    if (best != workers_.end() && w.jobs.size() * best->second.slots >= best->second.jobs.size() * w.slots)
+      continue;
+    if (j.local && local_features_refusal(j.spec, w.features, "", false)) continue;
+    best = it;
+  }
+  return best;
 }
 
 void Scheduler::dispatch() {
-  while (!queue_.empty()) {
-    // Least-loaded worker with room: fewest assigned jobs per slot.
-    WorkerState* best = nullptr;
-    WorkerId best_id = 0;
-    for (auto& [id, w] : workers_) {
-      if (w.jobs.size() >= options_.jobs_per_slot * w.slots) continue;
-      if (!best || w.jobs.size() * best->slots < best->jobs.size() * w.slots) {
-        best = &w;
-        best_id = id;
-      }
-    }
-    if (!best) return;
-    BrokerJobId id = queue_.begin()->id;
-    queue_.erase(queue_.begin());
-    Job& j = jobs_.at(id);
-    j.worker = best_id;
-    best->jobs.insert(id);
-    sink_.enqueue_on_worker(best_id, id, j.spec);
+  for (;;) {
+    // The head of each queue, with the worker it would go to; the one that runs sooner goes.
+    auto head = [&](std::set<QueueKey>& q) -> std::pair<Job*, std::map<WorkerId, WorkerState>::iterator> {
+      if (q.empty()) return {nullptr, workers_.end()};
+      Job& j = jobs_.at(q.begin()->id);
+      return {&j, best_worker(j)};
+    };
+    auto [plain, plain_worker] = head(queue_);
+    auto [local, local_worker] = head(local_queue_);
+    bool plain_ok = plain && plain_worker != workers_.end();
+    bool local_ok = local && local_worker != workers_.end();
+    if (!plain_ok && !local_ok) return;
+    bool take_plain = plain_ok && (!local_ok || *queue_.begin() < *local_queue_.begin());
+    Job& j = take_plain ? *plain : *local;
+    auto w = take_plain ? plain_worker : local_worker;
+    queue_of(j).erase(queue_of(j).begin());
+    j.worker = w->first;
+    w->second.jobs.insert(j.id);
+    sink_.enqueue_on_worker(w->first, j.id, j.spec);
   }
 }
 
@@ -256,6 +305,7 @@ void Scheduler::finish(BrokerJobId id, const JobOutcome& outcome) {
   sink_.job_state(j.client, j.client_job, JobState::Completed, std::nullopt);
   sink_.job_done(j.client, j.client_job, outcome);
   ++completed_;
+  if (clients_.count(j.client)) ++completed_by_client_[j.client];
   forget(id);
 }
 
@@ -263,7 +313,7 @@ void Scheduler::forget(BrokerJobId id) {
   auto it = jobs_.find(id);
   if (it == jobs_.end()) return;
   Job& j = it->second;
-  queue_.erase(key(j));
+  queue_of(j).erase(key(j));
   if (j.worker) {
     auto& w = workers_.at(*j.worker);
     w.jobs.erase(id);
@@ -283,15 +333,33 @@ void Scheduler::forget(BrokerJobId id) {
 SchedulerStats Scheduler::stats() const {
   SchedulerStats s;
   s.clients = clients_.size();
-  s.queued = queue_.size();
+  s.queued = queue_.size() + local_queue_.size();
   s.completed = completed_;
   for (const auto& [id, w] : workers_) {
     s.workers.push_back({id, w.slots, w.jobs.size(), w.running});
     s.running += w.running;
     s.assigned += w.jobs.size() - w.running;
   }
-  for (const auto& [id, j] : jobs_)
+  std::map<ClientId, SchedulerStats::Client> per_client;
+  for (ClientId c : clients_) {
+    auto& pc = per_client[c];
+    pc.id = c;
+    if (auto it = completed_by_client_.find(c); it != completed_by_client_.end()) pc.completed = it->second;
+  }
+  for (const auto& [id, j] : jobs_) {
     if (!j.missing.empty()) s.waiting_for_artifacts++;
+    auto pc = per_client.find(j.client);
+    if (pc == per_client.end()) continue;
+    if (!j.missing.empty())
+      pc->second.waiting_for_artifacts++;
+    else if (!j.worker)
+      pc->second.queued++;
+    else if (j.running)
+      pc->second.running++;
+    else
+      pc->second.assigned++;
+  }
+  for (auto& [c, pc] : per_client) s.per_client.push_back(pc);
   return s;
 }
 

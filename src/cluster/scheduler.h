@@ -15,9 +15,12 @@
 // - every layer a live job (waiting, queued or on a worker) holds is pinned in
 //   the broker's store until the job ends, so a small cache under load never
 //   evicts a blob a job still needs (a worker may have to fetch it any time);
+// - a job with bind mounts or network = "local" goes only to a worker whose
+//   configuration allows it (cluster/local_features.h), from a queue of its own;
 // - a worker that vanishes has its jobs queued again; a job lost on more than
 //   max_losses workers ends with a System error; a client that vanishes has its
 //   queued jobs dropped and its assigned jobs cancelled on their workers.
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -26,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/local_features.h"
 #include "spec/spec.h"
 
 namespace mael::cluster {
@@ -67,6 +71,12 @@ struct SchedulerStats {
     size_t running;   // of those, reported running
   };
   std::vector<Worker> workers;
+  struct Client {
+    ClientId id;
+    size_t waiting_for_artifacts = 0, queued = 0, assigned = 0, running = 0;
+    uint64_t completed = 0;  // since it connected
+  };
+  std::vector<Client> per_client;
   size_t clients = 0;
   size_t waiting_for_artifacts = 0;
   size_t queued = 0;    // pending at the broker
@@ -84,13 +94,20 @@ class Scheduler {
 
   void add_client(ClientId c);
   void remove_client(ClientId c);
-  void add_worker(WorkerId w, size_t slots);
+  void add_worker(WorkerId w, size_t slots, WorkerFeatures features = {});
   void remove_worker(WorkerId w);
 
   void submit(ClientId c, ClientJobId j, ResolvedJob job);
   // Fails a job at once (e.g. malformed), through the same path as outcomes.
   void reject(ClientId c, ClientJobId j, const std::string& message);
   void cancel(ClientId c, ClientJobId j);
+  // Ends every queued job (none of them on a worker) with a System error.
+  void fail_queued(const std::string& why);
+  // Queued jobs with bind mounts or network = "local" that no connected worker runs: each is
+  // noted at the first call that finds it so, and ends with a System error saying `why` once it
+  // has stayed so for `timeout`.
+  void fail_unplaceable(std::chrono::steady_clock::time_point now, std::chrono::milliseconds timeout,
+                        const std::string& why);
 
   // The blob is now in the store.
   void artifact_ready(const Digest& d);
@@ -99,6 +116,9 @@ class Scheduler {
   void artifact_failed(ClientId c, const Digest& d, const std::string& why);
   // Whether the broker asked client c for d and still waits for it.
   bool artifact_expected(ClientId c, const Digest& d) const;
+  // Whether some job of client c has all its layers (queued, or on a worker): one that will end
+  // and release what it holds.
+  bool client_has_runnable_jobs(ClientId c) const;
 
   void job_running(WorkerId w, BrokerJobId j);
   void job_done(WorkerId w, BrokerJobId j, JobOutcome outcome);
@@ -108,6 +128,8 @@ class Scheduler {
   std::vector<WorkerId> workers() const;
   // Blobs pinned for live jobs (for tests and the status page).
   size_t pinned_blobs() const { return held_.size(); }
+  // Whether a live job holds this blob.
+  bool holds(const Digest& d) const { return held_.count(d) != 0; }
 
  private:
   struct Job {
@@ -120,6 +142,8 @@ class Scheduler {
     std::vector<Digest> held;  // pinned for this job
     std::optional<WorkerId> worker;
     bool running = false;
+    bool local = false;  // needs a worker's local-only features
+    std::optional<std::chrono::steady_clock::time_point> unplaceable_since;  // local: no worker runs it
     int losses = 0;
   };
   struct QueueKey {
@@ -131,6 +155,7 @@ class Scheduler {
   };
   struct WorkerState {
     size_t slots;
+    WorkerFeatures features;
     std::set<BrokerJobId> jobs;
     size_t running = 0;
   };
@@ -141,6 +166,9 @@ class Scheduler {
 
   QueueKey key(const Job& j) const;
   void enqueue(Job& j);
+  std::set<QueueKey>& queue_of(const Job& j) { return j.local ? local_queue_ : queue_; }
+  // The least-loaded worker with room that runs j, or workers_.end().
+  std::map<WorkerId, WorkerState>::iterator best_worker(const Job& j);
   void dispatch();
   void finish(BrokerJobId id, const JobOutcome& outcome);
   void forget(BrokerJobId id);  // removes every trace of a job
@@ -156,11 +184,13 @@ class Scheduler {
   std::set<ClientId> clients_;
   std::map<WorkerId, WorkerState> workers_;
   std::set<QueueKey> queue_;
+  std::set<QueueKey> local_queue_;  // jobs only some workers run
   std::map<Digest, Artifact> artifacts_;
   std::map<Digest, size_t> held_;  // pinned digest -> live jobs holding it
   BrokerJobId next_id_ = 1;
   uint64_t next_seq_ = 0;
   uint64_t completed_ = 0;
+  std::map<ClientId, uint64_t> completed_by_client_;
 };
 
 }  // namespace mael::cluster

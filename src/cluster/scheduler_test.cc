@@ -337,5 +337,107 @@ TEST_F(SchedulerTest, DuplicateClientJobIdIsRefused) {
   EXPECT_EQ(sched.stats().queued, 1u);
 }
 
+ResolvedJob local_job(Network network, std::string bind_path = "") {
+  ResolvedJob j = job();
+  j.network = network;
+  if (!bind_path.empty())
+    j.mounts.push_back(Mount{.type = MountType::Bind, .mount_point = "/m", .local_path = bind_path});
+  return j;
+}
+
+TEST_F(SchedulerTest, LocalFeatureJobsGoOnlyToWorkersThatAllowThem) {
+  sched.add_client(1);
+  sched.add_worker(7, 4);  // allows nothing
+  sched.add_worker(8, 1, WorkerFeatures{.bind_mount_roots = {"/srv/data"}, .local_network = true});
+  sched.submit(1, 1, local_job(Network::Local));
+  sched.submit(1, 2, local_job(Network::Disabled, "/srv/data/set"));
+  sched.submit(1, 3, local_job(Network::Disabled, "/srv/other"));  // no worker takes it: waits
+  EXPECT_EQ(sink.on_worker.size(), 2u);
+  for (const auto& [id, w] : sink.on_worker) EXPECT_EQ(w, 8u) << id;
+  // Plain jobs still go anywhere, the least loaded first, past the local job at the queue's head.
+  sched.submit(1, 4, job());
+  EXPECT_EQ(sink.count("enqueue w7"), 1u);
+  EXPECT_EQ(sched.stats().queued, 1u);
+  // A worker that allows it takes the waiting one.
+  sched.add_worker(9, 1, WorkerFeatures{.bind_mount_roots = {"/srv"}});
+  EXPECT_EQ(sink.count("enqueue w9"), 1u);
+  EXPECT_EQ(sched.stats().queued, 0u);
+}
+
+TEST_F(SchedulerTest, LocalFeatureJobsKeepTheirPlaceInPriority) {
+  sched.add_client(1);
+  sched.submit(1, 1, job(0));
+  sched.submit(1, 2, [] {
+    ResolvedJob j = local_job(Network::Local);
+    j.priority = 5;
+    return j;
+  }());
+  sched.add_worker(8, 1, WorkerFeatures{.local_network = true});  // room for two jobs
+  ASSERT_EQ(sink.enqueued.size(), 2u);
+  EXPECT_EQ(sink.enqueued[0].second.network, Network::Local);  // the higher priority first
+}
+
+TEST_F(SchedulerTest, FailQueuedEndsOnlyTheQueuedJobs) {
+  Digest missing = Digest::of_bytes("missing");
+  sched.add_client(1);
+  sched.submit(1, 1, job());
+  sched.submit(1, 2, job(0, std::nullopt, {missing}));  // waits for its layer
+  sched.fail_queued("no worker for a while");
+  ASSERT_EQ(sink.outcomes.size(), 1u);
+  EXPECT_EQ(std::get<JobError>(sink.outcomes.at(1).result).message, "no worker for a while");
+  EXPECT_EQ(sched.stats().waiting_for_artifacts, 1u);
+  EXPECT_EQ(sched.stats().queued, 0u);
+}
+
+TEST_F(SchedulerTest, StatsPerClient) {
+  Digest missing = Digest::of_bytes("missing");
+  sched.add_client(1);
+  sched.add_client(2);
+  sched.submit(1, 1, job(0, std::nullopt, {missing}));
+  EXPECT_FALSE(sched.client_has_runnable_jobs(1));
+  sched.submit(1, 2, job());
+  EXPECT_TRUE(sched.client_has_runnable_jobs(1));
+  sched.submit(2, 1, job());
+  sched.add_worker(7, 1);  // takes two jobs; runs one
+  sched.job_running(7, sink.enqueued[0].first);
+  sched.job_done(7, sink.enqueued[1].first, exited(0));
+  auto s = sched.stats();
+  ASSERT_EQ(s.per_client.size(), 2u);
+  const auto& c1 = s.per_client[0];
+  const auto& c2 = s.per_client[1];
+  EXPECT_EQ(
+      c1.waiting_for_artifacts + c1.queued + c1.assigned + c1.running + c2.queued + c2.assigned + c2.running,
+      2u);
+  EXPECT_EQ(c1.waiting_for_artifacts, 1u);
+  EXPECT_EQ(c1.running, 1u);
+  EXPECT_EQ(c2.completed, 1u);
+  sched.remove_client(2);
+  EXPECT_EQ(sched.stats().per_client.size(), 1u);
+}
+
+TEST_F(SchedulerTest, LocalFeatureJobsNoWorkerRunsAnyMoreFailAfterTheTimeout) {
+  using namespace std::chrono_literals;
+  sched.add_client(1);
+  sched.add_worker(8, 1, WorkerFeatures{.local_network = true});
+  sched.submit(1, 1, local_job(Network::Local));
+  sched.submit(1, 2, local_job(Network::Local));
+  sched.submit(1, 3, local_job(Network::Local));  // no room: queued
+  sched.remove_worker(8);                         // the only worker that runs them
+  sched.add_worker(7, 4);                         // one that does not
+  auto t0 = std::chrono::steady_clock::time_point{};
+  sched.fail_unplaceable(t0, 10s, "gone");
+  sched.fail_unplaceable(t0 + 9s, 10s, "gone");
+  EXPECT_TRUE(sink.outcomes.empty());
+  sched.fail_unplaceable(t0 + 10s, 10s, "gone");
+  ASSERT_EQ(sink.outcomes.size(), 3u);
+  EXPECT_EQ(std::get<JobError>(sink.outcomes.at(1).result).message, "gone");
+  // A job that a worker runs again is timed afresh.
+  sched.submit(1, 4, local_job(Network::Local));
+  sched.fail_unplaceable(t0 + 20s, 10s, "gone");
+  sched.add_worker(9, 1, WorkerFeatures{.local_network = true});
+  EXPECT_EQ(sink.count("enqueue w9"), 1u);
+  EXPECT_EQ(sink.outcomes.size(), 3u);
+}
+
 }  // namespace
 }  // namespace mael::cluster

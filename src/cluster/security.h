@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace mael::cluster {
@@ -15,10 +16,14 @@ struct TlsOptions {
   std::string ca_file;
   std::string cert_file;
   std::string key_file;
-  // A shared secret: when the broker has one, every call must carry it.
+  // Peers: the token of this program's role (the broker's side is BrokerAuth).
   std::string token;
   bool tls() const { return !ca_file.empty() || !cert_file.empty(); }
 };
+
+// Reads a PEM file (`what` names it in errors: "CA certificate"); throws UserError
+// naming the file when it cannot be read or is not PEM.
+std::string read_pem(const std::string& path, const char* what);
 
 // Reads the first line of a token file; throws UserError naming the file.
 std::string read_token_file(const std::string& path);
@@ -29,8 +34,10 @@ std::shared_ptr<grpc::ChannelCredentials> channel_credentials(const TlsOptions& 
 // Adds the token (if any) to an outgoing call.
 void add_auth(grpc::ClientContext& ctx, const TlsOptions& tls);
 
-// Broker side: OK, or UNAUTHENTICATED with a message, for an incoming call.
-grpc::Status check_auth(const grpc::ServerContext& ctx, const TlsOptions& tls);
+// Broker side: the PEM certificate an incoming call's peer presented ("" when
+// none) and the token it sent (nullopt when none); cluster/roles.h says who that is.
+std::string peer_certificate(const grpc::ServerContext& ctx);
+std::optional<std::string> peer_token(const grpc::ServerContext& ctx);
 
 // Channel arguments every peer uses: keepalive and message size bounds.
 grpc::ChannelArguments channel_arguments();

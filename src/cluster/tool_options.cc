@@ -17,9 +17,11 @@ void add_tls_config(ConfigLoader& loader, bool broker_side) {
   loader.add(
       {.name = "tls-ca",
        .type = ConfigType::String,
-       .help = broker_side
-                   ? "PEM CA certificate: require clients and workers to present a certificate it signed"
-                   : "PEM CA certificate that signed the broker's certificate; turns TLS on",
+       .help =
+           broker_side
+               ? "PEM CA certificate: every worker, client and admin must present a certificate it signed, "
+                 "naming its role (OU=maelstrom-worker, maelstrom-client or maelstrom-admin)"
+               : "PEM CA certificate that signed the broker's certificate; turns TLS on",
        .value_name = "FILE"});
   loader.add({.name = "tls-cert",
               .type = ConfigType::String,
@@ -32,8 +34,9 @@ void add_tls_config(ConfigLoader& loader, bool broker_side) {
               .value_name = "FILE"});
   loader.add({.name = "token-file",
               .type = ConfigType::String,
-              .help = broker_side ? "file whose first line is a shared secret every peer must present"
-                                  : "file whose first line is the broker's shared secret",
+              .help = broker_side ? "not for the broker: see worker-token-file, client-token-file and "
+                                    "admin-token-file"
+                                  : "file whose first line is the token of this program's role at the broker",
               .value_name = "FILE"});
 }
 

@@ -117,6 +117,12 @@ struct Worker::Session {
       send_done(id, system_error(e.what()));
       return;
     }
+    // The broker's jobs are not trusted with this host beyond what its configuration allows.
+    if (auto why = local_features_refusal(job, w.options_.features, w.options_.name, true)) {
+      log::warn("refused job {} from the broker: {}", id, *why);
+      send_done(id, JobOutcome{JobError{JobErrorKind::Execution, *why}, {}});
+      return;
+    }
     std::set<Digest> missing;
     JobPins pins = w.store_.pin_blobs({});
     for (const Digest& d : std::set<Digest>(job.layers.begin(), job.layers.end()))
@@ -330,6 +336,9 @@ bool Worker::run_session() {
   hello.mutable_hello()->set_protocol_version(version);
   hello.mutable_hello()->set_name(options_.name);
   hello.mutable_hello()->set_slots(options_.slots);
+  for (const std::string& root : options_.features.bind_mount_roots)
+    hello.mutable_hello()->add_bind_mount_roots(root);
+  hello.mutable_hello()->set_local_network(options_.features.local_network);
   s.stream->Write(hello);
   pb::BrokerToWorker msg;
   if (!s.stream->Read(&msg) || !msg.has_welcome()) {
@@ -347,12 +356,17 @@ bool Worker::run_session() {
     s.stream->Finish();
     throw UserError(
         mael::format("protocol version mismatch: broker at {} speaks version {}, this worker speaks version "
-                    "{}; run the same "
-                    "Maelstrom release on broker and workers",
-                    options_.broker, msg.welcome().protocol_version(), version));
+                     "{}; run the same "
+                     "Maelstrom release on broker and workers",
+                     options_.broker, msg.welcome().protocol_version(), version));
   }
-  log::info("connected to broker at {} as worker {} with {} slots", options_.broker, msg.welcome().id(),
-               options_.slots);
+  std::string allows;
+  for (const std::string& root : options_.features.bind_mount_roots)
+    allows += (allows.empty() ? "" : ", ") + root;
+  if (!allows.empty()) allows = "bind mounts from " + allows;
+  if (options_.features.local_network) allows += allows.empty() ? "network = local" : " and network = local";
+  log::info("connected to broker at {} as worker {} with {} slots; its jobs may use {}", options_.broker,
+            msg.welcome().id(), options_.slots, allows.empty() ? "nothing of this host" : allows);
 
   s.executor = std::make_unique<LocalExecutor>(store_, runner_,
                                                ExecutorOptions{options_.slots, options_.inline_limit});
@@ -379,7 +393,7 @@ bool Worker::run_session() {
   std::lock_guard lk(mu_);
   if (shutdown || stopping_) return true;
   log::warn("lost connection to broker at {}: {}; reconnecting", options_.broker,
-               st.ok() ? "stream closed" : st.error_message());
+            st.ok() ? "stream closed" : st.error_message());
   return false;
 }
 

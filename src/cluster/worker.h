@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "cluster/local_features.h"
 #include "cluster/protocol.h"
 #include "cluster/security.h"
 #include "executor/executor.h"
@@ -22,6 +23,9 @@ struct WorkerOptions {
   std::string name;    // shown by the broker; default hostname
   size_t slots = 0;    // 0: number of CPUs
   size_t inline_limit = 1 << 20;
+  // What of the host this worker lets the broker's jobs use (allow-bind-mounts,
+  // allow-local-network); a job that needs more is refused before it runs.
+  WorkerFeatures features;
   TlsOptions tls;
   std::chrono::milliseconds heartbeat_interval = kHeartbeatInterval;
   std::chrono::milliseconds initial_backoff{200};

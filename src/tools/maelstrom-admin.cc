@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "base/format.h"
 #include "cluster/admin.h"
 #include "cluster/tool_options.h"
 
@@ -25,9 +26,26 @@ void print_status(const std::string& json) {
                 static_cast<unsigned long long>(w["id"].get<uint64_t>()),
                 w["name"].get<std::string>().c_str(), w["peer"].get<std::string>().c_str(),
                 w["slots"].get<size_t>(), w["assigned"].get<size_t>(), w["running"].get<size_t>());
-  for (const auto& c : s["clients"])
-    std::printf("  client %llu %s at %s\n", static_cast<unsigned long long>(c["id"].get<uint64_t>()),
-                c["name"].get<std::string>().c_str(), c["peer"].get<std::string>().c_str());
+  bool no_workers = s["workers"].empty();
+  if (no_workers && s.contains("no_workers_for_s")) {
+    auto timeout = s.value("no_worker_timeout_s", 0.0);
+    std::printf(
+        "no workers for %.0f s: queued jobs wait for one%s\n", s["no_workers_for_s"].get<double>(),
+        timeout > 0
+            ? mael::format(" (they fail after {:.0f} s without one: no-worker-timeout)", timeout).c_str()
+            : "");
+  }
+  for (const auto& c : s["clients"]) {
+    size_t queued = c.value("queued", size_t{0});
+    std::printf(
+        "  client %llu %s at %s as %s: %zu waiting for artifacts, %zu queued, %zu running, %llu "
+        "completed%s\n",
+        static_cast<unsigned long long>(c["id"].get<uint64_t>()), c["name"].get<std::string>().c_str(),
+        c["peer"].get<std::string>().c_str(), c.value("identity", std::string("?")).c_str(),
+        c.value("waiting_for_artifacts", size_t{0}), queued, c.value("running", size_t{0}),
+        static_cast<unsigned long long>(c.value("completed", uint64_t{0})),
+        no_workers && queued > 0 ? " (waiting: the broker has no workers)" : "");
+  }
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 #include <optional>
 #include <thread>
 
+#include "base/error.h"
+#include "base/format.h"
 #include "base/log.h"
 #include "cluster/tool_options.h"
 #include "cluster/worker.h"
@@ -61,9 +63,35 @@ void declare(CLI::App& app, ConfigLoader& loader, Hidden& hidden) {
               .type = ConfigType::String,
               .help = "name shown by the broker (default: host name)",
               .default_value = hostname()});
+  loader.add({.name = "allow-bind-mounts",
+              .type = ConfigType::List,
+              .help = "host directories the broker's jobs may bind-mount (each with what is under it); "
+                      "default: none, such jobs are refused",
+              .value_name = "DIR"});
+  loader.add(
+      {.name = "allow-local-network",
+       .type = ConfigType::Bool,
+       .help = "run the broker's jobs with network = \"local\" (this host's network); default: refuse them",
+       .default_value = "false"});
   app.add_option("--protocol-version", hidden.protocol_version)->group("");
   app.add_flag("--fake-runner", hidden.fake_runner)->group("");
   app.add_option("--prepared-containers", hidden.prepared_containers)->group("");
+}
+
+cluster::WorkerFeatures local_features(const Config& config) {
+  cluster::WorkerFeatures f;
+  f.local_network = config.get_bool("allow-local-network");
+  for (const std::string& dir : config.get_list("allow-bind-mounts")) {
+    std::error_code ec;
+    if (!std::filesystem::path(dir).is_absolute())
+      throw UserError(
+          mael::format("allow-bind-mounts: '{}' is not an absolute path: give host directories", dir));
+    if (!std::filesystem::is_directory(dir, ec))
+      throw UserError(mael::format(
+          "allow-bind-mounts: '{}' is not a directory on this host: create it or leave it out", dir));
+    f.bind_mount_roots.push_back(std::filesystem::path(dir).lexically_normal().string());
+  }
+  return f;
 }
 
 int serve(const Config& config, const Hidden& hidden) {
@@ -75,6 +103,7 @@ int serve(const Config& config, const Hidden& hidden) {
   o.inline_limit = config.get_size("inline-limit");
   o.tls = cluster::tls_from_config(config);
   o.protocol_version = hidden.protocol_version;
+  o.features = local_features(config);
 
   if (!hidden.fake_runner) Runtime::check_support();
   std::filesystem::path root = config.get_string("cache-root");

@@ -7,6 +7,7 @@ import os
 import pathlib
 import re
 import signal
+import socket
 import subprocess
 import tarfile
 import time
@@ -39,7 +40,7 @@ def wait_for(predicate, timeout=30.0, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def make_busybox_tar(path):
+def make_busybox_tar(path, applets=APPLETS):
     """A layer with a static busybox at /bin and its applets as symlinks."""
     with tarfile.open(path, "w") as tar:
         info = tar.gettarinfo(BUSYBOX, arcname="bin/busybox")
@@ -52,7 +53,7 @@ def make_busybox_tar(path):
             ti.type = tarfile.DIRTYPE
             ti.mode = 0o755
             tar.addfile(ti)
-        for a in APPLETS:
+        for a in applets:
             ti = tarfile.TarInfo(f"bin/{a}")
             ti.type = tarfile.SYMTYPE
             ti.linkname = "busybox"
@@ -117,6 +118,7 @@ class Cluster:
         self.port = self.http_port = None
         self.n_workers = 0
         self.admin_tls = []  # credentials for status() when the broker wants them
+        self.http_auth = {}  # the same for the status page (http_get's keyword arguments)
 
     def env(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith("MAELSTROM_")}
@@ -124,8 +126,9 @@ class Cluster:
         env["XDG_CONFIG_HOME"] = str(self.tmp / "config")
         return env
 
-    def start_broker(self, *extra):
-        self.broker = Proc([bin_path("maelstrom-broker"), "--port", "0", "--http-port", "0", "--cache-root",
+    def start_broker(self, *extra, wrap=()):
+        """wrap: a command to run the broker under (e.g. prlimit)."""
+        self.broker = Proc([*wrap, bin_path("maelstrom-broker"), "--port", "0", "--http-port", "0", "--cache-root",
                             str(self.tmp / "broker-cache"), *extra], self.tmp / "broker.log", env=self.env())
         self.procs.append(self.broker)
         line = self.broker.p.stdout.readline()
@@ -213,9 +216,13 @@ def container_processes(marker):
     return pids
 
 
+ROLE_CERTS = ("worker", "client", "admin")
+
+
 def make_certs(d):
-    """A CA, a broker certificate for 127.0.0.1/localhost, a client
-    certificate from the same CA and an intruder's from another CA."""
+    """A CA; a broker certificate for 127.0.0.1/localhost; a worker, a client and an admin
+    certificate from the same CA, each naming its role (OU=maelstrom-ROLE); "norole", from that
+    CA without a role; and an intruder's, from another CA, claiming the client role."""
     d.mkdir(parents=True, exist_ok=True)
 
     def run(*args):
@@ -225,21 +232,134 @@ def make_certs(d):
         run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
             "-subj", f"/CN={ca}", "-keyout", f"{ca}.key", "-out", f"{ca}.pem")
     (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    for name, ca in (("broker", "ca"), ("client", "ca"), ("intruder", "evil-ca")):
-        run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", f"/CN={name}",
+    subjects = {"broker": ("/CN=broker", "ca"), "norole": ("/CN=norole", "ca"),
+                "intruder": ("/CN=intruder/OU=maelstrom-client", "evil-ca")}
+    subjects.update({r: (f"/CN={r}/OU=maelstrom-{r}", "ca") for r in ROLE_CERTS})
+    for name, (subject, ca) in subjects.items():
+        run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", subject,
             "-keyout", f"{name}.key", "-out", f"{name}.csr")
         run("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key", "-CAcreateserial",
             "-days", "2", "-extfile", "san.ext", "-out", f"{name}.pem")
     return d
 
 
+def cert_args(certs, who, ca="ca"):
+    """A peer's TLS options: trust the broker's CA, present WHO's certificate."""
+    return ["--tls-ca", str(certs / f"{ca}.pem"), "--tls-cert", str(certs / f"{who}.pem"),
+            "--tls-key", str(certs / f"{who}.key")]
+
+
+def broker_cert_args(certs):
+    """The broker's TLS options with client certificates required (they name the roles)."""
+    return ["--tls-ca", str(certs / "ca.pem"), "--tls-cert", str(certs / "broker.pem"),
+            "--tls-key", str(certs / "broker.key")]
+
+
+def make_tokens(d):
+    """Three role token files (worker, client, admin) under d: {role: path}."""
+    d.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for role in ROLE_CERTS:
+        paths[role] = d / f"{role}.token"
+        paths[role].write_text(f"{role} {os.urandom(8).hex()}\n")
+    return paths
+
+
+def broker_token_args(tokens):
+    return [a for role in ROLE_CERTS for a in (f"--{role}-token-file", str(tokens[role]))]
+
+
+def rogue(*args, timeout=120, input=None):
+    """Runs mael-rogue-peer to its end: (returncode, events as dicts, stderr)."""
+    r = subprocess.run([bin_path("mael-rogue-peer"), *args], capture_output=True, text=True, timeout=timeout,
+                       input=input)
+    return r.returncode, [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")], r.stderr
+
+
+# ---- floods of idle connections (test_cluster_flood.py, bench/cluster_flood.py) --------------------
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"  # and then nothing: no settings, no call
+
+
+def accept_queue(port):
+    """Connections waiting in the kernel for the broker to accept them (Recv-Q of its listener)."""
+    for table in ("/proc/net/tcp6", "/proc/net/tcp"):
+        for line in open(table).read().splitlines()[1:]:
+            f = line.split()
+            if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:
+                return int(f[4].split(":")[1], 16)
+    return 0
+
+
+def flood(port, n, source, payload=PREFACE):
+    """n connections from `source` that send `payload` (the HTTP/2 preface) and nothing more. Paced to the
+    broker's accept queue: a full queue makes the kernel drop connection attempts, which would only
+    slow this test down (the broker keeps its backlog short on purpose)."""
+    socks = []
+    for i in range(n):
+        deadline = time.monotonic() + 1  # a broker that stopped accepting does not stop the flood
+        while i % 8 == 0 and accept_queue(port) > 8 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        s = socket.socket()
+        s.bind((source, 0))
+        s.settimeout(2)
+        try:
+            s.connect(("127.0.0.1", port))
+            s.sendall(payload)
+        except OSError:  # refused at once
+            pass
+        s.setblocking(False)
+        socks.append(s)
+    return socks
+
+
+def still_open(socks):
+    """How many of these connections the broker has not closed."""
+    n = 0
+    for s in socks:
+        try:
+            while s.recv(65536):  # the broker's own preface and settings
+                pass
+        except BlockingIOError:
+            n += 1
+        except OSError:  # reset
+            pass
+    return n
+
+
+
 # ---- used by the client tests (test_remote_*.py) ------------------------------------------------
 
-def http_status(cluster):
-    """The broker's status JSON from its web server (cheaper than maelstrom-admin for polling)."""
+def http_get(cluster, path="/api/status", cert=None, token=None, ca=None):
+    """GET from the broker's status page: over TLS when `ca` (a PEM path) is given, with a client
+    certificate (a name in cluster.http_certs) or a token as Basic password. Returns (status, headers, body);
+    HTTP errors are returned, not raised."""
+    import ssl
+    import urllib.error
     import urllib.request
-    with urllib.request.urlopen(f"http://127.0.0.1:{cluster.http_port}/api/status", timeout=10) as r:
-        return json.loads(r.read())
+    scheme = "https" if ca else "http"
+    req = urllib.request.Request(f"{scheme}://127.0.0.1:{cluster.http_port}{path}")
+    if token:
+        import base64
+        req.add_header("Authorization", "Basic " + base64.b64encode(f"admin:{token}".encode()).decode())
+    ctx = None
+    if ca:
+        ctx = ssl.create_default_context(cafile=str(ca))
+        if cert:
+            ctx.load_cert_chain(str(cert[0]), str(cert[1]))
+    try:
+        with urllib.request.urlopen(req, timeout=10, context=ctx) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def http_status(cluster):
+    """The broker's status JSON from its web server (cheaper than maelstrom-admin for polling), with
+    the credentials in cluster.http_auth (keyword arguments of http_get) when the broker wants them."""
+    status, _, body = http_get(cluster, **cluster.http_auth)
+    assert status == 200, body
+    return json.loads(body)
 
 
 def free_port():

@@ -2,6 +2,7 @@
 environment and flags (in that order of strength), shown by -P and taking
 effect; and the systemd units and config files of docs/cluster.md, which must
 be accepted by the programs they start."""
+import json
 import re
 import subprocess
 import tomllib
@@ -150,3 +151,60 @@ def test_a_broker_address_that_cannot_be_dialed_is_refused_at_once(cluster, prog
     assert r.returncode == 1 and len(lines) == 1, r.stderr
     assert lines[0].startswith(f'error: command-line option --broker: invalid value "{value}": '), lines[0]
     assert why in lines[0]
+
+
+def test_the_documented_roles_example_runs_as_written(cluster, tmp_path):
+    """docs/cluster.md's CA, certificates and config files, with its host name, ports and paths
+    replaced by this machine's: a worker, a client and an admin each do what their role allows."""
+    from cluster_util import free_port
+    from testlib import job
+    doc = DOC.read_text()
+    section = doc[doc.index("### A complete example: mutual TLS with roles"):doc.index("### Role tokens over TLS")]
+    port, http_port = free_port(), free_port()
+    etc = tmp_path / "etc"
+    etc.mkdir()
+
+    def localize(text):
+        for a, b in (("broker.example.org:9000", f"localhost:{port}"), ("broker.example.org", "localhost"),
+                     ("port = 9000", f"port = {port}"), ("http-port = 9001", f"http-port = {http_port}"),
+                     ("/etc/maelstrom/", f"{etc}/"), ("/var/cache/", f"{tmp_path}/cache-"),
+                     ("/home/ci/.config/maelstrom/", f"{etc}/"), ("/home/alice/.config/maelstrom/", f"{etc}/")):
+            text = text.replace(a, b)
+        return text
+
+    script = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+    subprocess.run(["sh", "-e", "-c", localize(script)], cwd=etc, check=True, capture_output=True, timeout=60)
+    configs = {m.group(1): localize(m.group(2)) for m in re.finditer(r"```toml\n# (\S+)[^\n]*\n(.*?)```", section, re.S)}
+    assert set(configs) == {"/etc/maelstrom/broker.toml", "/etc/maelstrom/worker.toml",
+                            "~/.config/maelstrom/run/config.toml", "~/.config/maelstrom/admin/config.toml"}
+    for name, text in configs.items():
+        if name.startswith("~/.config/maelstrom/"):
+            f = cluster.tmp / "config" / name.removeprefix("~/.config/")
+        else:
+            f = tmp_path / name.rsplit("/", 1)[1]
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(text)
+    broker = Proc([bin_path("maelstrom-broker"), "--config-file", str(tmp_path / "broker.toml")],
+                  tmp_path / "broker.log", env=cluster.env())
+    cluster.procs.append(broker)
+    assert broker.p.stdout.readline().startswith(f"listening on port {port}; web page on port {http_port}")
+    worker = Proc([bin_path("maelstrom-worker"), "--config-file", str(tmp_path / "worker.toml")],
+                  tmp_path / "worker.log", env=cluster.env())
+    cluster.procs.append(worker)
+    admin = [bin_path("maelstrom-admin")]
+    wait_for(lambda: "workers: 1\n" in subprocess.run(admin + ["status"], capture_output=True, text=True, timeout=30,
+                                                      env=cluster.env()).stdout, what="the worker connected")
+    f = tmp_path / "jobs.json"
+    f.write_text(json.dumps(job("echo", "as documented")))
+    r = subprocess.run([bin_path("maelstrom-run"), "--file", str(f)], capture_output=True, text=True, timeout=120,
+                       env=cluster.env(), cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout == "as documented\n", r.stderr
+    # The client's certificate (the run configuration's) cannot stop the broker; the admin's can.
+    r = subprocess.run(admin + ["-c", str(cluster.tmp / "config/maelstrom/run/config.toml"), "stop"],
+                       capture_output=True, text=True, timeout=30, env=cluster.env())
+    assert r.returncode == 1 and "CN=client-1 has the client role, not the admin role" in r.stderr, r.stderr
+    r = subprocess.run(admin + ["stop"], capture_output=True, text=True, timeout=30, env=cluster.env())
+    assert r.returncode == 0, r.stderr
+    assert broker.p.wait(timeout=30) == 0 and worker.p.wait(timeout=30) == 0
+    log = broker.log_text()
+    assert " as CN=worker-1\n" in log and " as CN=client-1\n" in log and "stop requested by CN=admin-1" in log

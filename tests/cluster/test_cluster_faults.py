@@ -59,7 +59,8 @@ def test_client_killed_mid_run_leaves_no_jobs_running(cluster, busybox_tar):
     marker = "3007"
     client = cluster.start_client([bb_job(busybox_tar, "sleep", marker) for _ in range(5)])
     wait_for(lambda: cluster.status()["running"] == 2, what="two jobs running")
-    assert len(container_processes(f"sleep {marker}")) == 2
+    # (Running from the broker's view comes a moment before the program's execve.)
+    wait_for(lambda: len(container_processes(f"sleep {marker}")) == 2, what="two containers")
     client.kill(signal.SIGKILL)
     wait_for(lambda: (lambda s: s["running"] == 0 and s["assigned"] == 0 and s["queued"] == 0)(cluster.status()),
              what="the broker to drop the client's jobs")
@@ -123,7 +124,7 @@ def test_wrong_protocol_version_refused_on_both_sides(cluster, busybox_tar):
         r = subprocess.run(admin + [cmd], capture_output=True, text=True, timeout=60, env=cluster.env())
         assert r.returncode == 1 and r.stdout == "", r.stderr
         assert r.stderr.splitlines() == [f"error: broker at {cluster.address}: protocol version mismatch: the broker "
-                                         "speaks version 1, this admin tool speaks version 99; run the same Maelstrom "
+                                         "speaks version 2, this admin tool speaks version 99; run the same Maelstrom "
                                          "release on broker, workers and clients"], r.stderr
     assert cluster.broker.alive()  # the refused stop did not stop it
     log = cluster.broker.log_text()

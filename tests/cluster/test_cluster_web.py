@@ -1,4 +1,5 @@
 """The broker's status page, loaded in headless Chromium after its JavaScript ran."""
+import json
 import os
 import re
 import shutil
@@ -8,7 +9,8 @@ import urllib.request
 
 import pytest
 
-from cluster_util import container_processes, http_status, wait_for
+from cluster_util import (bb_job, bin_path, broker_cert_args, broker_token_args, cert_args, container_processes,
+                          http_get, http_status, make_certs, make_tokens, wait_for)
 
 
 def chromium():
@@ -76,3 +78,92 @@ def test_an_idle_connection_delays_no_other_request(cluster):
         idle.setblocking(True)
         idle.sendall(b"Host: x\r\n\r\n")
         assert idle.recv(65536).startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+def test_status_page_has_a_chart_per_client(cluster, busybox_tar, tmp_path):
+    cluster.start_broker()
+    cluster.start_worker(slots=2)
+    cluster.wait_workers(1)
+    clients = [cluster.start_client([bb_job(busybox_tar, "sleep", "60")], "--name", name) for name in ("alpha", "beta")]
+    wait_for(lambda: (lambda s: len(s["clients"]) == 2 and all(len(c["history"]) >= 2 and c["running"] == 1
+                                                               for c in s["clients"]))(http_status(cluster)),
+             what="two clients with a running job and two samples each")
+    dom = dump_dom(f"http://127.0.0.1:{cluster.http_port}/", tmp_path / "profile")
+    charts = re.findall(r'<div class="client-chart" data-client="(\d+)"><div>client \d+: (\w+)</div><canvas[^>]*'
+                        r'data-samples="(\d+)"', dom)
+    assert sorted(name for _, name, _ in charts) == ["alpha", "beta"], dom[:5000]
+    assert all(int(samples) >= 2 for _, _, samples in charts), charts
+    assert re.search(r"<td>alpha</td><td>127\.0\.0\.1:\d+</td><td>anyone</td><td>0</td><td>0</td><td>1</td>", dom)
+    for c in clients:
+        c.kill()
+    wait_for(lambda: not container_processes(f"--user-data-dir={tmp_path / 'profile'}"), what="chromium to exit")
+
+
+def test_status_page_says_when_clients_wait_for_a_worker(cluster, busybox_tar, tmp_path):
+    cluster.start_broker()
+    c = cluster.start_client([bb_job(busybox_tar, "true")])
+    wait_for(lambda: http_status(cluster)["queued"] == 1, what="the job queued")
+    dom = dump_dom(f"http://127.0.0.1:{cluster.http_port}/", tmp_path / "profile")
+    assert re.search(r'id="no-workers"[^>]*>No workers: 1 queued jobs wait for one \(they fail after 120 s without '
+                     r'one\)<', dom), dom[:3000]
+    c.kill()
+    wait_for(lambda: not container_processes(f"--user-data-dir={tmp_path / 'profile'}"), what="chromium to exit")
+
+
+def listening_address(port):
+    """The address a local TCP listener on `port` is bound to, as /proc/net shows it (hex)."""
+    for table in ("/proc/net/tcp6", "/proc/net/tcp"):
+        for line in open(table).read().splitlines()[1:]:
+            f = line.split()
+            address, p = f[1].rsplit(":", 1)
+            if f[3] == "0A" and int(p, 16) == port:
+                return address
+    return None
+
+
+def test_status_page_listens_on_loopback_unless_told(cluster):
+    cluster.start_broker()
+    assert listening_address(cluster.http_port) == "0000000000000000FFFF00000100007F"  # ::ffff:127.0.0.1
+    cluster.close()
+    cluster.start_broker("--http-address", "0.0.0.0")
+    assert listening_address(cluster.http_port) == "00000000000000000000000000000000"  # every address
+
+
+def test_status_page_has_the_rpc_ports_tls_and_wants_an_admin(cluster, tmp_path):
+    certs = make_certs(tmp_path / "certs")
+    cluster.start_broker(*broker_cert_args(certs))
+    ca = certs / "ca.pem"
+    with pytest.raises(Exception):  # plain HTTP gets no page
+        http_get(cluster)
+    status, _, body = http_get(cluster, ca=ca)
+    assert status == 401 and b"requires a client certificate" in body, body
+    status, _, body = http_get(cluster, ca=ca, cert=(certs / "client.pem", certs / "client.key"))
+    assert status == 401 and b"CN=client has the client role, not the admin role needed to see the status page" in body
+    status, _, body = http_get(cluster, ca=ca, cert=(certs / "admin.pem", certs / "admin.key"))
+    assert status == 200 and json.loads(body)["workers"] == []
+    status, headers, body = http_get(cluster, "/", ca=ca, cert=(certs / "admin.pem", certs / "admin.key"))
+    assert status == 200 and b"<title>Maelstrom broker</title>" in body
+
+
+def test_status_page_takes_the_admin_token_as_password(cluster, tmp_path):
+    certs = make_certs(tmp_path / "certs")
+    tokens = make_tokens(tmp_path / "tokens")
+    cluster.start_broker("--tls-cert", str(certs / "broker.pem"), "--tls-key", str(certs / "broker.key"),
+                         *broker_token_args(tokens))
+    ca = certs / "ca.pem"
+    status, headers, body = http_get(cluster, ca=ca)
+    assert status == 401 and headers["WWW-Authenticate"] == 'Basic realm="maelstrom-broker"', body
+    status, _, _ = http_get(cluster, ca=ca, token=tokens["client"].read_text().strip())
+    assert status == 401
+    status, _, body = http_get(cluster, ca=ca, token=tokens["admin"].read_text().strip())
+    assert status == 200 and json.loads(body)["workers"] == []
+
+
+def test_names_peers_give_are_escaped(cluster, busybox_tar):
+    cluster.start_broker()
+    name = "evil\ninfo: worker 9 (fake) connected\x1b[31m"
+    rc, _, err = cluster.client([], "--name", name)
+    assert rc == 0, err
+    log = cluster.broker.log_text()
+    assert "\x1b" not in log and "\ninfo: worker 9" not in log
+    assert "client 1 (evil\\ninfo: worker 9 (fake) connected\\x1b[31m) connected from" in log, log

@@ -14,8 +14,8 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from cluster_util import (NetnsHost, Proc, bin_path, container_processes, free_port, http_status,  # noqa: E402
-                          make_certs, netns_available, wait_for)
+from cluster_util import (NetnsHost, Proc, bin_path, broker_token_args, container_processes, free_port,  # noqa: E402
+                          http_status, make_certs, make_tokens, netns_available, wait_for)
 from testlib import Runner, job  # noqa: E402
 
 
@@ -231,7 +231,9 @@ def test_broker_gone_stops_reading_more_jobs(cluster, runner):
             p.wait()
     assert p.returncode == 1
     lines = err.splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"error: lost connection to broker at {cluster.address}"), lines
+    # Said first: the job waits for a worker the broker does not have.
+    assert len(lines) == 2 and lines[0].startswith(f"warning: broker at {cluster.address} has no workers"), lines
+    assert lines[1].startswith(f"error: lost connection to broker at {cluster.address}"), lines
 
 
 def test_malformed_spec_is_one_line_and_broker_keeps_serving(cluster, runner):
@@ -253,22 +255,23 @@ def test_malformed_spec_is_one_line_and_broker_keeps_serving(cluster, runner):
 
 def test_tls_and_token(cluster, runner, tmp_path):
     certs = make_certs(tmp_path / "certs")
-    token = tmp_path / "token"
-    token.write_text("open sesame\n")
+    tokens = make_tokens(tmp_path / "tokens")
     cluster.start_broker("--tls-cert", str(certs / "broker.pem"), "--tls-key", str(certs / "broker.key"),
-                         "--token-file", str(token))
+                         *broker_token_args(tokens))
     trust = ["--tls-ca", str(certs / "ca.pem")]
-    cluster.admin_tls = trust + ["--token-file", str(token)]
-    cluster.start_worker(2, None, None, None, *trust, "--token-file", str(token))
+    cluster.admin_tls = trust + ["--token-file", str(tokens["admin"])]
+    cluster.http_auth = {"ca": certs / "ca.pem", "token": tokens["admin"].read_text().strip()}
+    cluster.start_worker(2, None, None, None, *trust, "--token-file", str(tokens["worker"]))
     cluster.wait_workers(1)
-    r = runner.run([job("echo", "secure")], "--broker", cluster.address, *trust, "--token-file", str(token))
+    r = runner.run([job("echo", "secure")], "--broker", cluster.address, *trust, "--token-file", str(tokens["client"]))
     assert r.returncode == 0 and r.stdout == "secure\n", r.stderr
     # The same through the environment, as a user would set it once.
     r = runner.run([job("echo", "env")], env={"MAELSTROM_BROKER": cluster.address,
                                               "MAELSTROM_TLS_CA": str(certs / "ca.pem"),
-                                              "MAELSTROM_RUN_TOKEN_FILE": str(token)})
+                                              "MAELSTROM_RUN_TOKEN_FILE": str(tokens["client"])})
     assert r.returncode == 0 and r.stdout == "env\n", r.stderr
-    for args, why in (([], None), (trust, "--token-file")):
+    for args, why in (([], None), (trust, "--token-file"),
+                      (trust + ["--token-file", str(tokens["worker"])], "not the client role")):
         r = runner.run([job("echo", "intruder")], "--broker", cluster.address, *args, timeout=60)
         assert r.returncode == 1, r.stderr
         lines = r.stderr.splitlines()
@@ -276,7 +279,7 @@ def test_tls_and_token(cluster, runner, tmp_path):
         if why:
             assert why in lines[0]
         assert r.stdout == ""
-    assert http_status(cluster)["completed"] == 2  # the status page is plain HTTP
+    assert http_status(cluster)["completed"] == 2  # the status page: TLS and the admin token, as the RPC port
 
 
 def test_unreachable_broker_is_one_line_error(runner):

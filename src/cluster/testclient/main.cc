@@ -1,12 +1,7 @@
 // mael-test-client: submits jobs to a broker through BrokerConnection, for the
 // end-to-end tests and benchmarks (not installed).
 //
-// Input (--jobs FILE, one JSON object per line):
-//   {"layers": [{"tar": "/abs/x.tar", "digest": "<hex, optional: overrides the file's>"}],
-//    "program": "sh", "arguments": [...], "environment": ["PATH=/bin"],
-//    "working_directory": "/", "timeout_ms": 1000, "priority": 0, "estimated_ms": 100,
-//    "writable": false, "network": "disabled|loopback|local", "user": 0, "group": 0,
-//    "mounts": [{"type": "tmp|proc|sys|devpts|mqueue|bind", "mount_point": "/tmp", "local_path": "..."}]}
+// Input (--jobs FILE): one JSON job per line (cluster/testclient/job_json.h).
 // Output: one JSON line per finished job (index, result, code/signal/error,
 // stdout, stderr, states, worker), then with --summary one line with totals.
 #include <CLI/CLI.hpp>
@@ -22,95 +17,15 @@
 #include "base/log.h"
 #include "base/tool_main.h"
 #include "cluster/broker_connection.h"
+#include "cluster/testclient/job_json.h"
 
 namespace mael {
 namespace {
 
 using nlohmann::json;
-
-Mount parse_mount(const json& j) {
-  static const std::map<std::string, MountType> kTypes{
-      {"tmp", MountType::Tmp},       {"proc", MountType::Proc},     {"sys", MountType::Sys},
-      {"devpts", MountType::Devpts}, {"mqueue", MountType::Mqueue}, {"bind", MountType::Bind}};
-  Mount m;
-  auto it = kTypes.find(j.at("type").get<std::string>());
-  if (it == kTypes.end()) throw UserError("unknown mount type " + j.at("type").get<std::string>());
-  m.type = it->second;
-  m.mount_point = j.value("mount_point", "");
-  m.local_path = j.value("local_path", "");
-  m.read_only = j.value("read_only", false);
-  return m;
-}
-
-// digests: each tar is hashed once however many jobs use it.
-ResolvedJob parse_job(const json& j, std::map<Digest, std::string>& blobs,
-                      std::map<std::string, Digest>& digests) {
-  ResolvedJob r;
-  for (const auto& l : j.value("layers", json::array())) {
-    std::string tar = l.at("tar");
-    Digest d;
-    if (l.contains("digest")) {
-      d = Digest::from_hex(l.at("digest").get<std::string>());
-    } else {
-      auto it = digests.find(tar);
-      d = it != digests.end() ? it->second : (digests[tar] = Digest::of_file(tar));
-    }
-    blobs[d] = tar;
-    r.layers.push_back(d);
-  }
-  r.program = j.value("program", "");
-  r.arguments = j.value("arguments", std::vector<std::string>{});
-  r.environment = j.value("environment", std::vector<std::string>{});
-  r.working_directory = j.value("working_directory", "/");
-  if (j.contains("timeout_ms")) r.timeout = std::chrono::milliseconds(j.at("timeout_ms").get<int64_t>());
-  r.priority = j.value("priority", 0);
-  if (j.contains("estimated_ms"))
-    r.estimated_duration = std::chrono::milliseconds(j.at("estimated_ms").get<int64_t>());
-  r.enable_writable_file_system = j.value("writable", false);
-  std::string net = j.value("network", "disabled");
-  r.network = net == "loopback" ? Network::Loopback : net == "local" ? Network::Local : Network::Disabled;
-  r.user = j.value("user", 0u);
-  r.group = j.value("group", 0u);
-  for (const auto& m : j.value("mounts", json::array())) r.mounts.push_back(parse_mount(m));
-  return r;
-}
-
-const char* state_name(JobState s) {
-  switch (s) {
-    case JobState::WaitingForArtifacts: return "waiting_for_artifacts";
-    case JobState::Pending: return "pending";
-    case JobState::Running: return "running";
-    case JobState::Completed: return "completed";
-  }
-  return "?";
-}
-
-json outcome_json(const JobOutcome& o) {
-  json j;
-  std::visit(
-      [&](const auto& r) {
-        using T = std::decay_t<decltype(r)>;
-        if constexpr (std::is_same_v<T, Exited>) {
-          j["result"] = "exited";
-          j["code"] = r.code;
-        } else if constexpr (std::is_same_v<T, Signaled>) {
-          j["result"] = "signaled";
-          j["signal"] = r.signal;
-        } else if constexpr (std::is_same_v<T, TimedOut>) {
-          j["result"] = "timed_out";
-        } else {
-          j["result"] = "error";
-          j["error_kind"] = r.kind == JobErrorKind::Execution ? "execution" : "system";
-          j["error"] = r.message;
-        }
-      },
-      o.result);
-  j["stdout"] = o.effects.stdout_.first;
-  j["stderr"] = o.effects.stderr_.first;
-  j["stdout_truncated"] = o.effects.stdout_.truncated;
-  j["duration_s"] = std::chrono::duration<double>(o.effects.duration).count();
-  return j;
-}
+using testclient::outcome_json;
+using testclient::read_jobs;
+using testclient::state_name;
 
 int main_impl(int argc, char** argv) {
   CLI::App app{"Submit jobs to a Maelstrom broker (test tool).", "mael-test-client"};
@@ -134,19 +49,7 @@ int main_impl(int argc, char** argv) {
     if (!token_file.empty()) tls.token = cluster::read_token_file(token_file);
 
     std::map<Digest, std::string> blobs;
-    std::map<std::string, Digest> digests;
-    std::vector<ResolvedJob> jobs;
-    std::ifstream in(jobs_file);
-    if (!in) throw UserError("cannot open " + jobs_file);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.empty()) continue;
-      try {
-        jobs.push_back(parse_job(json::parse(line), blobs, digests));
-      } catch (const json::exception& e) {
-        throw UserError(mael::format("{}: malformed job spec: {}", jobs_file, e.what()));
-      }
-    }
+    std::vector<ResolvedJob> jobs = read_jobs(jobs_file, blobs);
 
     // Declared before the connection: its callbacks use them until it is gone.
     std::mutex mu;
