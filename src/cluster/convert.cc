@@ -111,6 +111,9 @@ void to_proto(const ResolvedJob& job, pb::ResolvedJob* out) {
   if (job.timeout) out->set_timeout_ms(job.timeout->count());
   out->set_priority(job.priority);
   if (job.estimated_duration) out->set_estimated_duration_ms(job.estimated_duration->count());
+  if (job.limits.max_processes) out->set_max_processes(*job.limits.max_processes);
+  if (job.limits.max_memory) out->set_max_memory(*job.limits.max_memory);
+  if (job.limits.max_tmpfs_size) out->set_max_tmpfs_size(*job.limits.max_tmpfs_size);
 }
 
 ResolvedJob from_proto(const pb::ResolvedJob& p) {
@@ -154,6 +157,15 @@ ResolvedJob from_proto(const pb::ResolvedJob& p) {
   job.priority = p.priority();
   if (p.has_estimated_duration_ms())
     job.estimated_duration = checked_ms(p.estimated_duration_ms(), "an estimated duration");
+  // (A limit of 0 would mean "none" to the runtime: never from a peer.)
+  auto limit = [](bool has, uint64_t value, const char* what) -> std::optional<uint64_t> {
+    if (!has) return std::nullopt;
+    if (value == 0) throw UserError(mael::format("malformed job: {} of 0", what));
+    return value;
+  };
+  job.limits.max_processes = limit(p.has_max_processes(), p.max_processes(), "a process limit");
+  job.limits.max_memory = limit(p.has_max_memory(), p.max_memory(), "a memory limit");
+  job.limits.max_tmpfs_size = limit(p.has_max_tmpfs_size(), p.max_tmpfs_size(), "a tmpfs size limit");
   return job;
 }
 

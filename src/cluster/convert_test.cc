@@ -27,6 +27,7 @@ ResolvedJob full_job() {
   j.timeout = std::chrono::milliseconds(2500);
   j.priority = -3;
   j.estimated_duration = std::chrono::milliseconds(1234);
+  j.limits = JobLimits{64, uint64_t{1} << 30, std::nullopt};
   return j;
 }
 
@@ -44,6 +45,7 @@ void expect_same(const ResolvedJob& a, const ResolvedJob& b) {
   EXPECT_EQ(a.timeout, b.timeout);
   EXPECT_EQ(a.priority, b.priority);
   EXPECT_EQ(a.estimated_duration, b.estimated_duration);
+  EXPECT_EQ(a.limits, b.limits);
 }
 
 TEST(Convert, ResolvedJobRoundTrips) {
@@ -63,7 +65,11 @@ TEST(Convert, UnsetOptionalsStayUnset) {
   ResolvedJob back = from_proto(p);
   EXPECT_FALSE(back.timeout);
   EXPECT_FALSE(back.estimated_duration);
+  EXPECT_EQ(back.limits, JobLimits{});
   EXPECT_EQ(back.working_directory, "/");
+  // A limit of 0 (none) never comes from a peer.
+  p.set_max_processes(0);
+  EXPECT_THROW(from_proto(p), UserError);
 }
 
 TEST(Convert, OutcomesRoundTrip) {

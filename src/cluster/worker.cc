@@ -369,7 +369,7 @@ bool Worker::run_session() {
             msg.welcome().id(), options_.slots, allows.empty() ? "nothing of this host" : allows);
 
   s.executor = std::make_unique<LocalExecutor>(store_, runner_,
-                                               ExecutorOptions{options_.slots, options_.inline_limit});
+                                               ExecutorOptions{options_.slots, options_.inline_limit, options_.limits});
   s.writer = start_writer(s.stream.get(), s.out);
   for (size_t i = 0; i < options_.fetch_threads; ++i) s.fetchers.emplace_back([&s] { s.fetch_loop(); });
   s.heartbeat = std::thread([&s] { s.heartbeat_loop(); });

@@ -23,6 +23,8 @@ struct WorkerOptions {
   std::string name;    // shown by the broker; default hostname
   size_t slots = 0;    // 0: number of CPUs
   size_t inline_limit = 1 << 20;
+  // Every job's limits (job-max-processes, ...); a job may ask for less.
+  ContainerLimits limits = ContainerLimits::defaults();
   // What of the host this worker lets the broker's jobs use (allow-bind-mounts,
   // allow-local-network); a job that needs more is refused before it runs.
   WorkerFeatures features;

@@ -12,6 +12,7 @@
 #include "cluster/tool_options.h"
 #include "cluster/worker.h"
 #include "container/runtime.h"
+#include "executor/job_limits_config.h"
 #include "store/artifact_store.h"
 
 namespace mael {
@@ -73,6 +74,7 @@ void declare(CLI::App& app, ConfigLoader& loader, Hidden& hidden) {
        .type = ConfigType::Bool,
        .help = "run the broker's jobs with network = \"local\" (this host's network); default: refuse them",
        .default_value = "false"});
+  add_job_limits_config(loader);
   app.add_option("--protocol-version", hidden.protocol_version)->group("");
   app.add_flag("--fake-runner", hidden.fake_runner)->group("");
   app.add_option("--prepared-containers", hidden.prepared_containers)->group("");
@@ -104,16 +106,23 @@ int serve(const Config& config, const Hidden& hidden) {
   o.tls = cluster::tls_from_config(config);
   o.protocol_version = hidden.protocol_version;
   o.features = local_features(config);
+  o.limits = job_limits_from(config);
+  RuntimeOptions runtime_options;
+  job_host_ids_from(config, runtime_options);
 
   if (!hidden.fake_runner) Runtime::check_support();
   std::filesystem::path root = config.get_string("cache-root");
   std::filesystem::create_directories(root);
-  ArtifactStore store(root / "artifacts", config.get_size("cache-size"));
+  // Jobs see their layers' files as their own (run as root: the jobs' host id).
+  ArtifactStoreOptions store_options;
+  store_options.owner = Runtime::tree_owner(runtime_options);
+  ArtifactStore store(root / "artifacts", config.get_size("cache-size"), std::move(store_options));
   std::optional<Runtime> runtime;
   // One prepared container per slot: when several jobs end at once, each next
   // job still finds its namespaces made (off its path, while others run).
   size_t prepared = hidden.prepared_containers < 0 ? o.slots : hidden.prepared_containers;
-  if (!hidden.fake_runner) runtime.emplace(root / "runtime", RuntimeOptions{.prepared_containers = prepared});
+  runtime_options.prepared_containers = prepared;
+  if (!hidden.fake_runner) runtime.emplace(root / "runtime", runtime_options);
 
   cluster::Worker worker(o, store, [&runtime](const ContainerConfig& c, const CancelToken* t) {
     return runtime ? runtime->run(c, t) : fake_run(c, t);

@@ -102,3 +102,26 @@ def test_worker_killed_leaves_no_job_behind(cluster, worker, tmp_path, orphan):
         os.kill(pid, signal.SIGKILL)
     client.kill(signal.SIGKILL)
     assert not left, "the job outlived its worker"
+
+
+def test_worker_bounds_a_fork_bomb_and_a_job_may_only_lower_it(cluster, tmp_path):
+    cluster.start_broker()
+    cluster.start_worker(1, None, None, "bounded", "--job-max-processes", "30")
+    cluster.wait_workers(1)
+    tar = root_tar(tmp_path)
+    bomb = "i=0; while [ $i -lt 200 ]; do sleep 30 & i=$((i+1)); echo $i; done"
+
+    def run_job(**fields):
+        spec = {"layers": [{"tar": str(tar)}], "program": "sh", "environment": {"PATH": "/bin"},
+                "arguments": ["-c", bomb], **fields}
+        (tmp_path / "jobs.json").write_text(json.dumps(spec))
+        r = subprocess.run([bin_path("maelstrom-run"), "--broker", cluster.address, "--file",
+                            str(tmp_path / "jobs.json"), "--cache-root", str(tmp_path / "client-cache")],
+                           capture_output=True, text=True, timeout=120, env=cluster.env(), cwd=tmp_path)
+        assert "can't fork" in r.stderr, r.stderr
+        return int(r.stdout.split()[-1])
+
+    assert 20 <= run_job() <= 29
+    assert 20 <= run_job(max_processes=500) <= 29  # asking for more changes nothing
+    assert 10 <= run_job(max_processes=15) <= 14
+    assert cluster.status()["completed"] == 3  # they ran on the worker
