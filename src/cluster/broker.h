@@ -1,7 +1,10 @@
 #pragma once
-// maelstrom-broker: accepts clients, workers and admin tools over gRPC,
-// schedules jobs (cluster/scheduler.h), relays artifacts client -> broker ->
-// worker through its own ArtifactStore, and serves a status page over HTTP.
+// maelstrom-broker: accepts clients, workers and admin tools over gRPC, each
+// call checked against the role it needs (cluster/roles.h) and every
+// connection against the limits of cluster/connection_guard.h; schedules jobs
+// (cluster/scheduler.h), relays artifacts client -> broker -> worker through
+// its own ArtifactStore with bounded uploads, and serves a status page over
+// HTTP or HTTPS (admins only when security is on).
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
