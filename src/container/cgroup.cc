@@ -114,50 +114,94 @@ std::unique_ptr<JobCgroups> JobCgroups::detect() {
   return nullptr;
 }
 
-JobCgroups::Job JobCgroups::place(int pid) const {
-  static std::atomic<uint64_t> counter{0};
-  fs::path dir = parent_ / ("maelstrom-job-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
-  if (::mkdir(dir.c_str(), 0755) < 0) throw_errno("making the job's cgroup " + dir.string());
-  Job job(this, dir);
-  write_file(dir / "cgroup.procs", std::to_string(pid));
+JobCgroups::~JobCgroups() {
+  for (Slot& slot : slots_) {
+    // The containers are gone, but the kernel may still be releasing them.
+    bool removed = false;
+    for (int attempt = 0; attempt < 100 && !removed; ++attempt) {
+      removed = ::rmdir(slot.dir.c_str()) == 0 || errno == ENOENT;
+      if (!removed && errno != EBUSY) break;
+      if (!removed) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (!removed) log::warn("could not remove the job cgroup {}: {}", slot.dir.string(), std::strerror(errno));
+  }
+}
+
+JobCgroups::Job JobCgroups::place(int pid) {
+  size_t index;
+  {
+    std::lock_guard lock(mu_);
+    index = slots_.size();
+    for (size_t i = 0; i < slots_.size(); ++i)
+      if (!slots_[i].in_use) {
+        index = i;
+        break;
+      }
+    if (index == slots_.size()) {
+      // Unique among the runtimes of every process (a name left by a process
+      // that died is skipped).
+      static std::atomic<uint64_t> made{0};
+      fs::path dir;
+      for (;;) {
+        dir = parent_ / ("maelstrom-job-" + std::to_string(::getpid()) + "-" + std::to_string(++made));
+        if (::mkdir(dir.c_str(), 0755) == 0) break;
+        if (errno != EEXIST) throw_errno("making a job cgroup " + dir.string());
+      }
+      slots_.push_back(Slot{dir});
+    }
+    slots_[index].in_use = true;
+  }
+  Slot* slot;
+  {
+    std::lock_guard lock(mu_);
+    slot = &slots_[index];  // stays valid: a deque only grows at its end
+  }
+  Job job(this, slot);
+  write_file(slot->dir / "cgroup.procs", std::to_string(pid));
   return job;
 }
 
-void JobCgroups::Job::limit(uint64_t max_memory) const {
+const fs::path& JobCgroups::Job::dir() const { return static_cast<Slot*>(slot_)->dir; }
+
+void JobCgroups::Job::limit(uint64_t max_memory) {
+  Slot& slot = *static_cast<Slot*>(slot_);  // ours while in use: no lock needed
+  if (max_memory) slot.oom_kills = owner_->read_oom_kills(slot.dir);
+  if (slot.limit == max_memory) return;
+  const fs::path& dir = slot.dir;
+  slot.limit.reset();  // unknown until written
   if (owner_->version_ == 2) {
-    write_file(dir_ / "memory.max", max_memory ? std::to_string(max_memory) : "max");
+    write_file(dir / "memory.max", max_memory ? std::to_string(max_memory) : "max");
     // Swap would let the job go past the limit.
-    if (max_memory && fs::exists(dir_ / "memory.swap.max")) write_file(dir_ / "memory.swap.max", "0");
-    return;
+    if (fs::exists(dir / "memory.swap.max")) write_file(dir / "memory.swap.max", max_memory ? "0" : "max");
+  } else {
+    // v1: memory+swap may never be below memory alone: lift it first.
+    const bool memsw = fs::exists(dir / "memory.memsw.limit_in_bytes");
+    if (memsw) write_file(dir / "memory.memsw.limit_in_bytes", "-1");
+    write_file(dir / "memory.limit_in_bytes", max_memory ? std::to_string(max_memory) : "-1");
+    if (max_memory && memsw) write_file(dir / "memory.memsw.limit_in_bytes", std::to_string(max_memory));
   }
-  // v1: memory+swap may not be below memory alone (a fresh cgroup has neither).
-  const std::string value = max_memory ? std::to_string(max_memory) : "-1";
-  const bool memsw = fs::exists(dir_ / "memory.memsw.limit_in_bytes");
-  if (!max_memory && memsw) write_file(dir_ / "memory.memsw.limit_in_bytes", value);
-  write_file(dir_ / "memory.limit_in_bytes", value);
-  if (max_memory && memsw) write_file(dir_ / "memory.memsw.limit_in_bytes", value);
+  slot.limit = max_memory;
 }
 
 JobCgroups::Job::~Job() {
-  if (dir_.empty()) return;
-  // The processes are gone, but the kernel may still be releasing them.
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    if (::rmdir(dir_.c_str()) == 0 || errno == ENOENT) return;
-    if (errno != EBUSY) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  log::warn("could not remove the job's cgroup {}: {}", dir_.string(), std::strerror(errno));
+  if (!owner_) return;
+  std::lock_guard lock(owner_->mu_);
+  static_cast<Slot*>(slot_)->in_use = false;
 }
 
-bool JobCgroups::Job::oom_killed() const {
-  if (dir_.empty()) return false;
-  std::string text = read_file(dir_ / (owner_->version_ == 2 ? "memory.events" : "memory.oom_control"));
+uint64_t JobCgroups::read_oom_kills(const fs::path& dir) const {
+  std::string text = read_file(dir / (version_ == 2 ? "memory.events" : "memory.oom_control"));
   std::istringstream in(text);
   std::string key;
   uint64_t value;
   while (in >> key >> value)
-    if (key == "oom_kill") return value > 0;
-  return false;
+    if (key == "oom_kill") return value;
+  return 0;
+}
+
+bool JobCgroups::Job::oom_killed() const {
+  const Slot& slot = *static_cast<const Slot*>(slot_);
+  return owner_->read_oom_kills(slot.dir) > slot.oom_kills;
 }
 
 }  // namespace mael

@@ -147,7 +147,7 @@ JobOutcome Runtime::run(const ContainerConfig& config, const CancelToken* cancel
       int fd;
       ~DisposeNs() { pool.dispose(fd); }
     } dispose_ns{impl_->pool, shell->take_mount_namespace()}, dispose_sysfs{impl_->pool, shell->take_sysfs()};
-    const JobCgroups::Job* cgroup = shell->cgroup();
+    JobCgroups::Job* cgroup = shell->cgroup();
     if (cgroup) cgroup->limit(config.limits.max_memory);
     shell->start(script.blob());
 

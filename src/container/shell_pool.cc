@@ -56,7 +56,7 @@ ContainerMaps::ContainerMaps(const OuterIds& outer) : privileged(outer.privilege
 }
 
 ShellProcess::ShellProcess(const ShellKind& kind, const OuterIds& host, int terminal, NetnsPool* netns,
-                           const JobCgroups* cgroups) {
+                           JobCgroups* cgroups) {
   if (kind.network == ShellNetwork::Pooled) {
     if (!netns) throw std::logic_error("a pooled network namespace needs a NetnsPool");
     net_ns_ = netns->take();
@@ -300,7 +300,7 @@ void ShellProcess::release_stack() {
 }
 
 ShellPool::ShellPool(size_t per_kind, const OuterIds& host, bool pool_network_namespaces,
-                     const JobCgroups* cgroups)
+                     JobCgroups* cgroups)
     : per_kind_(per_kind), host_(host), cgroups_(cgroups) {
   if (pool_network_namespaces) {
     try {
@@ -311,6 +311,7 @@ ShellPool::ShellPool(size_t per_kind, const OuterIds& host, bool pool_network_na
     }
   }
   filler_ = std::thread([this] { fill_loop(); });
+  disposer_ = std::thread([this] { dispose_loop(); });
 }
 
 ShellPool::~ShellPool() {
@@ -319,7 +320,9 @@ ShellPool::~ShellPool() {
     stop_ = true;
   }
   cv_.notify_all();
+  dispose_cv_.notify_all();
   if (filler_.joinable()) filler_.join();
+  if (disposer_.joinable()) disposer_.join();
   for (int fd : to_close_) ::close(fd);
   // Ready shells are destroyed (told to exit and reaped) with ready_.
 }
@@ -368,7 +371,7 @@ void ShellPool::retire(std::unique_ptr<ShellProcess> shell) {
       shell = nullptr;
     }
   }
-  cv_.notify_all();
+  dispose_cv_.notify_all();
   // (Stopping: destroyed here.)
 }
 
@@ -378,7 +381,7 @@ void ShellPool::dispose(int fd) {
     std::lock_guard lock(mu_);
     to_close_.push_back(fd);
   }
-  cv_.notify_all();
+  dispose_cv_.notify_all();
 }
 
 void ShellPool::fill_loop() {
@@ -386,7 +389,7 @@ void ShellPool::fill_loop() {
   for (;;) {
     std::optional<ShellKind> kind;
     cv_.wait(lock, [&] {
-      if (stop_ || !to_close_.empty() || !to_retire_.empty()) return true;
+      if (stop_) return true;
       // The most recently used kind first.
       uint64_t best = 0;
       for (auto& [k, r] : ready_)
@@ -397,22 +400,6 @@ void ShellPool::fill_loop() {
       return kind.has_value();
     });
     if (stop_) return;
-    if (!to_retire_.empty()) {
-      std::vector<std::unique_ptr<ShellProcess>> shells;
-      shells.swap(to_retire_);
-      lock.unlock();
-      shells.clear();
-      lock.lock();
-      continue;
-    }
-    if (!to_close_.empty()) {
-      std::vector<int> fds;
-      fds.swap(to_close_);
-      lock.unlock();
-      for (int fd : fds) ::close(fd);
-      lock.lock();
-      continue;
-    }
     lock.unlock();
     std::unique_ptr<ShellProcess> shell;
     try {
@@ -427,6 +414,24 @@ void ShellPool::fill_loop() {
       it->second.shells.push_back(std::move(shell));
     else
       it->second.failed = true;
+  }
+}
+
+// Apart from the filler: releasing a namespace may wait for an RCU grace
+// period, which would hold up the next prepared container.
+void ShellPool::dispose_loop() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    dispose_cv_.wait(lock, [&] { return stop_ || !to_close_.empty() || !to_retire_.empty(); });
+    if (stop_) return;
+    std::vector<std::unique_ptr<ShellProcess>> shells;
+    shells.swap(to_retire_);
+    std::vector<int> fds;
+    fds.swap(to_close_);
+    lock.unlock();
+    shells.clear();
+    for (int fd : fds) ::close(fd);
+    lock.lock();
   }
 }
 

@@ -61,7 +61,7 @@ class ShellProcess {
   // Pooled shell's namespace comes from (and goes back to after the shell).
   // cgroups: where to place the container (for memory limits), or null.
   ShellProcess(const ShellKind& kind, const OuterIds& host, int terminal = -1, NetnsPool* netns = nullptr,
-               const JobCgroups* cgroups = nullptr);
+               JobCgroups* cgroups = nullptr);
   ~ShellProcess();  // a shell not started is told to exit and reaped
   ShellProcess(const ShellProcess&) = delete;
   ShellProcess& operator=(const ShellProcess&) = delete;
@@ -69,7 +69,7 @@ class ShellProcess {
   // The init's pid (in our PID namespace).
   int pid() const { return pid_; }
   // The container's cgroup, if it has one.
-  const JobCgroups::Job* cgroup() const { return cgroup_ ? &*cgroup_ : nullptr; }
+  JobCgroups::Job* cgroup() { return cgroup_ ? &*cgroup_ : nullptr; }
   // Sends the job script (see script_blob.h) to the init, which runs it.
   void start(const std::vector<char>& script);
   // After the process exited: the init's report (a failure, or Step::Ended
@@ -95,7 +95,7 @@ class ShellProcess {
 
   child::Shell shared_;
   int pid_ = -1;
-  std::optional<JobCgroups::Job> cgroup_;  // removed after the shell is reaped (destroy)
+  std::optional<JobCgroups::Job> cgroup_;  // given back once the shell is reaped (destroy)
   int pidfd_ = -1, ctl_w_ = -1, report_r_ = -1, out_r_ = -1, err_r_ = -1, mount_ns_ = -1, sysfs_ = -1;
   NetnsPool* netns_pool_ = nullptr;
   int net_ns_ = -1;  // Pooled: the namespace leased from netns_pool_
@@ -111,7 +111,7 @@ class ShellPool {
   // kernel allows them (see pooled_network()).
   // cgroups: see ShellProcess.
   ShellPool(size_t per_kind, const OuterIds& host, bool pool_network_namespaces = true,
-            const JobCgroups* cgroups = nullptr);
+            JobCgroups* cgroups = nullptr);
   ~ShellPool();
   ShellPool(const ShellPool&) = delete;
   ShellPool& operator=(const ShellPool&) = delete;
@@ -132,13 +132,15 @@ class ShellPool {
 
  private:
   void fill_loop();
+  void dispose_loop();
 
   size_t per_kind_;
   OuterIds host_;
-  const JobCgroups* cgroups_;
+  JobCgroups* cgroups_;
   std::unique_ptr<NetnsPool> netns_;  // before the shells: they give their namespaces back
   std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable cv_;          // the filler's
+  std::condition_variable dispose_cv_;  // the disposer's
   struct Ready {
     std::deque<std::unique_ptr<ShellProcess>> shells;
     uint64_t last_use = 0;
@@ -150,7 +152,7 @@ class ShellPool {
   std::vector<int> to_close_;
   std::vector<std::unique_ptr<ShellProcess>> to_retire_;
   bool stop_ = false;
-  std::thread filler_;
+  std::thread filler_, disposer_;
 };
 
 }  // namespace mael

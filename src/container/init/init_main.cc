@@ -64,6 +64,11 @@ void* memset(void* dst, int c, size_t n) {
 }
 }
 
+// clone(flags | the new stack) running fn(arg) on that stack, in a child that
+// shares our memory when flags has CLONE_VM: -errno, the child's pid, and in the
+// child never returns (fn's result is its exit code). See the assembly below.
+extern "C" long mael_clone_fn(long flags, void* stack_top, int (*fn)(void*), void* arg);
+
 namespace mael::init {
 namespace {
 
@@ -236,15 +241,11 @@ long write_at(long dir, const char* path, const char* text) {
   return rc < 0 ? rc : 0;
 }
 
-// Takes the job's host id in our user namespace (when it is not ours): no
-// supplementary group of ours either. 0 or -errno.
-long take_job_ids(const child::Prep& prep) {
-  if (prep.id_uid == 0) return 0;
-  long rc;
-  if ((rc = sys(SYS_setgroups, 0, nullptr)) < 0) return rc;
-  if ((rc = sys(SYS_setresgid, prep.id_gid, prep.id_gid, prep.id_gid)) < 0) return rc;
-  return sys(SYS_setresuid, prep.id_uid, prep.id_uid, prep.id_uid);
-}
+// Children that share our memory (CLONE_VM) run on these stacks: the job's
+// process until it execs (no address space is copied for it), and the helper
+// that makes the job's user namespace.
+alignas(16) char job_stack[64 * 1024];
+alignas(16) char helper_stack[16 * 1024];
 
 // "<n>/<leaf>" into buf: a path in our proc instance.
 void pid_path(char* buf, long pid, const char* leaf) {
@@ -307,32 +308,24 @@ const Script* read_script(int fd) {
   return script;
 }
 
+// The userns helper: waits until the job's process is done with it and kills
+// it (it shares our memory and has nothing to clean up).
+int helper_main(void*) {
+  for (;;) sys(SYS_pause);
+}
+
 // In the job's process (PID 2), while no job is known: the job's user
-// namespace, made by a helper child that has taken the job's host id first (so
-// that the job, once it has too, owns it), with a network namespace of its own
-// if asked; we write its maps (the job's ids onto its host id: we are root of
-// the init's user namespace still), keep a descriptor of it and join its
-// network namespace, where the job's loopback and sysfs are set up.
+// namespace, a child of ours made by a helper cloned into it (sharing our
+// memory), with a network namespace it owns if asked; we write its maps (the
+// job's ids onto its host id: we are root of the init's user namespace
+// still), keep a descriptor of it and join its network namespace, where the
+// job's loopback and sysfs are set up.
 void prepare_job_namespace(Prepared& p) {
   if (p.proc < 0) die(Step::Prepare, p.proc);
-  int sync[2];
-  long rc = sys(SYS_socketpair, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync);
-  if (rc < 0) die(Step::Prepare, rc);
-  long pid = sys(SYS_clone, SIGCHLD, 0, 0, 0, 0);
-  if (pid < 0) die(Step::Fork, pid);
-  if (pid == 0) {
-    sys(SYS_close, sync[0]);
-    char result = 0;
-    if (take_job_ids(p.prep) < 0 ||
-        sys(SYS_unshare, CLONE_NEWUSER | (p.prep.own_network ? CLONE_NEWNET : 0)) < 0)
-      result = 1;
-    sys(SYS_write, sync[1], &result, 1);
-    sys(SYS_read, sync[1], &result, 1);  // until the init is done with us
-    exit_now(0);
-  }
-  sys(SYS_close, sync[1]);
-  char result = 1;
-  if (sys(SYS_read, sync[0], &result, 1) != 1 || result != 0) die(Step::JobNamespaces, -EPERM);
+  long rc;
+  long pid = mael_clone_fn(CLONE_VM | CLONE_NEWUSER | (p.prep.own_network ? CLONE_NEWNET : 0) | SIGCHLD,
+                           helper_stack + sizeof helper_stack, helper_main, nullptr);
+  if (pid < 0) die(Step::JobNamespaces, pid);
   char path[48], line[40];
   pid_path(path, pid, "uid_map");
   map_line(line, p.prep.uid, p.prep.id_uid);
@@ -352,7 +345,7 @@ void prepare_job_namespace(Prepared& p) {
     if ((rc = sys(SYS_setns, net, CLONE_NEWNET)) < 0) die(Step::JobNamespaces, rc);
     sys(SYS_close, net);
   }
-  sys(SYS_close, sync[0]);  // the helper exits
+  sys(SYS_kill, pid, SIGKILL);  // done with the helper
   siginfo_t info;
   while (sys(SYS_waitid, P_PID, pid, &info, WEXITED, 0) == -EINTR) {
   }
@@ -405,6 +398,9 @@ void build_root(const Script& s, Prepared& p) {
 // capabilities, in our user namespace), then takes the job's host id and
 // user namespace, where it has no capability over our mounts, and execs the
 // program. Never returns.
+[[noreturn]] void run_job(Prepared& p);
+int job_main(void* p) { run_job(*static_cast<Prepared*>(p)); }
+
 [[noreturn]] void run_job(Prepared& p) {
   long rc;
   if ((rc = sys(SYS_setsid)) < 0) die(Step::Prepare, rc);
@@ -414,12 +410,20 @@ void build_root(const Script& s, Prepared& p) {
   const Script& s = *sp;
   build_root(s, p);
   if (s.terminal && (rc = sys(SYS_ioctl, child::kStdinFd, TIOCSCTTY, 0)) < 0) die(Step::Terminal, rc);
-  if ((rc = take_job_ids(p.prep)) < 0) die(Step::JobIds, rc);
+  // No supplementary group of ours goes with the job (setgroups is denied in
+  // its user namespace).
+  if (p.prep.id_uid != 0 && (rc = sys(SYS_setgroups, 0, nullptr)) < 0) die(Step::JobIds, rc);
   // The job stays in our mount namespace, which belongs to our user
   // namespace, where it has no capability: it can neither unmount, remount nor
   // mount anything there. A mount namespace it makes for itself receives our
   // mounts locked (mount_namespaces(7)).
   if ((rc = sys(SYS_setns, p.user_ns, CLONE_NEWUSER)) < 0) die(Step::JobNamespaces, rc);
+  // The job's ids there, which are its host id.
+  if ((rc = sys(SYS_setresgid, p.prep.gid, p.prep.gid, p.prep.gid)) < 0) die(Step::JobIds, rc);
+  if ((rc = sys(SYS_setresuid, p.prep.uid, p.prep.uid, p.prep.uid)) < 0) die(Step::JobIds, rc);
+  // Until execve we share the init's memory, whose "not dumpable" a change of
+  // ids may have reset.
+  sys(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (s.max_processes != 0) {
     struct rlimit64 {
       uint64_t cur, max;
@@ -454,9 +458,8 @@ void build_root(const Script& s, Prepared& p) {
   p.proc = new_fs("proc", nullptr, false);
   p.sysfs = sys(SYS_fcntl, child::kSysfsFd, F_GETFD) >= 0 ? child::kSysfsFd : -EBADF;
 
-  long job = sys(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+  long job = mael_clone_fn(CLONE_VM | SIGCHLD, job_stack + sizeof job_stack, job_main, &p);
   if (job < 0) die(Step::Fork, job);
-  if (job == 0) run_job(p);
   // All of these are the job's process's now: the parent sees EOF on the
   // job's output when every process that has it is gone.
   for (int fd = child::kCtlFd + 0; fd <= child::kSysfsFd; ++fd)
@@ -479,6 +482,53 @@ void build_root(const Script& s, Prepared& p) {
 
 }  // namespace
 }  // namespace mael::init
+
+// mael_clone_fn(flags, stack_top, fn, arg): fn and arg ride on the new stack
+// (16-byte aligned), the child pops them and calls fn(arg), then exits with
+// its result.
+#if defined(__x86_64__)
+__asm__(
+    ".globl mael_clone_fn\n"
+    "mael_clone_fn:\n"
+    "  sub $16, %rsi\n"
+    "  mov %rdx, 0(%rsi)\n"
+    "  mov %rcx, 8(%rsi)\n"
+    "  mov $56, %eax\n"  // SYS_clone(flags, newsp, parent_tid, child_tid, tls)
+    "  xor %edx, %edx\n"
+    "  xor %r10d, %r10d\n"
+    "  xor %r8d, %r8d\n"
+    "  syscall\n"
+    "  test %rax, %rax\n"
+    "  jnz 1f\n"
+    "  pop %rax\n"
+    "  pop %rdi\n"
+    "  xor %rbp, %rbp\n"
+    "  call *%rax\n"
+    "  mov %eax, %edi\n"
+    "  mov $60, %eax\n"  // SYS_exit
+    "  syscall\n"
+    "  hlt\n"
+    "1:\n"
+    "  ret\n");
+#elif defined(__aarch64__)
+__asm__(
+    ".globl mael_clone_fn\n"
+    "mael_clone_fn:\n"
+    "  stp x2, x3, [x1, #-16]!\n"
+    "  mov x8, #220\n"  // SYS_clone(flags, newsp, parent_tid, tls, child_tid)
+    "  mov x2, #0\n"
+    "  mov x3, #0\n"
+    "  mov x4, #0\n"
+    "  svc #0\n"
+    "  cbnz x0, 1f\n"
+    "  ldp x2, x0, [sp], #16\n"
+    "  mov x29, #0\n"
+    "  blr x2\n"
+    "  mov x8, #93\n"  // SYS_exit
+    "  svc #0\n"
+    "1:\n"
+    "  ret\n");
+#endif
 
 // The entry point: no libc, so no crt; align the stack and call main.
 #if defined(__x86_64__)
