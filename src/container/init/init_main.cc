@@ -215,10 +215,8 @@ struct Prepared {
 long mount_for(const MountOp& m, Prepared& p, const Script& s) {
   if (m.kind == MountOp::Bind) return bind_tree(m.source, m.read_only);
   if (is(m.fstype, "proc") && !p.proc_used && p.proc >= 0) {
-    p.proc_used = true;
-    long fd = p.proc;
-    p.proc = -EBADF;
-    return fd;
+    p.proc_used = true;  // (p.proc is kept for the job's maps)
+    return sys(SYS_fcntl, p.proc, F_DUPFD_CLOEXEC, 0);
   }
   if (is(m.fstype, "sysfs") && p.sysfs >= 0) {
     long fd = p.sysfs;
@@ -401,35 +399,78 @@ void build_root(const Script& s, Prepared& p) {
 [[noreturn]] void run_job(Prepared& p);
 int job_main(void* p) { run_job(*static_cast<Prepared*>(p)); }
 
-[[noreturn]] void run_job(Prepared& p) {
+void set_process_limit(uint64_t max_processes) {
+  if (max_processes == 0) return;
+  struct rlimit64 {
+    uint64_t cur, max;
+  } limit{max_processes, max_processes};
+  if (long rc = sys(SYS_prlimit64, 0, RLIMIT_NPROC, &limit, nullptr); rc < 0) die(Step::Limits, rc);
+}
+
+// Makes the job's user namespace now (our memory's "not dumpable" shared with
+// the init is why the maps need care) and enters it: the job's ids map onto
+// its host id, which the process has taken first.
+void enter_new_user_namespace(const Prepared& p, uint64_t max_processes) {
   long rc;
-  if ((rc = sys(SYS_setsid)) < 0) die(Step::Prepare, rc);
-  prepare_job_namespace(p);
-  const Script* sp = read_script(child::kCtlFd);
-  if (!sp) exit_now(0);  // no job came
-  const Script& s = *sp;
-  build_root(s, p);
-  if (s.terminal && (rc = sys(SYS_ioctl, child::kStdinFd, TIOCSCTTY, 0)) < 0) die(Step::Terminal, rc);
+  const bool other_id = p.prep.id_uid != 0;
+  if (other_id) {
+    if ((rc = sys(SYS_setgroups, 0, nullptr)) < 0) die(Step::JobIds, rc);
+    if ((rc = sys(SYS_setresgid, p.prep.id_gid, p.prep.id_gid, p.prep.id_gid)) < 0) die(Step::JobIds, rc);
+    if ((rc = sys(SYS_setresuid, p.prep.id_uid, p.prep.id_uid, p.prep.id_uid)) < 0) die(Step::JobIds, rc);
+  }
+  // Before the namespace: it takes the limit as its own bound too.
+  set_process_limit(max_processes);
+  if ((rc = sys(SYS_unshare, CLONE_NEWUSER)) < 0) die(Step::JobNamespaces, rc);
+  // Our /proc files belong to the init's user while not dumpable; with
+  // another host id than the init's (root's), making them ours opens nothing
+  // of the init to anyone.
+  if (other_id) sys(SYS_prctl, PR_SET_DUMPABLE, 1, 0, 0, 0);
+  char line[40];
+  map_line(line, p.prep.uid, p.prep.id_uid);
+  if ((rc = write_at(p.proc, "self/uid_map", line)) < 0) die(Step::UidMap, rc);
+  if ((rc = write_at(p.proc, "self/setgroups", "deny")) < 0) die(Step::Setgroups, rc);
+  map_line(line, p.prep.gid, p.prep.id_gid);
+  if ((rc = write_at(p.proc, "self/gid_map", line)) < 0) die(Step::GidMap, rc);
+  sys(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+// Joins the job's user namespace made ahead (an own network namespace's
+// owner: see prepare_job_namespace) and takes the job's ids there, which are
+// its host id.
+void join_user_namespace(const Prepared& p, uint64_t max_processes) {
+  long rc;
   // No supplementary group of ours goes with the job (setgroups is denied in
   // its user namespace).
   if (p.prep.id_uid != 0 && (rc = sys(SYS_setgroups, 0, nullptr)) < 0) die(Step::JobIds, rc);
-  // The job stays in our mount namespace, which belongs to our user
-  // namespace, where it has no capability: it can neither unmount, remount nor
-  // mount anything there. A mount namespace it makes for itself receives our
-  // mounts locked (mount_namespaces(7)).
   if ((rc = sys(SYS_setns, p.user_ns, CLONE_NEWUSER)) < 0) die(Step::JobNamespaces, rc);
-  // The job's ids there, which are its host id.
   if ((rc = sys(SYS_setresgid, p.prep.gid, p.prep.gid, p.prep.gid)) < 0) die(Step::JobIds, rc);
   if ((rc = sys(SYS_setresuid, p.prep.uid, p.prep.uid, p.prep.uid)) < 0) die(Step::JobIds, rc);
   // Until execve we share the init's memory, whose "not dumpable" a change of
   // ids may have reset.
   sys(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
-  if (s.max_processes != 0) {
-    struct rlimit64 {
-      uint64_t cur, max;
-    } limit{s.max_processes, s.max_processes};
-    if ((rc = sys(SYS_prlimit64, 0, RLIMIT_NPROC, &limit, nullptr)) < 0) die(Step::Limits, rc);
-  }
+  set_process_limit(max_processes);
+}
+
+[[noreturn]] void run_job(Prepared& p) {
+  long rc;
+  if ((rc = sys(SYS_setsid)) < 0) die(Step::Prepare, rc);
+  // A network namespace of the job's own must exist before its root (for its
+  // loopback and sysfs), and belong to the job's user namespace: that one is
+  // made now. Otherwise the user namespace is made once the root is built.
+  if (p.prep.own_network) prepare_job_namespace(p);
+  const Script* sp = read_script(child::kCtlFd);
+  if (!sp) exit_now(0);  // no job came
+  const Script& s = *sp;
+  build_root(s, p);
+  if (s.terminal && (rc = sys(SYS_ioctl, child::kStdinFd, TIOCSCTTY, 0)) < 0) die(Step::Terminal, rc);
+  // The job stays in our mount namespace, which belongs to our user
+  // namespace, where it has no capability: it can neither unmount, remount nor
+  // mount anything there. A mount namespace it makes for itself receives our
+  // mounts locked (mount_namespaces(7)).
+  if (p.prep.own_network)
+    join_user_namespace(p, s.max_processes);
+  else
+    enter_new_user_namespace(p, s.max_processes);
   if ((rc = sys(SYS_chdir, s.working_directory)) < 0) die(Step::WorkingDirectory, rc);
   for (int k = 0; k < 3; ++k)
     if ((rc = sys(SYS_dup3, child::kStdinFd + k, k, 0)) < 0) die(Step::Stdio, rc);
