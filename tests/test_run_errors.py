@@ -129,3 +129,13 @@ def test_a_bad_line_after_started_jobs_says_they_were_stopped(runner):
     assert line.startswith(f"error: {f}: line 2 column "), line
     assert line.endswith("(1 job already started was stopped)"), line
     assert r.returncode == 1
+
+
+def test_shm_device_on_a_file_stub_says_it_needs_a_directory(runner):
+    layers = [{"paths": ["/bin/busybox"]}, {"symlinks": [{"link": "/bin/true", "target": "busybox"}]},
+              {"stubs": ["/dev/shm"]}]  # a file, not "/dev/shm/"
+    line = one_line_error(runner.run([job("true", layers=layers, mounts=[{"type": "devices", "devices": ["shm"]}])]))
+    assert 'device /dev/shm needs a directory at /dev/shm, not a file: make its stub "/dev/shm/"' in line
+    layers[2] = {"stubs": ["/dev/shm/"]}
+    r = runner.run([job("true", layers=layers, mounts=[{"type": "devices", "devices": ["shm"]}])])
+    assert r.returncode == 0, r.stderr
