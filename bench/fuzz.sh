@@ -14,6 +14,8 @@
 # "fuzz: N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# -h/--help: the comment at the top, as usage.
+case "${1:-}" in -h | --help) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' bench/fuzz.sh; exit 0 ;; esac
 
 if (($# != 2)) || ! [[ $2 =~ ^[0-9]+$ ]]; then
   echo "usage: bench/fuzz.sh TARGET|all SECONDS (targets: $(ls fuzz/corpus | tr '\n' ' '))" >&2
