@@ -4,14 +4,13 @@ docs/security.md). Attacks that touch host settings only ever write back the
 value they read, so a run can never change this machine, even if a check fails."""
 import os
 import json
-import pathlib
 import signal
 import subprocess
 import time
 
 import pytest
 
-from testlib import as_user, bin_path, busybox_layers, busybox_root_tar, host_processes, job
+from testlib import as_user, bin_path, busybox_layers, busybox_root_tar, host_processes, job, processes_left
 
 PROC = {"type": "proc", "mount_point": "/proc"}
 SYS = {"type": "sys", "mount_point": "/sys"}
@@ -143,13 +142,7 @@ def test_job_cannot_outlive_a_killed_maelstrom_run(any_runner, orphan):
             time.sleep(0.05)
         p.kill()
         p.wait()
-        deadline = time.monotonic() + 10
-        while host_processes(marker) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        left = host_processes(marker)
-        for pid in left:
-            os.kill(pid, signal.SIGKILL)
-        assert not left, "the job outlived maelstrom-run"
+        assert not processes_left(marker), "the job outlived maelstrom-run"
     finally:
         if p.poll() is None:
             p.kill()

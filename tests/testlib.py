@@ -112,6 +112,23 @@ def host_processes(marker):
     return pids
 
 
+def processes_left(marker, timeout=10.0):
+    """Waits up to timeout for every host process with marker to go; kills and
+    returns those still there (a test asserts the list is empty)."""
+    import signal
+    import time
+    deadline = time.monotonic() + timeout
+    while host_processes(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = host_processes(marker)
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return left
+
+
 def job(program, *args, **fields):
     spec = {"layers": busybox_layers(), "environment": {"PATH": "/bin"}, "program": program,
             "arguments": list(args)}

@@ -44,10 +44,28 @@ MAEL_CHILD_FN long sys(long n, A a = 0, B b = 0, C c = 0, D d = 0, E e = 0, F f 
   return syscall6(n, (long)a, (long)b, (long)c, (long)d, (long)e, (long)f);
 }
 
-// Writes text (NUL-terminated) to the file at path (relative to the cwd if
-// not absolute) in one write; 0 or -errno.
-MAEL_CHILD_FN long write_text(const char* path, const char* text) {
-  long fd = sys(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CLOEXEC);
+// Appends s (without its NUL) at p; returns the new end.
+MAEL_CHILD_FN char* put_text(char* p, const char* s) {
+  while (*s) *p++ = *s++;
+  return p;
+}
+
+// Appends the decimal digits of v at p; returns the new end.
+MAEL_CHILD_FN char* put_decimal(char* p, unsigned long v) {
+  char digits[24];
+  int n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v > 0);
+  while (n > 0) *p++ = digits[--n];
+  return p;
+}
+
+// Writes text (NUL-terminated) to the file at path (relative to dir, or to
+// the cwd with AT_FDCWD, if not absolute) in one write; 0 or -errno.
+MAEL_CHILD_FN long write_text_at(long dir, const char* path, const char* text) {
+  long fd = sys(SYS_openat, dir, path, O_WRONLY | O_CLOEXEC);
   if (fd < 0) return fd;
   unsigned long n = 0;
   while (text[n]) ++n;
@@ -55,6 +73,10 @@ MAEL_CHILD_FN long write_text(const char* path, const char* text) {
   sys(SYS_close, fd);
   if (rc >= 0 && static_cast<unsigned long>(rc) != n) return -5;  // EIO
   return rc < 0 ? rc : 0;
+}
+
+MAEL_CHILD_FN long write_text(const char* path, const char* text) {
+  return write_text_at(AT_FDCWD, path, text);
 }
 
 }  // namespace mael::raw

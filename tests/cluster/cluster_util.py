@@ -203,17 +203,7 @@ def bb_job(busybox_tar, program, *args, **fields):
 
 def container_processes(marker):
     """PIDs of processes whose command line contains marker (a unique string)."""
-    pids = []
-    for d in pathlib.Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if marker in cmd and "pytest" not in cmd:
-            pids.append(int(d.name))
-    return pids
+    return testlib.host_processes(marker)
 
 
 ROLE_CERTS = ("worker", "client", "admin")

@@ -4,7 +4,6 @@ jobs, so each must end refused there as locally (docs/security.md). Attacks on
 host settings only write back the value they read."""
 import json
 import os
-import pathlib
 import signal
 import subprocess
 import time
@@ -12,7 +11,7 @@ import time
 import pytest
 
 from cluster_util import bin_path, wait_for
-from testlib import NOBODY, busybox_root_tar, host_processes
+from testlib import NOBODY, busybox_root_tar, host_processes, processes_left
 
 PROC = {"type": "proc", "mount_point": "/proc"}
 
@@ -94,12 +93,7 @@ def test_worker_killed_leaves_no_job_behind(cluster, worker, tmp_path, orphan):
     client = cluster.start_client([{"layers": [{"tar": str(tar)}], "program": "/orphan", "arguments": [marker]}])
     wait_for(lambda: host_processes(marker), what="the job to start")
     worker.kill(signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while host_processes(marker) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    left = host_processes(marker)
-    for pid in left:
-        os.kill(pid, signal.SIGKILL)
+    left = processes_left(marker)
     client.kill(signal.SIGKILL)
     assert not left, "the job outlived its worker"
 

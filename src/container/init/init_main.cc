@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "container/child.h"
+#include "container/id_maps.h"
 #include "container/raw_syscall.h"
 #include "container/script_blob.h"
 
@@ -97,21 +98,11 @@ void report(Step step, long err, int index) {
   exit_now(127);
 }
 
-// "<prefix><fd>/<leaf>" into buf.
+// "proc/self/fd/<fd>/<leaf>" into buf (relative: our cwd is the host's "/").
 void fd_path(char* buf, long fd, const char* leaf) {
-  const char* prefix = "proc/self/fd/";  // relative: our cwd is the host's "/"
-  char* p = buf;
-  while (*prefix) *p++ = *prefix++;
-  char digits[24];
-  int n = 0;
-  do {
-    digits[n++] = static_cast<char>('0' + fd % 10);
-    fd /= 10;
-  } while (fd > 0);
-  while (n > 0) *p++ = digits[--n];
-  if (*leaf) *p++ = '/';
-  while (*leaf) *p++ = *leaf++;
-  *p = 0;
+  char* p = raw::put_decimal(raw::put_text(buf, "proc/self/fd/"), static_cast<unsigned long>(fd));
+  *p++ = '/';
+  *raw::put_text(p, leaf) = 0;
 }
 
 long set_read_only(long mount_fd) {
@@ -227,57 +218,11 @@ long mount_for(const MountOp& m, Prepared& p, const Script& s) {
   return new_fs(m.fstype, is(m.fstype, "tmpfs") && !m.options ? s.tmpfs_options : m.options, m.read_only);
 }
 
-// Writes text to the file at path under dir in one write; 0 or -errno.
-long write_at(long dir, const char* path, const char* text) {
-  long fd = sys(SYS_openat, dir, path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return fd;
-  unsigned long n = 0;
-  while (text[n]) ++n;
-  long rc = sys(SYS_write, fd, text, n);
-  sys(SYS_close, fd);
-  if (rc >= 0 && static_cast<unsigned long>(rc) != n) return -EIO;
-  return rc < 0 ? rc : 0;
-}
-
 // Children that share our memory (CLONE_VM) run on these stacks: the job's
 // process until it execs (no address space is copied for it), and the helper
 // that makes the job's user namespace.
 alignas(16) char job_stack[64 * 1024];
 alignas(16) char helper_stack[16 * 1024];
-
-// "<n>/<leaf>" into buf: a path in our proc instance.
-void pid_path(char* buf, long pid, const char* leaf) {
-  char digits[24];
-  int n = 0;
-  do {
-    digits[n++] = static_cast<char>('0' + pid % 10);
-    pid /= 10;
-  } while (pid > 0);
-  char* p = buf;
-  while (n > 0) *p++ = digits[--n];
-  *p++ = '/';
-  while (*leaf) *p++ = *leaf++;
-  *p = 0;
-}
-
-// "ID OUTSIDE 1\n" into buf.
-void map_line(char* buf, uint32_t inside, uint32_t outside) {
-  char* p = buf;
-  const uint32_t values[2] = {inside, outside};
-  for (uint32_t v : values) {
-    char digits[12];
-    int n = 0;
-    do {
-      digits[n++] = static_cast<char>('0' + v % 10);
-      v /= 10;
-    } while (v > 0);
-    while (n > 0) *p++ = digits[--n];
-    *p++ = ' ';
-  }
-  *p++ = '1';
-  *p++ = '\n';
-  *p = 0;
-}
 
 // Reads exactly n bytes from fd; false at EOF or error.
 bool read_all(int fd, void* buf, size_t n) {
@@ -306,6 +251,17 @@ const Script* read_script(int fd) {
   return script;
 }
 
+// The job's user namespace maps its ids onto its host id; setgroups denied.
+// proc_dir: the proc directory of a process in it, under our proc instance.
+void write_job_maps(const Prepared& p, const char* proc_dir) {
+  char uid_map[40], gid_map[40];
+  child::map_line(uid_map, p.prep.uid, p.prep.id_uid);
+  child::map_line(gid_map, p.prep.gid, p.prep.id_gid);
+  Step step;
+  if (long rc = child::write_id_maps(p.proc, proc_dir, child::IdMaps{uid_map, gid_map, true}, &step); rc < 0)
+    die(step, rc);
+}
+
 // The userns helper: waits until the job's process is done with it and kills
 // it (it shares our memory and has nothing to clean up).
 int helper_main(void*) {
@@ -324,20 +280,16 @@ void prepare_job_namespace(Prepared& p) {
   long pid = mael_clone_fn(CLONE_VM | CLONE_NEWUSER | (p.prep.own_network ? CLONE_NEWNET : 0) | SIGCHLD,
                            helper_stack + sizeof helper_stack, helper_main, nullptr);
   if (pid < 0) die(Step::JobNamespaces, pid);
-  char path[48], line[40];
-  pid_path(path, pid, "uid_map");
-  map_line(line, p.prep.uid, p.prep.id_uid);
-  if ((rc = write_at(p.proc, path, line)) < 0) die(Step::UidMap, rc);
-  pid_path(path, pid, "setgroups");
-  if ((rc = write_at(p.proc, path, "deny")) < 0) die(Step::Setgroups, rc);
-  pid_path(path, pid, "gid_map");
-  map_line(line, p.prep.gid, p.prep.id_gid);
-  if ((rc = write_at(p.proc, path, line)) < 0) die(Step::GidMap, rc);
-  pid_path(path, pid, "ns/user");
+  char dir[32], path[48];
+  char* leaf = raw::put_decimal(dir, static_cast<unsigned long>(pid));
+  *leaf++ = '/';
+  *leaf = 0;
+  write_job_maps(p, dir);
+  *raw::put_text(raw::put_text(path, dir), "ns/user") = 0;
   p.user_ns = sys(SYS_openat, p.proc, path, O_RDONLY | O_CLOEXEC);
   if (p.user_ns < 0) die(Step::JobNamespaces, p.user_ns);
   if (p.prep.own_network) {
-    pid_path(path, pid, "ns/net");
+    *raw::put_text(raw::put_text(path, dir), "ns/net") = 0;
     long net = sys(SYS_openat, p.proc, path, O_RDONLY | O_CLOEXEC);
     if (net < 0) die(Step::JobNamespaces, net);
     if ((rc = sys(SYS_setns, net, CLONE_NEWNET)) < 0) die(Step::JobNamespaces, rc);
@@ -425,12 +377,7 @@ void enter_new_user_namespace(const Prepared& p, uint64_t max_processes) {
   // another host id than the init's (root's), making them ours opens nothing
   // of the init to anyone.
   if (other_id) sys(SYS_prctl, PR_SET_DUMPABLE, 1, 0, 0, 0);
-  char line[40];
-  map_line(line, p.prep.uid, p.prep.id_uid);
-  if ((rc = write_at(p.proc, "self/uid_map", line)) < 0) die(Step::UidMap, rc);
-  if ((rc = write_at(p.proc, "self/setgroups", "deny")) < 0) die(Step::Setgroups, rc);
-  map_line(line, p.prep.gid, p.prep.id_gid);
-  if ((rc = write_at(p.proc, "self/gid_map", line)) < 0) die(Step::GidMap, rc);
+  write_job_maps(p, "self/");
   sys(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
