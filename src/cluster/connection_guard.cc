@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 
 #include "base/error.h"
 #include "base/format.h"
@@ -85,24 +86,28 @@ struct ConnectionGuard::Mutator {
   // First, so that a Mutator* is the grpc_socket_mutator* gRPC sees.
   const MutatorVtable* vtable;
   gpr_refcount refcount;
-  ConnectionGuard* guard;
+  std::atomic<ConnectionGuard*> guard;
 
   static bool mutate(const SocketInfo* info, grpc_socket_mutator* m) {
     auto* self = reinterpret_cast<Mutator*>(m);
     // Never fail: gRPC 1.51 stops listening when a mutator fails on an accepted socket.
-    if (info->usage == kServerConnection || info->usage == kServerListener)
-      self->guard->on_socket(info->fd, info->usage == kServerListener);
+    ConnectionGuard* guard = self->guard.load();
+    if (guard && (info->usage == kServerConnection || info->usage == kServerListener))
+      guard->on_socket(info->fd, info->usage == kServerListener);
     return true;
   }
+  static void destroy(grpc_socket_mutator* m);
   static constexpr MutatorVtable kVtable{
       [](int, grpc_socket_mutator*) { return true; },
       [](grpc_socket_mutator* a, grpc_socket_mutator* b) { return a < b   ? -1
                                                                   : a > b ? 1
                                                                           : 0; },
-      [](grpc_socket_mutator*) {},  // owned by the guard
+      &Mutator::destroy,  // the last reference went
       &Mutator::mutate,
   };
 };
+
+void ConnectionGuard::Mutator::destroy(grpc_socket_mutator* m) { delete reinterpret_cast<Mutator*>(m); }
 
 namespace {
 
@@ -135,16 +140,20 @@ ConnectionGuard::ConnectionGuard(ConnectionLimits limits, uint64_t fd_limit) : l
     limits_.max_connections = room;
   }
   limits_.max_per_peer = std::min(limits_.max_per_peer, limits_.max_connections);
-  mutator_ = std::make_unique<Mutator>();
+  mutator_ = new Mutator;
   mutator_->vtable = &Mutator::kVtable;
-  gpr_ref_init(&mutator_->refcount, 1);  // the server's arguments take this reference
+  gpr_ref_init(&mutator_->refcount, 1);  // ours; install() adds the server's arguments' own
   mutator_->guard = this;
 }
 
-ConnectionGuard::~ConnectionGuard() = default;
+ConnectionGuard::~ConnectionGuard() {
+  mutator_->guard = nullptr;
+  if (gpr_unref(&mutator_->refcount)) delete mutator_;
+}
 
 void ConnectionGuard::install(grpc::ServerBuilder& builder) {
-  builder.SetOption(std::make_unique<MutatorOption>(reinterpret_cast<grpc_socket_mutator*>(mutator_.get())));
+  gpr_ref(&mutator_->refcount);  // the server's arguments own this one
+  builder.SetOption(std::make_unique<MutatorOption>(reinterpret_cast<grpc_socket_mutator*>(mutator_)));
 }
 
 void ConnectionGuard::started() {

@@ -90,8 +90,11 @@ class ConnectionGuard {
 
   ConnectionLimits limits_;
   int backlog_;
+  // Reference-counted by gRPC, which may drop its last reference after we are
+  // gone (a server's channels are torn down on its own threads): we hold one
+  // reference, and it is freed with the last.
   struct Mutator;
-  std::unique_ptr<Mutator> mutator_;
+  Mutator* mutator_ = nullptr;
   mutable std::mutex mu_;
   int listener_fd_ = -1;                            // under mu_
   std::map<int, Conn> conns_;                       // under mu_: by descriptor
