@@ -481,6 +481,12 @@ struct Broker::Impl final : pb::Broker::Service, SchedulerSink {
                             "too many uploads at once from this client; retry");
       if (uploads >= opts.max_concurrent_uploads)
         return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too many uploads at once; retry");
+      // With a share of its own, a client's layers come one job at a time, its first waiting job's
+      // first: layers of later jobs taken early could fill the share while no job has all of its
+      // own, and then none would ever end and make room.
+      if (opts.client_cache_limit && !sched.first_waiting_job_needs(client, d))
+        return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                            "this client's layers come one job at a time (client-cache-limit); retry");
       if (client_cache_use(client, *conn) + size > share) {
         std::string why = mael::format(
             "this client's layers fill its share of the broker's cache ({} bytes: "

@@ -243,6 +243,14 @@ bool Scheduler::client_has_runnable_jobs(ClientId c) const {
   return false;
 }
 
+bool Scheduler::first_waiting_job_needs(ClientId c, const Digest& d) const {
+  for (auto it = by_client_.lower_bound({c, 0}); it != by_client_.end() && it->first.first == c; ++it) {
+    const Job& j = jobs_.at(it->second);
+    if (!j.missing.empty()) return j.missing.count(d) > 0;
+  }
+  return false;
+}
+
 void Scheduler::enqueue(Job& j) {
   sink_.job_state(j.client, j.client_job, JobState::Pending, std::nullopt);
   queue_of(j).insert(key(j));

@@ -119,6 +119,8 @@ class Scheduler {
   // Whether some job of client c has all its layers (queued, or on a worker): one that will end
   // and release what it holds.
   bool client_has_runnable_jobs(ClientId c) const;
+  // Whether the first job of client c (in submission order) that still waits for layers needs d.
+  bool first_waiting_job_needs(ClientId c, const Digest& d) const;
 
   void job_running(WorkerId w, BrokerJobId j);
   void job_done(WorkerId w, BrokerJobId j, JobOutcome outcome);

@@ -310,7 +310,7 @@ ShellPool::ShellPool(size_t per_kind, const OuterIds& host, bool pool_network_na
       // every job gets a network namespace of its own instead.
     }
   }
-  filler_ = std::thread([this] { fill_loop(); });
+  for (int i = 0; i < 2; ++i) fillers_.emplace_back([this] { fill_loop(); });
   disposer_ = std::thread([this] { dispose_loop(); });
 }
 
@@ -321,7 +321,7 @@ ShellPool::~ShellPool() {
   }
   cv_.notify_all();
   dispose_cv_.notify_all();
-  if (filler_.joinable()) filler_.join();
+  for (auto& t : fillers_) t.join();
   if (disposer_.joinable()) disposer_.join();
   for (int fd : to_close_) ::close(fd);
   // Ready shells are destroyed (told to exit and reaped) with ready_.
@@ -393,13 +393,14 @@ void ShellPool::fill_loop() {
       // The most recently used kind first.
       uint64_t best = 0;
       for (auto& [k, r] : ready_)
-        if (!r.failed && r.shells.size() < per_kind_ && r.last_use > best) {
+        if (!r.failed && r.shells.size() + r.making < per_kind_ && r.last_use > best) {
           best = r.last_use;
           kind = k;
         }
       return kind.has_value();
     });
     if (stop_) return;
+    ++ready_[*kind].making;
     lock.unlock();
     std::unique_ptr<ShellProcess> shell;
     try {
@@ -410,6 +411,7 @@ void ShellPool::fill_loop() {
     lock.lock();
     auto it = ready_.find(*kind);
     if (it == ready_.end()) continue;  // dropped meanwhile (~shell reaps it)
+    --it->second.making;
     if (shell)
       it->second.shells.push_back(std::move(shell));
     else

@@ -143,6 +143,7 @@ class ShellPool {
   std::condition_variable dispose_cv_;  // the disposer's
   struct Ready {
     std::deque<std::unique_ptr<ShellProcess>> shells;
+    size_t making = 0;  // being made by a filler
     uint64_t last_use = 0;
     bool failed = false;  // creation failed: stop trying in the background
   };
@@ -152,7 +153,10 @@ class ShellPool {
   std::vector<int> to_close_;
   std::vector<std::unique_ptr<ShellProcess>> to_retire_;
   bool stop_ = false;
-  std::thread filler_, disposer_;
+  // Two fillers: making a container mostly waits for the kernel (an RCU grace
+  // period when it joins a memory cgroup), so two overlap their waits.
+  std::vector<std::thread> fillers_;
+  std::thread disposer_;
 };
 
 }  // namespace mael

@@ -101,8 +101,10 @@ def test_uploads_per_client_are_bounded(cluster, busybox_tar, tmp_path):
 
 def test_a_clients_share_of_the_cache_is_bounded(cluster, busybox_tar, tmp_path):
     cluster.start_broker("--client-cache-limit", "2.5 MB")
+    # One job with three 1 MB layers (a client's layers are taken one job at a time): two uploads
+    # held open fill 2 of its 2.5 MB, the third is refused.
     layers = [tar_of(tmp_path / f"l{i}.tar", {"f": os.urandom(1_000_000)}) for i in range(3)]
-    jobs = [{"layers": [{"tar": str(l)}], "program": "true"} for l in layers]
+    jobs = [{"layers": [{"tar": str(l)} for l in layers], "program": "true"}]
     rc, events, err = rogue("client", "--broker", cluster.address, "--jobs", str(jobs_file(tmp_path, jobs)),
                             "--uploads", "parallel", "--expect-refused", "1")
     assert rc == 0, err
