@@ -1,10 +1,8 @@
 #include "cargo/cargo_cases.h"
 
-#include <csignal>
-#include <cstring>
-
 #include "base/error.h"
 #include "base/subprocess.h"
+#include "runner/listing_failure.h"
 
 namespace mael {
 
@@ -24,33 +22,13 @@ std::vector<std::string> parse_terse_list(std::string_view output) {
   return names;
 }
 
-namespace {
-
-void check_listing(const std::filesystem::path& binary, const ProcessResult& r) {
-  if (r.ok()) return;
-  std::string why = r.signal ? std::string("killed by signal ") + std::to_string(r.signal) + " (" +
-                                   strsignal(r.signal) + ")"
-                             : "exited with code " + std::to_string(r.exit_code);
-  std::string last;
-  auto pos = r.err.find_last_not_of("\n ");
-  if (pos != std::string::npos) {
-    auto nl = r.err.rfind('\n', pos);
-    size_t from = nl == std::string::npos ? 0 : nl + 1;
-    last = r.err.substr(from, pos - from + 1);
-  }
-  throw UserError("test binary " + binary.string() + ": listing its tests failed: " + why +
-                  (last.empty() ? "" : ": " + last));
-}
-
-}  // namespace
-
 ListedCases list_test_binary(const std::filesystem::path& binary, const std::filesystem::path& cwd) {
   std::vector<std::string> argv = {binary.string(), "--list", "--format", "terse"};
   std::vector<std::string> ignored_argv = argv;
   ignored_argv.push_back("--ignored");
   std::vector<ProcessResult> rs = run_processes({argv, ignored_argv}, cwd);
-  check_listing(binary, rs[0]);
-  check_listing(binary, rs[1]);
+  check_listing_result(binary, rs[0]);
+  check_listing_result(binary, rs[1]);
   return {parse_terse_list(rs[0].out), parse_terse_list(rs[1].out)};
 }
 

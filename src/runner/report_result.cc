@@ -93,6 +93,10 @@ TestResult test_result_from_outcome(std::string name, const JobOutcome& outcome,
     r.exit_code = e->code;
     if (e->code == 0) {
       r.status = TestStatus::Ok;
+      if (hooks.skipped && hooks.skipped(fx.stdout_.first)) {
+        r.status = TestStatus::Ignored;
+        r.duration.reset();
+      }
       return r;
     }
     r.status = TestStatus::Failure;

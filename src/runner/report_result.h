@@ -33,9 +33,11 @@ struct TestResult {
   }
 };
 
-// Adapter hook, optional: a filter for stdout lines before they are shown.
+// Adapter hooks, optional: a filter for stdout lines before they are shown, and whether a test
+// that exited 0 said it skipped itself (reported IGNORED, with no duration).
 struct OutcomeHooks {
   std::function<std::vector<std::string>(std::vector<std::string> stdout_lines)> clean_stdout;
+  std::function<bool(std::string_view stdout_text)> skipped;
 };
 
 // Maelstrom's mapping: exit 0 -> OK; other exit -> FAIL with output; signal -> FAIL "killed by

@@ -151,6 +151,17 @@ TEST(Results, FromOutcomes) {
             std::vector<std::string>{"real"});
 }
 
+TEST(Results, AnAdapterMaySayAPassingTestSkippedItself) {
+  OutcomeHooks hooks;
+  hooks.skipped = [](std::string_view out) { return out.find("SKIP") != std::string_view::npos; };
+  TestResult skipped = test_result_from_outcome("t", exited(0, "--- SKIP\nPASS\n"), 1, hooks);
+  EXPECT_EQ(skipped.status, TestStatus::Ignored);
+  EXPECT_FALSE(skipped.duration);  // no timing recorded for it
+  EXPECT_EQ(test_result_from_outcome("t", exited(0, "PASS\n"), 1, hooks).status, TestStatus::Ok);
+  // Only a passing test can have skipped: a failure stays a failure.
+  EXPECT_EQ(test_result_from_outcome("t", exited(1, "--- SKIP\n"), 1, hooks).status, TestStatus::Failure);
+}
+
 TEST(Results, SplitLines) {
   EXPECT_EQ(split_output_lines("a"), std::vector<std::string>{"a"});
   EXPECT_EQ(split_output_lines("a\n"), std::vector<std::string>{"a"});

@@ -1,4 +1,4 @@
-#include "cargo/binary_layers.h"
+#include "runner/binary_layers.h"
 
 #include <cstdlib>
 

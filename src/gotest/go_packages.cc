@@ -1,0 +1,102 @@
+#include "gotest/go_packages.h"
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <system_error>
+
+#include "base/error.h"
+#include "base/subprocess.h"
+
+namespace mael {
+
+namespace fs = std::filesystem;
+
+fs::path find_go_module_root(const fs::path& from) {
+  std::error_code ec;
+  fs::path dir = fs::weakly_canonical(fs::absolute(from), ec);
+  if (ec) dir = fs::absolute(from);
+  for (fs::path d = dir;; d = d.parent_path()) {
+    if (fs::is_regular_file(d / "go.mod", ec)) return d;
+    if (d == d.parent_path()) break;
+  }
+  throw UserError("no go.mod in " + dir.string() +
+                  " or any directory above it: run maelstrom-go-test inside a Go module (`go mod init` makes one)");
+}
+
+namespace {
+
+bool has_files(const nlohmann::json& pkg, const char* key) {
+  auto it = pkg.find(key);
+  return it != pkg.end() && it->is_array() && !it->empty();
+}
+
+std::string string_field(const nlohmann::json& pkg, const char* key) {
+  auto it = pkg.find(key);
+  return it != pkg.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+}  // namespace
+
+std::vector<GoPackage> parse_go_list(std::string_view json_stream, const fs::path& module_root,
+                                     const std::string& source) {
+  std::vector<GoPackage> out;
+  std::istringstream in{std::string(json_stream)};
+  for (;;) {
+    in >> std::ws;
+    if (in.eof()) break;
+    nlohmann::json pkg;
+    try {
+      in >> pkg;
+    } catch (const nlohmann::json::exception& e) {
+      throw UserError(source + ": not the JSON go list prints: " + e.what());
+    }
+    if (!pkg.is_object()) throw UserError(source + ": not the JSON go list prints: a value that is not an object");
+    GoPackage p;
+    p.import_path = string_field(pkg, "ImportPath");
+    p.dir = string_field(pkg, "Dir");
+    p.name = string_field(pkg, "Name");
+    if (p.import_path.empty() || p.dir.empty())
+      throw UserError(source + ": a package without ImportPath or Dir");
+    p.has_tests = has_files(pkg, "TestGoFiles") || has_files(pkg, "XTestGoFiles");
+    std::string rel = p.dir.lexically_relative(module_root).generic_string();
+    p.path = rel == "." ? "" : rel;
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+std::vector<GoPackage> list_go_packages(const fs::path& module_root) {
+  ProcessResult r = run_process({"go", "list", "-json", "./..."}, module_root);
+  if (!r.ok()) {
+    std::string why = r.err;
+    while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+    for (char& c : why)
+      if (c == '\n') c = ' ';
+    throw UserError("go list failed in " + module_root.string() + " (" +
+                    (r.signal ? "signal " + std::to_string(r.signal) : "exit code " + std::to_string(r.exit_code)) +
+                    "): " + why);
+  }
+  return parse_go_list(r.out, module_root);
+}
+
+fs::path go_test_binary_path(const fs::path& binaries_dir, const GoPackage& p) {
+  std::string ip = p.import_path;
+  std::vector<std::string> elems;
+  for (size_t start = 0;;) {
+    size_t slash = ip.find('/', start);
+    elems.push_back(ip.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  auto is_major_version = [](const std::string& e) {
+    if (e.size() < 2 || e[0] != 'v') return false;
+    for (size_t i = 1; i < e.size(); ++i)
+      if (e[i] < '0' || e[i] > '9') return false;
+    return true;
+  };
+  std::string short_name = elems.back();
+  if (elems.size() > 1 && is_major_version(short_name)) short_name = elems[elems.size() - 2];
+  return binaries_dir / p.path / (short_name + ".test");
+}
+
+}  // namespace mael

@@ -1,0 +1,34 @@
+#pragma once
+// The Go module under test: its root (the nearest directory above the current one with a go.mod)
+// and its packages, as `go list -json ./...` reports them (nested modules are not part of
+// `./...`, so their packages never appear).
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mael {
+
+struct GoPackage {
+  std::string import_path;    // "example.com/m/pkg/a"
+  std::filesystem::path dir;  // absolute
+  std::string name;           // the package clause's name
+  std::string path;           // dir relative to the module root; "" for the root package
+  bool has_tests = false;     // it has _test.go files (in-package or external)
+};
+
+// The nearest directory at or above `from` that holds a go.mod. Throws UserError.
+std::filesystem::path find_go_module_root(const std::filesystem::path& from);
+
+// Parses the stream of JSON objects `go list -json` prints. Throws UserError naming `source`.
+std::vector<GoPackage> parse_go_list(std::string_view json_stream, const std::filesystem::path& module_root,
+                                     const std::string& source = "go list -json");
+
+// Runs `go list -json ./...` in the module root. Throws UserError with go's complaint.
+std::vector<GoPackage> list_go_packages(const std::filesystem::path& module_root);
+
+// Where the package's test binary goes: DIR/<path>/<short>.test, <short> being the last element
+// of the import path that is not a major version suffix (`b/v2` -> `b`), as Maelstrom names it.
+std::filesystem::path go_test_binary_path(const std::filesystem::path& binaries_dir, const GoPackage& p);
+
+}  // namespace mael

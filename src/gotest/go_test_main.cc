@@ -1,0 +1,258 @@
+#include "gotest/go_test_main.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <exception>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/config.h"
+#include "base/error.h"
+#include "base/format.h"
+#include "base/subprocess.h"
+#include "client/client_config.h"
+#include "gotest/go_cases.h"
+#include "gotest/go_packages.h"
+#include "runner/adapters.h"
+#include "runner/driver.h"
+#include "runner/output_pump.h"
+
+namespace mael {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kStateDir = ".maelstrom-go-test";
+
+void add_go_config(ConfigLoader& loader) {
+  loader.add({.name = "vet",
+              .type = ConfigType::String,
+              .help = "go vet checks run while building: off, all, or a comma-separated list of analyzers "
+                      "(default: go test's own selection)",
+              .value_name = "VET-OPTIONS"});
+  loader.add({.name = "short",
+              .type = ConfigType::Bool,
+              .help = "tell long-running tests to shorten their run time (-test.short)",
+              .default_value = "false"});
+  loader.add({.name = "fullpath",
+              .type = ConfigType::Bool,
+              .help = "show full file names in error messages (-test.fullpath)",
+              .default_value = "false"});
+  loader.add({.name = "extra-test-binary-args",
+              .type = ConfigType::List,
+              .help = "arguments for every test binary, after the ones maelstrom-go-test passes (give them after --)",
+              .value_name = "ARGS",
+              .var_arg = true});
+}
+
+// `off`, `all`, or analyzer names separated by commas; which names exist is go's to say.
+std::optional<std::string> checked_vet(const Config& c) {
+  std::optional<std::string> vet = c.get_optional_string("vet");
+  if (!vet) return vet;
+  bool ok = !vet->empty() && vet->front() != ',' && vet->back() != ',' && vet->find(",,") == std::string::npos;
+  for (char ch : *vet)
+    if (!(ch == ',' || ch == '_' || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))) ok = false;
+  if (!ok)
+    throw UsageError("vet value \"" + *vet +
+                     "\" is not off, all, or a comma-separated list of analyzer names (`go tool vet help` lists them)");
+  return vet;
+}
+
+FilterFields package_fields(const GoPackage& p) {
+  return {{{"package_import_path", p.import_path}, {"package_path", p.path}, {"package_name", p.name}}, {}};
+}
+
+// One `go test -c` per package, at most `parallel` at once, in package order; each binary is
+// reported as soon as it is built. Output of each build is shown when that build ends, whole,
+// so that two builds' lines do not interleave.
+class GoBuild {
+ public:
+  GoBuild(const std::vector<GoPackage>& packages, const std::vector<size_t>& selected,
+          const std::optional<std::string>& vet, const fs::path& binaries_dir, BuildSink& sink)
+      : packages_(packages), vet_(vet), binaries_dir_(binaries_dir), sink_(sink) {
+    for (size_t i : selected)
+      if (packages[i].has_tests) todo_.push_back(i);
+  }
+
+  BuildResult run() {
+    size_t parallel = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 8);
+    std::vector<std::thread> workers;
+    for (size_t i = 0; i < std::min(parallel, todo_.size()); ++i) workers.emplace_back([this] { work(); });
+    for (auto& t : workers) t.join();
+    if (error_) std::rethrow_exception(error_);
+    BuildResult r;
+    r.output = output_;
+    r.cut_short = cut_short_;
+    if (failed_) {
+      r.exit_code = failure_code_;
+      r.failure = failure_;
+    }
+    return r;
+  }
+
+ private:
+  void work() {
+    for (;;) {
+      size_t index;
+      {
+        std::lock_guard lk(mu_);
+        if (next_ >= todo_.size() || failed_ || error_) return;
+        if (sink_.stop_requested()) {
+          cut_short_ = true;
+          return;
+        }
+        index = todo_[next_++];
+      }
+      try {
+        build(packages_[index], index);
+      } catch (...) {
+        std::lock_guard lk(mu_);
+        if (!error_) error_ = std::current_exception();
+        return;
+      }
+    }
+  }
+
+  void build(const GoPackage& p, size_t index) {
+    fs::path out = go_test_binary_path(binaries_dir_, p);
+    std::error_code ec;
+    fs::create_directories(out.parent_path(), ec);
+    if (ec) throw UserError("cannot create " + out.parent_path().string() + ": " + ec.message());
+    std::vector<std::string> argv = {"go", "test", "-c", "-o", out.string()};
+    if (vet_) argv.push_back("--vet=" + *vet_);
+    ChildProcess go(argv, p.dir);
+    OutputPump err(go.stderr_fd(), nullptr);
+    std::string stdout_text = read_all(go.stdout_fd());
+    int code = go.wait();
+    err.join();
+    std::string stderr_text = err.text();
+    if (code != 0 && stderr_text.find("no Go files") != std::string::npos) return;  // nothing to test
+    if (code != 0 && stderr_text.find("for flag -vet") != std::string::npos) {
+      std::string line = stderr_text.substr(0, stderr_text.find('\n'));
+      throw UsageError("vet value \"" + vet_.value_or("") + "\" refused by go: " + line +
+                       " (`go tool vet help` lists the analyzers)");
+    }
+    {
+      std::lock_guard lk(mu_);
+      if (!stderr_text.empty()) {
+        sink_.output(stderr_text);
+        output_ += stderr_text;
+      }
+      if (code != 0) {
+        if (!failed_) {
+          failed_ = true;
+          failure_code_ = code;
+          failure_ = mael::format("go test -c exited with code {} for package {}", code, p.import_path);
+        }
+        return;
+      }
+    }
+    if (stdout_text.find("[no test files]") != std::string::npos || !fs::exists(out)) return;
+    TestBinary b;
+    b.package = index;
+    b.package_key = p.import_path;
+    b.artifact = "test";  // Maelstrom's listing key for a Go package's one test binary
+    b.executable = out;
+    b.fields = package_fields(p);
+    sink_.ready(std::move(b));
+  }
+
+  const std::vector<GoPackage>& packages_;
+  const std::optional<std::string>& vet_;
+  fs::path binaries_dir_;
+  BuildSink& sink_;
+  std::vector<size_t> todo_;
+  std::mutex mu_;
+  size_t next_ = 0;
+  bool failed_ = false;
+  bool cut_short_ = false;
+  int failure_code_ = 0;
+  std::string failure_;
+  std::string output_;
+  std::exception_ptr error_;
+};
+
+// Go's side of the test runner: the module around the current directory, its packages from
+// `go list`, one test binary per package from `go test -c`, its cases from -test.list, and one
+// job per top-level case.
+class GoTestAdapter final : public TestAdapter {
+ public:
+  const AdapterInfo& info() const override { return go_adapter(); }
+  std::string description() const override {
+    return "Run Go tests, each in its own container (a drop-in for `go test ./...`).";
+  }
+  void add_config(ConfigLoader& loader) override { add_go_config(loader); }
+  void configure(const Config& config) override {
+    vet_ = checked_vet(config);
+    flags_.short_mode = config.get_bool("short");
+    flags_.fullpath = config.get_bool("fullpath");
+    flags_.extra = config.get_list("extra-test-binary-args");
+  }
+  std::string default_cache_description() const override { return ".maelstrom-go-test/cache in the module"; }
+
+  Project discover(bool, bool) override {
+    root_ = find_go_module_root(fs::current_path());
+    packages_ = list_go_packages(root_);
+    Project p;
+    p.root = root_;
+    fs::path hidden = root_ / kStateDir;
+    p.state_dir = hidden / "state";
+    p.default_cache = hidden / "cache";
+    p.outputs = {hidden};
+    for (const auto& pkg : packages_) {
+      p.packages.push_back({pkg.import_path, package_fields(pkg)});
+      p.listing_keys[pkg.import_path].insert("test");
+    }
+    return p;
+  }
+
+  BuildResult build(const Project&, const std::vector<size_t>& selected, bool, BuildSink& sink) override {
+    GoBuild build(packages_, selected, vet_, root_ / kStateDir / "cache" / "test-binaries", sink);
+    return build.run();
+  }
+
+  ListedCases list_cases(const Project&, const TestBinary& b) override {
+    return list_go_test_binary(b.executable, packages_.at(b.package).dir);
+  }
+  std::string display_name(const TestBinary& b, const std::string& case_name) override {
+    return b.package_key + " " + case_name;
+  }
+  FilterFields case_fields(const TestBinary& b, const std::string& case_name) override {
+    FilterFields f = b.fields;
+    f.strings["name"] = case_name;
+    return f;
+  }
+  void make_job(const TestBinary& b, const TestMetadata& md, TestBinaryLayers& layers, TestCase& tc) override {
+    tc.spec.container.layers.push_back(layers.binary());
+    if (md.include_shared_libraries) tc.spec.container.layers.push_back(layers.shared_libraries());
+    tc.spec.program = "/" + b.executable.filename().string();
+    tc.spec.arguments = go_test_arguments(tc.case_name, flags_);
+  }
+  OutcomeHooks outcome_hooks(const TestCase& tc) override {
+    OutcomeHooks h;
+    std::string name = tc.case_name;
+    h.clean_stdout = [name](std::vector<std::string> lines) { return trim_go_test_output(name, std::move(lines)); };
+    h.skipped = [name](std::string_view out) { return go_test_skipped(name, out); };
+    return h;
+  }
+
+ private:
+  std::optional<std::string> vet_;
+  GoTestFlags flags_;
+  fs::path root_;
+  std::vector<GoPackage> packages_;
+};
+
+}  // namespace
+
+int go_test_main(int argc, char** argv) {
+  GoTestAdapter adapter;
+  return run_test_runner(adapter, argc, argv);
+}
+
+}  // namespace mael

@@ -1,0 +1,26 @@
+#include "runner/listing_failure.h"
+
+#include <cstring>
+#include <string>
+
+#include "base/error.h"
+
+namespace mael {
+
+void check_listing_result(const std::filesystem::path& binary, const ProcessResult& r) {
+  if (r.ok()) return;
+  std::string why = r.signal ? std::string("killed by signal ") + std::to_string(r.signal) + " (" +
+                                   strsignal(r.signal) + ")"
+                             : "exited with code " + std::to_string(r.exit_code);
+  std::string last;
+  auto pos = r.err.find_last_not_of("\n ");
+  if (pos != std::string::npos) {
+    auto nl = r.err.rfind('\n', pos);
+    size_t from = nl == std::string::npos ? 0 : nl + 1;
+    last = r.err.substr(from, pos - from + 1);
+  }
+  throw UserError("test binary " + binary.string() + ": listing its tests failed: " + why +
+                  (last.empty() ? "" : ": " + last));
+}
+
+}  // namespace mael

@@ -1,0 +1,13 @@
+#pragma once
+// The one error for a test binary whose listing run failed, for every adapter: "test binary B:
+// listing its tests failed: exited with code N: LAST STDERR LINE".
+#include <filesystem>
+
+#include "base/subprocess.h"
+
+namespace mael {
+
+// Throws UserError when `r` (the listing run of `binary`) did not exit 0.
+void check_listing_result(const std::filesystem::path& binary, const ProcessResult& r);
+
+}  // namespace mael
