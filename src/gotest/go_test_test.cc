@@ -1,0 +1,121 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "gotest/go_cases.h"
+#include "gotest/go_packages.h"
+
+namespace mael {
+namespace {
+
+namespace fs = std::filesystem;
+using Lines = std::vector<std::string>;
+
+TEST(GoList, ParsesTheStreamOfPackages) {
+  // Two objects as `go list -json` prints them (abridged), one without tests.
+  std::string out = R"({
+	"Dir": "/m",
+	"ImportPath": "example.com/m",
+	"Name": "m",
+	"TestGoFiles": ["m_test.go"]
+}
+{
+	"Dir": "/m/pkg/b/v2",
+	"ImportPath": "example.com/m/pkg/b/v2",
+	"Name": "b",
+	"GoFiles": ["b.go"],
+	"Module": {"Path": "example.com/m", "Dir": "/m"}
+}
+{
+	"Dir": "/m/x",
+	"ImportPath": "example.com/m/x",
+	"Name": "x_pkg",
+	"XTestGoFiles": ["x_test.go"]
+}
+)";
+  auto pkgs = parse_go_list(out, "/m");
+  ASSERT_EQ(pkgs.size(), 3u);
+  EXPECT_EQ(pkgs[0].import_path, "example.com/m");
+  EXPECT_EQ(pkgs[0].path, "");  // the module's root package
+  EXPECT_TRUE(pkgs[0].has_tests);
+  EXPECT_EQ(pkgs[1].path, "pkg/b/v2");
+  EXPECT_EQ(pkgs[1].name, "b");
+  EXPECT_FALSE(pkgs[1].has_tests);
+  EXPECT_TRUE(pkgs[2].has_tests);  // external tests count
+
+  // Binary names as Maelstrom's: the last element, skipping a major version suffix.
+  EXPECT_EQ(go_test_binary_path("/bins", pkgs[0]), fs::path("/bins/m.test"));
+  EXPECT_EQ(go_test_binary_path("/bins", pkgs[1]), fs::path("/bins/pkg/b/v2/b.test"));
+  EXPECT_EQ(go_test_binary_path("/bins", pkgs[2]), fs::path("/bins/x/x.test"));
+
+  EXPECT_THROW(parse_go_list("{\"Dir\": ", "/m"), UserError);
+  EXPECT_THROW(parse_go_list("[1]", "/m"), UserError);
+  EXPECT_THROW(parse_go_list("{\"Name\": \"x\"}", "/m"), UserError);
+  EXPECT_TRUE(parse_go_list("\n", "/m").empty());
+}
+
+TEST(GoList, TheModuleRootIsTheNearestGoModAbove) {
+  fs::path dir = fs::temp_directory_path() / ("mael-gomod-" + std::to_string(getpid()));
+  fs::create_directories(dir / "a" / "b");
+  std::ofstream(dir / "go.mod") << "module example.com/m\n";
+  EXPECT_EQ(find_go_module_root(dir / "a" / "b"), fs::canonical(dir));
+  std::ofstream(dir / "a" / "go.mod") << "module example.com/m/a\n";
+  EXPECT_EQ(find_go_module_root(dir / "a" / "b"), fs::canonical(dir / "a"));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  try {
+    find_go_module_root(dir);
+    ADD_FAILURE() << "no go.mod must throw";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("no go.mod in " + fs::canonical(dir).string()), std::string::npos);
+  }
+  fs::remove_all(dir);
+}
+
+TEST(GoCases, ListingKeepsTopLevelTestsExamplesAndFuzzTargets) {
+  // What a TestMain printed, a benchmark and blank lines are not tests.
+  EXPECT_EQ(parse_go_test_list("TestMain ran\nTestA\nTestB\nBenchmarkX\nFuzzY\nExampleZ\n\n"),
+            (Lines{"TestA", "TestB", "FuzzY", "ExampleZ"}));
+  EXPECT_EQ(parse_go_test_list("ok  \texample.com/m\nTest_Under\n"), Lines{"Test_Under"});
+}
+
+TEST(GoCases, ArgumentsAnchorTheCaseAndPassTheFlags) {
+  GoTestFlags f;
+  f.short_mode = true;
+  f.extra = {"-test.parallel", "3"};
+  EXPECT_EQ(go_test_arguments("TestA", f),
+            (Lines{"-test.run", "^TestA$", "-test.timeout=0", "-test.v", "-test.paniconexit0", "-test.short=true",
+                   "-test.fullpath=false", "-test.parallel", "3"}));
+}
+
+TEST(GoCases, ASkipIsTheCasesOwnSkipLineBeforePass) {
+  EXPECT_TRUE(go_test_skipped("TestS", "=== RUN   TestS\n    s_test.go:5: why\n--- SKIP: TestS (0.00s)\nPASS\n\n"));
+  EXPECT_FALSE(go_test_skipped("TestS", "=== RUN   TestS\n--- PASS: TestS (0.00s)\nPASS\n"));
+  // Only its subtests skipped: the test passed.
+  EXPECT_FALSE(go_test_skipped("TestS", "    --- SKIP: TestS/sub (0.00s)\n--- PASS: TestS (0.00s)\nPASS\n"));
+  // Another test's name that starts alike is not this one's skip.
+  EXPECT_FALSE(go_test_skipped("TestS", "--- SKIP: TestSlow (0.00s)\nPASS\n"));
+}
+
+TEST(GoCases, FailureOutputLosesTheHarnessLines) {
+  Lines test = {"TestMain says hi", "=== RUN   TestA", "    a_test.go:9: expected 3, got 4",
+                "--- FAIL: TestA (0.00s)", "FAIL"};
+  EXPECT_EQ(trim_go_test_output("TestA", test), (Lines{"    a_test.go:9: expected 3, got 4"}));
+  Lines example = {"=== RUN   ExampleE", "--- FAIL: ExampleE (0.00s)", "got:", "hi", "want:", "hello", "FAIL"};
+  EXPECT_EQ(trim_go_test_output("ExampleE", example), (Lines{"got:", "hi", "want:", "hello"}));
+  Lines fuzz = {"=== RUN   FuzzF", "=== RUN   FuzzF/seed#0", "    f_test.go:3: bad", "--- FAIL: FuzzF (0.00s)",
+                "FAIL"};
+  EXPECT_EQ(trim_go_test_output("FuzzF", fuzz), (Lines{"=== RUN   FuzzF", "=== RUN   FuzzF/seed#0",
+                                                       "    f_test.go:3: bad", "--- FAIL: FuzzF (0.00s)"}));
+  // A crash leaves no FAIL line of the case's own: everything after the RUN line stays.
+  Lines panic = {"=== RUN   TestP", "panic: boom", "exit status 2"};
+  EXPECT_EQ(trim_go_test_output("TestP", panic), (Lines{"panic: boom", "exit status 2"}));
+}
+
+}  // namespace
+}  // namespace mael
