@@ -279,15 +279,8 @@ class CargoAdapter final : public TestAdapter {
   std::string display_name(const TestBinary& b, const std::string& case_name) override {
     return case_display_name(b.package_key, b.fields.strings.at("artifact"), case_name);
   }
-  FilterFields case_fields(const TestBinary& b, const std::string& case_name) override {
-    FilterFields f = b.fields;
-    f.strings["name"] = case_name;
-    return f;
-  }
   void make_job(const TestBinary& b, const TestMetadata& md, TestBinaryLayers& layers, TestCase& tc) override {
-    tc.spec.container.layers.push_back(layers.binary());
-    if (md.include_shared_libraries) tc.spec.container.layers.push_back(layers.shared_libraries());
-    tc.spec.program = "/" + b.executable.filename().string();
+    run_test_binary(b, md, layers, tc);
     tc.spec.arguments = {"--exact", "--nocapture"};
     tc.spec.arguments.insert(tc.spec.arguments.end(), extra_args_.begin(), extra_args_.end());
     tc.spec.arguments.push_back(tc.case_name);

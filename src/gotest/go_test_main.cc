@@ -222,15 +222,8 @@ class GoTestAdapter final : public TestAdapter {
   std::string display_name(const TestBinary& b, const std::string& case_name) override {
     return b.package_key + " " + case_name;
   }
-  FilterFields case_fields(const TestBinary& b, const std::string& case_name) override {
-    FilterFields f = b.fields;
-    f.strings["name"] = case_name;
-    return f;
-  }
   void make_job(const TestBinary& b, const TestMetadata& md, TestBinaryLayers& layers, TestCase& tc) override {
-    tc.spec.container.layers.push_back(layers.binary());
-    if (md.include_shared_libraries) tc.spec.container.layers.push_back(layers.shared_libraries());
-    tc.spec.program = "/" + b.executable.filename().string();
+    run_test_binary(b, md, layers, tc);
     tc.spec.arguments = go_test_arguments(tc.case_name, flags_);
   }
   OutcomeHooks outcome_hooks(const TestCase& tc) override {

@@ -385,6 +385,12 @@ void refuse_words_before_double_dash(const std::vector<std::string>& words, cons
 
 }  // namespace
 
+void run_test_binary(const TestBinary& binary, const TestMetadata& md, TestBinaryLayers& layers, TestCase& tc) {
+  tc.spec.container.layers.push_back(layers.binary());
+  if (md.include_shared_libraries) tc.spec.container.layers.push_back(layers.shared_libraries());
+  tc.spec.program = "/" + binary.executable.filename().string();
+}
+
 int run_test_runner(TestAdapter& adapter, int argc, char** argv) {
   const AdapterInfo& info = adapter.info();
   std::string program(info.program);

@@ -126,7 +126,12 @@ class TestAdapter {
   virtual ListedCases list_cases(const Project& project, const TestBinary& binary) = 0;
   // The name a case is shown with, and its filter fields (the binary's and the case's).
   virtual std::string display_name(const TestBinary& binary, const std::string& case_name) = 0;
-  virtual FilterFields case_fields(const TestBinary& binary, const std::string& case_name) = 0;
+  // By default the binary's fields and `name`, the case's name.
+  virtual FilterFields case_fields(const TestBinary& binary, const std::string& case_name) {
+    FilterFields f = binary.fields;
+    f.strings["name"] = case_name;
+    return f;
+  }
   // Completes a case's job: the driver has set the container from the spec file, the timeout
   // and limits; the adapter adds its layers (`layers`: the binary's and its libraries'),
   // program and arguments.
@@ -138,6 +143,10 @@ class TestAdapter {
     return {};
   }
 };
+
+// The usual start of make_job for a compiled test binary: the binary at `/`, its libraries when
+// the spec file wants them, and the binary as the program.
+void run_test_binary(const TestBinary& binary, const TestMetadata& md, TestBinaryLayers& layers, TestCase& tc);
 
 // Runs a test runner's whole command line; returns the exit code.
 int run_test_runner(TestAdapter& adapter, int argc, char** argv);
