@@ -1,6 +1,7 @@
 #pragma once
 // The one error for a test binary whose listing run failed, for every adapter: "test binary B:
-// listing its tests failed: exited with code N: LAST STDERR LINE".
+// listing its tests failed: exited with code N: WHY", WHY being a Go panic's first line, else the
+// last line of its stderr.
 #include <filesystem>
 
 #include "base/subprocess.h"

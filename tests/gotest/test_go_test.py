@@ -1,0 +1,716 @@
+"""maelstrom-go-test end to end: the real binary and the real `go` on the fixture module
+(tests/fixtures/go-project) and on small modules each test writes itself.
+
+The fixture is copied and run once per session (`built`); most tests read that run's output
+or run the copy again without changing it. Tests that change a module work on their own copy.
+The Go build cache stays the user's, so building again is cheap."""
+import json
+import os
+import pathlib
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from testlib import BIN_DIR, ROOT, bin_path, processes_left
+
+sys.path.insert(0, str(ROOT / "tests" / "cluster"))
+from cluster_util import Cluster, http_status  # noqa: E402
+
+GO_FIXTURE = ROOT / "tests" / "fixtures" / "go-project"
+PROGRAM = "maelstrom-go-test"
+MODULE = "example.com/gofixture"
+
+pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="go is not installed")
+
+# Every top-level test of the fixture with its status (README's table); the nested module's
+# TestNestedMustNotRun is not one of them.
+ALL_CASES = {
+    f"{MODULE} TestRoot": "OK",
+    f"{MODULE}/pass TestAdd": "OK",
+    f"{MODULE}/pass TestConcat": "OK",
+    f"{MODULE}/pass TestWithSubtests": "OK",
+    f"{MODULE}/pass TestParallelA": "OK",
+    f"{MODULE}/pass TestParallelB": "OK",
+    f"{MODULE}/pass ExampleHello": "OK",
+    f"{MODULE}/fail TestFails": "FAIL",
+    f"{MODULE}/fail TestPasses": "OK",
+    f"{MODULE}/fail TestSkipped": "IGNORED",
+    f"{MODULE}/fail TestSubtestFails": "FAIL",
+    f"{MODULE}/withmain TestSeesMain": "OK",
+    f"{MODULE}/fuzzy FuzzReverse": "OK",
+    f"{MODULE}/data TestReadsTestdata": "OK",
+    f"{MODULE}/tmpwriter TestWritesTmp": "OK",
+    f"{MODULE}/loopback TestLoopback": "OK",
+    f"{MODULE}/hang TestHangs": "TIMEOUT",
+    f"{MODULE}/hang TestQuick": "OK",
+    f"{MODULE}/cgo TestCgoAdd": "OK",
+}
+PASS_CASES = {n: s for n, s in ALL_CASES.items() if n.startswith(f"{MODULE}/pass ")}
+ALL_PACKAGES = [MODULE] + [f"{MODULE}/{p}" for p in (
+    "cgo", "data", "fail", "fuzzy", "hang", "loopback", "notests", "pass", "tmpwriter", "withmain")]
+# One test binary per package with tests, at <package dir>/<last import path element>.test.
+ALL_BINARIES = {"gofixture.test"} | {f"{p}/{p}.test" for p in (
+    "cgo", "data", "fail", "fuzzy", "hang", "loopback", "pass", "tmpwriter", "withmain")}
+
+STATUS_LINE = re.compile(r"^(\S+ \S+?)\.{2,}\s*(OK|FAIL|TIMEOUT|ERR|IGNORED)\b")
+
+
+def status_lines(stdout):
+    """[(display name, status)] from the simple UI's per-test lines, in order."""
+    return [(m.group(1), m.group(2)) for m in map(STATUS_LINE.match, stdout.splitlines()) if m]
+
+
+def statuses(stdout):
+    out = {}
+    for name, status in status_lines(stdout):
+        assert name not in out, f"{name} reported twice:\n{stdout}"
+        out[name] = status
+    return out
+
+
+def summary_of(stdout):
+    """The lines from the `== Test Summary ==` banner on."""
+    at = stdout.index(" Test Summary ")
+    return stdout[stdout.rindex("\n", 0, at) + 1:].splitlines()
+
+
+def one_line(stderr):
+    """The single line stderr holds (asserts there is exactly one)."""
+    lines = stderr.strip("\n").splitlines()
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+def make_scratch():
+    # Not under pytest's tmp_path: processes_left() skips command lines that mention "pytest",
+    # and the module's path is what marks the processes a run starts.
+    return pathlib.Path(tempfile.mkdtemp(prefix="mael-gotest-"))
+
+
+@pytest.fixture
+def tmp():
+    d = make_scratch()
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def session_tmp():
+    d = make_scratch()
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def go_settings():
+    """The user's Go build cache, module cache and go env file, kept although HOME and the
+    XDG directories are the test's own."""
+    r = subprocess.run(["go", "env", "-json", "GOCACHE", "GOENV", "GOPATH", "GOMODCACHE"], capture_output=True,
+                       text=True, check=True, timeout=60)
+    return {k: v for k, v in json.loads(r.stdout).items() if v}
+
+
+class GoTest:
+    """Runs maelstrom-go-test in `module` with its own HOME, config and cache dirs."""
+
+    def __init__(self, module, home, go_settings):
+        self.module = pathlib.Path(module)
+        self.home = pathlib.Path(home)
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.go_settings = go_settings
+
+    def env(self, extra=None):
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MAELSTROM_", "XDG_", "GO"))}
+        env.update(self.go_settings)
+        env.update({"PATH": f"{BIN_DIR}:{env.get('PATH', '')}", "HOME": str(self.home),
+                    "XDG_CONFIG_HOME": str(self.home / ".config"), "XDG_CACHE_HOME": str(self.home / ".cache"),
+                    "GOPROXY": "off", "GOTOOLCHAIN": "local"})
+        env.update(extra or {})
+        return env
+
+    def cmd(self, *args):
+        return [bin_path(PROGRAM), *args]
+
+    def run(self, *args, cwd=None, env=None, timeout=300):
+        return subprocess.run(self.cmd(*args), capture_output=True, text=True, cwd=cwd or self.module,
+                              env=self.env(env), timeout=timeout)
+
+    @property
+    def hidden(self):
+        return self.module / ".maelstrom-go-test"
+
+    def binaries(self):
+        d = self.hidden / "cache" / "test-binaries"
+        return {str(p.relative_to(d)) for p in d.rglob("*") if p.is_file()}
+
+
+def copy_fixture(dest):
+    return shutil.copytree(GO_FIXTURE, dest, ignore=shutil.ignore_patterns(".maelstrom-go-test"))
+
+
+def write_module(dest, module_path, files):
+    """A module at dest: go.mod for module_path plus {relative path: text}."""
+    dest = pathlib.Path(dest)
+    dest.mkdir(parents=True)
+    (dest / "go.mod").write_text(f"module {module_path}\n\ngo 1.21\n")
+    for rel, text in files.items():
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dest / rel).write_text(text)
+    return dest
+
+
+class FullRun:
+    """The session's one full run of the fixture, and what it left behind right after it."""
+
+    def __init__(self, gt, result, junit, listing, binaries):
+        self.gt, self.result, self.junit, self.listing, self.binaries = gt, result, junit, listing, binaries
+
+
+@pytest.fixture(scope="session")
+def built(session_tmp, go_settings):
+    """The fixture, copied, run in full once (with a JUnit report). Later tests may run it
+    again but do not change its files."""
+    tmp = session_tmp / "gofixture"
+    gt = GoTest(copy_fixture(tmp / "m"), tmp / "home", go_settings)
+    junit = tmp / "report.xml"
+    r = gt.run("--ui", "simple", "--junit", str(junit))
+    listing_path = gt.hidden / "state" / "test-listing.toml"
+    listing = listing_path.read_text() if listing_path.exists() else ""
+    return FullRun(gt, r, junit, listing, gt.binaries())
+
+
+@pytest.fixture
+def fresh(tmp, go_settings):
+    """An unbuilt copy of the fixture, for tests that change it or need it unbuilt."""
+    return GoTest(copy_fixture(tmp / "m"), tmp / "home", go_settings)
+
+
+PROBE_TEST = """package probe
+
+import (
+	"os"
+	"testing"
+	"time"
+)
+
+func TestArgs(t *testing.T) {
+	t.Errorf("ARGS %q SHORT %v", os.Args, testing.Short())
+}
+
+func TestSleeps(t *testing.T) {
+	time.Sleep(time.Hour)
+}
+
+func BenchmarkNothing(b *testing.B) {}
+
+// No Output comment: compiled, but go neither lists nor runs it.
+func Example() {}
+"""
+
+
+@pytest.fixture(scope="session")
+def probe(session_tmp, go_settings):
+    """A module whose TestArgs fails on purpose, showing its argv and testing.Short()."""
+    tmp = session_tmp / "probe"
+    return GoTest(write_module(tmp / "probe", "example.com/probe", {"probe_test.go": PROBE_TEST}), tmp / "home",
+                  go_settings)
+
+
+def probe_args(gt, *args, env=None):
+    """(argv the binary got, testing.Short(), the source location prefix) from TestArgs."""
+    r = gt.run("--ui", "simple", "-i", "name.equals(TestArgs)", *args, env=env)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert statuses(r.stdout) == {"example.com/probe TestArgs": "FAIL"}, r.stdout
+    m = re.search(r"^    (\S+): ARGS \[(.*)\] SHORT (true|false)$", r.stdout, re.M)
+    assert m, r.stdout
+    return json.loads("[" + m.group(2).replace('" "', '", "') + "]"), m.group(3) == "true", m.group(1)
+
+
+def job_args(short=False, fullpath=False, extra=()):
+    return ["/probe.test", "-test.run", "^TestArgs$", "-test.timeout=0", "-test.v", "-test.paniconexit0",
+            f"-test.short={str(short).lower()}", f"-test.fullpath={str(fullpath).lower()}", *extra]
+
+
+# ---- 1. the full run ---------------------------------------------------------------------------
+
+def test_full_run_reports_every_status_the_summary_and_the_failure_output(built):
+    r = built.result
+    # The first failing test's exit code: go test binaries exit 1 on failure.
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert statuses(r.stdout) == ALL_CASES, r.stdout
+    assert r.stderr == "", r.stderr
+    lines = r.stdout.splitlines()
+    # Each status line is followed by the failing test's own output, without the harness's
+    # `=== RUN` and `--- FAIL` lines around it.
+    i = next(i for i, l in enumerate(lines) if l.startswith(f"{MODULE}/fail TestFails."))
+    assert lines[i + 1] == "    fail_test.go:8: expected 3, got 4", r.stdout
+    assert "=== RUN   TestFails" not in r.stdout and "--- FAIL: TestFails" not in r.stdout, r.stdout
+    i = next(i for i, l in enumerate(lines) if l.startswith(f"{MODULE}/fail TestSubtestFails."))
+    assert lines[i + 1:i + 4] == ["=== RUN   TestSubtestFails/ok", "=== RUN   TestSubtestFails/bad",
+                                  "    fail_test.go:29: subtest bad fails on purpose"], r.stdout
+    # Passing tests show no output; TestMain's line never shows.
+    assert "TestMain ran" not in r.stdout and "--- PASS" not in r.stdout, r.stdout
+    # The nested module is not part of ./...
+    assert "nested" not in r.stdout, r.stdout
+
+    summary = summary_of(r.stdout)
+    assert re.fullmatch(r"=+ Test Summary =+", summary[0]), summary
+    assert summary[1] == "Successful Tests:        15", summary
+    assert summary[2] == "Failed Tests    :         3", summary
+    assert sorted(l.strip() for l in summary[3:6]) == [
+        f"{MODULE}/fail TestFails       : failure", f"{MODULE}/fail TestSubtestFails: failure",
+        f"{MODULE}/hang TestHangs       : failure"], summary
+    assert summary[6] == "Ignored Tests   :         1", summary
+    assert summary[7] == f"    {MODULE}/fail TestSkipped: ignored", summary
+    assert len(summary) == 8, summary
+
+
+# ---- 2. state, binaries, listing, filters, options -----------------------------------------------
+
+def test_listing_file_has_version_3_and_a_table_per_case(built):
+    text = built.listing
+    assert text.splitlines()[0] == "version = 3", text
+    assert f'["{MODULE}/pass".test.TestAdd]' in text.splitlines(), text
+    data = tomllib.loads(text)
+    assert data.pop("version") == 3
+    cases = {f"{pkg} {name}": v for pkg, arts in data.items() for name, v in arts.pop("test").items()}
+    assert all(arts == {} for arts in data.values()), data  # the artifact key is always `test`
+    assert set(cases) == set(ALL_CASES), sorted(cases)
+    for name, status in ALL_CASES.items():
+        want = {"OK": "success", "FAIL": "failure", "TIMEOUT": "failure"}.get(status)
+        if want:
+            assert cases[name]["outcome"] == want, (name, cases[name])
+            assert len(cases[name]["timings"]) == 1, (name, cases[name])
+    # A skipped test records no timing.
+    assert cases[f"{MODULE}/fail TestSkipped"]["timings"] == [], cases
+
+
+def test_test_binaries_are_under_the_cache_by_package_dir(built):
+    # The root package's binary is at the top; a package without tests has none.
+    assert built.binaries == ALL_BINARIES
+
+
+def test_list_prints_sorted_names_without_benchmarks_or_testmain_output(built, probe):
+    r = built.gt.run("--list")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == sorted(ALL_CASES), r.stdout
+    assert "Test Summary" not in r.stdout and "TestMain ran" not in r.stdout
+    for alias in ("-l", "--list-tests"):
+        assert built.gt.run(alias).stdout == r.stdout
+    # go lists benchmarks, and not examples without an Output comment: neither is a case.
+    r = probe.run("--list")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["example.com/probe TestArgs", "example.com/probe TestSleeps"], r.stdout
+
+
+def test_filters_select_by_package_path_name_and_import_path(built):
+    def listed(*args):
+        r = built.gt.run("--list", *args)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.splitlines()
+
+    assert listed("-i", "package_name.equals(pass)") == sorted(PASS_CASES)
+    assert listed("-i", "package_name.equals(pass)", "-x", "name.starts_with(TestPar)") == sorted(
+        n for n in PASS_CASES if " TestPar" not in n)
+    assert listed("-i", "name.starts_with(TestPar)") == [f"{MODULE}/pass TestParallelA",
+                                                         f"{MODULE}/pass TestParallelB"]
+    # The module root's package_path is empty.
+    assert listed("-i", "package_path.equals()") == [f"{MODULE} TestRoot"]
+    # `p` is the import path; matchers abbreviate; several -i are or-ed.
+    assert listed("-i", f"p.eq({MODULE}/hang)", "-i", "package_path.equals(cgo)") == [
+        f"{MODULE}/cgo TestCgoAdd", f"{MODULE}/hang TestHangs", f"{MODULE}/hang TestQuick"]
+    assert listed("-i", "package_import_path.starts_with(example.com/gofixture/f)") == sorted(
+        n for n in ALL_CASES if "/fail " in n or "/fuzzy " in n)
+    # A real run with a filter runs only those tests.
+    r = built.gt.run("--ui", "simple", "-i", "package_name.equals(pass)", "-x", "name.starts_with(TestPar)")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert statuses(r.stdout) == {n: s for n, s in PASS_CASES.items() if " TestPar" not in n}, r.stdout
+
+
+def test_list_packages_builds_nothing_and_a_package_filter_builds_only_its_package(fresh):
+    r = fresh.run("--list-packages")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ALL_PACKAGES, r.stdout
+    assert not (fresh.hidden / "cache" / "test-binaries").exists()
+    r = fresh.run("--list-packages", "-i", "package_name.equals(pass)")
+    assert r.stdout.splitlines() == [f"{MODULE}/pass"], r.stdout
+    # A name is unknown before building: every package may hold it.
+    r = fresh.run("--list-packages", "-i", "name.equals(TestAdd)")
+    assert r.stdout.splitlines() == ALL_PACKAGES, r.stdout
+    r = fresh.run("--list", "--list-packages")
+    assert r.returncode != 0 and r.stdout == "", r.stdout
+    assert not (fresh.hidden / "cache" / "test-binaries").exists()
+
+    r = fresh.run("--ui", "simple", "-i", "package_name.equals(pass)")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert statuses(r.stdout) == PASS_CASES, r.stdout
+    assert fresh.binaries() == {"pass/pass.test"}
+
+
+def test_init_writes_the_default_spec_once(fresh, tmp):
+    spec = fresh.module / "maelstrom-go-test.toml"
+    spec.unlink()
+    # From a package directory: the file goes to the module root.
+    r = fresh.run("--init", cwd=fresh.module / "pass")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout == f"Wrote default config to {spec}.\n", r.stdout
+    text = spec.read_text()
+    directives = tomllib.loads(text)["directives"]
+    assert len(directives) == 1 and "filter" not in directives[0], text
+    assert directives[0]["layers"] == [{"stubs": ["/{proc,sys,tmp}/", "/dev/{full,null,random,urandom,zero}"]}]
+    assert {m["type"] for m in directives[0]["mounts"]} == {"tmp", "proc", "sys", "devices"}, text
+    assert not (fresh.hidden / "cache" / "test-binaries").exists()  # nothing was built
+    r = fresh.run("--init")
+    assert r.returncode == 1
+    assert r.stdout == f"Config already exists at {spec}. Doing nothing.\n", r.stdout
+    assert spec.read_text() == text
+    # Without a module there is nowhere to write it.
+    empty = tmp / "empty"
+    empty.mkdir()
+    r = fresh.run("--init", cwd=empty)
+    assert r.returncode == 1 and "no go.mod in" in one_line(r.stderr)
+    assert list(empty.iterdir()) == []
+
+
+def test_repeat_and_its_loop_alias_run_each_test_n_times(built):
+    r = built.gt.run("--ui", "simple", "-i", "name.equals(TestAdd)", "--repeat", "2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert status_lines(r.stdout) == [(f"{MODULE}/pass TestAdd", "OK")] * 2, r.stdout
+    assert summary_of(r.stdout)[1:3] == ["Successful Tests:         2", "Failed Tests    :         0"]
+    r = built.gt.run("--ui", "simple", "-i", "name.equals(TestAdd)", "--loop", "3")
+    assert status_lines(r.stdout) == [(f"{MODULE}/pass TestAdd", "OK")] * 3, r.stdout
+
+
+def test_stop_after_stops_at_the_first_failure(built):
+    r = built.gt.run("--ui", "simple", "--slots", "1", "-i", "name.equals(TestFails)", "--repeat", "4",
+                     "--stop-after", "1")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert status_lines(r.stdout) == [(f"{MODULE}/fail TestFails", "FAIL")], r.stdout
+    summary = summary_of(r.stdout)
+    assert summary[2] == "Failed Tests    :         1", summary
+    assert any(l.startswith("Tests Not Run   :") for l in summary), summary
+
+
+def test_timeout_overrides_the_spec_and_ends_a_hanging_test(probe):
+    # The probe module has no spec file: without --timeout TestSleeps would sleep an hour.
+    r = probe.run("--ui", "simple", "-i", "name.equals(TestSleeps)", "--timeout", "1")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert statuses(r.stdout) == {"example.com/probe TestSleeps": "TIMEOUT"}, r.stdout
+    assert summary_of(r.stdout)[3].strip() == "example.com/probe TestSleeps: failure"
+    assert processes_left(str(probe.module)) == []
+
+
+def test_junit_report_of_the_full_run(built):
+    root = ET.parse(built.junit).getroot()
+    assert root.tag == "testsuites"
+    assert (root.get("tests"), root.get("failures"), root.get("skipped")) == ("19", "3", "1")
+    cases = {f"{c.get('classname')} {c.get('name')}": c for c in root.iter("testcase")}
+    assert set(cases) == set(ALL_CASES)
+    assert len(list(root.iter("testcase"))) == 19
+    for name, status in ALL_CASES.items():
+        children = [child.tag for child in cases[name]]
+        want = {"OK": [], "IGNORED": ["skipped"]}.get(status, ["failure"])
+        assert children == want, (name, children)
+    failure = cases[f"{MODULE}/fail TestFails"].find("failure")
+    assert "expected 3, got 4" in failure.text and "=== RUN   TestFails" not in failure.text
+
+
+def test_extra_args_after_double_dash_reach_the_test_binary(built):
+    r = built.gt.run("--ui", "simple", "-i", "name.equals(TestAdd)", "--", "-test.no-such-flag")
+    # The binary refuses the flag with go's usage error: exit code 2 becomes the run's.
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert statuses(r.stdout) == {f"{MODULE}/pass TestAdd": "FAIL"}, r.stdout
+    assert "stderr: flag provided but not defined: -test.no-such-flag" in r.stdout.splitlines(), r.stdout
+    # A word before `--` is not taken for a test binary argument.
+    r = built.gt.run("--ui", "simple", "TestAdd")
+    assert r.returncode == 2 and "unexpected argument 'TestAdd'" in one_line(r.stderr), r.stderr
+
+
+def test_job_arguments_by_default(probe):
+    args, short, where = probe_args(probe)
+    assert args == job_args(), args
+    assert short is False and re.fullmatch(r"probe_test\.go:\d+", where), where
+
+
+def test_short_fullpath_and_extra_args_from_the_command_line(probe):
+    args, short, where = probe_args(probe, "--short", "--fullpath", "--", "-test.count=1", "-test.cpu=1")
+    assert args == job_args(short=True, fullpath=True, extra=["-test.count=1", "-test.cpu=1"]), args
+    assert short is True
+    assert re.fullmatch(re.escape(str(probe.module / "probe_test.go")) + r":\d+", where), where
+
+
+def test_short_and_extra_args_from_the_environment(probe):
+    args, short, _ = probe_args(probe, env={"MAELSTROM_GO_TEST_SHORT": "true",
+                                            "MAELSTROM_GO_TEST_EXTRA_TEST_BINARY_ARGS": "-test.count=1 -test.cpu=1",
+                                            "MAELSTROM_FULLPATH": "true"})
+    assert args == job_args(short=True, fullpath=True, extra=["-test.count=1", "-test.cpu=1"]), args
+    assert short is True
+    # The command line wins over the environment.
+    args, _, _ = probe_args(probe, "--", "-test.cpu=2",
+                            env={"MAELSTROM_GO_TEST_EXTRA_TEST_BINARY_ARGS": "-test.count=1"})
+    assert args == job_args(extra=["-test.cpu=2"]), args
+
+
+def test_go_values_from_the_config_file(probe):
+    cfg = probe.home / ".config" / "maelstrom" / "maelstrom-go-test" / "config.toml"
+    cfg.parent.mkdir(parents=True, exist_ok=True)
+    cfg.write_text('short = true\nfullpath = true\nvet = "off"\nextra-test-binary-args = ["-test.cpu=1"]\n')
+    try:
+        args, short, _ = probe_args(probe)
+        assert args == job_args(short=True, fullpath=True, extra=["-test.cpu=1"]), args
+        assert short is True
+        r = probe.run("-P")
+        assert r.returncode == 0, r.stderr
+        assert re.search(r'^vet = "off"', r.stdout, re.M), r.stdout
+    finally:
+        cfg.unlink()
+
+
+# ---- 3. bad input --------------------------------------------------------------------------------
+
+def test_no_go_mod_is_one_line(tmp, go_settings):
+    empty = tmp / "empty"
+    empty.mkdir()
+    gt = GoTest(empty, tmp / "home", go_settings)
+    r = gt.run("--ui", "simple")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert one_line(r.stderr) == (f"error: no go.mod in {empty} or any directory above it: run maelstrom-go-test "
+                                  "inside a Go module (`go mod init` makes one)")
+    assert r.stdout == "" and list(empty.iterdir()) == []
+
+
+def test_go_missing_from_path_is_one_line(built):
+    r = built.gt.run("--ui", "simple", env={"PATH": str(BIN_DIR)})
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert one_line(r.stderr) == "error: cannot run 'go': No such file or directory (is it installed and on PATH?)"
+
+
+def test_a_package_that_does_not_compile_gives_gos_message_and_code(fresh):
+    (fresh.module / "pass" / "broken_test.go").write_text(
+        "package pass\n\nimport \"testing\"\n\nfunc TestBroken(t *testing.T) { undefinedThing() }\n")
+    r = fresh.run("--ui", "simple")
+    assert r.returncode == 1, r.stdout + r.stderr
+    err = r.stderr.splitlines()
+    assert f"# {MODULE}/pass [{MODULE}/pass.test]" in err, r.stderr
+    assert any(re.fullmatch(r"\./broken_test\.go:5:\d+: undefined: undefinedThing", l) for l in err), r.stderr
+    assert err[-1] == f"error: build failed: go test -c exited with code 1 for package {MODULE}/pass", r.stderr
+    assert f"{MODULE}/pass TestAdd" not in r.stdout, r.stdout
+    assert processes_left(str(fresh.module)) == []
+
+
+CRASH_MAIN = """package crash
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestMain(m *testing.M) {
+	for _, a := range os.Args[1:] {
+		if strings.HasPrefix(a, "-test.list") {
+			%s
+		}
+	}
+	os.Exit(m.Run())
+}
+
+func TestFine(t *testing.T) {}
+"""
+
+
+def crash_module(tmp, go_settings, on_list):
+    mod = write_module(tmp / "crash", "example.com/crash", {"crash_test.go": CRASH_MAIN % on_list})
+    return GoTest(mod, tmp / "home", go_settings)
+
+
+def test_a_test_binary_failing_while_listing_is_one_line(tmp, go_settings):
+    gt = crash_module(tmp, go_settings, 'os.Stderr.WriteString("refusing to list\\n")\n\t\t\tos.Exit(3)')
+    r = gt.run("--ui", "simple")
+    assert r.returncode == 1, r.stdout + r.stderr
+    binary = gt.hidden / "cache" / "test-binaries" / "crash.test"
+    assert one_line(r.stderr) == f"error: test binary {binary}: listing its tests failed: exited with code 3: " \
+                                 "refusing to list"
+    assert "TestFine" not in r.stdout
+    assert processes_left(str(gt.module)) == []
+
+
+def test_a_test_binary_panicking_while_listing_names_the_panic(tmp, go_settings):
+    gt = crash_module(tmp, go_settings, 'panic("no listing for you")')
+    r = gt.run("--ui", "simple")
+    assert r.returncode == 1, r.stdout + r.stderr
+    binary = gt.hidden / "cache" / "test-binaries" / "crash.test"
+    line = one_line(r.stderr)
+    assert line.startswith(f"error: test binary {binary}: listing its tests failed: exited with code 2"), line
+    # The panic's message, not the last line of its goroutine trace.
+    assert "panic: no listing for you" in line, line
+    assert processes_left(str(gt.module)) == []
+
+
+def test_a_malformed_spec_file_names_the_file_and_line(fresh):
+    spec = fresh.module / "maelstrom-go-test.toml"
+    spec.write_text('[[directives]]\nnetwork = "loopback"\nbogus = 1\n')
+    r = fresh.run("--ui", "simple")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert one_line(r.stderr).startswith(f"error: {spec}: line 3 column 1: unknown field `bogus`"), r.stderr
+    spec.write_text("[[directives]\n")
+    r = fresh.run("--ui", "simple")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert one_line(r.stderr).startswith(f"error: {spec}: line 1 "), r.stderr
+    assert "Test Summary" not in r.stdout
+    assert processes_left(str(fresh.module)) == []
+
+
+def test_a_bad_filter_names_the_column(built):
+    r = built.gt.run("-i", "name.equals(x) &&")
+    assert r.returncode == 1
+    assert one_line(r.stderr) == ("error: invalid filter 'name.equals(x) &&': at column 18: "
+                                  "expected a selector, found the end of the filter")
+    r = built.gt.run("-x", "package_path.bogus(y)")
+    assert r.returncode == 1
+    assert one_line(r.stderr).startswith(
+        "error: invalid filter 'package_path.bogus(y)': at column 14: matcher `bogus` is unknown"), r.stderr
+    # There is no `test` selector (the manual's `test.equals(foo_test)` does not parse).
+    r = built.gt.run("-i", "test.equals(foo_test)")
+    assert r.returncode == 1
+    assert one_line(r.stderr).startswith(
+        "error: invalid filter 'test.equals(foo_test)': at column 1: compound selector `test` is unknown"), r.stderr
+
+
+VET_BAIT = """package vetbait
+
+import "testing"
+
+func TestVetBait(t *testing.T) {
+	t.Logf("%d", "not a number")
+}
+"""
+
+
+@pytest.fixture
+def vetbait(tmp, go_settings):
+    """A module whose only test fails go vet's printf check (run by go test -c by default)."""
+    return GoTest(write_module(tmp / "vetbait", "example.com/vetbait", {"vetbait_test.go": VET_BAIT}),
+                  tmp / "home", go_settings)
+
+
+def test_vet_runs_by_default_and_vet_off_turns_it_off(vetbait):
+    r = vetbait.run("--ui", "simple")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "format %d has arg \"not a number\" of wrong type string" in r.stderr, r.stderr
+    assert r.stderr.splitlines()[-1] == ("error: build failed: go test -c exited with code 1 for package "
+                                         "example.com/vetbait"), r.stderr
+    for args, env in ((["--vet", "off"], None), (["--vet=off"], None), ([], {"MAELSTROM_GO_TEST_VET": "off"})):
+        r = vetbait.run("--ui", "simple", *args, env=env)
+        assert r.returncode == 0, (args, env, r.stdout + r.stderr)
+        assert statuses(r.stdout) == {"example.com/vetbait TestVetBait": "OK"}, r.stdout
+
+
+def test_a_vet_value_go_does_not_know_is_one_line(vetbait):
+    r = vetbait.run("--ui", "simple", "--vet", "bogus")
+    assert r.returncode == 2, r.stdout + r.stderr
+    line = one_line(r.stderr)
+    assert line.startswith('error: vet value "bogus" refused by go: invalid value "bogus" for flag -vet'), line
+    r = vetbait.run("--ui", "simple", "--vet", "a b")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert one_line(r.stderr).startswith('error: vet value "a b" is not off, all, or a comma-separated list'), \
+        r.stderr
+    assert r.stdout == ""
+    assert processes_left(str(vetbait.module)) == []
+
+
+# ---- 4. --watch ----------------------------------------------------------------------------------
+
+def test_watch_reruns_after_an_edit_and_not_on_its_own_writes(fresh, tmp):
+    out = tmp / "watch.out"
+    # A positional word after the go flags: go's flag parsing stops there, and it marks the jobs.
+    marker = f"go-watch-marker-{os.getpid()}"
+    waiting = f"; waiting for changes in {fresh.module} (Ctrl-C to stop)"
+    with open(out, "w") as f:
+        p = subprocess.Popen(fresh.cmd("--watch", "--ui", "simple", "-i", "package_name.equals(pass)", "--", marker),
+                             cwd=fresh.module, env=fresh.env(), stdout=f, stderr=subprocess.STDOUT,
+                             start_new_session=True)
+    try:
+        def runs():
+            return out.read_text().count(waiting)
+
+        def wait_runs(n, limit=240):  # a hang guard, not a speed test
+            deadline = time.monotonic() + limit
+            while runs() < n:
+                assert p.poll() is None, out.read_text()
+                assert time.monotonic() < deadline, out.read_text()
+                time.sleep(0.1)
+
+        wait_runs(1)
+        assert f"exit code 0{waiting}" in out.read_text().splitlines(), out.read_text()
+        assert statuses(out.read_text()) == PASS_CASES, out.read_text()
+        # Left alone it stays waiting, though the run wrote its state and binaries under
+        # .maelstrom-go-test; more writes there are not an edit either.
+        (fresh.hidden / "state" / "noise").write_text("x")
+        time.sleep(3)
+        assert runs() == 1, out.read_text()
+        # An edit: the next run rebuilds and sees the new test.
+        with open(fresh.module / "pass" / "pass_test.go", "a") as f:
+            f.write("\nfunc TestAddedLater(t *testing.T) {}\n")
+        wait_runs(2)
+        text = out.read_text()
+        assert text.count(f"{MODULE}/pass TestAdd....") == 2, text
+        assert re.search(rf"^{re.escape(MODULE)}/pass TestAddedLater\.+\s*OK", text, re.M), text
+        time.sleep(3)
+        assert runs() == 2, out.read_text()
+    finally:
+        p.send_signal(signal.SIGINT)
+        try:
+            rc = p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            rc = p.wait()
+    assert rc == 128 + signal.SIGINT, out.read_text()
+    assert out.read_text().rstrip().endswith("interrupted"), out.read_text()
+    assert processes_left(marker) == [] and processes_left(str(fresh.module)) == []
+    try:
+        os.killpg(p.pid, 0)
+        left = True
+    except ProcessLookupError:
+        left = False
+    assert not left, "processes of the watch's session are still running"
+
+
+# ---- 5. cluster ----------------------------------------------------------------------------------
+
+@pytest.fixture
+def cluster(tmp):
+    c = Cluster(tmp / "cluster")
+    (tmp / "cluster").mkdir()
+    yield c
+    c.close()
+
+
+def test_broker_with_two_workers_gives_the_same_statuses(fresh, cluster):
+    bin_path("maelstrom-broker")
+    bin_path("maelstrom-worker")
+    cluster.start_broker()
+    cluster.start_worker(slots=2, name="w1")
+    cluster.start_worker(slots=2, name="w2")
+    cluster.wait_workers(2)
+    r = fresh.run("--ui", "simple", "-b", cluster.address)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert statuses(r.stdout) == ALL_CASES, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    i = next(i for i, l in enumerate(lines) if l.startswith(f"{MODULE}/fail TestFails."))
+    assert lines[i + 1] == "    fail_test.go:8: expected 3, got 4", r.stdout
+    # Every test ran on the cluster (the skipped one runs too: go reports the skip).
+    assert http_status(cluster)["completed"] == len(ALL_CASES), http_status(cluster)
+    # The broker address from the environment works the same.
+    r = fresh.run("--ui", "simple", "-i", "package_name.equals(pass)",
+                  env={"MAELSTROM_GO_TEST_BROKER": cluster.address})
+    assert r.returncode == 0 and statuses(r.stdout) == PASS_CASES, r.stdout + r.stderr
+    assert http_status(cluster)["completed"] == len(ALL_CASES) + len(PASS_CASES)
