@@ -21,6 +21,7 @@
 #include "client/client_config.h"
 #include "image/tag_lock.h"
 #include "runner/client_jobs.h"
+#include "runner/partition.h"
 #include "runner/report_junit.h"
 #include "runner/run_ui.h"
 #include "runner/runner_cli.h"
@@ -40,6 +41,7 @@ struct Session {
   const ListFlags& list;
   RunnerSettings settings;
   bool stdout_tty = false;
+  std::optional<Partition> partition;
 };
 
 // Debug-level timestamps of a run's phases (`-L debug`), to see where the wall time goes, with
@@ -149,11 +151,28 @@ class Pipeline final : public BuildSink {
     for (const auto& c : listed.cases) all.emplace_back(c, CaseMetadata{});
     run_.set_artifact_cases(b.package_key, b.artifact, all);
     TestBinaryLayers layers(resolver_, b.executable);
-    std::vector<TestCase> batch;
+    struct Selected {
+      const std::string* name;
+      FilterFields fields;
+      std::string display;
+    };
+    std::vector<Selected> selected;
     for (const auto& c : listed.cases) {
       FilterFields f = s_.adapter.case_fields(b, c);
-      if (!filter_.matches(f)) continue;
-      std::string display = s_.adapter.display_name(b, c);
+      if (filter_.matches(f)) selected.push_back({&c, std::move(f), s_.adapter.display_name(b, c)});
+    }
+    if (s_.partition) {
+      std::vector<std::string> names;
+      for (const auto& sel : selected) names.push_back(sel.display);
+      std::vector<bool> in = in_partition(*s_.partition, names);
+      std::vector<Selected> share;
+      for (size_t i = 0; i < selected.size(); ++i)
+        if (in[i]) share.push_back(std::move(selected[i]));
+      selected = std::move(share);
+    }
+    std::vector<TestCase> batch;
+    for (auto& [name, f, display] : selected) {
+      const std::string& c = *name;
       if (s_.list.tests) {
         std::lock_guard lk(listed_mu_);
         listed_names_.push_back(display);
@@ -424,7 +443,8 @@ int run_test_runner(TestAdapter& adapter, int argc, char** argv) {
     init_logging(config.log_level());
     adapter.configure(config);
 
-    Session s{adapter, config, flags, list, runner_settings_from(config), isatty(STDOUT_FILENO) != 0};
+    Session s{adapter, config, flags, list, runner_settings_from(config), isatty(STDOUT_FILENO) != 0, {}};
+    if (!flags.partition.empty()) s.partition = parse_partition(flags.partition);
     // Block the signals before any thread starts, so only the signal thread takes them.
     sigset_t set;
     sigemptyset(&set);

@@ -60,6 +60,10 @@ void add_runner_flags(CLI::App& app, RunnerFlags& f) {
       ->type_name("FILTER-EXPRESSION")
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--partition", f.partition,
+                 "run one share of the tests: count:M/N (round-robin over each test binary's tests sorted "
+                 "by name) or hash:M/N (by a stable hash of the test's name)")
+      ->type_name("KIND:M/N");
   app.add_flag("--init", f.init, "write a starter spec file if there is none, then exit");
   app.add_flag("-w,--watch", f.watch, "loop: run the tests, then wait for changes to the project");
   // Checked before anything is built or run: the report is written only at the end.

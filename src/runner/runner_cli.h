@@ -1,8 +1,8 @@
 #pragma once
 // The options every test runner shares (Maelstrom's test-runner config values and test
 // selection flags), declared once: ui, quiet, repeat (-r, alias --loop), stop-after (-s),
-// timeout (-t) as config values, and -i/--include, -x/--exclude, --init, -w/--watch and
-// --junit as command-line flags.
+// timeout (-t) as config values, and -i/--include, -x/--exclude, --init, -w/--watch,
+// --junit and --partition as command-line flags.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <optional>
@@ -20,6 +20,7 @@ struct RunnerFlags {
   bool init = false;
   bool watch = false;
   std::string junit;  // empty: none
+  std::string partition;  // empty: the whole suite (runner/partition.h)
 };
 
 void add_runner_config(ConfigLoader& loader);

@@ -150,6 +150,20 @@ def test_list_tests_binaries_packages(ws):
     assert r.stdout.splitlines() == ["beta", "gamma"]
 
 
+def test_partitions_cover_the_suite_exactly_once(ws):
+    names = ws.run("--list").stdout.splitlines()
+    assert len(names) > 6
+    for kind in ("count", "hash"):
+        shares = []
+        for m in (1, 2, 3):
+            r = ws.run("--list", "--partition", f"{kind}:{m}/3")
+            assert r.returncode == 0, r.stderr
+            shares.append(r.stdout.splitlines())
+        assert sorted(sum(shares, [])) == sorted(names), kind
+    r = ws.run("--partition", "hash:0/3")
+    assert r.returncode == 2 and "error: --partition hash:0/3: M must be between 1 and N" in r.stderr, r.stderr
+
+
 def test_repeat_runs_each_test_n_times_and_loop_is_its_alias(ws):
     r = ws.run("--ui", "simple", "-i", "name.equals(tests::adds)", "--repeat", "3")
     assert r.returncode == 0, r.stdout + r.stderr

@@ -389,6 +389,36 @@ def test_repeat_and_its_loop_alias_run_each_test_n_times(built):
     assert status_lines(r.stdout) == [(f"{MODULE}/pass TestAdd", "OK")] * 3, r.stdout
 
 
+def test_partitions_cover_the_suite_exactly_once(built):
+    everything = built.gt.run("--list")
+    assert everything.returncode == 0, everything.stderr
+    names = everything.stdout.splitlines()
+    assert len(names) == 19
+    for kind in ("count", "hash"):
+        shares = []
+        for m in (1, 2, 3):
+            r = built.gt.run("--list", "--partition", f"{kind}:{m}/3")
+            assert r.returncode == 0, r.stderr
+            shares.append(r.stdout.splitlines())
+        assert sorted(sum(shares, [])) == sorted(names), kind
+        assert all(shares), f"{kind}: an empty share of 19 tests"
+    # A share runs just its tests.
+    share = built.gt.run("--list", "--partition", "count:2/3", "-i", "package_name.equals(pass)").stdout.splitlines()
+    r = built.gt.run("--ui", "simple", "--partition", "count:2/3", "-i", "package_name.equals(pass)")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert sorted(name for name, _ in status_lines(r.stdout)) == sorted(share)
+    assert share == [f"{MODULE}/pass TestAdd", f"{MODULE}/pass TestParallelB"]  # of 6 sorted, the 2nd and 5th
+
+
+def test_a_malformed_partition_is_one_line_and_runs_nothing(built):
+    for bad in ("count:0/3", "hash:4/3", "foo:1/2", "count:1"):
+        r = built.gt.run("--partition", bad)
+        assert r.returncode == 2, r.stdout + r.stderr
+        assert one_line(r.stderr).startswith(f"error: --partition {bad}: "), r.stderr
+        assert "count:M/N or hash:M/N" in r.stderr
+        assert r.stdout == ""
+
+
 def test_stop_after_stops_at_the_first_failure(built):
     r = built.gt.run("--ui", "simple", "--slots", "1", "-i", "name.equals(TestFails)", "--repeat", "4",
                      "--stop-after", "1")
