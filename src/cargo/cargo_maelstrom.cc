@@ -153,6 +153,7 @@ class CargoAdapter final : public TestAdapter {
     return "maelstrom/cache in cargo's target directory";
   }
   bool listing_only() const override { return list_binaries_; }
+  void end_run() override { cargo_.reset(); }
 
   Project discover(bool build_everything, bool color) override {
     cargo_.reset();

@@ -58,7 +58,13 @@ std::vector<GoPackage> parse_go_list(std::string_view json_stream, const fs::pat
     if (p.import_path.empty() || p.dir.empty())
       throw UserError(source + ": a package without ImportPath or Dir");
     p.has_tests = has_files(pkg, "TestGoFiles") || has_files(pkg, "XTestGoFiles");
-    std::string rel = p.dir.lexically_relative(module_root).generic_string();
+    // Relative to go's own idea of the module root: go spells both through the symlinks of the
+    // user's $PWD, which `module_root` (symlinks resolved) may not.
+    std::string go_root = string_field(pkg, "Root");
+    std::string rel = p.dir.lexically_relative(go_root.empty() ? module_root : fs::path(go_root)).generic_string();
+    if (rel.empty() || rel.rfind("..", 0) == 0)
+      throw UserError(source + ": package " + p.import_path + " in " + p.dir.string() + " is outside the module root " +
+                      (go_root.empty() ? module_root.string() : go_root));
     p.path = rel == "." ? "" : rel;
     out.push_back(std::move(p));
   }
@@ -89,7 +95,7 @@ fs::path go_test_binary_path(const fs::path& binaries_dir, const GoPackage& p) {
     start = slash + 1;
   }
   auto is_major_version = [](const std::string& e) {
-    if (e.size() < 2 || e[0] != 'v') return false;
+    if (e.empty() || e[0] != 'v') return false;  // "v" alone too, as Maelstrom's ^v[0-9]*$
     for (size_t i = 1; i < e.size(); ++i)
       if (e[i] < '0' || e[i] > '9') return false;
     return true;

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -88,24 +89,30 @@ class GoBuild {
     BuildResult r;
     r.output = output_;
     r.cut_short = cut_short_;
-    if (failed_) {
-      r.exit_code = failure_code_;
-      r.failure = failure_;
+    if (failure_) {
+      r.exit_code = failure_->code;
+      r.failure = mael::format("go test -c exited with code {} for package {}", failure_->code,
+                               packages_[failure_->package].import_path);
     }
     return r;
   }
 
  private:
+  // Whether building should stop: a build failed, something threw, or the run was stopped.
+  // Then every build still running is killed. Under mu_.
+  bool ending() {
+    if (!failure_ && !error_ && !sink_.stop_requested()) return false;
+    if (!failure_ && !error_) cut_short_ = true;
+    for (ChildProcess* c : running_) c->kill();
+    return true;
+  }
+
   void work() {
     for (;;) {
       size_t index;
       {
         std::lock_guard lk(mu_);
-        if (next_ >= todo_.size() || failed_ || error_) return;
-        if (sink_.stop_requested()) {
-          cut_short_ = true;
-          return;
-        }
+        if (next_ >= todo_.size() || ending()) return;
         index = todo_[next_++];
       }
       try {
@@ -113,6 +120,7 @@ class GoBuild {
       } catch (...) {
         std::lock_guard lk(mu_);
         if (!error_) error_ = std::current_exception();
+        ending();
         return;
       }
     }
@@ -125,33 +133,49 @@ class GoBuild {
     if (ec) throw UserError("cannot create " + out.parent_path().string() + ": " + ec.message());
     std::vector<std::string> argv = {"go", "test", "-c", "-o", out.string()};
     if (vet_) argv.push_back("--vet=" + *vet_);
-    ChildProcess go(argv, p.dir);
-    OutputPump err(go.stderr_fd(), nullptr);
-    std::string stdout_text = read_all(go.stdout_fd());
-    int code = go.wait();
-    err.join();
-    std::string stderr_text = err.text();
+    std::string stdout_text, stderr_text;
+    int code = 0;
+    {
+      ChildProcess go(argv, p.dir);
+      {
+        std::lock_guard lk(mu_);
+        running_.insert(&go);
+        if (ending()) go.kill();  // an ending that came while this one started
+      }
+      struct Unregister {
+        GoBuild& b;
+        ChildProcess* c;
+        ~Unregister() {
+          std::lock_guard lk(b.mu_);
+          b.running_.erase(c);
+        }
+      } unregister{*this, &go};
+      OutputPump err(go.stderr_fd(), nullptr);
+      stdout_text = read_all(go.stdout_fd());
+      code = go.wait();
+      err.join();
+      stderr_text = err.text();
+    }
     if (code != 0 && stderr_text.find("no Go files") != std::string::npos) return;  // nothing to test
     if (code != 0 && stderr_text.find("for flag -vet") != std::string::npos) {
       std::string line = stderr_text.substr(0, stderr_text.find('\n'));
       throw UsageError("vet value \"" + vet_.value_or("") + "\" refused by go: " + line +
                        " (`go tool vet help` lists the analyzers)");
     }
-    {
-      std::lock_guard lk(mu_);
-      if (!stderr_text.empty()) {
-        sink_.output(stderr_text);
-        output_ += stderr_text;
-      }
-      if (code != 0) {
-        if (!failed_) {
-          failed_ = true;
-          failure_code_ = code;
-          failure_ = mael::format("go test -c exited with code {} for package {}", code, p.import_path);
-        }
-        return;
-      }
+    std::lock_guard lk(mu_);
+    bool killed_by_us = code != 0 && (failure_ || error_ || cut_short_);
+    if (killed_by_us) return;  // its output is only the kill's
+    if (!stderr_text.empty()) {
+      sink_.output(stderr_text);
+      output_ += stderr_text;
     }
+    if (code != 0) {
+      // The first failing package in package order is the one reported, as Maelstrom does.
+      if (!failure_ || index < failure_->package) failure_ = Failure{index, code};
+      ending();
+      return;
+    }
+    if (failure_ || error_) return;  // no new tests once the build has failed
     if (stdout_text.find("[no test files]") != std::string::npos || !fs::exists(out)) return;
     TestBinary b;
     b.package = index;
@@ -159,9 +183,13 @@ class GoBuild {
     b.artifact = "test";  // Maelstrom's listing key for a Go package's one test binary
     b.executable = out;
     b.fields = package_fields(p);
-    sink_.ready(std::move(b));
+    sink_.ready(std::move(b));  // under mu_: listing with --list-tests happens here, one at a time
   }
 
+  struct Failure {
+    size_t package;
+    int code;
+  };
   const std::vector<GoPackage>& packages_;
   const std::optional<std::string>& vet_;
   fs::path binaries_dir_;
@@ -169,10 +197,9 @@ class GoBuild {
   std::vector<size_t> todo_;
   std::mutex mu_;
   size_t next_ = 0;
-  bool failed_ = false;
+  std::set<ChildProcess*> running_;
+  std::optional<Failure> failure_;
   bool cut_short_ = false;
-  int failure_code_ = 0;
-  std::string failure_;
   std::string output_;
   std::exception_ptr error_;
 };
@@ -194,6 +221,8 @@ class GoTestAdapter final : public TestAdapter {
     flags_.extra = config.get_list("extra-test-binary-args");
   }
   std::string default_cache_description() const override { return ".maelstrom-go-test/cache in the module"; }
+
+  fs::path project_root() override { return find_go_module_root(fs::current_path()); }
 
   Project discover(bool, bool) override {
     root_ = find_go_module_root(fs::current_path());

@@ -53,6 +53,14 @@ TEST(GoList, ParsesTheStreamOfPackages) {
   EXPECT_EQ(go_test_binary_path("/bins", pkgs[1]), fs::path("/bins/pkg/b/v2/b.test"));
   EXPECT_EQ(go_test_binary_path("/bins", pkgs[2]), fs::path("/bins/x/x.test"));
 
+  // go spells Dir and Root through the user's $PWD, which may be a symlink to the root found.
+  auto linked = parse_go_list(R"({"Dir": "/link/pkg", "ImportPath": "example.com/m/pkg", "Name": "pkg", "Root": "/link"})",
+                              "/real/m");
+  ASSERT_EQ(linked.size(), 1u);
+  EXPECT_EQ(linked[0].path, "pkg");
+  EXPECT_THROW(parse_go_list(R"({"Dir": "/elsewhere", "ImportPath": "e", "Name": "e", "Root": "/link"})", "/real/m"),
+               UserError);
+
   EXPECT_THROW(parse_go_list("{\"Dir\": ", "/m"), UserError);
   EXPECT_THROW(parse_go_list("[1]", "/m"), UserError);
   EXPECT_THROW(parse_go_list("{\"Name\": \"x\"}", "/m"), UserError);

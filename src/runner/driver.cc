@@ -248,11 +248,15 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
     // --ui fancy without a terminal: make_run_ui says so, once it matters.
   }
 
-  bool build_everything = s.flags.include.empty() && s.flags.exclude.empty() && !s.flags.init && !s.list.packages;
+  if (s.flags.init) return write_spec_file(adapter.project_root() / info.spec_file_name, info.default_spec);
+  bool build_everything = s.flags.include.empty() && s.flags.exclude.empty() && !s.list.packages;
+  struct EndRun {
+    TestAdapter& a;
+    ~EndRun() { a.end_run(); }
+  } end_run{adapter};
   Project project = adapter.discover(build_everything, color);
   phase("discovery done");
   fs::path spec_path = project.root / info.spec_file_name;
-  if (s.flags.init) return write_spec_file(spec_path, info.default_spec);
   if (s.list.packages) return list_packages(project, filter);
   if (std::optional<int> code = adapter.list_without_build(project, filter)) return *code;
 
@@ -464,16 +468,30 @@ int run_test_runner(TestAdapter& adapter, int argc, char** argv) {
     }
     // --watch: run, wait for a change outside the run's outputs, run again. The watch starts
     // before the run so that edits made while tests run trigger the next one.
+    std::optional<Project> last;
     for (;;) {
-      Project project = adapter.discover(false, false);
-      DirectoryWatcher watcher(project.root, run_outputs(s, project));
-      int code = 0;
+      // A discovery failing between runs (a new, still empty source file, say) is reported and
+      // the watch goes on with the last project known.
+      bool discovered = true;
       try {
-        code = run_once(s, current_client);
+        last = adapter.discover(false, false);
       } catch (const UserError& e) {
+        if (!last) throw;
         park_if_interrupted();
         std::fprintf(stderr, "error: %s\n", e.what());
-        code = 1;
+        discovered = false;
+      }
+      const Project& project = *last;
+      DirectoryWatcher watcher(project.root, run_outputs(s, project));
+      int code = 1;
+      if (discovered) {
+        try {
+          code = run_once(s, current_client);
+        } catch (const UserError& e) {
+          park_if_interrupted();
+          std::fprintf(stderr, "error: %s\n", e.what());
+          code = 1;
+        }
       }
       park_if_interrupted();
       std::printf("exit code %d; waiting for changes in %s (Ctrl-C to stop)\n", code, project.root.c_str());

@@ -113,6 +113,11 @@ class TestAdapter {
   // built (no filter, tests to run): an adapter may start the build before discovery ends,
   // with colored output when `color` (as for build()).
   virtual Project discover(bool build_everything, bool color) = 0;
+  // The project's root, for --init (no more discovery than that needs).
+  virtual std::filesystem::path project_root() { return discover(false, false).root; }
+  // The run is over, whichever way it ended: stop what discover() started and build() did not
+  // take over (cargo's early build).
+  virtual void end_run() {}
   // Listing flags of the adapter's own that need no build: prints and returns the exit code.
   virtual std::optional<int> list_without_build(const Project& project, const Filter& filter) {
     (void)project, (void)filter;

@@ -378,6 +378,25 @@ def test_init_writes_the_default_spec_once(fresh, tmp):
     r = fresh.run("--init", cwd=empty)
     assert r.returncode == 1 and "no go.mod in" in one_line(r.stderr)
     assert list(empty.iterdir()) == []
+    # --init needs the module's root only: a package go cannot even list does not stop it.
+    spec.unlink()
+    (fresh.module / "pass" / "broken.go").write_text("")  # no package clause: go list fails
+    assert fresh.run("--list-packages").returncode == 1
+    r = fresh.run("--init")
+    assert r.returncode == 0 and spec.exists(), r.stdout + r.stderr
+
+
+def test_a_module_reached_through_a_symlink_has_the_same_package_paths(built, tmp):
+    link = tmp / "link"
+    link.symlink_to(built.gt.module)
+    r = subprocess.run(built.gt.cmd("--list", "-i", "package_path.equals() | package_path.equals(pass)"),
+                       capture_output=True, text=True, cwd=link, env=built.gt.env({"PWD": str(link)}), timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == sorted([f"{MODULE} TestRoot"] + [
+        f"{MODULE}/pass {n}" for n in ("ExampleHello", "TestAdd", "TestConcat", "TestParallelA", "TestParallelB",
+                                       "TestWithSubtests")]), r.stdout
+    # The binaries stay inside the module's hidden directory.
+    assert built.gt.binaries() >= {"gofixture.test", "pass/pass.test"}
 
 
 def test_repeat_and_its_loop_alias_run_each_test_n_times(built):
