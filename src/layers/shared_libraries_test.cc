@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <set>
 
+#include "base/elf_reader.h"
 #include "base/error.h"
-#include "store/elf_reader.h"
 #include "store/test_tar_util.h"
 
 namespace fs = std::filesystem;
