@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/unique_fd.h"
 
 namespace mael {
 
@@ -31,22 +32,19 @@ Digest Digest::of_bytes(std::string_view data) {
 }
 
 Digest Digest::of_file(const std::filesystem::path& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw_errno("open " + path.string());
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) throw_errno("open " + path.string());
   Sha256 h;
   char buf[1 << 16];
   for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
+    ssize_t n = read(fd.get(), buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
-      int e = errno;
-      close(fd);
-      throw_errno("read " + path.string(), e);
+      throw_errno("read " + path.string());
     }
     if (n == 0) break;
     h.update(buf, static_cast<size_t>(n));
   }
-  close(fd);
   return h.finish();
 }
 

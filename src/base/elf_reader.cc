@@ -1,4 +1,4 @@
-#include "store/elf_reader.h"
+#include "base/elf_reader.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -7,7 +7,7 @@
 #include <stdexcept>
 
 #include "base/error.h"
-#include "store/fs_util.h"
+#include "base/unique_fd.h"
 
 namespace mael {
 

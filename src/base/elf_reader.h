@@ -1,8 +1,7 @@
 #pragma once
-// A minimal ELF reader (ELF32/ELF64, either byte order): just what resolving
-// shared-library dependencies (layers) and naming a missing loader (container)
-// need; it lives beside the store's file helpers so that both modules reach it. Reads only headers and the dynamic
-// section, so 100 MB binaries cost a few small reads.
+// A minimal ELF reader (ELF32/ELF64, either byte order): just what resolving shared-library
+// dependencies (layers) and naming a missing loader (container) need. Reads only headers and the
+// dynamic section, so 100 MB binaries cost a few small reads.
 #include <cstdint>
 #include <filesystem>
 #include <optional>

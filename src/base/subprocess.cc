@@ -2,16 +2,16 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
-
-#include "base/error.h"
 
 extern char** environ;
 
@@ -25,25 +25,50 @@ int exit_code_of(int status) {
   return 1;
 }
 
+// Blocks SIGPIPE in this thread while writing to a child's stdin, so a child that does not read
+// it gives EPIPE rather than killing us; the SIGPIPEs raised meanwhile are consumed before the
+// old mask comes back.
+class SigpipeBlocked {
+ public:
+  SigpipeBlocked() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  ~SigpipeBlocked() {
+    timespec zero{};
+    while (sigtimedwait(&pipe_, nullptr, &zero) > 0) {
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SigpipeBlocked(const SigpipeBlocked&) = delete;
+  SigpipeBlocked& operator=(const SigpipeBlocked&) = delete;
+
+ private:
+  sigset_t pipe_, old_;
+};
+
 }  // namespace
 
 ChildProcess::ChildProcess(const std::vector<std::string>& argv,
-                           const std::optional<std::filesystem::path>& cwd, int stderr_to) {
+                           const std::optional<std::filesystem::path>& cwd, int stderr_to)
+    : ChildProcess(argv, ChildOptions{cwd, stderr_to, false}) {}
+
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, const ChildOptions& options) {
   if (argv.empty()) throw std::invalid_argument("ChildProcess: empty argv");
-  int out[2], err[2] = {-1, -1};
-  check_sys(pipe2(out, O_CLOEXEC), "pipe");
-  if (stderr_to < 0 && pipe2(err, O_CLOEXEC) < 0) {
-    int e = errno;
-    close(out[0]);
-    close(out[1]);
-    throw_errno("pipe", e);
-  }
+  Pipe in, out = open_pipe(), err;
+  if (options.stdin_pipe) in = open_pipe();
+  if (options.stderr_to < 0) err = open_pipe();
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, stderr_to >= 0 ? stderr_to : err[1], 2);
-  if (cwd) posix_spawn_file_actions_addchdir_np(&fa, cwd->c_str());
+  if (options.stdin_pipe) {
+    posix_spawn_file_actions_adddup2(&fa, in.read.get(), 0);
+  } else {
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  }
+  posix_spawn_file_actions_adddup2(&fa, out.write.get(), 1);
+  posix_spawn_file_actions_adddup2(&fa, options.stderr_to >= 0 ? options.stderr_to : err.write.get(), 2);
+  if (options.cwd) posix_spawn_file_actions_addchdir_np(&fa, options.cwd->c_str());
   // The runners block SIGINT/SIGTERM for their signal thread; children get the default mask.
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
@@ -57,18 +82,18 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv,
   int rc = posix_spawnp(&pid_, argv[0].c_str(), &fa, &attr, args.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
-  close(out[1]);
-  if (err[1] >= 0) close(err[1]);
-  if (rc != 0) {
-    close(out[0]);
-    if (err[0] >= 0) close(err[0]);
-    if (rc == ENOENT || rc == EACCES || rc == ENOEXEC)
-      throw UserError("cannot run '" + argv[0] + "': " + std::strerror(rc) +
-                      " (is it installed and on PATH?)");
-    throw_errno("spawn " + argv[0], rc);
+  if (rc == ENOENT) {
+    throw ProgramNotFound("cannot run '" + argv[0] + "': " + std::strerror(rc) +
+                          " (is it installed and on PATH?)");
   }
-  out_ = out[0];
-  err_ = err[0];
+  if (rc == EACCES || rc == ENOEXEC) {
+    throw UserError("cannot run '" + argv[0] + "': " + std::strerror(rc) + " (is it installed and on PATH?)");
+  }
+  if (rc != 0) throw_errno("spawn " + argv[0], rc);
+  // The child's ends close here; ours stay.
+  in_ = std::move(in.write);
+  out_ = std::move(out.read);
+  err_ = std::move(err.read);
 }
 
 ChildProcess::~ChildProcess() {
@@ -76,8 +101,6 @@ ChildProcess::~ChildProcess() {
     kill();
     wait();
   }
-  if (out_ >= 0) close(out_);
-  if (err_ >= 0) close(err_);
 }
 
 void ChildProcess::kill() {
@@ -115,45 +138,95 @@ std::string read_all(int fd) {
   return s;
 }
 
+ProcessResult run_process(const std::vector<std::string>& argv, const RunOptions& options) {
+  return std::move(run_processes({argv}, options)[0]);
+}
+
 ProcessResult run_process(const std::vector<std::string>& argv,
                           const std::optional<std::filesystem::path>& cwd) {
-  return std::move(run_processes({argv}, cwd)[0]);
+  return run_process(argv, RunOptions{.cwd = cwd});
 }
 
 std::vector<ProcessResult> run_processes(const std::vector<std::vector<std::string>>& argvs,
                                          const std::optional<std::filesystem::path>& cwd) {
+  return run_processes(argvs, RunOptions{.cwd = cwd});
+}
+
+std::vector<ProcessResult> run_processes(const std::vector<std::vector<std::string>>& argvs,
+                                         const RunOptions& options) {
+  using Clock = std::chrono::steady_clock;
+  const std::optional<Clock::time_point> deadline =
+      options.timeout ? std::optional(Clock::now() + *options.timeout) : std::nullopt;
+  const bool feed = options.input.has_value();
+  std::optional<SigpipeBlocked> no_sigpipe;
+  if (feed) no_sigpipe.emplace();
   std::vector<std::unique_ptr<ChildProcess>> children;
-  for (const auto& argv : argvs) children.push_back(std::make_unique<ChildProcess>(argv, cwd));
-  std::vector<ProcessResult> results(argvs.size());
-  // Two fds per child: stdout then stderr.
-  std::vector<pollfd> fds;
-  std::vector<std::string*> sinks;
-  for (size_t i = 0; i < children.size(); ++i) {
-    fds.push_back({children[i]->stdout_fd(), POLLIN, 0});
-    sinks.push_back(&results[i].out);
-    fds.push_back({children[i]->stderr_fd(), POLLIN, 0});
-    sinks.push_back(&results[i].err);
+  for (const auto& argv : argvs) {
+    children.push_back(std::make_unique<ChildProcess>(argv, ChildOptions{options.cwd, -1, feed}));
+    if (feed) check_sys(fcntl(children.back()->stdin_fd(), F_SETFL, O_NONBLOCK), "fcntl");
   }
-  size_t open = fds.size();
+  std::vector<ProcessResult> results(argvs.size());
+  // Per child: stdout, stderr, then (with input) stdin.
+  const size_t per_child = feed ? 3 : 2;
+  std::vector<pollfd> fds;
+  std::vector<size_t> fed(children.size(), 0);  // bytes of the input written so far
+  for (const auto& child : children) {
+    fds.push_back({child->stdout_fd(), POLLIN, 0});
+    fds.push_back({child->stderr_fd(), POLLIN, 0});
+    if (feed) fds.push_back({child->stdin_fd(), POLLOUT, 0});
+  }
+  // The loop runs while any child has stdout or stderr open; stdin does not keep it going.
+  size_t outputs_open = 2 * children.size();
   char buf[65536];
-  while (open > 0) {
-    if (poll(fds.data(), fds.size(), -1) < 0) {
+  while (outputs_open > 0) {
+    int wait_ms = -1;
+    if (deadline) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now()).count();
+      if (left <= 0) {
+        for (size_t c = 0; c < children.size(); ++c) {
+          if (fds[c * per_child].fd < 0 && fds[c * per_child + 1].fd < 0) continue;
+          children[c]->kill();
+          results[c].timed_out = true;
+        }
+        break;
+      }
+      wait_ms = static_cast<int>(std::min<int64_t>(left, 60'000));
+    }
+    int n = poll(fds.data(), fds.size(), wait_ms);
+    if (n < 0) {
       if (errno == EINTR) continue;
       throw_errno("poll");
     }
     for (size_t i = 0; i < fds.size(); ++i) {
-      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      ssize_t n = read(fds[i].fd, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        fds[i].fd = -1;
-        --open;
-      } else {
-        sinks[i]->append(buf, static_cast<size_t>(n));
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      size_t c = i / per_child;
+      if (i % per_child == 2) {
+        // Input: as much as the pipe takes; all written, or the child stopped reading: close it.
+        const std::string& input = *options.input;
+        ssize_t w =
+            input.size() > fed[c] ? write(fds[i].fd, input.data() + fed[c], input.size() - fed[c]) : 0;
+        if (w < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (w > 0) fed[c] += static_cast<size_t>(w);
+        if (w < 0 || fed[c] == input.size()) {
+          children[c]->close_stdin();
+          fds[i].fd = -1;
+        }
+        continue;
       }
+      ssize_t r = read(fds[i].fd, buf, sizeof buf);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) {
+        fds[i].fd = -1;
+        --outputs_open;
+        continue;
+      }
+      std::string& sink = i % per_child == 0 ? results[c].out : results[c].err;
+      sink.append(buf, std::min(static_cast<size_t>(r),
+                                options.max_output - std::min(options.max_output, sink.size())));
     }
   }
   for (size_t i = 0; i < children.size(); ++i) {
+    children[i]->close_stdin();
     results[i].exit_code = children[i]->wait();
     results[i].signal = children[i]->term_signal();
   }

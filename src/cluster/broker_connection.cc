@@ -15,6 +15,7 @@
 #include "base/error.h"
 #include "base/format.h"
 #include "base/log.h"
+#include "base/unique_fd.h"
 #include "cluster.grpc.pb.h"
 #include "cluster/convert.h"
 #include "cluster/protocol.h"
@@ -264,17 +265,13 @@ struct BrokerConnection::Impl {
       failure = "the client does not have it";
       return grpc::Status::OK;
     }
-    int fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC);
+    UniqueFd file(::open(path->c_str(), O_RDONLY | O_CLOEXEC));
+    const int fd = file.get();
     struct stat sb;
     if (fd < 0 || ::fstat(fd, &sb) < 0) {
       failure = mael::format("cannot read {}: {}", path->string(), std::strerror(errno));
-      if (fd >= 0) ::close(fd);
       return grpc::Status::OK;
     }
-    struct Closer {
-      int fd;
-      ~Closer() { ::close(fd); }
-    } closer{fd};
     grpc::ClientContext uctx;
     add_auth(uctx, tls);
     {

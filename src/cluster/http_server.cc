@@ -117,7 +117,7 @@ std::optional<std::string> http_address_problem(std::string_view address) {
 }
 
 struct HttpServer::Connection {
-  int fd;
+  UniqueFd fd;
   Clock::time_point deadline;
   SSL* ssl = nullptr;
   bool handshaken = false;
@@ -133,33 +133,30 @@ HttpServer::HttpServer(HttpServerOptions o, Handler handler) : handler_(std::mov
   if (!addr)
     throw UserError(mael::format("http-address '{}': {}", o.address, *http_address_problem(o.address)));
   if (!o.cert_pem.empty()) ssl_ctx_ = make_ssl_ctx(o);
-  listen_fd_ =
-      check_sys(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), "socket for the web page");
+  listen_fd_.reset(check_sys(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0),
+                             "socket for the web page"));
   int one = 1, zero = 0;
-  ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  ::setsockopt(listen_fd_, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&*addr), sizeof *addr) < 0) {
+  ::setsockopt(listen_fd_.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  ::setsockopt(listen_fd_.get(), IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+  if (::bind(listen_fd_.get(), reinterpret_cast<sockaddr*>(&*addr), sizeof *addr) < 0) {
     int err = errno;
-    ::close(listen_fd_);
     if (ssl_ctx_) SSL_CTX_free(static_cast<SSL_CTX*>(ssl_ctx_));
     throw UserError(
         mael::format("cannot listen on {} http port {}: {}; choose another --http-port or --http-address",
                      o.address, o.port, std::strerror(err)));
   }
-  check_sys(::listen(listen_fd_, 64), "listen for the web page");
+  check_sys(::listen(listen_fd_.get(), 64), "listen for the web page");
   socklen_t len = sizeof *addr;
-  check_sys(::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&*addr), &len), "getsockname");
+  check_sys(::getsockname(listen_fd_.get(), reinterpret_cast<sockaddr*>(&*addr), &len), "getsockname");
   port_ = ntohs(addr->sin6_port);
-  stop_fd_ = check_sys(::eventfd(0, EFD_CLOEXEC), "eventfd");
+  stop_fd_.reset(check_sys(::eventfd(0, EFD_CLOEXEC), "eventfd"));
   thread_ = std::thread([this] { loop(); });
 }
 
 HttpServer::~HttpServer() {
   uint64_t one = 1;
-  [[maybe_unused]] auto r = ::write(stop_fd_, &one, sizeof one);
+  [[maybe_unused]] auto r = ::write(stop_fd_.get(), &one, sizeof one);
   thread_.join();
-  ::close(listen_fd_);
-  ::close(stop_fd_);
   if (ssl_ctx_) SSL_CTX_free(static_cast<SSL_CTX*>(ssl_ctx_));
 }
 
@@ -192,7 +189,7 @@ bool HttpServer::step(Connection& c) {
       if (r <= 0) return wait(r);
       n = r;
     } else {
-      n = ::recv(c.fd, buf, sizeof buf, 0);
+      n = ::recv(c.fd.get(), buf, sizeof buf, 0);
       if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
         c.want = POLLIN;
         return true;
@@ -212,7 +209,7 @@ bool HttpServer::step(Connection& c) {
       if (r <= 0) return wait(r);
       n = r;
     } else {
-      n = ::send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
+      n = ::send(c.fd.get(), c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
       if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
         c.want = POLLOUT;
         return true;
@@ -229,7 +226,6 @@ void HttpServer::loop() {
   std::vector<Connection> conns;
   auto drop = [&](size_t i) {
     if (conns[i].ssl) SSL_free(conns[i].ssl);
-    ::close(conns[i].fd);
     conns.erase(conns.begin() + static_cast<ptrdiff_t>(i));
   };
   Clock::time_point accept_paused_until{};
@@ -238,11 +234,11 @@ void HttpServer::loop() {
     for (size_t i = conns.size(); i-- > 0;)
       if (conns[i].deadline <= now) drop(i);
     bool accepting = now >= accept_paused_until;
-    std::vector<pollfd> fds = {{listen_fd_, static_cast<short>(accepting ? POLLIN : 0), 0},
-                               {stop_fd_, POLLIN, 0}};
+    std::vector<pollfd> fds = {{listen_fd_.get(), static_cast<short>(accepting ? POLLIN : 0), 0},
+                               {stop_fd_.get(), POLLIN, 0}};
     auto until = accepting ? Clock::time_point::max() : accept_paused_until;
     for (const Connection& c : conns) {
-      fds.push_back({c.fd, c.want, 0});
+      fds.push_back({c.fd.get(), c.want, 0});
       until = std::min(until, c.deadline);
     }
     int timeout_ms =
@@ -268,20 +264,17 @@ void HttpServer::loop() {
     }
     if (fds[0].revents) {
       for (;;) {
-        int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        int fd = ::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) {
           if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
             accept_paused_until = Clock::now() + kAcceptPause;
           break;
         }
         if (conns.size() >= kMaxConnections) drop(0);  // the oldest
-        Connection c{fd, Clock::now() + kConnectionDeadline};
+        Connection c{UniqueFd(fd), Clock::now() + kConnectionDeadline};
         if (ssl_ctx_) {
           c.ssl = SSL_new(static_cast<SSL_CTX*>(ssl_ctx_));
-          if (!c.ssl) {
-            ::close(fd);
-            continue;
-          }
+          if (!c.ssl) continue;
           SSL_set_fd(c.ssl, fd);
         }
         conns.push_back(std::move(c));
@@ -290,7 +283,6 @@ void HttpServer::loop() {
   }
   for (Connection& c : conns) {
     if (c.ssl) SSL_free(c.ssl);
-    ::close(c.fd);
   }
 }
 

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/unique_fd.h"
+
 namespace mael::cluster {
 
 struct HttpRequest {
@@ -56,8 +58,8 @@ class HttpServer {
 
   Handler handler_;
   void* ssl_ctx_ = nullptr;  // SSL_CTX*, when TLS is on
-  int listen_fd_ = -1;
-  int stop_fd_ = -1;
+  UniqueFd listen_fd_;
+  UniqueFd stop_fd_;
   uint16_t port_ = 0;
   std::thread thread_;
 };

@@ -8,8 +8,8 @@
 #include <fstream>
 #include <optional>
 
+#include "base/elf_reader.h"
 #include "container/script_blob_builder.h"
-#include "store/elf_reader.h"
 
 namespace mael {
 

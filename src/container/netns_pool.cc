@@ -44,16 +44,11 @@ NetnsPool::NetnsPool(const OuterIds& host) {
 
   // The holder's first process waits on a pipe while we write its maps and
   // open its namespaces; then it exits and the descriptors keep them.
-  int pipe[2];
-  if (::pipe2(pipe, O_CLOEXEC) < 0) throw_errno("pipe");
+  Pipe holder_pipe = open_pipe();
+  int pipe[2] = {holder_pipe.read.get(), holder_pipe.write.get()};  // the holder's copies (its own fd table)
   constexpr size_t kStack = 64 * 1024;
   void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED) {
-    int e = errno;
-    ::close(pipe[0]);
-    ::close(pipe[1]);
-    throw_errno("mmap", e);
-  }
+  if (stack == MAP_FAILED) throw_errno("mmap");
   int pid = ::clone(launcher::holder_main, static_cast<char*>(stack) + kStack,
                     CLONE_VM | CLONE_NEWUSER | CLONE_NEWNS | SIGCHLD, pipe);
   int clone_errno = errno;
@@ -69,32 +64,27 @@ NetnsPool::NetnsPool(const OuterIds& host) {
                                          : "holder user namespace: writing setgroups";
   } else {
     std::string proc = "/proc/" + std::to_string(pid) + "/ns/";
-    user_ns_ = ::open((proc + "user").c_str(), O_RDONLY | O_CLOEXEC);
-    mount_ns_ = ::open((proc + "mnt").c_str(), O_RDONLY | O_CLOEXEC);
-    if (user_ns_ < 0 || mount_ns_ < 0) {
+    user_ns_.reset(::open((proc + "user").c_str(), O_RDONLY | O_CLOEXEC));
+    mount_ns_.reset(::open((proc + "mnt").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!user_ns_.valid() || !mount_ns_.valid()) {
       rc = -errno;
       what = "holder user namespace: opening its namespaces";
     }
   }
-  ::close(pipe[1]);
-  ::close(pipe[0]);
+  // EOF on its pipe: the holder exits.
+  holder_pipe.write.reset();
+  holder_pipe.read.reset();
   if (pid > 0) {
     int status;
     while (::waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {
     }
   }
   ::munmap(stack, kStack);
-  if (rc < 0) {
-    if (user_ns_ >= 0) ::close(user_ns_);
-    if (mount_ns_ >= 0) ::close(mount_ns_);
-    throw_errno(what, static_cast<int>(-rc));
-  }
+  if (rc < 0) throw_errno(what, static_cast<int>(-rc));
 }
 
 NetnsPool::~NetnsPool() {
   for (int fd : free_) ::close(fd);
-  if (user_ns_ >= 0) ::close(user_ns_);
-  if (mount_ns_ >= 0) ::close(mount_ns_);
 }
 
 int NetnsPool::take() {
@@ -107,7 +97,7 @@ int NetnsPool::take() {
     }
   }
   launcher::NewNetns made;
-  made.user_ns = user_ns_;
+  made.user_ns = user_ns_.get();
   run_in_vfork_child(launcher::netns_main, &made, 0, "clone (network namespace maker)");
   if (made.result < 0)
     throw_errno(std::string("pooled network namespace: ") + made.step, static_cast<int>(-made.result));

@@ -16,6 +16,8 @@
 #include <mutex>
 #include <vector>
 
+#include "base/unique_fd.h"
+
 namespace mael {
 
 // The ids a container's user namespace is mapped onto, as the namespace it is
@@ -40,8 +42,8 @@ class NetnsPool {
   NetnsPool(const NetnsPool&) = delete;
   NetnsPool& operator=(const NetnsPool&) = delete;
 
-  int user_ns() const { return user_ns_; }
-  int mount_ns() const { return mount_ns_; }
+  int user_ns() const { return user_ns_.get(); }
+  int mount_ns() const { return mount_ns_.get(); }
   // Our ids and the jobs' as the holder user namespace sees them: never 0,
   // because root of the namespace owning a network namespace may write its
   // sysctls.
@@ -55,7 +57,7 @@ class NetnsPool {
   size_t created() const;
 
  private:
-  int user_ns_ = -1, mount_ns_ = -1;
+  UniqueFd user_ns_, mount_ns_;
   OuterIds ids_;
   mutable std::mutex mu_;
   std::vector<int> free_;

@@ -74,18 +74,13 @@ void set_window_size(int fd, WindowSize size) {
 
 Pty open_pty(std::optional<WindowSize> size) {
   Pty pty;
-  pty.master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (pty.master < 0) throw_errno("opening a pseudo-terminal (/dev/ptmx)");
-  try {
-    check_sys(::grantpt(pty.master), "grantpt");
-    check_sys(::unlockpt(pty.master), "unlockpt");
-    if (size) set_window_size(pty.master, *size);
-    pty.slave = ::ioctl(pty.master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (pty.slave < 0) throw_errno("opening the pseudo-terminal's slave");
-  } catch (...) {
-    ::close(pty.master);
-    throw;
-  }
+  pty.master.reset(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!pty.master.valid()) throw_errno("opening a pseudo-terminal (/dev/ptmx)");
+  check_sys(::grantpt(pty.master.get()), "grantpt");
+  check_sys(::unlockpt(pty.master.get()), "unlockpt");
+  if (size) set_window_size(pty.master.get(), *size);
+  pty.slave.reset(::ioctl(pty.master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!pty.slave.valid()) throw_errno("opening the pseudo-terminal's slave");
   return pty;
 }
 

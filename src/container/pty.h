@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/unique_fd.h"
+
 namespace mael {
 
 struct WindowSize {
@@ -22,10 +24,10 @@ std::optional<WindowSize> window_size(int fd);
 // Sets it; the kernel sends SIGWINCH to the terminal's foreground group.
 void set_window_size(int fd, WindowSize size);
 
-// A new pseudo-terminal pair, both ends close-on-exec; the caller owns them.
+// A new pseudo-terminal pair, both ends close-on-exec.
 struct Pty {
-  int master = -1;
-  int slave = -1;
+  UniqueFd master;
+  UniqueFd slave;
 };
 Pty open_pty(std::optional<WindowSize> size);
 

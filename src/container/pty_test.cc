@@ -84,21 +84,19 @@ TEST(EscapeFilter, ActionsAndPendingEscapeAcrossChunks) {
 
 TEST(Pty, WindowSizeAndRawModeRoundTrip) {
   Pty pty = open_pty(WindowSize{33, 101});
-  EXPECT_EQ(window_size(pty.slave), (WindowSize{33, 101}));
-  EXPECT_TRUE(::isatty(pty.slave));
+  EXPECT_EQ(window_size(pty.slave.get()), (WindowSize{33, 101}));
+  EXPECT_TRUE(::isatty(pty.slave.get()));
   termios before{}, during{}, after{};
-  ASSERT_EQ(::tcgetattr(pty.slave, &before), 0);
+  ASSERT_EQ(::tcgetattr(pty.slave.get(), &before), 0);
   {
-    RawTerminal raw(pty.slave);
-    ASSERT_EQ(::tcgetattr(pty.slave, &during), 0);
+    RawTerminal raw(pty.slave.get());
+    ASSERT_EQ(::tcgetattr(pty.slave.get(), &during), 0);
     EXPECT_EQ(during.c_lflag & (ECHO | ICANON | ISIG), 0u);
   }
-  ASSERT_EQ(::tcgetattr(pty.slave, &after), 0);
+  ASSERT_EQ(::tcgetattr(pty.slave.get(), &after), 0);
   EXPECT_EQ(after.c_lflag, before.c_lflag);
   EXPECT_EQ(after.c_oflag, before.c_oflag);
   EXPECT_THROW({ RawTerminal bad(-1); }, std::system_error);
-  ::close(pty.slave);
-  ::close(pty.master);
 }
 
 // A "user" pty and a "job" pty with what relay_terminal needs besides them: the
@@ -113,10 +111,12 @@ class RelayTerminal : public ::testing::Test {
     done = ::eventfd(0, EFD_CLOEXEC);
   }
   void TearDown() override {
-    for (int fd : {done, sfd, user.master, user.slave, job.master, job.slave}) ::close(fd);
+    for (int fd : {done, sfd}) ::close(fd);
     pthread_sigmask(SIG_UNBLOCK, &signals_, nullptr);
   }
-  RelayEnd relay(RawTerminal& raw) { return relay_terminal(user.slave, user.slave, job.master, done, sfd, 0x1d, raw); }
+  RelayEnd relay(RawTerminal& raw) {
+    return relay_terminal(user.slave.get(), user.slave.get(), job.master.get(), done, sfd, 0x1d, raw);
+  }
 
   Pty user, job;
   int done = -1, sfd = -1;
@@ -130,15 +130,15 @@ TEST_F(RelayTerminal, ForwardsBothWaysAndStopsOnEscapeKill) {
   user = open_pty(WindowSize{24, 80});
   job = open_pty(WindowSize{10, 10});
   // Make the job's side raw so that bytes pass unchanged.
-  RawTerminal job_raw(job.slave);
-  RawTerminal raw(user.slave);  // before anything is typed: no echo, no line buffering
+  RawTerminal job_raw(job.slave.get());
+  RawTerminal raw(user.slave.get());  // before anything is typed: no echo, no line buffering
   RelayEnd end;
   std::thread relay_thread([&] { end = relay(raw); });
-  EXPECT_EQ(::write(user.master, "hi", 2), 2);
-  EXPECT_EQ(read_n(job.slave, 2), "hi");
-  EXPECT_EQ(::write(job.slave, "out", 3), 3);
-  EXPECT_EQ(read_n(user.master, 3), "out");
-  EXPECT_EQ(::write(user.master, "\x1d\x03", 2), 2);  // always: the thread must end
+  EXPECT_EQ(::write(user.master.get(), "hi", 2), 2);
+  EXPECT_EQ(read_n(job.slave.get(), 2), "hi");
+  EXPECT_EQ(::write(job.slave.get(), "out", 3), 3);
+  EXPECT_EQ(read_n(user.master.get(), 3), "out");
+  EXPECT_EQ(::write(user.master.get(), "\x1d\x03", 2), 2);  // always: the thread must end
   relay_thread.join();
   EXPECT_EQ(end.kind, RelayEnd::EscapeKill);
   raw.restore();
@@ -148,13 +148,13 @@ TEST_F(RelayTerminal, ForwardsBothWaysAndStopsOnEscapeKill) {
 TEST_F(RelayTerminal, EndsWhenTheJobIsDone) {
   user = open_pty(std::nullopt);
   job = open_pty(std::nullopt);
-  ASSERT_EQ(::write(job.slave, "last", 4), 4);
+  ASSERT_EQ(::write(job.slave.get(), "last", 4), 4);
   uint64_t one = 1;
   ASSERT_EQ(::write(done, &one, sizeof one), static_cast<ssize_t>(sizeof one));
-  RawTerminal raw(user.slave);
+  RawTerminal raw(user.slave.get());
   EXPECT_EQ(relay(raw).kind, RelayEnd::JobDone);
   char buf[16] = {};
-  ASSERT_EQ(::read(user.master, buf, sizeof buf), 4);  // drained before returning
+  ASSERT_EQ(::read(user.master.get(), buf, sizeof buf), 4);  // drained before returning
   EXPECT_EQ(std::string(buf, 4), "last");
   raw.restore();
 }

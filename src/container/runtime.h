@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "base/unique_fd.h"
 #include "spec/spec.h"
 #include "store/fs_util.h"
 
@@ -59,17 +60,14 @@ struct ContainerConfig {
 class CancelToken {
  public:
   CancelToken() : fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
-  ~CancelToken() { if (fd_ >= 0) ::close(fd_); }
-  CancelToken(const CancelToken&) = delete;
-  CancelToken& operator=(const CancelToken&) = delete;
   void cancel() {
     uint64_t one = 1;
-    [[maybe_unused]] auto r = ::write(fd_, &one, sizeof one);
+    [[maybe_unused]] auto r = ::write(fd_.get(), &one, sizeof one);
   }
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
 
  private:
-  int fd_;
+  UniqueFd fd_;
 };
 
 struct RuntimeOptions {

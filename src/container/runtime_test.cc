@@ -644,17 +644,17 @@ TEST_P(RuntimeTest, TerminalIsStdioAndControllingTerminal) {
          "read pid comm state ppid pgrp session tty rest < /proc/self/stat; test $tty != 0 && echo has-ctty; "
          "read line; echo got $line");
   c.mounts = {Mount{MountType::Proc, "/proc"}};
-  c.terminal = pty.slave;
-  ASSERT_EQ(::write(pty.master, "hello\n", 6), 6);  // typed ahead: the pty keeps it
+  c.terminal = pty.slave.get();
+  ASSERT_EQ(::write(pty.master.get(), "hello\n", 6), 6);  // typed ahead: the pty keeps it
   JobOutcome o = run(c);
   auto* e = std::get_if<Exited>(&o.result);
   EXPECT_TRUE(e && e->code == 0) << describe(o);
   EXPECT_EQ(o.effects.stdout_.first, "");
-  ::close(pty.slave);
+  pty.slave.reset();
   std::string shown;
   char buf[4096];
-  for (ssize_t n; (n = ::read(pty.master, buf, sizeof buf)) > 0;) shown.append(buf, static_cast<size_t>(n));
-  ::close(pty.master);
+  for (ssize_t n; (n = ::read(pty.master.get(), buf, sizeof buf)) > 0;)
+    shown.append(buf, static_cast<size_t>(n));
   for (const char* want : {"is-a-tty", "12 34", "has-ctty", "got hello"})
     EXPECT_NE(shown.find(want), std::string::npos) << want << " not in: " << shown;
 }

@@ -27,11 +27,6 @@ constexpr size_t kMaxKinds = 4;
 // <linux/pidfd.h> of Linux 6.11; older kernels fail it and we do without.
 constexpr unsigned long kPidfdGetMntNamespace = _IO(0xFF, 3);
 
-void close_fd(int& fd) {
-  if (fd >= 0) ::close(fd);
-  fd = -1;
-}
-
 // Reaps the shell behind pidfd (blocking).
 void reap(int pidfd) {
   siginfo_t info;
@@ -74,43 +69,34 @@ ShellProcess::ShellProcess(const ShellKind& kind, const OuterIds& host, int term
   const child::IdMaps id_maps = maps.maps();
   // 0: control (a socket, so that writing to a shell that died early fails
   // with EPIPE instead of raising SIGPIPE), 1: report, 2-4: stdin/out/err.
-  int pipes[5][2];
-  auto close_pipes = [&](int n) {
-    for (int i = 0; i < n; ++i) {
-      ::close(pipes[i][0]);
-      ::close(pipes[i][1]);
-    }
-  };
+  UniqueFd pipes[5][2];
   for (int i = 0; i < 5; ++i) {
-    int rc = i <= 1 ? ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pipes[i])
-                    : ::pipe2(pipes[i], O_CLOEXEC);
-    if (rc < 0) {
-      int e = errno;
-      close_pipes(i);
-      throw_errno("pipe", e);
-    }
+    int p[2];
+    check_sys(i <= 1 ? ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) : ::pipe2(p, O_CLOEXEC),
+              "pipe");
+    pipes[i][0].reset(p[0]);
+    pipes[i][1].reset(p[1]);
   }
-  int* ctl = pipes[0];
-  int* report = pipes[1];
-  int* in = pipes[2];
-  int* out = pipes[3];
-  int* err = pipes[4];
+  UniqueFd* ctl = pipes[0];
+  UniqueFd* report = pipes[1];
+  UniqueFd* in = pipes[2];
+  UniqueFd* out = pipes[3];
+  UniqueFd* err = pipes[4];
   stack_ = ::mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE,
                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
   if (stack_ == MAP_FAILED) {
     int e = errno;
     stack_ = nullptr;
-    close_pipes(5);
     throw_errno("mmap shell stack", e);
   }
   static char init_name[] = "maelstrom-init";
   static char* const init_argv[] = {init_name, nullptr};
   static char* const init_envp[] = {nullptr};
-  shared_.ctl_r = ctl[0];
-  shared_.report_w = report[1];
-  shared_.in_r = in[0];
-  shared_.out_w = out[1];
-  shared_.err_w = err[1];
+  shared_.ctl_r = ctl[0].get();
+  shared_.report_w = report[1].get();
+  shared_.in_r = in[0].get();
+  shared_.out_w = out[1].get();
+  shared_.err_w = err[1].get();
   shared_.tty = terminal;
   shared_.init = init_program_fd(host.scratch_dir);
   shared_.init_argv = init_argv;
@@ -121,6 +107,7 @@ ShellProcess::ShellProcess(const ShellKind& kind, const OuterIds& host, int term
               CLONE_NEWUTS | SIGCHLD;
   const char* failed_step = "clone (new user, mount, pid, ipc, uts namespaces)";
   int pid, e;
+  int pidfd = -1;  // written by clone (CLONE_PIDFD)
   long maps_rc = 0;
   child::Step maps_step = child::Step::UidMap;
   if (kind.network == ShellNetwork::Pooled) {
@@ -132,7 +119,7 @@ ShellProcess::ShellProcess(const ShellKind& kind, const OuterIds& host, int term
     launch.shell = &shared_;
     launch.shell_stack_top = static_cast<char*>(stack_) + kStackSize;
     launch.clone_flags = flags;
-    launch.pidfd = &pidfd_;
+    launch.pidfd = &pidfd;
     launch.maps = &id_maps;
     try {
       run_in_vfork_child(launcher::launch_main, &launch, 0, "clone (container launcher)");
@@ -140,39 +127,34 @@ ShellProcess::ShellProcess(const ShellKind& kind, const OuterIds& host, int term
       launch.result = -err.code().value();
       launch.step = "clone (container launcher)";
     }
-    sysfs_ = shared_.sysfs;  // ours now (the launcher shares our fd table)
+    sysfs_.reset(shared_.sysfs);  // ours now (the launcher shares our fd table)
     pid = launch.result < 0 ? -1 : static_cast<int>(launch.result);
     e = launch.result < 0 ? static_cast<int>(-launch.result) : 0;
     if (launch.step) failed_step = launch.step;
     maps_rc = launch.maps_result;
     maps_step = launch.maps_step;
   } else {
-    pid = ::clone(child::shell_main, static_cast<char*>(stack_) + kStackSize, flags, &shared_, &pidfd_);
+    pid = ::clone(child::shell_main, static_cast<char*>(stack_) + kStackSize, flags, &shared_, &pidfd);
     e = errno;
     if (pid > 0) maps_rc = child::write_id_maps(pid, id_maps, &maps_step);
   }
   // The shell has its own copies; keep only our ends (stdin's write end goes
   // too: the job's stdin is at EOF).
-  ::close(ctl[0]);
-  ::close(report[1]);
-  ::close(in[0]);
-  ::close(in[1]);
-  ::close(out[1]);
-  ::close(err[1]);
-  ctl_w_ = ctl[1];
-  report_r_ = report[0];
-  out_r_ = out[0];
-  err_r_ = err[0];
+  ctl[0].reset();
+  report[1].reset();
+  in[0].reset();
+  in[1].reset();
+  out[1].reset();
+  err[1].reset();
   if (pid < 0) {
-    pidfd_ = -1;
     release_stack();
-    close_fd(ctl_w_);
-    close_fd(report_r_);
-    close_fd(out_r_);
-    close_fd(err_r_);
-    close_fd(sysfs_);
-    throw_errno(failed_step, e);
+    throw_errno(failed_step, e);  // the descriptors close as the constructor unwinds
   }
+  pidfd_.reset(pidfd);
+  ctl_w_ = std::move(ctl[1]);
+  report_r_ = std::move(report[0]);
+  out_r_ = std::move(out[0]);
+  err_r_ = std::move(err[0]);
   pid_ = pid;
   lease.done = true;
   if (maps_rc < 0) {
@@ -201,15 +183,15 @@ ShellProcess::ShellProcess(const ShellKind& kind, const OuterIds& host, int term
     child::Prep prep;
   } __attribute__((packed)) message;
   message.prep = {kind.user, kind.group, maps.job_uid, maps.job_gid, kind.network == ShellNetwork::Own};
-  if (::send(ctl_w_, &message, sizeof message, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof message)) {
+  if (::send(ctl_w_.get(), &message, sizeof message, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof message)) {
     int e2 = errno;
     destroy();
     throw_errno("starting the container init", e2);
   }
   // The mount namespace exists from clone on (the init only changes mounts
   // inside it); whoever holds it last pays for its teardown.
-  mount_ns_ = ::ioctl(pidfd_, kPidfdGetMntNamespace, 0);
-  ::fcntl(report_r_, F_SETFL, O_NONBLOCK);
+  mount_ns_.reset(::ioctl(pidfd_.get(), kPidfdGetMntNamespace, 0));
+  ::fcntl(report_r_.get(), F_SETFL, O_NONBLOCK);
 }
 
 ShellProcess::~ShellProcess() { destroy(); }
@@ -223,22 +205,22 @@ void ShellProcess::reaped() {
 }
 
 void ShellProcess::destroy() {
-  if (pidfd_ >= 0) {
+  if (pidfd_.valid()) {
     if (started_) {
       // The job may still run if we got here through an exception.
-      ::syscall(SYS_pidfd_send_signal, pidfd_, SIGKILL, nullptr, 0);
+      ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
     }
-    close_fd(ctl_w_);  // EOF: an idle shell exits
-    if (!reaped_) reap(pidfd_);
-    close_fd(pidfd_);
+    ctl_w_.reset();  // EOF: an idle shell exits
+    if (!reaped_) reap(pidfd_.get());
+    pidfd_.reset();
   }
   release_stack();
-  close_fd(ctl_w_);
-  close_fd(report_r_);
-  close_fd(out_r_);
-  close_fd(err_r_);
-  close_fd(mount_ns_);
-  close_fd(sysfs_);
+  ctl_w_.reset();
+  report_r_.reset();
+  out_r_.reset();
+  err_r_.reset();
+  mount_ns_.reset();
+  sysfs_.reset();
   // The shell and everything in its PID namespace are gone: no process is
   // left in the network namespace.
   if (netns_pool_) netns_pool_->give_back(net_ns_);
@@ -248,15 +230,11 @@ void ShellProcess::destroy() {
 }
 
 int ShellProcess::take_sysfs() {
-  int fd = sysfs_;
-  sysfs_ = -1;
-  return fd;
+  return sysfs_.release();
 }
 
 int ShellProcess::take_mount_namespace() {
-  int fd = mount_ns_;
-  mount_ns_ = -1;
-  return fd;
+  return mount_ns_.release();
 }
 
 void ShellProcess::start(const std::vector<char>& script) {
@@ -266,26 +244,26 @@ void ShellProcess::start(const std::vector<char>& script) {
   message.append(script.data(), script.size());
   size_t sent = 0;
   while (sent < message.size()) {
-    ssize_t n = ::send(ctl_w_, message.data() + sent, message.size() - sent, MSG_NOSIGNAL);
+    ssize_t n = ::send(ctl_w_.get(), message.data() + sent, message.size() - sent, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     // An init that died early left its report; report() reads it.
     if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) break;
     if (n < 0) throw_errno("starting the container");
     sent += static_cast<size_t>(n);
   }
-  close_fd(ctl_w_);
+  ctl_w_.reset();
 }
 
 bool ShellProcess::report(child::Report& report) {
   size_t got = 0;
   char* p = reinterpret_cast<char*>(&report);
   while (got < sizeof report) {
-    ssize_t n = ::read(report_r_, p + got, sizeof report - got);
+    ssize_t n = ::read(report_r_.get(), p + got, sizeof report - got);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     got += static_cast<size_t>(n);
   }
-  close_fd(report_r_);
+  report_r_.reset();
   if (got == sizeof report) return true;
   if (got != 0) {
     report = child::Report{child::Step::Prepare, EIO, -1};
@@ -323,7 +301,7 @@ ShellPool::~ShellPool() {
   dispose_cv_.notify_all();
   for (auto& t : fillers_) t.join();
   if (disposer_.joinable()) disposer_.join();
-  for (int fd : to_close_) ::close(fd);
+  to_close_.clear();
   // Ready shells are destroyed (told to exit and reaped) with ready_.
 }
 
@@ -379,7 +357,7 @@ void ShellPool::dispose(int fd) {
   if (fd < 0) return;
   {
     std::lock_guard lock(mu_);
-    to_close_.push_back(fd);
+    to_close_.emplace_back(fd);
   }
   dispose_cv_.notify_all();
 }
@@ -428,11 +406,11 @@ void ShellPool::dispose_loop() {
     if (stop_) return;
     std::vector<std::unique_ptr<ShellProcess>> shells;
     shells.swap(to_retire_);
-    std::vector<int> fds;
+    std::vector<UniqueFd> fds;
     fds.swap(to_close_);
     lock.unlock();
     shells.clear();
-    for (int fd : fds) ::close(fd);
+    fds.clear();
     lock.lock();
   }
 }

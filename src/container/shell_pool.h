@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/unique_fd.h"
 #include "container/cgroup.h"
 #include "container/child.h"
 #include "container/id_maps.h"
@@ -85,9 +86,9 @@ class ShellProcess {
   // period, as for the mount namespace), or -1; the caller owns it.
   int take_sysfs();
 
-  int pidfd() const { return pidfd_; }
-  int stdout_fd() const { return out_r_; }
-  int stderr_fd() const { return err_r_; }
+  int pidfd() const { return pidfd_.get(); }
+  int stdout_fd() const { return out_r_.get(); }
+  int stderr_fd() const { return err_r_.get(); }
 
  private:
   void release_stack();
@@ -96,7 +97,7 @@ class ShellProcess {
   child::Shell shared_;
   int pid_ = -1;
   std::optional<JobCgroups::Job> cgroup_;  // given back once the shell is reaped (destroy)
-  int pidfd_ = -1, ctl_w_ = -1, report_r_ = -1, out_r_ = -1, err_r_ = -1, mount_ns_ = -1, sysfs_ = -1;
+  UniqueFd pidfd_, ctl_w_, report_r_, out_r_, err_r_, mount_ns_, sysfs_;
   NetnsPool* netns_pool_ = nullptr;
   int net_ns_ = -1;  // Pooled: the namespace leased from netns_pool_
   void* stack_ = nullptr;
@@ -150,7 +151,7 @@ class ShellPool {
   // Kinds asked for lately (at most kMaxKinds, least recently used dropped).
   std::map<ShellKind, Ready> ready_;
   uint64_t uses_ = 0;
-  std::vector<int> to_close_;
+  std::vector<UniqueFd> to_close_;
   std::vector<std::unique_ptr<ShellProcess>> to_retire_;
   bool stop_ = false;
   // Two fillers: making a container mostly waits for the kernel (an RCU grace

@@ -14,31 +14,21 @@
 namespace mael {
 namespace fs = std::filesystem;
 
-FileLock::FileLock(const fs::path& path, Mode mode) {
-  fd_ = check_sys(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644), "open " + path.string());
-  while (::flock(fd_, mode == Mode::kShared ? LOCK_SH : LOCK_EX) < 0) {
-    if (errno != EINTR) {
-      int err = errno;
-      ::close(fd_);
-      throw_errno("flock " + path.string(), err);
-    }
+FileLock::FileLock(const fs::path& path, Mode mode)
+    : fd_(check_sys(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644), "open " + path.string())) {
+  while (::flock(fd_.get(), mode == Mode::kShared ? LOCK_SH : LOCK_EX) < 0) {
+    if (errno != EINTR) throw_errno("flock " + path.string());
   }
-}
-
-FileLock::~FileLock() {
-  ::close(fd_);
 }
 
 std::unique_ptr<FileLock> FileLock::try_exclusive(const fs::path& path) {
-  int fd = check_sys(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644), "open " + path.string());
-  while (::flock(fd, LOCK_EX | LOCK_NB) < 0) {
-    int err = errno;
-    if (err == EINTR) continue;
-    ::close(fd);
-    if (err == EWOULDBLOCK) return nullptr;
-    throw_errno("flock " + path.string(), err);
+  UniqueFd fd(check_sys(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644), "open " + path.string()));
+  while (::flock(fd.get(), LOCK_EX | LOCK_NB) < 0) {
+    if (errno == EINTR) continue;
+    if (errno == EWOULDBLOCK) return nullptr;
+    throw_errno("flock " + path.string());
   }
-  return std::unique_ptr<FileLock>(new FileLock(fd));
+  return std::unique_ptr<FileLock>(new FileLock(std::move(fd)));
 }
 
 TempDir::~TempDir() {
@@ -107,37 +97,26 @@ fs::path BlobStore::make_temp_dir() const {
 }
 
 Digest copy_and_hash(const fs::path& from, const fs::path& to) {
-  int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
-  if (in < 0) throw_errno("open " + from.string());
-  int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (out < 0) {
-    int err = errno;
-    ::close(in);
-    throw_errno("create " + to.string(), err);
-  }
+  UniqueFd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in.valid()) throw_errno("open " + from.string());
+  UniqueFd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!out.valid()) throw_errno("create " + to.string());
   Sha256 sha;
   std::string buf(1 << 20, '\0');
-  try {
-    while (true) {
-      ssize_t n = ::read(in, buf.data(), buf.size());
-      if (n < 0 && errno == EINTR) continue;
-      check_sys(n, "read " + from.string());
-      if (n == 0) break;
-      sha.update(buf.data(), static_cast<size_t>(n));
-      for (ssize_t off = 0; off < n;) {
-        ssize_t w = ::write(out, buf.data() + off, static_cast<size_t>(n - off));
-        if (w < 0 && errno == EINTR) continue;
-        check_sys(w, "write " + to.string());
-        off += w;
-      }
+  while (true) {
+    ssize_t n = ::read(in.get(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    check_sys(n, "read " + from.string());
+    if (n == 0) break;
+    sha.update(buf.data(), static_cast<size_t>(n));
+    for (ssize_t off = 0; off < n;) {
+      ssize_t w = ::write(out.get(), buf.data() + off, static_cast<size_t>(n - off));
+      if (w < 0 && errno == EINTR) continue;
+      check_sys(w, "write " + to.string());
+      off += w;
     }
-  } catch (...) {
-    ::close(in);
-    ::close(out);
-    throw;
   }
-  ::close(in);
-  check_sys(::close(out), "close " + to.string());
+  check_sys(::close(out.release()), "close " + to.string());
   return sha.finish();
 }
 

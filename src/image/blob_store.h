@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "base/digest.h"
+#include "base/unique_fd.h"
 
 namespace mael {
 
@@ -20,17 +21,14 @@ class FileLock {
  public:
   enum class Mode { kShared, kExclusive };
   explicit FileLock(const std::filesystem::path& path, Mode mode = Mode::kExclusive);
-  ~FileLock();
-  FileLock(const FileLock&) = delete;
-  FileLock& operator=(const FileLock&) = delete;
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
 
   // The exclusive lock if nobody holds any lock on the file, else nullptr.
   static std::unique_ptr<FileLock> try_exclusive(const std::filesystem::path& path);
 
  private:
-  explicit FileLock(int fd) : fd_(fd) {}
-  int fd_;
+  explicit FileLock(UniqueFd fd) : fd_(std::move(fd)) {}
+  UniqueFd fd_;
 };
 
 class BlobStore {

@@ -150,6 +150,17 @@ TEST_F(CredentialHelpers, FailuresAreOneLineErrorsNamingHelperAndRegistry) {
   EXPECT_NE(error_of("reg.example").find("killed by signal 9"), std::string::npos);
 }
 
+TEST_F(CredentialHelpers, AHelperThatCannotBeExecutedIsAOneLineError) {
+  testing::write_credential_helper(dir_ / "bin", "noexec", "exit 0");
+  std::filesystem::permissions(dir_ / "bin" / "docker-credential-noexec",
+                               std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  config(R"({"credsStore":"noexec"})");
+  std::string file = (dir_ / "docker" / "config.json").string();
+  EXPECT_EQ(error_of("reg.example"), "credential helper docker-credential-noexec (credsStore in " + file +
+                                         ") for registry reg.example: cannot run 'docker-credential-noexec': "
+                                         "Permission denied (is it installed and on PATH?)");
+}
+
 TEST_F(CredentialHelpers, AHelperThatNeverAnswersIsKilledAfterTheTimeout) {
   // (exec: the killed process is the one holding the pipes, nothing stays behind.)
   testing::write_credential_helper(dir_ / "bin", "hangs", "exec sleep 60");

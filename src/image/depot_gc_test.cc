@@ -2,8 +2,12 @@
 // by this and by another process (tools/maelstrom-image-pull --hold).
 #include "image/depot_gc.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include "base/subprocess.h"
+#include "base/unique_fd.h"
 #include "image/blob_store.h"
 #include "image/image_depot.h"
 #include "image/test_util.h"
@@ -98,31 +102,17 @@ TEST_F(DepotGcTest, EvictsLeastRecentlyUsedUnpinnedImage) {
 }
 
 TEST_F(DepotGcTest, ImagesInUseByAnyProcessStay) {
-  // Another process holds a.
-  int in[2], out[2];
-  ASSERT_EQ(::pipe2(in, O_CLOEXEC), 0);
-  ASSERT_EQ(::pipe2(out, O_CLOEXEC), 0);
-  std::vector<std::string> argv = {
-      pull_tool().string(), "--depot", depot_.path().string(), "--size-limit", "0", "--hold", image("a")};
-  std::vector<char*> args;
-  for (auto& s : argv) args.push_back(s.data());
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid;
-  ASSERT_EQ(posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ), 0) << argv[0];
-  posix_spawn_file_actions_destroy(&fa);
-  ::close(in[0]);
-  ::close(out[1]);
+  // Another process holds a (until its stdin ends).
+  UniqueFd devnull(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+  ChildProcess holder(
+      {pull_tool().string(), "--depot", depot_.path().string(), "--size-limit", "0", "--hold", image("a")},
+      ChildOptions{.stderr_to = devnull.get(), .stdin_pipe = true});
   std::string output;
   char buf[256];
-  for (ssize_t n; output.find("HELD\n") == std::string::npos && (n = ::read(out[0], buf, sizeof buf)) > 0;) {
+  for (ssize_t n;
+       output.find("HELD\n") == std::string::npos && (n = ::read(holder.stdout_fd(), buf, sizeof buf)) > 0;) {
     output.append(buf, static_cast<size_t>(n));
   }
-  ::close(out[0]);
   ASSERT_NE(output.find("HELD\n"), std::string::npos) << output;
 
   {
@@ -133,9 +123,8 @@ TEST_F(DepotGcTest, ImagesInUseByAnyProcessStay) {
     ImageInfo a = ImageDepot(options(0)).get(image("a"));  // already there, nothing pulled
     EXPECT_TRUE(has_layers(a));
     // The other process ends: a goes at the next eviction, b stays while d lives.
-    ::close(in[1]);
-    int status;
-    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    holder.close_stdin();
+    holder.wait();
     EXPECT_TRUE(d.evict_if_needed());
     EXPECT_TRUE(has_layers(b));
     EXPECT_FALSE(fs::exists(a.layers[1].tar_path));

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "base/error.h"
+#include "base/unique_fd.h"
 
 namespace mael {
 namespace {
@@ -362,11 +363,9 @@ Digest RegistryClient::fetch_blob(HttpClient& http, const Digest& digest, const 
 
 Digest RegistryClient::fetch_blob_once(HttpClient& http, const Digest& digest, const fs::path& partial,
                                        const std::function<void(int64_t)>& at, bool& resumed) {
-  int fd = check_sys(::open(partial.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644), "open " + partial.string());
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
+  UniqueFd file(
+      check_sys(::open(partial.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644), "open " + partial.string()));
+  const int fd = file.get();
   // Hash what an earlier attempt left, then append from there.
   std::optional<Sha256> sha;
   sha.emplace();

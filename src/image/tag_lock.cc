@@ -89,20 +89,20 @@ std::string format_tag_lock(const TagTable& table) {
 
 TagLockFile::TagLockFile(const std::filesystem::path& path) : path_(path) {
   // Opened without O_CREAT: a failed first resolution leaves no empty file.
-  fd_ = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd_ < 0 && errno != ENOENT) throw_errno("open " + path.string());
-  if (fd_ >= 0) lock_and_read();
+  fd_.reset(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  if (!fd_.valid() && errno != ENOENT) throw_errno("open " + path.string());
+  if (fd_.valid()) lock_and_read();
 }
 
 void TagLockFile::lock_and_read() {
   try {
-    while (::flock(fd_, LOCK_EX) < 0) {
+    while (::flock(fd_.get(), LOCK_EX) < 0) {
       if (errno != EINTR) throw_errno("flock " + path_.string());
     }
     std::string text;
     char buf[65536];
     while (true) {
-      ssize_t n = ::read(fd_, buf, sizeof buf);
+      ssize_t n = ::read(fd_.get(), buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
       check_sys(n, "read " + path_.string());
       if (n == 0) break;
@@ -110,14 +110,9 @@ void TagLockFile::lock_and_read() {
     }
     table_ = parse_tag_lock(text, path_.string());
   } catch (...) {
-    ::close(fd_);
-    fd_ = -1;
+    fd_.reset();  // a later set() starts again from opening
     throw;
   }
-}
-
-TagLockFile::~TagLockFile() {
-  if (fd_ >= 0) ::close(fd_);
 }
 
 std::optional<Digest> TagLockFile::get(const std::string& name, const std::string& tag) const {
@@ -129,17 +124,18 @@ std::optional<Digest> TagLockFile::get(const std::string& name, const std::strin
 }
 
 void TagLockFile::set(const std::string& name, const std::string& tag, const Digest& digest) {
-  if (fd_ < 0) {
-    fd_ = check_sys(::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644), "create " + path_.string());
+  if (!fd_.valid()) {
+    fd_.reset(
+        check_sys(::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644), "create " + path_.string()));
     lock_and_read();  // another process may have created it meanwhile
   }
   table_[name][tag] = digest;
   std::string text = format_tag_lock(table_);
   // Rewritten in place: a rename would leave waiters locking the old file.
-  check_sys(::ftruncate(fd_, 0), "truncate " + path_.string());
+  check_sys(::ftruncate(fd_.get(), 0), "truncate " + path_.string());
   size_t off = 0;
   while (off < text.size()) {
-    ssize_t n = ::pwrite(fd_, text.data() + off, text.size() - off, static_cast<off_t>(off));
+    ssize_t n = ::pwrite(fd_.get(), text.data() + off, text.size() - off, static_cast<off_t>(off));
     if (n < 0 && errno == EINTR) continue;
     check_sys(n, "write " + path_.string());
     off += static_cast<size_t>(n);

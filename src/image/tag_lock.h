@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "base/digest.h"
+#include "base/unique_fd.h"
 
 namespace mael {
 
@@ -28,9 +29,6 @@ std::string format_tag_lock(const TagTable& table);
 class TagLockFile {
  public:
   explicit TagLockFile(const std::filesystem::path& path);
-  ~TagLockFile();
-  TagLockFile(const TagLockFile&) = delete;
-  TagLockFile& operator=(const TagLockFile&) = delete;
 
   std::optional<Digest> get(const std::string& name, const std::string& tag) const;
   // Records and writes the file at once.
@@ -39,7 +37,7 @@ class TagLockFile {
  private:
   void lock_and_read();
   std::filesystem::path path_;
-  int fd_;
+  UniqueFd fd_;  // invalid until the file exists
   TagTable table_;
 };
 

@@ -1,9 +1,5 @@
 #pragma once
 // Helpers for this module's tests (header only, not part of the library).
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -15,9 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "base/subprocess.h"
 #include "base/test_temp_dir.h"
-
-extern char** environ;
 
 namespace mael::testing {
 
@@ -28,34 +23,13 @@ inline void write_text(const std::filesystem::path& p, const std::string& s) {
 
 // Runs argv, returns its stdout; throws when it fails.
 inline std::string run(const std::vector<std::string>& argv) {
-  int out[2];
-  if (::pipe2(out, O_CLOEXEC) < 0) throw std::runtime_error("pipe");
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid;
-  int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  ::close(out[1]);
-  if (rc != 0) {
-    ::close(out[0]);
-    throw std::runtime_error("cannot run " + argv[0]);
-  }
-  std::string text;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
-  ::close(out[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+  ProcessResult r = run_process(argv);
+  if (!r.ok()) {
     std::string cmd;
     for (const auto& a : argv) cmd += a + " ";
-    throw std::runtime_error("command failed: " + cmd);
+    throw std::runtime_error("command failed: " + cmd + "(" + std::to_string(r.exit_code) + "): " + r.err);
   }
-  return text;
+  return r.out;
 }
 
 // Writes an executable docker-credential-NAME into `bin_dir` running the
@@ -122,28 +96,11 @@ inline void push_test_image(const std::filesystem::path& layout, const std::stri
 // (`serve ...`) or the fault-injecting proxy (`proxy ...`).
 class HelperProcess {
  public:
-  explicit HelperProcess(const std::vector<std::string>& helper_args) {
-    int in[2], out[2];
-    if (::pipe2(in, O_CLOEXEC) < 0 || ::pipe2(out, O_CLOEXEC) < 0) throw std::runtime_error("pipe");
-    std::vector<std::string> argv = {"python3", helper_script().string()};
-    argv.insert(argv.end(), helper_args.begin(), helper_args.end());
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    int rc = posix_spawnp(&pid_, "python3", &fa, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    ::close(in[0]);
-    ::close(out[1]);
-    stdin_ = in[1];
-    if (rc != 0) throw std::runtime_error("cannot start registry.py");
+  explicit HelperProcess(const std::vector<std::string>& helper_args)
+      : child_(argv(helper_args), ChildOptions{.stderr_to = STDERR_FILENO, .stdin_pipe = true}) {
     std::string line;
     char c;
-    while (::read(out[0], &c, 1) == 1 && c != '\n') line += c;
-    ::close(out[0]);
+    while (::read(child_.stdout_fd(), &c, 1) == 1 && c != '\n') line += c;
     if (!line.starts_with("READY ")) {
       stop();
       throw std::runtime_error("registry.py " + helper_args[0] + " did not start: " + line);
@@ -155,16 +112,10 @@ class HelperProcess {
   HelperProcess(const HelperProcess&) = delete;
   HelperProcess& operator=(const HelperProcess&) = delete;
 
+  // Closes its stdin (it stops then) and waits for it.
   void stop() {
-    if (stdin_ >= 0) {
-      ::close(stdin_);
-      stdin_ = -1;
-    }
-    if (pid_ > 0) {
-      int status;
-      ::waitpid(pid_, &status, 0);
-      pid_ = -1;
-    }
+    child_.close_stdin();
+    child_.wait();
   }
   const std::string& address() const { return address_; }
 
@@ -172,8 +123,12 @@ class HelperProcess {
   pid_t child_pid_ = -1;
 
  private:
-  pid_t pid_ = -1;
-  int stdin_ = -1;
+  static std::vector<std::string> argv(const std::vector<std::string>& helper_args) {
+    std::vector<std::string> a = {"python3", helper_script().string()};
+    a.insert(a.end(), helper_args.begin(), helper_args.end());
+    return a;
+  }
+  ChildProcess child_;
   std::string address_;
 };
 

@@ -15,10 +15,10 @@
 #include "base/error.h"
 #include "base/subprocess.h"
 #include "base/tar_reader.h"
+#include "base/unique_fd.h"
 #include "layers/brace_expand.h"
 #include "layers/glob_pattern.h"
 #include "store/artifact_store.h"
-#include "store/fs_util.h"
 #include "store/layer_budget.h"
 
 namespace fs = std::filesystem;

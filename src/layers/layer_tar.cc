@@ -10,8 +10,8 @@
 #include <memory>
 
 #include "base/error.h"
+#include "base/unique_fd.h"
 #include "store/artifact_store.h"
-#include "store/fs_util.h"
 #include "store/pax_writer.h"
 
 namespace mael {

@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <set>
+#include <sstream>
 #include <string>
+
+#include "base/subprocess.h"
 
 using namespace mael;
 
@@ -13,11 +15,8 @@ namespace {
 // "\tlibc.so.6 (libc6,x86-64) => /lib/x86_64-linux-gnu/libc.so.6" lines of ldconfig -p.
 std::set<std::pair<std::string, std::string>> ldconfig_listing() {
   std::set<std::pair<std::string, std::string>> out;
-  FILE* f = popen("ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null", "r");
-  if (!f) return out;
-  char line[4096];
-  while (fgets(line, sizeof line, f)) {
-    std::string s(line);
+  std::istringstream lines(run_process({"sh", "-c", "ldconfig -p || /sbin/ldconfig -p"}).out);
+  for (std::string s; std::getline(lines, s);) {
     size_t arrow = s.find(" => ");
     if (s.empty() || s[0] != '\t' || arrow == std::string::npos) continue;
     std::string name = s.substr(1, s.find(' ', 1) - 1);
@@ -25,7 +24,6 @@ std::set<std::pair<std::string, std::string>> ldconfig_listing() {
     while (!path.empty() && (path.back() == '\n' || path.back() == ' ')) path.pop_back();
     out.emplace(name, path);
   }
-  pclose(f);
   return out;
 }
 

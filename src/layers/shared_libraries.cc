@@ -6,8 +6,8 @@
 #include <cstring>
 #include <set>
 
+#include "base/elf_reader.h"
 #include "base/error.h"
-#include "store/elf_reader.h"
 
 namespace fs = std::filesystem;
 

@@ -2,11 +2,12 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <set>
+#include <sstream>
 
+#include "base/elf_reader.h"
 #include "base/error.h"
-#include "store/elf_reader.h"
+#include "base/subprocess.h"
 #include "store/test_tar_util.h"
 
 namespace fs = std::filesystem;
@@ -19,17 +20,13 @@ const fs::path kFixture = MAEL_ELF_FIXTURE_DIR;
 // Libraries ldd (the real loader) reports for a binary.
 std::set<fs::path> ldd(const std::string& binary) {
   std::set<fs::path> out;
-  FILE* f = popen(("ldd " + binary + " 2>/dev/null").c_str(), "r");
-  if (!f) return out;
-  char line[4096];
-  while (fgets(line, sizeof line, f)) {
-    std::string s(line);
+  std::istringstream lines(run_process({"ldd", binary}).out);
+  for (std::string s; std::getline(lines, s);) {
     size_t arrow = s.find("=> /");
     size_t start = arrow != std::string::npos ? arrow + 3 : s.find_first_not_of(" \t");
     if (start == std::string::npos || s[start] != '/') continue;
     out.insert(fs::path(s.substr(start, s.find(' ', start) - start)).lexically_normal());
   }
-  pclose(f);
   return out;
 }
 

@@ -1,9 +1,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <fstream>
 
+#include "base/subprocess.h"
 #include "runner/report_junit.h"
 #include "runner/report_result.h"
 #include "runner/report_summary.h"
@@ -208,16 +208,21 @@ TEST(JUnit, EscapesAndStructure) {
   std::filesystem::path dir = ::mkdtemp(dir_tmpl.data());
   auto file = dir / "report.xml";
   write_junit_xml(file, "cargo-maelstrom", cases);
-  if (std::system("python3 -c 'pass' >/dev/null 2>&1") == 0) {
-    std::string cmd =
-        "python3 -c \"import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); "
+  bool have_python = false;
+  try {
+    have_python = run_process({"python3", "-c", "pass"}).ok();
+  } catch (const ProgramNotFound&) {
+  }
+  if (have_python) {
+    std::string check =
+        "import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); "
         "s = r.findall('testsuite'); "
         "assert [x.get('name') for x in s] == ['pkg lib', 'pkg bin']; "
         "c = [t.get('name') for x in s for t in x.findall('testcase')]; assert c == ['ok', 'bad<1>', 'skip', "
         "'err'], c; "
-        "assert s[0].findall('testcase')[1].find('failure').text.startswith('out & ')\" " +
-        file.string();
-    EXPECT_EQ(std::system(cmd.c_str()), 0);
+        "assert s[0].findall('testcase')[1].find('failure').text.startswith('out & ')";
+    ProcessResult r = run_process({"python3", "-c", check, file.string()});
+    EXPECT_TRUE(r.ok()) << r.err;
   }
   std::filesystem::remove_all(dir);
 }

@@ -18,12 +18,8 @@ constexpr uint32_t kMask = IN_CREATE | IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FRO
 DirectoryWatcher::DirectoryWatcher(fs::path root, std::vector<fs::path> ignore)
     : root_(fs::weakly_canonical(root)) {
   for (auto& p : ignore) ignore_.push_back(fs::weakly_canonical(p));
-  fd_ = check_sys(inotify_init1(IN_CLOEXEC | IN_NONBLOCK), "inotify_init1");
+  fd_.reset(check_sys(inotify_init1(IN_CLOEXEC | IN_NONBLOCK), "inotify_init1"));
   add_tree(root_);
-}
-
-DirectoryWatcher::~DirectoryWatcher() {
-  if (fd_ >= 0) close(fd_);
 }
 
 bool DirectoryWatcher::ignored(const fs::path& p) const {
@@ -38,7 +34,7 @@ bool DirectoryWatcher::ignored(const fs::path& p) const {
 
 void DirectoryWatcher::add_tree(const fs::path& dir) {
   if (ignored(dir)) return;
-  int wd = inotify_add_watch(fd_, dir.c_str(), kMask);
+  int wd = inotify_add_watch(fd_.get(), dir.c_str(), kMask);
   if (wd < 0) return;  // vanished or unreadable: skip
   dirs_[wd] = dir;
   std::error_code ec;
@@ -49,7 +45,7 @@ void DirectoryWatcher::add_tree(const fs::path& dir) {
 }
 
 bool DirectoryWatcher::drain(int timeout_ms) {
-  pollfd p{fd_, POLLIN, 0};
+  pollfd p{fd_.get(), POLLIN, 0};
   int rc = poll(&p, 1, timeout_ms);
   if (rc < 0 && errno != EINTR) throw_errno("poll inotify");
   if (rc <= 0) return false;
@@ -57,7 +53,7 @@ bool DirectoryWatcher::drain(int timeout_ms) {
   bool changed = false;
   bool rescan = false;
   for (;;) {
-    ssize_t n = read(fd_, buf, sizeof buf);
+    ssize_t n = read(fd_.get(), buf, sizeof buf);
     if (n <= 0) break;
     for (char* q = buf; q < buf + n;) {
       auto* ev = reinterpret_cast<inotify_event*>(q);

@@ -8,14 +8,13 @@
 #include <map>
 #include <vector>
 
+#include "base/unique_fd.h"
+
 namespace mael {
 
 class DirectoryWatcher {
  public:
   DirectoryWatcher(std::filesystem::path root, std::vector<std::filesystem::path> ignore);
-  ~DirectoryWatcher();
-  DirectoryWatcher(const DirectoryWatcher&) = delete;
-  DirectoryWatcher& operator=(const DirectoryWatcher&) = delete;
 
   // Blocks until a file is created, written, removed or renamed, then waits until changes
   // settle for `quiet` (editors write in bursts). Returns false if `give_up` passed first
@@ -31,7 +30,7 @@ class DirectoryWatcher {
 
   std::filesystem::path root_;
   std::vector<std::filesystem::path> ignore_;
-  int fd_ = -1;
+  UniqueFd fd_;  // inotify
   std::map<int, std::filesystem::path> dirs_;  // watch descriptor -> directory
 };
 

@@ -15,11 +15,6 @@ namespace fs = std::filesystem;
 
 namespace mael {
 
-void UniqueFd::reset(int fd) {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = fd;
-}
-
 namespace {
 
 // The directory holding path, open, and path's last component.

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "base/error.h"
+#include "store/fs_util.h"
 
 namespace mael {
 

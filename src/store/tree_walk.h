@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "store/fs_util.h"
+#include "base/unique_fd.h"
 
 namespace mael {
 

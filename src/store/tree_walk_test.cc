@@ -11,6 +11,7 @@
 
 #include "base/error.h"
 #include "base/test_temp_dir.h"
+#include "store/fs_util.h"
 #include "store/test_tar_util.h"
 
 namespace fs = std::filesystem;

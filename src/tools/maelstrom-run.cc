@@ -18,6 +18,7 @@
 #include "base/interrupt.h"
 #include "base/log.h"
 #include "base/tool_main.h"
+#include "base/unique_fd.h"
 #include "base/version.h"
 #include "client/client.h"
 #include "client/client_config.h"
@@ -219,16 +220,9 @@ int run_tty(Client& client, const ClientOptions& options, JobSpecStreamReader& r
   place.naming_it([&] { job = client.resolve(spec, &pins); });
   Runtime::check_support();
   Pty pty = open_pty(window_size(STDIN_FILENO));
-  struct Fds {
-    std::vector<int> fds;
-    ~Fds() {
-      for (int fd : fds) ::close(fd);
-    }
-  } owned{{pty.master, pty.slave}};
-  int done = check_sys(::eventfd(0, EFD_CLOEXEC), "eventfd");
-  owned.fds.push_back(done);
-  int signal_fd = check_sys(::signalfd(-1, &signals, SFD_CLOEXEC), "signalfd");
-  owned.fds.push_back(signal_fd);
+  UniqueFd done_fd(check_sys(::eventfd(0, EFD_CLOEXEC), "eventfd"));
+  UniqueFd signals_fd(check_sys(::signalfd(-1, &signals, SFD_CLOEXEC), "signalfd"));
+  const int done = done_fd.get(), signal_fd = signals_fd.get();
 
   // Its own runtime and executor: the job needs the terminal, which only this
   // process has (so --tty jobs never go to a cluster).
@@ -242,7 +236,7 @@ int run_tty(Client& client, const ClientOptions& options, JobSpecStreamReader& r
         client.store(),
         [&](const ContainerConfig& config, const CancelToken* cancel) {
           ContainerConfig with_tty = config;
-          with_tty.terminal = pty.slave;
+          with_tty.terminal = pty.slave.get();
           return runtime.run(with_tty, cancel);
         },
         ExecutorOptions{1, options.inline_limit, options.job_limits});
@@ -253,7 +247,7 @@ int run_tty(Client& client, const ClientOptions& options, JobSpecStreamReader& r
     });
     {
       RawTerminal raw(STDIN_FILENO);
-      end = relay_terminal(STDIN_FILENO, STDOUT_FILENO, pty.master, done, signal_fd, escape, raw);
+      end = relay_terminal(STDIN_FILENO, STDOUT_FILENO, pty.master.get(), done, signal_fd, escape, raw);
     }  // our terminal is restored here, before anything else is printed
     if (end.kind != RelayEnd::JobDone) executor.cancel_all();
   }  // waits for the job
