@@ -16,8 +16,9 @@ namespace mael {
 
 namespace {
 
-constexpr std::string_view kDirectiveKeys[] = {"filter",        "include_shared_libraries", "timeout",       "ignore",
-                                               "max_processes", "max_memory",               "max_tmpfs_size"};
+constexpr std::string_view kDirectiveKeys[] = {"filter",         "include_shared_libraries", "timeout",
+                                               "slow_timeout",   "ignore",                   "max_processes",
+                                               "max_memory",     "max_tmpfs_size"};
 
 SourcePos key_pos(const Value& table, std::string_view key) {
   for (const auto& f : table.fields)
@@ -56,6 +57,11 @@ Directive parse_directive(const Value& table, const SpecContext& ctx, const Filt
     int64_t secs = expect_int(*v, ctx, "timeout", 0, 0xffffffffLL);
     d.timeout = secs == 0 ? std::optional<std::chrono::milliseconds>()
                           : std::optional<std::chrono::milliseconds>(std::chrono::seconds(secs));
+  }
+  if (const Value* v = table.find("slow_timeout")) {
+    int64_t secs = expect_int(*v, ctx, "slow_timeout", 0, 0xffffffffLL);
+    d.slow_timeout = secs == 0 ? std::optional<std::chrono::milliseconds>()
+                               : std::optional<std::chrono::milliseconds>(std::chrono::seconds(secs));
   }
   if (const Value* v = table.find("ignore")) d.ignore = expect_bool(*v, ctx, "ignore");
   parse_limits(table, ctx, d.limits);
@@ -168,6 +174,7 @@ TestMetadata TestSpecFile::metadata_for(const FilterFields& test) const {
   ContainerSpec container;
   std::optional<bool> include_shared_libraries;
   std::optional<std::chrono::milliseconds> timeout;
+  std::optional<std::optional<std::chrono::milliseconds>> slow_timeout;
   bool ignore = false;
   JobLimits limits;
   for (const Directive& d : directives_) {
@@ -175,6 +182,7 @@ TestMetadata TestSpecFile::metadata_for(const FilterFields& test) const {
     apply(d, container);
     if (d.include_shared_libraries) include_shared_libraries = d.include_shared_libraries;
     if (d.timeout) timeout = *d.timeout;
+    if (d.slow_timeout) slow_timeout = d.slow_timeout;
     if (d.ignore) ignore = *d.ignore;
     if (d.limits.max_processes) limits.max_processes = d.limits.max_processes;
     if (d.limits.max_memory) limits.max_memory = d.limits.max_memory;
@@ -185,6 +193,7 @@ TestMetadata TestSpecFile::metadata_for(const FilterFields& test) const {
       include_shared_libraries ? *include_shared_libraries : !uses_image_layers(container.parent);
   m.container = std::move(container);
   m.timeout = timeout;
+  m.slow_timeout = slow_timeout;
   m.ignore = ignore;
   m.limits = limits;
   return m;

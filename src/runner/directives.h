@@ -33,6 +33,8 @@ struct Directive {
   std::optional<bool> include_shared_libraries;
   // Outer optional: given or not; inner nullopt: `timeout = 0`, no timeout.
   std::optional<std::optional<std::chrono::milliseconds>> timeout;
+  // `slow_timeout` (seconds): when a test still running is reported SLOW; 0: never.
+  std::optional<std::optional<std::chrono::milliseconds>> slow_timeout;
   std::optional<bool> ignore;
   JobLimits limits;  // each given one replaces an earlier directive's
   SourcePos pos;
@@ -43,6 +45,8 @@ struct TestMetadata {
   ContainerSpec container;
   bool include_shared_libraries = true;
   std::optional<std::chrono::milliseconds> timeout;
+  // Outer nullopt: no directive said (the `slow-timeout` config value applies).
+  std::optional<std::optional<std::chrono::milliseconds>> slow_timeout;
   bool ignore = false;
   JobLimits limits;
   bool operator==(const TestMetadata&) const = default;

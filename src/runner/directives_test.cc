@@ -179,6 +179,23 @@ timeout = 0
   EXPECT_NE(error_of("[[directives]]\ntimeout = -1\n").find("line 2"), std::string::npos);
 }
 
+TEST(Directives, SlowTimeoutIsKeptPerTestAndZeroMeansNever) {
+  TestSpecFile f = parse(R"T(
+[[directives]]
+slow_timeout = 5
+[[directives]]
+filter = "name.equals(long)"
+slow_timeout = 0
+)T");
+  EXPECT_EQ(f.metadata_for(cargo_test("p", "fast")).slow_timeout,
+            std::optional<std::optional<std::chrono::milliseconds>>(std::chrono::milliseconds(5000)));
+  auto never = f.metadata_for(cargo_test("p", "long")).slow_timeout;
+  ASSERT_TRUE(never.has_value());
+  EXPECT_FALSE(never->has_value());
+  EXPECT_FALSE(parse("[[directives]]\n").metadata_for(cargo_test("p", "x")).slow_timeout.has_value());
+  EXPECT_NE(error_of("[[directives]]\nslow_timeout = \"soon\"\n").find("slow_timeout"), std::string::npos);
+}
+
 TEST(Directives, IncludeSharedLibrariesFollowsTheParentChain) {
   TestSpecFile f = parse(R"T(
 [containers.base]

@@ -187,6 +187,7 @@ class Pipeline final : public BuildSink {
       tc.ignored = md.ignore || ignored_set.count(c);
       tc.spec.container = md.container;
       tc.spec.timeout = s_.settings.timeout ? *s_.settings.timeout : md.timeout;
+      tc.slow_timeout = md.slow_timeout ? *md.slow_timeout : s_.settings.slow_timeout;
       tc.spec.limits = md.limits;
       s_.adapter.make_job(b, md, layers, tc);
       batch.push_back(std::move(tc));

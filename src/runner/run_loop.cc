@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/error.h"
+#include "base/format.h"
 
 namespace mael {
 
@@ -15,6 +16,7 @@ TestRun::TestRun(JobSubmitter submit, std::function<void()> cancel_all, TestList
       options_(std::move(options)) {
   if (options_.repeat == 0) options_.repeat = 1;
   if (options_.waiting_facts) waiting_note_ = std::thread([this] { waiting_note_loop(); });
+  slow_ = std::thread([this] { slow_loop(); });
 }
 
 TestRun::~TestRun() {
@@ -23,7 +25,9 @@ TestRun::~TestRun() {
     closing_ = true;
   }
   started_cv_.notify_all();
+  slow_cv_.notify_all();
   if (waiting_note_.joinable()) waiting_note_.join();
+  if (slow_.joinable()) slow_.join();
   // Never leave callbacks pointing at a dead object.
   std::unique_lock lk(mu_);
   idle_cv_.wait(lk, [&] { return outstanding_ == 0; });
@@ -33,6 +37,7 @@ void TestRun::note_state(uint64_t id, std::optional<JobState> state) {
   std::lock_guard lk(mu_);
   if (!state) {
     states_.erase(id);
+    running_.erase(id);
     return;
   }
   states_[id] = *state;
@@ -63,6 +68,27 @@ void TestRun::waiting_note_loop() {
       said = why;
       ui_.message("no test has started yet: " + *why);
     }
+  }
+}
+
+// nextest's SLOW: a line for each running test each time another slow_timeout has passed.
+void TestRun::slow_loop() {
+  std::unique_lock lk(mu_);
+  while (!closing_) {
+    slow_cv_.wait_for(lk, std::chrono::milliseconds(200));
+    if (closing_) return;
+    auto now = std::chrono::steady_clock::now();
+    std::vector<std::string> lines;
+    for (auto& [id, r] : running_) {
+      auto due = *r.tc->slow_timeout * static_cast<int64_t>(r.reported + 1);
+      if (now - r.since < due) continue;
+      ++r.reported;
+      lines.push_back(mael::format("SLOW [> {:.3f}s] {}", std::chrono::duration<double>(due).count(), r.tc->name));
+    }
+    if (stopped_ || lines.empty()) continue;
+    lk.unlock();
+    for (const auto& l : lines) ui_.message(l);
+    lk.lock();
   }
 }
 
@@ -137,8 +163,12 @@ void TestRun::add_cases(std::vector<TestCase> cases, std::optional<HoldId> hold)
       try {
         job = submit_(
             shared->spec,
-            [this, id, hold](JobState s) {
+            [this, id, hold, shared](JobState s) {
               note_state(id, s);
+              if (s == JobState::Running && shared->slow_timeout && !hold) {
+                std::lock_guard lk(mu_);
+                if (states_.count(id)) running_[id] = {shared, std::chrono::steady_clock::now(), 0};
+              }
               if (!hold || held_news(*hold, id, [&](HeldJob& j) { j.state = s; })) ui_.job_state(id, s);
             },
             [this, id, shared, hold](JobOutcome o) {

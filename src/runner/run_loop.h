@@ -32,6 +32,8 @@ struct TestCase {
   std::string name;      // as shown: "pkg artifact case"
   JobSpec spec;          // priority and estimated_duration are set by TestRun
   bool ignored = false;  // reported IGNORED without running
+  // Reported SLOW after running this long, and again after each further period; nullopt: never.
+  std::optional<std::chrono::milliseconds> slow_timeout;
 };
 
 struct RunLoopOptions {
@@ -110,6 +112,7 @@ class TestRun {
   void record(uint64_t id, const TestCase& tc, TestResult r, bool ran, size_t junit_copies = 1);
   void note_state(uint64_t id, std::optional<JobState> state);  // nullopt: the job is gone
   void waiting_note_loop();
+  void slow_loop();
 
   JobSubmitter submit_;
   std::function<void()> cancel_all_;
@@ -149,7 +152,16 @@ class TestRun {
   bool any_started_ = false;
   bool closing_ = false;
   std::condition_variable started_cv_;
-  std::thread waiting_note_;  // last: uses the members above
+  // Running jobs with a slow_timeout, for the SLOW reports: since when, and how many were made.
+  struct Running {
+    std::shared_ptr<const TestCase> tc;
+    std::chrono::steady_clock::time_point since;
+    size_t reported = 0;
+  };
+  std::map<uint64_t, Running> running_;
+  std::condition_variable slow_cv_;
+  std::thread waiting_note_;  // last two: they use the members above
+  std::thread slow_;
 };
 
 }  // namespace mael

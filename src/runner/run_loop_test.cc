@@ -216,6 +216,34 @@ TEST(RunLoop, SaysWhyNoTestHasStarted) {
   EXPECT_EQ(run.finish(true).summary.succeeded, 1u);
 }
 
+TEST(RunLoop, ATestStillRunningAfterItsSlowTimeoutIsReportedSlowEachPeriod) {
+  TestListing listing;
+  RecordingUi ui;
+  PendingJobs jobs;
+  TestRun run(jobs.submitter(), nullptr, listing, ui, RunLoopOptions{});
+  TestCase slow = make_named_case("slow", "pass");
+  slow.slow_timeout = std::chrono::milliseconds(50);
+  TestCase quick = make_named_case("quick", "pass");  // no slow_timeout: never reported
+  run.add_cases({slow, quick});
+  for (auto& j : jobs.jobs) j.state(JobState::Running);
+  auto wait_for_messages = [&](size_t n) {
+    for (int i = 0; i < 1000 && ui.messages_now().size() < n; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return ui.messages_now();
+  };
+  auto said = wait_for_messages(2);
+  ASSERT_GE(said.size(), 2u);
+  EXPECT_EQ(said[0], "SLOW [> 0.050s] pkg slow");
+  EXPECT_EQ(said[1], "SLOW [> 0.100s] pkg slow");  // once per period, the total shown
+  jobs.end("slow", 0);
+  jobs.end("quick", 0);
+  size_t after_end = ui.messages_now().size();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_LE(ui.messages_now().size(), after_end + 1);  // a report racing the end at most
+  for (const auto& m : ui.messages_now()) EXPECT_EQ(m.find("quick"), std::string::npos) << m;
+  EXPECT_EQ(run.finish(true).summary.succeeded, 2u);
+}
+
 TEST(WaitingNote, ReasonsInOrderOfWhatHoldsTheRunUp) {
   WaitingFacts local;
   EXPECT_EQ(waiting_reason(local, 0, 0, 0), std::nullopt);

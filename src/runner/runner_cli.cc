@@ -30,6 +30,12 @@ void add_runner_config(ConfigLoader& loader) {
               .short_name = 's',
               .value_name = "NUM-FAILURES",
               .min = 1});
+  loader.add({.name = "slow-timeout",
+              .type = ConfigType::Duration,
+              .help = "report a test still running after this long as SLOW, and again each time as long "
+                      "again passes (0: never); a directive's slow_timeout wins",
+              .default_value = "60",
+              .value_name = "SECONDS"});
   loader.add({.name = "timeout",
               .type = ConfigType::Duration,
               .help = "timeout for every test, overriding the spec file: seconds, or a duration such as "
@@ -95,6 +101,8 @@ RunnerSettings runner_settings_from(const Config& config) {
   }
   s.repeat = static_cast<size_t>(config.get_int("repeat"));
   if (config.has("stop-after")) s.stop_after = static_cast<size_t>(config.get_int("stop-after"));
+  auto slow = config.get_duration("slow-timeout");
+  s.slow_timeout = slow.count() == 0 ? std::nullopt : std::optional(slow);
   if (config.has("timeout")) {
     auto d = config.get_duration("timeout");
     s.timeout = d.count() == 0 ? std::nullopt : std::optional(d);

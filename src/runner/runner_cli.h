@@ -35,6 +35,7 @@ struct RunnerSettings {
   std::optional<size_t> stop_after;
   // Outer: given or not; inner nullopt: `--timeout 0`, no timeout.
   std::optional<std::optional<std::chrono::milliseconds>> timeout;
+  std::optional<std::chrono::milliseconds> slow_timeout = std::chrono::seconds(60);  // nullopt: never
 };
 RunnerSettings runner_settings_from(const Config& config);
 
