@@ -126,18 +126,6 @@ std::string ChildProcess::how_it_ended() const {
   return "exit code " + std::to_string(exit_code_of(status_));
 }
 
-std::string read_all(int fd) {
-  std::string s;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    s.append(buf, static_cast<size_t>(n));
-  }
-  return s;
-}
-
 ProcessResult run_process(const std::vector<std::string>& argv, const RunOptions& options) {
   return std::move(run_processes({argv}, options)[0]);
 }
@@ -155,8 +143,8 @@ std::vector<ProcessResult> run_processes(const std::vector<std::vector<std::stri
 std::vector<ProcessResult> run_processes(const std::vector<std::vector<std::string>>& argvs,
                                          const RunOptions& options) {
   using Clock = std::chrono::steady_clock;
-  const std::optional<Clock::time_point> deadline =
-      options.timeout ? std::optional(Clock::now() + *options.timeout) : std::nullopt;
+  // (Without a timeout the deadline is never looked at.)
+  const Clock::time_point deadline = Clock::now() + options.timeout.value_or(std::chrono::milliseconds(0));
   const bool feed = options.input.has_value();
   std::optional<SigpipeBlocked> no_sigpipe;
   if (feed) no_sigpipe.emplace();
@@ -180,8 +168,8 @@ std::vector<ProcessResult> run_processes(const std::vector<std::vector<std::stri
   char buf[65536];
   while (outputs_open > 0) {
     int wait_ms = -1;
-    if (deadline) {
-      auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now()).count();
+    if (options.timeout) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
       if (left <= 0) {
         for (size_t c = 0; c < children.size(); ++c) {
           if (fds[c * per_child].fd < 0 && fds[c * per_child + 1].fd < 0) continue;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/fd_io.h"  // read_all, for a child's output
 #include "base/unique_fd.h"
 
 namespace mael {
@@ -102,8 +103,5 @@ class ChildProcess {
   bool reaped_ = false;
   int status_ = 0;
 };
-
-// Reads a whole fd until EOF (restarting on EINTR).
-std::string read_all(int fd);
 
 }  // namespace mael

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "base/error.h"
+#include "base/fd_io.h"
 
 namespace mael {
 namespace fs = std::filesystem;
@@ -109,12 +110,7 @@ Digest copy_and_hash(const fs::path& from, const fs::path& to) {
     check_sys(n, "read " + from.string());
     if (n == 0) break;
     sha.update(buf.data(), static_cast<size_t>(n));
-    for (ssize_t off = 0; off < n;) {
-      ssize_t w = ::write(out.get(), buf.data() + off, static_cast<size_t>(n - off));
-      if (w < 0 && errno == EINTR) continue;
-      check_sys(w, "write " + to.string());
-      off += w;
-    }
+    write_all(out.get(), buf.data(), static_cast<size_t>(n), "write " + to.string());
   }
   check_sys(::close(out.release()), "close " + to.string());
   return sha.finish();

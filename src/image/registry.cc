@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "base/error.h"
+#include "base/fd_io.h"
 #include "base/unique_fd.h"
 
 namespace mael {
@@ -65,16 +66,6 @@ std::pair<std::string, std::string> registry_error(const std::string& body) {
     if (e.is_object()) return {e.value("code", ""), e.value("message", "")};
   }
   return {"", ""};
-}
-
-void write_all(int fd, const char* data, size_t n, const fs::path& path) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, data, n);
-    if (w < 0 && errno == EINTR) continue;
-    check_sys(w, "write " + path.string());
-    data += w;
-    n -= static_cast<size_t>(w);
-  }
 }
 
 // A failure that may go away on retry (dropped connection, HTTP 5xx).
@@ -405,7 +396,7 @@ Digest RegistryClient::fetch_blob_once(HttpClient& http, const Digest& digest, c
     }
   };
   req.sink = [&](const char* data, size_t n) {
-    write_all(fd, data, n, partial);
+    write_all(fd, data, n, "write " + partial.string());
     sha->update(data, n);
     have += n;
     at(static_cast<int64_t>(have));

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/fd_io.h"
 #include "base/log.h"
 #include "store/tar_extract.h"
 
@@ -350,7 +351,7 @@ ArtifactStore::BlobWriter::~BlobWriter() {
 
 void ArtifactStore::BlobWriter::write(std::string_view data) {
   if (done_) throw std::logic_error("BlobWriter::write after commit");
-  write_all(fd_.get(), data.data(), data.size(), ("write " + tmp_.string()).c_str());
+  write_all(fd_.get(), data.data(), data.size(), "write " + tmp_.string());
   hash_->update(data);
   size_ += data.size();
 }

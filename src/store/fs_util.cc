@@ -92,17 +92,4 @@ UniqueFd open_dir_beneath(int base_fd, std::string_view rel, bool create) {
   return cur;
 }
 
-void write_all(int fd, const void* data, size_t n, const char* what) {
-  const char* p = static_cast<const char*>(data);
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      throw_errno(what);
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-}
-
 }  // namespace mael

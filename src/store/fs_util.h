@@ -42,7 +42,4 @@ std::string shorten_path(std::string_view path);
 // is missing (and !create); throws on a symlink or non-directory component.
 UniqueFd open_dir_beneath(int base_fd, std::string_view rel, bool create);
 
-// Writes all of data to fd (retrying on EINTR / short writes); throws on error.
-void write_all(int fd, const void* data, size_t n, const char* what);
-
 }  // namespace mael

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "base/error.h"
+#include "base/fd_io.h"
 #include "base/test_temp_dir.h"
 #include "store/fs_util.h"
 #include "store/test_tar_util.h"
