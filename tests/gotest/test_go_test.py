@@ -438,6 +438,26 @@ def test_a_malformed_partition_is_one_line_and_runs_nothing(built):
         assert r.stdout == ""
 
 
+def test_a_test_running_past_its_slow_timeout_is_reported_slow_until_it_ends(built):
+    r = built.gt.run("--ui", "simple", "-i", "package_name.equals(hang)", "--slow-timeout", "500ms")
+    assert r.returncode == 1, r.stdout + r.stderr
+    slow = [l for l in r.stderr.splitlines() if l.startswith("SLOW")]
+    # Once per period while it runs (the spec file's timeout ends it after 2 s), never the quick test.
+    assert slow[:3] == [f"SLOW [> {t}s] {MODULE}/hang TestHangs" for t in ("0.500", "1.000", "1.500")], r.stderr
+    assert len(slow) <= 4, r.stderr
+    assert dict(status_lines(r.stdout))[f"{MODULE}/hang TestHangs"] == "TIMEOUT"
+    # The value is shown with the others, and a directive's slow_timeout = 0 turns it off.
+    assert 'slow-timeout = "60s"' in built.gt.run("-P").stdout
+    spec = built.gt.module / "maelstrom-go-test.toml"
+    text = spec.read_text()
+    try:
+        spec.write_text(text + '\n[[directives]]\nfilter = "package_name.equals(hang)"\nslow_timeout = 0\n')
+        r = built.gt.run("--ui", "simple", "-i", "package_name.equals(hang)", "--slow-timeout", "500ms")
+        assert "SLOW" not in r.stderr, r.stderr
+    finally:
+        spec.write_text(text)
+
+
 def test_stop_after_stops_at_the_first_failure(built):
     r = built.gt.run("--ui", "simple", "--slots", "1", "-i", "name.equals(TestFails)", "--repeat", "4",
                      "--stop-after", "1")
