@@ -102,7 +102,8 @@ def test_print_config_shows_layering(runner):
 
 def test_unusable_cache_and_depot_directories_name_their_option(runner):
     line = one_line_error(runner.run([job("true")], "--cache-root", ""))
-    assert line == 'error: command-line option --cache-root: invalid value "": an empty path; give a directory'
+    assert line == ('error: command-line option --cache-root: invalid value "": an empty path; give a directory'
+                    ' (see maelstrom-run --help)')
     line = one_line_error(runner.run([{"image": "oci:/nonexistent", "program": "/bin/sh"}],
                                      "--container-image-depot-root", "/proc/none"))
     assert "cannot use container image depot /proc/none" in line, line

@@ -569,7 +569,8 @@ Config ConfigLoader::load(const std::map<std::string, std::string>& env) const {
         v.list = split_list_values(o, slot->values);
       else
         err = parse_text(o, slot->value, v);
-      if (err) throw UserError("command-line option --" + o.name + ": " + *err);
+      // A command line the tool cannot take: a usage error (exit 2), as CLI11's own refusals.
+      if (err) throw UsageError("command-line option --" + o.name + ": " + *err);
       value = std::move(v);
     }
     // 2./3. environment variables

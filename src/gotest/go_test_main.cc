@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstring>
 #include <exception>
+#include <fstream>
 #include <filesystem>
 #include <mutex>
 #include <optional>
@@ -64,6 +66,22 @@ std::optional<std::string> checked_vet(const Config& c) {
   return vet;
 }
 
+// Whether both files exist and hold the same bytes.
+bool same_contents(const fs::path& a, const fs::path& b) {
+  std::error_code ec;
+  auto size = fs::file_size(a, ec);
+  if (ec || size != fs::file_size(b, ec) || ec) return false;
+  std::ifstream fa(a, std::ios::binary), fb(b, std::ios::binary);
+  std::vector<char> ba(1 << 16), bb(1 << 16);
+  while (fa && fb) {
+    fa.read(ba.data(), static_cast<std::streamsize>(ba.size()));
+    fb.read(bb.data(), static_cast<std::streamsize>(bb.size()));
+    if (fa.gcount() != fb.gcount() || std::memcmp(ba.data(), bb.data(), static_cast<size_t>(fa.gcount())) != 0)
+      return false;
+  }
+  return fa.eof() && fb.eof();
+}
+
 FilterFields package_fields(const GoPackage& p) {
   return {{{"package_import_path", p.import_path}, {"package_path", p.path}, {"package_name", p.name}}, {}};
 }
@@ -78,6 +96,11 @@ class GoBuild {
       : packages_(packages), vet_(vet), binaries_dir_(binaries_dir), sink_(sink) {
     for (size_t i : selected)
       if (packages[i].has_tests) todo_.push_back(i);
+    // Packages whose tests ran longest last time first: their tests start early instead of
+    // keeping one slot busy at the end while the other idles.
+    std::stable_sort(todo_.begin(), todo_.end(), [&](size_t a, size_t b) {
+      return sink.longest_known_test(packages[a].import_path) > sink.longest_known_test(packages[b].import_path);
+    });
   }
 
   BuildResult run() {
@@ -131,7 +154,11 @@ class GoBuild {
     std::error_code ec;
     fs::create_directories(out.parent_path(), ec);
     if (ec) throw UserError("cannot create " + out.parent_path().string() + ": " + ec.message());
-    std::vector<std::string> argv = {"go", "test", "-c", "-o", out.string()};
+    // Built beside the last binary and kept only if it differs: `go test -c` writes the file anew
+    // every time, and an unchanged file keeps its layer (and its test list) from the last run.
+    fs::path fresh = out;
+    fresh += ".new";
+    std::vector<std::string> argv = {"go", "test", "-c", "-o", fresh.string()};
     if (vet_) argv.push_back("--vet=" + *vet_);
     std::string stdout_text, stderr_text;
     int code = 0;
@@ -176,7 +203,13 @@ class GoBuild {
       return;
     }
     if (failure_ || error_) return;  // no new tests once the build has failed
-    if (stdout_text.find("[no test files]") != std::string::npos || !fs::exists(out)) return;
+    if (stdout_text.find("[no test files]") != std::string::npos || !fs::exists(fresh)) return;
+    if (same_contents(out, fresh)) {
+      fs::remove(fresh, ec);
+    } else {
+      fs::rename(fresh, out, ec);
+      if (ec) throw UserError("cannot move " + fresh.string() + " to " + out.string() + ": " + ec.message());
+    }
     TestBinary b;
     b.package = index;
     b.package_key = p.import_path;

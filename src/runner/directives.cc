@@ -17,8 +17,8 @@ namespace mael {
 namespace {
 
 constexpr std::string_view kDirectiveKeys[] = {"filter",         "include_shared_libraries", "timeout",
-                                               "slow_timeout",   "ignore",                   "max_processes",
-                                               "max_memory",     "max_tmpfs_size"};
+                                               "slow_timeout",   "retries",                  "ignore",
+                                               "max_processes",  "max_memory",               "max_tmpfs_size"};
 
 SourcePos key_pos(const Value& table, std::string_view key) {
   for (const auto& f : table.fields)
@@ -63,6 +63,7 @@ Directive parse_directive(const Value& table, const SpecContext& ctx, const Filt
     d.slow_timeout = secs == 0 ? std::optional<std::chrono::milliseconds>()
                                : std::optional<std::chrono::milliseconds>(std::chrono::seconds(secs));
   }
+  if (const Value* v = table.find("retries")) d.retries = static_cast<size_t>(expect_int(*v, ctx, "retries", 0, 1000));
   if (const Value* v = table.find("ignore")) d.ignore = expect_bool(*v, ctx, "ignore");
   parse_limits(table, ctx, d.limits);
 
@@ -175,6 +176,7 @@ TestMetadata TestSpecFile::metadata_for(const FilterFields& test) const {
   std::optional<bool> include_shared_libraries;
   std::optional<std::chrono::milliseconds> timeout;
   std::optional<std::optional<std::chrono::milliseconds>> slow_timeout;
+  std::optional<size_t> retries;
   bool ignore = false;
   JobLimits limits;
   for (const Directive& d : directives_) {
@@ -183,6 +185,7 @@ TestMetadata TestSpecFile::metadata_for(const FilterFields& test) const {
     if (d.include_shared_libraries) include_shared_libraries = d.include_shared_libraries;
     if (d.timeout) timeout = *d.timeout;
     if (d.slow_timeout) slow_timeout = d.slow_timeout;
+    if (d.retries) retries = d.retries;
     if (d.ignore) ignore = *d.ignore;
     if (d.limits.max_processes) limits.max_processes = d.limits.max_processes;
     if (d.limits.max_memory) limits.max_memory = d.limits.max_memory;
@@ -194,6 +197,7 @@ TestMetadata TestSpecFile::metadata_for(const FilterFields& test) const {
   m.container = std::move(container);
   m.timeout = timeout;
   m.slow_timeout = slow_timeout;
+  m.retries = retries;
   m.ignore = ignore;
   m.limits = limits;
   return m;

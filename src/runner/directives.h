@@ -35,6 +35,7 @@ struct Directive {
   std::optional<std::optional<std::chrono::milliseconds>> timeout;
   // `slow_timeout` (seconds): when a test still running is reported SLOW; 0: never.
   std::optional<std::optional<std::chrono::milliseconds>> slow_timeout;
+  std::optional<size_t> retries;  // `retries`: runs again after a failure, at most this often
   std::optional<bool> ignore;
   JobLimits limits;  // each given one replaces an earlier directive's
   SourcePos pos;
@@ -47,6 +48,7 @@ struct TestMetadata {
   std::optional<std::chrono::milliseconds> timeout;
   // Outer nullopt: no directive said (the `slow-timeout` config value applies).
   std::optional<std::optional<std::chrono::milliseconds>> slow_timeout;
+  std::optional<size_t> retries;  // nullopt: no directive said (the `retries` value applies)
   bool ignore = false;
   JobLimits limits;
   bool operator==(const TestMetadata&) const = default;

@@ -104,6 +104,18 @@ class Pipeline final : public BuildSink {
   }
   bool stop_requested() const override { return run_.stopped() || pool_.failed(); }
   bool running_tests() const override { return client_ != nullptr; }
+  std::chrono::nanoseconds longest_known_test(const std::string& package_key) const override {
+    auto it = longest_.find(package_key);
+    return it == longest_.end() ? std::chrono::nanoseconds(0) : it->second;
+  }
+  // Read once, before any test runs (the run updates the listing meanwhile).
+  void note_longest(const TestListing& listing) {
+    for (const auto& [package, artifacts] : listing.packages())
+      for (const auto& [artifact, cases] : artifacts)
+        for (const auto& [name, data] : cases)
+          if (auto c = listing.get_case(package, artifact, name))
+            longest_[package] = std::max(longest_[package], c->second);
+  }
   TestRun& run() override { return run_; }
   std::optional<ListedCases> known_cases(const fs::path& executable) override {
     return case_lists_.find(executable);
@@ -188,6 +200,7 @@ class Pipeline final : public BuildSink {
       tc.spec.container = md.container;
       tc.spec.timeout = s_.settings.timeout ? *s_.settings.timeout : md.timeout;
       tc.slow_timeout = md.slow_timeout ? *md.slow_timeout : s_.settings.slow_timeout;
+      tc.retries = md.retries ? *md.retries : s_.settings.retries;
       tc.spec.limits = md.limits;
       s_.adapter.make_job(b, md, layers, tc);
       batch.push_back(std::move(tc));
@@ -205,6 +218,7 @@ class Pipeline final : public BuildSink {
   CaseListCache& case_lists_;
   const PhaseLog& phase_;
   SharedLibraryResolver resolver_ = make_shared_library_resolver();
+  std::map<std::string, std::chrono::nanoseconds> longest_;
   std::mutex listed_mu_;
   std::vector<std::string> listed_names_;
   TaskPool pool_{4};  // last: its threads use the members above
@@ -294,6 +308,7 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
   loop.waiting_facts = [&client] { return client ? client->waiting_facts() : WaitingFacts{}; };
   loop.repeat = s.settings.repeat;
   loop.stop_after = s.settings.stop_after;
+  loop.flaky_fails = s.settings.flaky_fails;
   loop.hooks = [&adapter](const TestCase& tc) { return adapter.outcome_hooks(tc); };
   TestRun run(
       client ? client->submitter() : JobSubmitter{},
@@ -309,6 +324,7 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
   std::vector<std::string> listed_names;
   try {
     Pipeline pipeline(s, project, filter, spec, run, *ui, client.get(), case_lists, phase);
+    pipeline.note_longest(listing);
     build = adapter.build(project, selected, color, pipeline);
     phase("build done");
     ui->build_done();

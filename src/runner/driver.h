@@ -7,6 +7,7 @@
 // A language plugs in through TestAdapter: it finds the project and its packages, builds test
 // binaries (reporting each one as it is ready), lists a binary's cases and makes a case's job.
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -67,6 +68,9 @@ class BuildSink {
   virtual bool stop_requested() const = 0;
   // Whether tests run in this invocation (false for --list-tests).
   virtual bool running_tests() const = 0;
+  // The longest mean run time the test listing recorded for a test of the package (0: none
+  // known), so that a build can start the packages with the longest tests first.
+  virtual std::chrono::nanoseconds longest_known_test(const std::string& package_key) const = 0;
   // For starting tests before the build tool has checked their binary (cargo's early start):
   // the run, the cases listed for a binary last time, submitting them under a hold, and
   // forgetting layers memoized from files the build may have rewritten.

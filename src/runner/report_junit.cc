@@ -132,13 +132,22 @@ std::string junit_xml(const std::string& name, const std::vector<JUnitCase>& cas
       x += "    <testcase classname=\"" + xml_escape(c->classname) + "\" name=\"" + xml_escape(c->name) +
            "\" time=\"" + seconds(r.duration) + "\"";
       std::string type = test_status_word(r.status);
+      // Failed attempts before this result, as nextest and Surefire write them: flakyFailure
+      // under a test that passed at last, rerunFailure under one that never did.
+      std::string earlier;
+      for (const TestResult& e : r.earlier) {
+        const char* tag = r.status == TestStatus::Flaky ? "flakyFailure" : "rerunFailure";
+        earlier += std::string("      <") + tag + " message=\"" + xml_escape(e.reason) + "\" type=\"" +
+                   test_status_word(e.status) + "\">" + xml_escape(output_of(e), false) + "</" + tag + ">\n";
+      }
       switch (r.status) {
         case TestStatus::Ok: x += "/>\n"; continue;
+        case TestStatus::Flaky: x += ">\n" + earlier; break;
         case TestStatus::Ignored: x += ">\n      <skipped/>\n"; break;
         case TestStatus::Failure:
         case TestStatus::TimedOut:
           x += ">\n      <failure message=\"" + xml_escape(r.reason) + "\" type=\"" + type + "\">" +
-               xml_escape(output_of(r), false) + "</failure>\n";
+               xml_escape(output_of(r), false) + "</failure>\n" + earlier;
           break;
         case TestStatus::Error:
           x += ">\n      <error message=\"" + xml_escape(r.reason) + "\" type=\"" + type + "\">" +

@@ -1,5 +1,7 @@
 #include "runner/report_result.h"
 
+#include "base/format.h"
+
 #include <cstdio>
 
 #include "base/display_width.h"
@@ -18,7 +20,8 @@ std::string paint(std::string_view text, const char* code, bool color) {
 const char* status_color(TestStatus s) {
   switch (s) {
     case TestStatus::Ok: return "32";
-    case TestStatus::Ignored: return "33";
+    case TestStatus::Ignored:
+    case TestStatus::Flaky: return "33";
     default: return "31";
   }
 }
@@ -62,6 +65,7 @@ const char* test_status_word(TestStatus s) {
     case TestStatus::TimedOut: return "TIMEOUT";
     case TestStatus::Error: return "ERR";
     case TestStatus::Ignored: return "IGNORED";
+    case TestStatus::Flaky: return "FLAKY";
   }
   return "?";
 }
@@ -146,6 +150,7 @@ TestResult ignored_result(std::string name) {
 
 std::string status_line(const TestResult& r, size_t width, bool color) {
   std::string word = test_status_word(r.status);
+  if (r.status == TestStatus::Flaky) word += " " + std::to_string(r.attempt) + "/" + std::to_string(r.attempts);
   std::string result = paint(word, status_color(r.status), color);
   if (width <= 10) return r.name + " " + result;
   std::string duration;
@@ -171,6 +176,15 @@ std::string status_line(const TestResult& r, size_t width, bool color) {
 
 void format_result(const TestResult& r, size_t width, bool color, std::vector<std::string>& out) {
   out.push_back(status_line(r, width, color));
+  // Every failed attempt's output, then this one's.
+  for (const TestResult& e : r.earlier) {
+    out.push_back(mael::format("attempt {} of {}: {}", e.attempt, e.attempts, e.reason));
+    if (e.details && *e.details != e.reason) out.push_back(*e.details);
+    out.insert(out.end(), e.stdout_lines.begin(), e.stdout_lines.end());
+    for (const std::string& l : e.stderr_lines)
+      if (!l.empty()) out.push_back(paint("stderr:", "31", color) + " " + l);
+  }
+  if (!r.earlier.empty() && r.failed()) out.push_back(mael::format("attempt {} of {}: {}", r.attempt, r.attempts, r.reason));
   if (r.details) out.push_back(*r.details);
   out.insert(out.end(), r.stdout_lines.begin(), r.stdout_lines.end());
   // As Maelstrom prints them: on stdout, after the stdout lines, each marked; an empty line

@@ -16,8 +16,9 @@
 
 namespace mael {
 
-enum class TestStatus : uint8_t { Ok, Failure, TimedOut, Error, Ignored };
-const char* test_status_word(TestStatus s);  // "OK", "FAIL", "TIMEOUT", "ERR", "IGNORED"
+// Flaky: failed, then passed on a retry (--retries); it counts as passed.
+enum class TestStatus : uint8_t { Ok, Failure, TimedOut, Error, Ignored, Flaky };
+const char* test_status_word(TestStatus s);  // "OK", "FAIL", "TIMEOUT", "ERR", "IGNORED", "FLAKY"
 
 struct TestResult {
   std::string name;
@@ -28,6 +29,11 @@ struct TestResult {
   std::vector<std::string> stdout_lines;  // only kept for failures
   std::vector<std::string> stderr_lines;
   int exit_code = 0;  // what the runner exits with if this is the first failure
+  // With retries: the attempt this result is from (1-based) and the attempts allowed; the
+  // failed attempts before it, oldest first.
+  size_t attempt = 1;
+  size_t attempts = 1;
+  std::vector<TestResult> earlier;
   bool failed() const {
     return status == TestStatus::Failure || status == TestStatus::TimedOut || status == TestStatus::Error;
   }

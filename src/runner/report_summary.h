@@ -31,6 +31,7 @@ struct TestSummary {
   size_t succeeded = 0;
   std::vector<std::string> failed;  // names, in the order to show them
   std::vector<std::string> ignored;
+  std::vector<std::string> flaky;  // "NAME (A/N)": passed on attempt A of N; counted in succeeded
   std::optional<NotRunEstimate> not_run;  // set after an early stop (--stop-after)
 };
 

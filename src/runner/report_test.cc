@@ -170,6 +170,35 @@ TEST(Results, SplitLines) {
   EXPECT_TRUE(split_output_lines("").empty());
 }
 
+TEST(Results, FlakyLineSummaryAndJUnit) {
+  TestResult flaky = test_result_from_outcome("pkg t", exited(0), 3);
+  flaky.status = TestStatus::Flaky;
+  flaky.attempt = 2;
+  flaky.attempts = 3;
+  TestResult first = test_result_from_outcome("pkg t", exited(1, "first try\n"), 2);
+  flaky.earlier.push_back(first);
+  EXPECT_EQ(status_line(flaky, 40, false).substr(40 - 18), "FLAKY 2/3   1.234s");
+  std::vector<std::string> out;
+  format_result(flaky, 40, false, out);
+  EXPECT_EQ(out, (std::vector<std::string>{status_line(flaky, 40, false), "attempt 1 of 1: exited with code 1",
+                                           "first try"}));
+  TestSummary s;
+  s.succeeded = 1;
+  s.flaky = {"pkg t (2/3)"};
+  auto lines = summary_lines(s, 80, false);
+  EXPECT_EQ(lines[lines.size() - 2], "Flaky Tests     :         1");
+  EXPECT_EQ(lines.back(), "    pkg t (2/3): flaky");
+  std::string x = junit_xml("x", {{"pkg lib", "pkg", "t", flaky}});
+  EXPECT_NE(x.find("tests=\"1\" failures=\"0\""), std::string::npos) << x;
+  EXPECT_NE(x.find("<flakyFailure message=\"exited with code 1\" type=\"FAIL\">first try\n</flakyFailure>"),
+            std::string::npos)
+      << x;
+  TestResult failed = test_result_from_outcome("pkg t", exited(1, "again\n"), 4);
+  failed.earlier.push_back(first);
+  x = junit_xml("x", {{"pkg lib", "pkg", "t", failed}});
+  EXPECT_NE(x.find("</failure>\n      <rerunFailure message=\"exited with code 1\""), std::string::npos) << x;
+}
+
 TEST(JUnit, EscapesAndStructure) {
   EXPECT_EQ(xml_escape("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&apos;");
   EXPECT_EQ(xml_escape("x\x01y\xff"), "x\xEF\xBF\xBDy\xEF\xBF\xBD");

@@ -162,20 +162,12 @@ void TestRun::add_cases(std::vector<TestCase> cases, std::optional<HoldId> hold)
       uint64_t job = 0;
       try {
         job = submit_(
-            shared->spec,
-            [this, id, hold, shared](JobState s) {
-              note_state(id, s);
-              if (s == JobState::Running && shared->slow_timeout && !hold) {
-                std::lock_guard lk(mu_);
-                if (states_.count(id)) running_[id] = {shared, std::chrono::steady_clock::now(), 0};
-              }
-              if (!hold || held_news(*hold, id, [&](HeldJob& j) { j.state = s; })) ui_.job_state(id, s);
-            },
+            shared->spec, state_news(id, shared, hold),
             [this, id, shared, hold](JobOutcome o) {
               note_state(id, JobState::Completed);
               note_state(id, std::nullopt);
               if (!hold || held_news(*hold, id, [&](HeldJob& j) { j.outcome = std::move(o); })) {
-                on_done(id, *shared, std::move(o));
+                on_done(id, shared, std::move(o));
                 return;
               }
               std::lock_guard lk(mu_);
@@ -211,6 +203,33 @@ void TestRun::add_cases(std::vector<TestCase> cases, std::optional<HoldId> hold)
   }
 }
 
+std::function<void(JobState)> TestRun::state_news(uint64_t id, std::shared_ptr<const TestCase> tc,
+                                                  std::optional<HoldId> hold) {
+  return [this, id, tc = std::move(tc), hold](JobState s) {
+    note_state(id, s);
+    if (s == JobState::Running && tc->slow_timeout && !hold) {
+      std::lock_guard lk(mu_);
+      if (states_.count(id)) running_[id] = {tc, std::chrono::steady_clock::now(), 0};
+    }
+    if (!hold || held_news(*hold, id, [&](HeldJob& j) { j.state = s; })) ui_.job_state(id, s);
+  };
+}
+
+void TestRun::retry(uint64_t id, const std::shared_ptr<const TestCase>& tc) {
+  try {
+    submit_(tc->spec, state_news(id, tc, std::nullopt), [this, id, tc](JobOutcome o) {
+      note_state(id, JobState::Completed);
+      note_state(id, std::nullopt);
+      on_done(id, tc, std::move(o));
+    });
+  } catch (const UserError& e) {
+    record(id, *tc, error_result(tc->name, e.what()), false);
+    std::lock_guard lk(mu_);
+    failed_attempts_.erase(id);
+    job_gone();
+  }
+}
+
 bool TestRun::held_news(HoldId hold, uint64_t id, const std::function<void(HeldJob&)>& keep) {
   std::lock_guard lk(mu_);
   Hold& h = holds_[hold];
@@ -239,7 +258,7 @@ bool TestRun::confirm_hold(HoldId hold) {
     if (j.ignored) {
       record(id, *j.tc, ignored_result(j.tc->name), false, options_.repeat);
     } else if (j.outcome) {
-      report(id, *j.tc, *j.outcome);
+      report(id, j.tc, *j.outcome);
     }
   }
   return true;
@@ -263,7 +282,7 @@ void TestRun::cancel_jobs(const std::vector<uint64_t>& jobs) {
     for (uint64_t job : jobs) options_.cancel_job(job);
 }
 
-void TestRun::on_done(uint64_t id, const TestCase& tc, JobOutcome outcome) {
+void TestRun::on_done(uint64_t id, const std::shared_ptr<const TestCase>& tc, JobOutcome outcome) {
   report(id, tc, outcome);
   std::lock_guard lk(mu_);
   job_gone();
@@ -274,10 +293,37 @@ void TestRun::job_gone() {
   idle_cv_.notify_all();
 }
 
-void TestRun::report(uint64_t id, const TestCase& tc, const JobOutcome& outcome) {
+void TestRun::report(uint64_t id, const std::shared_ptr<const TestCase>& tc, const JobOutcome& outcome) {
   if (stopped_) return;
-  OutcomeHooks hooks = options_.hooks ? options_.hooks(tc) : OutcomeHooks{};
-  record(id, tc, test_result_from_outcome(tc.name, outcome, id, hooks), true);
+  OutcomeHooks hooks = options_.hooks ? options_.hooks(*tc) : OutcomeHooks{};
+  TestResult r = test_result_from_outcome(tc->name, outcome, id, hooks);
+  r.attempts = tc->retries + 1;
+  std::vector<TestResult> earlier;
+  bool again = false;
+  {
+    std::lock_guard lk(mu_);
+    auto it = failed_attempts_.find(id);
+    size_t failed_before = it == failed_attempts_.end() ? 0 : it->second.size();
+    r.attempt = failed_before + 1;
+    bool retryable = r.status == TestStatus::Failure || r.status == TestStatus::TimedOut;
+    if (retryable && failed_before < tc->retries && !stopped_) {
+      failed_attempts_[id].push_back(std::move(r));
+      ++outstanding_;  // the retry; this attempt's job_gone() follows in on_done
+      again = true;
+    } else if (it != failed_attempts_.end()) {
+      earlier = std::move(it->second);
+      failed_attempts_.erase(it);
+    }
+  }
+  if (again) {
+    retry(id, tc);
+    return;
+  }
+  if (!earlier.empty()) {
+    if (r.status == TestStatus::Ok) r.status = TestStatus::Flaky;
+    r.earlier = std::move(earlier);
+  }
+  record(id, *tc, std::move(r), true);
 }
 
 void TestRun::record(uint64_t id, const TestCase& tc, TestResult r, bool ran, size_t junit_copies) {
@@ -291,6 +337,11 @@ void TestRun::record(uint64_t id, const TestCase& tc, TestResult r, bool ran, si
     switch (r.status) {
       case TestStatus::Ok: ++summary_.succeeded; break;
       case TestStatus::Ignored: summary_.ignored.push_back(tc.name); break;
+      case TestStatus::Flaky:
+        ++summary_.succeeded;
+        summary_.flaky.push_back(mael::format("{} ({}/{})", tc.name, r.attempt, r.attempts));
+        if (options_.flaky_fails && exit_code_ == 0) exit_code_ = 1;
+        break;
       default:
         summary_.failed.push_back(tc.name);
         if (exit_code_ == 0) exit_code_ = r.exit_code != 0 ? r.exit_code : 1;

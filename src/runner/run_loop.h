@@ -34,11 +34,14 @@ struct TestCase {
   bool ignored = false;  // reported IGNORED without running
   // Reported SLOW after running this long, and again after each further period; nullopt: never.
   std::optional<std::chrono::milliseconds> slow_timeout;
+  // How many times a failed (or timed out) run is retried; passing on a retry is FLAKY.
+  size_t retries = 0;
 };
 
 struct RunLoopOptions {
   size_t repeat = 1;
   std::optional<size_t> stop_after;  // stop after this many failures
+  bool flaky_fails = false;          // --flaky-result fail: a flaky test makes the exit code 1
   // Output hooks per case (cargo trims the harness's lines around the test's own output).
   std::function<OutcomeHooks(const TestCase&)> hooks;
   // Cancels one job by the id the submitter returned (for dropped holds); may be empty.
@@ -98,8 +101,13 @@ class TestRun {
   RunResult finish(bool discovery_complete);
 
  private:
-  void on_done(uint64_t id, const TestCase& tc, JobOutcome outcome);
-  void report(uint64_t id, const TestCase& tc, const JobOutcome& outcome);
+  void on_done(uint64_t id, const std::shared_ptr<const TestCase>& tc, JobOutcome outcome);
+  void report(uint64_t id, const std::shared_ptr<const TestCase>& tc, const JobOutcome& outcome);
+  // What a job's state changes do (shared by first runs and retries).
+  std::function<void(JobState)> state_news(uint64_t id, std::shared_ptr<const TestCase> tc,
+                                           std::optional<HoldId> hold);
+  // Runs a failed test again as job `id` (the caller has counted it outstanding).
+  void retry(uint64_t id, const std::shared_ptr<const TestCase>& tc);
   struct HeldJob;
   // News of a job of a hold (its state, its end): while the hold is held, `keep` stores it with
   // the job. True when the hold is confirmed, so the news is to be handled as usual.
@@ -159,6 +167,8 @@ class TestRun {
     size_t reported = 0;
   };
   std::map<uint64_t, Running> running_;
+  // Failed attempts of jobs being retried, by job id.
+  std::map<uint64_t, std::vector<TestResult>> failed_attempts_;
   std::condition_variable slow_cv_;
   std::thread waiting_note_;  // last two: they use the members above
   std::thread slow_;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <map>
 #include <thread>
 #include <utility>
 
@@ -132,6 +133,62 @@ TEST(RunLoop, RepeatAndStopAfter) {
   EXPECT_EQ(jobs.submitted.size(), 2u);  // nothing submitted after the stop
   ASSERT_TRUE(r.summary.not_run.has_value());
   EXPECT_TRUE(r.stopped_early);
+}
+
+TEST(RunLoop, RetriesMakeATestThatPassesLaterFlakyAndKeepEveryFailedAttempt) {
+  TestListing listing;
+  RecordingUi ui;
+  // "flaky" fails twice, then passes; "fail" always fails; "bad" cannot be made (not retried).
+  std::map<std::string, int> runs;
+  std::vector<JobSpec> submitted;
+  JobSubmitter submit = [&](const JobSpec& s, std::function<void(JobState)> st, std::function<void(JobOutcome)> done) {
+    if (s.program == "bad") throw UserError("missing layer file");
+    submitted.push_back(s);
+    int n = ++runs[s.program];
+    st(JobState::Running);
+    done(exited(s.program == "flaky" ? (n <= 2 ? 7 : 0) : s.program == "fail" ? 3 : 0));
+    return submitted.size() - 1;
+  };
+  TestRun run(submit, nullptr, listing, ui, RunLoopOptions{});
+  TestCase flaky = make_case("flaky", "flaky");
+  flaky.retries = 3;
+  TestCase fail = make_case("fail", "fail");
+  fail.retries = 1;
+  TestCase once = make_case("once", "fail");  // no retries: one run
+  run.add_cases({flaky, fail, once});
+  RunResult r = run.finish(true);
+  EXPECT_EQ(runs["flaky"], 3);
+  EXPECT_EQ(runs["fail"], 3);  // 2 for "fail" (1 retry), 1 for "once"
+  EXPECT_EQ(r.summary.succeeded, 1u);
+  EXPECT_EQ(r.summary.flaky, std::vector<std::string>{"pkg flaky (3/4)"});
+  EXPECT_EQ(r.summary.failed.size(), 2u);
+  EXPECT_EQ(r.exit_code, 3);
+  ASSERT_EQ(r.junit.size(), 3u);
+  for (const auto& c : r.junit) {
+    if (c.name == "flaky") {
+      EXPECT_EQ(c.result.status, TestStatus::Flaky);
+      EXPECT_EQ(c.result.earlier.size(), 2u);
+      EXPECT_EQ(c.result.earlier[1].attempt, 2u);
+      EXPECT_EQ(c.result.earlier[1].reason, "exited with code 7");
+    } else if (c.name == "fail") {
+      EXPECT_EQ(c.result.status, TestStatus::Failure);
+      EXPECT_EQ(c.result.attempt, 2u);
+      EXPECT_EQ(c.result.earlier.size(), 1u);
+    } else {
+      EXPECT_TRUE(c.result.earlier.empty());
+    }
+  }
+  // --flaky-result fail: a flaky test alone makes the run fail.
+  TestListing listing2;
+  RecordingUi ui2;
+  runs.clear();
+  RunLoopOptions o;
+  o.flaky_fails = true;
+  TestRun run2(submit, nullptr, listing2, ui2, o);
+  run2.add_cases({flaky});
+  RunResult r2 = run2.finish(true);
+  EXPECT_EQ(r2.summary.flaky.size(), 1u);
+  EXPECT_EQ(r2.exit_code, 1);
 }
 
 TEST(RunLoop, AbandonKeepsResultsSoFarAndSubmitsNothingMore) {

@@ -30,6 +30,19 @@ void add_runner_config(ConfigLoader& loader) {
               .short_name = 's',
               .value_name = "NUM-FAILURES",
               .min = 1});
+  loader.add({.name = "retries",
+              .type = ConfigType::Int,
+              .help = "run a failed test again up to this many times; one that then passes is FLAKY "
+                      "(a directive's retries wins)",
+              .default_value = "0",
+              .value_name = "N",
+              .min = 0});
+  loader.add({.name = "flaky-result",
+              .type = ConfigType::Enum,
+              .help = "what a flaky test makes of the exit code: pass (0 if nothing else failed) or fail",
+              .default_value = "pass",
+              .value_name = "RESULT",
+              .choices = {"pass", "fail"}});
   loader.add({.name = "slow-timeout",
               .type = ConfigType::Duration,
               .help = "report a test still running after this long as SLOW, and again each time as long "
@@ -101,6 +114,8 @@ RunnerSettings runner_settings_from(const Config& config) {
   }
   s.repeat = static_cast<size_t>(config.get_int("repeat"));
   if (config.has("stop-after")) s.stop_after = static_cast<size_t>(config.get_int("stop-after"));
+  s.retries = static_cast<size_t>(config.get_int("retries"));
+  s.flaky_fails = config.get_string("flaky-result") == "fail";
   auto slow = config.get_duration("slow-timeout");
   s.slow_timeout = slow.count() == 0 ? std::nullopt : std::optional(slow);
   if (config.has("timeout")) {

@@ -36,6 +36,8 @@ struct RunnerSettings {
   // Outer: given or not; inner nullopt: `--timeout 0`, no timeout.
   std::optional<std::optional<std::chrono::milliseconds>> timeout;
   std::optional<std::chrono::milliseconds> slow_timeout = std::chrono::seconds(60);  // nullopt: never
+  size_t retries = 0;
+  bool flaky_fails = false;  // --flaky-result fail
 };
 RunnerSettings runner_settings_from(const Config& config);
 

@@ -134,9 +134,9 @@ def test_heartbeat_timeout_below_the_interval_is_refused(cluster, value):
                         "--cache-root", str(cluster.tmp / "cache")], capture_output=True, text=True, timeout=30,
                        env=cluster.env())
     lines = [l for l in r.stderr.splitlines() if l.strip()]
-    assert r.returncode == 1 and len(lines) == 1, r.stderr
-    assert lines[0] == f'error: command-line option --heartbeat-timeout: invalid value "{value}": must be at least 2s', \
-        lines[0]
+    assert r.returncode == 2 and len(lines) == 1, r.stderr
+    assert lines[0] == (f'error: command-line option --heartbeat-timeout: invalid value "{value}": must be at least 2s'
+                        ' (see maelstrom-broker --help)'), lines[0]
 
 
 @pytest.mark.parametrize("program", ["maelstrom-run", "maelstrom-worker", "maelstrom-admin", "cargo-maelstrom"])
@@ -148,7 +148,7 @@ def test_a_broker_address_that_cannot_be_dialed_is_refused_at_once(cluster, prog
     r = subprocess.run([bin_path(program), "--broker", value], capture_output=True, text=True, timeout=30,
                        env=cluster.env(), cwd=cluster.tmp)
     lines = [l for l in r.stderr.splitlines() if l.strip()]
-    assert r.returncode == 1 and len(lines) == 1, r.stderr
+    assert r.returncode == 2 and len(lines) == 1, r.stderr
     assert lines[0].startswith(f'error: command-line option --broker: invalid value "{value}": '), lines[0]
     assert why in lines[0]
 

@@ -60,7 +60,7 @@ ALL_PACKAGES = [MODULE] + [f"{MODULE}/{p}" for p in (
 ALL_BINARIES = {"gofixture.test"} | {f"{p}/{p}.test" for p in (
     "cgo", "data", "fail", "fuzzy", "hang", "loopback", "pass", "tmpwriter", "withmain")}
 
-STATUS_LINE = re.compile(r"^(\S+ \S+?)\.{2,}\s*(OK|FAIL|TIMEOUT|ERR|IGNORED)\b")
+STATUS_LINE = re.compile(r"^(\S+ \S+?)\.{2,}\s*(OK|FAIL|TIMEOUT|ERR|IGNORED|FLAKY \d+/\d+)(?:\s|$)")
 
 
 def status_lines(stdout):
@@ -293,6 +293,23 @@ def test_listing_file_has_version_3_and_a_table_per_case(built):
     assert cases[f"{MODULE}/fail TestSkipped"]["timings"] == [], cases
 
 
+def test_an_unchanged_package_keeps_its_binary_file_and_a_changed_one_is_replaced(fresh):
+    d = fresh.hidden / "cache" / "test-binaries"
+    assert fresh.run("--ui", "quiet", "-i", "package_name.equals(pass) | package_name.equals(tmpwriter)").returncode == 0
+    before = {p: (d / p).stat() for p in ("pass/pass.test", "tmpwriter/tmpwriter.test")}
+    with open(fresh.module / "pass" / "pass_test.go", "a") as f:
+        f.write("\nfunc TestAddedLater(t *testing.T) {}\n")
+    r = fresh.run("--ui", "simple", "-i", "package_name.equals(pass) | package_name.equals(tmpwriter)")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"{MODULE}/pass TestAddedLater" in dict(status_lines(r.stdout))
+    after = {p: (d / p).stat() for p in before}
+    kept = after["tmpwriter/tmpwriter.test"]
+    assert (kept.st_ino, kept.st_mtime_ns) == (before["tmpwriter/tmpwriter.test"].st_ino,
+                                              before["tmpwriter/tmpwriter.test"].st_mtime_ns)
+    assert after["pass/pass.test"].st_mtime_ns != before["pass/pass.test"].st_mtime_ns
+    assert not list(d.rglob("*.new"))
+
+
 def test_test_binaries_are_under_the_cache_by_package_dir(built):
     # The root package's binary is at the top; a package without tests has none.
     assert built.binaries == ALL_BINARIES
@@ -456,6 +473,74 @@ def test_a_test_running_past_its_slow_timeout_is_reported_slow_until_it_ends(bui
         assert "SLOW" not in r.stderr, r.stderr
     finally:
         spec.write_text(text)
+
+
+FLAKY_TEST = """package flaky
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Bumps the counter in the bind-mounted /counter and fails while it was even before.
+func TestFlaky(t *testing.T) {
+	b, _ := os.ReadFile("/counter/n")
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err := os.WriteFile("/counter/n", []byte(strconv.Itoa(n+1)), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if n%2 == 0 {
+		t.Fatalf("attempt with counter %d fails", n)
+	}
+}
+
+func TestAlwaysFails(t *testing.T) { t.Fatal("never passes") }
+"""
+
+FLAKY_SPEC = """[[directives]]
+layers = [{ stubs = ["/counter/", "/tmp/"] }]
+mounts = [
+    { type = "tmp", mount_point = "/tmp" },
+    { type = "bind", mount_point = "/counter", local_path = "counter", read_only = false },
+]
+"""
+
+
+def test_retries_report_a_test_that_passes_later_flaky(tmp, go_settings):
+    gt = GoTest(write_module(tmp / "flaky", "example.com/flaky",
+                             {"flaky_test.go": FLAKY_TEST, "maelstrom-go-test.toml": FLAKY_SPEC}),
+                tmp / "home", go_settings)
+    counter = gt.module / "counter"
+    counter.mkdir()
+    counter.chmod(0o777)  # as root, jobs run as an unprivileged host user
+    (counter / "n").write_text("0")
+    (counter / "n").chmod(0o666)
+    junit = tmp / "report.xml"
+    r = gt.run("--ui", "simple", "--retries", "2", "-i", "name.equals(TestFlaky)", "--junit", str(junit))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert status_lines(r.stdout) == [("example.com/flaky TestFlaky", "FLAKY 2/3")], r.stdout
+    assert (counter / "n").read_text() == "2"
+    summary = summary_of(r.stdout)
+    assert "Flaky Tests     :         1" in summary and "    example.com/flaky TestFlaky (2/3): flaky" in summary, r.stdout
+    case = ET.parse(junit).getroot().find(".//testcase")
+    flaky = case.findall("flakyFailure")
+    assert len(flaky) == 1 and "attempt with counter 0 fails" in flaky[0].text, ET.tostring(case)
+    assert case.find("failure") is None
+    # --flaky-result fail: the same flaky test fails the run.
+    (counter / "n").write_text("0")
+    r = gt.run("--ui", "simple", "--retries", "2", "-i", "name.equals(TestFlaky)", "--flaky-result", "fail")
+    assert r.returncode == 1, r.stdout + r.stderr
+    # A test failing every attempt is FAIL with each attempt's output.
+    r = gt.run("--ui", "simple", "--retries", "2", "-i", "name.equals(TestAlwaysFails)")
+    assert r.returncode == 1
+    assert status_lines(r.stdout) == [("example.com/flaky TestAlwaysFails", "FAIL")], r.stdout
+    assert r.stdout.count("never passes") == 3, r.stdout
+    assert "attempt 1 of 3: exited with code 1" in r.stdout and "attempt 3 of 3: exited with code 1" in r.stdout
+    # A negative count is refused on the command line.
+    r = gt.run("--retries", "-1")
+    assert r.returncode == 2 and "retries" in one_line(r.stderr), r.stderr
 
 
 def test_stop_after_stops_at_the_first_failure(built):
