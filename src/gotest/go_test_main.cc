@@ -154,10 +154,11 @@ class GoBuild {
     std::error_code ec;
     fs::create_directories(out.parent_path(), ec);
     if (ec) throw UserError("cannot create " + out.parent_path().string() + ": " + ec.message());
-    // Built beside the last binary and kept only if it differs: `go test -c` writes the file anew
-    // every time, and an unchanged file keeps its layer (and its test list) from the last run.
+    // Built into NAME.test.build, which stays (go relinks only when that file is out of date, and
+    // rewrites it either way), and copied to NAME.test only when the bytes differ: an unchanged
+    // NAME.test keeps its layer and its test list from the last run.
     fs::path fresh = out;
-    fresh += ".new";
+    fresh += ".build";
     std::vector<std::string> argv = {"go", "test", "-c", "-o", fresh.string()};
     if (vet_) argv.push_back("--vet=" + *vet_);
     std::string stdout_text, stderr_text;
@@ -204,11 +205,12 @@ class GoBuild {
     }
     if (failure_ || error_) return;  // no new tests once the build has failed
     if (stdout_text.find("[no test files]") != std::string::npos || !fs::exists(fresh)) return;
-    if (same_contents(out, fresh)) {
-      fs::remove(fresh, ec);
-    } else {
-      fs::rename(fresh, out, ec);
-      if (ec) throw UserError("cannot move " + fresh.string() + " to " + out.string() + ": " + ec.message());
+    if (!same_contents(out, fresh)) {
+      fs::path tmp = out;
+      tmp += ".tmp";
+      fs::copy_file(fresh, tmp, fs::copy_options::overwrite_existing, ec);
+      if (!ec) fs::rename(tmp, out, ec);
+      if (ec) throw UserError("cannot copy " + fresh.string() + " to " + out.string() + ": " + ec.message());
     }
     TestBinary b;
     b.package = index;
