@@ -1,10 +1,12 @@
 """The broker's status page, loaded in headless Chromium after its JavaScript ran."""
 import json
 import os
+import pathlib
 import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import urllib.request
 
 import pytest
@@ -20,31 +22,38 @@ def chromium():
     pytest.skip("chromium is not installed (scripts/setup.sh installs it)")
 
 
-def dump_dom(url, profile):
+def dump_dom(url):
+    """The page's DOM after its scripts ran, from headless chromium. Its profile lives outside
+    pytest's temporary directory: the profile path marks chromium's processes, and
+    testlib's process lookups skip command lines that mention pytest."""
+    profile = pathlib.Path(tempfile.mkdtemp(prefix="mael-chromium-"))
+    marker = f"--user-data-dir={profile}"
     cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-breakpad",
-           "--disable-crash-reporter", f"--user-data-dir={profile}", "--virtual-time-budget=5000", "--dump-dom", url]
+           "--disable-crash-reporter", marker, "--virtual-time-budget=5000", "--dump-dom", url]
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     finally:
         # Helpers (zygote, crashpad) that outlive the browser are ours to end.
-        for pid in container_processes(f"--user-data-dir={profile}"):
+        for pid in container_processes(marker):
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        wait_for(lambda: not container_processes(marker), what="chromium to exit")
+        shutil.rmtree(profile, ignore_errors=True)
     assert r.returncode == 0, r.stderr[-2000:]
     return r.stdout
 
 
-def test_status_page_shows_workers(cluster, tmp_path):
+def test_status_page_shows_workers(cluster):
     cluster.start_broker()
     for slots in (1, 2, 3):
         cluster.start_worker(slots=slots)
     cluster.wait_workers(3)
     wait_for(lambda: len(http_status(cluster)["history"]) >= 2, what="two samples for the chart")
     url = f"http://127.0.0.1:{cluster.http_port}/"
-    dom = dump_dom(url, tmp_path / "profile")
+    dom = dump_dom(url)
     assert re.search(r'id="worker-count">3<', dom), dom[:3000]
     assert re.search(r'id="slots">0 / 6<', dom)
     assert dom.count("<tr>") >= 3 + 2  # two header rows, one row per worker
@@ -56,7 +65,6 @@ def test_status_page_shows_workers(cluster, tmp_path):
     with urllib.request.urlopen(f"http://127.0.0.1:{cluster.http_port}/api/status", timeout=30) as f:
         assert f.headers["Content-Type"] == "application/json"
         assert b'"slots":6' in f.read()
-    wait_for(lambda: not container_processes(f"--user-data-dir={tmp_path / 'profile'}"), what="chromium to exit")
 
 
 def test_an_idle_connection_delays_no_other_request(cluster):
@@ -80,7 +88,7 @@ def test_an_idle_connection_delays_no_other_request(cluster):
         assert idle.recv(65536).startswith(b"HTTP/1.1 200 OK\r\n")
 
 
-def test_status_page_has_a_chart_per_client(cluster, busybox_tar, tmp_path):
+def test_status_page_has_a_chart_per_client(cluster, busybox_tar):
     cluster.start_broker()
     cluster.start_worker(slots=2)
     cluster.wait_workers(1)
@@ -88,7 +96,7 @@ def test_status_page_has_a_chart_per_client(cluster, busybox_tar, tmp_path):
     wait_for(lambda: (lambda s: len(s["clients"]) == 2 and all(len(c["history"]) >= 2 and c["running"] == 1
                                                                for c in s["clients"]))(http_status(cluster)),
              what="two clients with a running job and two samples each")
-    dom = dump_dom(f"http://127.0.0.1:{cluster.http_port}/", tmp_path / "profile")
+    dom = dump_dom(f"http://127.0.0.1:{cluster.http_port}/")
     charts = re.findall(r'<div class="client-chart" data-client="(\d+)"><div>client \d+: (\w+)</div><canvas[^>]*'
                         r'data-samples="(\d+)"', dom)
     assert sorted(name for _, name, _ in charts) == ["alpha", "beta"], dom[:5000]
@@ -96,18 +104,16 @@ def test_status_page_has_a_chart_per_client(cluster, busybox_tar, tmp_path):
     assert re.search(r"<td>alpha</td><td>127\.0\.0\.1:\d+</td><td>anyone</td><td>0</td><td>0</td><td>1</td>", dom)
     for c in clients:
         c.kill()
-    wait_for(lambda: not container_processes(f"--user-data-dir={tmp_path / 'profile'}"), what="chromium to exit")
 
 
-def test_status_page_says_when_clients_wait_for_a_worker(cluster, busybox_tar, tmp_path):
+def test_status_page_says_when_clients_wait_for_a_worker(cluster, busybox_tar):
     cluster.start_broker()
     c = cluster.start_client([bb_job(busybox_tar, "true")])
     wait_for(lambda: http_status(cluster)["queued"] == 1, what="the job queued")
-    dom = dump_dom(f"http://127.0.0.1:{cluster.http_port}/", tmp_path / "profile")
+    dom = dump_dom(f"http://127.0.0.1:{cluster.http_port}/")
     assert re.search(r'id="no-workers"[^>]*>No workers: 1 queued jobs wait for one \(they fail after 120 s without '
                      r'one\)<', dom), dom[:3000]
     c.kill()
-    wait_for(lambda: not container_processes(f"--user-data-dir={tmp_path / 'profile'}"), what="chromium to exit")
 
 
 def listening_address(port):
