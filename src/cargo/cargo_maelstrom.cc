@@ -163,13 +163,13 @@ class CargoAdapter final : public TestAdapter {
       cargo_ = std::make_unique<ChildProcess>(build_args_);
     }
     ws_ = read_workspace(opts_);
-    target_dir_ = opts_.target_dir ? fs::absolute(*opts_.target_dir) : ws_.target_directory;
+    fs::path target_dir = opts_.target_dir ? fs::absolute(*opts_.target_dir) : ws_.target_directory;
     Project p;
     p.root = ws_.workspace_root;
-    p.state_dir = target_dir_ / "maelstrom" / "state";
-    p.default_cache = target_dir_ / "maelstrom" / "cache";
-    p.vars = {{"build-dir", build_dir_for(target_dir_, opts_).string()}};
-    p.outputs = {target_dir_};
+    p.state_dir = target_dir / "maelstrom" / "state";
+    p.default_cache = target_dir / "maelstrom" / "cache";
+    p.vars = {{"build-dir", build_dir_for(target_dir, opts_).string()}};
+    p.outputs = {target_dir};
     for (const auto& pkg : ws_.packages) {
       p.packages.push_back({pkg.name, package_fields(pkg)});
       for (const auto& t : pkg.targets) p.listing_keys[pkg.name].insert(artifact_key(t));
@@ -308,7 +308,6 @@ class CargoAdapter final : public TestAdapter {
   std::vector<std::string> extra_args_;
   bool list_binaries_ = false;
   CargoWorkspace ws_;
-  fs::path target_dir_;
   std::vector<std::string> build_args_;
   std::unique_ptr<ChildProcess> cargo_;  // started by discover() when every package is built
 };

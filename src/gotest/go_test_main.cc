@@ -1,12 +1,10 @@
 #include "gotest/go_test_main.h"
 
 #include <algorithm>
-#include <atomic>
-#include <condition_variable>
 #include <cstring>
 #include <exception>
-#include <fstream>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -18,7 +16,6 @@
 #include "base/error.h"
 #include "base/format.h"
 #include "base/subprocess.h"
-#include "client/client_config.h"
 #include "gotest/go_cases.h"
 #include "gotest/go_packages.h"
 #include "runner/adapters.h"

@@ -20,6 +20,13 @@ constexpr std::string_view kDirectiveKeys[] = {"filter",         "include_shared
                                                "slow_timeout",   "retries",                  "ignore",
                                                "max_processes",  "max_memory",               "max_tmpfs_size"};
 
+// A field of whole seconds where 0 means none (`timeout`, `slow_timeout`).
+std::optional<std::chrono::milliseconds> seconds_or_none(const Value& v, const SpecContext& ctx, const char* key) {
+  int64_t secs = expect_int(v, ctx, key, 0, 0xffffffffLL);
+  if (secs == 0) return std::nullopt;
+  return std::chrono::seconds(secs);
+}
+
 SourcePos key_pos(const Value& table, std::string_view key) {
   for (const auto& f : table.fields)
     if (f.key == key) return f.key_pos;
@@ -53,16 +60,8 @@ Directive parse_directive(const Value& table, const SpecContext& ctx, const Filt
   }
   if (const Value* v = table.find("include_shared_libraries"))
     d.include_shared_libraries = expect_bool(*v, ctx, "include_shared_libraries");
-  if (const Value* v = table.find("timeout")) {
-    int64_t secs = expect_int(*v, ctx, "timeout", 0, 0xffffffffLL);
-    d.timeout = secs == 0 ? std::optional<std::chrono::milliseconds>()
-                          : std::optional<std::chrono::milliseconds>(std::chrono::seconds(secs));
-  }
-  if (const Value* v = table.find("slow_timeout")) {
-    int64_t secs = expect_int(*v, ctx, "slow_timeout", 0, 0xffffffffLL);
-    d.slow_timeout = secs == 0 ? std::optional<std::chrono::milliseconds>()
-                               : std::optional<std::chrono::milliseconds>(std::chrono::seconds(secs));
-  }
+  if (const Value* v = table.find("timeout")) d.timeout = seconds_or_none(*v, ctx, "timeout");
+  if (const Value* v = table.find("slow_timeout")) d.slow_timeout = seconds_or_none(*v, ctx, "slow_timeout");
   if (const Value* v = table.find("retries")) d.retries = static_cast<size_t>(expect_int(*v, ctx, "retries", 0, 1000));
   if (const Value* v = table.find("ignore")) d.ignore = expect_bool(*v, ctx, "ignore");
   parse_limits(table, ctx, d.limits);

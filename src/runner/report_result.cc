@@ -1,10 +1,9 @@
 #include "runner/report_result.h"
 
-#include "base/format.h"
-
 #include <cstdio>
 
 #include "base/display_width.h"
+#include "base/format.h"
 
 namespace mael {
 
@@ -176,21 +175,22 @@ std::string status_line(const TestResult& r, size_t width, bool color) {
 
 void format_result(const TestResult& r, size_t width, bool color, std::vector<std::string>& out) {
   out.push_back(status_line(r, width, color));
-  // Every failed attempt's output, then this one's.
+  // A result's stdout lines, then its stderr lines as Maelstrom prints them: on stdout, after
+  // the stdout lines, each marked; an empty line has nothing to mark and is left out.
+  auto output = [&](const TestResult& x) {
+    out.insert(out.end(), x.stdout_lines.begin(), x.stdout_lines.end());
+    for (const std::string& l : x.stderr_lines)
+      if (!l.empty()) out.push_back(paint("stderr:", "31", color) + " " + l);
+  };
+  // Every failed attempt's output (under a line naming it), then this one's.
   for (const TestResult& e : r.earlier) {
     out.push_back(mael::format("attempt {} of {}: {}", e.attempt, e.attempts, e.reason));
     if (e.details && *e.details != e.reason) out.push_back(*e.details);
-    out.insert(out.end(), e.stdout_lines.begin(), e.stdout_lines.end());
-    for (const std::string& l : e.stderr_lines)
-      if (!l.empty()) out.push_back(paint("stderr:", "31", color) + " " + l);
+    output(e);
   }
   if (!r.earlier.empty() && r.failed()) out.push_back(mael::format("attempt {} of {}: {}", r.attempt, r.attempts, r.reason));
   if (r.details) out.push_back(*r.details);
-  out.insert(out.end(), r.stdout_lines.begin(), r.stdout_lines.end());
-  // As Maelstrom prints them: on stdout, after the stdout lines, each marked; an empty line
-  // has nothing to mark and is left out.
-  for (const std::string& l : r.stderr_lines)
-    if (!l.empty()) out.push_back(paint("stderr:", "31", color) + " " + l);
+  output(r);
 }
 
 }  // namespace mael

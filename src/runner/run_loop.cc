@@ -161,18 +161,7 @@ void TestRun::add_cases(std::vector<TestCase> cases, std::optional<HoldId> hold)
       }
       uint64_t job = 0;
       try {
-        job = submit_(
-            shared->spec, state_news(id, shared, hold),
-            [this, id, shared, hold](JobOutcome o) {
-              note_state(id, JobState::Completed);
-              note_state(id, std::nullopt);
-              if (!hold || held_news(*hold, id, [&](HeldJob& j) { j.outcome = std::move(o); })) {
-                on_done(id, shared, std::move(o));
-                return;
-              }
-              std::lock_guard lk(mu_);
-              job_gone();
-            });
+        job = submit_(shared->spec, state_news(id, shared, hold), outcome_news(id, shared, hold));
       } catch (const UserError& e) {
         {
           std::lock_guard lk(mu_);
@@ -215,13 +204,23 @@ std::function<void(JobState)> TestRun::state_news(uint64_t id, std::shared_ptr<c
   };
 }
 
+std::function<void(JobOutcome)> TestRun::outcome_news(uint64_t id, std::shared_ptr<const TestCase> tc,
+                                                      std::optional<HoldId> hold) {
+  return [this, id, tc = std::move(tc), hold](JobOutcome o) {
+    note_state(id, JobState::Completed);
+    note_state(id, std::nullopt);
+    if (!hold || held_news(*hold, id, [&](HeldJob& j) { j.outcome = std::move(o); })) {
+      on_done(id, tc, std::move(o));
+      return;
+    }
+    std::lock_guard lk(mu_);
+    job_gone();
+  };
+}
+
 void TestRun::retry(uint64_t id, const std::shared_ptr<const TestCase>& tc) {
   try {
-    submit_(tc->spec, state_news(id, tc, std::nullopt), [this, id, tc](JobOutcome o) {
-      note_state(id, JobState::Completed);
-      note_state(id, std::nullopt);
-      on_done(id, tc, std::move(o));
-    });
+    submit_(tc->spec, state_news(id, tc, std::nullopt), outcome_news(id, tc, std::nullopt));
   } catch (const UserError& e) {
     record(id, *tc, error_result(tc->name, e.what()), false);
     std::lock_guard lk(mu_);

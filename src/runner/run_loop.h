@@ -103,9 +103,11 @@ class TestRun {
  private:
   void on_done(uint64_t id, const std::shared_ptr<const TestCase>& tc, JobOutcome outcome);
   void report(uint64_t id, const std::shared_ptr<const TestCase>& tc, const JobOutcome& outcome);
-  // What a job's state changes do (shared by first runs and retries).
+  // What a job's state changes and its end do (shared by first runs and retries).
   std::function<void(JobState)> state_news(uint64_t id, std::shared_ptr<const TestCase> tc,
                                            std::optional<HoldId> hold);
+  std::function<void(JobOutcome)> outcome_news(uint64_t id, std::shared_ptr<const TestCase> tc,
+                                               std::optional<HoldId> hold);
   // Runs a failed test again as job `id` (the caller has counted it outstanding).
   void retry(uint64_t id, const std::shared_ptr<const TestCase>& tc);
   struct HeldJob;

@@ -116,12 +116,14 @@ RunnerSettings runner_settings_from(const Config& config) {
   if (config.has("stop-after")) s.stop_after = static_cast<size_t>(config.get_int("stop-after"));
   s.retries = static_cast<size_t>(config.get_int("retries"));
   s.flaky_fails = config.get_string("flaky-result") == "fail";
-  auto slow = config.get_duration("slow-timeout");
-  s.slow_timeout = slow.count() == 0 ? std::nullopt : std::optional(slow);
-  if (config.has("timeout")) {
-    auto d = config.get_duration("timeout");
-    s.timeout = d.count() == 0 ? std::nullopt : std::optional(d);
-  }
+  // Durations where 0 means none.
+  auto nonzero = [&](const char* key) -> std::optional<std::chrono::milliseconds> {
+    auto d = config.get_duration(key);
+    if (d.count() == 0) return std::nullopt;
+    return d;
+  };
+  s.slow_timeout = nonzero("slow-timeout");
+  if (config.has("timeout")) s.timeout = nonzero("timeout");
   return s;
 }
 
