@@ -218,12 +218,18 @@ def test_broker_gone_stops_reading_more_jobs(cluster, runner):
         wait_for(lambda: http_status(cluster)["queued"] == 1, what="the job queued")
         cluster.broker.kill(signal.SIGKILL)
         cluster.broker.p.wait()
-        p.stdin.write(json.dumps(job("echo", "never either")) + "\n")
-        p.stdin.flush()
+        try:
+            p.stdin.write(json.dumps(job("echo", "never either")) + "\n")
+            p.stdin.flush()
+        except BrokenPipeError:
+            pass  # it already noticed the broker was gone and exited: what this test wants
         p.wait(timeout=60)  # with its stdin still open
         err = p.stderr.read()
     finally:
-        p.stdin.close()
+        try:
+            p.stdin.close()
+        except BrokenPipeError:
+            pass
         p.stdout.close()
         p.stderr.close()
         if p.poll() is None:
