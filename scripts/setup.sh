@@ -40,3 +40,12 @@ if ! python3 -c 'import pytest' 2>/dev/null; then
   echo "setup: installing pytest"
   python3 -m pip install -q pytest || python3 -m pip install -q --break-system-packages pytest
 fi
+
+# maelstrom-pytest's end-to-end tests make virtualenvs offline from these wheels (pytest and
+# what it needs), so that a test run does not depend on the package registry.
+WHEELS=/var/cache/maelstrom-tests/wheels
+if ! ls "$WHEELS"/pytest-*.whl >/dev/null 2>&1; then
+  echo "setup: downloading pytest's wheels into $WHEELS"
+  mkdir -p "$WHEELS"
+  python3 -m pip download -q --dest "$WHEELS" pytest
+fi

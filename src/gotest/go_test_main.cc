@@ -291,7 +291,10 @@ class GoTestAdapter final : public TestAdapter {
     OutcomeHooks h;
     std::string name = tc.case_name;
     h.clean_stdout = [name](std::vector<std::string> lines) { return trim_go_test_output(name, std::move(lines)); };
-    h.skipped = [name](std::string_view out) { return go_test_skipped(name, out); };
+    h.skipped = [name](std::string_view out) -> std::optional<std::string> {
+      if (!go_test_skipped(name, out)) return std::nullopt;
+      return "";
+    };
     return h;
   }
 

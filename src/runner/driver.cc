@@ -139,9 +139,10 @@ class Pipeline final : public BuildSink {
  private:
   void handle(const TestBinary& b) {
     if (run_.stopped()) return;
-    std::optional<ListedCases> cached = case_lists_.find(b.executable);
+    bool cache = s_.adapter.cache_case_lists();
+    std::optional<ListedCases> cached = cache ? case_lists_.find(b.executable) : std::nullopt;
     ListedCases listed = cached ? std::move(*cached) : s_.adapter.list_cases(project_, b);
-    if (!cached) case_lists_.put(b.executable, listed);
+    if (!cached && cache) case_lists_.put(b.executable, listed);
     submit(b, listed, cached.has_value(), std::nullopt);
   }
 
@@ -160,7 +161,7 @@ class Pipeline final : public BuildSink {
   std::vector<TestCase> cases_of(const TestBinary& b, const ListedCases& listed) {
     std::set<std::string> ignored_set(listed.ignored.begin(), listed.ignored.end());
     std::vector<std::pair<std::string, CaseMetadata>> all;
-    for (const auto& c : listed.cases) all.emplace_back(c, CaseMetadata{});
+    for (const auto& c : listed.cases) all.emplace_back(c, s_.adapter.listing_metadata(b, c));
     run_.set_artifact_cases(b.package_key, b.artifact, all);
     TestBinaryLayers layers(resolver_, b.executable);
     struct Selected {
@@ -291,7 +292,7 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
   std::string note;
   TestListing listing = TestListing::load(test_listing_path(project.state_dir), &note);
   CaseListCache case_lists(project.state_dir / "test-binaries.json");
-  listing.retain_packages_and_artifacts(project.listing_keys);
+  if (project.listing_keys_known) listing.retain_packages_and_artifacts(project.listing_keys);
 
   std::vector<size_t> selected;
   for (size_t i = 0; i < project.packages.size(); ++i)
@@ -411,8 +412,9 @@ void start_signal_thread(std::atomic<Client*>& client, const sigset_t& set) {
 
 // The parser takes positional words as test binary arguments with or without `--`; like
 // Maelstrom's, we take them only after it (`cargo maelstrom adds` is not a name filter here).
-void refuse_words_before_double_dash(const std::vector<std::string>& words, const Config& config) {
-  const ConfigValue& v = config.get("extra-test-binary-args");
+void refuse_words_before_double_dash(const std::vector<std::string>& words, const Config& config,
+                                     const std::string& key) {
+  const ConfigValue& v = config.get(key);
   if (v.source != "command-line arguments after --") return;
   auto dd = std::find(words.begin(), words.end(), "--");
   size_t after = dd == words.end() ? 0 : static_cast<size_t>(words.end() - dd - 1);
@@ -420,7 +422,7 @@ void refuse_words_before_double_dash(const std::vector<std::string>& words, cons
   const std::string& word = v.list.front();
   throw UsageError("unexpected argument '" + word +
                    "': to run only some tests use a filter, e.g. -i 'name.contains(" + word +
-                   ")'; arguments for the test binaries go after --");
+                   ")'; arguments for the tests go after --");
 }
 
 }  // namespace
@@ -456,7 +458,7 @@ int run_test_runner(TestAdapter& adapter, int argc, char** argv) {
     adapter.add_flags(app);
     app.parse(static_cast<int>(args.size()), args.data());
     Config config = loader.load(environment_map());
-    refuse_words_before_double_dash(words, config);
+    refuse_words_before_double_dash(words, config, adapter.trailing_args_key());
     if (loader.print_config_requested()) {
       std::fputs(config.to_toml().c_str(), stdout);
       return 0;

@@ -43,6 +43,8 @@ struct Project {
   std::vector<DriverPackage> packages;
   // Listing keys (package -> artifacts) still in the project; other listing entries are dropped.
   std::map<std::string, std::set<std::string>> listing_keys;
+  // False when discovery could not tell (pytest's collection failed): the listing is kept whole.
+  bool listing_keys_known = true;
 };
 
 // A built test binary ready to be listed and run.
@@ -97,6 +99,8 @@ class TestAdapter {
   virtual ~TestAdapter() = default;
 
   virtual const AdapterInfo& info() const = 0;
+  // The config value that takes the words after `--`.
+  virtual std::string trailing_args_key() const { return "extra-test-binary-args"; }
   // --help's first line.
   virtual std::string description() const = 0;
   // The words as the parser should see them (`cargo maelstrom ARGS` drops "maelstrom").
@@ -131,8 +135,17 @@ class TestAdapter {
   // build output shown as it comes. `color`: the simple UI writes to a terminal.
   virtual BuildResult build(const Project& project, const std::vector<size_t>& selected, bool color,
                             BuildSink& sink) = 0;
-  // Lists a binary's cases (the driver caches the answer while the file is unchanged).
+  // Lists a binary's cases (the driver caches the answer while the file is unchanged, when
+  // cache_case_lists()).
   virtual ListedCases list_cases(const Project& project, const TestBinary& binary) = 0;
+  // False when a binary's file does not determine its cases (pytest: conftest files and
+  // parametrization do), so that they are listed afresh each run.
+  virtual bool cache_case_lists() const { return true; }
+  // A case's metadata in the test listing (pytest: node_id and markers, as Maelstrom writes).
+  virtual CaseMetadata listing_metadata(const TestBinary& binary, const std::string& case_name) {
+    (void)binary, (void)case_name;
+    return {};
+  }
   // The name a case is shown with, and its filter fields (the binary's and the case's).
   virtual std::string display_name(const TestBinary& binary, const std::string& case_name) = 0;
   // By default the binary's fields and `name`, the case's name.

@@ -96,8 +96,9 @@ TestResult test_result_from_outcome(std::string name, const JobOutcome& outcome,
     r.exit_code = e->code;
     if (e->code == 0) {
       r.status = TestStatus::Ok;
-      if (hooks.skipped && hooks.skipped(fx.stdout_.first)) {
+      if (std::optional<std::string> why = hooks.skipped ? hooks.skipped(fx.stdout_.first) : std::nullopt) {
         r.status = TestStatus::Ignored;
+        if (!why->empty()) r.details = std::move(*why);
         r.duration.reset();
       }
       return r;

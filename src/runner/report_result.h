@@ -43,7 +43,8 @@ struct TestResult {
 // that exited 0 said it skipped itself (reported IGNORED, with no duration).
 struct OutcomeHooks {
   std::function<std::vector<std::string>(std::vector<std::string> stdout_lines)> clean_stdout;
-  std::function<bool(std::string_view stdout_text)> skipped;
+  // nullopt: it ran; otherwise the reason it gives ("" when it gives none), shown under the line.
+  std::function<std::optional<std::string>(std::string_view stdout_text)> skipped;
 };
 
 // Maelstrom's mapping: exit 0 -> OK; other exit -> FAIL with output; signal -> FAIL "killed by

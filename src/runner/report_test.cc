@@ -153,13 +153,19 @@ TEST(Results, FromOutcomes) {
 
 TEST(Results, AnAdapterMaySayAPassingTestSkippedItself) {
   OutcomeHooks hooks;
-  hooks.skipped = [](std::string_view out) { return out.find("SKIP") != std::string_view::npos; };
+  hooks.skipped = [](std::string_view out) -> std::optional<std::string> {
+    if (out.find("SKIP") == std::string_view::npos) return std::nullopt;
+    return "";
+  };
   TestResult skipped = test_result_from_outcome("t", exited(0, "--- SKIP\nPASS\n"), 1, hooks);
   EXPECT_EQ(skipped.status, TestStatus::Ignored);
   EXPECT_FALSE(skipped.duration);  // no timing recorded for it
+  EXPECT_FALSE(skipped.details);   // no reason given, none shown
   EXPECT_EQ(test_result_from_outcome("t", exited(0, "PASS\n"), 1, hooks).status, TestStatus::Ok);
   // Only a passing test can have skipped: a failure stays a failure.
   EXPECT_EQ(test_result_from_outcome("t", exited(1, "--- SKIP\n"), 1, hooks).status, TestStatus::Failure);
+  hooks.skipped = [](std::string_view) -> std::optional<std::string> { return "needs a GPU"; };
+  EXPECT_EQ(test_result_from_outcome("t", exited(0, ""), 1, hooks).details, "needs a GPU");
 }
 
 TEST(Results, SplitLines) {

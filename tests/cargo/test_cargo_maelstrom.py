@@ -286,7 +286,7 @@ def test_bad_inputs_give_one_line_errors(fresh, tmp_path):
     r = fresh.run("adds")
     assert r.returncode == 2, r.stderr
     assert r.stderr.strip() == ("error: unexpected argument 'adds': to run only some tests use a filter, e.g. "
-                                "-i 'name.contains(adds)'; arguments for the test binaries go after -- "
+                                "-i 'name.contains(adds)'; arguments for the tests go after -- "
                                 "(see cargo-maelstrom --help)"), r.stderr
 
     # A broken manifest: cargo's location and message, in one line.

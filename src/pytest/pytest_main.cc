@@ -1,0 +1,212 @@
+#include "pytest/pytest_main.h"
+
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/config.h"
+#include "base/error.h"
+#include "base/format.h"
+#include "pytest/pytest_collect.h"
+#include "pytest/pytest_outcome.h"
+#include "pytest/python_layers.h"
+#include "runner/adapters.h"
+#include "runner/driver.h"
+
+namespace mael {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kStateDir = ".maelstrom-pytest";
+constexpr const char* kPackage = "default";  // Maelstrom's one package of a pytest project
+
+void add_pytest_config(ConfigLoader& loader) {
+  loader.add({.name = "collect-from-module",
+              .type = ConfigType::String,
+              .help = "collect tests from this module (pytest --pyargs MODULE) instead of pytest's default collection",
+              .value_name = "MODULE"});
+  loader.add({.name = "extra-pytest-args",
+              .type = ConfigType::List,
+              .help = "arguments for pytest, both when collecting and when running a test",
+              .value_name = "ARGS"});
+  loader.add({.name = "extra-pytest-collect-args",
+              .type = ConfigType::List,
+              .help = "arguments for pytest when collecting tests",
+              .value_name = "ARGS"});
+  loader.add({.name = "extra-pytest-test-args",
+              .type = ConfigType::List,
+              .help = "arguments for pytest when running a test (give them after --)",
+              .value_name = "ARGS",
+              .var_arg = true});
+}
+
+// Python's side of the test runner: the current directory is the project; pytest's collection
+// (run by the Python on PATH) finds the items; each file is an artifact of the one package
+// "default", and each item one job running `python -m pytest FILE::ITEM`.
+class PytestAdapter final : public TestAdapter {
+ public:
+  const AdapterInfo& info() const override { return pytest_adapter(); }
+  std::string description() const override {
+    return "Run Python tests with pytest, each in its own container (a drop-in for `pytest`).";
+  }
+  void add_config(ConfigLoader& loader) override { add_pytest_config(loader); }
+  std::string trailing_args_key() const override { return "extra-pytest-test-args"; }
+  void configure(const Config& c) override {
+    collect_from_module_ = c.get_optional_string("collect-from-module");
+    run_flags_.extra_args = c.get_list("extra-pytest-args");
+    collect_args_ = c.get_list("extra-pytest-collect-args");
+    run_flags_.extra_test_args = c.get_list("extra-pytest-test-args");
+  }
+  std::string default_cache_description() const override { return ".maelstrom-pytest/cache in the current directory"; }
+
+  fs::path project_root() override { return fs::current_path(); }
+
+  Project discover(bool, bool) override {
+    root_ = fs::current_path();
+    fs::path hidden = root_ / kStateDir;
+    CollectOptions o;
+    o.project = root_;
+    o.scratch = hidden / "state";
+    o.args = {"--ignore", hidden.string()};
+    if (collect_from_module_) o.args.insert(o.args.end(), {"--pyargs", *collect_from_module_});
+    o.args.insert(o.args.end(), run_flags_.extra_args.begin(), run_flags_.extra_args.end());
+    o.args.insert(o.args.end(), collect_args_.begin(), collect_args_.end());
+    collected_ = collect_pytest(o);
+    index();
+
+    Project p;
+    p.root = root_;
+    p.state_dir = hidden / "state";
+    p.default_cache = hidden / "cache";
+    p.outputs = {hidden};
+    p.packages.push_back({kPackage, package_fields()});
+    p.listing_keys[kPackage] = {};
+    for (const auto& f : files_) {
+      p.listing_keys[kPackage].insert(f);
+      // Collection writes the modules' bytecode (assertions rewritten) beside them.
+      p.outputs.push_back((root_ / f).parent_path() / "__pycache__");
+    }
+    p.listing_keys_known = collected_.exit_code == 0;
+    return p;
+  }
+
+  BuildResult build(const Project&, const std::vector<size_t>& selected, bool, BuildSink& sink) override {
+    BuildResult r;
+    if (collected_.exit_code != 0) {
+      r.output = collected_.output;
+      sink.output(r.output);
+      r.exit_code = collected_.exit_code;
+      r.failure = mael::format("pytest's collection exited with code {}", collected_.exit_code);
+      return r;
+    }
+    if (selected.empty()) return r;
+    for (const auto& f : files_) {
+      if (sink.stop_requested()) {
+        r.cut_short = true;
+        break;
+      }
+      TestBinary b;
+      b.package = 0;
+      b.package_key = kPackage;
+      b.artifact = f;
+      b.executable = root_ / f;
+      b.fields = package_fields();
+      b.fields.strings["file"] = f;
+      sink.ready(std::move(b));
+    }
+    return r;
+  }
+
+  bool cache_case_lists() const override { return false; }
+  ListedCases list_cases(const Project&, const TestBinary& b) override {
+    ListedCases l;
+    for (const PytestItem* item : items_of(b.artifact)) {
+      l.cases.push_back(item->name);
+      if (item->skip) l.ignored.push_back(item->name);
+    }
+    return l;
+  }
+  std::string display_name(const TestBinary& b, const std::string& case_name) override {
+    return item(b, case_name).node_id;
+  }
+  FilterFields case_fields(const TestBinary& b, const std::string& case_name) override {
+    const PytestItem& i = item(b, case_name);
+    FilterFields f = b.fields;
+    f.strings["name"] = case_name;
+    f.strings["node_id"] = i.node_id;
+    f.lists["markers"] = i.markers;
+    return f;
+  }
+  CaseMetadata listing_metadata(const TestBinary& b, const std::string& case_name) override {
+    const PytestItem& i = item(b, case_name);
+    return {{"node_id", i.node_id}, {"markers", i.markers}};
+  }
+
+  void make_job(const TestBinary& b, const TestMetadata& md, TestBinaryLayers&, TestCase& tc) override {
+    const PytestItem& i = item(b, tc.case_name);
+    if (std::holds_alternative<std::monostate>(md.container.parent)) {
+      const PythonLayers& py = host_python();
+      tc.spec.container.layers.insert(tc.spec.container.layers.end(), py.layers.begin(), py.layers.end());
+      tc.spec.program = py.program;
+    } else {
+      tc.spec.program = "/usr/local/bin/python";  // where Python images have it, as in Maelstrom
+    }
+    tc.spec.arguments = pytest_test_arguments(i.file, i.inner, run_flags_);
+  }
+  OutcomeHooks outcome_hooks(const TestCase&) override {
+    OutcomeHooks h;
+    h.skipped = [](std::string_view out) { return pytest_skip_reason(out); };
+    return h;
+  }
+
+ private:
+  static FilterFields package_fields() { return {{{"package", kPackage}}, {}}; }
+
+  void index() {
+    files_.clear();
+    by_file_.clear();
+    for (const auto& i : collected_.collection.items) {
+      auto [it, fresh] = by_file_.try_emplace(i.file);
+      if (fresh) files_.push_back(i.file);
+      it->second.push_back(&i);
+    }
+  }
+  std::vector<const PytestItem*> items_of(const std::string& file) const {
+    auto it = by_file_.find(file);
+    return it == by_file_.end() ? std::vector<const PytestItem*>{} : it->second;
+  }
+  const PytestItem& item(const TestBinary& b, const std::string& name) const {
+    for (const PytestItem* i : items_of(b.artifact))
+      if (i->name == name) return *i;
+    throw UserError("no collected test " + name + " in " + b.artifact);
+  }
+  // Built on first use, once per run (each job without an image shares it).
+  const PythonLayers& host_python() {
+    std::call_once(python_once_, [this] { python_ = host_python_layers(collected_.collection.python, root_); });
+    return python_;
+  }
+
+  std::optional<std::string> collect_from_module_;
+  std::vector<std::string> collect_args_;
+  PytestRunFlags run_flags_;
+  fs::path root_;
+  CollectResult collected_;
+  std::vector<std::string> files_;  // in collection order
+  std::map<std::string, std::vector<const PytestItem*>> by_file_;
+  std::once_flag python_once_;
+  PythonLayers python_;
+};
+
+}  // namespace
+
+int pytest_main(int argc, char** argv) {
+  PytestAdapter adapter;
+  return run_test_runner(adapter, argc, argv);
+}
+
+}  // namespace mael
