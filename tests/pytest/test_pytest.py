@@ -1,0 +1,335 @@
+"""maelstrom-pytest end to end: the real binary and the real pytest (in a virtualenv made from
+the wheels scripts/setup.sh downloads) on the fixture project (tests/fixtures/pytest-project).
+
+The fixture is copied and run once per session (`full`); most tests read that run's output or
+run the copy again without changing it. Tests that change the project work on their own copy.
+Everything lives under /var/tmp: each job gets its own /tmp, which would hide a virtualenv
+there."""
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from testlib import BIN_DIR, ROOT, bin_path
+
+sys.path.insert(0, str(ROOT / "tests" / "cluster"))
+from cluster_util import Cluster, http_status  # noqa: E402
+
+FIXTURE = ROOT / "tests" / "fixtures" / "pytest-project"
+WHEELS = pathlib.Path("/var/cache/maelstrom-tests/wheels")
+PROGRAM = "maelstrom-pytest"
+B = "tests/test_basics.py::"
+O = "tests/test_output.py::"
+
+# Every test of the fixture but the hanging one, with its status.
+ALL_CASES = {
+    B + "test_adds": "OK",
+    B + "test_fails": "FAIL",
+    B + "test_split[two words]": "OK",
+    B + "test_split[with [brackets]]": "OK",
+    B + "test_skipped_at_collection": "IGNORED",
+    B + "test_skipif_linux": "IGNORED",
+    B + "test_skips_itself": "IGNORED",
+    B + "test_xfails": "IGNORED",
+    B + "test_xpasses": "OK",
+    B + "TestGroup::test_class_fixture": "OK",
+    B + "TestGroup::test_marked_twice": "OK",
+    B + "test_capsys": "OK",
+    B + "test_tmp_path": "OK",
+    B + "test_monkeypatch": "OK",
+    B + "test_writes_tmp": "OK",
+    B + "test_state_first": "OK",
+    B + "test_state_second": "OK",
+    O + "test_prints_a_lot": "FAIL",
+}
+NO_HANG = ("-x", "markers.contains(hang)")
+
+STATUS_LINE = re.compile(r"^(\S.*?)\.{2,}\s*(OK|FAIL|TIMEOUT|ERR|IGNORED|FLAKY \d+/\d+)(?:\s|$)")
+
+
+def statuses(stdout):
+    out = {}
+    for m in map(STATUS_LINE.match, stdout.splitlines()):
+        if m:
+            assert m.group(1) not in out, f"{m.group(1)} reported twice:\n{stdout}"
+            out[m.group(1)] = m.group(2)
+    return out
+
+
+def line_after(stdout, name):
+    lines = stdout.splitlines()
+    i = next(i for i, l in enumerate(lines) if l.startswith(name + "."))
+    return lines[i + 1]
+
+
+def one_line(stderr):
+    lines = stderr.strip("\n").splitlines()
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+def scratch():
+    return pathlib.Path(tempfile.mkdtemp(prefix="mael-pytest-", dir="/var/tmp"))
+
+
+def make_venv(dest, with_pytest=True):
+    subprocess.run([sys.executable, "-m", "venv", str(dest)], check=True, timeout=120)
+    if with_pytest:
+        assert list(WHEELS.glob("pytest-*.whl")), f"no pytest wheel in {WHEELS}: run scripts/setup.sh"
+        subprocess.run([str(dest / "bin" / "pip"), "install", "-q", "--no-index", "--find-links", str(WHEELS),
+                        "pytest"], check=True, timeout=300)
+    return dest
+
+
+class Pytest:
+    """Runs maelstrom-pytest in `project` with the virtualenv `venv` active and its own HOME."""
+
+    def __init__(self, project, venv, home):
+        self.project, self.venv, self.home = pathlib.Path(project), pathlib.Path(venv), pathlib.Path(home)
+        self.home.mkdir(parents=True, exist_ok=True)
+
+    def env(self, extra=None):
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MAELSTROM_", "XDG_", "PYTHON"))}
+        env.update({"PATH": f"{self.venv}/bin:{BIN_DIR}:{env.get('PATH', '')}", "VIRTUAL_ENV": str(self.venv),
+                    "HOME": str(self.home), "XDG_CONFIG_HOME": str(self.home / ".config"),
+                    "XDG_CACHE_HOME": str(self.home / ".cache")})
+        env.update(extra or {})
+        return env
+
+    def run(self, *args, env=None, timeout=300):
+        return subprocess.run([bin_path(PROGRAM), *args], capture_output=True, text=True, cwd=self.project,
+                              env=self.env(env), timeout=timeout)
+
+    @property
+    def hidden(self):
+        return self.project / ".maelstrom-pytest"
+
+
+def copy_fixture(dest):
+    return shutil.copytree(FIXTURE, dest, ignore=shutil.ignore_patterns(".maelstrom-pytest", "__pycache__"))
+
+
+@pytest.fixture(scope="session")
+def session_dir():
+    d = scratch()
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def venv(session_dir):
+    return make_venv(session_dir / "venv")
+
+
+@pytest.fixture
+def tmp():
+    d = scratch()
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+class FullRun:
+    def __init__(self, pt, result, junit):
+        self.pt, self.result, self.junit = pt, result, junit
+
+
+@pytest.fixture(scope="session")
+def full(session_dir, venv):
+    """The fixture copied and run once, the hanging test excluded, with a JUnit report."""
+    pt = Pytest(copy_fixture(session_dir / "p"), venv, session_dir / "home")
+    junit = session_dir / "report.xml"
+    return FullRun(pt, pt.run("--ui", "simple", "--junit", str(junit), *NO_HANG), junit)
+
+
+@pytest.fixture
+def fresh(tmp, venv):
+    return Pytest(copy_fixture(tmp / "p"), venv, tmp / "home")
+
+
+# ---- a whole run ---------------------------------------------------------------------------------
+
+def test_full_run_reports_every_status_with_pytests_own_messages(full):
+    r = full.result
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert statuses(r.stdout) == ALL_CASES, r.stdout + r.stderr
+    # A failure shows pytest's own report of that test, its assertion rewritten.
+    assert "E       AssertionError: assert [1, 2, 3] == [1, 2, 4]" in r.stdout, r.stdout
+    assert "E       AssertionError: after much output" in r.stdout, r.stdout
+    # Skips and xfails at run time give pytest's reason; one test a job: "collected 1 item".
+    assert line_after(r.stdout, B + "test_skips_itself") == "skipped: decided while running", r.stdout
+    assert line_after(r.stdout, B + "test_xfails") == "xfailed: known bug 12", r.stdout
+    assert "collected 1 item" in r.stdout and "collected 2 items" not in r.stdout, r.stdout
+    # Fixtures of every scope, capsys, tmp_path, monkeypatch, a fresh /tmp and fresh module state
+    # for every test: all OK above (test_state_second sees the counter at 0 again).
+    summary = r.stdout[r.stdout.index(" Test Summary "):].splitlines()
+    assert "Successful Tests:        12" in summary, summary
+    assert "Failed Tests    :         2" in summary, summary
+    assert "Ignored Tests   :         4" in summary, summary
+
+
+def test_listing_file_has_node_ids_and_markers(full):
+    text = (full.pt.hidden / "state" / "test-listing.toml").read_text()
+    assert text.splitlines()[0] == "version = 3", text
+    assert '[default."tests/test_basics.py".test_adds]' in text.splitlines(), text
+    data = tomllib.loads(text)
+    case = data["default"]["tests/test_basics.py"]["TestGroup.test_marked_twice"]
+    assert case["node_id"] == B + "TestGroup::test_marked_twice"
+    # Markers of the function, its class and its module.
+    assert sorted(case["markers"]) == ["slow", "smoke", "unit"], case
+    assert case["outcome"] == "success" and len(case["timings"]) == 1, case
+    assert data["default"]["tests/test_basics.py"]["test_fails"]["outcome"] == "failure"
+
+
+def test_junit_report_counts_every_test(full):
+    suites = ET.parse(full.junit).getroot()
+    cases = suites.findall(".//testcase")
+    assert len(cases) == len(ALL_CASES), ET.tostring(suites)
+    assert len([c for c in cases if c.find("failure") is not None]) == 2
+    assert len([c for c in cases if c.find("skipped") is not None]) == 4
+
+
+# ---- selection and options -----------------------------------------------------------------------
+
+def listed(pt, *args):
+    r = pt.run("--list", *args)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout.splitlines()
+
+
+def test_list_prints_every_node_id_sorted(full):
+    names = listed(full.pt)
+    assert names == sorted(list(ALL_CASES) + [O + "test_hangs"]), names
+
+
+@pytest.mark.parametrize("pattern,want", [
+    ("markers.contains(smoke)", [B + "TestGroup::test_class_fixture", B + "TestGroup::test_marked_twice"]),
+    ("m.c(slow)", [B + "TestGroup::test_marked_twice"]),
+    ("file.ends_with(test_output.py)", [O + "test_hangs", O + "test_prints_a_lot"]),
+    ("node_id.contains([with [brackets]])", [B + "test_split[with [brackets]]"]),
+    ("name.starts_with(test_state)", [B + "test_state_first", B + "test_state_second"]),
+    ("package.equals(default) & name.equals(test_adds)", [B + "test_adds"]),
+])
+def test_filters_select_by_marker_file_node_id_name_and_package(full, pattern, want):
+    assert listed(full.pt, "-i", pattern) == want
+
+
+def test_a_module_marker_applies_to_each_of_its_tests(full):
+    unit = listed(full.pt, "-i", "markers.contains(unit)")
+    assert unit == sorted(n for n in ALL_CASES if n.startswith(B)), unit
+
+
+def test_collect_from_module_collects_the_same_tests(full):
+    names = listed(full.pt, "--collect-from-module", "tests.test_output")
+    assert names == [O + "test_hangs", O + "test_prints_a_lot"], names
+
+
+def test_repeat_gives_each_run_a_fresh_tmp(full):
+    r = full.pt.run("--ui", "simple", "--repeat", "3", "-i", "name.equals(test_writes_tmp)")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.count(B + "test_writes_tmp.") == 3, r.stdout
+
+
+def test_stop_after_one_failure(full):
+    r = full.pt.run("--ui", "simple", "--slots", "1", "--stop-after", "1", "-i", "name.contains(fail)")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert list(statuses(r.stdout).values()).count("FAIL") == 1, r.stdout
+
+
+def test_a_hanging_test_times_out_by_the_spec_files_directive(full):
+    r = full.pt.run("--ui", "simple", "-i", "markers.contains(hang)")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert statuses(r.stdout) == {O + "test_hangs": "TIMEOUT"}, r.stdout
+
+
+def test_extra_pytest_test_args_after_double_dash_reach_pytest(full):
+    r = full.pt.run("--ui", "simple", "-i", "name.equals(test_fails)", "--", "--tb=no")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "def test_fails" not in r.stdout and "1 failed" in r.stdout, r.stdout
+    r = full.pt.run("--ui", "simple", "-i", "name.equals(test_fails)",
+                    env={"MAELSTROM_PYTEST_EXTRA_PYTEST_ARGS": "--tb=no"})
+    assert "def test_fails" not in r.stdout and "1 failed" in r.stdout, r.stdout + r.stderr
+
+
+def test_print_config_shows_the_pytest_values(full):
+    r = full.pt.run("-P")
+    assert r.returncode == 0, r.stderr
+    for key in ("collect-from-module", "extra-pytest-args", "extra-pytest-collect-args", "extra-pytest-test-args"):
+        assert key in r.stdout, r.stdout
+
+
+def test_init_writes_the_manuals_default_once(fresh):
+    (fresh.project / "maelstrom-pytest.toml").unlink()
+    r = fresh.run("--init")
+    assert r.returncode == 0, r.stdout + r.stderr
+    text = (fresh.project / "maelstrom-pytest.toml").read_text()
+    spec = tomllib.loads(text)
+    d = spec["directives"][0]
+    assert d["image"] == "docker://python:3.12.3-slim"
+    assert {"glob": "**.{py,pyc,pyi}"} in d["added_layers"] and {"glob": "pyproject.toml"} in d["added_layers"]
+    assert d["added_environment"] == {"PYTEST_XDIST_AUTO_NUM_WORKERS": "1"}
+    r = fresh.run("--init")
+    assert r.returncode == 1 and "already exists" in r.stdout, r.stdout
+
+
+# ---- bad input -----------------------------------------------------------------------------------
+
+def test_a_collection_error_shows_pytests_message_and_runs_nothing(fresh):
+    (fresh.project / "tests" / "test_broken.py").write_text("def test_x(:\n    pass\n")
+    r = fresh.run("--ui", "simple")
+    assert r.returncode == 2, r.stdout + r.stderr
+    out = r.stdout + r.stderr
+    assert "test_broken.py" in out and "SyntaxError" in out, out
+    assert "pytest's collection exited with code 2" in out, out
+    assert statuses(r.stdout) == {}, r.stdout
+
+
+def test_no_pytest_importable_is_one_line(fresh, tmp):
+    bare = make_venv(tmp / "bare", with_pytest=False)
+    r = subprocess.run([bin_path(PROGRAM), "--list"], capture_output=True, text=True, cwd=fresh.project,
+                       env=fresh.env({"PATH": f"{bare}/bin:{BIN_DIR}:/usr/bin:/bin", "VIRTUAL_ENV": str(bare)}),
+                       timeout=120)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert one_line(r.stderr).startswith("error: pytest is not importable by python3"), r.stderr
+
+
+def test_a_malformed_spec_file_names_the_file(fresh):
+    (fresh.project / "maelstrom-pytest.toml").write_text("[[directives]\n")
+    r = fresh.run("--ui", "simple")
+    assert r.returncode != 0
+    assert "maelstrom-pytest.toml" in one_line(r.stderr), r.stderr
+
+
+def test_a_bad_filter_names_the_column(full):
+    r = full.pt.run("--list", "-i", "markers.starts_with(x)")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert one_line(r.stderr) == ("error: invalid filter 'markers.starts_with(x)': at column 9: "
+                                  "selector `markers` only takes the matcher `contains`"), r.stderr
+
+
+# ---- cluster -------------------------------------------------------------------------------------
+
+@pytest.fixture
+def cluster(tmp):
+    (tmp / "cluster").mkdir()
+    c = Cluster(tmp / "cluster")
+    yield c
+    c.close()
+
+
+def test_broker_with_two_workers_gives_the_same_statuses(full, cluster):
+    cluster.start_broker()
+    cluster.start_worker(slots=2, name="w1")
+    cluster.start_worker(slots=2, name="w2")
+    cluster.wait_workers(2)
+    r = full.pt.run("--ui", "simple", "-b", cluster.address, *NO_HANG)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert statuses(r.stdout) == ALL_CASES, r.stdout + r.stderr
+    # The collection-time skips do not run; everything else ran on the workers.
+    assert http_status(cluster)["completed"] == len(ALL_CASES) - 2, http_status(cluster)
