@@ -22,6 +22,24 @@ def test_tar_layer(runner):
     assert r.stdout == "from a tar\n"
 
 
+def test_a_layer_named_twice_is_one_layer_with_the_precedence_of_its_top_use(runner):
+    # Two globs matching nothing are the same (empty) layer; the same tar twice, around another
+    # that changes one of its files: the top copy wins. Overlay refuses a directory given twice.
+    for name, text in (("a", "from a\n"), ("b", "from b\n")):
+        p = runner.tmp / name / "f"
+        p.parent.mkdir(parents=True)
+        p.write_text(text)
+        with tarfile.open(runner.tmp / f"{name}.tar", "w") as t:
+            t.add(p, arcname="f")
+    empty = [{"glob": "nothing-here/**"}, {"glob": "nor-here/**"}]
+    layers = base() + empty + [{"tar": "a.tar"}, {"tar": "b.tar"}, {"tar": "a.tar"}]
+    r = runner.run([job("cat", "/f", layers=layers)])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "from a\n"
+    r = runner.run([job("cat", "/f", layers=base() + [{"tar": "b.tar"}, {"tar": "a.tar"}, {"tar": "b.tar"}])])
+    assert r.returncode == 0 and r.stdout == "from b\n", r.stderr
+
+
 def test_tar_layer_whiteout_hides_lower_file(runner):
     for name, files in (("lower", {"d/keep": "k", "d/gone": "g"}), ("upper", {"d/.wh.gone": ""})):
         with tarfile.open(runner.tmp / f"{name}.tar", "w") as t:

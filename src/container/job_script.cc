@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <set>
 
 #include "base/elf_reader.h"
 #include "container/script_blob_builder.h"
@@ -117,10 +118,13 @@ JobScript::JobScript(const ContainerConfig& config, const std::string& staging) 
   const size_t script = b.alloc(sizeof(Script), alignof(Script));
   auto field = [&](size_t offset_in_script) { return script + offset_in_script; };
 
-  // Overlay's lowerdir+ takes the top layer first.
+  // Overlay's lowerdir+ takes the top layer first. A layer named twice (two empty globs, the
+  // same tar twice) is one tree; overlay refuses a directory given twice (ELOOP), and its top
+  // occurrence alone gives the same view.
   std::vector<std::string> lowers;
+  std::set<std::filesystem::path> seen;
   for (auto it = config.lower_dirs.rbegin(); it != config.lower_dirs.rend(); ++it)
-    lowers.push_back(host_relative(*it));
+    if (seen.insert(*it).second) lowers.push_back(host_relative(*it));
   b.pointer(field(offsetof(Script, lowers)), b.string_array(lowers));
 
   // Every tmpfs of the job is bounded (the job's files live in memory).
