@@ -1,6 +1,9 @@
 #include "pytest/pytest_main.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -14,6 +17,8 @@
 #include "pytest/pytest_collect.h"
 #include "pytest/pytest_outcome.h"
 #include "pytest/python_layers.h"
+#include "pytest/warm_batches.h"
+#include "pytest/warm_script.h"
 #include "runner/adapters.h"
 #include "runner/driver.h"
 
@@ -24,6 +29,30 @@ namespace fs = std::filesystem;
 
 constexpr const char* kStateDir = ".maelstrom-pytest";
 constexpr const char* kPackage = "default";  // Maelstrom's one package of a pytest project
+// A test (or class, or module) with this marker runs in a fresh interpreter of its own.
+constexpr const char* kFreshMarker = "fresh_interpreter";
+constexpr size_t kWarmOutputCap = 64 * 1024;  // bytes kept of each stream of a test in a batch
+
+// The job running `items` (FILE::ITEM) of one file in one warm process (warm_script.cc), made
+// from the fresh job of the first: the same interpreter, container and pytest arguments.
+JobSpec warm_batch_job(const JobSpec& first, const std::vector<std::string>& items) {
+  JobSpec b = first;
+  // --capture=sys: pytest's terminal output stays on the process's stdout, which each fork
+  // points at its own file (fd capture would keep writing where the warm process started).
+  nlohmann::json args = nlohmann::json::array({"--capture=sys"});
+  for (size_t i = 2; i + 1 < first.arguments.size(); ++i) args.push_back(first.arguments[i]);
+  // Each test gets these fresh, as a job of its own would.
+  nlohmann::json tmp_mounts = nlohmann::json::array();
+  for (const Mount& m : first.container.mounts)
+    if (m.type == MountType::Tmp) tmp_mounts.push_back(m.mount_point.empty() || m.mount_point[0] != '/' ? "/" + m.mount_point : m.mount_point);
+  nlohmann::json cfg = {{"args", args},
+                        {"items", items},
+                        {"timeout_ms", first.timeout ? nlohmann::json(first.timeout->count()) : nlohmann::json()},
+                        {"cap", kWarmOutputCap},
+                        {"tmp_mounts", tmp_mounts}};
+  b.arguments = {"-c", std::string(pytest_warm_script()), cfg.dump()};
+  return b;
+}
 
 void add_pytest_config(ConfigLoader& loader) {
   loader.add({.name = "collect-from-module",
@@ -38,6 +67,11 @@ void add_pytest_config(ConfigLoader& loader) {
               .type = ConfigType::List,
               .help = "arguments for pytest when collecting tests",
               .value_name = "ARGS"});
+  loader.add({.name = "fresh-interpreter",
+              .type = ConfigType::Bool,
+              .help = "run every test in a fresh interpreter, as Maelstrom does, instead of forking it from a warm "
+                      "process that imported its module once",
+              .default_value = "false"});
   loader.add({.name = "extra-pytest-test-args",
               .type = ConfigType::List,
               .help = "arguments for pytest when running a test (give them after --)",
@@ -61,6 +95,8 @@ class PytestAdapter final : public TestAdapter {
     run_flags_.extra_args = c.get_list("extra-pytest-args");
     collect_args_ = c.get_list("extra-pytest-collect-args");
     run_flags_.extra_test_args = c.get_list("extra-pytest-test-args");
+    fresh_interpreter_ = c.get_bool("fresh-interpreter");
+    slots_ = static_cast<size_t>(std::max<int64_t>(c.get_int("slots"), 1));
   }
   std::string default_cache_description() const override { return ".maelstrom-pytest/cache in the current directory"; }
 
@@ -157,7 +193,34 @@ class PytestAdapter final : public TestAdapter {
       tc.spec.program = "/usr/local/bin/python";  // where Python images have it, as in Maelstrom
     }
     tc.spec.arguments = pytest_test_arguments(i.file, i.inner, run_flags_);
+    // A test may share a warm interpreter unless told otherwise, or unless its container has a
+    // writable root (which each test must have fresh).
+    bool fresh = fresh_interpreter_ || md.container.enable_writable_file_system.value_or(false) ||
+                 std::find(i.markers.begin(), i.markers.end(), kFreshMarker) != i.markers.end();
+    if (!fresh) {
+      std::lock_guard lk(warm_mu_);
+      warm_items_.insert(tc.spec.arguments.back());
+    }
   }
+  JobSubmitter wrap_submitter(JobSubmitter inner) override {
+    WarmPlan plan;
+    plan.slots = slots_;
+    plan.item_of = [this](const JobSpec& s) -> std::optional<std::string> {
+      if (s.arguments.size() < 3 || s.arguments[0] != "-m" || s.arguments[1] != "pytest") return std::nullopt;
+      std::lock_guard lk(warm_mu_);
+      if (!warm_items_.count(s.arguments.back())) return std::nullopt;
+      return s.arguments.back();
+    };
+    plan.batch_job = [](const JobSpec& first, const std::vector<std::string>& items) {
+      return warm_batch_job(first, items);
+    };
+    batcher_ = std::make_unique<WarmBatcher>(std::move(inner), std::move(plan));
+    return [b = batcher_.get()](const JobSpec& spec, std::function<void(JobState)> on_state,
+                                std::function<void(JobOutcome)> on_done) {
+      return b->submit(spec, std::move(on_state), std::move(on_done));
+    };
+  }
+  void end_run() override { batcher_.reset(); }
   OutcomeHooks outcome_hooks(const TestCase&) override {
     OutcomeHooks h;
     h.skipped = [](std::string_view out) { return pytest_skip_reason(out); };
@@ -200,6 +263,11 @@ class PytestAdapter final : public TestAdapter {
   std::map<std::string, std::vector<const PytestItem*>> by_file_;
   std::once_flag python_once_;
   PythonLayers python_;
+  bool fresh_interpreter_ = false;
+  size_t slots_ = 1;
+  std::mutex warm_mu_;
+  std::set<std::string> warm_items_;  // the items (FILE::ITEM) that may run in a warm batch
+  std::unique_ptr<WarmBatcher> batcher_;
 };
 
 }  // namespace

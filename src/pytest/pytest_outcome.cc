@@ -57,7 +57,9 @@ std::vector<std::string> pytest_test_arguments(const std::string& file, const st
                                                const PytestRunFlags& flags) {
   // -p no:cacheprovider: the project is read-only in the container, where pytest's cache would
   // only warn that it cannot be written. -rsx: skip and xfail reasons in the short summary.
-  std::vector<std::string> args = {"-m", "pytest", "--verbose", "-rsx", "-p", "no:cacheprovider"};
+  // --rootdir=.: the working directory, where the project's files are, as on the host (without
+  // an ini file pytest would take the test file's directory, and miss conftest files above it).
+  std::vector<std::string> args = {"-m", "pytest", "--verbose", "-rsx", "-p", "no:cacheprovider", "--rootdir=."};
   args.insert(args.end(), flags.extra_args.begin(), flags.extra_args.end());
   args.insert(args.end(), flags.extra_test_args.begin(), flags.extra_test_args.end());
   args.push_back(inner.empty() ? file : file + "::" + inner);

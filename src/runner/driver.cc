@@ -312,7 +312,7 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
   loop.flaky_fails = s.settings.flaky_fails;
   loop.hooks = [&adapter](const TestCase& tc) { return adapter.outcome_hooks(tc); };
   TestRun run(
-      client ? client->submitter() : JobSubmitter{},
+      client ? adapter.wrap_submitter(client->submitter()) : JobSubmitter{},
       [&client] {
         if (client)
           if (Client* c = client->ready()) c->cancel_all();

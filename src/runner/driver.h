@@ -159,6 +159,9 @@ class TestAdapter {
   // program and arguments.
   virtual void make_job(const TestBinary& binary, const TestMetadata& md, TestBinaryLayers& layers,
                         TestCase& tc) = 0;
+  // The submitter the run's jobs go through (pytest gathers its items into warm batches); the
+  // adapter keeps what it makes until end_run().
+  virtual JobSubmitter wrap_submitter(JobSubmitter inner) { return inner; }
   // How a case's output is read (cargo trims the harness's lines).
   virtual OutcomeHooks outcome_hooks(const TestCase& tc) {
     (void)tc;

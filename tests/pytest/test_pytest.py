@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from testlib import BIN_DIR, ROOT, bin_path
+from testlib import BIN_DIR, ROOT, bin_path, processes_left
 
 sys.path.insert(0, str(ROOT / "tests" / "cluster"))
 from cluster_util import Cluster, http_status  # noqa: E402
@@ -27,6 +27,8 @@ WHEELS = pathlib.Path("/var/cache/maelstrom-tests/wheels")
 PROGRAM = "maelstrom-pytest"
 B = "tests/test_basics.py::"
 O = "tests/test_output.py::"
+H = "tests/test_hostile.py::"
+LEFTOVER = "mael-leftover-7d1"  # the command-line mark of the process test_leaves_a_process_behind starts
 
 # Every test of the fixture but the hanging one, with its status.
 ALL_CASES = {
@@ -48,6 +50,8 @@ ALL_CASES = {
     B + "test_state_first": "OK",
     B + "test_state_second": "OK",
     O + "test_prints_a_lot": "FAIL",
+    H + "test_leaves_a_process_behind": "OK",
+    H + "test_aborts": "FAIL",
 }
 NO_HANG = ("-x", "markers.contains(hang)")
 
@@ -76,7 +80,8 @@ def one_line(stderr):
 
 
 def scratch():
-    return pathlib.Path(tempfile.mkdtemp(prefix="mael-pytest-", dir="/var/tmp"))
+    # Not named after pytest: processes_left() skips command lines that mention it.
+    return pathlib.Path(tempfile.mkdtemp(prefix="mael-py-", dir="/var/tmp"))
 
 
 def make_venv(dest, with_pytest=True):
@@ -162,15 +167,17 @@ def test_full_run_reports_every_status_with_pytests_own_messages(full):
     # A failure shows pytest's own report of that test, its assertion rewritten.
     assert "E       AssertionError: assert [1, 2, 3] == [1, 2, 4]" in r.stdout, r.stdout
     assert "E       AssertionError: after much output" in r.stdout, r.stdout
-    # Skips and xfails at run time give pytest's reason; one test a job: "collected 1 item".
+    # Skips and xfails at run time give pytest's reason.
     assert line_after(r.stdout, B + "test_skips_itself") == "skipped: decided while running", r.stdout
     assert line_after(r.stdout, B + "test_xfails") == "xfailed: known bug 12", r.stdout
-    assert "collected 1 item" in r.stdout and "collected 2 items" not in r.stdout, r.stdout
+    # A test's signal is its own (it is not the PID 1 of its namespace); what it started died with it.
+    assert line_after(r.stdout, H + "test_aborts") == "killed by signal 6", r.stdout
+    assert processes_left(LEFTOVER) == []
     # Fixtures of every scope, capsys, tmp_path, monkeypatch, a fresh /tmp and fresh module state
     # for every test: all OK above (test_state_second sees the counter at 0 again).
     summary = r.stdout[r.stdout.index(" Test Summary "):].splitlines()
-    assert "Successful Tests:        12" in summary, summary
-    assert "Failed Tests    :         2" in summary, summary
+    assert "Successful Tests:        13" in summary, summary
+    assert "Failed Tests    :         3" in summary, summary
     assert "Ignored Tests   :         4" in summary, summary
 
 
@@ -191,8 +198,30 @@ def test_junit_report_counts_every_test(full):
     suites = ET.parse(full.junit).getroot()
     cases = suites.findall(".//testcase")
     assert len(cases) == len(ALL_CASES), ET.tostring(suites)
-    assert len([c for c in cases if c.find("failure") is not None]) == 2
+    assert len([c for c in cases if c.find("failure") is not None]) == 3
     assert len([c for c in cases if c.find("skipped") is not None]) == 4
+
+
+def test_a_fresh_interpreter_per_test_gives_the_same_results(full):
+    """--fresh-interpreter runs each test as Maelstrom does: its own interpreter from the start,
+    pytest's header ("collected 1 item") included; every status equals the warm run's."""
+    r = full.pt.run("--ui", "simple", "--fresh-interpreter", *NO_HANG)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert statuses(r.stdout) == ALL_CASES, r.stdout + r.stderr
+    assert "collected 1 item" in r.stdout and "collected 2 items" not in r.stdout, r.stdout
+    assert line_after(r.stdout, H + "test_aborts") == "killed by signal 6", r.stdout
+    assert processes_left(LEFTOVER) == []
+    # The warm run shared interpreters, but for test_prints_a_lot (marked fresh_interpreter).
+    assert full.result.stdout.count("collected 1 item") == 1, full.result.stdout
+    assert "collected 1 item" in full.result.stdout[full.result.stdout.index(O + "test_prints_a_lot."):]
+
+
+def test_fresh_interpreter_from_the_environment(full):
+    r = full.pt.run("--ui", "simple", "-i", "name.equals(test_fails) | name.equals(test_adds)",
+                    env={"MAELSTROM_PYTEST_FRESH_INTERPRETER": "true"})
+    assert r.returncode == 1 and "collected 1 item" in r.stdout, r.stdout + r.stderr
+    r = full.pt.run("--ui", "simple", "-i", "name.equals(test_fails) | name.equals(test_adds)")
+    assert r.returncode == 1 and "collected 1 item" not in r.stdout, r.stdout + r.stderr
 
 
 # ---- selection and options -----------------------------------------------------------------------
@@ -331,5 +360,10 @@ def test_broker_with_two_workers_gives_the_same_statuses(full, cluster):
     r = full.pt.run("--ui", "simple", "-b", cluster.address, *NO_HANG)
     assert r.returncode == 1, r.stdout + r.stderr
     assert statuses(r.stdout) == ALL_CASES, r.stdout + r.stderr
-    # The collection-time skips do not run; everything else ran on the workers.
-    assert http_status(cluster)["completed"] == len(ALL_CASES) - 2, http_status(cluster)
+    # Tests of one file ran in shared warm batches, each one job on a worker.
+    batches = http_status(cluster)["completed"]
+    assert 1 <= batches < len(ALL_CASES) - 2, http_status(cluster)
+    # Fresh interpreters: one job a test, but for the collection-time skips, which never run.
+    r = full.pt.run("--ui", "simple", "-b", cluster.address, "--fresh-interpreter", *NO_HANG)
+    assert statuses(r.stdout) == ALL_CASES, r.stdout + r.stderr
+    assert http_status(cluster)["completed"] == batches + len(ALL_CASES) - 2, http_status(cluster)
