@@ -289,7 +289,8 @@ ProgramConfigInfo program_config_info(std::string_view program) {
   info.env_prefixes = {screaming(program)};
   if (info.env_prefixes.front() != "MAELSTROM") info.env_prefixes.push_back("MAELSTROM");
   std::string dir = std::string(program);
-  for (std::string_view short_dir : {"run", "broker", "worker", "admin"})
+  // Maelstrom's directories: maelstrom/run, maelstrom/go-test, maelstrom/pytest, ...
+  for (std::string_view short_dir : {"run", "broker", "worker", "admin", "go-test", "pytest", "client"})
     if (program == "maelstrom-" + std::string(short_dir)) dir = short_dir;
   info.config_dir = "maelstrom/" + dir;
   return info;

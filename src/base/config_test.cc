@@ -86,7 +86,8 @@ TEST(ProgramConfigInfo, FollowsMaelstromNames) {
   ProgramConfigInfo cargo = program_config_info("cargo-maelstrom");
   EXPECT_EQ(cargo.config_dir, "maelstrom/cargo-maelstrom");
   EXPECT_THAT(cargo.env_prefixes, ElementsAre("CARGO_MAELSTROM", "MAELSTROM"));
-  EXPECT_EQ(program_config_info("maelstrom-go-test").config_dir, "maelstrom/maelstrom-go-test");
+  EXPECT_EQ(program_config_info("maelstrom-go-test").config_dir, "maelstrom/go-test");
+  EXPECT_EQ(program_config_info("maelstrom-pytest").config_dir, "maelstrom/pytest");
   EXPECT_EQ(program_config_info("maelstrom-broker").config_dir, "maelstrom/broker");
   EXPECT_THAT(program_config_info("maelstrom-worker").env_prefixes,
               ElementsAre("MAELSTROM_WORKER", "MAELSTROM"));

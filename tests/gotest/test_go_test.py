@@ -616,7 +616,7 @@ def test_short_and_extra_args_from_the_environment(probe):
 
 
 def test_go_values_from_the_config_file(probe):
-    cfg = probe.home / ".config" / "maelstrom" / "maelstrom-go-test" / "config.toml"
+    cfg = probe.home / ".config" / "maelstrom" / "go-test" / "config.toml"  # Maelstrom's directory
     cfg.parent.mkdir(parents=True, exist_ok=True)
     cfg.write_text('short = true\nfullpath = true\nvet = "off"\nextra-test-binary-args = ["-test.cpu=1"]\n')
     try:

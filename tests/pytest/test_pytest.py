@@ -293,6 +293,19 @@ def test_print_config_shows_the_pytest_values(full):
         assert key in r.stdout, r.stdout
 
 
+def test_values_from_maelstroms_config_file(full):
+    cfg = full.pt.home / ".config" / "maelstrom" / "pytest" / "config.toml"
+    cfg.parent.mkdir(parents=True, exist_ok=True)
+    cfg.write_text('extra-pytest-test-args = ["--tb=no"]\nfresh-interpreter = true\n')
+    try:
+        r = full.pt.run("-P")
+        assert 'extra-pytest-test-args = ["--tb=no"]' in r.stdout and "fresh-interpreter = true" in r.stdout, r.stdout
+        r = full.pt.run("--ui", "simple", "-i", "name.equals(test_fails)")
+        assert "def test_fails" not in r.stdout and "1 failed" in r.stdout, r.stdout + r.stderr
+    finally:
+        cfg.unlink()
+
+
 def test_init_writes_the_manuals_default_once(fresh):
     (fresh.project / "maelstrom-pytest.toml").unlink()
     r = fresh.run("--init")
