@@ -181,6 +181,17 @@ ResolvedJob Client::resolve(const JobSpec& spec, ArtifactStore::PinnedBlobs* pin
     if (pins) *pins = store_->pin_blobs(job.layers);
   }
   job.enable_writable_file_system = c.enable_writable_file_system;
+  if (const auto& cap = spec.capture_file_system_changes) {
+    auto dir = [&](const std::string& p, const char* what) {
+      fs::path d = fs::path(p).is_relative() ? options_.project_dir / p : fs::path(p);
+      std::error_code ec;
+      if (!fs::is_directory(d, ec))
+        throw UserError(std::string("capture_file_system_changes ") + what + " " + p + " is not a directory");
+      return fs::weakly_canonical(d).string();
+    };
+    job.capture_file_system_changes = CaptureFileSystemChanges{dir(cap->upper, "upper"), dir(cap->work, "work")};
+    job.enable_writable_file_system = true;
+  }
   job.mounts = c.mounts;
   for (Mount& m : job.mounts) {
     if (m.type != MountType::Bind) continue;

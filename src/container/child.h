@@ -82,6 +82,10 @@ struct Script {
   const char* const* lowers;  // top first; nullptr-terminated
   int n_lowers;
   bool writable;
+  // The writable root's upper and work directories on the host (relative to
+  // the host's "/"), or nullptr for a tmpfs upper that vanishes with the job.
+  const char* capture_upper;
+  const char* capture_work;
   // Options of every tmpfs made for the job (the writable root's upper, an
   // empty root): key, value, ..., nullptr (the size limit).
   const char* const* tmpfs_options;

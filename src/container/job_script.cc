@@ -215,13 +215,17 @@ JobScript::JobScript(const ContainerConfig& config, const std::string& staging) 
   b.pointer(field(offsetof(Script, envp)), b.string_array(config.environment));
 
   b.pointer(field(offsetof(Script, staging)), b.string(host_relative(staging)));
+  if (config.capture) {
+    b.pointer(field(offsetof(Script, capture_upper)), b.string(host_relative(config.capture->upper)));
+    b.pointer(field(offsetof(Script, capture_work)), b.string(host_relative(config.capture->work)));
+  }
   b.pointer(field(offsetof(Script, working_directory)), b.string(config.working_directory));
 
   // The scalars, written over the zeroed Script (pointers are set above).
   auto set = [&](size_t offset, auto value) { b.put(script + offset, value); };
   set(offsetof(Script, loopback), config.network == Network::Loopback);
   set(offsetof(Script, n_lowers), static_cast<int>(lowers.size()));
-  set(offsetof(Script, writable), config.enable_writable_file_system);
+  set(offsetof(Script, writable), config.enable_writable_file_system || config.capture.has_value());
   set(offsetof(Script, n_mounts), static_cast<int>(pending.size()));
   set(offsetof(Script, max_processes), config.limits.max_processes);
   set(offsetof(Script, terminal), config.terminal >= 0);

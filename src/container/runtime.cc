@@ -88,10 +88,12 @@ struct Runtime::Impl {
   std::string staging;
   std::unique_ptr<JobCgroups> cgroups;  // before the pool: its containers are in these
   ShellPool pool;
+  FileOwner job_owner;
   Impl(const std::filesystem::path& dir, const RuntimeOptions& options)
       : staging(std::filesystem::absolute(dir / "root").string()),
         cgroups(options.memory_cgroups ? JobCgroups::detect() : nullptr),
-        pool(options.prepared_containers, host_ids(options, dir), options.reuse_network_namespaces, cgroups.get()) {}
+        pool(options.prepared_containers, host_ids(options, dir), options.reuse_network_namespaces, cgroups.get()),
+        job_owner{options.job_host_uid, options.job_host_gid} {}
 
   ShellKind kind_for(const ContainerConfig& config) {
     ShellKind kind{ShellNetwork::Own, false, config.user, config.group};
@@ -130,6 +132,12 @@ JobOutcome Runtime::run(const ContainerConfig& config, const CancelToken* cancel
     return outcome;
   };
   try {
+    if (config.capture && ::geteuid() == 0) {
+      // The job writes its changes as the unprivileged host id it runs as.
+      for (const std::string& d : {config.capture->upper, config.capture->work})
+        if (::chown(d.c_str(), impl_->job_owner.uid, impl_->job_owner.gid) != 0)
+          throw_errno("chown " + d);
+    }
     ShellKind kind = impl_->kind_for(config);
     // Prepared shells were cloned before the terminal existed: make one now.
     auto shell = config.terminal < 0 ? impl_->pool.take(kind) : impl_->pool.make_with_terminal(kind, config.terminal);

@@ -38,6 +38,8 @@ struct ContainerLimits {
 struct ContainerConfig {
   std::vector<std::filesystem::path> lower_dirs;  // extracted layer trees, bottom to top
   bool enable_writable_file_system = false;       // tmpfs upper that vanishes with the job
+  // The writable root's upper and work directories on the host instead (the job's changes stay).
+  std::optional<CaptureFileSystemChanges> capture;
   std::vector<Mount> mounts;                      // Bind: local_path absolute on the host
   Network network = Network::Disabled;
   std::string program;                            // looked up on the container's PATH if it has no '/'

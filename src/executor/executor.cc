@@ -162,6 +162,7 @@ void LocalExecutor::run_one(const std::shared_ptr<Job>& job) {
       c.lower_dirs.push_back(trees.back().path());
     }
     c.enable_writable_file_system = s.enable_writable_file_system;
+    c.capture = s.capture_file_system_changes;
     c.mounts = s.mounts;
     c.network = s.network;
     c.program = s.program;

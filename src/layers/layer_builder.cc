@@ -231,6 +231,11 @@ std::vector<LayerEntry> LayerBuilder::plan(const LayerSpec& spec) const {
           std::vector<std::string> matches;
           if (std::optional<fs::path> top = glob_walk_root(s.glob)) {
             const fs::path store_root = store_.root();
+            // The cache the store is in (the local worker's state, pip packages) when it is a
+            // directory inside the project, as .maelstrom-pytest/cache is.
+            const fs::path cache_root = store_root.parent_path();
+            const bool skip_cache = cache_root.lexically_relative(project_dir_).string().rfind("..", 0) != 0 &&
+                                    cache_root != project_dir_;
             std::error_code ec;
             fs::recursive_directory_iterator it(*top, fs::directory_options::skip_permission_denied, ec), end;
             if (ec && *top == project_dir_)
@@ -238,7 +243,8 @@ std::vector<LayerEntry> LayerBuilder::plan(const LayerSpec& spec) const {
             if (ec) it = end;  // a directory below vanished or is unreadable: nothing matches there
             for (; it != end; it.increment(ec)) {
               if (ec) throw UserError("cannot walk " + top->string() + ": " + ec.message());
-              if (it->path() == store_root) {  // the cache may live in the project: never pack it
+              if (it->path() == store_root || (skip_cache && it->path() == cache_root)) {
+                // the cache may live in the project: never pack it
                 it.disable_recursion_pending();
                 continue;
               }

@@ -105,6 +105,23 @@ TEST(LayerBuilder, GlobSkipsACacheInsideTheProject) {
   EXPECT_EQ(listing(ref.path()), std::set<std::string>{"f a.txt"});
 }
 
+TEST(LayerBuilder, GlobSkipsTheWholeCacheDirectoryTheStoreIsIn) {
+  // .maelstrom-pytest/cache holds the store (artifacts/) and pip packages beside it.
+  mael::testing::TempDir t;
+  write(t.path() / "t.py", "a");
+  write(t.path() / ".state/cache/pip_packages/root/usr/lib/mod.py", "pip's");
+  ArtifactStore store(t.path() / ".state/cache/artifacts");
+  LayerBuilder builder(store, t.path());
+  auto ref = store.tree(builder.build(GlobLayer{"**.py", {}}));
+  EXPECT_EQ(listing(ref.path()), std::set<std::string>{"f t.py"});
+  // A store right in the project skips only itself.
+  mael::testing::TempDir u;
+  write(u.path() / "t.py", "a");
+  ArtifactStore top(u.path() / "artifacts");
+  LayerBuilder b2(top, u.path());
+  EXPECT_EQ(listing(top.tree(b2.build(GlobLayer{"**.py", {}})).path()), std::set<std::string>{"f t.py"});
+}
+
 // A glob with a literal directory walks only below it: what it finds is what a walk of the whole
 // project would find (no symlinked directory followed, no store entered).
 TEST_F(LayerBuilderTest, GlobBelowItsLiteralDirectory) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <map>
@@ -14,6 +15,7 @@
 #include "base/config.h"
 #include "base/error.h"
 #include "base/format.h"
+#include "pytest/pip_layer.h"
 #include "pytest/pytest_collect.h"
 #include "pytest/pytest_outcome.h"
 #include "pytest/python_layers.h"
@@ -191,6 +193,8 @@ class PytestAdapter final : public TestAdapter {
       tc.spec.program = py.program;
     } else {
       tc.spec.program = "/usr/local/bin/python";  // where Python images have it, as in Maelstrom
+      if (const auto* image = std::get_if<ImageRef>(&md.container.parent))
+        if (std::optional<LayerSpec> pip = pip_layer(*image)) tc.spec.container.layers.push_back(*pip);
     }
     tc.spec.arguments = pytest_test_arguments(i.file, i.inner, run_flags_);
     // A test may share a warm interpreter unless told otherwise, or unless its container has a
@@ -214,13 +218,19 @@ class PytestAdapter final : public TestAdapter {
     plan.batch_job = [](const JobSpec& first, const std::vector<std::string>& items) {
       return warm_batch_job(first, items);
     };
+    raw_submit_ = inner;
     batcher_ = std::make_unique<WarmBatcher>(std::move(inner), std::move(plan));
     return [b = batcher_.get()](const JobSpec& spec, std::function<void(JobState)> on_state,
                                 std::function<void(JobOutcome)> on_done) {
       return b->submit(spec, std::move(on_state), std::move(on_done));
     };
   }
-  void end_run() override { batcher_.reset(); }
+  void end_run() override {
+    batcher_.reset();
+    raw_submit_ = nullptr;
+    std::lock_guard lk(pip_mu_);
+    pip_layers_.clear();
+  }
   OutcomeHooks outcome_hooks(const TestCase&) override {
     OutcomeHooks h;
     h.skipped = [](std::string_view out) { return pytest_skip_reason(out); };
@@ -248,6 +258,31 @@ class PytestAdapter final : public TestAdapter {
       if (i->name == name) return *i;
     throw UserError("no collected test " + name + " in " + b.artifact);
   }
+  // The pip packages layer of an image named python, installed once per run at most (the
+  // first test of that image waits for it; a failure ends the run).
+  std::optional<LayerSpec> pip_layer(const ImageRef& image) {
+    if (!is_python_image(image.name) || !raw_submit_) return std::nullopt;
+    std::shared_future<std::optional<LayerSpec>> f;
+    bool mine = false;
+    std::promise<std::optional<LayerSpec>> promise;
+    {
+      std::lock_guard lk(pip_mu_);
+      auto it = pip_layers_.find(image.name);
+      if (it == pip_layers_.end()) {
+        it = pip_layers_.emplace(image.name, promise.get_future().share()).first;
+        mine = true;
+      }
+      f = it->second;
+    }
+    if (mine) {
+      try {
+        promise.set_value(pip_packages_layer(image, {root_, root_ / kStateDir / "cache", raw_submit_}));
+      } catch (...) {
+        promise.set_exception(std::current_exception());
+      }
+    }
+    return f.get();
+  }
   // Built on first use, once per run (each job without an image shares it).
   const PythonLayers& host_python() {
     std::call_once(python_once_, [this] { python_ = host_python_layers(collected_.collection.python, root_); });
@@ -268,6 +303,9 @@ class PytestAdapter final : public TestAdapter {
   std::mutex warm_mu_;
   std::set<std::string> warm_items_;  // the items (FILE::ITEM) that may run in a warm batch
   std::unique_ptr<WarmBatcher> batcher_;
+  JobSubmitter raw_submit_;  // the client's, for the pip install job
+  std::mutex pip_mu_;
+  std::map<std::string, std::shared_future<std::optional<LayerSpec>>> pip_layers_;
 };
 
 }  // namespace

@@ -140,6 +140,17 @@ struct JobLimits {
   bool operator==(const JobLimits&) const = default;
 };
 
+// Where a job's changes to its root file system are kept (Maelstrom's
+// capture_file_system_changes): host directories on one file system, `upper`
+// receiving the changes as overlay writes them (deletions as 0/0 character
+// devices), `work` overlay's scratch. The root is then writable; the job runs
+// on the client's machine only.
+struct CaptureFileSystemChanges {
+  std::string upper;
+  std::string work;
+  bool operator==(const CaptureFileSystemChanges&) const = default;
+};
+
 struct JobSpec {
   ContainerSpec container;
   std::string program;
@@ -148,6 +159,7 @@ struct JobSpec {
   int32_t priority = 0;
   std::optional<std::chrono::milliseconds> estimated_duration;
   JobLimits limits;
+  std::optional<CaptureFileSystemChanges> capture_file_system_changes;
   bool operator==(const JobSpec&) const = default;
 };
 
@@ -212,8 +224,9 @@ struct ResolvedJob {
   std::optional<std::chrono::milliseconds> estimated_duration;
   JobLimits limits;
   // Jobs with bind mounts or the host network can only run on the client's machine.
+  std::optional<CaptureFileSystemChanges> capture_file_system_changes;  // absolute host paths
   bool must_run_locally() const {
-    if (network == Network::Local) return true;
+    if (network == Network::Local || capture_file_system_changes) return true;
     for (const auto& m : mounts)
       if (m.type == MountType::Bind) return true;
     return false;

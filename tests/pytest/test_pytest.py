@@ -355,6 +355,118 @@ def test_a_bad_filter_names_the_column(full):
                                   "selector `markers` only takes the matcher `contains`"), r.stderr
 
 
+# ---- images: a Python image from the loopback registry, test-requirements.txt -------------------
+
+def make_wheel(dest, name, version, module_text):
+    """A pure-Python wheel of one module, written by hand (no build tools needed)."""
+    import base64
+    import hashlib
+    import zipfile
+    dist = f"{name}-{version}.dist-info"
+    files = {f"{name}.py": module_text,
+             f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+             f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    record = []
+    for path, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(text.encode())}")
+    record.append(f"{dist}/RECORD,,")
+    path = pathlib.Path(dest) / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as z:
+        for p, text in files.items():
+            z.writestr(p, text)
+        z.writestr(f"{dist}/RECORD", "\n".join(record) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def wheel_index(session_dir, venv):
+    """pytest's wheels and a small `maeldep` wheel served over HTTP on loopback (installed into
+    the session's virtualenv too, so that collection on this machine can import it)."""
+    d = session_dir / "wheels"
+    d.mkdir()
+    for w in WHEELS.glob("*.whl"):
+        shutil.copy(w, d)
+    dep = make_wheel(d, "maeldep", "1.0", "VALUE = 42\n")
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--no-index", str(dep)], check=True, timeout=120)
+    sys.path.insert(0, str(ROOT / "tests" / "images"))
+    from registry import _free_port  # noqa: E402
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port),
+                               "--directory", str(d)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    yield f"http://127.0.0.1:{port}/"
+    server.kill()
+    server.wait()
+
+
+@pytest.fixture(scope="session")
+def python_image(session_dir):
+    """HOST:PORT/library/python:3.11 on a loopback registry, made from Debian's packages."""
+    sys.path.insert(0, str(ROOT / "tests" / "images"))
+    sys.path.insert(0, str(ROOT / "tests" / "pytest"))
+    import python_image as image_builder  # noqa: E402
+    from registry import Registry, push  # noqa: E402
+    layout = session_dir / "python-layout"
+    image_builder.build(str(layout), "3.11")
+    (session_dir / "registry").mkdir()
+    with Registry(str(session_dir / "registry")) as address:
+        push(f"{layout}:3.11", f"{address}/library/python:3.11")
+        yield f"docker://{address}/library/python:3.11"
+
+
+def image_project(pt, image, index, requirements=("pytest", "maeldep")):
+    spec = (pt.project / "maelstrom-pytest.toml").read_text()
+    spec = spec.replace("[[directives]]\n", f'[[directives]]\nimage = "{image}"\n', 1)
+    (pt.project / "maelstrom-pytest.toml").write_text(spec)
+    (pt.project / "test-requirements.txt").write_text(
+        f"--no-index\n--find-links {index}\n" + "".join(r + "\n" for r in requirements))
+    (pt.project / "tests" / "test_dep.py").write_text(
+        "import sys\n\nimport maeldep\n\n\ndef test_dep():\n    assert maeldep.VALUE == 42\n\n\n"
+        "def test_image_python():\n    assert sys.version_info[:2] == (3, 11)\n    assert sys.executable.startswith('/usr/')\n")
+    return pt
+
+
+def test_a_python_image_gets_test_requirements_installed_once(fresh, python_image, wheel_index):
+    pt = image_project(fresh, python_image, wheel_index)
+    args = ("--ui", "simple", "-i", "file.ends_with(test_dep.py) | name.equals(test_adds) | name.equals(test_fails)")
+    r = pt.run(*args)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert statuses(r.stdout) == {"tests/test_dep.py::test_dep": "OK", "tests/test_dep.py::test_image_python": "OK",
+                                  B + "test_adds": "OK", B + "test_fails": "FAIL"}, r.stdout + r.stderr
+    assert "installing the packages of test-requirements.txt" in r.stdout + r.stderr
+    # pytest's own report, from the image's pytest.
+    assert "E       AssertionError: assert [1, 2, 3] == [1, 2, 4]" in r.stdout, r.stdout
+    # The second run reuses the installed packages; a changed file installs again.
+    r = pt.run(*args)
+    assert r.returncode == 1 and "installing the packages" not in r.stdout + r.stderr, r.stdout + r.stderr
+    assert statuses(r.stdout)["tests/test_dep.py::test_dep"] == "OK", r.stdout
+    with open(pt.project / "test-requirements.txt", "a") as f:
+        f.write("# changed\n")
+    r = pt.run(*args)
+    assert "installing the packages" in r.stdout + r.stderr and statuses(r.stdout)["tests/test_dep.py::test_dep"] == "OK"
+
+
+def test_a_failing_pip_install_is_one_line_with_pips_message(fresh, python_image, wheel_index):
+    pt = image_project(fresh, python_image, wheel_index, requirements=("pytest", "nosuchpackage-mael"))
+    r = pt.run("--ui", "simple", "-i", "file.ends_with(test_dep.py)")
+    assert r.returncode == 1, r.stdout + r.stderr
+    progress, line = r.stderr.strip("\n").splitlines()  # what is being done, then the error
+    assert progress.startswith("info: installing the packages of test-requirements.txt"), progress
+    assert line.startswith(f"error: pip could not install test-requirements.txt into {python_image}"), line
+    assert "nosuchpackage-mael" in line and "pip-install.log" in line, line
+    assert statuses(r.stdout) == {}, r.stdout
+
+
+def test_a_missing_image_is_one_line(fresh, python_image, wheel_index):
+    missing = python_image.replace("library/python:3.11", "library/python:0.0-none")
+    pt = image_project(fresh, missing, wheel_index)
+    r = pt.run("--ui", "simple", "-i", "file.ends_with(test_dep.py)")
+    assert r.returncode == 1, r.stdout + r.stderr
+    line = r.stderr.strip("\n").splitlines()[-1]
+    assert line.startswith("error: ") and "python:0.0-none" in line, r.stderr
+    assert len(r.stderr.strip("\n").splitlines()) <= 2, r.stderr
+
+
 # ---- cluster -------------------------------------------------------------------------------------
 
 @pytest.fixture

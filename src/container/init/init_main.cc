@@ -159,7 +159,10 @@ long make_root(const Script& s, const child::Prep& prep) {
   for (int i = 0; i < s.n_lowers && rc >= 0; ++i)
     rc = sys(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "lowerdir+", s.lowers[i], 0);
   long upper = -1;
-  if (rc >= 0 && s.writable) {
+  if (rc >= 0 && s.writable && s.capture_upper) {
+    rc = sys(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "upperdir", s.capture_upper, 0);
+    if (rc >= 0) rc = sys(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "workdir", s.capture_work, 0);
+  } else if (rc >= 0 && s.writable) {
     upper = new_fs("tmpfs", s.tmpfs_options, false);
     rc = upper;
     if (rc >= 0) rc = sys(SYS_mkdirat, upper, "upper", 0755);
