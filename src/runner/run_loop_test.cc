@@ -524,6 +524,11 @@ TEST(RunUi, OneBarCountsCompletedAndFailed) {
   st.completed = 5;
   st.failed = 2;
   EXPECT_EQ(render_one_bar(st, 40), "[########--------] 5/10 tests (2 failed)");
+  st.cached = 3;
+  EXPECT_EQ(render_one_bar(st, 40), "[#####-----] 5/10 tests (2 failed, 3 cached)");
+  st.failed = 0;
+  EXPECT_EQ(render_live_area(st, 80).back().substr(0, 10), "completed ");
+  EXPECT_TRUE(render_live_area(st, 80).back().ends_with(" 5/10 (3 cached)")) << render_live_area(st, 80).back();
 }
 
 TEST(RunnerCli, LoopIsRepeatUpToTheExtraArguments) {
