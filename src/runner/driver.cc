@@ -310,7 +310,7 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
   TestListing listing = TestListing::load(test_listing_path(project.state_dir), &note);
   CaseListCache case_lists(project.state_dir / "test-binaries.json");
   listing.retain_packages_and_artifacts(project.listing_keys);
-  ResultCache results;
+  ResultCache results(version_line(info.program));
   std::optional<std::string> results_warning;
   if (!s.list.tests) results_warning = results.load(result_cache_path(project.state_dir));
 

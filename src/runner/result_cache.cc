@@ -73,6 +73,13 @@ std::optional<std::string> ResultCache::load(const fs::path& file) {
   if (!j.is_object() || !j.contains("version") || !j["version"].is_number_integer())
     return damaged("no version");
   if (j["version"].get<int64_t>() != kVersion) return damaged("an unknown version");
+  auto tool = j.find("tool");
+  if (tool == j.end() || !tool->is_string()) return damaged("no `tool`");
+  if (tool->get<std::string>() != tool_) {  // another version: its passes may not be ours
+    std::lock_guard lk(mu_);
+    passed_.clear();
+    return std::nullopt;
+  }
   auto passed = j.find("passed");
   if (passed == j.end() || !passed->is_object()) return damaged("no `passed` table");
   for (const auto& [package, artifacts] : passed->items()) {
@@ -130,7 +137,7 @@ void ResultCache::save(const fs::path& file) const {
       passed[package][artifact][test_case] = key;
     }
   }
-  nlohmann::json j = {{"version", kVersion}, {"passed", passed}};
+  nlohmann::json j = {{"version", kVersion}, {"tool", tool_}, {"passed", passed}};
   if (file.has_parent_path()) fs::create_directories(file.parent_path());
   write_file_atomically(file, j.dump(1) + "\n");
 }

@@ -8,8 +8,9 @@
 // outcome depends on more than the job says, and tests whose directives say `cache = false`.
 //
 // On disk, beside the test listing (`<state-dir>/test-results.json`), written atomically:
-//   {"version": 1, "passed": {PACKAGE: {ARTIFACT: {CASE: KEY}}}}
-// A damaged file is ignored (every test runs) with a warning.
+//   {"version": 1, "tool": "cargo-maelstrom 0.1.0", "passed": {PACKAGE: {ARTIFACT: {CASE: KEY}}}}
+// A damaged file is ignored (every test runs) with a warning. Entries written by another tool or
+// version are dropped quietly: how a job's outcome is judged may have changed.
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -29,8 +30,12 @@ std::optional<std::string> result_cache_key(const ResolvedJob& job);
 
 class ResultCache {
  public:
+  // `tool` names the program and its version ("cargo-maelstrom 0.1.0"), written with the entries.
+  explicit ResultCache(std::string tool = {}) : tool_(std::move(tool)) {}
+
   // Reads `file` in place of the entries: a missing file is an empty cache, and so is a damaged
-  // one, for which the warning to show (a line naming the file) is returned.
+  // one, for which the warning to show (a line naming the file) is returned, and one another
+  // tool or version wrote (no warning).
   std::optional<std::string> load(const std::filesystem::path& file);
 
   // Thread-safe. Whether the test's last passing run had this key.
@@ -50,6 +55,7 @@ class ResultCache {
 
  private:
   using Id = std::tuple<std::string, std::string, std::string>;
+  std::string tool_;
   mutable std::mutex mu_;
   std::map<Id, std::string> passed_;  // under mu_
 };

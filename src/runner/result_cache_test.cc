@@ -61,7 +61,7 @@ TEST(ResultCacheKey, JobsThatMustRunLocallyHaveNone) {
 TEST(ResultCache, SavesLoadsRetainsAndForgets) {
   ScratchDir dir;
   auto file = dir / "state/test-results.json";
-  ResultCache c;
+  ResultCache c("tool 1.0");
   EXPECT_FALSE(c.load(file).has_value());  // missing: empty, no warning
   c.record_pass("p", "a", "t1", "k1");
   c.record_pass("p", "a", "t2", "k2");
@@ -69,9 +69,13 @@ TEST(ResultCache, SavesLoadsRetainsAndForgets) {
   c.forget("p", "a", "t2");
   c.retain([](const std::string& p, const std::string&, const std::string&) { return p != "gone"; });
   c.save(file);
-  ResultCache d;
+  ResultCache d("tool 1.0");
   EXPECT_FALSE(d.load(file).has_value());
   EXPECT_EQ(d.size(), 1u);
+  // Another version of the tool starts afresh, without a warning.
+  ResultCache newer("tool 1.1");
+  EXPECT_FALSE(newer.load(file).has_value());
+  EXPECT_EQ(newer.size(), 0u);
   EXPECT_TRUE(d.passed("p", "a", "t1", "k1"));
   EXPECT_FALSE(d.passed("p", "a", "t1", "other key"));
   EXPECT_FALSE(d.passed("p", "a", "t2", "k2"));
@@ -79,11 +83,12 @@ TEST(ResultCache, SavesLoadsRetainsAndForgets) {
 
 TEST(ResultCache, ADamagedFileIsIgnoredWithAWarningNamingIt) {
   ScratchDir dir;
-  for (const char* text : {"{not json", "[]", "{\"version\": 9, \"passed\": {}}", "{\"version\": 1}",
-                           "{\"version\": 1, \"passed\": {\"p\": {\"a\": {\"t\": 5}}}}",
-                           "{\"version\": 1, \"passed\": {\"p\": 3}}", ""}) {
+  for (const char* text :
+       {"{not json", "[]", "{\"version\": 9, \"tool\": \"t 1\", \"passed\": {}}", "{\"version\": 1, \"tool\": \"t 1\"}",
+        "{\"version\": 1, \"passed\": {}}", "{\"version\": 1, \"tool\": \"t 1\", \"passed\": {\"p\": {\"a\": {\"t\": 5}}}}",
+        "{\"version\": 1, \"tool\": \"t 1\", \"passed\": {\"p\": 3}}", ""}) {
     auto file = dir.write("test-results.json", text);
-    ResultCache c;
+    ResultCache c("t 1");
     c.record_pass("p", "a", "t", "k");
     std::optional<std::string> warning = c.load(file);
     ASSERT_TRUE(warning.has_value()) << text;
