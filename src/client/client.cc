@@ -218,11 +218,17 @@ ResolvedJob Client::resolve(const JobSpec& spec, ArtifactStore::PinnedBlobs* pin
 }
 
 JobId Client::run_job(const JobSpec& spec, StateCallback on_state, DoneCallback on_done) {
+  return *run_job_if(spec, nullptr, std::move(on_state), std::move(on_done));
+}
+
+std::optional<JobId> Client::run_job_if(const JobSpec& spec, const Admit& admit, StateCallback on_state,
+                                        DoneCallback on_done) {
   if (on_state) on_state(JobState::WaitingForArtifacts);
   // The layers stay pinned until the job ends: locally until it has run, with a
   // broker while they may still be uploaded.
   auto pins = std::make_shared<ArtifactStore::PinnedBlobs>();
   ResolvedJob job = resolve(spec, pins.get());
+  if (admit && !admit(job)) return std::nullopt;  // the pins go with `pins`
   if (broker_ && !job.must_run_locally())
     return run_remote(std::move(job), std::move(pins), std::move(on_state), std::move(on_done));
   return local_executor().submit(std::move(job), std::move(on_state),

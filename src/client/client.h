@@ -85,6 +85,12 @@ class Client {
   // away). With a broker, jobs go to the cluster unless they must run locally
   // (ResolvedJob::must_run_locally). Ids of cluster jobs have the top bit set.
   JobId run_job(const JobSpec& spec, StateCallback on_state, DoneCallback on_done);
+  // As run_job, but once the job is resolved (its layers are digests) and before it is
+  // submitted, `admit` decides whether it runs at all: when it says no, nothing is submitted,
+  // on_done is never called, and the result is nullopt (the test runners' cached results).
+  using Admit = std::function<bool(const ResolvedJob&)>;
+  std::optional<JobId> run_job_if(const JobSpec& spec, const Admit& admit, StateCallback on_state,
+                                  DoneCallback on_done);
 
   // Resolution alone (exposed for tests and for callers with their own
   // executor). With `pins`, the job's layer blobs are pinned there, so that a

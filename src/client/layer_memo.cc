@@ -52,6 +52,7 @@ std::string layer_spec_key(const LayerSpec& spec) {
         } else if constexpr (std::is_same_v<T, PathsLayer>) {
           w.strs(s.paths);
           w.prefix(s.prefix);
+          w.flag(s.synthetic_mtimes);
         } else if constexpr (std::is_same_v<T, StubsLayer>) {
           w.strs(s.stubs);
         } else if constexpr (std::is_same_v<T, SymlinksLayer>) {

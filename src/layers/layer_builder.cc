@@ -261,7 +261,10 @@ std::vector<LayerEntry> LayerBuilder::plan(const LayerSpec& spec) const {
             }
           }
         } else if constexpr (std::is_same_v<T, PathsLayer>) {
+          size_t first = out.size();
           for (const auto& p : s.paths) add_path(p, s.prefix, false, out);
+          if (s.synthetic_mtimes)
+            for (size_t i = first; i < out.size(); ++i) out[i].mtime = kSyntheticMtime;
         } else if constexpr (std::is_same_v<T, StubsLayer>) {
           size_t room = limits::kMaxStubEntries;  // for the whole layer
           for (const auto& stub : s.stubs) {

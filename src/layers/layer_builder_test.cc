@@ -320,6 +320,31 @@ TEST_F(LayerBuilderTest, MemoizedUntilAnInputChanges) {
   EXPECT_EQ(again.build(spec), d3);
 }
 
+// A test binary's layer: a byte-identical rewrite (a clean rebuild) is the same layer, though the
+// file's mtime moved; another content is not. Without synthetic_mtimes, the mtime counts.
+TEST_F(LayerBuilderTest, SyntheticMtimesMakeAByteIdenticalRewriteTheSameLayer) {
+  fs::path f = project() / "bin/test-binary";
+  write(f, "binary bytes");
+  PathsLayer timeless{{"bin/test-binary"}, {}};
+  timeless.prefix.strip_prefix = "bin";
+  timeless.synthetic_mtimes = true;
+  PathsLayer timed = timeless;
+  timed.synthetic_mtimes = false;
+  Digest t1 = builder_.build(timeless), m1 = builder_.build(timed);
+  EXPECT_NE(t1, m1);
+  struct stat st;
+  ASSERT_EQ(stat(f.c_str(), &st), 0);
+  fs::remove(f);
+  write(f, "binary bytes");
+  struct timespec ts[2] = {st.st_atim, st.st_mtim};
+  ts[1].tv_sec += 100;
+  ASSERT_EQ(utimensat(AT_FDCWD, f.c_str(), ts, 0), 0);
+  EXPECT_EQ(builder_.build(timeless), t1);
+  EXPECT_NE(builder_.build(timed), m1);
+  write(f, "other bytes!");
+  EXPECT_NE(builder_.build(timeless), t1);
+}
+
 TEST_F(LayerBuilderTest, ConcurrentBuildsAgree) {
   for (int i = 0; i < 50; ++i) write(project() / ("f" + std::to_string(i)), std::string(1000, 'a' + i % 26));
   std::vector<Digest> got(6);

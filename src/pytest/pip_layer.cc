@@ -95,7 +95,7 @@ std::optional<LayerSpec> pip_packages_layer(const ImageRef& image, const PipLaye
                                                                fs::absolute(dir / "work").string()};
     std::promise<JobOutcome> done;
     std::future<JobOutcome> result = done.get_future();
-    o.submit(job, [](JobState) {}, [&done](JobOutcome out) { done.set_value(std::move(out)); });
+    o.submit(job, [](JobState) {}, [&done](JobOutcome out) { done.set_value(std::move(out)); }, nullptr);
     JobOutcome out = result.get();
     std::string log_text = out.effects.stdout_.first + out.effects.stderr_.first;
     fs::path log_file = dir / "pip-install.log";

@@ -221,8 +221,8 @@ class PytestAdapter final : public TestAdapter {
     raw_submit_ = inner;
     batcher_ = std::make_unique<WarmBatcher>(std::move(inner), std::move(plan));
     return [b = batcher_.get()](const JobSpec& spec, std::function<void(JobState)> on_state,
-                                std::function<void(JobOutcome)> on_done) {
-      return b->submit(spec, std::move(on_state), std::move(on_done));
+                                std::function<void(JobOutcome)> on_done, const JobAdmit& admit) {
+      return b->submit(spec, std::move(on_state), std::move(on_done), admit);
     };
   }
   void end_run() override {

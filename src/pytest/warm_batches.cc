@@ -107,10 +107,19 @@ WarmBatcher::~WarmBatcher() {
   flusher_.join();
 }
 
-uint64_t WarmBatcher::submit(const JobSpec& spec, std::function<void(JobState)> on_state,
-                             std::function<void(JobOutcome)> on_done) {
+std::optional<uint64_t> WarmBatcher::submit(const JobSpec& spec, std::function<void(JobState)> on_state,
+                                            std::function<void(JobOutcome)> on_done, const JobAdmit& admit) {
   std::optional<std::string> item = plan_.item_of(spec);
-  if (!item) return inner_(spec, std::move(on_state), std::move(on_done));
+  if (!item) return inner_(spec, std::move(on_state), std::move(on_done), admit);
+  if (admit) {
+    // Resolve the item's own job (layers are memoized: cheap) only to ask; it never runs as such.
+    bool runs = true;
+    inner_(spec, [](JobState) {}, [](JobOutcome) {}, [&](const ResolvedJob& r) {
+      runs = admit(r);
+      return false;
+    });
+    if (!runs) return std::nullopt;
+  }
   JobSpec key = group_key(spec);
   std::lock_guard lk(mu_);
   auto g = std::find_if(groups_.begin(), groups_.end(), [&](const Group& x) { return x.key == key; });
@@ -204,7 +213,7 @@ void WarmBatcher::launch_chunk(const JobSpec& key, std::vector<Member> members) 
           if (s == JobState::Completed) return;  // each member's own outcome says so
           for (const auto& m : *shared) m.on_state(s);
         },
-        [this, shared](JobOutcome o) { finish(*shared, o); });
+        [this, shared](JobOutcome o) { finish(*shared, o); }, nullptr);
   } catch (const UserError& e) {
     for (const auto& m : *shared) m.on_done(JobOutcome{JobError{JobErrorKind::System, e.what()}, {}});
   }
@@ -241,7 +250,7 @@ void WarmBatcher::finish(const std::vector<Member>& members, const JobOutcome& o
 
 void WarmBatcher::run_fresh(const Member& m) {
   try {
-    inner_(m.spec, m.on_state, m.on_done);
+    inner_(m.spec, m.on_state, m.on_done, nullptr);
   } catch (const UserError& e) {
     m.on_done(JobOutcome{JobError{JobErrorKind::System, e.what()}, {}});
   }

@@ -54,8 +54,10 @@ class WarmBatcher {
   WarmBatcher& operator=(const WarmBatcher&) = delete;
 
   // Takes the run loop's jobs: fresh item jobs are gathered, anything else goes straight on.
-  uint64_t submit(const JobSpec& spec, std::function<void(JobState)> on_state,
-                  std::function<void(JobOutcome)> on_done);
+  // `admit` (cached results) is asked at once, with the item's own resolved job: nullopt when it
+  // keeps the item from running.
+  std::optional<uint64_t> submit(const JobSpec& spec, std::function<void(JobState)> on_state,
+                                 std::function<void(JobOutcome)> on_done, const JobAdmit& admit);
 
  private:
   struct Member {

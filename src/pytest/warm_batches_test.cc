@@ -52,7 +52,9 @@ struct FakeClient {
   std::condition_variable cv;
   std::vector<Job> jobs;
   JobSubmitter submitter() {
-    return [this](const JobSpec& s, std::function<void(JobState)> st, std::function<void(JobOutcome)> d) {
+    return [this](const JobSpec& s, std::function<void(JobState)> st, std::function<void(JobOutcome)> d,
+                  const JobAdmit& admit) -> std::optional<uint64_t> {
+      if (admit && !admit(ResolvedJob{})) return std::nullopt;
       std::lock_guard lk(mu);
       jobs.push_back({s, std::move(st), std::move(d)});
       cv.notify_all();
@@ -108,7 +110,7 @@ TEST(WarmBatcher, ItemsOfOneContainerShareABatchAndEachGetsItsOwnOutcome) {
   Results results;
   WarmBatcher b(client.submitter(), plan(1));
   for (const char* item : {"t.py::a", "t.py::b", "t.py::fresh"})
-    b.submit(fresh_job(item), [](JobState) {}, results.sink(item));
+    b.submit(fresh_job(item), [](JobState) {}, results.sink(item), nullptr);
   client.wait_for(2);
   FakeClient::Job batch, fresh;
   {
@@ -137,8 +139,8 @@ TEST(WarmBatcher, ABatchErrorIsEachMembersAndIsolationProblemsRunFresh) {
   FakeClient client;
   Results results;
   WarmBatcher b(client.submitter(), plan(1));
-  b.submit(fresh_job("t.py::a"), [](JobState) {}, results.sink("a"));
-  b.submit(fresh_job("t.py::b"), [](JobState) {}, results.sink("b"));
+  b.submit(fresh_job("t.py::a"), [](JobState) {}, results.sink("a"), nullptr);
+  b.submit(fresh_job("t.py::b"), [](JobState) {}, results.sink("b"), nullptr);
   client.wait_for(1);
   client.job(0).on_done(JobOutcome{JobError{JobErrorKind::System, "no such layer"}, {}});
   {
@@ -146,8 +148,8 @@ TEST(WarmBatcher, ABatchErrorIsEachMembersAndIsolationProblemsRunFresh) {
     ASSERT_EQ(results.by_item.size(), 2u);
     EXPECT_EQ(std::get<JobError>(results.by_item.at("b").result).message, "no such layer");
   }
-  b.submit(fresh_job("u.py::a"), [](JobState) {}, results.sink("ua"));
-  b.submit(fresh_job("u.py::b"), [](JobState) {}, results.sink("ub"));
+  b.submit(fresh_job("u.py::a"), [](JobState) {}, results.sink("ua"), nullptr);
+  b.submit(fresh_job("u.py::b"), [](JobState) {}, results.sink("ub"), nullptr);
   client.wait_for(2);
   JobOutcome o{Exited{0}, {}};
   o.effects.stdout_.first = record(R"({"isolation": "unshare: Operation not permitted"})");
@@ -158,13 +160,32 @@ TEST(WarmBatcher, ABatchErrorIsEachMembersAndIsolationProblemsRunFresh) {
   EXPECT_EQ(client.jobs[3].spec.arguments.back(), "u.py::b");
 }
 
+TEST(WarmBatcher, AnItemWhoseResultIsCachedNeitherRunsNorJoinsABatch) {
+  FakeClient client;
+  Results results;
+  WarmBatcher b(client.submitter(), plan(1));
+  int asked = 0;
+  auto cached = [&](const ResolvedJob&) {
+    ++asked;
+    return false;
+  };
+  EXPECT_FALSE(b.submit(fresh_job("t.py::a"), [](JobState) {}, results.sink("a"), cached));
+  EXPECT_EQ(asked, 1);
+  EXPECT_TRUE(b.submit(fresh_job("t.py::b"), [](JobState) {}, results.sink("b"), [](const ResolvedJob&) { return true; }));
+  EXPECT_TRUE(b.submit(fresh_job("t.py::c"), [](JobState) {}, results.sink("c"), nullptr));
+  client.wait_for(1);
+  std::lock_guard lk(client.mu);
+  ASSERT_EQ(client.jobs.size(), 1u);
+  EXPECT_EQ(client.jobs[0].spec.arguments, (std::vector<std::string>{"batch", "t.py::b", "t.py::c"}));
+}
+
 TEST(WarmBatcher, ALargeGroupIsSpreadOverTheSlots) {
   FakeClient client;
   Results results;
   WarmBatcher b(client.submitter(), plan(2));
   for (int i = 0; i < 40; ++i) {
     std::string item = "t.py::t" + std::to_string(i);
-    b.submit(fresh_job(item), [](JobState) {}, results.sink(item));
+    b.submit(fresh_job(item), [](JobState) {}, results.sink(item), nullptr);
   }
   client.wait_for(2);
   std::lock_guard lk(client.mu);

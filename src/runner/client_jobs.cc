@@ -39,9 +39,9 @@ Client* BackgroundClient::ready() {
 }
 
 JobSubmitter BackgroundClient::submitter() {
-  return [this](const JobSpec& spec, std::function<void(JobState)> on_state,
-                std::function<void(JobOutcome)> on_done) {
-    return get().run_job(spec, std::move(on_state), std::move(on_done));
+  return [this](const JobSpec& spec, std::function<void(JobState)> on_state, std::function<void(JobOutcome)> on_done,
+                const JobAdmit& admit) {
+    return get().run_job_if(spec, admit, std::move(on_state), std::move(on_done));
   };
 }
 

@@ -17,8 +17,9 @@ namespace mael {
 namespace {
 
 constexpr std::string_view kDirectiveKeys[] = {"filter",         "include_shared_libraries", "timeout",
-                                               "slow_timeout",   "retries",                  "ignore",
-                                               "max_processes",  "max_memory",               "max_tmpfs_size"};
+                                               "slow_timeout",   "retries",                  "cache",
+                                               "ignore",         "max_processes",            "max_memory",
+                                               "max_tmpfs_size"};
 
 // A field of whole seconds where 0 means none (`timeout`, `slow_timeout`).
 std::optional<std::chrono::milliseconds> seconds_or_none(const Value& v, const SpecContext& ctx, const char* key) {
@@ -63,6 +64,7 @@ Directive parse_directive(const Value& table, const SpecContext& ctx, const Filt
   if (const Value* v = table.find("timeout")) d.timeout = seconds_or_none(*v, ctx, "timeout");
   if (const Value* v = table.find("slow_timeout")) d.slow_timeout = seconds_or_none(*v, ctx, "slow_timeout");
   if (const Value* v = table.find("retries")) d.retries = static_cast<size_t>(expect_int(*v, ctx, "retries", 0, 1000));
+  if (const Value* v = table.find("cache")) d.cache = expect_bool(*v, ctx, "cache");
   if (const Value* v = table.find("ignore")) d.ignore = expect_bool(*v, ctx, "ignore");
   parse_limits(table, ctx, d.limits);
 
@@ -176,6 +178,7 @@ TestMetadata TestSpecFile::metadata_for(const FilterFields& test) const {
   std::optional<std::chrono::milliseconds> timeout;
   std::optional<std::optional<std::chrono::milliseconds>> slow_timeout;
   std::optional<size_t> retries;
+  bool cache = true;
   bool ignore = false;
   JobLimits limits;
   for (const Directive& d : directives_) {
@@ -185,6 +188,7 @@ TestMetadata TestSpecFile::metadata_for(const FilterFields& test) const {
     if (d.timeout) timeout = *d.timeout;
     if (d.slow_timeout) slow_timeout = d.slow_timeout;
     if (d.retries) retries = d.retries;
+    if (d.cache) cache = *d.cache;
     if (d.ignore) ignore = *d.ignore;
     if (d.limits.max_processes) limits.max_processes = d.limits.max_processes;
     if (d.limits.max_memory) limits.max_memory = d.limits.max_memory;
@@ -197,6 +201,7 @@ TestMetadata TestSpecFile::metadata_for(const FilterFields& test) const {
   m.timeout = timeout;
   m.slow_timeout = slow_timeout;
   m.retries = retries;
+  m.cache = cache;
   m.ignore = ignore;
   m.limits = limits;
   return m;

@@ -6,8 +6,9 @@
 // Directive semantics (Maelstrom's): a directive with `image` or `parent` replaces the whole
 // container spec so far with its own (checked by the named-container rules: `added_X` needs a
 // parent that provides X, and so on). A directive without them edits the spec so far: `X`
-// replaces the list or value, `added_X` appends, always allowed. `timeout`, `ignore` and
-// `include_shared_libraries` are kept across container replacement; `timeout = 0` means none.
+// replaces the list or value, `added_X` appends, always allowed. `timeout`, `ignore`, `cache`,
+// `retries`, `slow_timeout` and `include_shared_libraries` are kept across container replacement;
+// `timeout = 0` means none.
 // `include_shared_libraries` defaults to true unless the spec's parent chain takes its layers
 // from an image.
 #include <chrono>
@@ -36,6 +37,7 @@ struct Directive {
   // `slow_timeout` (seconds): when a test still running is reported SLOW; 0: never.
   std::optional<std::optional<std::chrono::milliseconds>> slow_timeout;
   std::optional<size_t> retries;  // `retries`: runs again after a failure, at most this often
+  std::optional<bool> cache;      // `cache = false`: never reported CACHED, always run
   std::optional<bool> ignore;
   JobLimits limits;  // each given one replaces an earlier directive's
   SourcePos pos;
@@ -49,6 +51,7 @@ struct TestMetadata {
   // Outer nullopt: no directive said (the `slow-timeout` config value applies).
   std::optional<std::optional<std::chrono::milliseconds>> slow_timeout;
   std::optional<size_t> retries;  // nullopt: no directive said (the `retries` value applies)
+  bool cache = true;              // false: the result of its last pass is never reused
   bool ignore = false;
   JobLimits limits;
   bool operator==(const TestMetadata&) const = default;

@@ -196,6 +196,22 @@ slow_timeout = 0
   EXPECT_NE(error_of("[[directives]]\nslow_timeout = \"soon\"\n").find("slow_timeout"), std::string::npos);
 }
 
+TEST(Directives, CacheFalseKeepsATestFromBeingCachedAndMustBeABoolean) {
+  TestSpecFile f = parse(R"T(
+[[directives]]
+filter = "name.equals(net)"
+cache = false
+[[directives]]
+filter = "name.equals(net)"
+image = "busybox"
+)T");
+  EXPECT_FALSE(f.metadata_for(cargo_test("p", "net")).cache);  // kept across container replacement
+  EXPECT_TRUE(f.metadata_for(cargo_test("p", "other")).cache);
+  std::string e = error_of("[[directives]]\ncache = \"no\"\n");
+  EXPECT_NE(e.find("line 2"), std::string::npos) << e;
+  EXPECT_NE(e.find("cache"), std::string::npos) << e;
+}
+
 TEST(Directives, IncludeSharedLibrariesFollowsTheParentChain) {
   TestSpecFile f = parse(R"T(
 [containers.base]

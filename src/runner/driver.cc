@@ -26,6 +26,7 @@
 #include "runner/run_ui.h"
 #include "runner/runner_cli.h"
 #include "runner/task_pool.h"
+#include "runner/result_cache.h"
 #include "runner/test_listing.h"
 #include "runner/watch.h"
 
@@ -202,6 +203,7 @@ class Pipeline final : public BuildSink {
       tc.spec.timeout = s_.settings.timeout ? *s_.settings.timeout : md.timeout;
       tc.slow_timeout = md.slow_timeout ? *md.slow_timeout : s_.settings.slow_timeout;
       tc.retries = md.retries ? *md.retries : s_.settings.retries;
+      tc.cache = md.cache;
       tc.spec.limits = md.limits;
       s_.adapter.make_job(b, md, layers, tc);
       batch.push_back(std::move(tc));
@@ -239,6 +241,22 @@ int write_spec_file(const fs::path& spec_path, std::string_view default_spec) {
   write_default_spec_file(spec_path, default_spec);
   std::printf("Wrote default config to %s.\n", spec_path.c_str());
   return 0;
+}
+
+// The cached results of tests still in the listing, written beside it; like the listing's, a
+// failure to write is a warning (the next run runs more tests, nothing worse).
+void save_results(ResultCache& results, const TestListing& listing, const fs::path& state_dir, RunUi& ui) {
+  results.retain([&](const std::string& package, const std::string& artifact, const std::string& test_case) {
+    auto p = listing.packages().find(package);
+    if (p == listing.packages().end()) return false;
+    auto a = p->second.find(artifact);
+    return a != p->second.end() && a->second.count(test_case) > 0;
+  });
+  try {
+    results.save(result_cache_path(state_dir));
+  } catch (const std::exception& e) {
+    ui.message(std::string("warning: could not save the cached results: ") + e.what());
+  }
 }
 
 // Discovery, listing and job submission run side by side:
@@ -293,6 +311,9 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
   TestListing listing = TestListing::load(test_listing_path(project.state_dir), &note);
   CaseListCache case_lists(project.state_dir / "test-binaries.json");
   if (project.listing_keys_known) listing.retain_packages_and_artifacts(project.listing_keys);
+  ResultCache results(version_line(info.program));
+  std::optional<std::string> results_warning;
+  if (!s.list.tests) results_warning = results.load(result_cache_path(project.state_dir));
 
   std::vector<size_t> selected;
   for (size_t i = 0; i < project.packages.size(); ++i)
@@ -301,6 +322,7 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
   std::unique_ptr<RunUi> ui = make_run_ui(ui_settings);
   ShownUi shown(ui.get());
   if (!note.empty()) ui->message(note);
+  if (results_warning) ui->message(*results_warning);
 
   RunLoopOptions loop;
   loop.cancel_job = [&client](uint64_t job) {
@@ -311,6 +333,8 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
   loop.stop_after = s.settings.stop_after;
   loop.flaky_fails = s.settings.flaky_fails;
   loop.hooks = [&adapter](const TestCase& tc) { return adapter.outcome_hooks(tc); };
+  loop.results = &results;
+  loop.use_cached_results = !s.settings.no_cache;
   TestRun run(
       client ? adapter.wrap_submitter(client->submitter()) : JobSubmitter{},
       [&client] {
@@ -356,6 +380,7 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
   } catch (const std::exception& e) {
     ui->message(std::string("warning: could not save the test listing: ") + e.what());
   }
+  if (!s.list.tests) save_results(results, listing, project.state_dir, *ui);
   std::string program(info.program);
   if (build_failed) {
     park_if_interrupted();

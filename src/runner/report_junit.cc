@@ -51,13 +51,14 @@ std::string seconds(const std::optional<std::chrono::nanoseconds>& d) {
 }
 
 struct Counts {
-  size_t tests = 0, failures = 0, errors = 0, skipped = 0;
+  size_t tests = 0, failures = 0, errors = 0, skipped = 0, cached = 0;
   std::chrono::nanoseconds time{0};
   void add(const TestResult& r) {
     ++tests;
     if (r.status == TestStatus::Failure || r.status == TestStatus::TimedOut) ++failures;
     if (r.status == TestStatus::Error) ++errors;
     if (r.status == TestStatus::Ignored) ++skipped;
+    if (r.status == TestStatus::Cached) ++cached;
     if (r.duration) time += *r.duration;
   }
   std::string attrs() const {
@@ -127,6 +128,9 @@ std::string junit_xml(const std::string& name, const std::vector<JUnitCase>& cas
     Counts counts;
     for (const JUnitCase* c : suites[suite]) counts.add(c->result);
     x += "  <testsuite name=\"" + xml_escape(suite) + "\"" + counts.attrs() + ">\n";
+    if (counts.cached > 0)
+      x += "    <properties>\n      <property name=\"cached\" value=\"" + std::to_string(counts.cached) +
+           "\"/>\n    </properties>\n";
     for (const JUnitCase* c : suites[suite]) {
       const TestResult& r = c->result;
       x += "    <testcase classname=\"" + xml_escape(c->classname) + "\" name=\"" + xml_escape(c->name) +
@@ -143,6 +147,9 @@ std::string junit_xml(const std::string& name, const std::vector<JUnitCase>& cas
       switch (r.status) {
         case TestStatus::Ok: x += "/>\n"; continue;
         case TestStatus::Flaky: x += ">\n" + earlier; break;
+        case TestStatus::Cached:
+          x += ">\n      <system-out>cached: " + xml_escape(r.reason, false) + "</system-out>\n";
+          break;
         case TestStatus::Ignored: x += ">\n      <skipped/>\n"; break;
         case TestStatus::Failure:
         case TestStatus::TimedOut:

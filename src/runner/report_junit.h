@@ -6,6 +6,8 @@
 //         <failure message type>output</failure>   FAIL and TIMEOUT
 //         <error message type/>                    ERR
 //         <skipped/>                               IGNORED
+//         <system-out>cached: ...</system-out>     CACHED (a pass, not run this time)
+//       a testsuite with cached tests has <properties><property name="cached" value="N"/>
 // Text is XML-escaped; bytes that XML cannot carry (bad UTF-8, control characters) become U+FFFD.
 #include <filesystem>
 #include <string>

@@ -18,7 +18,8 @@ std::string paint(std::string_view text, const char* code, bool color) {
 
 const char* status_color(TestStatus s) {
   switch (s) {
-    case TestStatus::Ok: return "32";
+    case TestStatus::Ok:
+    case TestStatus::Cached: return "32";
     case TestStatus::Ignored:
     case TestStatus::Flaky: return "33";
     default: return "31";
@@ -65,6 +66,7 @@ const char* test_status_word(TestStatus s) {
     case TestStatus::Error: return "ERR";
     case TestStatus::Ignored: return "IGNORED";
     case TestStatus::Flaky: return "FLAKY";
+    case TestStatus::Cached: return "CACHED";
   }
   return "?";
 }
@@ -140,12 +142,25 @@ TestResult error_result(std::string name, std::string message) {
   return r;
 }
 
-TestResult ignored_result(std::string name) {
+namespace {
+
+// A result of a test that did not run.
+TestResult not_run_result(std::string name, TestStatus status, std::string reason) {
   TestResult r;
   r.name = std::move(name);
-  r.status = TestStatus::Ignored;
-  r.reason = "ignored";
+  r.status = status;
+  r.reason = std::move(reason);
   return r;
+}
+
+}  // namespace
+
+TestResult cached_result(std::string name) {
+  return not_run_result(std::move(name), TestStatus::Cached, "passed before with the same job");
+}
+
+TestResult ignored_result(std::string name) {
+  return not_run_result(std::move(name), TestStatus::Ignored, "ignored");
 }
 
 std::string status_line(const TestResult& r, size_t width, bool color) {

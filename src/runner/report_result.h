@@ -16,9 +16,11 @@
 
 namespace mael {
 
-// Flaky: failed, then passed on a retry (--retries); it counts as passed.
-enum class TestStatus : uint8_t { Ok, Failure, TimedOut, Error, Ignored, Flaky };
-const char* test_status_word(TestStatus s);  // "OK", "FAIL", "TIMEOUT", "ERR", "IGNORED", "FLAKY"
+// Flaky: failed, then passed on a retry (--retries); it counts as passed. Cached: not run, as its
+// job is that of its last pass (runner/result_cache.h); it counts as passed too.
+enum class TestStatus : uint8_t { Ok, Failure, TimedOut, Error, Ignored, Flaky, Cached };
+// "OK", "FAIL", "TIMEOUT", "ERR", "IGNORED", "FLAKY", "CACHED"
+const char* test_status_word(TestStatus s);
 
 struct TestResult {
   std::string name;
@@ -53,6 +55,8 @@ struct OutcomeHooks {
 TestResult test_result_from_outcome(std::string name, const JobOutcome& outcome, uint64_t job_id,
                                     const OutcomeHooks& hooks = {});
 TestResult ignored_result(std::string name);
+// CACHED for a test not run because its last pass had the same job.
+TestResult cached_result(std::string name);
 // ERR for a test whose job could not be made (its spec names a missing file, ...).
 TestResult error_result(std::string name, std::string message);
 

@@ -39,7 +39,7 @@ std::vector<std::string> summary_lines(const TestSummary& s, size_t width, bool 
   constexpr size_t kDigits = 9;
   const std::string heading = " Test Summary ";
   const std::string success = "Successful Tests", failure = "Failed Tests", ignore = "Ignored Tests",
-                    flaky = "Flaky Tests", not_run = "Tests Not Run";
+                    flaky = "Flaky Tests", cached = "Cached Tests", not_run = "Tests Not Run";
   std::vector<std::string> lines;
   lines.emplace_back();
   size_t side = width > heading.size() ? (width - heading.size()) / 2 : 0;
@@ -48,6 +48,7 @@ std::vector<std::string> summary_lines(const TestSummary& s, size_t width, bool 
   size_t col1 = std::max(success.size(), failure.size());
   if (!s.ignored.empty()) col1 = std::max(col1, ignore.size());
   if (!s.flaky.empty()) col1 = std::max(col1, flaky.size());
+  if (s.cached > 0) col1 = std::max(col1, cached.size());
   if (s.not_run) col1 = std::max(col1, not_run.size());
   auto names_width = [](const std::vector<std::string>& names) {
     size_t w = 0;
@@ -67,6 +68,8 @@ std::vector<std::string> summary_lines(const TestSummary& s, size_t width, bool 
     for (const auto& n : s.ignored)
       lines.push_back("    " + left(n, iw, nullptr, false) + ": " + left("ignored", 0, "33", color));
   }
+  if (s.cached > 0)
+    lines.push_back(left(cached, col1, "32", color) + ": " + right(std::to_string(s.cached), kDigits));
   if (!s.flaky.empty()) {
     lines.push_back(left(flaky, col1, "33", color) + ": " + right(std::to_string(s.flaky.size()), kDigits));
     size_t kw = names_width(s.flaky);

@@ -11,6 +11,9 @@
 //       pkg c: ignored
 //   Tests Not Run   :        ~3
 //
+// `Cached Tests` (how many of the successful tests were not run, their results cached) and
+// `Flaky Tests` (with their names) follow `Ignored Tests` when there are any.
+//
 // preceded by an empty line. The first column is as wide as its longest label shown; counts
 // are right-aligned in 9 columns; names are padded to the longest name of their group.
 #include <cstdint>
@@ -32,6 +35,7 @@ struct TestSummary {
   std::vector<std::string> failed;  // names, in the order to show them
   std::vector<std::string> ignored;
   std::vector<std::string> flaky;  // "NAME (A/N)": passed on attempt A of N; counted in succeeded
+  size_t cached = 0;  // not run, their last pass had the same job; counted in succeeded
   std::optional<NotRunEstimate> not_run;  // set after an early stop (--stop-after)
 };
 

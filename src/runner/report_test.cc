@@ -205,6 +205,26 @@ TEST(Results, FlakyLineSummaryAndJUnit) {
   EXPECT_NE(x.find("</failure>\n      <rerunFailure message=\"exited with code 1\""), std::string::npos) << x;
 }
 
+TEST(Results, CachedLineSummaryAndJUnit) {
+  TestResult c = cached_result("pkg t");
+  EXPECT_FALSE(c.failed());
+  std::string line = status_line(c, 40, false);
+  EXPECT_EQ(line, "pkg t....................CACHED         ");  // no duration: not run
+  TestSummary s;
+  s.succeeded = 3;
+  s.cached = 2;
+  auto lines = summary_lines(s, 80, false);
+  EXPECT_EQ(lines.back(), "Cached Tests    :         2");
+  EXPECT_EQ(lines[lines.size() - 3], "Successful Tests:         3");
+  TestResult ok = test_result_from_outcome("pkg u", exited(0), 1);
+  std::string x = junit_xml("x", {{"pkg lib", "pkg", "t", c}, {"pkg lib", "pkg", "u", ok}});
+  EXPECT_NE(x.find("tests=\"2\" failures=\"0\" errors=\"0\" skipped=\"0\""), std::string::npos) << x;
+  EXPECT_NE(x.find("<property name=\"cached\" value=\"1\"/>"), std::string::npos) << x;
+  EXPECT_NE(x.find("<testcase classname=\"pkg\" name=\"t\" time=\"0.000\">\n      <system-out>cached: "),
+            std::string::npos)
+      << x;
+}
+
 TEST(JUnit, EscapesAndStructure) {
   EXPECT_EQ(xml_escape("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&apos;");
   EXPECT_EQ(xml_escape("x\x01y\xff"), "x\xEF\xBF\xBDy\xEF\xBF\xBD");

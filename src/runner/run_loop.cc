@@ -159,9 +159,12 @@ void TestRun::add_cases(std::vector<TestCase> cases, std::optional<HoldId> hold)
         ui_.expected_jobs(queued);
         ui_.job_enqueued(id, shared->name);
       }
-      uint64_t job = 0;
+      std::optional<uint64_t> job;
+      JobAdmit admit_job;
+      if (options_.results && shared->cache && options_.repeat == 1)
+        admit_job = [this, id, shared](const ResolvedJob& j) { return check_cache(id, *shared, j); };
       try {
-        job = submit_(shared->spec, state_news(id, shared, hold), outcome_news(id, shared, hold));
+        job = submit_(shared->spec, state_news(id, shared, hold), outcome_news(id, shared, hold), admit_job);
       } catch (const UserError& e) {
         {
           std::lock_guard lk(mu_);
@@ -176,15 +179,19 @@ void TestRun::add_cases(std::vector<TestCase> cases, std::optional<HoldId> hold)
         record(id, *shared, error_result(shared->name, e.what()), false);
         continue;
       }
+      if (!job) {
+        cached(id, shared, hold);
+        continue;
+      }
       if (hold) {
         bool dropped;
         {
           std::lock_guard lk(mu_);
-          holds_[*hold].submitted.push_back(job);
+          holds_[*hold].submitted.push_back(*job);
           dropped = holds_[*hold].state == HoldState::Dropped;
         }
         if (dropped) {
-          cancel_jobs({job});  // dropped while it was being submitted
+          cancel_jobs({*job});  // dropped while it was being submitted
           return;
         }
       }
@@ -218,9 +225,45 @@ std::function<void(JobOutcome)> TestRun::outcome_news(uint64_t id, std::shared_p
   };
 }
 
+bool TestRun::check_cache(uint64_t id, const TestCase& tc, const ResolvedJob& job) {
+  std::optional<std::string> key = result_cache_key(job);
+  if (!key) return true;  // it must run on this machine: never cached
+  if (options_.use_cached_results && options_.results->passed(tc.package, tc.artifact, tc.case_name, *key))
+    return false;
+  std::lock_guard lk(mu_);
+  keys_[id] = std::move(*key);
+  return true;
+}
+
+void TestRun::cached(uint64_t id, const std::shared_ptr<const TestCase>& tc, std::optional<HoldId> hold) {
+  note_state(id, std::nullopt);
+  if (!hold || held_news(*hold, id, [](HeldJob& j) { j.cached = true; }))
+    record(id, *tc, cached_result(tc->name), false);
+  std::lock_guard lk(mu_);
+  job_gone();
+}
+
+void TestRun::settle_result_cache(uint64_t id, const TestCase& tc, const TestResult& r) {
+  if (!options_.results) return;
+  std::optional<std::string> key;
+  {
+    std::lock_guard lk(mu_);
+    if (auto it = keys_.find(id); it != keys_.end()) {
+      key = std::move(it->second);
+      keys_.erase(it);
+    }
+  }
+  if (r.status != TestStatus::Ok) {
+    options_.results->forget(tc.package, tc.artifact, tc.case_name);
+  } else if (key) {
+    options_.results->record_pass(tc.package, tc.artifact, tc.case_name, *key);
+  }
+}
+
 void TestRun::retry(uint64_t id, const std::shared_ptr<const TestCase>& tc) {
   try {
-    submit_(tc->spec, state_news(id, tc, std::nullopt), outcome_news(id, tc, std::nullopt));
+    // The first attempt's key stays: a retry that passes is FLAKY, which is not cached.
+    submit_(tc->spec, state_news(id, tc, std::nullopt), outcome_news(id, tc, std::nullopt), nullptr);
   } catch (const UserError& e) {
     record(id, *tc, error_result(tc->name, e.what()), false);
     std::lock_guard lk(mu_);
@@ -256,6 +299,8 @@ bool TestRun::confirm_hold(HoldId hold) {
   for (const auto& [id, j] : jobs) {
     if (j.ignored) {
       record(id, *j.tc, ignored_result(j.tc->name), false, options_.repeat);
+    } else if (j.cached) {
+      record(id, *j.tc, cached_result(j.tc->name), false);
     } else if (j.outcome) {
       report(id, j.tc, *j.outcome);
     }
@@ -322,6 +367,7 @@ void TestRun::report(uint64_t id, const std::shared_ptr<const TestCase>& tc, con
     if (r.status == TestStatus::Ok) r.status = TestStatus::Flaky;
     r.earlier = std::move(earlier);
   }
+  settle_result_cache(id, *tc, r);
   record(id, *tc, std::move(r), true);
 }
 
@@ -335,6 +381,10 @@ void TestRun::record(uint64_t id, const TestCase& tc, TestResult r, bool ran, si
       listing_.update_case(tc.package, tc.artifact, tc.case_name, r.failed(), *r.duration);
     switch (r.status) {
       case TestStatus::Ok: ++summary_.succeeded; break;
+      case TestStatus::Cached:
+        ++summary_.succeeded;
+        ++summary_.cached;
+        break;
       case TestStatus::Ignored: summary_.ignored.push_back(tc.name); break;
       case TestStatus::Flaky:
         ++summary_.succeeded;

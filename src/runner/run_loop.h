@@ -18,6 +18,7 @@
 #include "runner/report_junit.h"
 #include "runner/report_result.h"
 #include "runner/report_summary.h"
+#include "runner/result_cache.h"
 #include "runner/run_ui.h"
 #include "runner/test_listing.h"
 #include "runner/waiting_note.h"
@@ -36,6 +37,8 @@ struct TestCase {
   std::optional<std::chrono::milliseconds> slow_timeout;
   // How many times a failed (or timed out) run is retried; passing on a retry is FLAKY.
   size_t retries = 0;
+  // False: never CACHED, always run (the directive's `cache = false`).
+  bool cache = true;
 };
 
 struct RunLoopOptions {
@@ -50,12 +53,21 @@ struct RunLoopOptions {
   // (runner/waiting_note.h) with these facts from the client, and again when the reason changes.
   std::function<WaitingFacts()> waiting_facts;
   std::chrono::milliseconds waiting_note_after{10000};
+  // Cached results (runner/result_cache.h): a passing test's job key is recorded there, a test
+  // that did not pass is forgotten; with use_cached_results, a test whose resolved job is that
+  // of its last pass is not run but reported CACHED. --repeat neither uses nor records passes.
+  ResultCache* results = nullptr;
+  bool use_cached_results = true;
 };
 
-// Submits jobs to something that runs them and returns the job's id; the real one wraps
-// Client::run_job. Tests use a fake.
-using JobSubmitter =
-    std::function<uint64_t(const JobSpec&, std::function<void(JobState)>, std::function<void(JobOutcome)>)>;
+// Decides, once a job is resolved (its layers are digests) and before it is submitted, whether
+// it runs; false: it does not (its result is cached).
+using JobAdmit = std::function<bool(const ResolvedJob&)>;
+// Submits jobs to something that runs them and returns the job's id, or nullopt when `admit`
+// (which may be empty: admit all) kept the job from running; then no callback comes. The real
+// one wraps Client::run_job_if. Tests use a fake.
+using JobSubmitter = std::function<std::optional<uint64_t>(const JobSpec&, std::function<void(JobState)>,
+                                                           std::function<void(JobOutcome)>, const JobAdmit&)>;
 // (BackgroundClient in runner/client_jobs.h has the one that submits to a Client.)
 
 struct RunResult {
@@ -110,6 +122,13 @@ class TestRun {
                                                std::optional<HoldId> hold);
   // Runs a failed test again as job `id` (the caller has counted it outstanding).
   void retry(uint64_t id, const std::shared_ptr<const TestCase>& tc);
+  // The cached-results check for job `id` of `tc`, resolved as `job` (a JobAdmit); keeps the
+  // job's key for recording its pass.
+  bool check_cache(uint64_t id, const TestCase& tc, const ResolvedJob& job);
+  // Job `id` was not run: its result is cached. Reports it (or keeps it with its hold).
+  void cached(uint64_t id, const std::shared_ptr<const TestCase>& tc, std::optional<HoldId> hold);
+  // Records a finished test's pass in the result cache, or forgets its entry when it did not pass.
+  void settle_result_cache(uint64_t id, const TestCase& tc, const TestResult& r);
   struct HeldJob;
   // News of a job of a hold (its state, its end): while the hold is held, `keep` stores it with
   // the job. True when the hold is confirmed, so the news is to be handled as usual.
@@ -146,6 +165,7 @@ class TestRun {
   struct HeldJob {
     std::shared_ptr<const TestCase> tc;
     bool ignored = false;
+    bool cached = false;  // not run: its result is cached
     std::optional<JobState> state;
     std::optional<JobOutcome> outcome;
   };
@@ -169,6 +189,8 @@ class TestRun {
     size_t reported = 0;
   };
   std::map<uint64_t, Running> running_;
+  // The cache keys of jobs that may record a pass, by job id.
+  std::map<uint64_t, std::string> keys_;
   // Failed attempts of jobs being retried, by job id.
   std::map<uint64_t, std::vector<TestResult>> failed_attempts_;
   std::condition_variable slow_cv_;

@@ -39,6 +39,16 @@ class RecordingUi : public RunUi {
   std::vector<std::string> messages;
 };
 
+// The job a fake submitter resolves `s` to: its program, arguments and environment as given, and
+// the host network when its container asks for it.
+inline ResolvedJob fake_resolved(const JobSpec& s) {
+  ResolvedJob j;
+  j.program = s.program;
+  j.arguments = s.arguments;
+  if (s.container.network) j.network = *s.container.network;
+  return j;
+}
+
 // An exit after 5 ms.
 inline JobOutcome exited(int code) {
   JobOutcome o{Exited{code}, {}};
@@ -58,8 +68,10 @@ struct PendingJobs {
   std::vector<uint64_t> cancelled;
 
   JobSubmitter submitter() {
-    return [this](const JobSpec& s, std::function<void(JobState)> st, std::function<void(JobOutcome)> done) {
+    return [this](const JobSpec& s, std::function<void(JobState)> st, std::function<void(JobOutcome)> done,
+                  const JobAdmit& admit) -> std::optional<uint64_t> {
       if (s.program == "bad") throw UserError("missing layer file");
+      if (admit && !admit(fake_resolved(s))) return std::nullopt;
       jobs.push_back({s, std::move(st), std::move(done)});
       return jobs.size() - 1;
     };

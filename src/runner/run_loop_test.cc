@@ -35,8 +35,10 @@ TestCase make_case(const std::string& name, const std::string& program) {
 struct FakeJobs {
   std::vector<JobSpec> submitted;
   JobSubmitter submitter() {
-    return [this](const JobSpec& s, std::function<void(JobState)> st, std::function<void(JobOutcome)> done) {
+    return [this](const JobSpec& s, std::function<void(JobState)> st, std::function<void(JobOutcome)> done,
+                  const JobAdmit& admit) -> std::optional<uint64_t> {
       if (s.program == "bad") throw UserError("missing layer file");
+      if (admit && !admit(fake_resolved(s))) return std::nullopt;
       submitted.push_back(s);
       st(JobState::Running);
       done(exited(s.program == "fail" ? 3 : 0));
@@ -141,7 +143,8 @@ TEST(RunLoop, RetriesMakeATestThatPassesLaterFlakyAndKeepEveryFailedAttempt) {
   // "flaky" fails twice, then passes; "fail" always fails; "bad" cannot be made (not retried).
   std::map<std::string, int> runs;
   std::vector<JobSpec> submitted;
-  JobSubmitter submit = [&](const JobSpec& s, std::function<void(JobState)> st, std::function<void(JobOutcome)> done) {
+  JobSubmitter submit = [&](const JobSpec& s, std::function<void(JobState)> st, std::function<void(JobOutcome)> done,
+                            const JobAdmit&) -> std::optional<uint64_t> {
     if (s.program == "bad") throw UserError("missing layer file");
     submitted.push_back(s);
     int n = ++runs[s.program];
@@ -405,8 +408,9 @@ TEST(RunLoop, AHoldDroppedDuringSubmissionStopsIt) {
   TestRun::HoldId hold = 0;
   JobSubmitter inner = jobs.submitter();
   TestRun run(
-      [&](const JobSpec& s, std::function<void(JobState)> st, std::function<void(JobOutcome)> done) {
-        uint64_t id = inner(s, std::move(st), std::move(done));
+      [&](const JobSpec& s, std::function<void(JobState)> st, std::function<void(JobOutcome)> done,
+          const JobAdmit& admit) {
+        std::optional<uint64_t> id = inner(s, std::move(st), std::move(done), admit);
         if (id == 1) run_ptr->drop_hold(hold);
         return id;
       },
@@ -520,6 +524,11 @@ TEST(RunUi, OneBarCountsCompletedAndFailed) {
   st.completed = 5;
   st.failed = 2;
   EXPECT_EQ(render_one_bar(st, 40), "[########--------] 5/10 tests (2 failed)");
+  st.cached = 3;
+  EXPECT_EQ(render_one_bar(st, 40), "[#####-----] 5/10 tests (2 failed, 3 cached)");
+  st.failed = 0;
+  EXPECT_EQ(render_live_area(st, 80).back().substr(0, 10), "completed ");
+  EXPECT_TRUE(render_live_area(st, 80).back().ends_with(" 5/10 (3 cached)")) << render_live_area(st, 80).back();
 }
 
 TEST(RunnerCli, LoopIsRepeatUpToTheExtraArguments) {
@@ -580,6 +589,128 @@ TEST(Watch, IgnoresAnIgnoredFileAndItsAtomicReplacement) {
     EXPECT_TRUE(w.wait_for_change(std::chrono::milliseconds(10), std::chrono::milliseconds(5000)));
   }
   std::filesystem::remove_all(dir);
+}
+
+// One run of `cases` with the result cache: the finished tests' "NAME STATUS" lines and the result.
+struct CachedRun {
+  std::vector<std::string> finished;
+  RunResult result;
+  size_t submitted = 0;
+};
+CachedRun run_with_cache(ResultCache& results, const std::vector<TestCase>& cases, bool use_cached = true,
+                         size_t repeat = 1) {
+  TestListing listing;
+  RecordingUi ui;
+  FakeJobs jobs;
+  RunLoopOptions o;
+  o.results = &results;
+  o.use_cached_results = use_cached;
+  o.repeat = repeat;
+  CachedRun out;
+  {
+    TestRun run(jobs.submitter(), nullptr, listing, ui, o);
+    run.add_cases(cases);
+    out.result = run.finish(true);
+  }
+  out.finished = ui.finished;
+  std::sort(out.finished.begin(), out.finished.end());
+  out.submitted = jobs.submitted.size();
+  return out;
+}
+
+TEST(RunLoop, ATestWhoseJobIsThatOfItsLastPassIsCachedNotRun) {
+  ResultCache results;
+  TestCase local = make_case("local", "pass");
+  local.spec.container.network = Network::Local;
+  TestCase uncached = make_case("uncached", "pass");
+  uncached.cache = false;
+  std::vector<TestCase> cases = {make_case("a", "pass"), make_case("b", "fail"), make_case("c", "pass"), local,
+                                 uncached};
+  CachedRun first = run_with_cache(results, cases);
+  EXPECT_EQ(first.submitted, 5u);
+  EXPECT_EQ(first.result.summary.cached, 0u);
+
+  cases[2].spec.arguments = {"--changed"};  // c's job changed: it runs again
+  CachedRun second = run_with_cache(results, cases);
+  EXPECT_EQ(second.finished, (std::vector<std::string>{"pkg a CACHED", "pkg b FAIL", "pkg c OK", "pkg local OK",
+                                                       "pkg uncached OK"}));
+  EXPECT_EQ(second.submitted, 4u);
+  EXPECT_EQ(second.result.summary.cached, 1u);
+  EXPECT_EQ(second.result.summary.succeeded, 4u);
+  EXPECT_EQ(second.result.exit_code, 3);
+  ASSERT_EQ(second.result.junit.size(), 5u);
+
+  // Now c is cached with its new job too; --no-cache and --repeat run everything.
+  EXPECT_EQ(run_with_cache(results, cases).result.summary.cached, 2u);
+  CachedRun all = run_with_cache(results, cases, /*use_cached=*/false);
+  EXPECT_EQ(all.submitted, 5u);
+  EXPECT_EQ(all.result.summary.cached, 0u);
+  CachedRun repeated = run_with_cache(results, cases, true, /*repeat=*/2);
+  EXPECT_EQ(repeated.submitted, 10u);
+  EXPECT_EQ(repeated.result.summary.cached, 0u);
+  EXPECT_EQ(run_with_cache(results, cases).result.summary.cached, 2u);  // still there
+}
+
+TEST(RunLoop, AFailureOrAFlakyPassForgetsTheCachedResult) {
+  ResultCache results;
+  TestCase a = make_case("a", "pass");
+  run_with_cache(results, {a});
+  EXPECT_EQ(run_with_cache(results, {a}).submitted, 0u);
+  TestCase failing = make_case("a", "fail");
+  EXPECT_EQ(run_with_cache(results, {failing}).result.summary.failed.size(), 1u);
+  EXPECT_EQ(run_with_cache(results, {a}).submitted, 1u);  // the last run of a failed: it runs
+  EXPECT_EQ(run_with_cache(results, {a}).submitted, 0u);
+  // Under --repeat a failure forgets too.
+  run_with_cache(results, {failing}, true, 2);
+  EXPECT_EQ(run_with_cache(results, {a}).submitted, 1u);
+  EXPECT_EQ(results.size(), 1u);
+
+  // A pass on a retry is FLAKY, which is not cached.
+  ResultCache flaky_results;
+  int runs = 0;
+  JobSubmitter flaky = [&](const JobSpec& s, std::function<void(JobState)> st, std::function<void(JobOutcome)> done,
+                           const JobAdmit& admit) -> std::optional<uint64_t> {
+    if (admit && !admit(fake_resolved(s))) return std::nullopt;
+    ++runs;
+    st(JobState::Running);
+    done(exited(runs % 2 == 1 ? 1 : 0));
+    return runs;
+  };
+  TestCase t = make_case("t", "flaky");
+  t.retries = 1;
+  for (int i = 0; i < 2; ++i) {
+    TestListing listing;
+    RecordingUi ui;
+    RunLoopOptions o;
+    o.results = &flaky_results;
+    TestRun run(flaky, nullptr, listing, ui, o);
+    run.add_cases({t});
+    EXPECT_EQ(run.finish(true).summary.flaky.size(), 1u);
+  }
+  EXPECT_EQ(runs, 4);
+  EXPECT_EQ(flaky_results.size(), 0u);
+}
+
+TEST(RunLoop, ACachedTestUnderAHoldIsReportedWhenTheHoldIsConfirmed) {
+  ResultCache results;
+  results.record_pass("pkg", "pkg(library)", "a", *result_cache_key(fake_resolved(make_named_case("a", "pass").spec)));
+  TestListing listing;
+  RecordingUi ui;
+  PendingJobs jobs;
+  RunLoopOptions o;
+  o.results = &results;
+  o.cancel_job = jobs.canceller();
+  TestRun run(jobs.submitter(), nullptr, listing, ui, o);
+  TestRun::HoldId hold = run.new_hold();
+  run.add_cases({make_named_case("a", "pass"), make_named_case("b", "pass")}, hold);
+  EXPECT_EQ(jobs.jobs.size(), 1u);
+  EXPECT_TRUE(ui.finished.empty());
+  EXPECT_TRUE(run.confirm_hold(hold));
+  EXPECT_EQ(ui.finished, (std::vector<std::string>{"pkg a CACHED"}));
+  jobs.end("b", 0);
+  RunResult r = run.finish(true);
+  EXPECT_EQ(r.summary.cached, 1u);
+  EXPECT_EQ(r.summary.succeeded, 2u);
 }
 
 }  // namespace

@@ -195,6 +195,7 @@ class LiveUi : public RunUi {
     jobs_.erase(id);
     ++state_.completed;
     if (r.failed()) ++state_.failed;
+    if (r.status == TestStatus::Cached) ++state_.cached;
     above_.insert(above_.end(), out.begin(), out.end());
     dirty_ = true;
   }
@@ -371,6 +372,18 @@ class AbandonableUi : public RunUi {
 
 }  // namespace
 
+namespace {
+
+// " (N failed, M cached)" after the completed count; either part alone, or nothing.
+std::string completed_notes(const LiveState& s) {
+  std::string notes;
+  if (s.failed > 0) notes = std::to_string(s.failed) + " failed";
+  if (s.cached > 0) notes += (notes.empty() ? "" : ", ") + std::to_string(s.cached) + " cached";
+  return notes.empty() ? notes : " (" + notes + ")";
+}
+
+}  // namespace
+
 std::vector<std::string> render_live_area(const LiveState& s, size_t width, size_t max_running) {
   std::vector<std::string> lines;
   size_t total = std::max(s.expected, s.completed + s.waiting + s.pending + s.running);
@@ -404,14 +417,14 @@ std::vector<std::string> render_live_area(const LiveState& s, size_t width, size
   row("pending", s.pending + s.running + s.completed);
   row("running", s.running + s.completed);
   row("completed", s.completed);
-  if (s.failed > 0) lines.back() += " (" + std::to_string(s.failed) + " failed)";
+  lines.back() += completed_notes(s);
   return lines;
 }
 
 std::string render_one_bar(const LiveState& s, size_t width) {
   size_t total = std::max(s.expected, s.completed + s.waiting + s.pending + s.running);
   std::string count = " " + std::to_string(s.completed) + "/" + std::to_string(total) + " tests";
-  if (s.failed > 0) count += " (" + std::to_string(s.failed) + " failed)";
+  count += completed_notes(s);
   size_t bar_width = width > count.size() + 12 ? std::min<size_t>(width - count.size() - 2, 60) : 10;
   return bar(s.completed, total, bar_width) + count;
 }

@@ -70,12 +70,14 @@ struct LiveState {
   size_t expected = 0;  // total jobs known or expected
   size_t waiting = 0, pending = 0, running = 0, completed = 0;
   size_t failed = 0;
+  size_t cached = 0;  // of the completed: not run, their results cached
   std::vector<std::pair<std::string, std::chrono::steady_clock::duration>> running_tests;  // name, elapsed
   std::vector<std::string> build_lines;                                                    // last few
   bool building = false;
 };
 std::vector<std::string> render_live_area(const LiveState& s, size_t width, size_t max_running = 8);
-// The quiet UI's one line: "[###---] 3/10 tests", with " (N failed)" when some failed.
+// The quiet UI's one line: "[###---] 3/10 tests", with " (N failed, M cached)" when some
+// failed or were cached (either part alone when the other is 0).
 std::string render_one_bar(const LiveState& s, size_t width);
 
 }  // namespace mael

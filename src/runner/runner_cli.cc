@@ -43,6 +43,11 @@ void add_runner_config(ConfigLoader& loader) {
               .default_value = "pass",
               .value_name = "RESULT",
               .choices = {"pass", "fail"}});
+  loader.add({.name = "no-cache",
+              .type = ConfigType::Bool,
+              .help = "run every test, even one whose job is that of its last pass (otherwise reported "
+                      "CACHED without running)",
+              .default_value = "false"});
   loader.add({.name = "slow-timeout",
               .type = ConfigType::Duration,
               .help = "report a test still running after this long as SLOW, and again each time as long "
@@ -116,6 +121,7 @@ RunnerSettings runner_settings_from(const Config& config) {
   if (config.has("stop-after")) s.stop_after = static_cast<size_t>(config.get_int("stop-after"));
   s.retries = static_cast<size_t>(config.get_int("retries"));
   s.flaky_fails = config.get_string("flaky-result") == "fail";
+  s.no_cache = config.get_bool("no-cache");
   // Durations where 0 means none.
   auto nonzero = [&](const char* key) -> std::optional<std::chrono::milliseconds> {
     auto d = config.get_duration(key);

@@ -38,6 +38,7 @@ struct RunnerSettings {
   std::optional<std::chrono::milliseconds> slow_timeout = std::chrono::seconds(60);  // nullopt: never
   size_t retries = 0;
   bool flaky_fails = false;  // --flaky-result fail
+  bool no_cache = false;     // --no-cache: cached results are not used (passes are still recorded)
 };
 RunnerSettings runner_settings_from(const Config& config);
 

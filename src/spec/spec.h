@@ -34,6 +34,10 @@ struct GlobLayer {
 struct PathsLayer {
   std::vector<std::string> paths;
   PrefixOptions prefix;
+  // The entries get the synthetic timestamp rather than their files' mtimes. Not in spec files:
+  // the test runners' layer of a test binary, so that a byte-identical rebuild (after `cargo
+  // clean`, say) is the same layer, and its tests keep their cached results.
+  bool synthetic_mtimes = false;
   bool operator==(const PathsLayer&) const = default;
 };
 struct StubsLayer {

@@ -60,7 +60,7 @@ ALL_PACKAGES = [MODULE] + [f"{MODULE}/{p}" for p in (
 ALL_BINARIES = {"gofixture.test"} | {f"{p}/{p}.test" for p in (
     "cgo", "data", "fail", "fuzzy", "hang", "loopback", "pass", "tmpwriter", "withmain")}
 
-STATUS_LINE = re.compile(r"^(\S+ \S+?)\.{2,}\s*(OK|FAIL|TIMEOUT|ERR|IGNORED|FLAKY \d+/\d+)(?:\s|$)")
+STATUS_LINE = re.compile(r"^(\S+ \S+?)\.{2,}\s*(OK|FAIL|TIMEOUT|ERR|IGNORED|CACHED|FLAKY \d+/\d+)(?:\s|$)")
 
 
 def status_lines(stdout):
@@ -87,6 +87,9 @@ def one_line(stderr):
     lines = stderr.strip("\n").splitlines()
     assert len(lines) == 1, stderr
     return lines[0]
+
+
+CACHED_RESULTS = {"MAELSTROM_GO_TEST_NO_CACHE": "false"}
 
 
 def make_scratch():
@@ -119,7 +122,9 @@ def go_settings():
 
 
 class GoTest:
-    """Runs maelstrom-go-test in `module` with its own HOME, config and cache dirs."""
+    """Runs maelstrom-go-test in `module` with its own HOME, config and cache dirs. Cached results
+    are off unless a run's `env` turns them on (CACHED_RESULTS): most tests run a module again and
+    want its tests to run."""
 
     def __init__(self, module, home, go_settings):
         self.module = pathlib.Path(module)
@@ -132,7 +137,7 @@ class GoTest:
         env.update(self.go_settings)
         env.update({"PATH": f"{BIN_DIR}:{env.get('PATH', '')}", "HOME": str(self.home),
                     "XDG_CONFIG_HOME": str(self.home / ".config"), "XDG_CACHE_HOME": str(self.home / ".cache"),
-                    "GOPROXY": "off", "GOTOOLCHAIN": "local"})
+                    "GOPROXY": "off", "GOTOOLCHAIN": "local", "MAELSTROM_GO_TEST_NO_CACHE": "true"})
         env.update(extra or {})
         return env
 
@@ -870,3 +875,104 @@ def test_broker_with_two_workers_gives_the_same_statuses(fresh, cluster):
                   env={"MAELSTROM_GO_TEST_BROKER": cluster.address})
     assert r.returncode == 0 and statuses(r.stdout) == PASS_CASES, r.stdout + r.stderr
     assert http_status(cluster)["completed"] == len(ALL_CASES) + len(PASS_CASES)
+
+
+# ---- cached results ----
+
+def cached_statuses(cases):
+    """What a second run of `cases` reports: passing tests CACHED, the others as before."""
+    return {n: "CACHED" if s == "OK" else s for n, s in cases.items()}
+
+
+def test_second_run_is_cached_and_a_source_change_reruns_only_its_package(fresh, tmp):
+    r = fresh.run("--ui", "simple", env=CACHED_RESULTS)
+    assert statuses(r.stdout) == ALL_CASES, r.stdout + r.stderr
+    assert (fresh.hidden / "state" / "test-results.json").exists()
+    junit = tmp / "report.xml"
+    r = fresh.run("--ui", "simple", "--junit", str(junit), env=CACHED_RESULTS)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert statuses(r.stdout) == cached_statuses(ALL_CASES), r.stdout
+    passing = sum(1 for s in ALL_CASES.values() if s == "OK")
+    summary = summary_of(r.stdout)
+    assert summary[1].split() == ["Successful", "Tests:", str(passing)], summary
+    assert f"Cached Tests    :{passing:>10}" in summary, summary
+    root = ET.parse(junit).getroot()
+    cached = [c for c in root.iter("testcase") if c.find("system-out") is not None
+              and c.find("system-out").text.startswith("cached: ")]
+    assert len(cached) == passing
+    assert sum(int(p.get("value")) for p in root.iter("property") if p.get("name") == "cached") == passing
+    # An edit to pass's test source reruns pass's tests only.
+    src = fresh.module / "pass" / "pass_test.go"
+    src.write_text(src.read_text() + "\nfunc TestAddedLater(t *testing.T) {}\n")
+    r = fresh.run("--ui", "simple", "-x", "package_name.equals(hang)", env=CACHED_RESULTS)
+    expected = {n: s for n, s in cached_statuses(ALL_CASES).items() if not n.startswith(f"{MODULE}/hang ")}
+    expected.update({**PASS_CASES, f"{MODULE}/pass TestAddedLater": "OK"})
+    assert statuses(r.stdout) == expected, r.stdout + r.stderr
+
+
+def test_no_cache_repeat_and_what_is_never_cached(fresh):
+    sel = ("-i", "package_name.equals(pass)")
+    assert statuses(fresh.run("--ui", "simple", *sel, env=CACHED_RESULTS).stdout) == PASS_CASES
+    assert statuses(fresh.run("--ui", "simple", *sel, env=CACHED_RESULTS).stdout) == cached_statuses(PASS_CASES)
+    assert statuses(fresh.run("--ui", "simple", "--no-cache", *sel, env=CACHED_RESULTS).stdout) == PASS_CASES
+    assert statuses(fresh.run("--ui", "simple", *sel).stdout) == PASS_CASES  # MAELSTROM_GO_TEST_NO_CACHE=true
+    r = fresh.run("-P", env={"MAELSTROM_GO_TEST_NO_CACHE": "true"})
+    assert "no-cache = true" in r.stdout.splitlines(), r.stdout
+    r = fresh.run("--ui", "simple", "--repeat", "2", *sel, env=CACHED_RESULTS)
+    assert sorted(status_lines(r.stdout)) == sorted(list(PASS_CASES.items()) * 2), r.stdout
+    # The host network, a bind mount and `cache = false`: never cached.
+    (fresh.module / "bound").mkdir()
+    with open(fresh.module / "maelstrom-go-test.toml", "a") as f:
+        f.write("""
+[[directives]]
+filter = "package_name.equals(pass) && name.equals(TestAdd)"
+network = "local"
+mounts = [{ type = "tmp", mount_point = "/tmp" }]
+
+[[directives]]
+filter = "package_name.equals(pass) && name.equals(TestConcat)"
+added_layers = [{ stubs = ["/bound/"] }]
+added_mounts = [{ type = "bind", mount_point = "/bound", local_path = "bound" }]
+
+[[directives]]
+filter = "package_name.equals(pass) && name.equals(ExampleHello)"
+cache = false
+""")
+    for _ in range(2):
+        r = fresh.run("--ui", "simple", *sel, env=CACHED_RESULTS)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rerun = {f"{MODULE}/pass TestAdd", f"{MODULE}/pass TestConcat", f"{MODULE}/pass ExampleHello"}
+    assert statuses(r.stdout) == {n: "OK" if n in rerun else "CACHED" for n in PASS_CASES}, r.stdout
+
+
+def test_a_failed_test_is_not_cached_and_a_damaged_cache_file_is_ignored(fresh):
+    sel = ("-i", "package_name.equals(fail)")
+    fail_cases = {n: s for n, s in ALL_CASES.items() if n.startswith(f"{MODULE}/fail ")}
+    assert statuses(fresh.run("--ui", "simple", *sel, env=CACHED_RESULTS).stdout) == fail_cases
+    r = fresh.run("--ui", "simple", *sel, env=CACHED_RESULTS)
+    assert statuses(r.stdout) == cached_statuses(fail_cases), r.stdout
+    cache = fresh.hidden / "state" / "test-results.json"
+    cache.write_text('{"version": 1, "passed": [')
+    r = fresh.run("--ui", "simple", *sel, env=CACHED_RESULTS)
+    assert r.returncode == 1 and statuses(r.stdout) == fail_cases, r.stdout + r.stderr
+    warnings = [l for l in r.stderr.splitlines() if l.startswith("warning: ignoring the cached results")]
+    assert len(warnings) == 1 and str(cache) in warnings[0], r.stderr
+    assert statuses(fresh.run("--ui", "simple", *sel, env=CACHED_RESULTS).stdout) == cached_statuses(fail_cases)
+
+
+def test_through_a_broker_cached_jobs_never_reach_it(fresh, cluster):
+    bin_path("maelstrom-broker")
+    bin_path("maelstrom-worker")
+    cluster.start_broker()
+    cluster.start_worker(slots=2, name="w1")
+    cluster.start_worker(slots=2, name="w2")
+    cluster.wait_workers(2)
+    sel = ("-i", "package_name.equals(pass)")
+    r = fresh.run("--ui", "simple", "-b", cluster.address, *sel, env=CACHED_RESULTS)
+    assert statuses(r.stdout) == PASS_CASES, r.stdout + r.stderr
+    assert http_status(cluster)["completed"] == len(PASS_CASES)
+    r = fresh.run("--ui", "simple", "-b", cluster.address, *sel, env=CACHED_RESULTS)
+    assert statuses(r.stdout) == cached_statuses(PASS_CASES), r.stdout + r.stderr
+    assert http_status(cluster)["completed"] == len(PASS_CASES)
+    # The same keys standalone: the cluster's passes count here too.
+    assert statuses(fresh.run("--ui", "simple", *sel, env=CACHED_RESULTS).stdout) == cached_statuses(PASS_CASES)

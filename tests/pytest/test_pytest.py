@@ -55,7 +55,7 @@ ALL_CASES = {
 }
 NO_HANG = ("-x", "markers.contains(hang)")
 
-STATUS_LINE = re.compile(r"^(\S.*?)\.{2,}\s*(OK|FAIL|TIMEOUT|ERR|IGNORED|FLAKY \d+/\d+)(?:\s|$)")
+STATUS_LINE = re.compile(r"^(\S.*?)\.{2,}\s*(OK|FAIL|TIMEOUT|ERR|IGNORED|CACHED|FLAKY \d+/\d+)(?:\s|$)")
 
 
 def statuses(stdout):
@@ -104,7 +104,9 @@ class Pytest:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MAELSTROM_", "XDG_", "PYTHON"))}
         env.update({"PATH": f"{self.venv}/bin:{BIN_DIR}:{env.get('PATH', '')}", "VIRTUAL_ENV": str(self.venv),
                     "HOME": str(self.home), "XDG_CONFIG_HOME": str(self.home / ".config"),
-                    "XDG_CACHE_HOME": str(self.home / ".cache")})
+                    "XDG_CACHE_HOME": str(self.home / ".cache"),
+                    # Most tests rerun one project and want its tests to run: cached results off.
+                    "MAELSTROM_PYTEST_NO_CACHE": "true"})
         env.update(extra or {})
         return env
 
@@ -222,6 +224,24 @@ def test_fresh_interpreter_from_the_environment(full):
     assert r.returncode == 1 and "collected 1 item" in r.stdout, r.stdout + r.stderr
     r = full.pt.run("--ui", "simple", "-i", "name.equals(test_fails) | name.equals(test_adds)")
     assert r.returncode == 1 and "collected 1 item" not in r.stdout, r.stdout + r.stderr
+
+
+def test_a_second_run_reports_passing_tests_cached(fresh):
+    args = ("--ui", "simple", "-i", "file.ends_with(test_basics.py)", "-x", "name.contains(state)")
+    on = {"MAELSTROM_PYTEST_NO_CACHE": "false"}
+    first = fresh.run(*args, env=on)
+    assert first.returncode == 1, first.stdout + first.stderr
+    second = fresh.run(*args, env=on)
+    got = statuses(second.stdout)
+    # Passing tests are not run again (warm or fresh, their job is the same); the failure and
+    # the skipped tests are.
+    assert got[B + "test_adds"] == "CACHED" and got[B + "test_split[with [brackets]]"] == "CACHED", second.stdout
+    assert got[B + "test_fails"] == "FAIL" and got[B + "test_skips_itself"] == "IGNORED", second.stdout
+    # A change to the module changes its layer: its tests run again.
+    with open(fresh.project / "tests" / "test_basics.py", "a") as f:
+        f.write("\n# changed\n")
+    third = fresh.run(*args, env=on)
+    assert statuses(third.stdout)[B + "test_adds"] == "OK", third.stdout
 
 
 # ---- selection and options -----------------------------------------------------------------------
