@@ -40,3 +40,11 @@ if ! python3 -c 'import pytest' 2>/dev/null; then
   echo "setup: installing pytest"
   python3 -m pip install -q pytest || python3 -m pip install -q --break-system-packages pytest
 fi
+
+# The client API's end-to-end tests drive maelstrom-client through stubs generated from
+# proto/items.proto.
+if ! python3 -c 'import grpc, grpc_tools' 2>/dev/null; then
+  echo "setup: installing grpcio and grpcio-tools"
+  python3 -m pip install -q grpcio grpcio-tools ||
+    python3 -m pip install -q --break-system-packages grpcio grpcio-tools
+fi

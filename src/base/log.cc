@@ -4,9 +4,12 @@
 #define FMT_HEADER_ONLY
 #include "base/log.h"
 
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <memory>
+#include <mutex>
 #include <string>
 
 #include "base/error.h"
@@ -26,6 +29,40 @@ spdlog::level::level_enum spdlog_level(log::Level level) {
   return spdlog::level::err;
 }
 
+log::Level our_level(spdlog::level::level_enum level) {
+  switch (level) {
+    case spdlog::level::trace: return log::Level::Trace;
+    case spdlog::level::debug: return log::Level::Debug;
+    case spdlog::level::info: return log::Level::Info;
+    case spdlog::level::warn: return log::Level::Warn;
+    default: return log::Level::Error;
+  }
+}
+
+// The sink behind log::set_tap: base_sink serializes calls, so the tap needs no lock of its own
+// beyond the one guarding its replacement.
+class TapSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  void set(std::function<void(log::Level, std::string_view)> tap) {
+    std::lock_guard lk(base_sink<std::mutex>::mutex_);
+    tap_ = std::move(tap);
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    if (tap_) tap_(our_level(msg.level), std::string_view(msg.payload.data(), msg.payload.size()));
+  }
+  void flush_() override {}
+
+ private:
+  std::function<void(log::Level, std::string_view)> tap_;
+};
+
+const std::shared_ptr<TapSink>& tap_sink() {
+  static auto* sink = new std::shared_ptr<TapSink>(std::make_shared<TapSink>());  // never destroyed
+  return *sink;
+}
+
 }  // namespace
 
 void init_logging(std::string_view level) {
@@ -43,6 +80,7 @@ void init_logging(std::string_view level) {
     logger->set_level(spdlog::level::trace);
   else
     throw UserError("unknown log level '" + std::string(level) + "': use error, warn, info or debug");
+  logger->sinks().push_back(tap_sink());
   spdlog::set_default_logger(logger);
 }
 
@@ -56,6 +94,8 @@ void write(Level level, std::string_view message) {
   spdlog::default_logger_raw()->log(spdlog_level(level),
                                     spdlog::string_view_t(message.data(), message.size()));
 }
+
+void set_tap(std::function<void(Level, std::string_view)> tap) { tap_sink()->set(std::move(tap)); }
 
 void write_unformatted(Level level, std::string_view format_string, const char* why) noexcept {
   try {
