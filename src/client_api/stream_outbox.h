@@ -83,6 +83,15 @@ class StreamOutbox {
     if (!queue_.empty() && !cancelled_) {
       current_ = std::move(queue_.front());
       queue_.pop_front();
+      if (queue_.empty() && final_) {
+        // The last message and the end in one operation (one write to the peer fewer).
+        finishing_ = true;
+        reactor_ = nullptr;
+        grpc::Status st = *final_;
+        lk.unlock();
+        r->StartWriteAndFinish(&current_, grpc::WriteOptions(), st);
+        return;
+      }
       writing_ = true;
       lk.unlock();
       r->StartWrite(&current_);
