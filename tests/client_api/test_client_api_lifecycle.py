@@ -149,3 +149,23 @@ def test_log_messages_stream(tmp_path):
     assert started and started[0].level == pb.LOG_LEVEL_INFO
     assert c.wait() == 0
     c.channel.close()
+
+
+def test_a_peer_sending_garbage_ends_cleanly(tmp_path):
+    """The connection is not HTTP/2: gRPC drops it, and the process ends as for any closed
+    connection (exit code 0, no crash)."""
+    import socket
+    proc = subprocess.Popen([bin_path("maelstrom-client")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=dict(os.environ, HOME=str(tmp_path), XDG_CACHE_HOME=str(tmp_path)))
+    name = proc.stdout.readline().decode().strip()
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect("\0" + name)
+    s.sendall(b"GET / HTTP/1.1\r\n\r\n" + bytes(range(256)) * 64)
+    s.settimeout(20)
+    try:
+        while s.recv(4096):  # whatever gRPC answers, until it closes its side
+            pass
+    except OSError:
+        pass
+    s.close()
+    assert proc.wait(timeout=20) == 0, proc.stderr.read()

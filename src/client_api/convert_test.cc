@@ -1,0 +1,140 @@
+#include "client_api/convert.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "base/error.h"
+
+namespace mael::client_api {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+std::string error_of(const pb::JobSpec& j) {
+  try {
+    job_from_proto(j);
+  } catch (const UserError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+pb::JobSpec echo() {
+  pb::JobSpec j;
+  j.set_program("echo");
+  return j;
+}
+
+TEST(ClientApiConvert, JobFields) {
+  pb::JobSpec j = echo();
+  j.add_arguments("hi");
+  j.set_timeout(5);
+  j.set_priority(3);
+  j.mutable_estimated_duration()->set_seconds(2);
+  j.mutable_estimated_duration()->set_nano_seconds(500'000'000);
+  auto* c = j.mutable_container();
+  c->add_layers()->mutable_tar()->set_path("a.tar");
+  auto* paths = c->add_layers()->mutable_paths();
+  paths->add_paths("x");
+  paths->mutable_prefix_options()->set_strip_prefix("p/");
+  auto* env = c->add_environment();
+  (*env->mutable_vars())["A"] = "1";
+  env->set_extend(true);
+  c->add_mounts()->mutable_tmp()->set_mount_point("/tmp");
+  c->add_mounts()->mutable_devices()->add_devices(pb::JOB_DEVICE_NULL);
+  c->set_network(pb::JOB_NETWORK_LOOPBACK);
+  c->set_user(7);
+  auto* image = c->mutable_parent()->mutable_image();
+  image->set_name("docker://x");
+  image->add_use(pb::IMAGE_USE_WORKING_DIRECTORY);
+
+  JobSpec s = job_from_proto(j);
+  EXPECT_EQ(s.program, "echo");
+  EXPECT_EQ(s.arguments, std::vector<std::string>{"hi"});
+  EXPECT_EQ(s.timeout, std::chrono::seconds(5));
+  EXPECT_EQ(s.priority, 3);
+  EXPECT_EQ(s.estimated_duration, std::chrono::milliseconds(2500));
+  ASSERT_EQ(s.container.layers.size(), 2u);
+  EXPECT_EQ(std::get<TarLayer>(s.container.layers[0]).path, "a.tar");
+  EXPECT_EQ(std::get<PathsLayer>(s.container.layers[1]).prefix.strip_prefix, "p/");
+  ASSERT_EQ(s.container.environment.size(), 1u);
+  EXPECT_EQ(s.container.environment[0].vars.at("A"), "1");
+  EXPECT_TRUE(s.container.environment[0].extend);
+  ASSERT_EQ(s.container.mounts.size(), 2u);
+  EXPECT_EQ(s.container.mounts[0].type, MountType::Tmp);
+  EXPECT_EQ(s.container.mounts[1].devices, std::vector<Device>{Device::Null});
+  EXPECT_EQ(s.container.network, Network::Loopback);
+  EXPECT_EQ(s.container.user, 7u);
+  EXPECT_FALSE(s.container.group);
+  auto& ref = std::get<ImageRef>(s.container.parent);
+  EXPECT_EQ(ref.name, "docker://x");
+  EXPECT_EQ(ref.use, std::vector<ImageUse>{ImageUse::WorkingDirectory});
+}
+
+TEST(ClientApiConvert, ZeroTimeoutIsNone) {
+  pb::JobSpec j = echo();
+  j.set_timeout(0);
+  EXPECT_FALSE(job_from_proto(j).timeout);
+}
+
+TEST(ClientApiConvert, ErrorsNameTheField) {
+  pb::JobSpec j = echo();
+  j.mutable_container()->set_network(static_cast<pb::JobNetwork>(9));
+  EXPECT_THAT(error_of(j), StartsWith("spec.container.network: unknown JobNetwork value 9"));
+
+  j = echo();
+  j.mutable_container()->add_layers();
+  EXPECT_THAT(error_of(j), StartsWith("spec.container.layers[0]: "));
+
+  j = echo();
+  j.mutable_container()->add_mounts()->mutable_bind()->set_mount_point("/m");
+  EXPECT_THAT(error_of(j), StartsWith("spec.container.mounts[0].bind.local_path: "));
+
+  j = echo();
+  j.mutable_allocate_tty();
+  EXPECT_THAT(error_of(j), AllOf(StartsWith("spec.allocate_tty: "), HasSubstr("maelstrom-run --tty")));
+
+  j = echo();
+  j.set_program("");
+  EXPECT_THAT(error_of(j), StartsWith("spec.program: "));
+}
+
+TEST(ClientApiConvert, Outcomes) {
+  JobOutcome exited{Exited{3}, {}};
+  exited.effects.stdout_.first = "out";
+  exited.effects.stderr_ = {"er", 10};
+  exited.effects.duration = std::chrono::milliseconds(1500);
+  pb::JobStatus s = completed_status(4, exited);
+  EXPECT_EQ(s.completed().client_job_id(), 4u);
+  const auto& done = s.completed().result().outcome().completed();
+  EXPECT_EQ(done.exited(), 3u);
+  EXPECT_EQ(done.effects().stdout().inline_(), "out");
+  EXPECT_EQ(done.effects().stderr().truncated().first(), "er");
+  EXPECT_EQ(done.effects().stderr().truncated().truncated(), 10u);
+  EXPECT_EQ(done.effects().duration().seconds(), 1u);
+  EXPECT_EQ(done.effects().duration().nano_seconds(), 500'000'000u);
+
+  s = completed_status(1, JobOutcome{Signaled{9}, {}});
+  EXPECT_EQ(s.completed().result().outcome().completed().signaled(), 9u);
+  EXPECT_TRUE(s.completed().result().outcome().completed().effects().stdout().has_none());
+
+  s = completed_status(1, JobOutcome{TimedOut{}, {}});
+  EXPECT_TRUE(s.completed().result().outcome().has_timed_out());
+
+  s = completed_status(1, JobOutcome{JobError{JobErrorKind::Execution, "no such program"}, {}});
+  EXPECT_EQ(s.completed().result().error().execution(), "no such program");
+  s = completed_status(1, JobOutcome{JobError{JobErrorKind::System, "cancelled"}, {}});
+  EXPECT_EQ(s.completed().result().error().system(), "cancelled");
+}
+
+TEST(ClientApiConvert, RunningStates) {
+  EXPECT_EQ(running_status(JobState::Pending, false).running().at_local_worker(),
+            pb::JOB_WORKER_STATUS_WAITING_TO_EXECUTE);
+  EXPECT_TRUE(running_status(JobState::Pending, true).running().at_broker().has_waiting_for_worker());
+  EXPECT_EQ(running_status(JobState::Running, true).running().at_broker().at_worker().status(),
+            pb::JOB_WORKER_STATUS_EXECUTING);
+}
+
+}  // namespace
+}  // namespace mael::client_api
