@@ -99,6 +99,13 @@ std::vector<std::string> Client::images_downloading() const {
   return names;
 }
 
+std::vector<Client::Upload> Client::uploads_in_progress() const {
+  std::vector<Upload> out;
+  if (!broker_) return out;
+  for (const auto& u : broker_->uploads_in_progress()) out.push_back({store_->describe(u.digest), u.size, u.sent});
+  return out;
+}
+
 // Called without mu_: a pull takes as long as the network does, and jobs with other images (or
 // none) go on meanwhile. The depot is thread-safe and pulls each name once.
 ImageContribution Client::lookup_image(const std::string& name) {

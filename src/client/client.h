@@ -76,6 +76,13 @@ class Client {
   void add_container(const std::string& name, ContainerSpec spec);
   // The images being looked up (pulled, when not in the depot yet) for jobs now, each once.
   std::vector<std::string> images_downloading() const;
+  // With a broker: the layers being uploaded to it now (named as the store describes them).
+  struct Upload {
+    std::string name;
+    uint64_t size = 0;
+    uint64_t sent = 0;
+  };
+  std::vector<Upload> uploads_in_progress() const;
   // The broker's HOST:PORT with a cluster.
   const std::optional<std::string>& broker_address() const { return options_.broker; }
 

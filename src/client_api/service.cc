@@ -279,6 +279,12 @@ grpc::ServerUnaryReactor* ClientProcessService::Introspect(grpc::CallbackServerC
   grpc::Status st;
   if (auto client = client_or("Introspect", &st)) {
     for (const std::string& name : client->images_downloading()) response->add_image_downloads()->set_name(name);
+    for (const Client::Upload& u : client->uploads_in_progress()) {
+      auto* p = response->add_artifact_uploads();
+      p->set_name(u.name);
+      p->set_size(u.size);
+      p->set_progress(u.sent);
+    }
   }
   r->Finish(st);
   return r;

@@ -81,3 +81,30 @@ def test_unreachable_broker_is_a_start_error(tmp_path):
     c.start()  # standalone instead: the process goes on serving
     assert completed(c.run(job("true"))).result.outcome.completed.exited == 0
     c.close()
+
+
+def test_introspect_shows_a_layer_upload(cluster, tmp_path):
+    """A large layer goes to the broker while Introspect is asked, over and over: the upload shows
+    with its size and a progress within it."""
+    pb, _ = stubs()
+    cluster.start_broker("--cache-size", "2GB")
+    cluster.start_worker(1)
+    cluster.wait_workers(1)
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as f:
+        for _ in range(192):
+            f.write(os.urandom(1 << 20))
+    c = ClientProcess(tmp_path)
+    c.start(broker=cluster.address)
+    spec = job("true")
+    spec.container.layers.add().paths.paths.append(str(big))
+    stream = c.stub.RunJob(pb.RunJobRequest(spec=spec))
+    big_ones = []
+    while not big_ones and stream.running():
+        ups = list(c.stub.Introspect(pb.Void()).artifact_uploads)
+        assert all(0 <= u.progress <= u.size for u in ups), ups
+        big_ones = [u for u in ups if u.size > 192 << 20]
+    assert completed(list(stream)).result.outcome.completed.exited == 0
+    assert big_ones, "the large layer's upload was never seen in progress"
+    assert big_ones[0].name.startswith("paths layer [") and "big.bin" in big_ones[0].name, big_ones
+    c.close()
