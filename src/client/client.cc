@@ -213,14 +213,14 @@ ResolvedJob Client::resolve(const JobSpec& spec, ArtifactStore::PinnedBlobs* pin
   return job;
 }
 
-JobId Client::run_job(const JobSpec& spec, StateCallback on_state, DoneCallback on_done) {
+JobId Client::run_job(const JobSpec& spec, StateCallback on_state, DoneCallback on_done, WorkerCallback on_worker) {
   if (on_state) on_state(JobState::WaitingForArtifacts);
   // The layers stay pinned until the job ends: locally until it has run, with a
   // broker while they may still be uploaded.
   auto pins = std::make_shared<ArtifactStore::PinnedBlobs>();
   ResolvedJob job = resolve(spec, pins.get());
   if (broker_ && !job.must_run_locally())
-    return run_remote(std::move(job), std::move(pins), std::move(on_state), std::move(on_done));
+    return run_remote(std::move(job), std::move(pins), std::move(on_state), std::move(on_done), std::move(on_worker));
   return local_executor().submit(std::move(job), std::move(on_state),
                                  [pins = std::move(pins), on_done = std::move(on_done)](JobOutcome o) {
                                    pins->release();
@@ -229,7 +229,7 @@ JobId Client::run_job(const JobSpec& spec, StateCallback on_state, DoneCallback 
 }
 
 JobId Client::run_remote(ResolvedJob job, std::shared_ptr<ArtifactStore::PinnedBlobs> pins,
-                         StateCallback on_state, DoneCallback on_done) {
+                         StateCallback on_state, DoneCallback on_done, WorkerCallback on_worker) {
   // Per job: its id once submit returns, and whether it already ended (on_done
   // may run before submit returns, even inside it when the broker is gone).
   struct Tracking {
@@ -246,7 +246,9 @@ JobId Client::run_remote(ResolvedJob job, std::shared_ptr<ArtifactStore::PinnedB
     }
     return message;
   };
-  auto state_cb = [on_state = std::move(on_state)](JobState s, const std::string& /*worker*/) {
+  auto state_cb = [on_state = std::move(on_state), on_worker = std::move(on_worker)](JobState s,
+                                                                                    const std::string& worker) {
+    if (on_worker && s == JobState::Running && !worker.empty()) on_worker(worker);
     if (on_state) on_state(s);
   };
   auto done_cb = [this, t, pins = std::move(pins), on_done = std::move(on_done),

@@ -91,7 +91,10 @@ class Client {
   // exactly once, from another thread (with a System error if the broker goes
   // away). With a broker, jobs go to the cluster unless they must run locally
   // (ResolvedJob::must_run_locally). Ids of cluster jobs have the top bit set.
-  JobId run_job(const JobSpec& spec, StateCallback on_state, DoneCallback on_done);
+  // on_worker: for a cluster job, the broker's name of the worker it runs on ("worker N (NAME)"),
+  // given just before on_state(Running).
+  using WorkerCallback = std::function<void(const std::string& worker)>;
+  JobId run_job(const JobSpec& spec, StateCallback on_state, DoneCallback on_done, WorkerCallback on_worker = nullptr);
 
   // Resolution alone (exposed for tests and for callers with their own
   // executor). With `pins`, the job's layer blobs are pinned there, so that a
@@ -120,7 +123,7 @@ class Client {
   Digest build_layer(const LayerSpec& layer);
   LocalExecutor& local_executor();
   JobId run_remote(ResolvedJob job, std::shared_ptr<ArtifactStore::PinnedBlobs> pins, StateCallback on_state,
-                   DoneCallback on_done);
+                   DoneCallback on_done, WorkerCallback on_worker);
 
   ClientOptions options_;
   EnvLookup env_;

@@ -205,7 +205,17 @@ JobSpec job_from_proto(const pb::JobSpec& j) {
   return o;
 }
 
-pb::JobStatus running_status(JobState state, bool remote) {
+uint32_t worker_id_of(const std::string& worker) {
+  uint32_t id = 0;
+  if (worker.rfind("worker ", 0) != 0) return 0;
+  for (size_t i = 7; i < worker.size() && worker[i] >= '0' && worker[i] <= '9'; ++i) {
+    if (id > (UINT32_MAX - 9) / 10) return 0;
+    id = id * 10 + static_cast<uint32_t>(worker[i] - '0');
+  }
+  return id;
+}
+
+pb::JobStatus running_status(JobState state, bool remote, uint32_t worker_id) {
   pb::JobStatus s;
   auto* r = s.mutable_running();
   if (remote) {
@@ -214,7 +224,10 @@ pb::JobStatus running_status(JobState state, bool remote) {
       case JobState::WaitingForArtifacts: b->mutable_waiting_for_layers(); break;
       case JobState::Pending: b->mutable_waiting_for_worker(); break;
       case JobState::Running:
-      case JobState::Completed: b->mutable_at_worker()->set_status(pb::JOB_WORKER_STATUS_EXECUTING); break;
+      case JobState::Completed:
+        b->mutable_at_worker()->set_worker_id(worker_id);
+        b->mutable_at_worker()->set_status(pb::JOB_WORKER_STATUS_EXECUTING);
+        break;
     }
   } else {
     switch (state) {

@@ -17,7 +17,9 @@ JobSpec job_from_proto(const pb::JobSpec& j);
 
 // The running states of a job, as RunJob streams them: at the broker with a cluster, at the
 // local worker otherwise.
-pb::JobStatus running_status(JobState state, bool remote);
+pb::JobStatus running_status(JobState state, bool remote, uint32_t worker_id = 0);
+// The broker's number of a worker from its name for a job ("worker N (NAME)"); 0 if none.
+uint32_t worker_id_of(const std::string& worker);
 pb::JobStatus completed_status(uint32_t client_job_id, const JobOutcome& outcome);
 
 }  // namespace mael::client_api

@@ -134,6 +134,14 @@ TEST(ClientApiConvert, RunningStates) {
   EXPECT_TRUE(running_status(JobState::Pending, true).running().at_broker().has_waiting_for_worker());
   EXPECT_EQ(running_status(JobState::Running, true).running().at_broker().at_worker().status(),
             pb::JOB_WORKER_STATUS_EXECUTING);
+  EXPECT_EQ(running_status(JobState::Running, true, 3).running().at_broker().at_worker().worker_id(), 3u);
+}
+
+TEST(ClientApiConvert, WorkerIdOfTheBrokersName) {
+  EXPECT_EQ(worker_id_of("worker 12 (w1)"), 12u);
+  EXPECT_EQ(worker_id_of("worker 99999999999 (w1)"), 0u);
+  EXPECT_EQ(worker_id_of("somewhere"), 0u);
+  EXPECT_EQ(worker_id_of(""), 0u);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "client_api/service.h"
 
+#include <atomic>
 #include <exception>
 
 #include "base/error.h"
@@ -249,16 +250,18 @@ void ClientProcessService::run(const std::shared_ptr<JobOutbox>& out, const JobS
     if (auto c = weak.lock(); c && id) c->cancel(*id);
   });
   bool remote = client->remote();
+  auto worker = std::make_shared<std::atomic<uint32_t>>(0);  // the broker's number of its worker
   try {
     JobId id = client->run_job(
         spec,
-        [out, remote](JobState s) {
-          if (s != JobState::Completed) out->send(running_status(s, remote));
+        [out, remote, worker](JobState s) {
+          if (s != JobState::Completed) out->send(running_status(s, remote, worker->load()));
         },
         [out, client_job_id](JobOutcome o) {
           out->send(completed_status(client_job_id, o));
           out->finish(grpc::Status::OK);
-        });
+        },
+        [worker](const std::string& w) { worker->store(worker_id_of(w)); });
     bool cancel;
     {
       std::lock_guard lk(job->mu);

@@ -48,6 +48,10 @@ def test_jobs_on_two_workers(cluster, tmp_path):
             runs = list(pool.map(lambda i: c.run(job("sh", "-c", "sleep 1")), range(8)))
         assert sampler.stop() == {"w1", "w2"}
         assert all(completed(r).result.outcome.completed.exited == 0 for r in runs)
+        # Each job said which worker ran it, by the broker's numbers.
+        ids = {s.running.at_broker.at_worker.worker_id for r in runs for s in r[:-1]
+               if s.running.at_broker.WhichOneof("status") == "at_worker"}
+        assert len(ids) == 2 and 0 not in ids, ids
     finally:
         c.close()
 
