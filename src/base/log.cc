@@ -95,7 +95,9 @@ void write(Level level, std::string_view message) {
                                     spdlog::string_view_t(message.data(), message.size()));
 }
 
-void set_tap(std::function<void(Level, std::string_view)> tap) { tap_sink()->set(std::move(tap)); }
+void set_tap(std::function<void(Level, std::string_view)> tap) {
+  tap_sink()->set(std::move(tap));
+}
 
 void write_unformatted(Level level, std::string_view format_string, const char* why) noexcept {
   try {

@@ -102,7 +102,8 @@ std::vector<std::string> Client::images_downloading() const {
 std::vector<Client::Upload> Client::uploads_in_progress() const {
   std::vector<Upload> out;
   if (!broker_) return out;
-  for (const auto& u : broker_->uploads_in_progress()) out.push_back({store_->describe(u.digest), u.size, u.sent});
+  for (const auto& u : broker_->uploads_in_progress())
+    out.push_back({store_->describe(u.digest), u.size, u.sent});
   return out;
 }
 
@@ -213,14 +214,16 @@ ResolvedJob Client::resolve(const JobSpec& spec, ArtifactStore::PinnedBlobs* pin
   return job;
 }
 
-JobId Client::run_job(const JobSpec& spec, StateCallback on_state, DoneCallback on_done, WorkerCallback on_worker) {
+JobId Client::run_job(const JobSpec& spec, StateCallback on_state, DoneCallback on_done,
+                      WorkerCallback on_worker) {
   if (on_state) on_state(JobState::WaitingForArtifacts);
   // The layers stay pinned until the job ends: locally until it has run, with a
   // broker while they may still be uploaded.
   auto pins = std::make_shared<ArtifactStore::PinnedBlobs>();
   ResolvedJob job = resolve(spec, pins.get());
   if (broker_ && !job.must_run_locally())
-    return run_remote(std::move(job), std::move(pins), std::move(on_state), std::move(on_done), std::move(on_worker));
+    return run_remote(std::move(job), std::move(pins), std::move(on_state), std::move(on_done),
+                      std::move(on_worker));
   return local_executor().submit(std::move(job), std::move(on_state),
                                  [pins = std::move(pins), on_done = std::move(on_done)](JobOutcome o) {
                                    pins->release();
@@ -246,8 +249,8 @@ JobId Client::run_remote(ResolvedJob job, std::shared_ptr<ArtifactStore::PinnedB
     }
     return message;
   };
-  auto state_cb = [on_state = std::move(on_state), on_worker = std::move(on_worker)](JobState s,
-                                                                                    const std::string& worker) {
+  auto state_cb = [on_state = std::move(on_state), on_worker = std::move(on_worker)](
+                      JobState s, const std::string& worker) {
     if (on_worker && s == JobState::Running && !worker.empty()) on_worker(worker);
     if (on_state) on_state(s);
   };

@@ -94,7 +94,8 @@ class Client {
   // on_worker: for a cluster job, the broker's name of the worker it runs on ("worker N (NAME)"),
   // given just before on_state(Running).
   using WorkerCallback = std::function<void(const std::string& worker)>;
-  JobId run_job(const JobSpec& spec, StateCallback on_state, DoneCallback on_done, WorkerCallback on_worker = nullptr);
+  JobId run_job(const JobSpec& spec, StateCallback on_state, DoneCallback on_done,
+                WorkerCallback on_worker = nullptr);
 
   // Resolution alone (exposed for tests and for callers with their own
   // executor). With `pins`, the job's layer blobs are pinned there, so that a

@@ -27,7 +27,8 @@ LayerSpec layer_from(const pb::LayerSpec& l, const std::string& field) {
   switch (l.spec_case()) {
     case pb::LayerSpec::kTar: return TarLayer{l.tar().path()};
     case pb::LayerSpec::kGlob: return GlobLayer{l.glob().glob(), prefix_from(l.glob().prefix_options())};
-    case pb::LayerSpec::kPaths: return PathsLayer{strings(l.paths().paths()), prefix_from(l.paths().prefix_options())};
+    case pb::LayerSpec::kPaths:
+      return PathsLayer{strings(l.paths().paths()), prefix_from(l.paths().prefix_options())};
     case pb::LayerSpec::kStubs: return StubsLayer{strings(l.stubs().stubs())};
     case pb::LayerSpec::kSymlinks: {
       SymlinksLayer s;
@@ -38,10 +39,12 @@ LayerSpec layer_from(const pb::LayerSpec& l, const std::string& field) {
       const auto& d = l.shared_library_dependencies();
       return SharedLibraryDependenciesLayer{strings(d.binary_paths()), prefix_from(d.prefix_options())};
     }
-    case pb::LayerSpec::kCommand: return CommandLayer{l.command().program(), strings(l.command().arguments())};
+    case pb::LayerSpec::kCommand:
+      return CommandLayer{l.command().program(), strings(l.command().arguments())};
     case pb::LayerSpec::SPEC_NOT_SET: break;
   }
-  bad(field, "the layer sets none of tar, glob, paths, stubs, symlinks, shared_library_dependencies, command");
+  bad(field,
+      "the layer sets none of tar, glob, paths, stubs, symlinks, shared_library_dependencies, command");
 }
 
 Device device_from(int d, const std::string& field) {
@@ -112,7 +115,8 @@ ContainerUse container_use_from(int u, const std::string& field) {
 ContainerParent parent_from(const pb::ContainerParent& p, const std::string& field) {
   switch (p.parent_case()) {
     case pb::ContainerParent::kImage: {
-      if (p.image().name().empty()) bad(field + ".image.name", "empty; name the image (docker://NAME:TAG...)");
+      if (p.image().name().empty())
+        bad(field + ".image.name", "empty; name the image (docker://NAME:TAG...)");
       ImageRef r{p.image().name(), {}};
       for (int i = 0; i < p.image().use_size(); ++i)
         r.use.push_back(image_use_from(p.image().use(i), field + ".image.use[" + std::to_string(i) + "]"));
@@ -164,7 +168,8 @@ ContainerSpec container_from_proto(const pb::ContainerSpec& c, const std::string
   for (int i = 0; i < c.layers_size(); ++i)
     o.layers.push_back(layer_from(c.layers(i), field + ".layers[" + std::to_string(i) + "]"));
   if (c.has_enable_writable_file_system()) o.enable_writable_file_system = c.enable_writable_file_system();
-  for (const auto& e : c.environment()) o.environment.push_back({{e.vars().begin(), e.vars().end()}, e.extend()});
+  for (const auto& e : c.environment())
+    o.environment.push_back({{e.vars().begin(), e.vars().end()}, e.extend()});
   if (c.has_working_directory()) o.working_directory = c.working_directory();
   for (int i = 0; i < c.mounts_size(); ++i)
     o.mounts.push_back(mount_from(c.mounts(i), field + ".mounts[" + std::to_string(i) + "]"));
@@ -185,7 +190,8 @@ ContainerSpec container_from_proto(const pb::ContainerSpec& c, const std::string
 
 JobSpec job_from_proto(const pb::JobSpec& j) {
   if (j.has_allocate_tty())
-    bad("spec.allocate_tty", "not supported by this maelstrom-client; run the job with `maelstrom-run --tty`");
+    bad("spec.allocate_tty",
+        "not supported by this maelstrom-client; run the job with `maelstrom-run --tty`");
   if (j.has_capture_file_system_changes())
     bad("spec.capture_file_system_changes", "not supported by this maelstrom-client; leave it unset");
   JobSpec o;
@@ -231,7 +237,9 @@ pb::JobStatus running_status(JobState state, bool remote, uint32_t worker_id) {
     }
   } else {
     switch (state) {
-      case JobState::WaitingForArtifacts: r->set_at_local_worker(pb::JOB_WORKER_STATUS_WAITING_FOR_LAYERS); break;
+      case JobState::WaitingForArtifacts:
+        r->set_at_local_worker(pb::JOB_WORKER_STATUS_WAITING_FOR_LAYERS);
+        break;
       case JobState::Pending: r->set_at_local_worker(pb::JOB_WORKER_STATUS_WAITING_TO_EXECUTE); break;
       case JobState::Running:
       case JobState::Completed: r->set_at_local_worker(pb::JOB_WORKER_STATUS_EXECUTING); break;

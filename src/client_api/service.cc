@@ -14,7 +14,9 @@ namespace {
 // resolving jobs (building layers, pulling images). Jobs themselves run elsewhere.
 constexpr size_t kPreparingThreads = 8;
 
-grpc::Status invalid(const std::string& what) { return {grpc::StatusCode::INVALID_ARGUMENT, what}; }
+grpc::Status invalid(const std::string& what) {
+  return {grpc::StatusCode::INVALID_ARGUMENT, what};
+}
 
 // A status for an exception escaping one of our calls: a UserError is the request's fault.
 grpc::Status status_of(const char* call, std::exception_ptr e) {
@@ -38,7 +40,9 @@ pb::LogLevel level_to(log::Level l) {
   return pb::LOG_LEVEL_ERROR;
 }
 
-std::filesystem::path path_of(const std::string& bytes) { return std::filesystem::path(bytes); }
+std::filesystem::path path_of(const std::string& bytes) {
+  return std::filesystem::path(bytes);
+}
 
 }  // namespace
 
@@ -47,7 +51,9 @@ ClientProcessService::ClientProcessService(ClientOptions defaults, std::function
   log::set_tap([this](log::Level level, std::string_view message) { log_record(level, message); });
 }
 
-ClientProcessService::~ClientProcessService() { shut_down(); }
+ClientProcessService::~ClientProcessService() {
+  shut_down();
+}
 
 void ClientProcessService::shut_down() {
   {
@@ -96,8 +102,8 @@ void ClientProcessService::log_record(log::Level level, std::string_view message
   for (const auto& l : log_streams_) l->send(m);
 }
 
-grpc::ServerWriteReactor<pb::LogMessage>* ClientProcessService::StreamLogMessages(grpc::CallbackServerContext*,
-                                                                                   const pb::Void*) {
+grpc::ServerWriteReactor<pb::LogMessage>* ClientProcessService::StreamLogMessages(
+    grpc::CallbackServerContext*, const pb::Void*) {
   auto out = std::make_shared<LogOutbox>();
   auto* reactor = new LogOutbox::Reactor(out);
   {
@@ -156,7 +162,8 @@ void ClientProcessService::start(const pb::StartRequest& req) {
   if (req.inline_limit() > 0) o.inline_limit = req.inline_limit();
   if (req.slots() > 1000) throw UserError("slots is " + std::to_string(req.slots()) + "; give at most 1000");
   if (req.slots() > 0) o.slots = req.slots();
-  if (!req.container_image_depot_dir().empty()) o.container_image_depot_root = path_of(req.container_image_depot_dir());
+  if (!req.container_image_depot_dir().empty())
+    o.container_image_depot_root = path_of(req.container_image_depot_dir());
   o.accept_invalid_remote_container_tls_certs =
       o.accept_invalid_remote_container_tls_certs || req.accept_invalid_remote_container_tls_certs();
   o.image_progress = false;  // no terminal to draw on
@@ -170,7 +177,8 @@ void ClientProcessService::start(const pb::StartRequest& req) {
         break;
       case pb::ClusterCommunicationStrategy::kGitHub:
         throw UserError(
-            "cluster_communication_strategy.git_hub is not supported by this maelstrom-client; use tcp with the "
+            "cluster_communication_strategy.git_hub is not supported by this maelstrom-client; use tcp with "
+            "the "
             "broker's HOST:PORT");
       case pb::ClusterCommunicationStrategy::STRATEGY_NOT_SET:
         throw UserError(
@@ -179,8 +187,8 @@ void ClientProcessService::start(const pb::StartRequest& req) {
     }
   }
   auto client = std::make_shared<Client>(o);
-  log::info("maelstrom-client started: {}, cache {}", o.broker ? "broker " + *o.broker : std::string("standalone"),
-            o.cache_root.string());
+  log::info("maelstrom-client started: {}, cache {}",
+            o.broker ? "broker " + *o.broker : std::string("standalone"), o.cache_root.string());
   std::lock_guard lk(mu_);
   starting_ = false;
   if (shut_down_) return;  // stopped meanwhile: the client goes with this function
@@ -188,7 +196,8 @@ void ClientProcessService::start(const pb::StartRequest& req) {
 }
 
 grpc::ServerUnaryReactor* ClientProcessService::AddContainer(grpc::CallbackServerContext* ctx,
-                                                             const pb::AddContainerRequest* request, pb::Void*) {
+                                                             const pb::AddContainerRequest* request,
+                                                             pb::Void*) {
   grpc::ServerUnaryReactor* r = ctx->DefaultReactor();
   grpc::Status st;
   try {
@@ -227,7 +236,8 @@ grpc::ServerWriteReactor<pb::JobStatus>* ClientProcessService::RunJob(grpc::Call
   return reactor;
 }
 
-void ClientProcessService::run(const std::shared_ptr<JobOutbox>& out, const JobSpec& spec, uint32_t client_job_id) {
+void ClientProcessService::run(const std::shared_ptr<JobOutbox>& out, const JobSpec& spec,
+                               uint32_t client_job_id) {
   grpc::Status why;
   std::shared_ptr<Client> client = client_or("RunJob", &why);
   if (!client) return out->finish(why);
@@ -281,7 +291,8 @@ grpc::ServerUnaryReactor* ClientProcessService::Introspect(grpc::CallbackServerC
   grpc::ServerUnaryReactor* r = ctx->DefaultReactor();
   grpc::Status st;
   if (auto client = client_or("Introspect", &st)) {
-    for (const std::string& name : client->images_downloading()) response->add_image_downloads()->set_name(name);
+    for (const std::string& name : client->images_downloading())
+      response->add_image_downloads()->set_name(name);
     for (const Client::Upload& u : client->uploads_in_progress()) {
       auto* p = response->add_artifact_uploads();
       p->set_name(u.name);
@@ -293,7 +304,8 @@ grpc::ServerUnaryReactor* ClientProcessService::Introspect(grpc::CallbackServerC
   return r;
 }
 
-grpc::ServerUnaryReactor* ClientProcessService::Stop(grpc::CallbackServerContext* ctx, const pb::Void*, pb::Void*) {
+grpc::ServerUnaryReactor* ClientProcessService::Stop(grpc::CallbackServerContext* ctx, const pb::Void*,
+                                                     pb::Void*) {
   grpc::ServerUnaryReactor* r = ctx->DefaultReactor();
   r->Finish(grpc::Status::OK);
   std::call_once(stop_once_, [this] {

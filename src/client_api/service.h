@@ -32,11 +32,11 @@ class ClientProcessService final : public pb::ClientProcess::CallbackService {
   void shut_down();
 
   grpc::ServerWriteReactor<pb::LogMessage>* StreamLogMessages(grpc::CallbackServerContext* ctx,
-                                                               const pb::Void* request) override;
+                                                              const pb::Void* request) override;
   grpc::ServerUnaryReactor* Start(grpc::CallbackServerContext* ctx, const pb::StartRequest* request,
                                   pb::Void* response) override;
-  grpc::ServerUnaryReactor* AddContainer(grpc::CallbackServerContext* ctx, const pb::AddContainerRequest* request,
-                                         pb::Void* response) override;
+  grpc::ServerUnaryReactor* AddContainer(grpc::CallbackServerContext* ctx,
+                                         const pb::AddContainerRequest* request, pb::Void* response) override;
   grpc::ServerWriteReactor<pb::JobStatus>* RunJob(grpc::CallbackServerContext* ctx,
                                                   const pb::RunJobRequest* request) override;
   grpc::ServerUnaryReactor* Introspect(grpc::CallbackServerContext* ctx, const pb::Void* request,

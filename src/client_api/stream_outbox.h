@@ -100,7 +100,8 @@ class StreamOutbox {
     if (!final_ && !cancelled_) return;
     finishing_ = true;
     reactor_ = nullptr;  // it may be deleted as soon as Finish is called
-    grpc::Status st = cancelled_ ? grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled") : *final_;
+    grpc::Status st =
+        cancelled_ ? grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled") : *final_;
     queue_.clear();
     lk.unlock();
     r->Finish(st);

@@ -43,9 +43,10 @@ struct Ending {
 };
 
 int main_impl(int argc, char** argv) {
-  CLI::App app{"Serve Maelstrom's client API to the program that started this process, over an abstract Unix "
-               "socket whose name is printed on stdout.",
-               kProgram};
+  CLI::App app{
+      "Serve Maelstrom's client API to the program that started this process, over an abstract Unix "
+      "socket whose name is printed on stdout.",
+      kProgram};
   return run_tool(kProgram, app, [&] {
     app.set_version_flag("-V,--version", version_line(kProgram));
     ConfigLoader loader(program_config_info(kProgram), app);
@@ -59,7 +60,7 @@ int main_impl(int argc, char** argv) {
     }
     init_logging(config.log_level());
     ::signal(SIGPIPE, SIG_IGN);
-    static Ending ending;  // static: the signal thread may outlive this function
+    static Ending ending;          // static: the signal thread may outlive this function
     cluster::StopSignals signals;  // before any thread starts
     signals.on_signal([](int) { ending.end("signal"); });
     const pid_t parent = ::getppid();
