@@ -39,23 +39,38 @@ log::Level our_level(spdlog::level::level_enum level) {
   }
 }
 
-// The sink behind log::set_tap: base_sink serializes calls, so the tap needs no lock of its own
-// beyond the one guarding its replacement.
-class TapSink final : public spdlog::sinks::base_sink<std::mutex> {
+// The sink behind log::set_tap. Threads call the tap side by side; a message that the tap itself
+// logs (even indirectly, e.g. through gRPC's log) is not handed to it again, rather than waiting
+// on a lock this thread already holds.
+class TapSink final : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
  public:
-  void set(std::function<void(log::Level, std::string_view)> tap) {
-    std::lock_guard lk(base_sink<std::mutex>::mutex_);
-    tap_ = std::move(tap);
+  using Tap = std::function<void(log::Level, std::string_view)>;
+  void set(Tap tap) {
+    std::lock_guard lk(mu_);
+    tap_ = tap ? std::make_shared<const Tap>(std::move(tap)) : nullptr;
   }
 
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
-    if (tap_) tap_(our_level(msg.level), std::string_view(msg.payload.data(), msg.payload.size()));
+    thread_local bool inside = false;
+    if (inside) return;
+    std::shared_ptr<const Tap> tap;
+    {
+      std::lock_guard lk(mu_);
+      tap = tap_;
+    }
+    if (!tap) return;
+    struct Inside {
+      Inside() { inside = true; }
+      ~Inside() { inside = false; }
+    } in;
+    (*tap)(our_level(msg.level), std::string_view(msg.payload.data(), msg.payload.size()));
   }
   void flush_() override {}
 
  private:
-  std::function<void(log::Level, std::string_view)> tap_;
+  std::mutex mu_;
+  std::shared_ptr<const Tap> tap_;
 };
 
 const std::shared_ptr<TapSink>& tap_sink() {
