@@ -72,6 +72,59 @@ TEST(ClientApiConvert, JobFields) {
   EXPECT_EQ(ref.use, std::vector<ImageUse>{ImageUse::WorkingDirectory});
 }
 
+TEST(ClientApiConvert, EveryLayerAndMountKind) {
+  pb::ContainerSpec c;
+  auto* glob = c.add_layers()->mutable_glob();
+  glob->set_glob("*.so");
+  glob->mutable_prefix_options()->set_prepend_prefix("/lib");
+  c.add_layers()->mutable_stubs()->add_stubs("/dev/{null,zero}");
+  auto* link = c.add_layers()->mutable_symlinks()->add_symlinks();
+  link->set_link("/bin/sh");
+  link->set_target("busybox");
+  auto* so = c.add_layers()->mutable_shared_library_dependencies();
+  so->add_binary_paths("/bin/ls");
+  so->mutable_prefix_options()->set_follow_symlinks(true);
+  auto* cmd = c.add_layers()->mutable_command();
+  cmd->set_program("make-tar");
+  cmd->add_arguments("-v");
+  auto* bind = c.add_mounts()->mutable_bind();
+  bind->set_mount_point("/data");
+  bind->set_local_path("data");
+  bind->set_read_only(true);
+  c.add_mounts()->mutable_devpts()->set_mount_point("/dev/pts");
+  c.add_mounts()->mutable_mqueue()->set_mount_point("/dev/mqueue");
+  c.add_mounts()->mutable_proc()->set_mount_point("/proc");
+  c.add_mounts()->mutable_sys()->set_mount_point("/sys");
+  auto* parent = c.mutable_parent()->mutable_container();
+  parent->set_name("base");
+  parent->add_use(pb::CONTAINER_USE_MOUNTS);
+  parent->add_use(pb::CONTAINER_USE_GROUP);
+  c.set_enable_writable_file_system(true);
+  c.set_working_directory("/w");
+  c.set_group(5);
+
+  ContainerSpec o = container_from_proto(c, "container");
+  ASSERT_EQ(o.layers.size(), 5u);
+  EXPECT_EQ(std::get<GlobLayer>(o.layers[0]).prefix.prepend_prefix, "/lib");
+  EXPECT_EQ(std::get<StubsLayer>(o.layers[1]).stubs, std::vector<std::string>{"/dev/{null,zero}"});
+  EXPECT_EQ(std::get<SymlinksLayer>(o.layers[2]).symlinks[0].target, "busybox");
+  EXPECT_TRUE(std::get<SharedLibraryDependenciesLayer>(o.layers[3]).prefix.follow_symlinks);
+  EXPECT_EQ(std::get<CommandLayer>(o.layers[4]).arguments, std::vector<std::string>{"-v"});
+  ASSERT_EQ(o.mounts.size(), 5u);
+  EXPECT_EQ(o.mounts[0].type, MountType::Bind);
+  EXPECT_EQ(o.mounts[0].local_path, "data");
+  EXPECT_TRUE(o.mounts[0].read_only);
+  EXPECT_EQ(o.mounts[1].type, MountType::Devpts);
+  EXPECT_EQ(o.mounts[2].type, MountType::Mqueue);
+  EXPECT_EQ(o.mounts[3].type, MountType::Proc);
+  EXPECT_EQ(o.mounts[4].type, MountType::Sys);
+  auto& ref = std::get<ContainerRef>(o.parent);
+  EXPECT_EQ(ref.use, (std::vector<ContainerUse>{ContainerUse::Mounts, ContainerUse::Group}));
+  EXPECT_EQ(o.enable_writable_file_system, true);
+  EXPECT_EQ(o.working_directory, "/w");
+  EXPECT_EQ(o.group, 5u);
+}
+
 TEST(ClientApiConvert, ZeroTimeoutIsNone) {
   pb::JobSpec j = echo();
   j.set_timeout(0);
