@@ -8,7 +8,7 @@ import tempfile
 
 import grpc
 
-from testlib import BUSYBOX, ROOT, bin_path, busybox_layers
+from testlib import ROOT, bin_path, busybox_layers
 
 _STUBS = None
 

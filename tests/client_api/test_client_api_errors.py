@@ -6,7 +6,7 @@ import sys
 import grpc
 import pytest
 
-from client_util import ClientProcess, completed, job, stubs
+from client_util import completed, job, stubs
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "images"))
 import registry as reg  # noqa: E402

@@ -1,7 +1,6 @@
 """maelstrom-client end to end: how the process ends (Stop, its connection closing, its parent
 dying) with nothing left running, and the Introspect and StreamLogMessages calls."""
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -10,7 +9,7 @@ import uuid
 
 import grpc
 
-from client_util import ClientProcess, completed, job, stubs
+from client_util import ClientProcess, job, stubs
 from testlib import ROOT, bin_path, host_processes, processes_left
 
 
