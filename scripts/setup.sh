@@ -49,3 +49,11 @@ if ! ls "$WHEELS"/pytest-*.whl >/dev/null 2>&1; then
   mkdir -p "$WHEELS"
   python3 -m pip download -q --dest "$WHEELS" pytest
 fi
+
+# The client API's end-to-end tests drive maelstrom-client through stubs generated from
+# proto/items.proto.
+if ! python3 -c 'import grpc, grpc_tools' 2>/dev/null; then
+  echo "setup: installing grpcio and grpcio-tools"
+  python3 -m pip install -q grpcio grpcio-tools ||
+    python3 -m pip install -q --break-system-packages grpcio grpcio-tools
+fi

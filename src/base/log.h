@@ -4,6 +4,7 @@
 // formatted as by mael::format, only when their level is on. Callers see only this header:
 // spdlog is compiled into log.cc alone.
 #include <exception>
+#include <functional>
 #include <string_view>
 
 #include "base/format.h"
@@ -23,6 +24,10 @@ void write(Level level, std::string_view message);
 // A message whose format fails at run time (a spec that does not fit its argument) is logged
 // as its format string and the reason: logging never throws.
 void write_unformatted(Level level, std::string_view format_string, const char* why) noexcept;
+
+// Hands every message logged from now on (at the configured level) to `tap` as well, which must
+// not log itself; an empty function removes it. For a process that forwards its log records.
+void set_tap(std::function<void(Level, std::string_view)> tap);
 
 template <typename... Args>
 void at(Level level, FormatString<std::type_identity_t<Args>...> f, const Args&... args) noexcept {

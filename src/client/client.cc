@@ -99,6 +99,14 @@ std::vector<std::string> Client::images_downloading() const {
   return names;
 }
 
+std::vector<Client::Upload> Client::uploads_in_progress() const {
+  std::vector<Upload> out;
+  if (!broker_) return out;
+  for (const auto& u : broker_->uploads_in_progress())
+    out.push_back({store_->describe(u.digest), u.size, u.sent});
+  return out;
+}
+
 // Called without mu_: a pull takes as long as the network does, and jobs with other images (or
 // none) go on meanwhile. The depot is thread-safe and pulls each name once.
 ImageContribution Client::lookup_image(const std::string& name) {
@@ -217,12 +225,13 @@ ResolvedJob Client::resolve(const JobSpec& spec, ArtifactStore::PinnedBlobs* pin
   return job;
 }
 
-JobId Client::run_job(const JobSpec& spec, StateCallback on_state, DoneCallback on_done) {
-  return *run_job_if(spec, nullptr, std::move(on_state), std::move(on_done));
+JobId Client::run_job(const JobSpec& spec, StateCallback on_state, DoneCallback on_done,
+                      WorkerCallback on_worker) {
+  return *run_job_if(spec, nullptr, std::move(on_state), std::move(on_done), std::move(on_worker));
 }
 
 std::optional<JobId> Client::run_job_if(const JobSpec& spec, const Admit& admit, StateCallback on_state,
-                                        DoneCallback on_done) {
+                                        DoneCallback on_done, WorkerCallback on_worker) {
   if (on_state) on_state(JobState::WaitingForArtifacts);
   // The layers stay pinned until the job ends: locally until it has run, with a
   // broker while they may still be uploaded.
@@ -230,7 +239,8 @@ std::optional<JobId> Client::run_job_if(const JobSpec& spec, const Admit& admit,
   ResolvedJob job = resolve(spec, pins.get());
   if (admit && !admit(job)) return std::nullopt;  // the pins go with `pins`
   if (broker_ && !job.must_run_locally())
-    return run_remote(std::move(job), std::move(pins), std::move(on_state), std::move(on_done));
+    return run_remote(std::move(job), std::move(pins), std::move(on_state), std::move(on_done),
+                      std::move(on_worker));
   return local_executor().submit(std::move(job), std::move(on_state),
                                  [pins = std::move(pins), on_done = std::move(on_done)](JobOutcome o) {
                                    pins->release();
@@ -239,7 +249,7 @@ std::optional<JobId> Client::run_job_if(const JobSpec& spec, const Admit& admit,
 }
 
 JobId Client::run_remote(ResolvedJob job, std::shared_ptr<ArtifactStore::PinnedBlobs> pins,
-                         StateCallback on_state, DoneCallback on_done) {
+                         StateCallback on_state, DoneCallback on_done, WorkerCallback on_worker) {
   // Per job: its id once submit returns, and whether it already ended (on_done
   // may run before submit returns, even inside it when the broker is gone).
   struct Tracking {
@@ -256,7 +266,9 @@ JobId Client::run_remote(ResolvedJob job, std::shared_ptr<ArtifactStore::PinnedB
     }
     return message;
   };
-  auto state_cb = [on_state = std::move(on_state)](JobState s, const std::string& /*worker*/) {
+  auto state_cb = [on_state = std::move(on_state), on_worker = std::move(on_worker)](
+                      JobState s, const std::string& worker) {
+    if (on_worker && s == JobState::Running && !worker.empty()) on_worker(worker);
     if (on_state) on_state(s);
   };
   auto done_cb = [this, t, pins = std::move(pins), on_done = std::move(on_done),

@@ -76,6 +76,13 @@ class Client {
   void add_container(const std::string& name, ContainerSpec spec);
   // The images being looked up (pulled, when not in the depot yet) for jobs now, each once.
   std::vector<std::string> images_downloading() const;
+  // With a broker: the layers being uploaded to it now (named as the store describes them).
+  struct Upload {
+    std::string name;
+    uint64_t size = 0;
+    uint64_t sent = 0;
+  };
+  std::vector<Upload> uploads_in_progress() const;
   // The broker's HOST:PORT with a cluster.
   const std::optional<std::string>& broker_address() const { return options_.broker; }
 
@@ -84,13 +91,17 @@ class Client {
   // exactly once, from another thread (with a System error if the broker goes
   // away). With a broker, jobs go to the cluster unless they must run locally
   // (ResolvedJob::must_run_locally). Ids of cluster jobs have the top bit set.
-  JobId run_job(const JobSpec& spec, StateCallback on_state, DoneCallback on_done);
+  // on_worker: for a cluster job, the broker's name of the worker it runs on ("worker N (NAME)"),
+  // given just before on_state(Running).
+  using WorkerCallback = std::function<void(const std::string& worker)>;
+  JobId run_job(const JobSpec& spec, StateCallback on_state, DoneCallback on_done,
+                WorkerCallback on_worker = nullptr);
   // As run_job, but once the job is resolved (its layers are digests) and before it is
   // submitted, `admit` decides whether it runs at all: when it says no, nothing is submitted,
   // on_done is never called, and the result is nullopt (the test runners' cached results).
   using Admit = std::function<bool(const ResolvedJob&)>;
   std::optional<JobId> run_job_if(const JobSpec& spec, const Admit& admit, StateCallback on_state,
-                                  DoneCallback on_done);
+                                  DoneCallback on_done, WorkerCallback on_worker = nullptr);
 
   // Resolution alone (exposed for tests and for callers with their own
   // executor). With `pins`, the job's layer blobs are pinned there, so that a
@@ -119,7 +130,7 @@ class Client {
   Digest build_layer(const LayerSpec& layer);
   LocalExecutor& local_executor();
   JobId run_remote(ResolvedJob job, std::shared_ptr<ArtifactStore::PinnedBlobs> pins, StateCallback on_state,
-                   DoneCallback on_done);
+                   DoneCallback on_done, WorkerCallback on_worker);
 
   ClientOptions options_;
   EnvLookup env_;

@@ -79,7 +79,7 @@ struct BrokerConnection::Impl {
   // been told that jobs wait for a worker that is not there.
   std::optional<pb::ClusterState> cluster;
   bool told_no_workers = false;
-  std::set<grpc::ClientContext*> upload_ctxs;
+  std::map<grpc::ClientContext*, UploadProgress> upload_ctxs;  // the uploads under way
   std::vector<std::thread> uploaders;
   std::thread reader;
 
@@ -166,7 +166,7 @@ struct BrokerConnection::Impl {
       error = why;
       lost.swap(jobs);
       delivering++;
-      for (auto* c : upload_ctxs) c->TryCancel();
+      for (auto& [c, progress] : upload_ctxs) c->TryCancel();
     }
     cv.notify_all();
     // The one line that says why every unfinished job fails (their outcomes carry it too).
@@ -277,7 +277,7 @@ struct BrokerConnection::Impl {
     {
       std::lock_guard lk(mu);
       if (error) return grpc::Status(grpc::StatusCode::CANCELLED, "connection ended");
-      upload_ctxs.insert(&uctx);
+      upload_ctxs[&uctx] = UploadProgress{d, static_cast<uint64_t>(sb.st_size), 0};
     }
     pb::UploadResult result;
     auto writer = stub->UploadBlob(&uctx, &result);
@@ -301,6 +301,10 @@ struct BrokerConnection::Impl {
       chunk.set_data(buf.data(), n);
       if (!writer->Write(chunk)) break;
       sent += n;
+      {
+        std::lock_guard lk(mu);
+        upload_ctxs[&uctx].sent = sent;
+      }
       first = false;
       chunk.clear_digest();
       chunk.clear_size();
@@ -441,6 +445,13 @@ size_t BrokerConnection::outstanding() const {
 std::optional<std::string> BrokerConnection::error() const {
   std::lock_guard lk(impl_->mu);
   return impl_->error;
+}
+
+std::vector<BrokerConnection::UploadProgress> BrokerConnection::uploads_in_progress() const {
+  std::lock_guard lk(impl_->mu);
+  std::vector<UploadProgress> out;
+  for (const auto& [ctx, progress] : impl_->upload_ctxs) out.push_back(progress);
+  return out;
 }
 
 }  // namespace mael::cluster

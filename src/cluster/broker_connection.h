@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cluster/security.h"
 #include "spec/spec.h"
@@ -56,6 +57,14 @@ class BrokerConnection {
   size_t outstanding() const;
   // Why the connection ended, or nullopt while it is up.
   std::optional<std::string> error() const;
+
+  // The layer blobs being uploaded now, with the bytes sent so far.
+  struct UploadProgress {
+    Digest digest;
+    uint64_t size = 0;
+    uint64_t sent = 0;
+  };
+  std::vector<UploadProgress> uploads_in_progress() const;
 
  private:
   struct Impl;
