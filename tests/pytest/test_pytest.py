@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from testlib import BIN_DIR, ROOT, bin_path, processes_left
+from testlib import BIN_DIR, ROOT, as_user, bin_path, processes_left
 
 sys.path.insert(0, str(ROOT / "tests" / "cluster"))
 from cluster_util import Cluster, http_status  # noqa: E402
@@ -373,6 +373,27 @@ def test_a_bad_filter_names_the_column(full):
     assert r.returncode == 1, r.stdout + r.stderr
     assert one_line(r.stderr) == ("error: invalid filter 'markers.starts_with(x)': at column 9: "
                                   "selector `markers` only takes the matcher `contains`"), r.stderr
+
+
+def test_as_an_unprivileged_user_with_debians_python(tmp):
+    """Run by uid 65534 (rootless containers; the warm forks make their namespaces inside the
+    job's), on a virtualenv of Debian's /usr/bin/python3 (the interpreter root's pyenv has is
+    not readable by others): the same statuses, nothing left behind."""
+    if os.geteuid() != 0 or not os.path.exists("/usr/bin/python3"):
+        pytest.skip("needs root (to switch users) and Debian's python3")
+    os.chmod(tmp, 0o755)
+    venv = tmp / "venv"
+    subprocess.run(["/usr/bin/python3", "-m", "venv", str(venv)], check=True, timeout=120)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--no-index", "--find-links", str(WHEELS), "pytest"],
+                   check=True, timeout=300)
+    pt = Pytest(copy_fixture(tmp / "p"), venv, tmp / "home")
+    subprocess.run(["chown", "-R", "65534:65534", str(pt.project), str(pt.home)], check=True)
+    r = subprocess.run(as_user(65534, [bin_path(PROGRAM), "--ui", "simple", *NO_HANG]), capture_output=True,
+                       text=True, cwd=pt.project, env=pt.env(), timeout=600)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert statuses(r.stdout) == ALL_CASES, r.stdout + r.stderr
+    assert line_after(r.stdout, H + "test_aborts") == "killed by signal 6", r.stdout
+    assert processes_left(LEFTOVER) == []
 
 
 # ---- images: a Python image from the loopback registry, test-requirements.txt -------------------
