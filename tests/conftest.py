@@ -8,6 +8,10 @@ import pytest
 
 from testlib import ABORTER_C, NOBODY, ORPHAN_C, Runner, c_program
 
+# The fixture projects are what the runners under test run (the pytest fixture has tests that
+# fail, hang and abort on purpose): never this suite's own tests.
+collect_ignore_glob = ["fixtures/*"]
+
 
 @pytest.fixture
 def runner(tmp_path):
