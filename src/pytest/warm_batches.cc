@@ -129,6 +129,12 @@ std::optional<uint64_t> WarmBatcher::submit(const JobSpec& spec, std::function<v
   }
   g->members.push_back(Member{std::move(*item), spec, std::move(on_state), std::move(on_done)});
   g->last_added = std::chrono::steady_clock::now();
+  if (g->members.size() >= plan_.batch) {
+    // Full: a batch of its own now (the group starts again empty), so that large suites stream.
+    Group full{g->key, std::move(g->members), g->last_added};
+    groups_.erase(g);
+    full_.push_back(std::move(full));
+  }
   cv_.notify_all();
   // Ids the client never gave out: cancelling one (only dropped holds do) finds no job.
   return (uint64_t{1} << 61) | ++next_id_;
@@ -142,6 +148,14 @@ void WarmBatcher::flush_loop() {
       again_.clear();
       lk.unlock();
       for (const auto& m : again) run_fresh(m);
+      lk.lock();
+      continue;
+    }
+    if (!full_.empty()) {
+      std::vector<Group> full = std::move(full_);
+      full_.clear();
+      lk.unlock();
+      for (auto& g : full) launch_chunk(g.key, std::move(g.members));
       lk.lock();
       continue;
     }
@@ -171,11 +185,11 @@ void WarmBatcher::flush_loop() {
 }
 
 void WarmBatcher::launch(Group g) {
-  // Up to 16 items share one warm process; a larger group is spread over the slots, in
-  // chunks of nearly equal size.
+  // What is left of a group when its items stop coming (fewer than a batch): spread over the
+  // slots when there are enough to share, in chunks of nearly equal size.
   size_t n = g.members.size();
   size_t slots = std::max<size_t>(plan_.slots, 1);
-  size_t chunk = std::max<size_t>((n + slots - 1) / slots, std::min<size_t>(n, 16));
+  size_t chunk = std::max<size_t>((n + slots - 1) / slots, std::min<size_t>(n, 4));
   size_t k = (n + chunk - 1) / chunk;
   size_t at = 0;
   for (size_t i = 0; i < k; ++i) {

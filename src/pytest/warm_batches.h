@@ -42,8 +42,12 @@ struct WarmPlan {
   // The batch job for `items`, all of whose fresh jobs equal `first` but for their item.
   std::function<JobSpec(const JobSpec& first, const std::vector<std::string>& items)> batch_job;
   size_t slots = 1;  // spread over this many batches when a group is large enough
-  // How long a group waits for more items after its last one came.
-  std::chrono::milliseconds gather{5};
+  // A group this large goes at once, as one batch, while more items of it may still come (a
+  // warm process costs about 30 tests' worth to start: batches must be large to pay).
+  size_t batch = 64;
+  // How long a smaller group waits for more items after its last one came. Items come as fast
+  // as the run loop resolves their jobs (their cached-result check), a few milliseconds each.
+  std::chrono::milliseconds gather{50};
 };
 
 class WarmBatcher {
@@ -83,6 +87,7 @@ class WarmBatcher {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Group> groups_;
+  std::vector<Group> full_;  // groups that reached a batch's size, to launch
   std::vector<Member> again_;  // items a batch did not bring back, to run fresh
   bool closing_ = false;
   uint64_t next_id_ = 0;

@@ -179,19 +179,31 @@ TEST(WarmBatcher, AnItemWhoseResultIsCachedNeitherRunsNorJoinsABatch) {
   EXPECT_EQ(client.jobs[0].spec.arguments, (std::vector<std::string>{"batch", "t.py::b", "t.py::c"}));
 }
 
-TEST(WarmBatcher, ALargeGroupIsSpreadOverTheSlots) {
+TEST(WarmBatcher, FullBatchesGoAtOnceAndTheRestIsSpreadOverTheSlots) {
   FakeClient client;
   Results results;
-  WarmBatcher b(client.submitter(), plan(2));
+  WarmPlan p = plan(2);
+  p.batch = 16;
+  p.gather = std::chrono::milliseconds(200);
+  WarmBatcher b(client.submitter(), p);
   for (int i = 0; i < 40; ++i) {
     std::string item = "t.py::t" + std::to_string(i);
     b.submit(fresh_job(item), [](JobState) {}, results.sink(item), nullptr);
   }
+  // Two full batches of 16 without waiting for the group to go quiet...
   client.wait_for(2);
+  {
+    std::lock_guard lk(client.mu);
+    ASSERT_EQ(client.jobs.size(), 2u);
+    EXPECT_EQ(client.jobs[0].spec.arguments.size(), 17u);  // "batch" + 16 items
+    EXPECT_EQ(client.jobs[1].spec.arguments.size(), 17u);
+  }
+  // ...then the 8 left, once it is, in two batches for the two slots.
+  client.wait_for(4);
   std::lock_guard lk(client.mu);
-  ASSERT_EQ(client.jobs.size(), 2u);
-  EXPECT_EQ(client.jobs[0].spec.arguments.size(), 21u);  // "batch" + 20 items each
-  EXPECT_EQ(client.jobs[1].spec.arguments.size(), 21u);
+  ASSERT_EQ(client.jobs.size(), 4u);
+  EXPECT_EQ(client.jobs[2].spec.arguments.size(), 5u);
+  EXPECT_EQ(client.jobs[3].spec.arguments.size(), 5u);
 }
 
 }  // namespace

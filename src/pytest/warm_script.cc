@@ -16,7 +16,7 @@ namespace mael {
 // then runs the batch in fresh interpreters). Everything else the process prints goes to stderr.
 std::string_view pytest_warm_script() {
   return R"PY(
-import base64, ctypes, json, os, select, signal, sys, tempfile, time
+import base64, ctypes, gc, json, os, select, signal, sys, tempfile, time
 
 cfg = json.loads(sys.argv[1])
 records = os.fdopen(os.dup(1), "wb", buffering=0)
@@ -196,6 +196,10 @@ class Warm:
         for item in session.items:
             by_key.setdefault(item.nodeid, item)
         timeout = cfg["timeout_ms"] / 1000.0 if cfg["timeout_ms"] else None
+        # What is loaded now is shared with every fork: keep the collector from walking (and so
+        # copying) it in each of them.
+        gc.collect()
+        gc.freeze()
         for key in cfg["items"]:
             item = by_key.get(key)
             if item is None:
