@@ -79,7 +79,15 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const ChildOpti
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  int rc = posix_spawnp(&pid_, argv[0].c_str(), &fa, &attr, args.data(), environ);
+  // ETXTBSY: the program was just written (a test binary copied into place) and another
+  // thread's child, forked meanwhile, still holds an inherited descriptor open for writing
+  // until it execs. That passes in a moment: try again for up to two seconds.
+  int rc = 0;
+  for (int attempt = 0;; ++attempt) {
+    rc = posix_spawnp(&pid_, argv[0].c_str(), &fa, &attr, args.data(), environ);
+    if (rc != ETXTBSY || attempt == 200) break;
+    ::usleep(10'000);
+  }
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   if (rc == ENOENT) {

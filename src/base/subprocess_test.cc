@@ -3,7 +3,13 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
 #include <string>
+#include <thread>
 
 #include "base/test_temp_dir.h"
 
@@ -92,6 +98,26 @@ TEST(ChildProcess, StdinPipeIsTheCallers) {
   EXPECT_EQ(child.stdin_fd(), -1);
   EXPECT_EQ(read_all(child.stdout_fd()), "got hello\n");
   EXPECT_EQ(child.wait(), 0);
+}
+
+// A program another thread has just written may still be open for writing (a descriptor
+// inherited by a child forked meanwhile, until it execs): starting it waits for that to pass.
+TEST(RunProcess, AProgramStillOpenForWritingIsStartedOnceItIsClosed) {
+  testing::ScratchDir dir;
+  std::filesystem::path prog = dir.path() / "prog.sh";
+  int fd = ::open(prog.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+  ASSERT_GE(fd, 0);
+  std::string text = "#!/bin/sh\necho started\n";
+  ASSERT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  std::thread closer([fd] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ::close(fd);
+  });
+  ProcessResult r;
+  EXPECT_NO_THROW(r = run_process({prog.string()}));  // before: "Text file busy"
+  closer.join();
+  EXPECT_TRUE(r.ok()) << r.err;
+  EXPECT_EQ(r.out, "started\n");
 }
 
 }  // namespace

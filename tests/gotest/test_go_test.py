@@ -251,7 +251,7 @@ def test_full_run_reports_every_status_the_summary_and_the_failure_output(built)
     r = built.result
     # The first failing test's exit code: go test binaries exit 1 on failure.
     assert r.returncode == 1, r.stdout + r.stderr
-    assert statuses(r.stdout) == ALL_CASES, r.stdout
+    assert statuses(r.stdout) == ALL_CASES, r.stdout + r.stderr
     assert r.stderr == "", r.stderr
     lines = r.stdout.splitlines()
     # Each status line is followed by the failing test's own output, without the harness's
