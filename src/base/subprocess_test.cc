@@ -120,5 +120,23 @@ TEST(RunProcess, AProgramStillOpenForWritingIsStartedOnceItIsClosed) {
   EXPECT_EQ(r.out, "started\n");
 }
 
+TEST(CopyFileContents, CopiesBytesWithTheModeAndNamesAMissingFile) {
+  testing::ScratchDir dir;
+  std::filesystem::path from = dir.write("a.bin", std::string("bytes\0more", 10));
+  std::filesystem::path to = dir.path() / "b.bin";
+  copy_file_contents(from.string(), to.string(), 0755);
+  int fd = ::open(to.c_str(), O_RDONLY | O_CLOEXEC);
+  EXPECT_EQ(read_all(fd), std::string("bytes\0more", 10));
+  ::close(fd);
+  EXPECT_EQ(std::filesystem::status(to).permissions() & std::filesystem::perms::owner_exec,
+            std::filesystem::perms::owner_exec);
+  try {
+    copy_file_contents((dir.path() / "none").string(), to.string(), 0755);
+    FAIL();
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("none"), std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace mael

@@ -205,8 +205,14 @@ class GoBuild {
     if (!same_contents(out, fresh)) {
       fs::path tmp = out;
       tmp += ".tmp";
-      fs::copy_file(fresh, tmp, fs::copy_options::overwrite_existing, ec);
-      if (!ec) fs::rename(tmp, out, ec);
+      // Not fs::copy_file: its descriptor, inherited by a `go test -c` started meanwhile, would
+      // keep the binary from being listed (ETXTBSY) until that build ends.
+      try {
+        copy_file_contents(fresh.string(), tmp.string(), 0755);
+      } catch (const UserError& e) {
+        throw UserError("cannot copy " + fresh.string() + " to " + out.string() + ": " + e.what());
+      }
+      fs::rename(tmp, out, ec);
       if (ec) throw UserError("cannot copy " + fresh.string() + " to " + out.string() + ": " + ec.message());
     }
     TestBinary b;
