@@ -10,6 +10,7 @@
 
 #include "base/atomic_file.h"
 #include "base/error.h"
+#include "base/input_file.h"
 #include "base/log.h"
 
 namespace mael {
@@ -17,6 +18,8 @@ namespace mael {
 namespace fs = std::filesystem;
 
 namespace {
+
+constexpr size_t kMaxRequirementsBytes = 1 << 20;
 
 std::string read_file(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
@@ -69,7 +72,8 @@ std::optional<LayerSpec> pip_packages_layer(const ImageRef& image, const PipLaye
   fs::path requirements = o.project / "test-requirements.txt";
   std::error_code ec;
   if (!fs::is_regular_file(requirements, ec)) return std::nullopt;
-  std::string wanted = read_file(requirements);
+  std::string wanted = read_input_file(requirements, "test-requirements.txt", "name pip's requirements in a file",
+                                       kMaxRequirementsBytes);
   fs::path dir = o.cache_dir / "pip_packages" / dir_name(image.name);
   fs::path upper = dir / "root", saved = dir / "requirements.txt";
   if (!(fs::exists(saved, ec) && read_file(saved) == wanted && fs::is_directory(upper, ec))) {

@@ -243,20 +243,24 @@ class PytestAdapter final : public TestAdapter {
   void index() {
     files_.clear();
     by_file_.clear();
+    by_name_.clear();
     for (const auto& i : collected_.collection.items) {
       auto [it, fresh] = by_file_.try_emplace(i.file);
       if (fresh) files_.push_back(i.file);
       it->second.push_back(&i);
+      by_name_.try_emplace({i.file, i.name}, &i);
     }
   }
-  std::vector<const PytestItem*> items_of(const std::string& file) const {
+  const std::vector<const PytestItem*>& items_of(const std::string& file) const {
+    static const std::vector<const PytestItem*> kNone;
     auto it = by_file_.find(file);
-    return it == by_file_.end() ? std::vector<const PytestItem*>{} : it->second;
+    return it == by_file_.end() ? kNone : it->second;
   }
+  // Looked up for each case several times (name, fields, listing, job): by a map, not a scan.
   const PytestItem& item(const TestBinary& b, const std::string& name) const {
-    for (const PytestItem* i : items_of(b.artifact))
-      if (i->name == name) return *i;
-    throw UserError("no collected test " + name + " in " + b.artifact);
+    auto it = by_name_.find({b.artifact, name});
+    if (it == by_name_.end()) throw UserError("no collected test " + name + " in " + b.artifact);
+    return *it->second;
   }
   // The pip packages layer of an image named python, installed once per run at most (the
   // first test of that image waits for it; a failure ends the run).
@@ -296,6 +300,7 @@ class PytestAdapter final : public TestAdapter {
   CollectResult collected_;
   std::vector<std::string> files_;  // in collection order
   std::map<std::string, std::vector<const PytestItem*>> by_file_;
+  std::map<std::pair<std::string, std::string>, const PytestItem*> by_name_;  // (file, name)
   std::once_flag python_once_;
   PythonLayers python_;
   bool fresh_interpreter_ = false;

@@ -2,30 +2,16 @@
 
 #include <re2/re2.h>
 
+#include "runner/report_result.h"
+
 namespace mael {
-
-namespace {
-
-std::vector<std::string_view> lines_of(std::string_view text) {
-  std::vector<std::string_view> out;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t nl = text.find('\n', start);
-    if (nl == std::string_view::npos) nl = text.size();
-    out.push_back(text.substr(start, nl - start));
-    start = nl + 1;
-  }
-  return out;
-}
-
-}  // namespace
 
 std::optional<std::string> pytest_skip_reason(std::string_view out) {
   static const RE2 kFinal(R"(^=+ (.*) in [0-9.]+s.* =+$)");
   static const RE2 kCount(R"(^\d+ (\w+)$)");
   static const RE2 kSkipped(R"(^SKIPPED \[\d+\] .*?:\d+: (.*)$)");
   static const RE2 kXfail(R"(^XFAIL \S+(?: - (.*))?$)");
-  std::vector<std::string_view> lines = lines_of(out);
+  std::vector<std::string> lines = split_output_lines(out);
   std::string counts;
   for (auto it = lines.rbegin(); it != lines.rend(); ++it)
     if (RE2::FullMatch(*it, kFinal, &counts)) break;
@@ -45,7 +31,7 @@ std::optional<std::string> pytest_skip_reason(std::string_view out) {
     }
   }
   if (!ignored) return std::nullopt;
-  for (std::string_view l : lines) {
+  for (const std::string& l : lines) {
     std::string reason;
     if (RE2::FullMatch(l, kSkipped, &reason)) return "skipped: " + reason;
     if (RE2::FullMatch(l, kXfail, &reason)) return reason.empty() ? "xfailed" : "xfailed: " + reason;
