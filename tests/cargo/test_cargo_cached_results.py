@@ -13,7 +13,7 @@ from cargo_util import cargo_env, status_of
 from testlib import ROOT, bin_path
 
 sys.path.insert(0, str(ROOT / "tests" / "cluster"))
-from cluster_util import Cluster, http_status  # noqa: E402
+from cluster_util import http_status, running_cluster  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "fixtures" / "cargo-cache"
 TESTS = ["one tests::adds", "one tests::subtracts", "two tests::shouts", "two tests::fails_on_request",
@@ -195,10 +195,8 @@ added_mounts = [{ type = "bind", mount_point = "/counter", local_path = "counter
 
 @pytest.fixture
 def cluster(tmp_path):
-    c = Cluster(tmp_path / "cluster")
-    (tmp_path / "cluster").mkdir()
-    yield c
-    c.close()
+    with running_cluster(tmp_path / "cluster") as c:
+        yield c
 
 
 def test_through_a_broker_the_same_jobs_are_cached_and_never_reach_it(ws, cluster):

@@ -11,16 +11,14 @@ import pytest
 from client_util import ClientProcess, completed, job, stubs
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "cluster"))
-from cluster_util import Cluster  # noqa: E402
+from cluster_util import running_cluster  # noqa: E402
 from test_remote_run import Sampler  # noqa: E402
 
 
 @pytest.fixture
 def cluster(tmp_path):
-    c = Cluster(tmp_path / "cluster")
-    (tmp_path / "cluster").mkdir()
-    yield c
-    c.close()
+    with running_cluster(tmp_path / "cluster") as c:
+        yield c
 
 
 def test_jobs_on_two_workers(cluster, tmp_path):

@@ -1,6 +1,7 @@
 """Helpers for the cluster tests: a broker and workers as real processes, a
 busybox layer as a tar, and the small test client (mael-test-client) that
 submits jobs through the broker connection."""
+import contextlib
 import io
 import json
 import os
@@ -183,6 +184,19 @@ class Cluster:
     def close(self):
         for p in reversed(self.procs):
             p.stop()
+
+
+@contextlib.contextmanager
+def running_cluster(directory):
+    """A Cluster working in `directory` (made here), stopped when the block ends: the body of
+    the test runners' `cluster` fixtures."""
+    directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    c = Cluster(directory)
+    try:
+        yield c
+    finally:
+        c.close()
 
 
 def parse_results(stdout):

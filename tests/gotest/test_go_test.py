@@ -22,7 +22,7 @@ import pytest
 from testlib import BIN_DIR, ROOT, bin_path, processes_left
 
 sys.path.insert(0, str(ROOT / "tests" / "cluster"))
-from cluster_util import Cluster, http_status  # noqa: E402
+from cluster_util import http_status, running_cluster  # noqa: E402
 
 GO_FIXTURE = ROOT / "tests" / "fixtures" / "go-project"
 PROGRAM = "maelstrom-go-test"
@@ -849,10 +849,8 @@ def test_watch_reruns_after_an_edit_and_not_on_its_own_writes(fresh, tmp):
 
 @pytest.fixture
 def cluster(tmp):
-    c = Cluster(tmp / "cluster")
-    (tmp / "cluster").mkdir()
-    yield c
-    c.close()
+    with running_cluster(tmp / "cluster") as c:
+        yield c
 
 
 def test_broker_with_two_workers_gives_the_same_statuses(fresh, cluster):

@@ -20,7 +20,7 @@ import pytest
 from testlib import BIN_DIR, ROOT, as_user, bin_path, processes_left
 
 sys.path.insert(0, str(ROOT / "tests" / "cluster"))
-from cluster_util import Cluster, http_status  # noqa: E402
+from cluster_util import http_status, running_cluster  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "fixtures" / "pytest-project"
 WHEELS = pathlib.Path("/var/cache/maelstrom-tests/wheels")
@@ -513,10 +513,8 @@ def test_a_missing_image_is_one_line(fresh, python_image, wheel_index):
 
 @pytest.fixture
 def cluster(tmp):
-    (tmp / "cluster").mkdir()
-    c = Cluster(tmp / "cluster")
-    yield c
-    c.close()
+    with running_cluster(tmp / "cluster") as c:
+        yield c
 
 
 def test_broker_with_two_workers_gives_the_same_statuses(full, cluster):
