@@ -43,10 +43,14 @@ JobSpec warm_batch_job(const JobSpec& first, const std::vector<std::string>& ite
   // points at its own file (fd capture would keep writing where the warm process started).
   nlohmann::json args = nlohmann::json::array({"--capture=sys"});
   for (size_t i = 2; i + 1 < first.arguments.size(); ++i) args.push_back(first.arguments[i]);
-  // Each test gets these fresh, as a job of its own would.
+  // Each test gets these tmpfs mounts fresh, as a job of its own would.
   nlohmann::json tmp_mounts = nlohmann::json::array();
-  for (const Mount& m : first.container.mounts)
-    if (m.type == MountType::Tmp) tmp_mounts.push_back(m.mount_point.empty() || m.mount_point[0] != '/' ? "/" + m.mount_point : m.mount_point);
+  for (const Mount& m : first.container.mounts) {
+    if (m.type == MountType::Tmp)
+      tmp_mounts.push_back(m.mount_point.empty() || m.mount_point[0] != '/' ? "/" + m.mount_point : m.mount_point);
+    if (m.type == MountType::Devices && std::find(m.devices.begin(), m.devices.end(), Device::Shm) != m.devices.end())
+      tmp_mounts.push_back("/dev/shm");  // a tmpfs too (job_script.cc)
+  }
   nlohmann::json cfg = {{"args", args},
                         {"items", items},
                         {"timeout_ms", first.timeout ? nlohmann::json(first.timeout->count()) : nlohmann::json()},

@@ -52,6 +52,8 @@ ALL_CASES = {
     O + "test_prints_a_lot": "FAIL",
     H + "test_leaves_a_process_behind": "OK",
     H + "test_aborts": "FAIL",
+    H + "test_shm_first": "OK",
+    H + "test_shm_second": "OK",
 }
 NO_HANG = ("-x", "markers.contains(hang)")
 
@@ -179,7 +181,7 @@ def test_full_run_reports_every_status_with_pytests_own_messages(full):
     # Fixtures of every scope, capsys, tmp_path, monkeypatch, a fresh /tmp and fresh module state
     # for every test: all OK above (test_state_second sees the counter at 0 again).
     summary = r.stdout[r.stdout.index(" Test Summary "):].splitlines()
-    assert "Successful Tests:        13" in summary, summary
+    assert "Successful Tests:        15" in summary, summary
     assert "Failed Tests    :         3" in summary, summary
     assert "Ignored Tests   :         4" in summary, summary
 
@@ -360,6 +362,16 @@ def test_no_pytest_importable_is_one_line(fresh, tmp):
                        timeout=120)
     assert r.returncode == 1, r.stdout + r.stderr
     assert one_line(r.stderr).startswith("error: pytest is not importable by python3"), r.stderr
+
+
+def test_no_python_on_path_is_one_line(fresh, tmp):
+    empty = tmp / "empty-bin"
+    empty.mkdir()
+    r = subprocess.run([bin_path(PROGRAM), "--list"], capture_output=True, text=True, cwd=fresh.project,
+                       env=fresh.env({"PATH": str(empty)}), timeout=120)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert one_line(r.stderr) == ("error: python3 is not on PATH: maelstrom-pytest runs where pytest is "
+                                  "importable (activate the project's virtualenv)"), r.stderr
 
 
 def test_a_malformed_spec_file_names_the_file(fresh):
