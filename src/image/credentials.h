@@ -27,8 +27,5 @@ struct Credentials {
 // `host` as in DockerRef::host ("registry-1.docker.io" for Docker Hub).
 std::optional<Credentials> find_credentials(const std::string& host, const std::string& repository);
 
-// Exposed for tests.
-std::string base64_decode(const std::string& in);
-std::string base64_encode(const std::string& in);
 
 }  // namespace mael

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "base/base64.h"
 #include "base/error.h"
 #include "base/tar_reader.h"
 #include "base/test_errors.h"

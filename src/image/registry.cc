@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "base/base64.h"
 #include "base/error.h"
 #include "base/fd_io.h"
 #include "base/unique_fd.h"

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 
 #include "base/error.h"
+#include "base/base64.h"
 #include "base/test_errors.h"
 #include "image/credentials.h"
 #include "image/image_depot.h"

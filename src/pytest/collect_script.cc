@@ -2,31 +2,27 @@
 
 namespace mael {
 
-// Runs pytest's own collection (conftest files, ini settings and plugins included) and writes to
-// the file named by the first argument one JSON object per line: first the interpreter
-// (for the layers of a job without an image), then each item. Everything else the collection
-// prints (pytest's report, a conftest's prints) goes to stderr, so it cannot corrupt the list.
+// Runs pytest's own collection (conftest files, ini settings and plugins included) in the test
+// container and prints one JSON object per item, gzipped and in base64 (a job's output is
+// bounded; this holds about ten times as many items). Everything else the collection prints
+// (pytest's report, a conftest's prints) goes to stderr, so it cannot corrupt the list.
+// The first argument is a JSON list of the names in the project's top directory: pytest does not
+// descend into other entries of the working directory (with the default working directory "/",
+// the interpreter, /proc, /usr...), as it would not on this machine. The rest go to pytest.
 // Exit code: pytest's, with "no tests collected" (5) taken as success; 97: no pytest.
 std::string_view pytest_collect_script() {
   return R"PY(
-import json, os, sys
+import io, json, os, sys
 
-out = open(sys.argv[1], "w")
+out = io.StringIO()
+real_stdout = os.fdopen(os.dup(1), "wb")
 os.dup2(2, 1)
 sys.stdout = sys.stderr
+project_names = set(json.loads(sys.argv[1]))
 args = sys.argv[2:]
 
 def emit(obj):
     out.write(json.dumps(obj) + "\n")
-
-emit({"python": {
-    "executable": sys.executable,
-    "prefix": sys.prefix,
-    "base_prefix": sys.base_prefix,
-    "stdlib": os.path.dirname(os.__file__),
-    "path": [p for p in sys.path if p and p != os.getcwd()],
-    "version": "%d.%d.%d" % sys.version_info[:3],
-}})
 
 try:
     import pytest
@@ -61,6 +57,12 @@ class Collector:
     def pytest_collection_modifyitems(self, session, config, items):
         self.items = list(items)
 
+    def pytest_ignore_collect(self, collection_path, config):
+        p = str(collection_path)
+        if os.path.dirname(p) == os.getcwd() and os.path.basename(p) not in project_names:
+            return True
+        return None
+
 
 collector = Collector()
 code = pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider"] + args, plugins=[collector])
@@ -82,7 +84,28 @@ for item in collector.items:
     inner = nodeid.split("::", 1)[1] if "::" in nodeid else ""
     emit({"file": rel, "name": str(name), "node_id": nodeid, "inner": inner,
           "markers": markers, "skip": skip_reason(item)})
-out.close()
+import base64, gzip
+real_stdout.write(base64.b64encode(gzip.compress(out.getvalue().encode(), 6)))
+real_stdout.close()
+)PY";
+}
+
+// Prints the interpreter's record (one JSON line) and exits 97 when pytest
+// cannot be imported, without importing it.
+std::string_view python_probe_script() {
+  return R"PY(
+import importlib.util, json, os, sys
+print(json.dumps({"python": {
+    "executable": sys.executable,
+    "prefix": sys.prefix,
+    "base_prefix": sys.base_prefix,
+    "stdlib": os.path.dirname(os.__file__),
+    "path": [p for p in sys.path if p and p != os.getcwd()],
+    "version": "%d.%d.%d" % sys.version_info[:3],
+}}))
+if importlib.util.find_spec("pytest") is None:
+    sys.stderr.write("maelstrom-pytest: cannot import pytest with %s\n" % sys.executable)
+    sys.exit(97)
 )PY";
 }
 

@@ -5,5 +5,6 @@
 namespace mael {
 
 std::string_view pytest_collect_script();
+std::string_view python_probe_script();
 
 }  // namespace mael

@@ -1,19 +1,17 @@
 #include "pytest/pytest_collect.h"
 
-#include <unistd.h>
+#include <archive.h>
 
-#include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <system_error>
 
+#include "base/base64.h"
 #include "base/error.h"
 #include "base/subprocess.h"
 #include "pytest/collect_script.h"
 
 namespace mael {
-
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -34,28 +32,42 @@ std::vector<std::string> strings_at(const nlohmann::json& j, const char* key, co
   return out;
 }
 
+nlohmann::json object_line(const std::string& line, const std::string& source) {
+  nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) throw UserError(source + ": a line that is not a JSON object: " + line);
+  return j;
+}
+
+// Bytes gzip compressed, uncompressed (libarchive's raw format reads a bare compressed stream).
+std::optional<std::string> gunzip(const std::string& data) {
+  std::unique_ptr<archive, int (*)(archive*)> a(archive_read_new(), archive_read_free);
+  if (!a) return std::nullopt;
+  archive_read_support_filter_gzip(a.get());
+  archive_read_support_format_raw(a.get());
+  archive_entry* entry = nullptr;
+  if (archive_read_open_memory(a.get(), data.data(), data.size()) != ARCHIVE_OK ||
+      archive_read_next_header(a.get(), &entry) != ARCHIVE_OK || archive_filter_code(a.get(), 0) != ARCHIVE_FILTER_GZIP)
+    return std::nullopt;
+  std::string out;
+  char buf[64 * 1024];
+  for (;;) {
+    la_ssize_t n = archive_read_data(a.get(), buf, sizeof buf);
+    if (n < 0) return std::nullopt;
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
 }  // namespace
 
-Collection parse_collection(std::string_view json_lines, const std::string& source) {
-  Collection c;
-  bool have_python = false;
+std::vector<PytestItem> parse_collection(std::string_view json_lines, const std::string& source) {
+  std::vector<PytestItem> items;
   std::istringstream in{std::string(json_lines)};
   std::string line;
   while (std::getline(in, line)) {
     if (line.empty()) continue;
-    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) throw UserError(source + ": a line that is not a JSON object: " + line);
-    if (auto p = j.find("python"); p != j.end()) {
-      if (!p->is_object()) throw UserError(source + ": \"python\" is not an object");
-      c.python.executable = string_at(*p, "executable", source);
-      c.python.prefix = string_at(*p, "prefix", source);
-      c.python.base_prefix = string_at(*p, "base_prefix", source);
-      c.python.stdlib = string_at(*p, "stdlib", source);
-      c.python.version = string_at(*p, "version", source);
-      c.python.path = strings_at(*p, "path", source);
-      have_python = true;
-      continue;
-    }
+    nlohmann::json j = object_line(line, source);
     PytestItem item;
     item.file = string_at(j, "file", source);
     item.name = string_at(j, "name", source);
@@ -63,51 +75,54 @@ Collection parse_collection(std::string_view json_lines, const std::string& sour
     item.inner = string_at(j, "inner", source);
     item.markers = strings_at(j, "markers", source);
     if (auto s = j.find("skip"); s != j.end() && s->is_string()) item.skip = s->get<std::string>();
-    c.items.push_back(std::move(item));
+    items.push_back(std::move(item));
   }
-  if (!have_python) throw UserError(source + ": no interpreter record");
-  return c;
+  return items;
 }
 
-CollectResult collect_pytest(const CollectOptions& o) {
-  std::error_code ec;
-  fs::create_directories(o.scratch, ec);
-  if (ec) throw UserError("cannot create " + o.scratch.string() + ": " + ec.message());
-  fs::path out = o.scratch / ("collected." + std::to_string(getpid()) + ".jsonl");
-  fs::remove(out, ec);
-  struct Remove {
-    fs::path p;
-    ~Remove() {
-      std::error_code e;
-      fs::remove(p, e);
-    }
-  } remove{out};
-  std::vector<std::string> argv = {o.python, "-c", std::string(pytest_collect_script()), out.string()};
-  argv.insert(argv.end(), o.args.begin(), o.args.end());
+std::string decode_collection_output(std::string_view job_stdout) {
+  if (job_stdout.empty()) return "";
+  std::optional<std::string> text = gunzip(base64_decode(job_stdout));
+  if (!text)
+    throw UserError("pytest's collection in the test container printed something that is not its list of tests "
+                    "(cut short?)");
+  return *text;
+}
+
+PythonInfo parse_python_probe(std::string_view json_line, const std::string& source) {
+  std::string line(json_line);
+  while (!line.empty() && line.back() == '\n') line.pop_back();
+  nlohmann::json j = object_line(line, source);
+  auto p = j.find("python");
+  if (p == j.end() || !p->is_object()) throw UserError(source + ": no interpreter record");
+  PythonInfo py;
+  py.executable = string_at(*p, "executable", source);
+  py.prefix = string_at(*p, "prefix", source);
+  py.base_prefix = string_at(*p, "base_prefix", source);
+  py.stdlib = string_at(*p, "stdlib", source);
+  py.version = string_at(*p, "version", source);
+  py.path = strings_at(*p, "path", source);
+  return py;
+}
+
+PythonInfo probe_python(const std::filesystem::path& project, const std::string& python) {
   ProcessResult r;
   try {
     RunOptions ro;
-    ro.cwd = o.project;
-    r = run_process(argv, ro);
+    ro.cwd = project;
+    r = run_process({python, "-c", std::string(python_probe_script())}, ro);
   } catch (const ProgramNotFound&) {
-    throw UserError(o.python + " is not on PATH: maelstrom-pytest runs where pytest is importable (activate the "
+    throw UserError(python + " is not on PATH: maelstrom-pytest runs where pytest is importable (activate the "
                     "project's virtualenv)");
   }
   if (r.exit_code == 97)
-    throw UserError("pytest is not importable by " + o.python +
+    throw UserError("pytest is not importable by " + python +
                     " on PATH: activate the virtualenv that has it, or `pip install pytest`");
-  CollectResult res;
-  res.exit_code = r.exit_code;
-  res.output = r.err;
-  std::ifstream f(out);
-  std::stringstream text;
-  text << f.rdbuf();
-  if (r.exit_code == 0) {
-    res.collection = parse_collection(text.str(), "pytest collection output");
-  } else if (r.signal != 0 && r.err.empty()) {
-    res.output = "pytest collection killed by signal " + std::to_string(r.signal) + "\n";
-  }
-  return res;
+  if (r.exit_code != 0 || r.signal != 0)
+    throw UserError(python + " on PATH failed to start (" +
+                    (r.signal ? "signal " + std::to_string(r.signal) : "exit code " + std::to_string(r.exit_code)) +
+                    "): " + r.err);
+  return parse_python_probe(r.out, python + "'s answer");
 }
 
 }  // namespace mael

@@ -1,6 +1,7 @@
 #pragma once
-// Test collection for maelstrom-pytest: pytest's own, run by the Python found on PATH in the
-// project directory (as Maelstrom does), and what it reports about the interpreter.
+// Test collection for maelstrom-pytest: pytest's own, run in the test container (a job built from
+// the directives every test gets, see pytest_main.cc), and the probe of the interpreter on PATH
+// whose files make up a container without an image.
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -9,7 +10,7 @@
 
 namespace mael {
 
-// The interpreter that collected, for the layers of a job that has no image.
+// The interpreter on PATH, for the layers of a job that has no image.
 struct PythonInfo {
   std::string executable;   // sys.executable (a virtualenv's own, when one is active)
   std::string prefix;       // sys.prefix
@@ -28,28 +29,18 @@ struct PytestItem {
   std::optional<std::string> skip;   // skipped at collection: the reason
 };
 
-struct Collection {
-  PythonInfo python;
-  std::vector<PytestItem> items;
-};
-
 // Parses the collection script's JSON lines; `source` names them in errors.
-Collection parse_collection(std::string_view json_lines, const std::string& source);
+std::vector<PytestItem> parse_collection(std::string_view json_lines, const std::string& source);
 
-struct CollectResult {
-  int exit_code = 0;   // pytest's (0 also for "no tests collected")
-  std::string output;  // what pytest printed: its report of a failed collection
-  Collection collection;
-};
+// The collection job's standard output (gzipped JSON lines in base64) as JSON lines. Throws
+// UserError when it is not that (a truncated output, say).
+std::string decode_collection_output(std::string_view job_stdout);
 
-struct CollectOptions {
-  std::filesystem::path project;
-  std::filesystem::path scratch;     // a directory for the script's output file
-  std::vector<std::string> args;     // for pytest: --pyargs M, --ignore DIR, extra args
-  std::string python = "python3";   // looked up on PATH
-};
+// Parses the probe script's line.
+PythonInfo parse_python_probe(std::string_view json_line, const std::string& source);
 
-// Runs the collection. Throws UserError when Python cannot start or pytest is not importable.
-CollectResult collect_pytest(const CollectOptions& options);
+// Runs `python` (looked up on PATH) in `project` to learn where its files are. Throws UserError
+// when it is not on PATH or cannot import pytest.
+PythonInfo probe_python(const std::filesystem::path& project, const std::string& python = "python3");
 
 }  // namespace mael

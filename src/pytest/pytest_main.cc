@@ -15,6 +15,7 @@
 #include "base/config.h"
 #include "base/error.h"
 #include "base/format.h"
+#include "pytest/collect_script.h"
 #include "pytest/pip_layer.h"
 #include "pytest/pytest_collect.h"
 #include "pytest/pytest_outcome.h"
@@ -34,6 +35,14 @@ constexpr const char* kPackage = "default";  // Maelstrom's one package of a pyt
 // A test (or class, or module) with this marker runs in a fresh interpreter of its own.
 constexpr const char* kFreshMarker = "fresh_interpreter";
 constexpr size_t kWarmOutputCap = 64 * 1024;  // bytes kept of each stream of a test in a batch
+
+// What a container is made from, for messages: its image, its parent container, or the interpreter
+// on PATH whose files it has.
+std::string parent_name(const ContainerParent& parent, const std::string& program) {
+  if (const auto* image = std::get_if<ImageRef>(&parent)) return image->name;
+  if (const auto* c = std::get_if<ContainerRef>(&parent)) return "container " + c->name;
+  return program;
+}
 
 // The job running `items` (FILE::ITEM) of one file in one warm process (warm_script.cc), made
 // from the fresh job of the first: the same interpreter, container and pytest arguments.
@@ -111,46 +120,30 @@ class PytestAdapter final : public TestAdapter {
   Project discover(bool, bool) override {
     root_ = fs::current_path();
     fs::path hidden = root_ / kStateDir;
-    CollectOptions o;
-    o.project = root_;
-    o.scratch = hidden / "state";
-    o.args = {"--ignore", hidden.string()};
-    if (collect_from_module_) o.args.insert(o.args.end(), {"--pyargs", *collect_from_module_});
-    o.args.insert(o.args.end(), run_flags_.extra_args.begin(), run_flags_.extra_args.end());
-    o.args.insert(o.args.end(), collect_args_.begin(), collect_args_.end());
-    collected_ = collect_pytest(o);
-    index();
-
     Project p;
     p.root = root_;
     p.state_dir = hidden / "state";
     p.default_cache = hidden / "cache";
     p.outputs = {hidden};
     p.packages.push_back({kPackage, package_fields()});
-    p.listing_keys[kPackage] = {};
-    for (const auto& f : files_) {
-      p.listing_keys[kPackage].insert(f);
-      // Collection writes the modules' bytecode (assertions rewritten) beside them.
-      p.outputs.push_back((root_ / f).parent_path() / "__pycache__");
-    }
-    p.listing_keys_known = collected_.exit_code == 0;
+    p.listing_keys_known = false;  // the files are known once collected, in build()
     return p;
   }
+  bool lists_in_containers() const override { return true; }
 
+  // Collects in the test container, then reports each file with items as a test binary.
   BuildResult build(const Project&, const std::vector<size_t>& selected, bool, BuildSink& sink) override {
     BuildResult r;
-    if (collected_.exit_code != 0) {
-      r.output = collected_.output;
-      sink.output(r.output);
-      r.exit_code = collected_.exit_code;
-      r.failure = mael::format("pytest's collection exited with code {}", collected_.exit_code);
-      return r;
-    }
     if (selected.empty()) return r;
+    std::optional<BuildResult> failed = collect(sink);
+    if (failed) return *failed;
+    r.listing_keys.emplace();
+    std::set<std::string>& keys = (*r.listing_keys)[kPackage];
     for (const auto& f : files_) {
+      keys.insert(f);
       if (sink.stop_requested()) {
         r.cut_short = true;
-        break;
+        continue;
       }
       TestBinary b;
       b.package = 0;
@@ -191,15 +184,7 @@ class PytestAdapter final : public TestAdapter {
 
   void make_job(const TestBinary& b, const TestMetadata& md, TestBinaryLayers&, TestCase& tc) override {
     const PytestItem& i = item(b, tc.case_name);
-    if (std::holds_alternative<std::monostate>(md.container.parent)) {
-      const PythonLayers& py = host_python();
-      tc.spec.container.layers.insert(tc.spec.container.layers.end(), py.layers.begin(), py.layers.end());
-      tc.spec.program = py.program;
-    } else {
-      tc.spec.program = "/usr/local/bin/python";  // where Python images have it, as in Maelstrom
-      if (const auto* image = std::get_if<ImageRef>(&md.container.parent))
-        if (std::optional<LayerSpec> pip = pip_layer(*image)) tc.spec.container.layers.push_back(*pip);
-    }
+    add_interpreter(md, tc.spec);
     tc.spec.arguments = pytest_test_arguments(i.file, i.inner, run_flags_);
     // A test may share a warm interpreter unless told otherwise, or unless its container has a
     // writable root (which each test must have fresh).
@@ -244,11 +229,82 @@ class PytestAdapter final : public TestAdapter {
  private:
   static FilterFields package_fields() { return {{{"package", kPackage}}, {}}; }
 
+  // The interpreter of a job: the host's (its files as layers) when the container has no image,
+  // else the image's, with the pip packages of an image named python.
+  void add_interpreter(const TestMetadata& md, JobSpec& spec) {
+    if (std::holds_alternative<std::monostate>(md.container.parent)) {
+      const PythonLayers& py = host_python();
+      spec.container.layers.insert(spec.container.layers.end(), py.layers.begin(), py.layers.end());
+      spec.program = py.program;
+    } else {
+      spec.program = "/usr/local/bin/python";  // where Python images have it, as in Maelstrom
+      if (const auto* image = std::get_if<ImageRef>(&md.container.parent))
+        if (std::optional<LayerSpec> pip = pip_layer(*image)) spec.container.layers.push_back(*pip);
+    }
+  }
+
+  // The entries of the project's directory but our own, which collection may descend into.
+  nlohmann::json project_names() const {
+    nlohmann::json names = nlohmann::json::array();
+    std::error_code ec;
+    for (fs::directory_iterator it(root_, ec), end; !ec && it != end; it.increment(ec))
+      if (it->path().filename() != kStateDir) names.push_back(it->path().filename().string());
+    if (ec) throw UserError("cannot read the project directory " + root_.string() + ": " + ec.message());
+    return names;
+  }
+
+  // pytest's collection, run in a job with the container every test gets (the directives that
+  // apply whatever the test), so that it sees the files, packages and interpreter the tests
+  // will. Returns the build's failure when pytest's collection fails.
+  std::optional<BuildResult> collect(BuildSink& sink) {
+    const TestMetadata md = sink.spec().metadata_for(package_fields());
+    JobSpec job;
+    job.container = md.container;
+    job.timeout = md.timeout;
+    job.limits = md.limits;
+    add_interpreter(md, job);
+    job.arguments = {"-c", std::string(pytest_collect_script()), project_names().dump()};
+    if (collect_from_module_) job.arguments.insert(job.arguments.end(), {"--pyargs", *collect_from_module_});
+    job.arguments.insert(job.arguments.end(), run_flags_.extra_args.begin(), run_flags_.extra_args.end());
+    job.arguments.insert(job.arguments.end(), collect_args_.begin(), collect_args_.end());
+    std::promise<JobOutcome> done;
+    std::future<JobOutcome> result = done.get_future();
+    raw_submit_(job, [](JobState) {}, [&done](JobOutcome out) { done.set_value(std::move(out)); }, nullptr);
+    JobOutcome out = result.get();
+    std::string where = "the test container (" + parent_name(md.container.parent, job.program) + ")";
+    if (const auto* e = std::get_if<JobError>(&out.result))
+      throw UserError("collecting tests in " + where + ": " + e->message);
+    BuildResult r;
+    r.output = out.effects.stderr_.first;
+    if (const auto* exited = std::get_if<Exited>(&out.result)) {
+      if (exited->code == 0) {
+        collected_ = parse_collection(decode_collection_output(out.effects.stdout_.first), "pytest's collection");
+        index();
+        return std::nullopt;
+      }
+      if (exited->code == 97)
+        throw UserError("pytest is not importable in " + where +
+                        ": add it to the image (an image named python installs test-requirements.txt) or to the "
+                        "active virtualenv");
+      r.exit_code = exited->code;
+      r.failure = mael::format("pytest's collection exited with code {}", exited->code);
+    } else if (sink.stop_requested()) {
+      r.cut_short = true;
+      return r;
+    } else {
+      r.exit_code = 1;
+      r.failure = std::holds_alternative<TimedOut>(out.result) ? "pytest's collection timed out"
+                                                               : "pytest's collection was killed";
+    }
+    sink.output(r.output);
+    return r;
+  }
+
   void index() {
     files_.clear();
     by_file_.clear();
     by_name_.clear();
-    for (const auto& i : collected_.collection.items) {
+    for (const auto& i : collected_) {
       auto [it, fresh] = by_file_.try_emplace(i.file);
       if (fresh) files_.push_back(i.file);
       it->second.push_back(&i);
@@ -293,20 +349,23 @@ class PytestAdapter final : public TestAdapter {
   }
   // Built on first use, once per run (each job without an image shares it).
   const PythonLayers& host_python() {
-    std::call_once(python_once_, [this] { python_ = host_python_layers(collected_.collection.python, root_); });
-    return python_;
+    // A mutex, not std::call_once: an exception (the probe's error) cannot unwind through
+    // pthread_once in a static binary.
+    std::lock_guard lk(python_mu_);
+    if (!python_) python_ = host_python_layers(probe_python(root_), root_);
+    return *python_;
   }
 
   std::optional<std::string> collect_from_module_;
   std::vector<std::string> collect_args_;
   PytestRunFlags run_flags_;
   fs::path root_;
-  CollectResult collected_;
+  std::vector<PytestItem> collected_;
   std::vector<std::string> files_;  // in collection order
   std::map<std::string, std::vector<const PytestItem*>> by_file_;
   std::map<std::pair<std::string, std::string>, const PytestItem*> by_name_;  // (file, name)
-  std::once_flag python_once_;
-  PythonLayers python_;
+  std::mutex python_mu_;
+  std::optional<PythonLayers> python_;
   bool fresh_interpreter_ = false;
   size_t slots_ = 1;
   std::mutex warm_mu_;

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "base/error.h"
+#include "base/subprocess.h"
 #include "base/test_temp_dir.h"
 #include "pytest/pytest_collect.h"
 #include "pytest/pytest_outcome.h"
@@ -64,30 +65,55 @@ TEST(PytestArguments, RunExactlyTheItemWithExtraArgs) {
 
 TEST(PytestCollect, ParsesTheScriptsLines) {
   std::string text =
-      R"({"python": {"executable": "/v/bin/python3", "prefix": "/v", "base_prefix": "/usr", "stdlib": "/usr/lib/python3.11", "path": ["/v/lib/site"], "version": "3.11.2"}})"
-      "\n"
       R"({"file": "t.py", "name": "test_p[a b]", "node_id": "t.py::test_p[a b]", "inner": "test_p[a b]", "markers": ["slow", "parametrize"], "skip": null})"
       "\n"
       R"({"file": "t.py", "name": "test_s", "node_id": "t.py::test_s", "inner": "test_s", "markers": ["skip"], "skip": "why"})"
       "\n";
-  Collection c = parse_collection(text, "out");
-  EXPECT_EQ(c.python.executable, "/v/bin/python3");
-  EXPECT_EQ(c.python.path, std::vector<std::string>{"/v/lib/site"});
-  ASSERT_EQ(c.items.size(), 2u);
-  EXPECT_EQ(c.items[0].name, "test_p[a b]");
-  EXPECT_EQ(c.items[0].markers, (std::vector<std::string>{"slow", "parametrize"}));
-  EXPECT_FALSE(c.items[0].skip);
-  EXPECT_EQ(c.items[1].skip, "why");
+  std::vector<PytestItem> items = parse_collection(text, "out");
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].name, "test_p[a b]");
+  EXPECT_EQ(items[0].markers, (std::vector<std::string>{"slow", "parametrize"}));
+  EXPECT_FALSE(items[0].skip);
+  EXPECT_EQ(items[1].skip, "why");
 }
 
 TEST(PytestCollect, BadLinesAreOneLineErrors) {
   EXPECT_THROW(parse_collection("not json\n", "out"), UserError);
-  EXPECT_THROW(parse_collection(R"({"file": "t.py"})", "out"), UserError);  // no interpreter, no name
+  EXPECT_THROW(parse_collection(R"({"file": "t.py"})", "out"), UserError);  // no name
   try {
     parse_collection("[1]\n", "pytest collection output");
     FAIL();
   } catch (const UserError& e) {
     EXPECT_NE(std::string(e.what()).find("pytest collection output"), std::string::npos);
+  }
+}
+
+// The job's output as Python's gzip and base64 make it, decoded; cut short, an error.
+TEST(PytestCollect, DecodesWhatPythonEncodedAndRefusesItCut) {
+  ProcessResult r = run_process(
+      {"python3", "-c",
+       "import base64, gzip, sys; sys.stdout.buffer.write(base64.b64encode(gzip.compress(('x' * 5000 + '\\n').encode(), 6)))"});
+  ASSERT_TRUE(r.ok()) << r.err;
+  EXPECT_LT(r.out.size(), 200u);
+  EXPECT_EQ(decode_collection_output(r.out), std::string(5000, 'x') + "\n");
+  EXPECT_EQ(decode_collection_output(""), "");  // nothing collected
+  EXPECT_THROW(decode_collection_output(r.out.substr(0, r.out.size() / 2)), UserError);
+  EXPECT_THROW(decode_collection_output("not base64 of gzip"), UserError);
+}
+
+TEST(PytestCollect, ProbesTheInterpreterOnPath) {
+  std::string line =
+      R"({"python": {"executable": "/v/bin/python3", "prefix": "/v", "base_prefix": "/usr", "stdlib": "/usr/lib/python3.11", "path": ["/v/lib/site"], "version": "3.11.2"}})"
+      "\n";
+  PythonInfo py = parse_python_probe(line, "probe");
+  EXPECT_EQ(py.executable, "/v/bin/python3");
+  EXPECT_EQ(py.path, std::vector<std::string>{"/v/lib/site"});
+  EXPECT_THROW(parse_python_probe(R"({"file": "t.py"})", "probe"), UserError);
+  try {
+    probe_python(".", "no-such-python-here");
+    FAIL();
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("not on PATH"), std::string::npos);
   }
 }
 

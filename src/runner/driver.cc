@@ -104,7 +104,7 @@ class Pipeline final : public BuildSink {
     }
   }
   bool stop_requested() const override { return run_.stopped() || pool_.failed(); }
-  bool running_tests() const override { return client_ != nullptr; }
+  bool running_tests() const override { return !s_.list.tests; }
   std::chrono::nanoseconds longest_known_test(const std::string& package_key) const override {
     auto it = longest_.find(package_key);
     return it == longest_.end() ? std::chrono::nanoseconds(0) : it->second;
@@ -127,6 +127,7 @@ class Pipeline final : public BuildSink {
   void forget_layers() override {
     if (client_) client_->get().forget_layers();
   }
+  const TestSpecFile& spec() const override { return spec_; }
 
   bool failed() const { return pool_.failed(); }
   void wait() { pool_.wait(); }
@@ -295,9 +296,9 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
   if (std::optional<int> code = adapter.list_without_build(project, filter)) return *code;
 
   TestSpecFile spec = TestSpecFile::load(spec_path, info.default_spec, *info.filter_language, project.vars);
-  // The client only when tests will run (listing needs no containers).
+  // The client only when tests will run (listing needs no containers unless the adapter's does).
   std::unique_ptr<BackgroundClient> client;
-  if (!s.list.tests) {
+  if (!s.list.tests || adapter.lists_in_containers()) {
     ClientOptions co = client_options_from(s.config);
     if (co.cache_root.empty()) co.cache_root = project.default_cache;
     co.project_dir = project.root;
@@ -374,6 +375,7 @@ int run_once(const Session& s, std::atomic<Client*>& current_client) {
   if (run.stopped()) discovery_complete = false;
   RunResult res = run.finish(discovery_complete);
   phase("jobs done");
+  if (build.listing_keys) listing.retain_packages_and_artifacts(*build.listing_keys);
   try {
     listing.save(test_listing_path(project.state_dir));
     case_lists.save();

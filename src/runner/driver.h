@@ -80,6 +80,8 @@ class BuildSink {
   virtual std::optional<ListedCases> known_cases(const std::filesystem::path& executable) = 0;
   virtual void submit_known(const TestBinary& binary, const ListedCases& cases, TestRun::HoldId hold) = 0;
   virtual void forget_layers() = 0;
+  // The spec file, for an adapter whose build runs a job of its own (pytest's collection).
+  virtual const TestSpecFile& spec() const = 0;
 };
 
 struct BuildResult {
@@ -87,6 +89,8 @@ struct BuildResult {
   std::string output;      // its whole output, as shown after the run
   std::string failure;     // when it failed: "cargo test exited with code 101", ...
   bool cut_short = false;  // stopped before it ended (stop_requested)
+  // Listing keys found by the build (pytest's collection), applied like Project::listing_keys.
+  std::optional<std::map<std::string, std::set<std::string>>> listing_keys;
 };
 
 struct ListFlags {
@@ -114,6 +118,9 @@ class TestAdapter {
   // Where the local worker's cache is by default, for --help ("maelstrom/cache in cargo's
   // target directory").
   virtual std::string default_cache_description() const = 0;
+  // Whether listing tests runs jobs too (pytest collects in the test container), so that the
+  // client is started for --list as well.
+  virtual bool lists_in_containers() const { return false; }
   // Whether one of the adapter's own listing flags was given (no --watch loop then).
   virtual bool listing_only() const { return false; }
 

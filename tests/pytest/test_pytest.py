@@ -434,15 +434,14 @@ def make_wheel(dest, name, version, module_text):
 
 
 @pytest.fixture(scope="session")
-def wheel_index(session_dir, venv):
-    """pytest's wheels and a small `maeldep` wheel served over HTTP on loopback (installed into
-    the session's virtualenv too, so that collection on this machine can import it)."""
+def wheel_index(session_dir):
+    """pytest's wheels and a small `maeldep` wheel served over HTTP on loopback (not installed on
+    this machine: only the image has it, where the tests are collected)."""
     d = session_dir / "wheels"
     d.mkdir()
     for w in WHEELS.glob("*.whl"):
         shutil.copy(w, d)
-    dep = make_wheel(d, "maeldep", "1.0", "VALUE = 42\n")
-    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--no-index", str(dep)], check=True, timeout=120)
+    make_wheel(d, "maeldep", "1.0", "VALUE = 42\n")
     sys.path.insert(0, str(ROOT / "tests" / "images"))
     from registry import _free_port  # noqa: E402
     port = _free_port()
@@ -474,8 +473,12 @@ def image_project(pt, image, index, requirements=("pytest", "maeldep")):
     (pt.project / "maelstrom-pytest.toml").write_text(spec)
     (pt.project / "test-requirements.txt").write_text(
         f"--no-index\n--find-links {index}\n" + "".join(r + "\n" for r in requirements))
+    # Collected in the image: maeldep is importable only there, its value names a parameter, and
+    # the skipif holds only for another interpreter.
     (pt.project / "tests" / "test_dep.py").write_text(
-        "import sys\n\nimport maeldep\n\n\ndef test_dep():\n    assert maeldep.VALUE == 42\n\n\n"
+        "import sys\n\nimport maeldep\nimport pytest\n\n\ndef test_dep():\n    assert maeldep.VALUE == 42\n\n\n"
+        "@pytest.mark.parametrize('v', [maeldep.VALUE])\ndef test_param(v):\n    assert v == 42\n\n\n"
+        "@pytest.mark.skipif(not sys.executable.startswith('/usr/'), reason='collected elsewhere')\n"
         "def test_image_python():\n    assert sys.version_info[:2] == (3, 11)\n    assert sys.executable.startswith('/usr/')\n")
     return pt
 
@@ -486,6 +489,7 @@ def test_a_python_image_gets_test_requirements_installed_once(fresh, python_imag
     r = pt.run(*args)
     assert r.returncode == 1, r.stdout + r.stderr
     assert statuses(r.stdout) == {"tests/test_dep.py::test_dep": "OK", "tests/test_dep.py::test_image_python": "OK",
+                                  "tests/test_dep.py::test_param[42]": "OK",
                                   B + "test_adds": "OK", B + "test_fails": "FAIL"}, r.stdout + r.stderr
     assert "installing the packages of test-requirements.txt" in r.stdout + r.stderr
     # pytest's own report, from the image's pytest.
@@ -509,6 +513,16 @@ def test_a_failing_pip_install_is_one_line_with_pips_message(fresh, python_image
     assert line.startswith(f"error: pip could not install test-requirements.txt into {python_image}"), line
     assert "nosuchpackage-mael" in line and "pip-install.log" in line, line
     assert statuses(r.stdout) == {}, r.stdout
+
+
+def test_an_image_without_pytest_is_one_line(fresh, python_image, wheel_index):
+    pt = image_project(fresh, python_image, wheel_index, requirements=("maeldep",))
+    r = pt.run("--ui", "simple", "--list")
+    assert r.returncode == 1, r.stdout + r.stderr
+    line = r.stderr.strip("\n").splitlines()[-1]
+    assert line.startswith(f"error: pytest is not importable in the test container ({python_image})"), r.stderr
+    assert "test-requirements.txt" in line, line
+    assert r.stdout == "", r.stdout
 
 
 def test_a_missing_image_is_one_line(fresh, python_image, wheel_index):
@@ -537,10 +551,12 @@ def test_broker_with_two_workers_gives_the_same_statuses(full, cluster):
     r = full.pt.run("--ui", "simple", "-b", cluster.address, *NO_HANG)
     assert r.returncode == 1, r.stdout + r.stderr
     assert statuses(r.stdout) == ALL_CASES, r.stdout + r.stderr
-    # Tests of one file ran in shared warm batches, each one job on a worker.
-    batches = http_status(cluster)["completed"]
+    # Tests of one file ran in shared warm batches, each one job on a worker; so did pytest's
+    # collection (in the test container).
+    batches = http_status(cluster)["completed"] - 1
     assert 1 <= batches < len(ALL_CASES) - 2, http_status(cluster)
-    # Fresh interpreters: one job a test, but for the collection-time skips, which never run.
+    # Fresh interpreters: one job a test, but for the collection-time skips, which never run, and
+    # one for the collection.
     r = full.pt.run("--ui", "simple", "-b", cluster.address, "--fresh-interpreter", *NO_HANG)
     assert statuses(r.stdout) == ALL_CASES, r.stdout + r.stderr
-    assert http_status(cluster)["completed"] == batches + len(ALL_CASES) - 2, http_status(cluster)
+    assert http_status(cluster)["completed"] == 1 + batches + 1 + len(ALL_CASES) - 2, http_status(cluster)
