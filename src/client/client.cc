@@ -1,11 +1,13 @@
 #include "client/client.h"
 
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "base/error.h"
 #include "base/log.h"
 #include "cluster/broker_connection.h"
 #include "container/runtime.h"
+#include "container/tty_job.h"
 #include "image/image_depot.h"
 #include "layers/layer_builder.h"
 #include "store/artifact_store.h"
@@ -79,7 +81,9 @@ LocalExecutor& Client::local_executor() {
     runtime_ = std::make_unique<Runtime>(options_.cache_root / "runtime", options_.runtime);
     executor_ = std::make_unique<LocalExecutor>(
         *store_,
-        [rt = runtime_.get()](const ContainerConfig& c, const CancelToken* t) { return rt->run(c, t); },
+        [rt = runtime_.get()](const ContainerConfig& c, const CancelToken* t) {
+          return c.tty ? run_with_tty_socket(*rt, c, t) : rt->run(c, t);
+        },
         ExecutorOptions{.slots = options_.slots, .inline_limit = options_.inline_limit, .limits = options_.job_limits});
     executor_ptr_ = executor_.get();
   }
@@ -189,6 +193,12 @@ ResolvedJob Client::resolve(const JobSpec& spec, ArtifactStore::PinnedBlobs* pin
     if (pins) *pins = store_->pin_blobs(job.layers);
   }
   job.enable_writable_file_system = c.enable_writable_file_system;
+  if (const auto& tty = spec.allocate_tty) {
+    if (tty->socket_address.empty() || tty->socket_address.size() > sizeof(sockaddr_un::sun_path))
+      throw UserError("allocate_tty.socket_address must name a Unix socket (1 to " +
+                      std::to_string(sizeof(sockaddr_un::sun_path)) + " bytes; Linux's autobind gives 6)");
+    job.allocate_tty = tty;
+  }
   if (const auto& cap = spec.capture_file_system_changes) {
     auto dir = [&](const std::string& p, const char* what) {
       fs::path d = fs::path(p).is_relative() ? options_.project_dir / p : fs::path(p);

@@ -189,10 +189,16 @@ ContainerSpec container_from_proto(const pb::ContainerSpec& c, const std::string
 }
 
 JobSpec job_from_proto(const pb::JobSpec& j) {
-  if (j.has_allocate_tty())
-    bad("spec.allocate_tty",
-        "not supported by this maelstrom-client; run the job with `maelstrom-run --tty`");
   JobSpec o;
+  if (j.has_allocate_tty()) {
+    const auto& t = j.allocate_tty();
+    if (t.socket_address().empty() || t.socket_address().size() > 107)
+      bad("spec.allocate_tty.socket_address", "must be an abstract Unix socket's address (6 bytes from autobind)");
+    if (t.window_size().rows() > 0xffff || t.window_size().columns() > 0xffff)
+      bad("spec.allocate_tty.window_size", "rows and columns must be below 65536");
+    o.allocate_tty = JobTty{t.socket_address(), static_cast<uint16_t>(t.window_size().rows()),
+                            static_cast<uint16_t>(t.window_size().columns())};
+  }
   if (j.has_capture_file_system_changes()) {
     const auto& c = j.capture_file_system_changes();
     if (c.upper().empty()) bad("spec.capture_file_system_changes.upper", "empty; name a directory on this machine");

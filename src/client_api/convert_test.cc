@@ -48,6 +48,9 @@ TEST(ClientApiConvert, JobFields) {
   auto* image = c->mutable_parent()->mutable_image();
   image->set_name("docker://x");
   image->add_use(pb::IMAGE_USE_WORKING_DIRECTORY);
+  j.mutable_allocate_tty()->set_socket_address(std::string("\0abcde", 6));
+  j.mutable_allocate_tty()->mutable_window_size()->set_rows(24);
+  j.mutable_allocate_tty()->mutable_window_size()->set_columns(80);
 
   JobSpec s = job_from_proto(j);
   EXPECT_EQ(s.program, "echo");
@@ -70,6 +73,7 @@ TEST(ClientApiConvert, JobFields) {
   auto& ref = std::get<ImageRef>(s.container.parent);
   EXPECT_EQ(ref.name, "docker://x");
   EXPECT_EQ(ref.use, std::vector<ImageUse>{ImageUse::WorkingDirectory});
+  EXPECT_EQ(s.allocate_tty, (JobTty{std::string("\0abcde", 6), 24, 80}));
 }
 
 TEST(ClientApiConvert, EveryLayerAndMountKind) {
@@ -146,7 +150,12 @@ TEST(ClientApiConvert, ErrorsNameTheField) {
 
   j = echo();
   j.mutable_allocate_tty();
-  EXPECT_THAT(error_of(j), AllOf(StartsWith("spec.allocate_tty: "), HasSubstr("maelstrom-run --tty")));
+  EXPECT_THAT(error_of(j), StartsWith("spec.allocate_tty.socket_address: "));
+
+  j = echo();
+  j.mutable_allocate_tty()->set_socket_address(std::string("\0abcde", 6));
+  j.mutable_allocate_tty()->mutable_window_size()->set_rows(70000);
+  EXPECT_THAT(error_of(j), StartsWith("spec.allocate_tty.window_size: "));
 
   j = echo();
   j.set_program("");

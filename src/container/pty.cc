@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -13,6 +14,7 @@
 #include <chrono>
 
 #include "base/error.h"
+#include "container/tty_stream.h"
 
 namespace mael {
 namespace {
@@ -165,11 +167,22 @@ void EscapeFilter::flush(std::string& out) {
   pending_ = false;
 }
 
-RelayEnd relay_terminal(int in, int out, int master, int done, int signal_fd, char escape, RawTerminal& raw) {
+RelayEnd relay_terminal(int in, int out, int master, int done, int signal_fd, char escape, RawTerminal& raw,
+                        bool framed) {
   int flags = ::fcntl(master, F_GETFL);
   check_sys(flags < 0 ? -1 : ::fcntl(master, F_SETFL, flags | O_NONBLOCK), "fcntl on the pseudo-terminal");
   EscapeFilter filter(escape);
   std::string to_job;
+  // Typed bytes and window sizes toward the job: straight into a pty, framed into a tty socket.
+  auto typed = [&](const std::string& bytes) { to_job += framed ? encode_tty_input(bytes) : bytes; };
+  auto resized = [&] {
+    if (auto size = window_size(in)) {
+      if (framed)
+        to_job += encode_window_size_change(*size);
+      else
+        set_window_size(master, *size);
+    }
+  };
   bool in_open = true, master_open = true;
   Clock::time_point escape_deadline{};
   for (;;) {
@@ -191,18 +204,23 @@ RelayEnd relay_terminal(int in, int out, int master, int done, int signal_fd, ch
       if (errno == EINTR) continue;
       throw_errno("poll");
     }
-    if (rc == 0) filter.flush(to_job);
+    if (rc == 0) {
+      std::string flushed;
+      filter.flush(flushed);
+      typed(flushed);
+    }
     if (fds[i_sig].revents) {
       signalfd_siginfo si{};
       if (::read(signal_fd, &si, sizeof si) == sizeof si) {
         if (si.ssi_signo != SIGWINCH) return {RelayEnd::Signal, static_cast<int>(si.ssi_signo)};
-        if (auto size = window_size(in)) set_window_size(master, *size);
+        resized();
       }
     }
     if (i_master >= 0 && (fds[i_master].revents & (POLLIN | POLLHUP | POLLERR)))
       master_open = pump_master(master, out);
     if (i_master >= 0 && (fds[i_master].revents & POLLOUT) && !to_job.empty()) {
-      ssize_t w = ::write(master, to_job.data(), to_job.size());
+      ssize_t w = framed ? ::send(master, to_job.data(), to_job.size(), MSG_NOSIGNAL)
+                         : ::write(master, to_job.data(), to_job.size());
       if (w > 0)
         to_job.erase(0, static_cast<size_t>(w));
       else if (w < 0 && errno != EAGAIN && errno != EINTR)
@@ -224,7 +242,9 @@ RelayEnd relay_terminal(int in, int out, int master, int done, int signal_fd, ch
       std::string_view rest(buf, static_cast<size_t>(got));
       while (!rest.empty()) {
         size_t used = 0;
-        auto action = filter.feed(rest, to_job, &used);
+        std::string passed;
+        auto action = filter.feed(rest, passed, &used);
+        typed(passed);
         rest.remove_prefix(used);
         if (action == EscapeFilter::Action::Kill) return {RelayEnd::EscapeKill, SIGINT};
         if (action == EscapeFilter::Action::Suspend) {
@@ -232,7 +252,7 @@ RelayEnd relay_terminal(int in, int out, int master, int done, int signal_fd, ch
           raw.restore();
           ::kill(::getpid(), SIGTSTP);
           raw.enter();
-          if (auto size = window_size(in)) set_window_size(master, *size);
+          resized();
         }
       }
       if (filter.pending()) escape_deadline = Clock::now() + kEscapeWait;

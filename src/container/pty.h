@@ -85,7 +85,9 @@ struct RelayEnd {
 // drained, a signal other than SIGWINCH arrives on `signal_fd` (a signalfd),
 // or the user types the escape sequence to kill. Window size changes of `in`
 // go to the master; the escape sequence to suspend stops this process (with
-// the terminal restored meanwhile).
-RelayEnd relay_terminal(int in, int out, int master, int done, int signal_fd, char escape, RawTerminal& raw);
+// the terminal restored meanwhile). `framed`: `master` is a tty job's socket
+// instead (tty_stream.h): typed bytes and window sizes go framed.
+RelayEnd relay_terminal(int in, int out, int master, int done, int signal_fd, char escape, RawTerminal& raw,
+                        bool framed = false);
 
 }  // namespace mael

@@ -40,6 +40,7 @@ struct ContainerConfig {
   bool enable_writable_file_system = false;       // tmpfs upper that vanishes with the job
   // The writable root's upper and work directories on the host instead (the job's changes stay).
   std::optional<CaptureFileSystemChanges> capture;
+  std::optional<JobTty> tty;  // run_with_tty_socket() relays it (the runtime takes `terminal`)
   std::vector<Mount> mounts;                      // Bind: local_path absolute on the host
   Network network = Network::Disabled;
   std::string program;                            // looked up on the container's PATH if it has no '/'

@@ -163,6 +163,7 @@ void LocalExecutor::run_one(const std::shared_ptr<Job>& job) {
     }
     c.enable_writable_file_system = s.enable_writable_file_system;
     c.capture = s.capture_file_system_changes;
+    c.tty = s.allocate_tty;
     c.mounts = s.mounts;
     c.network = s.network;
     c.program = s.program;

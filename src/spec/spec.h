@@ -155,6 +155,16 @@ struct CaptureFileSystemChanges {
   bool operator==(const CaptureFileSystemChanges&) const = default;
 };
 
+// A job with a pseudo-terminal (Maelstrom's allocate_tty): the runtime connects to the Unix
+// socket in the abstract namespace `socket_address` names (as Linux's autobind makes them: six
+// bytes, the first 0) and relays between it and the terminal (container/tty_stream.h).
+struct JobTty {
+  std::string socket_address;
+  uint16_t rows = 0;
+  uint16_t columns = 0;
+  bool operator==(const JobTty&) const = default;
+};
+
 struct JobSpec {
   ContainerSpec container;
   std::string program;
@@ -164,6 +174,7 @@ struct JobSpec {
   std::optional<std::chrono::milliseconds> estimated_duration;
   JobLimits limits;
   std::optional<CaptureFileSystemChanges> capture_file_system_changes;
+  std::optional<JobTty> allocate_tty;
   bool operator==(const JobSpec&) const = default;
 };
 
@@ -227,10 +238,12 @@ struct ResolvedJob {
   int32_t priority = 0;
   std::optional<std::chrono::milliseconds> estimated_duration;
   JobLimits limits;
-  // Jobs with bind mounts or the host network can only run on the client's machine.
+  // Jobs with bind mounts, the host network, a capture or a tty can only run on the client's
+  // machine.
   std::optional<CaptureFileSystemChanges> capture_file_system_changes;  // absolute host paths
+  std::optional<JobTty> allocate_tty;  // its socket is on the client's machine
   bool must_run_locally() const {
-    if (network == Network::Local || capture_file_system_changes) return true;
+    if (network == Network::Local || capture_file_system_changes || allocate_tty) return true;
     for (const auto& m : mounts)
       if (m.type == MountType::Bind) return true;
     return false;

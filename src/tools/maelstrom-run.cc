@@ -1,7 +1,11 @@
 // maelstrom-run: runs jobs described as a stream of JSON job specs.
 #include <signal.h>
+#include <stddef.h>
 #include <sys/eventfd.h>
+#include <poll.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -206,52 +210,74 @@ int run_one(Client& client, JobSpecStreamReader& reader, const std::vector<std::
   return code;
 }
 
-// --tty: runs the first job on this machine with a pseudo-terminal that
-// stands in for ours: our terminal goes raw, what we type goes to the job,
-// what it writes comes back, window size changes follow. `signals` (blocked in
-// every thread, SIGWINCH among them): the others end it early, the job killed
-// and our terminal restored.
-int run_tty(Client& client, const ClientOptions& options, JobSpecStreamReader& reader,
-            const std::vector<std::string>& command, char escape, const sigset_t& signals) {
+// A listening Unix socket in the abstract namespace, named by the kernel (autobind: six bytes,
+// the first 0), for a tty job to connect to; its address in *address.
+UniqueFd listen_for_tty(std::string* address) {
+  UniqueFd l(check_sys(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket"));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  check_sys(::bind(l.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(sa_family_t)), "binding the tty socket");
+  socklen_t len = sizeof addr;
+  check_sys(::getsockname(l.get(), reinterpret_cast<sockaddr*>(&addr), &len), "getsockname");
+  *address = std::string(addr.sun_path, len - offsetof(sockaddr_un, sun_path));
+  check_sys(::listen(l.get(), 1), "listening on the tty socket");
+  return l;
+}
+
+// --tty: runs the first job through the client, as Maelstrom does, with a pseudo-terminal that
+// stands in for ours: the runtime connects the job's terminal to a socket of ours (so the job
+// runs on this machine), our terminal goes raw, what we type goes to the job, what it writes
+// comes back, window size changes follow. `signals` (blocked in every thread, SIGWINCH among
+// them): the others end it early, the job killed and our terminal restored.
+int run_tty(Client& client, JobSpecStreamReader& reader, const std::vector<std::string>& command, char escape,
+            const sigset_t& signals) {
   JobPlace place;
   JobSpec spec = first_job(client, reader, command, &place);
-  ResolvedJob job;
-  ArtifactStore::PinnedBlobs pins;  // until the job has run
-  place.naming_it([&] { job = client.resolve(spec, &pins); });
-  Runtime::check_support();
-  Pty pty = open_pty(window_size(STDIN_FILENO));
+  std::string address;
+  UniqueFd listener = listen_for_tty(&address);
+  std::optional<WindowSize> size = window_size(STDIN_FILENO);
+  spec.allocate_tty = JobTty{address, size ? size->rows : uint16_t{24}, size ? size->columns : uint16_t{80}};
   UniqueFd done_fd(check_sys(::eventfd(0, EFD_CLOEXEC), "eventfd"));
   UniqueFd signals_fd(check_sys(::signalfd(-1, &signals, SFD_CLOEXEC), "signalfd"));
   const int done = done_fd.get(), signal_fd = signals_fd.get();
-
-  // Its own runtime and executor: the job needs the terminal, which only this
-  // process has (so --tty jobs never go to a cluster).
-  RuntimeOptions runtime_options = options.runtime;
-  runtime_options.prepared_containers = 0;
-  Runtime runtime(options.cache_root / "runtime", runtime_options);
   std::promise<JobOutcome> result;
-  RelayEnd end;
-  {
-    LocalExecutor executor(
-        client.store(),
-        [&](const ContainerConfig& config, const CancelToken* cancel) {
-          ContainerConfig with_tty = config;
-          with_tty.terminal = pty.slave.get();
-          return runtime.run(with_tty, cancel);
-        },
-        ExecutorOptions{1, options.inline_limit, options.job_limits});
-    executor.submit(std::move(job), nullptr, [&](JobOutcome o) {
+  place.naming_it([&] {
+    client.run_job(spec, nullptr, [&](JobOutcome o) {
       result.set_value(std::move(o));
       uint64_t one = 1;
       [[maybe_unused]] auto n = ::write(done, &one, sizeof one);
     });
-    {
-      RawTerminal raw(STDIN_FILENO);
-      end = relay_terminal(STDIN_FILENO, STDOUT_FILENO, pty.master.get(), done, signal_fd, escape, raw);
-    }  // our terminal is restored here, before anything else is printed
-    if (end.kind != RelayEnd::JobDone) executor.cancel_all();
-  }  // waits for the job
+  });
+  // The job's side connects once its container is being made; a job that fails before that
+  // (a missing layer, say) ends without connecting.
+  UniqueFd conn;
+  RelayEnd end{RelayEnd::JobDone, 0};
+  for (;;) {
+    pollfd fds[3] = {{listener.get(), POLLIN, 0}, {done, POLLIN, 0}, {signal_fd, POLLIN, 0}};
+    if (::poll(fds, 3, -1) < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("poll");
+    }
+    if (fds[0].revents) {
+      conn = UniqueFd(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      if (conn.valid()) break;
+    }
+    if (fds[1].revents) break;
+    if (fds[2].revents) {
+      signalfd_siginfo si{};
+      if (::read(signal_fd, &si, sizeof si) == sizeof si && si.ssi_signo != SIGWINCH) {
+        end = {RelayEnd::Signal, static_cast<int>(si.ssi_signo)};
+        break;
+      }
+    }
+  }
+  if (conn.valid()) {
+    RawTerminal raw(STDIN_FILENO);
+    end = relay_terminal(STDIN_FILENO, STDOUT_FILENO, conn.get(), done, signal_fd, escape, raw, true);
+  }  // our terminal is restored here, before anything else is printed
   if (end.kind != RelayEnd::JobDone) {
+    client.cancel_all();
+    client.wait_idle();
     std::fprintf(stderr, "interrupted: the job was stopped\n");
     return 128 + end.signal;
   }
@@ -371,7 +397,7 @@ int main_impl(int argc, char** argv) {
     } forget;
     JobSpecStreamReader reader(in, source);
     if (tty) {
-      int code = run_tty(client, options, reader, command, escape, set);
+      int code = run_tty(client, reader, command, escape, set);
       std::fflush(stdout);
       return code;
     }

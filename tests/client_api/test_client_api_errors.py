@@ -59,7 +59,7 @@ def test_bad_start_requests_then_a_good_one(unstarted, tmp_path):
 
 
 @pytest.mark.parametrize("field,change", [
-    ("spec.allocate_tty", lambda s: s.allocate_tty.SetInParent()),
+    ("spec.allocate_tty.socket_address", lambda s: s.allocate_tty.SetInParent()),
     ("spec.capture_file_system_changes.upper", lambda s: s.capture_file_system_changes.SetInParent()),
     ("spec.program", lambda s: setattr(s, "program", "")),
     ("spec.container.network", lambda s: setattr(s.container, "network", 7)),

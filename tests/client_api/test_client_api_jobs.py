@@ -135,3 +135,48 @@ def test_dropping_the_stream_cancels_the_job(client):
     assert processes_left(marker) == []
     # The process goes on serving.
     assert completed(client.run(job("true"))).result.outcome.completed.exited == 0
+
+
+def test_a_tty_job_talks_over_the_callers_socket(client):
+    """allocate_tty as Maelstrom's clients use it: the caller listens on an abstract Unix socket
+    (autobind), the job's terminal is relayed over it, typed bytes and window size changes framed
+    (0xff doubled; 0xff 0x00 ROWS COLUMNS)."""
+    import socket
+    import struct
+    import threading
+    pb, _ = stubs()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind("")  # autobind: a name in the abstract namespace, chosen by the kernel
+    listener.listen(1)
+    address = listener.getsockname()
+    assert isinstance(address, bytes) and address[0] == 0, address
+    spec = job("sh", "-c", "stty size; read line; echo got:$line; sleep 0.5; stty size",
+               allocate_tty=pb.JobTty(socket_address=address, window_size=pb.WindowSize(rows=30, columns=100)))
+    seen = []
+
+    def terminal():
+        conn, _ = listener.accept()
+        with conn:
+            out = b""
+            while b"\n" not in out:  # the first size: the job is about to read
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                out += chunk
+            conn.sendall(b"a\xff\xffb\r" + b"\xff\x00" + struct.pack(">HH", 40, 120))
+            while chunk := conn.recv(4096):
+                out += chunk
+            seen.append(out)
+
+    t = threading.Thread(target=terminal)
+    t.start()
+    done = completed(client.run(spec)).result.outcome.completed
+    t.join(timeout=60)
+    listener.close()
+    assert done.exited == 0, done
+    out = seen[0].replace(b"\r\n", b"\n")
+    assert out.startswith(b"30 100\n"), out
+    assert b"got:a\xffb\n" in out, out  # the doubled 0xff arrived as one byte
+    assert out.endswith(b"40 120\n"), out  # the window size change reached the terminal
+    # What the job wrote went to the terminal, not into the outcome.
+    assert done.effects.stdout.WhichOneof("result") == "none"
