@@ -157,6 +157,9 @@ JobCgroups::Job JobCgroups::place(int pid) {
     slot = &slots_[index];  // stays valid: a deque only grows at its end
   }
   Job job(this, slot);
+  // The kernel's OOM kill count before the container, read here rather than
+  // when the job starts: placing is done ahead, off the job's path.
+  slot->oom_kills = read_oom_kills(slot->dir);
   write_file(slot->dir / "cgroup.procs", std::to_string(pid));
   return job;
 }
@@ -165,7 +168,6 @@ const fs::path& JobCgroups::Job::dir() const { return static_cast<Slot*>(slot_)-
 
 void JobCgroups::Job::limit(uint64_t max_memory) {
   Slot& slot = *static_cast<Slot*>(slot_);  // ours while in use: no lock needed
-  if (max_memory) slot.oom_kills = owner_->read_oom_kills(slot.dir);
   if (slot.limit == max_memory) return;
   const fs::path& dir = slot.dir;
   slot.limit.reset();  // unknown until written

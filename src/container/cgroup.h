@@ -40,7 +40,8 @@ class JobCgroups {
     // Sets the memory limit (0: none); nothing to write when the cgroup has
     // it already. Throws std::system_error on failure.
     void limit(uint64_t max_memory);
-    // Whether the kernel killed a process for reaching the limit since limit().
+    // Whether the kernel killed a process of the cgroup for reaching its
+    // limit since place().
     bool oom_killed() const;
     const std::filesystem::path& dir() const;
 
@@ -61,7 +62,7 @@ class JobCgroups {
   struct Slot {
     std::filesystem::path dir;
     std::optional<uint64_t> limit;  // as last written
-    uint64_t oom_kills = 0;         // the kernel's count when the limit was last set
+    uint64_t oom_kills = 0;         // the kernel's count when the container was placed
     bool in_use = false;
   };
   uint64_t read_oom_kills(const std::filesystem::path& dir) const;

@@ -27,13 +27,6 @@ constexpr size_t kMaxKinds = 4;
 // <linux/pidfd.h> of Linux 6.11; older kernels fail it and we do without.
 constexpr unsigned long kPidfdGetMntNamespace = _IO(0xFF, 3);
 
-// Reaps the shell behind pidfd (blocking).
-void reap(int pidfd) {
-  siginfo_t info;
-  while (::waitid(P_PIDFD, pidfd, &info, WEXITED) < 0 && errno == EINTR) {
-  }
-}
-
 }  // namespace
 
 ContainerMaps::ContainerMaps(const OuterIds& outer) : privileged(outer.privileged) {
@@ -196,22 +189,26 @@ ShellProcess::ShellProcess(const ShellKind& kind, const OuterIds& host, int term
 
 ShellProcess::~ShellProcess() { destroy(); }
 
-void ShellProcess::reaped() {
-  started_ = false;
-  reaped_ = true;
-  if (netns_pool_) netns_pool_->give_back(net_ns_);
-  netns_pool_ = nullptr;
-  net_ns_ = -1;
+siginfo_t ShellProcess::reap() {
+  siginfo_t info{};
+  if (!reaped_) {
+    while (::waitid(P_PIDFD, pidfd_.get(), &info, WEXITED) < 0 && errno == EINTR) {
+    }
+    started_ = false;
+    reaped_ = true;
+  }
+  return info;
 }
 
 void ShellProcess::destroy() {
   if (pidfd_.valid()) {
     if (started_) {
-      // The job may still run if we got here through an exception.
+      // The job may still run if we got here through an exception; after a
+      // report the init is ending anyway.
       ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
     }
     ctl_w_.reset();  // EOF: an idle shell exits
-    if (!reaped_) reap(pidfd_.get());
+    reap();
     pidfd_.reset();
   }
   release_stack();
@@ -254,18 +251,26 @@ void ShellProcess::start(const std::vector<char>& script) {
   ctl_w_.reset();
 }
 
-bool ShellProcess::report(child::Report& report) {
-  size_t got = 0;
-  char* p = reinterpret_cast<char*>(&report);
-  while (got < sizeof report) {
-    ssize_t n = ::read(report_r_.get(), p + got, sizeof report - got);
+bool ShellProcess::read_report() {
+  if (!report_r_.valid()) return true;
+  char* p = reinterpret_cast<char*>(&report_);
+  while (report_got_ < sizeof report_) {
+    ssize_t n = ::read(report_r_.get(), p + report_got_, sizeof report_ - report_got_);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
+    if (n < 0 && errno == EAGAIN) return false;
+    if (n <= 0) break;  // EOF: the init is gone
+    report_got_ += static_cast<size_t>(n);
   }
   report_r_.reset();
-  if (got == sizeof report) return true;
-  if (got != 0) {
+  return true;
+}
+
+bool ShellProcess::report(child::Report& report) const {
+  if (report_got_ == sizeof report_) {
+    report = report_;
+    return true;
+  }
+  if (report_got_ != 0) {
     report = child::Report{child::Step::Prepare, EIO, -1};
     return true;
   }
@@ -298,6 +303,7 @@ ShellPool::~ShellPool() {
     stop_ = true;
   }
   cv_.notify_all();
+  ready_cv_.notify_all();
   dispose_cv_.notify_all();
   for (auto& t : fillers_) t.join();
   if (disposer_.joinable()) disposer_.join();
@@ -324,8 +330,18 @@ std::unique_ptr<ShellProcess> ShellPool::take(const ShellKind& kind) {
       it = ready_.try_emplace(kind).first;
     }
     it->second.last_use = ++uses_;
+    if (it->second.shells.empty() && it->second.making > 0) {
+      // A filler is making one already: it is ready sooner than one made
+      // from the start here.
+      cv_.notify_all();
+      ready_cv_.wait(lock, [&] {
+        auto i = ready_.find(kind);
+        return stop_ || i == ready_.end() || !i->second.shells.empty() || i->second.making == 0;
+      });
+      it = ready_.find(kind);
+    }
     std::unique_ptr<ShellProcess> shell;
-    if (!it->second.shells.empty()) {
+    if (it != ready_.end() && !it->second.shells.empty()) {
       shell = std::move(it->second.shells.front());
       it->second.shells.pop_front();
     }
@@ -387,6 +403,7 @@ void ShellPool::fill_loop() {
       // take() will make one itself and report the error with the job.
     }
     lock.lock();
+    ready_cv_.notify_all();
     auto it = ready_.find(*kind);
     if (it == ready_.end()) continue;  // dropped meanwhile (~shell reaps it)
     --it->second.making;
