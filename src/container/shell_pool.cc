@@ -94,6 +94,13 @@ ShellProcess::ShellProcess(const ShellKind& kind, const OuterIds& host, int term
   shared_.init = init_program_fd(host.scratch_dir);
   shared_.init_argv = init_argv;
   shared_.init_envp = init_envp;
+  // The container's cgroup: where the kernel lets it, the shell joins it
+  // itself, first thing (see JobCgroups::Job::join_fd); else it is moved
+  // there below, before the init starts.
+  if (cgroups) {
+    cgroup_.emplace(cgroups->take());
+    shared_.cgroup = cgroup_->join_fd();
+  }
   // (An Own network namespace is made by the init, for the job's user
   // namespace to own: see child::Prep.)
   int flags = CLONE_VM | CLONE_PIDFD | CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
@@ -161,9 +168,9 @@ ShellProcess::ShellProcess(const ShellKind& kind, const OuterIds& host, int term
     throw_errno(message, static_cast<int>(-maps_rc));
   }
   // In its cgroup before the init starts anything.
-  if (cgroups) {
+  if (cgroup_ && cgroup_->join_fd() < 0) {
     try {
-      cgroup_.emplace(cgroups->place(pid));
+      cgroup_->add(pid);
     } catch (const std::exception&) {
       destroy();
       throw;
