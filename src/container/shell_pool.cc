@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/error.h"
 #include "container/init_binary.h"
@@ -22,6 +24,47 @@ namespace mael {
 namespace {
 
 constexpr size_t kStackSize = 256 * 1024;
+
+// Shell stacks, kept for the next shells (a shell is done with its stack once
+// it is reaped): mapping one and unmapping it for every container costs page
+// faults and, in a process of many threads, a TLB flush on every CPU.
+class StackCache {
+ public:
+  void* get() {
+    {
+      std::lock_guard lock(mu_);
+      if (!free_.empty()) {
+        void* stack = free_.back();
+        free_.pop_back();
+        return stack;
+      }
+    }
+    void* stack = ::mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+    if (stack == MAP_FAILED) throw_errno("mmap shell stack");
+    return stack;
+  }
+  void put(void* stack) {
+    {
+      std::lock_guard lock(mu_);
+      if (free_.size() < kKept) {
+        free_.push_back(stack);
+        return;
+      }
+    }
+    ::munmap(stack, kStackSize);
+  }
+
+ private:
+  static constexpr size_t kKept = 16;
+  std::mutex mu_;
+  std::vector<void*> free_;
+};
+
+StackCache& stacks() {
+  static StackCache* cache = new StackCache;  // never destroyed: shells may outlive static destructors
+  return *cache;
+}
 // Kinds of shells kept ready at once; jobs of other kinds make theirs on demand.
 constexpr size_t kMaxKinds = 4;
 // <linux/pidfd.h> of Linux 6.11; older kernels fail it and we do without.
@@ -75,13 +118,8 @@ ShellProcess::ShellProcess(const ShellKind& kind, const OuterIds& host, int term
   UniqueFd* in = pipes[2];
   UniqueFd* out = pipes[3];
   UniqueFd* err = pipes[4];
-  stack_ = ::mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE,
-                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
-  if (stack_ == MAP_FAILED) {
-    int e = errno;
-    stack_ = nullptr;
-    throw_errno("mmap shell stack", e);
-  }
+  stack_ = stacks().get();
+
   static char init_name[] = "maelstrom-init";
   static char* const init_argv[] = {init_name, nullptr};
   static char* const init_envp[] = {nullptr};
@@ -285,7 +323,7 @@ bool ShellProcess::report(child::Report& report) const {
 }
 
 void ShellProcess::release_stack() {
-  if (stack_) ::munmap(stack_, kStackSize);
+  if (stack_) stacks().put(stack_);
   stack_ = nullptr;
 }
 
