@@ -53,10 +53,11 @@ int sys_mounts(const ContainerConfig& config) {
   return n;
 }
 
-// Whether the job may write host files (captured changes, writable binds),
-// which the caller may read once run() returns.
-bool writes_host(const ContainerConfig& config) {
-  if (config.capture) return true;
+// Whether something of the job outside its container may be used once run()
+// returns: host files it may write (captured changes, writable binds), which
+// the caller may read, or the caller's terminal.
+bool reaches_host(const ContainerConfig& config) {
+  if (config.capture || config.terminal >= 0) return true;
   for (const Mount& m : config.mounts)
     if (m.type == MountType::Bind && !m.read_only) return true;
   return false;
@@ -217,7 +218,7 @@ JobOutcome Runtime::run(const ContainerConfig& config, const CancelToken* cancel
     const bool reported = shell->report(report);
     // Every process of the container is gone once the init is reaped (its end
     // ends them all): the host files the job wrote are complete then.
-    if (reported && writes_host(config)) shell->reap();
+    if (reported && reaches_host(config)) shell->reap();
     if (cancelled) return finish(JobError{JobErrorKind::System, "job cancelled"});
     if (timed_out) return finish(TimedOut{});
     if (!reported) {
