@@ -116,6 +116,7 @@ std::unique_ptr<JobCgroups> JobCgroups::detect() {
 
 JobCgroups::~JobCgroups() {
   for (Slot& slot : slots_) {
+    if (slot.tasks >= 0) ::close(slot.tasks);
     // The containers are gone, but the kernel may still be releasing them.
     bool removed = false;
     for (int attempt = 0; attempt < 100 && !removed; ++attempt) {
@@ -127,7 +128,7 @@ JobCgroups::~JobCgroups() {
   }
 }
 
-JobCgroups::Job JobCgroups::place(int pid) {
+JobCgroups::Job JobCgroups::take() {
   size_t index;
   {
     std::lock_guard lock(mu_);
@@ -147,7 +148,16 @@ JobCgroups::Job JobCgroups::place(int pid) {
         if (::mkdir(dir.c_str(), 0755) == 0) break;
         if (errno != EEXIST) throw_errno("making a job cgroup " + dir.string());
       }
-      slots_.push_back(Slot{dir});
+      Slot slot{dir};
+      if (version_ == 1) {
+        slot.tasks = ::open((dir / "tasks").c_str(), O_WRONLY | O_CLOEXEC);
+        if (slot.tasks < 0) {
+          int e = errno;
+          ::rmdir(dir.c_str());
+          throw_errno("opening " + (dir / "tasks").string(), e);
+        }
+      }
+      slots_.push_back(std::move(slot));
     }
     slots_[index].in_use = true;
   }
@@ -157,15 +167,20 @@ JobCgroups::Job JobCgroups::place(int pid) {
     slot = &slots_[index];  // stays valid: a deque only grows at its end
   }
   Job job(this, slot);
-  write_file(slot->dir / "cgroup.procs", std::to_string(pid));
+  // The kernel's OOM kill count before the container, read here rather than
+  // when the job starts: containers are made ahead, off the job's path.
+  slot->oom_kills = read_oom_kills(slot->dir);
   return job;
 }
 
 const fs::path& JobCgroups::Job::dir() const { return static_cast<Slot*>(slot_)->dir; }
 
+int JobCgroups::Job::join_fd() const { return static_cast<Slot*>(slot_)->tasks; }
+
+void JobCgroups::Job::add(int pid) { write_file(dir() / "cgroup.procs", std::to_string(pid)); }
+
 void JobCgroups::Job::limit(uint64_t max_memory) {
   Slot& slot = *static_cast<Slot*>(slot_);  // ours while in use: no lock needed
-  if (max_memory) slot.oom_kills = owner_->read_oom_kills(slot.dir);
   if (slot.limit == max_memory) return;
   const fs::path& dir = slot.dir;
   slot.limit.reset();  // unknown until written

@@ -2,12 +2,15 @@
 // Memory limits for jobs: a cgroup of their own under ours, where we may make
 // one (as root with the cgroup v1 memory controller, or cgroup v2 where our
 // cgroup already hands the memory controller to its children, as a delegated
-// one does). A container's init is placed in one before it starts anything,
-// so every process of the container is too, and the job cannot leave it (its
-// user namespace has no say over our cgroups); the limit is set when the job
-// is known. Making and removing a memory cgroup costs more than a container
-// (a third of a millisecond here): a cgroup whose container is gone is kept
-// and given to the next one.
+// one does). A container's first process is in one before it starts
+// anything, so every process of the container is too, and the job cannot
+// leave it (its user namespace has no say over our cgroups); the limit is set
+// when the job is known. Making and removing a memory cgroup costs more than a
+// container (a third of a millisecond here): a cgroup whose container is gone
+// is kept and given to the next one. Moving a process into a cgroup takes a
+// lock every fork and exit of the machine takes too, and may wait for an RCU
+// grace period (10 ms on a quiet machine here): with cgroup v1 the container's
+// first process joins by itself instead (see Job::join_fd), which does not.
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -40,9 +43,16 @@ class JobCgroups {
     // Sets the memory limit (0: none); nothing to write when the cgroup has
     // it already. Throws std::system_error on failure.
     void limit(uint64_t max_memory);
-    // Whether the kernel killed a process for reaching the limit since limit().
+    // Whether the kernel killed a process of the cgroup for reaching its
+    // limit since take().
     bool oom_killed() const;
     const std::filesystem::path& dir() const;
+    // cgroup v1: a descriptor (close-on-exec, opened by us) of the cgroup's
+    // `tasks` file; a process of one thread that writes "0" to it joins the
+    // cgroup (the permission is the opener's). -1 elsewhere: use add().
+    int join_fd() const;
+    // Moves process pid into the cgroup. Throws std::system_error on failure.
+    void add(int pid);
 
    private:
     friend class JobCgroups;
@@ -50,9 +60,9 @@ class JobCgroups {
     JobCgroups* owner_;
     void* slot_;  // a JobCgroups::Slot, ours while in use
   };
-  // A cgroup (made, or one whose container is gone) with process pid moved
-  // into it. Throws std::system_error on failure.
-  Job place(int pid);
+  // A cgroup for a container (made, or one whose container is gone), with
+  // no process in it yet. Throws std::system_error on failure.
+  Job take();
 
   int version() const { return version_; }
   const std::filesystem::path& parent() const { return parent_; }
@@ -61,8 +71,9 @@ class JobCgroups {
   struct Slot {
     std::filesystem::path dir;
     std::optional<uint64_t> limit;  // as last written
-    uint64_t oom_kills = 0;         // the kernel's count when the limit was last set
+    uint64_t oom_kills = 0;         // the kernel's count when the container took it
     bool in_use = false;
+    int tasks = -1;  // v1: its `tasks` file, open for writing (see Job::join_fd)
   };
   uint64_t read_oom_kills(const std::filesystem::path& dir) const;
 

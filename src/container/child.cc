@@ -2,8 +2,9 @@
 // multi-threaded process, so it follows the rules of code after vfork: raw
 // system calls only (raw_syscall.h), no libc, no allocation, nothing that
 // touches TLS. Compiled without sanitizers and stack protector (see
-// CMakeLists.txt). Its only work: fixed descriptors, clean signal state, a
-// session, the parent-death signal, then execute the init.
+// CMakeLists.txt). Its only work: joining the container's cgroup, fixed
+// descriptors, clean signal state, a session, the parent-death signal, then
+// execute the init.
 #include "container/child.h"
 
 #include <errno.h>
@@ -33,6 +34,11 @@ using raw::sys;
 
 __attribute__((no_sanitize("address", "undefined"))) int shell_main(void* arg) {
   Shell* shell = static_cast<Shell*>(arg);
+  // Into the container's cgroup first: all that follows is the container's.
+  if (shell->cgroup >= 0) {
+    long rc = sys(SYS_write, shell->cgroup, "0", 1);
+    if (rc != 1) die(shell->report_w, Step::Cgroup, rc < 0 ? rc : -EIO);
+  }
   const bool tty = shell->tty >= 0;
   // Our descriptors, in the order of their fixed numbers (child.h), first moved
   // above every other so that placing them cannot overwrite one another.

@@ -40,6 +40,7 @@ enum class Step : uint32_t {
   Limits,           // the job's resource limits
   JobNamespaces,    // the job's own user and mount namespaces
   Script,           // the init could not read the job script
+  Cgroup,           // the container's first process could not join its cgroup
   Ended,            // not a failure: the job ended; err = si_code, index = si_status
 };
 
@@ -122,6 +123,9 @@ struct Shell {
   int tty = -1;    // a pseudo-terminal's slave for stdin, stdout and stderr, or -1
   int sysfs = -1;  // a detached sysfs mount made for the shell (see launcher.h), or -1
   int init = -1;   // the init program (a sealed memfd)
+  // A cgroup's join descriptor (JobCgroups::Job::join_fd) to join before
+  // anything else, or -1.
+  int cgroup = -1;
   char* const* init_argv = nullptr;
   char* const* init_envp = nullptr;
 };

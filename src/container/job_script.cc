@@ -105,6 +105,7 @@ const char* step_name(child::Step s) {
     case child::Step::Limits: return "setting the job's limits";
     case child::Step::JobNamespaces: return "making the job's user and mount namespaces";
     case child::Step::Script: return "reading the job script";
+    case child::Step::Cgroup: return "joining the container's memory cgroup";
     default: return "container setup";
   }
 }

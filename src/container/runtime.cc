@@ -53,6 +53,16 @@ int sys_mounts(const ContainerConfig& config) {
   return n;
 }
 
+// Whether something of the job outside its container may be used once run()
+// returns: host files it may write (captured changes, writable binds), which
+// the caller may read, or the caller's terminal.
+bool reaches_host(const ContainerConfig& config) {
+  if (config.capture || config.terminal >= 0) return true;
+  for (const Mount& m : config.mounts)
+    if (m.type == MountType::Bind && !m.read_only) return true;
+  return false;
+}
+
 OuterIds host_ids(const RuntimeOptions& options, const std::filesystem::path& scratch_dir) {
   OuterIds ids;
   ids.scratch_dir = scratch_dir.string();
@@ -159,16 +169,17 @@ JobOutcome Runtime::run(const ContainerConfig& config, const CancelToken* cancel
     if (cgroup) cgroup->limit(config.limits.max_memory);
     shell->start(script.blob());
 
-    // Running: collect output until the job (its PID namespace) is gone.
+    // Running: collect output until the job has ended (the init reported, or
+    // is gone) and its output is closed (by the init's end at the latest,
+    // which ends every process of the container).
     std::optional<Clock::time_point> deadline;
     if (config.timeout) deadline = start + *config.timeout;
     bool exited = false, out_open = true, err_open = true, killed = false;
     bool timed_out = false, cancelled = false;
-    siginfo_t info{};
     while (!exited || out_open || err_open) {
       pollfd fds[4];
-      int n = 0, i_pid = -1, i_out = -1, i_err = -1, i_cancel = -1;
-      if (!exited) fds[i_pid = n++] = {shell->pidfd(), POLLIN, 0};
+      int n = 0, i_report = -1, i_out = -1, i_err = -1, i_cancel = -1;
+      if (!exited) fds[i_report = n++] = {shell->report_fd(), POLLIN, 0};
       if (out_open) fds[i_out = n++] = {shell->stdout_fd(), POLLIN, 0};
       if (err_open) fds[i_err = n++] = {shell->stderr_fd(), POLLIN, 0};
       if (cancel && !killed) fds[i_cancel = n++] = {cancel->fd(), POLLIN, 0};
@@ -199,26 +210,24 @@ JobOutcome Runtime::run(const ContainerConfig& config, const CancelToken* cancel
         out_open = drain(shell->stdout_fd(), outcome.effects.stdout_, config.inline_limit, &got);
       if (i_err >= 0 && fds[i_err].revents)
         err_open = drain(shell->stderr_fd(), outcome.effects.stderr_, config.inline_limit, &got);
-      if (i_pid >= 0 && fds[i_pid].revents) {
-        if (::waitid(P_PIDFD, shell->pidfd(), &info, WEXITED | WNOHANG) < 0) {
-          if (errno != EINTR) throw_errno("waitid");
-        } else if (info.si_pid != 0) {
-          exited = true;
-          shell->reaped();
-        }
-      }
+      if (i_report >= 0 && fds[i_report].revents) exited = shell->read_report();
       if (got > 0 && got < kSmallRead && !exited) ::nanosleep(&kGatherPause, nullptr);
     }
     // The init reports how the job ended, or why it could not start it.
     child::Report report;
     const bool reported = shell->report(report);
+    // Every process of the container is gone once the init is reaped (its end
+    // ends them all): the host files the job wrote are complete then.
+    if (reported && reaches_host(config)) shell->reap();
     if (cancelled) return finish(JobError{JobErrorKind::System, "job cancelled"});
     if (timed_out) return finish(TimedOut{});
-    if (!reported)
+    if (!reported) {
+      const siginfo_t info = shell->reap();
       return finish(JobError{JobErrorKind::System,
                              "the container's init ended without a report (" +
                                  std::string(info.si_code == CLD_EXITED ? "exit code " : "signal ") +
                                  std::to_string(info.si_status) + ")"});
+    }
     if (report.step != child::Step::Ended) return finish(script.error(report));
     if (report.err == CLD_EXITED) return finish(Exited{report.index});
     if (report.index == SIGKILL && cgroup && config.limits.max_memory && cgroup->oom_killed())

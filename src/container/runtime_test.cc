@@ -408,6 +408,15 @@ TEST_P(RuntimeTest, MemoryLimit) {
   output(c);
 }
 
+// The init (PID 1) and the job's processes are in the container's memory cgroup.
+TEST_P(RuntimeTest, ContainerIsInItsMemoryCgroup) {
+  if (!runtime_.enforces_memory_limits()) GTEST_SKIP() << "no cgroup for memory limits here";
+  // One line of each names it: the memory hierarchy's (v1) or the unified one's (v2).
+  auto c = sh("for p in 1 self; do grep -c /maelstrom-job- /proc/$p/cgroup; done");
+  c.mounts = {Mount{MountType::Proc, "/proc"}};
+  EXPECT_EQ(output(c), "1\n1\n");
+}
+
 TEST_P(RuntimeTest, HostPidsAreInvisible) {
   auto c = sh("cd /proc && echo [0-9]*");
   c.mounts = {Mount{MountType::Proc, "/proc"}};

@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/error.h"
 #include "container/init_binary.h"
@@ -22,17 +24,51 @@ namespace mael {
 namespace {
 
 constexpr size_t kStackSize = 256 * 1024;
+
+// Shell stacks, kept for the next shells (a shell is done with its stack once
+// it is reaped): mapping one and unmapping it for every container costs page
+// faults and, in a process of many threads, a TLB flush on every CPU.
+class StackCache {
+ public:
+  void* get() {
+    {
+      std::lock_guard lock(mu_);
+      if (!free_.empty()) {
+        void* stack = free_.back();
+        free_.pop_back();
+        return stack;
+      }
+    }
+    void* stack = ::mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+    if (stack == MAP_FAILED) throw_errno("mmap shell stack");
+    return stack;
+  }
+  void put(void* stack) {
+    {
+      std::lock_guard lock(mu_);
+      if (free_.size() < kKept) {
+        free_.push_back(stack);
+        return;
+      }
+    }
+    ::munmap(stack, kStackSize);
+  }
+
+ private:
+  static constexpr size_t kKept = 16;
+  std::mutex mu_;
+  std::vector<void*> free_;
+};
+
+StackCache& stacks() {
+  static StackCache* cache = new StackCache;  // never destroyed: shells may outlive static destructors
+  return *cache;
+}
 // Kinds of shells kept ready at once; jobs of other kinds make theirs on demand.
 constexpr size_t kMaxKinds = 4;
 // <linux/pidfd.h> of Linux 6.11; older kernels fail it and we do without.
 constexpr unsigned long kPidfdGetMntNamespace = _IO(0xFF, 3);
-
-// Reaps the shell behind pidfd (blocking).
-void reap(int pidfd) {
-  siginfo_t info;
-  while (::waitid(P_PIDFD, pidfd, &info, WEXITED) < 0 && errno == EINTR) {
-  }
-}
 
 }  // namespace
 
@@ -82,13 +118,8 @@ ShellProcess::ShellProcess(const ShellKind& kind, const OuterIds& host, int term
   UniqueFd* in = pipes[2];
   UniqueFd* out = pipes[3];
   UniqueFd* err = pipes[4];
-  stack_ = ::mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE,
-                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
-  if (stack_ == MAP_FAILED) {
-    int e = errno;
-    stack_ = nullptr;
-    throw_errno("mmap shell stack", e);
-  }
+  stack_ = stacks().get();
+
   static char init_name[] = "maelstrom-init";
   static char* const init_argv[] = {init_name, nullptr};
   static char* const init_envp[] = {nullptr};
@@ -101,6 +132,13 @@ ShellProcess::ShellProcess(const ShellKind& kind, const OuterIds& host, int term
   shared_.init = init_program_fd(host.scratch_dir);
   shared_.init_argv = init_argv;
   shared_.init_envp = init_envp;
+  // The container's cgroup: where the kernel lets it, the shell joins it
+  // itself, first thing (see JobCgroups::Job::join_fd); else it is moved
+  // there below, before the init starts.
+  if (cgroups) {
+    cgroup_.emplace(cgroups->take());
+    shared_.cgroup = cgroup_->join_fd();
+  }
   // (An Own network namespace is made by the init, for the job's user
   // namespace to own: see child::Prep.)
   int flags = CLONE_VM | CLONE_PIDFD | CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
@@ -168,9 +206,9 @@ ShellProcess::ShellProcess(const ShellKind& kind, const OuterIds& host, int term
     throw_errno(message, static_cast<int>(-maps_rc));
   }
   // In its cgroup before the init starts anything.
-  if (cgroups) {
+  if (cgroup_ && cgroup_->join_fd() < 0) {
     try {
-      cgroup_.emplace(cgroups->place(pid));
+      cgroup_->add(pid);
     } catch (const std::exception&) {
       destroy();
       throw;
@@ -196,22 +234,26 @@ ShellProcess::ShellProcess(const ShellKind& kind, const OuterIds& host, int term
 
 ShellProcess::~ShellProcess() { destroy(); }
 
-void ShellProcess::reaped() {
-  started_ = false;
-  reaped_ = true;
-  if (netns_pool_) netns_pool_->give_back(net_ns_);
-  netns_pool_ = nullptr;
-  net_ns_ = -1;
+siginfo_t ShellProcess::reap() {
+  siginfo_t info{};
+  if (!reaped_) {
+    while (::waitid(P_PIDFD, pidfd_.get(), &info, WEXITED) < 0 && errno == EINTR) {
+    }
+    started_ = false;
+    reaped_ = true;
+  }
+  return info;
 }
 
 void ShellProcess::destroy() {
   if (pidfd_.valid()) {
     if (started_) {
-      // The job may still run if we got here through an exception.
+      // The job may still run if we got here through an exception; after a
+      // report the init is ending anyway.
       ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
     }
     ctl_w_.reset();  // EOF: an idle shell exits
-    if (!reaped_) reap(pidfd_.get());
+    reap();
     pidfd_.reset();
   }
   release_stack();
@@ -254,18 +296,26 @@ void ShellProcess::start(const std::vector<char>& script) {
   ctl_w_.reset();
 }
 
-bool ShellProcess::report(child::Report& report) {
-  size_t got = 0;
-  char* p = reinterpret_cast<char*>(&report);
-  while (got < sizeof report) {
-    ssize_t n = ::read(report_r_.get(), p + got, sizeof report - got);
+bool ShellProcess::read_report() {
+  if (!report_r_.valid()) return true;
+  char* p = reinterpret_cast<char*>(&report_);
+  while (report_got_ < sizeof report_) {
+    ssize_t n = ::read(report_r_.get(), p + report_got_, sizeof report_ - report_got_);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
+    if (n < 0 && errno == EAGAIN) return false;
+    if (n <= 0) break;  // EOF: the init is gone
+    report_got_ += static_cast<size_t>(n);
   }
   report_r_.reset();
-  if (got == sizeof report) return true;
-  if (got != 0) {
+  return true;
+}
+
+bool ShellProcess::report(child::Report& report) const {
+  if (report_got_ == sizeof report_) {
+    report = report_;
+    return true;
+  }
+  if (report_got_ != 0) {
     report = child::Report{child::Step::Prepare, EIO, -1};
     return true;
   }
@@ -273,7 +323,7 @@ bool ShellProcess::report(child::Report& report) {
 }
 
 void ShellProcess::release_stack() {
-  if (stack_) ::munmap(stack_, kStackSize);
+  if (stack_) stacks().put(stack_);
   stack_ = nullptr;
 }
 
@@ -298,6 +348,7 @@ ShellPool::~ShellPool() {
     stop_ = true;
   }
   cv_.notify_all();
+  ready_cv_.notify_all();
   dispose_cv_.notify_all();
   for (auto& t : fillers_) t.join();
   if (disposer_.joinable()) disposer_.join();
@@ -324,8 +375,18 @@ std::unique_ptr<ShellProcess> ShellPool::take(const ShellKind& kind) {
       it = ready_.try_emplace(kind).first;
     }
     it->second.last_use = ++uses_;
+    if (it->second.shells.empty() && it->second.making > 0) {
+      // A filler is making one already: it is ready sooner than one made
+      // from the start here.
+      cv_.notify_all();
+      ready_cv_.wait(lock, [&] {
+        auto i = ready_.find(kind);
+        return stop_ || i == ready_.end() || !i->second.shells.empty() || i->second.making == 0;
+      });
+      it = ready_.find(kind);
+    }
     std::unique_ptr<ShellProcess> shell;
-    if (!it->second.shells.empty()) {
+    if (it != ready_.end() && !it->second.shells.empty()) {
       shell = std::move(it->second.shells.front());
       it->second.shells.pop_front();
     }
@@ -387,6 +448,7 @@ void ShellPool::fill_loop() {
       // take() will make one itself and report the error with the job.
     }
     lock.lock();
+    ready_cv_.notify_all();
     auto it = ready_.find(*kind);
     if (it == ready_.end()) continue;  // dropped meanwhile (~shell reaps it)
     --it->second.making;

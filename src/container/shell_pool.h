@@ -3,6 +3,8 @@
 // waiting for a job script (see child.h). Creating the namespaces, the network
 // namespace above all, is the costly part of starting a container; the pool
 // keeps a few shells ready, made by a background thread, so jobs skip it.
+#include <signal.h>
+
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -73,12 +75,19 @@ class ShellProcess {
   JobCgroups::Job* cgroup() { return cgroup_ ? &*cgroup_ : nullptr; }
   // Sends the job script (see script_blob.h) to the init, which runs it.
   void start(const std::vector<char>& script);
-  // After the process exited: the init's report (a failure, or Step::Ended
-  // with how the job ended), if it wrote one. Never blocks.
-  bool report(child::Report& report);
-  // The caller reaped the process through pidfd(): no process is left in the
-  // container, so a pooled network namespace goes back to its pool now.
-  void reaped();
+  // Reads what the init reported on report_fd() so far (never blocks): true
+  // once its report (a failure, or Step::Ended with how the job ended) is
+  // complete, or the init is gone without one. The init writes it as soon as
+  // the job ends and exits right after, which ends every other process of the
+  // container: the caller need not wait for the init's own end (the shell is
+  // reaped when destroyed).
+  bool read_report();
+  // After read_report() returned true: the report, if the init wrote one.
+  bool report(child::Report& report) const;
+  int report_fd() const { return report_r_.get(); }
+  // Reaps the init (blocking) and returns how it ended: for an init gone
+  // without a report.
+  siginfo_t reap();
   // The shell's (and so the job's) mount namespace, or -1 if the kernel
   // cannot tell; the caller owns it.
   int take_mount_namespace();
@@ -103,6 +112,8 @@ class ShellProcess {
   void* stack_ = nullptr;
   bool started_ = false;
   bool reaped_ = false;
+  child::Report report_{};
+  size_t report_got_ = 0;
 };
 
 class ShellPool {
@@ -141,6 +152,7 @@ class ShellPool {
   std::unique_ptr<NetnsPool> netns_;  // before the shells: they give their namespaces back
   std::mutex mu_;
   std::condition_variable cv_;          // the filler's
+  std::condition_variable ready_cv_;    // take()'s: a filler finished a shell
   std::condition_variable dispose_cv_;  // the disposer's
   struct Ready {
     std::deque<std::unique_ptr<ShellProcess>> shells;
