@@ -1,11 +1,13 @@
 #include "container/cgroup.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -97,9 +99,30 @@ std::optional<fs::path> own_dir(const std::string& controller) {
 
 bool writable(const fs::path& dir) { return ::access(dir.c_str(), W_OK | X_OK) == 0; }
 
+// The job cgroups a runtime left when its process was killed (it removes its own otherwise):
+// those of a pid no process has any more. A cgroup still holding a process stays (rmdir fails).
+void remove_stale_job_cgroups(const fs::path& parent) {
+  constexpr std::string_view kPrefix = "maelstrom-job-";
+  std::error_code ec;
+  size_t removed = 0;
+  for (fs::directory_iterator it(parent, ec), end; !ec && it != end; it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (name.rfind(kPrefix, 0) != 0) continue;
+    std::string pid_text = name.substr(kPrefix.size(), name.find('-', kPrefix.size()) - kPrefix.size());
+    char* stop = nullptr;
+    long pid = std::strtol(pid_text.c_str(), &stop, 10);
+    if (pid_text.empty() || *stop != '\0' || pid <= 0) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // its owner lives
+    if (::rmdir(it->path().c_str()) == 0) ++removed;
+  }
+  if (removed) log::debug("removed {} job cgroups left by runtimes that were killed", removed);
+}
+
 }  // namespace
 
-JobCgroups::JobCgroups(fs::path parent, int version) : parent_(std::move(parent)), version_(version) {}
+JobCgroups::JobCgroups(fs::path parent, int version) : parent_(std::move(parent)), version_(version) {
+  remove_stale_job_cgroups(parent_);
+}
 
 std::unique_ptr<JobCgroups> JobCgroups::detect() {
   // cgroup v2: only where our cgroup already gives its children the memory
