@@ -105,9 +105,10 @@ std::optional<uint64_t> WarmBatcher::submit(const JobSpec& spec, std::function<v
   }
   g->members.push_back(Member{std::move(*item), spec, std::move(on_state), std::move(on_done)});
   g->last_added = std::chrono::steady_clock::now();
-  if (g->members.size() >= plan_.batch) {
+  if (spec.estimated_duration) g->known += *spec.estimated_duration;
+  if (g->members.size() >= plan_.batch || g->known >= plan_.batch_time) {
     // Full: a batch of its own now (the group starts again empty), so that large suites stream.
-    Group full{g->key, std::move(g->members), g->last_added};
+    Group full{g->key, std::move(g->members), g->last_added, g->known};
     groups_.erase(g);
     full_.push_back(std::move(full));
   }

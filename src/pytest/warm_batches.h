@@ -45,6 +45,10 @@ struct WarmPlan {
   // A group this large goes at once, as one batch, while more items of it may still come (a
   // warm process costs about 30 tests' worth to start: batches must be large to pay).
   size_t batch = 64;
+  // So does a group whose members' known durations (the listing's, estimated_duration) add up
+  // to this: long tests do not queue one after another in one batch while another slot idles,
+  // and none waits in a batch long enough to be taken for a slow test.
+  std::chrono::milliseconds batch_time{5000};
   // How long a smaller group waits for more items after its last one came. Items come as fast
   // as the run loop resolves their jobs (their cached-result check), a few milliseconds each.
   std::chrono::milliseconds gather{50};
@@ -74,6 +78,7 @@ class WarmBatcher {
     JobSpec key;  // the fresh job without its item
     std::vector<Member> members;
     std::chrono::steady_clock::time_point last_added;
+    std::chrono::milliseconds known{0};  // the members' estimated durations, added up
   };
 
   void flush_loop();

@@ -206,5 +206,27 @@ TEST(WarmBatcher, FullBatchesGoAtOnceAndTheRestIsSpreadOverTheSlots) {
   EXPECT_EQ(client.jobs[3].spec.arguments.size(), 5u);
 }
 
+// Tests known to be long fill a batch before its count does: each batch holds about batch_time
+// of them, and goes at once.
+TEST(WarmBatcher, KnownLongTestsMakeSmallerBatches) {
+  FakeClient client;
+  Results results;
+  WarmPlan p = plan(2);
+  p.batch_time = std::chrono::milliseconds(5000);
+  p.gather = std::chrono::seconds(60);  // the rest waits for more items (here: until the end)
+  WarmBatcher b(client.submitter(), p);
+  for (int i = 0; i < 7; ++i) {
+    std::string item = "t.py::t" + std::to_string(i);
+    JobSpec s = fresh_job(item);
+    s.estimated_duration = std::chrono::milliseconds(2000);
+    b.submit(s, [](JobState) {}, results.sink(item), nullptr);
+  }
+  client.wait_for(2);
+  std::lock_guard lk(client.mu);
+  ASSERT_EQ(client.jobs.size(), 2u);
+  EXPECT_EQ(client.jobs[0].spec.arguments.size(), 4u);  // "batch" + 3 items of 2 s
+  EXPECT_EQ(client.jobs[1].spec.arguments.size(), 4u);
+}
+
 }  // namespace
 }  // namespace mael
