@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mman.h>
+
+#include <chrono>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -89,7 +91,10 @@ NetnsPool::~NetnsPool() {
 
 int NetnsPool::take() {
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
+    // Reaping a finished job takes well under this; a namespace made instead costs about as much
+    // and would stay in the pool for good.
+    returned_.wait_for(lock, std::chrono::milliseconds(100), [&] { return !free_.empty() || returning_ == 0; });
     if (!free_.empty()) {
       int fd = free_.back();
       free_.pop_back();
@@ -106,10 +111,18 @@ int NetnsPool::take() {
   return made.net_ns;
 }
 
-void NetnsPool::give_back(int net_ns) {
-  if (net_ns < 0) return;
+void NetnsPool::give_back(int net_ns, bool expected) {
+  {
+    std::lock_guard lock(mu_);
+    if (expected && returning_ > 0) --returning_;
+    if (net_ns >= 0) free_.push_back(net_ns);
+  }
+  returned_.notify_all();
+}
+
+void NetnsPool::expect_return() {
   std::lock_guard lock(mu_);
-  free_.push_back(net_ns);
+  ++returning_;
 }
 
 size_t NetnsPool::created() const {

@@ -11,9 +11,10 @@
 // namespace serves one job at a time (abstract unix sockets are per network
 // namespace). Jobs with loopback keep a fresh namespace each: a closed TCP
 // connection lingers in TIME_WAIT and would hold its port for the next job.
+#include <condition_variable>
 #include <cstdint>
-#include <string>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "base/unique_fd.h"
@@ -52,7 +53,11 @@ class NetnsPool {
   // A network namespace no job uses (made now if none is free); the caller
   // gives it back once every process in it is gone. Throws on failure.
   int take();
-  void give_back(int net_ns);
+  // `expected`: announced by expect_return() when its job ended, before its processes are gone.
+  void give_back(int net_ns, bool expected = false);
+  // A namespace's job ended: it is given back once its processes are reaped (on another
+  // thread), so take() waits briefly for it rather than make one more.
+  void expect_return();
   // How many namespaces exist (in use or free).
   size_t created() const;
 
@@ -60,6 +65,8 @@ class NetnsPool {
   UniqueFd user_ns_, mount_ns_;
   OuterIds ids_;
   mutable std::mutex mu_;
+  std::condition_variable returned_;
+  size_t returning_ = 0;
   std::vector<int> free_;
   size_t created_ = 0;
 };

@@ -265,10 +265,16 @@ void ShellProcess::destroy() {
   sysfs_.reset();
   // The shell and everything in its PID namespace are gone: no process is
   // left in the network namespace.
-  if (netns_pool_) netns_pool_->give_back(net_ns_);
+  if (netns_pool_) netns_pool_->give_back(net_ns_, return_announced_);
   netns_pool_ = nullptr;
   net_ns_ = -1;
   cgroup_.reset();
+}
+
+void ShellProcess::announce_return() {
+  if (!netns_pool_ || net_ns_ < 0 || return_announced_) return;
+  netns_pool_->expect_return();
+  return_announced_ = true;
 }
 
 int ShellProcess::take_sysfs() {
@@ -403,6 +409,7 @@ std::unique_ptr<ShellProcess> ShellPool::make_with_terminal(const ShellKind& kin
 
 void ShellPool::retire(std::unique_ptr<ShellProcess> shell) {
   if (!shell) return;
+  shell->announce_return();
   {
     std::lock_guard lock(mu_);
     if (!stop_) {

@@ -94,6 +94,8 @@ class ShellProcess {
   // The sysfs mount made for the shell (closing it may wait for an RCU grace
   // period, as for the mount namespace), or -1; the caller owns it.
   int take_sysfs();
+  // Its job ended and it is being retired: the network namespace comes back to its pool soon.
+  void announce_return();
 
   int pidfd() const { return pidfd_.get(); }
   int stdout_fd() const { return out_r_.get(); }
@@ -109,6 +111,7 @@ class ShellProcess {
   UniqueFd pidfd_, ctl_w_, report_r_, out_r_, err_r_, mount_ns_, sysfs_;
   NetnsPool* netns_pool_ = nullptr;
   int net_ns_ = -1;  // Pooled: the namespace leased from netns_pool_
+  bool return_announced_ = false;  // netns_pool_ was told it comes back soon
   void* stack_ = nullptr;
   bool started_ = false;
   bool reaped_ = false;
