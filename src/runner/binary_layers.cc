@@ -18,20 +18,20 @@ TestBinaryLayers::TestBinaryLayers(const SharedLibraryResolver& resolver, std::f
     : resolver_(resolver), exe_(std::move(exe)), binary_(test_binary_layer(exe_)) {}
 
 const LayerSpec& TestBinaryLayers::shared_libraries() {
-  std::call_once(once_, [&] {
-    try {
-      PathsLayer l;
-      for (const auto& lib : resolver_.resolve({exe_})) l.paths.push_back(lib.string());
-      l.prefix.follow_symlinks = true;
-      libraries_ = std::move(l);
-    } catch (const UserError&) {
-      SharedLibraryDependenciesLayer l;
-      l.binary_paths = {exe_.string()};
-      l.prefix.follow_symlinks = true;
-      libraries_ = std::move(l);
-    }
-  });
-  return libraries_;
+  std::lock_guard lk(mu_);
+  if (libraries_) return *libraries_;
+  try {
+    PathsLayer l;
+    for (const auto& lib : resolver_.resolve({exe_})) l.paths.push_back(lib.string());
+    l.prefix.follow_symlinks = true;
+    libraries_ = std::move(l);
+  } catch (const UserError&) {
+    SharedLibraryDependenciesLayer l;
+    l.binary_paths = {exe_.string()};
+    l.prefix.follow_symlinks = true;
+    libraries_ = std::move(l);
+  }
+  return *libraries_;
 }
 
 SharedLibraryResolver make_shared_library_resolver() {

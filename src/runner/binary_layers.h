@@ -30,8 +30,10 @@ class TestBinaryLayers {
   const SharedLibraryResolver& resolver_;
   std::filesystem::path exe_;
   LayerSpec binary_;
-  std::once_flag once_;
-  LayerSpec libraries_;
+  // A mutex, not std::once_flag: an exception cannot unwind through pthread_once in our static
+  // binaries (it aborts).
+  std::mutex mu_;
+  std::optional<LayerSpec> libraries_;
 };
 
 // A resolver searching as the client's layer builder does (LD_LIBRARY_PATH of this process,
