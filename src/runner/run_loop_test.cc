@@ -477,6 +477,24 @@ TestResult ok_result(const std::string& name) {
   return test_result_from_outcome(name, exited(0), 1);
 }
 
+// A build cut short mid-line: what the UI writes next, and the run's error once the UI is gone,
+// start on lines of their own.
+TEST(RunUi, SimpleEndsAnUnfinishedBuildLine) {
+  UiSettings s{.kind = UiKind::Simple, .stdout_tty = false, .width = 80, .out = tmpfile(), .err = tmpfile()};
+  auto ui = make_run_ui(s);
+  ui->build_output("   Compiling x\n    Finished");
+  ui->message("warning: something");
+  ui->build_output("more");
+  ui.reset();
+  std::fflush(s.err);
+  std::rewind(s.err);
+  std::string text;
+  for (int c; (c = std::fgetc(s.err)) != EOF;) text += static_cast<char>(c);
+  EXPECT_EQ(text, "   Compiling x\n    Finished\nwarning: something\nmore\n");
+  std::fclose(s.out);
+  std::fclose(s.err);
+}
+
 // As Maelstrom's simple UI: on a terminal, the state bars under the per-test lines.
 TEST(RunUi, SimpleOnATerminalShowsProgressBars) {
   UiSettings s{.kind = UiKind::Simple, .stdout_tty = true, .width = 80, .out = tmpfile(), .err = tmpfile()};

@@ -61,10 +61,14 @@ std::string fit(std::string s, size_t width) {
 class SimpleUi : public RunUi {
  public:
   explicit SimpleUi(const UiSettings& s) : s_(s) {}
+  // A build cut short (a listing failed) may leave its last line unfinished: what comes after it
+  // (a message, or the run's error once this is gone) starts on a line of its own.
+  ~SimpleUi() override { end_build_line(); }
   void build_output(std::string_view chunk) override {
     std::lock_guard lk(mu_);
     std::fwrite(chunk.data(), 1, chunk.size(), s_.err);
     std::fflush(s_.err);
+    if (!chunk.empty()) mid_line_ = chunk.back() != '\n';
   }
   void list_line(const std::string& line) override {
     std::lock_guard lk(mu_);
@@ -78,19 +82,30 @@ class SimpleUi : public RunUi {
     std::fflush(s_.out);
   }
   void message(const std::string& line) override {
+    end_build_line();
     std::lock_guard lk(mu_);
     write_lines(s_.err, {line});
   }
   void finish(const std::vector<std::string>& summary, const std::string&) override {
     // The build output was already shown as it came.
+    end_build_line();
     std::lock_guard lk(mu_);
     write_lines(s_.out, summary);
     std::fflush(s_.out);
   }
 
  private:
+  void end_build_line() {
+    std::lock_guard lk(mu_);
+    if (!mid_line_) return;
+    std::fputc('\n', s_.err);
+    std::fflush(s_.err);
+    mid_line_ = false;
+  }
+
   UiSettings s_;
   std::mutex mu_;
+  bool mid_line_ = false;  // the build's output ended without a newline so far
 };
 
 class QuietUi : public RunUi {
