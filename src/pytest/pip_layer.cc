@@ -3,7 +3,6 @@
 #include <sys/stat.h>
 
 #include <fstream>
-#include <future>
 #include <sstream>
 #include <system_error>
 #include <vector>
@@ -97,10 +96,7 @@ std::optional<LayerSpec> pip_packages_layer(const ImageRef& image, const PipLaye
                      "pip-install", paths.front()};
     job.capture_file_system_changes = CaptureFileSystemChanges{fs::absolute(upper).string(),
                                                                fs::absolute(dir / "work").string()};
-    std::promise<JobOutcome> done;
-    std::future<JobOutcome> result = done.get_future();
-    o.submit(job, [](JobState) {}, [&done](JobOutcome out) { done.set_value(std::move(out)); }, nullptr);
-    JobOutcome out = result.get();
+    JobOutcome out = run_job_and_wait(o.submit, job);
     std::string log_text = out.effects.stdout_.first + out.effects.stderr_.first;
     fs::path log_file = dir / "pip-install.log";
     write_file_atomically(log_file, log_text);

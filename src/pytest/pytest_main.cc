@@ -267,10 +267,7 @@ class PytestAdapter final : public TestAdapter {
     if (collect_from_module_) job.arguments.insert(job.arguments.end(), {"--pyargs", *collect_from_module_});
     job.arguments.insert(job.arguments.end(), run_flags_.extra_args.begin(), run_flags_.extra_args.end());
     job.arguments.insert(job.arguments.end(), collect_args_.begin(), collect_args_.end());
-    std::promise<JobOutcome> done;
-    std::future<JobOutcome> result = done.get_future();
-    raw_submit_(job, [](JobState) {}, [&done](JobOutcome out) { done.set_value(std::move(out)); }, nullptr);
-    JobOutcome out = result.get();
+    JobOutcome out = run_job_and_wait(raw_submit_, job);
     std::string where = "the test container (" + parent_name(md.container.parent, job.program) + ")";
     if (const auto* e = std::get_if<JobError>(&out.result))
       throw UserError("collecting tests in " + where + ": " + e->message);

@@ -1,11 +1,19 @@
 #include "runner/run_loop.h"
 
 #include <algorithm>
+#include <future>
 
 #include "base/error.h"
 #include "base/format.h"
 
 namespace mael {
+
+JobOutcome run_job_and_wait(const JobSubmitter& submit, const JobSpec& spec) {
+  std::promise<JobOutcome> done;
+  std::future<JobOutcome> result = done.get_future();
+  submit(spec, [](JobState) {}, [&done](JobOutcome out) { done.set_value(std::move(out)); }, nullptr);
+  return result.get();
+}
 
 TestRun::TestRun(JobSubmitter submit, std::function<void()> cancel_all, TestListing& listing, RunUi& ui,
                  RunLoopOptions options)

@@ -70,6 +70,10 @@ using JobSubmitter = std::function<std::optional<uint64_t>(const JobSpec&, std::
                                                            std::function<void(JobOutcome)>, const JobAdmit&)>;
 // (BackgroundClient in runner/client_jobs.h has the one that submits to a Client.)
 
+// Runs one job that is not a test (an adapter's own: pip's install, pytest's collection) through
+// `submit` and waits for its outcome.
+JobOutcome run_job_and_wait(const JobSubmitter& submit, const JobSpec& spec);
+
 struct RunResult {
   int exit_code = 0;
   TestSummary summary;
