@@ -2,7 +2,7 @@
 // bubblewrap: N runs of a static busybox `true` each, sequential and with
 // parallel runners, all in one process run so the machine state is shared.
 //
-//   container_overhead [-n JOBS] [-p PARALLEL] [-r ROUNDS] [--only SUBSTRING] [--no-bwrap]
+//   container_overhead [-n JOBS] [-p PARALLEL] [-r ROUNDS] [--only SUBSTRING] [--no-bwrap] [--no-seq]
 //
 // Every round measures every mode once (sequential, then parallel), so the
 // modes see the same machine load; the table shows per-mode medians over the
@@ -61,9 +61,19 @@ bool spawn(const char* path, char* const argv[]) {
   return wait_ok(pid);
 }
 
+// Busy CPU time of the whole machine so far (all CPUs, every process), in microseconds.
+double machine_busy_us() {
+  std::ifstream f("/proc/stat");
+  std::string cpu;
+  unsigned long long user, nice, system, idle, iowait, irq, softirq, steal;
+  f >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
+  return double(user + nice + system + irq + softirq + steal) * 1e6 / double(sysconf(_SC_CLK_TCK));
+}
+
 // Microseconds per job with `parallel` runners sharing n jobs.
 double measure(const Job& job, int n, int parallel, int& failures) {
   std::atomic<int> next{0}, failed{0};
+  double busy_before = machine_busy_us();
   auto start = Clock::now();
   std::vector<std::thread> threads;
   for (int t = 0; t < parallel; ++t)
@@ -73,6 +83,8 @@ double measure(const Job& job, int n, int parallel, int& failures) {
     });
   for (auto& t : threads) t.join();
   failures += failed.load();
+  if (getenv("MAEL_BENCH_CPU"))
+    std::fprintf(stderr, "p%d: machine CPU %.0f us/job\n", parallel, (machine_busy_us() - busy_before) / n);
   return std::chrono::duration<double, std::micro>(Clock::now() - start).count() / n;
 }
 
@@ -122,6 +134,7 @@ int main(int argc, char** argv) {
   int n = 1000, parallel = 2, rounds = 3;
   std::string only;
   bool with_bwrap = access("/usr/bin/bwrap", X_OK) == 0;
+  bool with_seq = true;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "-n" && i + 1 < argc) n = std::atoi(argv[++i]);
@@ -129,8 +142,9 @@ int main(int argc, char** argv) {
     else if (a == "-r" && i + 1 < argc) rounds = std::max(1, std::atoi(argv[++i]));
     else if (a == "--only" && i + 1 < argc) only = argv[++i];
     else if (a == "--no-bwrap") with_bwrap = false;
+    else if (a == "--no-seq") with_seq = false;  // only the parallel runs (for profiling them)
     else {
-      std::fprintf(stderr, "usage: %s [-n JOBS] [-p PARALLEL] [-r ROUNDS] [--only SUBSTRING] [--no-bwrap]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [-n JOBS] [-p PARALLEL] [-r ROUNDS] [--only SUBSTRING] [--no-bwrap] [--no-seq]\n", argv[0]);
       return 2;
     }
   }
@@ -218,7 +232,7 @@ int main(int argc, char** argv) {
     std::vector<double> seq(rows.size()), par(rows.size());
     for (size_t i = 0; i < rows.size(); ++i) {
       if (!selected(i)) continue;
-      seq[i] = measure(rows[i].job, n, 1, failures);
+      seq[i] = with_seq ? measure(rows[i].job, n, 1, failures) : 0;
       par[i] = parallel > 1 ? measure(rows[i].job, n, parallel, failures) : 0;
     }
     for (size_t i = 0; i < rows.size(); ++i) {
@@ -226,9 +240,9 @@ int main(int argc, char** argv) {
       Row& r = rows[i];
       r.seq.push_back(seq[i]);
       r.par.push_back(par[i]);
-      r.seq_x.push_back(seq[i] / seq[bare]);
+      r.seq_x.push_back(seq[bare] ? seq[i] / seq[bare] : 0);
       r.par_x.push_back(par[bare] ? par[i] / par[bare] : 0);
-      r.seq_bw.push_back(bw != SIZE_MAX ? seq[bw] / seq[i] : 0);
+      r.seq_bw.push_back(bw != SIZE_MAX && seq[i] ? seq[bw] / seq[i] : 0);
       r.par_bw.push_back(bw != SIZE_MAX && par[i] ? par[bw] / par[i] : 0);
     }
   }
