@@ -138,7 +138,8 @@ row() { printf '| %-26s | %13s | %7s | %7s | %13s | %18s | %9s | %15s |\n' "$@";
 bench_module() {
   local name="$1" dir="$2" key="${1// /_}"
   cd "$dir"
-  local go_args=(-count=1) mgt_args=(--ui quiet)
+  # --no-cache: every test runs, as under -count=1 (cached results are bench/cache_bench.sh's).
+  local go_args=(-count=1) mgt_args=(--ui quiet --no-cache)
   [[ -n "$SKIP" ]] && go_args+=(-skip "$SKIP")
   [[ -n "$EXCLUDE" ]] && mgt_args+=(-x "$EXCLUDE")
   # Warm-up, untimed: builds everything; go test's -json output gives the tests it ran.

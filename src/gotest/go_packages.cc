@@ -85,7 +85,7 @@ std::vector<GoPackage> list_go_packages(const fs::path& module_root) {
   return parse_go_list(r.out, module_root);
 }
 
-fs::path go_test_binary_path(const fs::path& binaries_dir, const GoPackage& p) {
+std::string go_test_binary_name(const GoPackage& p) {
   std::string ip = p.import_path;
   std::vector<std::string> elems;
   for (size_t start = 0;;) {
@@ -102,7 +102,11 @@ fs::path go_test_binary_path(const fs::path& binaries_dir, const GoPackage& p) {
   };
   std::string short_name = elems.back();
   if (elems.size() > 1 && is_major_version(short_name)) short_name = elems[elems.size() - 2];
-  return binaries_dir / p.path / (short_name + ".test");
+  return short_name + ".test";
+}
+
+fs::path go_test_binary_path(const fs::path& binaries_dir, const GoPackage& p) {
+  return binaries_dir / p.path / go_test_binary_name(p);
 }
 
 }  // namespace mael

@@ -27,8 +27,10 @@ std::vector<GoPackage> parse_go_list(std::string_view json_stream, const std::fi
 // Runs `go list -json ./...` in the module root. Throws UserError with go's complaint.
 std::vector<GoPackage> list_go_packages(const std::filesystem::path& module_root);
 
-// Where the package's test binary goes: DIR/<path>/<short>.test, <short> being the last element
-// of the import path that is not a major version suffix (`b/v2` -> `b`), as Maelstrom names it.
+// The name of the package's test binary: <short>.test, <short> being the last element of the
+// import path that is not a major version suffix (`b/v2` -> `b`), as go and Maelstrom name it.
+std::string go_test_binary_name(const GoPackage& p);
+// Where the package's test binary goes: DIR/<path>/go_test_binary_name(p).
 std::filesystem::path go_test_binary_path(const std::filesystem::path& binaries_dir, const GoPackage& p);
 
 }  // namespace mael

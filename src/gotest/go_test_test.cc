@@ -3,10 +3,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "base/error.h"
+#include "gotest/go_build.h"
 #include "gotest/go_cases.h"
 #include "gotest/go_packages.h"
 
@@ -15,6 +18,41 @@ namespace {
 
 namespace fs = std::filesystem;
 using Lines = std::vector<std::string>;
+
+GoPackage package_named(const std::string& import_path, bool has_tests = true) {
+  GoPackage p;
+  p.import_path = import_path;
+  p.name = import_path.substr(import_path.rfind('/') + 1);
+  p.has_tests = has_tests;
+  return p;
+}
+
+TEST(GoBuild, BinariesWhoseNamesCollideGoToFurtherGroups) {
+  std::vector<GoPackage> pkgs = {package_named("m/a"),          package_named("m/internal/language"),
+                                 package_named("m/doc", false), package_named("m/language"),
+                                 package_named("m/x/a/v2"),     package_named("m/y/language")};
+  // "m/x/a/v2" is named a.test like "m/a"; the third language.test needs a third group.
+  std::vector<size_t> want = {0, 0, SIZE_MAX, 1, 1, 2};
+  EXPECT_EQ(go_binary_groups(pkgs), want);
+  // A package keeps its group whatever comes after it.
+  pkgs.push_back(package_named("m/z/a"));
+  want.push_back(2);
+  EXPECT_EQ(go_binary_groups(pkgs), want);
+}
+
+TEST(GoBuild, TheFailedPackageIsTheFirstOfTheCommandNamedInAHeader) {
+  std::set<std::string> mine = {"ex.com/m/b", "ex.com/m/c"};
+  // A compile error, then vet's form of the header.
+  std::string compile = "# ex.com/m/b [ex.com/m/b.test]\nb/b_test.go:3:27: undefined: x\n";
+  EXPECT_EQ(failed_go_package(compile, mine), "ex.com/m/b");
+  std::string vet = "# ex.com/m/c\n# [ex.com/m/c]\nc/c_test.go:3:35: wrong type\n";
+  EXPECT_EQ(failed_go_package(vet, mine), "ex.com/m/c");
+  // A dependency outside the command is not one of its packages; the one after it is.
+  std::string dep = "# ex.com/m/lib\nlib/lib.go:1:1: x\n# ex.com/m/c [ex.com/m/c.test]\n";
+  EXPECT_EQ(failed_go_package(dep, mine), "ex.com/m/c");
+  EXPECT_EQ(failed_go_package("go: updates to go.mod needed\n", mine), std::nullopt);
+  EXPECT_EQ(failed_go_package("#ex.com/m/b\n", mine), std::nullopt);
+}
 
 TEST(GoList, ParsesTheStreamOfPackages) {
   // Two objects as `go list -json` prints them (abridged), one without tests.

@@ -313,8 +313,12 @@ def test_an_unchanged_package_keeps_its_binary_file_and_a_changed_one_is_replace
     assert (kept.st_ino, kept.st_mtime_ns) == (before["tmpwriter/tmpwriter.test"].st_ino,
                                               before["tmpwriter/tmpwriter.test"].st_mtime_ns)
     assert after["pass/pass.test"].st_mtime_ns != before["pass/pass.test"].st_mtime_ns
-    assert {p.name for p in d.rglob("*") if p.is_file()} == {"pass.test", "pass.test.build", "tmpwriter.test",
-                                                             "tmpwriter.test.build"}
+    assert {p.name for p in d.rglob("*") if p.is_file()} == {"pass.test", "tmpwriter.test"}
+    # go's own output, which it checks for being up to date, is kept beside: one directory per
+    # group of binaries with distinct names.
+    staging = fresh.hidden / "cache" / "go-test-c"
+    assert {str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file()} == {"0/pass.test",
+                                                                                      "0/tmpwriter.test"}
 
 
 def test_test_binaries_are_under_the_cache_by_package_dir(built):
@@ -661,10 +665,38 @@ def test_a_package_that_does_not_compile_gives_gos_message_and_code(fresh):
     assert r.returncode == 1, r.stdout + r.stderr
     err = r.stderr.splitlines()
     assert f"# {MODULE}/pass [{MODULE}/pass.test]" in err, r.stderr
-    assert any(re.fullmatch(r"\./broken_test\.go:5:\d+: undefined: undefinedThing", l) for l in err), r.stderr
+    # go runs in the module's root, so its paths are relative to it (as with `go test ./...`).
+    assert any(re.fullmatch(r"pass/broken_test\.go:5:\d+: undefined: undefinedThing", l) for l in err), r.stderr
     assert err[-1] == f"error: build failed: go test -c exited with code 1 for package {MODULE}/pass", r.stderr
     assert f"{MODULE}/pass TestAdd" not in r.stdout, r.stdout
     assert processes_left(str(fresh.module)) == []
+
+
+def util_test(name, body=""):
+    return f"package util\n\nimport \"testing\"\n\nfunc {name}(t *testing.T) {{ {body} }}\n"
+
+
+def test_packages_whose_binaries_share_a_name_build_in_groups_of_their_own(tmp, go_settings):
+    # Three packages named util: one `go test -c -o DIR/` cannot write three util.test files.
+    mod = write_module(tmp / "coll", "example.com/coll", {
+        "a/util/util_test.go": util_test("TestA"), "b/util/util_test.go": util_test("TestB"),
+        "c/util/v2/util_test.go": util_test("TestC")})
+    gt = GoTest(mod, tmp / "home", go_settings)
+    r = gt.run("--ui", "simple")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert statuses(r.stdout) == {"example.com/coll/a/util TestA": "OK", "example.com/coll/b/util TestB": "OK",
+                                  "example.com/coll/c/util/v2 TestC": "OK"}, r.stdout
+    staging = gt.hidden / "cache" / "go-test-c"
+    assert sorted(str(p.relative_to(staging)) for p in staging.rglob("*.test")) == [
+        "0/util.test", "1/util.test", "2/util.test"]
+    # A package that fails in a later group is the one named.
+    (mod / "b" / "util" / "util_test.go").write_text(util_test("TestB", "undefinedThing()"))
+    r = gt.run("--ui", "simple")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.stderr.splitlines()[-1] == \
+        "error: build failed: go test -c exited with code 1 for package example.com/coll/b/util", r.stderr
+    assert "b/util/util_test.go:5:" in r.stderr, r.stderr
+    assert processes_left(str(mod)) == []
 
 
 CRASH_MAIN = """package crash

@@ -1,0 +1,44 @@
+#pragma once
+// Building a Go module's test binaries: one `go test -c -o DIR/ PKG...` for all the selected
+// packages (one per group of packages whose binaries would share a name), not one `go` per
+// package. Each `go` command loads and hashes the whole build graph before it can tell that
+// a binary is up to date (about a quarter of a second of CPU per package on golang.org/x/text),
+// so one command for 48 packages checks them in 0.7 s where 48 commands took 8.6 s.
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gotest/go_packages.h"
+#include "runner/driver.h"
+
+namespace mael {
+
+struct GoBuildOptions {
+  std::filesystem::path module_root;   // where `go` runs
+  std::filesystem::path binaries_dir;  // the binaries as tests see them (go_test_binary_path)
+  std::filesystem::path staging_dir;   // go's output directories, one per group, kept between runs
+  std::optional<std::string> vet;      // --vet=VALUE, unless unset
+};
+
+// The filter fields of a package's tests (all but the test's name).
+FilterFields go_package_fields(const GoPackage& p);
+
+// Builds the test binaries of the selected packages that have tests, reporting each to the sink
+// as soon as go wrote it (or, unchanged, once go has checked it).
+BuildResult build_go_test_binaries(const std::vector<GoPackage>& packages, const std::vector<size_t>& selected,
+                                   const GoBuildOptions& options, BuildSink& sink);
+
+// For every package, the group its binary is built in: the first whose binaries do not already
+// have its binary's name, packages taken in order (so a package keeps its group from run to
+// run, and go's check of its binary finds last run's). Packages without tests: SIZE_MAX.
+std::vector<size_t> go_binary_groups(const std::vector<GoPackage>& packages);
+
+// The first package of `import_paths` that go's error output names in a "# IMPORT_PATH" header
+// line (build errors: "# p [p.test]"; vet: "# p"), if any.
+std::optional<std::string> failed_go_package(std::string_view go_stderr, const std::set<std::string>& import_paths);
+
+}  // namespace mael
