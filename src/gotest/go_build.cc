@@ -28,6 +28,27 @@ FilterFields go_package_fields(const GoPackage& p) {
   return {{{"package_import_path", p.import_path}, {"package_path", p.path}, {"package_name", p.name}}, {}};
 }
 
+std::vector<size_t> go_build_order(const std::vector<GoPackage>& packages, const std::vector<size_t>& selected,
+                                   const BuildSink& sink) {
+  std::vector<size_t> order;
+  for (size_t i : selected)
+    if (packages[i].has_tests) order.push_back(i);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return sink.longest_known_test(packages[a].import_path) > sink.longest_known_test(packages[b].import_path);
+  });
+  return order;
+}
+
+TestBinary go_test_binary(const GoPackage& p, size_t index, const fs::path& executable) {
+  TestBinary b;
+  b.package = index;
+  b.package_key = p.import_path;
+  b.artifact = "test";  // Maelstrom's listing key for a Go package's one test binary
+  b.executable = executable;
+  b.fields = go_package_fields(p);
+  return b;
+}
+
 std::vector<size_t> go_binary_groups(const std::vector<GoPackage>& packages) {
   std::vector<size_t> group(packages.size(), SIZE_MAX);
   std::vector<std::set<std::string>> names;
@@ -84,16 +105,10 @@ bool same_contents(const fs::path& a, const fs::path& b) {
 class GoBuild {
  public:
   GoBuild(const std::vector<GoPackage>& packages, const std::vector<size_t>& selected,
-          const GoBuildOptions& options, BuildSink& sink)
-      : packages_(packages), options_(options), sink_(sink) {
-    std::vector<size_t> todo;
-    for (size_t i : selected)
-      if (packages[i].has_tests) todo.push_back(i);
-    std::stable_sort(todo.begin(), todo.end(), [&](size_t a, size_t b) {
-      return sink.longest_known_test(packages[a].import_path) > sink.longest_known_test(packages[b].import_path);
-    });
+          const GoBuildOptions& options, BuildSink& sink, std::map<std::string, fs::path>* built)
+      : packages_(packages), options_(options), sink_(sink), built_(built) {
     std::vector<size_t> groups = go_binary_groups(packages);
-    for (size_t i : todo) commands_[groups[i]].push_back(i);
+    for (size_t i : go_build_order(packages, selected, sink)) commands_[groups[i]].push_back(i);
   }
 
   BuildResult run() {
@@ -274,15 +289,10 @@ class GoBuild {
       fs::rename(tmp, out, ec);
       if (ec) throw UserError("cannot copy " + built.string() + " to " + out.string() + ": " + ec.message());
     }
-    TestBinary b;
-    b.package = index;
-    b.package_key = p.import_path;
-    b.artifact = "test";  // Maelstrom's listing key for a Go package's one test binary
-    b.executable = out;
-    b.fields = go_package_fields(p);
     std::lock_guard lk(mu_);
     if (failure_ || error_) return;  // no new tests once the build has failed
-    sink_.ready(std::move(b));       // under mu_: listing with --list-tests happens here, one at a time
+    if (built_) (*built_)[p.import_path] = out;
+    sink_.ready(go_test_binary(p, index, out));  // under mu_: listing with --list-tests happens here, one at a time
   }
 
   struct Failure {
@@ -293,6 +303,7 @@ class GoBuild {
   const std::vector<GoPackage>& packages_;
   const GoBuildOptions& options_;
   BuildSink& sink_;
+  std::map<std::string, fs::path>* built_;
   std::map<size_t, std::vector<size_t>> commands_;  // group -> its selected packages, in build order
   std::mutex mu_;
   std::set<ChildProcess*> running_;
@@ -305,8 +316,9 @@ class GoBuild {
 }  // namespace
 
 BuildResult build_go_test_binaries(const std::vector<GoPackage>& packages, const std::vector<size_t>& selected,
-                                   const GoBuildOptions& options, BuildSink& sink) {
-  GoBuild build(packages, selected, options, sink);
+                                   const GoBuildOptions& options, BuildSink& sink,
+                                   std::map<std::string, fs::path>* built) {
+  GoBuild build(packages, selected, options, sink, built);
   return build.run();
 }
 

@@ -58,6 +58,7 @@ std::vector<GoPackage> parse_go_list(std::string_view json_stream, const fs::pat
     if (p.import_path.empty() || p.dir.empty())
       throw UserError(source + ": a package without ImportPath or Dir");
     p.has_tests = has_files(pkg, "TestGoFiles") || has_files(pkg, "XTestGoFiles");
+    p.uses_cgo = has_files(pkg, "CgoFiles");
     // Relative to go's own idea of the module root: go spells both through the symlinks of the
     // user's $PWD, which `module_root` (symlinks resolved) may not.
     std::string go_root = string_field(pkg, "Root");
@@ -71,7 +72,7 @@ std::vector<GoPackage> parse_go_list(std::string_view json_stream, const fs::pat
   return out;
 }
 
-std::vector<GoPackage> list_go_packages(const fs::path& module_root) {
+std::string run_go_list(const fs::path& module_root) {
   ProcessResult r = run_process({"go", "list", "-json", "./..."}, module_root);
   if (!r.ok()) {
     std::string why = r.err;
@@ -82,7 +83,11 @@ std::vector<GoPackage> list_go_packages(const fs::path& module_root) {
                     (r.signal ? "signal " + std::to_string(r.signal) : "exit code " + std::to_string(r.exit_code)) +
                     "): " + why);
   }
-  return parse_go_list(r.out, module_root);
+  return r.out;
+}
+
+std::vector<GoPackage> list_go_packages(const fs::path& module_root) {
+  return parse_go_list(run_go_list(module_root), module_root);
 }
 
 std::string go_test_binary_name(const GoPackage& p) {

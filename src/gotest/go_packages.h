@@ -15,6 +15,7 @@ struct GoPackage {
   std::string name;           // the package clause's name
   std::string path;           // dir relative to the module root; "" for the root package
   bool has_tests = false;     // it has _test.go files (in-package or external)
+  bool uses_cgo = false;      // it has cgo files
 };
 
 // The nearest directory at or above `from` that holds a go.mod. Throws UserError.
@@ -24,7 +25,10 @@ std::filesystem::path find_go_module_root(const std::filesystem::path& from);
 std::vector<GoPackage> parse_go_list(std::string_view json_stream, const std::filesystem::path& module_root,
                                      const std::string& source = "go list -json");
 
-// Runs `go list -json ./...` in the module root. Throws UserError with go's complaint.
+// Runs `go list -json ./...` in the module root and returns its output. Throws UserError with
+// go's complaint.
+std::string run_go_list(const std::filesystem::path& module_root);
+// parse_go_list(run_go_list(module_root)).
 std::vector<GoPackage> list_go_packages(const std::filesystem::path& module_root);
 
 // The name of the package's test binary: <short>.test, <short> being the last element of the

@@ -1,5 +1,7 @@
 #include "gotest/go_test_main.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <optional>
@@ -8,9 +10,11 @@
 
 #include "base/config.h"
 #include "base/error.h"
+#include "base/file_signature.h"
 #include "base/format.h"
 #include "gotest/go_build.h"
 #include "gotest/go_cases.h"
+#include "gotest/go_inputs.h"
 #include "gotest/go_packages.h"
 #include "runner/adapters.h"
 #include "runner/driver.h"
@@ -78,7 +82,23 @@ class GoTestAdapter final : public TestAdapter {
 
   Project discover(bool, bool) override {
     root_ = find_go_module_root(fs::current_path());
-    packages_ = list_go_packages(root_);
+    // Without go when nothing it would look at changed since its last check (go_inputs.h).
+    std::vector<std::string> env;
+    for (char** e = environ; *e; ++e) env.emplace_back(*e);
+    inputs_ = scan_go_inputs(root_, env, vet_ ? "=" + *vet_ : "unset");
+    last_check_ = load_go_last_check(last_check_file(), inputs_, kRacyFileChangeNs);
+    if (last_check_) {
+      try {
+        packages_ = parse_go_list(last_check_->go_list, root_, last_check_file().string());
+        go_list_ = last_check_->go_list;
+      } catch (const UserError&) {
+        last_check_.reset();
+      }
+    }
+    if (!last_check_) {
+      go_list_ = run_go_list(root_);
+      packages_ = parse_go_list(go_list_, root_);
+    }
     Project p;
     p.root = root_;
     fs::path hidden = root_ / kStateDir;
@@ -94,8 +114,27 @@ class GoTestAdapter final : public TestAdapter {
 
   BuildResult build(const Project&, const std::vector<size_t>& selected, bool, BuildSink& sink) override {
     fs::path cache = root_ / kStateDir / "cache";
-    GoBuildOptions options{root_, cache / "test-binaries", cache / "go-test-c", vet_};
-    return build_go_test_binaries(packages_, selected, options, sink);
+    fs::path binaries = cache / "test-binaries";
+    std::vector<size_t> order = go_build_order(packages_, selected, sink);
+    if (last_check_ && std::all_of(order.begin(), order.end(), [&](size_t i) {
+          auto it = last_check_->binaries.find(packages_[i].import_path);
+          return it != last_check_->binaries.end() &&
+                 file_signature(go_test_binary_path(binaries, packages_[i])) == it->second;
+        })) {
+      // go checked these binaries against inputs that have not changed since.
+      for (size_t i : order) {
+        if (sink.stop_requested()) return BuildResult{0, "", "", true, std::nullopt};
+        sink.ready(go_test_binary(packages_[i], i, go_test_binary_path(binaries, packages_[i])));
+      }
+      return BuildResult{};
+    }
+    GoBuildOptions options{root_, binaries, cache / "go-test-c", vet_};
+    std::map<std::string, fs::path> built;
+    BuildResult r = build_go_test_binaries(packages_, selected, options, sink, &built);
+    bool cgo = std::any_of(packages_.begin(), packages_.end(), [](const GoPackage& p) { return p.uses_cgo; });
+    if (r.exit_code == 0 && !r.cut_short)
+      save_go_last_check(last_check_file(), cgo ? GoInputs{} : inputs_, go_list_, built);
+    return r;
   }
 
   ListedCases list_cases(const Project&, const TestBinary& b) override {
@@ -120,7 +159,12 @@ class GoTestAdapter final : public TestAdapter {
   }
 
  private:
+  fs::path last_check_file() const { return root_ / kStateDir / "state" / "go-build.json"; }
+
   std::optional<std::string> vet_;
+  GoInputs inputs_;
+  std::optional<GoLastCheck> last_check_;
+  std::string go_list_;
   GoTestFlags flags_;
   fs::path root_;
   std::vector<GoPackage> packages_;

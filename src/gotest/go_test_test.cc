@@ -9,8 +9,11 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/file_signature.h"
+#include "base/test_temp_dir.h"
 #include "gotest/go_build.h"
 #include "gotest/go_cases.h"
+#include "gotest/go_inputs.h"
 #include "gotest/go_packages.h"
 
 namespace mael {
@@ -52,6 +55,81 @@ TEST(GoBuild, TheFailedPackageIsTheFirstOfTheCommandNamedInAHeader) {
   EXPECT_EQ(failed_go_package(dep, mine), "ex.com/m/c");
   EXPECT_EQ(failed_go_package("go: updates to go.mod needed\n", mine), std::nullopt);
   EXPECT_EQ(failed_go_package("#ex.com/m/b\n", mine), std::nullopt);
+}
+
+TEST(GoInputs, ALocalReplaceIsSeen) {
+  EXPECT_FALSE(go_mod_replaces_with_directory("module m\n\nrequire x.org/y v1.0.0\n"));
+  EXPECT_FALSE(go_mod_replaces_with_directory("replace x.org/y => x.org/z v1.2.0 // not ../local\n"));
+  EXPECT_TRUE(go_mod_replaces_with_directory("replace x.org/y => ../y\n"));
+  EXPECT_TRUE(go_mod_replaces_with_directory("replace (\n\tx.org/y v1.0.0 => ./vendored/y\n)\n"));
+  EXPECT_TRUE(go_mod_replaces_with_directory("replace x.org/y =>/abs/y\n"));
+}
+
+TEST(GoInputs, TheFingerprintFollowsTheModuleAndWhatGoReads) {
+  testing::ScratchDir d;
+  d.write("m/go.mod", "module example.com/m\n");
+  d.write("m/a/a_test.go", "package a\n");
+  fs::path root = d / "m";
+  std::vector<std::string> env = {"PATH=/nonexistent", "HOME=" + d.str(), "GOWORK=off", "UNRELATED=1"};
+  GoInputs first = scan_go_inputs(root, env, "unset");
+  ASSERT_FALSE(first.fingerprint.empty());
+  EXPECT_EQ(scan_go_inputs(root, env, "unset").fingerprint, first.fingerprint);
+  // Not: our own state, variables go does not read.
+  d.write("m/.maelstrom-go-test/state/x", "1");
+  std::vector<std::string> other = env;
+  other.back() = "UNRELATED=2";
+  EXPECT_EQ(scan_go_inputs(root, other, "unset").fingerprint, first.fingerprint);
+  // But: a variable go reads, the vet setting, a file's change, a new file or directory.
+  other.push_back("GOFLAGS=-tags=x");
+  EXPECT_NE(scan_go_inputs(root, other, "unset").fingerprint, first.fingerprint);
+  EXPECT_NE(scan_go_inputs(root, env, "=off").fingerprint, first.fingerprint);
+  d.write("m/a/a_test.go", "package a // edited\n");
+  GoInputs edited = scan_go_inputs(root, env, "unset");
+  EXPECT_NE(edited.fingerprint, first.fingerprint);
+  fs::create_directories(root / "b");
+  EXPECT_NE(scan_go_inputs(root, env, "unset").fingerprint, edited.fingerprint);
+  // A workspace, or a nested module's files, which are not this module's.
+  GoInputs before_nested = scan_go_inputs(root, env, "unset");
+  d.write("m/b/go.mod", "module example.com/b\n");
+  d.write("m/b/b.go", "package b\n");
+  EXPECT_NE(scan_go_inputs(root, env, "unset").fingerprint, before_nested.fingerprint);  // b/ is gone
+  GoInputs nested = scan_go_inputs(root, env, "unset");
+  d.write("m/b/b.go", "package b // edited\n");
+  EXPECT_EQ(scan_go_inputs(root, env, "unset").fingerprint, nested.fingerprint);
+  std::vector<std::string> workspace = env;
+  workspace[2] = "GOWORK=" + d.str() + "/go.work";
+  EXPECT_EQ(scan_go_inputs(root, workspace, "unset").fingerprint, "");
+  workspace.erase(workspace.begin() + 2);
+  EXPECT_FALSE(scan_go_inputs(root, workspace, "unset").fingerprint.empty());
+  d.write("go.work", "go 1.21\nuse ./m\n");
+  EXPECT_EQ(scan_go_inputs(root, workspace, "unset").fingerprint, "");
+}
+
+TEST(GoInputs, ARecordIsTrustedForTheSameInputsOnlyWhenTheyWereOldEnough) {
+  testing::ScratchDir d;
+  d.write("m/go.mod", "module example.com/m\n");
+  fs::path root = d / "m";
+  fs::path binary = d.write("bin/a.test", "binary");
+  std::vector<std::string> env = {"GOWORK=off"};
+  GoInputs inputs = scan_go_inputs(root, env, "unset");
+  fs::path record = d / "state/go-build.json";
+  save_go_last_check(record, inputs, "{\"ImportPath\": \"example.com/m\"}", {{"example.com/m", binary}});
+  // Just written: the module's files changed less than 2 s before.
+  EXPECT_EQ(load_go_last_check(record, inputs, kRacyFileChangeNs), std::nullopt);
+  auto last = load_go_last_check(record, inputs, 0);
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->go_list, "{\"ImportPath\": \"example.com/m\"}");
+  EXPECT_EQ(last->binaries.at("example.com/m"), file_signature(binary));
+  GoInputs other = inputs;
+  other.fingerprint[0] = other.fingerprint[0] == '0' ? '1' : '0';
+  EXPECT_EQ(load_go_last_check(record, other, 0), std::nullopt);
+  // Inputs that cannot be fingerprinted remove the record.
+  save_go_last_check(record, GoInputs{}, "", {});
+  EXPECT_FALSE(fs::exists(record));
+  testing::ScratchDir e;
+  e.write("go.mod", "module example.com/m\n");
+  std::ofstream(record) << "not json";
+  EXPECT_EQ(load_go_last_check(record, scan_go_inputs(e.path(), env, "unset"), 0), std::nullopt);
 }
 
 TEST(GoList, ParsesTheStreamOfPackages) {

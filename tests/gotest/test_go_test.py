@@ -154,7 +154,7 @@ class GoTest:
 
     def binaries(self):
         d = self.hidden / "cache" / "test-binaries"
-        # NAME.test; go builds into NAME.test.build beside it (kept for go's up-to-date check).
+        # NAME.test, copied from go's output in cache/go-test-c when its bytes changed.
         return {str(p.relative_to(d)) for p in d.rglob("*.test") if p.is_file()}
 
 
@@ -697,6 +697,48 @@ def test_packages_whose_binaries_share_a_name_build_in_groups_of_their_own(tmp, 
         "error: build failed: go test -c exited with code 1 for package example.com/coll/b/util", r.stderr
     assert "b/util/util_test.go:5:" in r.stderr, r.stderr
     assert processes_left(str(mod)) == []
+
+
+def test_an_unchanged_module_runs_no_go_command(tmp, go_settings):
+    # A `go` first on PATH that logs its arguments and runs the real one.
+    real_go = shutil.which("go")
+    wrapper = tmp / "wrap"
+    wrapper.mkdir()
+    log = tmp / "go.log"
+    (wrapper / "go").write_text(f'#!/bin/sh\necho "$1 $2" >> {log}\nexec {real_go} "$@"\n')
+    (wrapper / "go").chmod(0o755)
+    mod = write_module(tmp / "still", "example.com/still", {"a/a_test.go": util_test("TestA"),
+                                                            "b/b_test.go": util_test("TestB")})
+    gt = GoTest(mod, tmp / "home", go_settings)
+    path = {"PATH": f"{wrapper}:{BIN_DIR}:{os.environ['PATH']}"}
+    calls = lambda: log.read_text().splitlines() if log.exists() else []
+    time.sleep(2.1)  # file times advance in ticks: a check is trusted for files older than 2 s
+    r = gt.run("--ui", "simple", env=path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert calls() == ["list -json", "test -c"], calls()
+    # Nothing changed: the package list and the binaries go checked are used as they are.
+    r = gt.run("--ui", "simple", env=path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert statuses(r.stdout) == {"example.com/still/a TestA": "OK", "example.com/still/b TestB": "OK"}, r.stdout
+    assert calls() == ["list -json", "test -c"], calls()
+    # A deleted binary, a setting go reads from the environment, an edit: go checks again.
+    (gt.hidden / "cache" / "test-binaries" / "b" / "b.test").unlink()
+    r = gt.run("--ui", "simple", env=path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    # (the package list still holds: only the binaries are checked)
+    assert calls()[2:] == ["test -c"], calls()
+    assert (gt.hidden / "cache" / "test-binaries" / "b" / "b.test").is_file()
+    assert gt.run("--ui", "simple", env=path).returncode == 0
+    assert len(calls()) == 3, calls()
+    r = gt.run("--ui", "simple", env={**path, "GOFLAGS": "-tags=other"})
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert len(calls()) == 5, calls()
+    with open(mod / "a" / "a_test.go", "a") as f:
+        f.write("\nfunc TestLater(t *testing.T) {}\n")
+    r = gt.run("--ui", "simple", env=path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "example.com/still/a TestLater" in statuses(r.stdout), r.stdout
+    assert len(calls()) == 7, calls()
 
 
 CRASH_MAIN = """package crash
