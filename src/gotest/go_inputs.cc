@@ -34,13 +34,19 @@ bool go_reads(const std::string& entry) {
   return std::find(std::begin(kExact), std::end(kExact), name) != std::end(kExact);
 }
 
-// The go that would run: the first executable `go` on PATH, symlinks resolved.
-fs::path go_binary(const std::string& path_var) {
+// The program that would run: `name` if it has a slash, else the first executable `name` on
+// PATH; symlinks resolved. Empty when there is none.
+fs::path program_on_path(const std::string& name, const std::string& path_var) {
+  if (name.find('/') != std::string::npos) {
+    std::error_code ec;
+    fs::path real = fs::canonical(name, ec);
+    return ec ? fs::path(name) : real;
+  }
   std::stringstream dirs(path_var);
   std::string dir;
   while (std::getline(dirs, dir, ':')) {
     if (dir.empty()) dir = ".";
-    fs::path candidate = fs::path(dir) / "go";
+    fs::path candidate = fs::path(dir) / name;
     if (::access(candidate.c_str(), X_OK) == 0) {
       std::error_code ec;
       fs::path real = fs::canonical(candidate, ec);
@@ -108,9 +114,19 @@ GoInputs scan_go_inputs(const fs::path& module_root, const std::vector<std::stri
     if (go_reads(e)) vars.push_back(e);
   std::sort(vars.begin(), vars.end());
   for (const std::string& v : vars) add("env " + v);
-  fs::path go = go_binary(env_value(env, "PATH"));
+  // The tools: go, and cgo's compilers and pkg-config (go itself tells a changed C toolchain
+  // by the compiler's identity, not by its headers).
+  std::string path_var = env_value(env, "PATH");
+  auto first_word = [](std::string v, const char* fallback) {
+    v = v.substr(0, v.find(' '));
+    return v.empty() ? std::string(fallback) : v;
+  };
+  for (const std::string& tool : {std::string("go"), first_word(env_value(env, "CC"), "gcc"),
+                                  first_word(env_value(env, "CXX"), "g++"), std::string("pkg-config")}) {
+    fs::path p = program_on_path(tool, path_var);
+    add("tool " + tool + " " + p.string() + " " + (p.empty() ? "-" : file_signature(p)));
+  }
   int64_t changed = 0;
-  add("go " + go.string() + " " + (go.empty() ? "-" : file_signature(go)));
   add("goenv " + file_signature(go_env_file(env)));
 
   int64_t newest = 0;

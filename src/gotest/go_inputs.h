@@ -4,12 +4,12 @@
 // a second run of an unchanged module that is most of the run, where `go test ./...` with its
 // own cache runs one go command. So the last successful check is recorded with a fingerprint of
 // everything this machine can see the build depends on: the module's files (names, sizes,
-// times), the environment go reads, the go binary, go's env file and the vet setting. While the
-// fingerprint is the same, and was so two seconds before the record was made (file times
-// advance in ticks), the record's package list and test binaries are used without running go.
-// Modules whose build reaches beyond what the fingerprint sees always run go: a go.work
-// workspace, a `replace` to a local directory, a package using cgo (the C toolchain and its
-// headers).
+// times), the environment go reads, the go binary and cgo's compilers, go's env file and the vet
+// setting. While the fingerprint is the same, and was so two seconds before the record was made
+// (file times advance in ticks), the record's package list and test binaries are used without
+// running go. Modules whose build reaches beyond what the fingerprint sees always run go: a
+// go.work workspace, a `replace` to a local directory. (Like go, it does not look at C headers
+// and libraries outside the module.)
 #include <cstdint>
 #include <filesystem>
 #include <map>

@@ -58,7 +58,6 @@ std::vector<GoPackage> parse_go_list(std::string_view json_stream, const fs::pat
     if (p.import_path.empty() || p.dir.empty())
       throw UserError(source + ": a package without ImportPath or Dir");
     p.has_tests = has_files(pkg, "TestGoFiles") || has_files(pkg, "XTestGoFiles");
-    p.uses_cgo = has_files(pkg, "CgoFiles");
     // Relative to go's own idea of the module root: go spells both through the symlinks of the
     // user's $PWD, which `module_root` (symlinks resolved) may not.
     std::string go_root = string_field(pkg, "Root");

@@ -15,7 +15,6 @@ struct GoPackage {
   std::string name;           // the package clause's name
   std::string path;           // dir relative to the module root; "" for the root package
   bool has_tests = false;     // it has _test.go files (in-package or external)
-  bool uses_cgo = false;      // it has cgo files
 };
 
 // The nearest directory at or above `from` that holds a go.mod. Throws UserError.

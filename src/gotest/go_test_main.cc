@@ -131,9 +131,7 @@ class GoTestAdapter final : public TestAdapter {
     GoBuildOptions options{root_, binaries, cache / "go-test-c", vet_};
     std::map<std::string, fs::path> built;
     BuildResult r = build_go_test_binaries(packages_, selected, options, sink, &built);
-    bool cgo = std::any_of(packages_.begin(), packages_.end(), [](const GoPackage& p) { return p.uses_cgo; });
-    if (r.exit_code == 0 && !r.cut_short)
-      save_go_last_check(last_check_file(), cgo ? GoInputs{} : inputs_, go_list_, built);
+    if (r.exit_code == 0 && !r.cut_short) save_go_last_check(last_check_file(), inputs_, go_list_, built);
     return r;
   }
 
