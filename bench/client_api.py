@@ -3,12 +3,14 @@
 two layers) run through maelstrom-client from Python, through maelstrom-run, and as bare
 fork+exec of the same program without a container, in one run, with the same number of slots.
 
-    bench/client_api.py [--jobs 1000] [--slots 2] [--rounds 3] [--bin-dir build/bin]
+    bench/client_api.py [--jobs 1000] [--slots 2] [--rounds 3] [--bin-dir build/bin] [--in-flight N]
 
-Each round runs the three one after another; each prints the median over rounds of the wall
+Each round runs them one after another; each prints the median over rounds of the wall
 time from starting the tool (maelstrom-client or maelstrom-run) to the last job's end, per job.
 Both tools share one cache directory, whose layers a warm-up run built first. The Python side
-sends every RunJob at once, then reads the streams in order (grpcio runs the calls meanwhile).
+sends every RunJob at once, then reads the streams in order (grpcio runs the calls meanwhile); a
+fourth run keeps at most --in-flight calls open (default 2 x slots), as a client that submits
+as slots free up would.
 Needs grpcio and grpcio-tools (scripts/setup.sh installs them).
 """
 import argparse
@@ -60,7 +62,7 @@ def with_run(bin_dir, jobs, slots, cache, tmp, env):
     return elapsed
 
 
-def with_client(pb, grpc_stubs, bin_dir, jobs, slots, cache, tmp, env):
+def with_client(pb, grpc_stubs, bin_dir, jobs, slots, cache, tmp, env, in_flight=0):
     import grpc
     spec = pb.JobSpec(program="/bin/true", container=pb.ContainerSpec(layers=[
         pb.LayerSpec(paths=pb.PathsLayer(paths=[BUSYBOX])),
@@ -73,11 +75,24 @@ def with_client(pb, grpc_stubs, bin_dir, jobs, slots, cache, tmp, env):
     channel = grpc.insecure_channel(f"unix-abstract:{name}")
     stub = grpc_stubs.ClientProcessStub(channel)
     stub.Start(pb.StartRequest(project_dir=str(tmp).encode(), cache_dir=str(cache).encode(), slots=slots))
-    streams = [stub.RunJob(req) for _ in range(jobs)]
-    for s in streams:
-        last = list(s)[-1]
+    def check(last):
         if last.completed.result.outcome.completed.exited != 0 or last.completed.result.HasField("error"):
             sys.exit(f"a job failed: {last}")
+
+    if in_flight <= 0:
+        streams = [stub.RunJob(req) for _ in range(jobs)]
+        for s in streams:
+            check(list(s)[-1])
+    else:
+        # `in_flight` threads, each running its share of the jobs one after another: at most
+        # that many calls are open at once (grpcio's cost per call grows with the open calls).
+        def share(n):
+            for _ in range(n):
+                check(list(stub.RunJob(req))[-1])
+        counts = [jobs // in_flight + (1 if i < jobs % in_flight else 0) for i in range(in_flight)]
+        with concurrent.futures.ThreadPoolExecutor(in_flight) as pool:
+            for f in [pool.submit(share, n) for n in counts]:
+                f.result()
     elapsed = time.monotonic() - t0
     stub.Stop(pb.Void())
     channel.close()
@@ -92,6 +107,10 @@ def main():
     p.add_argument("--slots", type=int, default=2)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--bin-dir", type=pathlib.Path, default=ROOT / "build" / "bin")
+    p.add_argument("--in-flight", type=int, default=None,
+                   help="also run the client with at most this many RunJob calls open at once "
+                        "(threads each running their share one after another); default 2 x slots, "
+                        "0 leaves that run out")
     a = p.parse_args()
     a.bin_dir = a.bin_dir.resolve()
     with tempfile.TemporaryDirectory(prefix="mael-bench-client-") as t:
@@ -102,18 +121,27 @@ def main():
         cache = tmp / "cache"
         with_run(a.bin_dir, 1, a.slots, cache, tmp, env)  # warm-up: the layers are built once
         with_client(pb, grpc_stubs, a.bin_dir, 1, a.slots, cache, tmp, env)
+        in_flight = 2 * a.slots if a.in_flight is None else a.in_flight
+        windowed = f"maelstrom-client, {in_flight} open"
         times = {"fork+exec": [], "maelstrom-run": [], "maelstrom-client": []}
+        if in_flight > 0:
+            times[windowed] = []
         for _ in range(a.rounds):
             times["fork+exec"].append(bare(a.jobs, a.slots))
             times["maelstrom-run"].append(with_run(a.bin_dir, a.jobs, a.slots, cache, tmp, env))
             times["maelstrom-client"].append(with_client(pb, grpc_stubs, a.bin_dir, a.jobs, a.slots, cache, tmp,
                                                          env))
+            if in_flight > 0:
+                times[windowed].append(with_client(pb, grpc_stubs, a.bin_dir, a.jobs, a.slots, cache, tmp, env,
+                                                   in_flight))
         per_job = {k: statistics.median(v) / a.jobs * 1000 for k, v in times.items()}
         print(f"{a.jobs} jobs, {a.slots} slots, median of {a.rounds} rounds")
         for k, ms in per_job.items():
-            print(f"  {k:17} {ms:7.3f} ms per job   ({a.jobs / (ms * a.jobs / 1000):7.1f} jobs/s)")
-        extra = (per_job["maelstrom-client"] / per_job["maelstrom-run"] - 1) * 100
-        print(f"  maelstrom-client vs maelstrom-run: {extra:+.1f} % per job")
+            print(f"  {k:26} {ms:7.3f} ms per job   ({a.jobs / (ms * a.jobs / 1000):7.1f} jobs/s)")
+        for k in per_job:
+            if k.startswith("maelstrom-client"):
+                extra = (per_job[k] / per_job["maelstrom-run"] - 1) * 100
+                print(f"  {k} vs maelstrom-run: {extra:+.1f} % per job")
 
 
 if __name__ == "__main__":
