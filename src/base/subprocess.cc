@@ -75,7 +75,13 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const ChildOpti
   sigset_t none;
   sigemptyset(&none);
   posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+  short flags = POSIX_SPAWN_SETSIGMASK;
+  if (options.own_process_group) {
+    posix_spawnattr_setpgroup(&attr, 0);  // its own pid
+    flags |= POSIX_SPAWN_SETPGROUP;
+  }
+  posix_spawnattr_setflags(&attr, flags);
+  group_ = options.own_process_group;
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -112,7 +118,7 @@ ChildProcess::~ChildProcess() {
 }
 
 void ChildProcess::kill() {
-  if (!reaped_ && pid_ > 0) ::kill(pid_, SIGKILL);
+  if (!reaped_ && pid_ > 0) ::kill(group_ ? -pid_ : pid_, SIGKILL);
 }
 
 int ChildProcess::wait() {

@@ -68,6 +68,10 @@ struct ChildOptions {
   // stdin is a pipe the caller writes to through stdin_fd() (and ends with close_stdin()),
   // instead of /dev/null.
   bool stdin_pipe = false;
+  // The child leads a process group of its own, and kill() kills the whole group: for a tool
+  // whose own children (go's compilers) must end with it. Such a child no longer gets the
+  // terminal's Ctrl-C itself (the runners forward it, see base/descendants.h).
+  bool own_process_group = false;
 };
 
 // A running child with its stdout and stderr on pipes. The destructor kills and reaps it if it
@@ -88,7 +92,7 @@ class ChildProcess {
   int stderr_fd() const { return err_.get(); }
   // Closes our end of the child's stdin: it reads EOF.
   void close_stdin() { in_.reset(); }
-  // SIGKILL, unless already reaped.
+  // SIGKILL (to its process group with own_process_group), unless already reaped.
   void kill();
   // Waits for the exit; returns the exit status, or 128 + signal.
   int wait();
@@ -99,6 +103,7 @@ class ChildProcess {
 
  private:
   pid_t pid_ = -1;
+  bool group_ = false;
   UniqueFd in_, out_, err_;
   bool reaped_ = false;
   int status_ = 0;

@@ -16,6 +16,7 @@
 #include "base/error.h"
 #include "base/fd_io.h"
 #include "base/format.h"
+#include "base/log.h"
 #include "base/subprocess.h"
 #include "base/unique_fd.h"
 #include "runner/output_pump.h"
@@ -54,7 +55,7 @@ std::vector<size_t> go_binary_groups(const std::vector<GoPackage>& packages) {
   std::vector<std::set<std::string>> names;
   for (size_t i = 0; i < packages.size(); ++i) {
     if (!packages[i].has_tests) continue;
-    std::string name = go_test_binary_name(packages[i]);
+    std::string name = go_built_binary_name(packages[i]);
     size_t g = 0;
     while (g < names.size() && names[g].count(name)) ++g;
     if (g == names.size()) names.emplace_back();
@@ -64,7 +65,15 @@ std::vector<size_t> go_binary_groups(const std::vector<GoPackage>& packages) {
   return group;
 }
 
-std::optional<std::string> failed_go_package(std::string_view go_stderr, const std::set<std::string>& import_paths) {
+std::vector<std::string> failed_go_packages(std::string_view go_stderr, const std::set<std::string>& import_paths) {
+  std::vector<std::string> named;
+  auto take = [&](std::string path) {
+    // An external test package (`package p_test`) is built as p's.
+    if (!import_paths.count(path) && path.size() > 5 && path.compare(path.size() - 5, 5, "_test") == 0)
+      path.resize(path.size() - 5);
+    if (import_paths.count(path) && std::find(named.begin(), named.end(), path) == named.end())
+      named.push_back(path);
+  };
   size_t pos = 0;
   while (pos < go_stderr.size()) {
     size_t end = go_stderr.find('\n', pos);
@@ -72,11 +81,19 @@ std::optional<std::string> failed_go_package(std::string_view go_stderr, const s
     std::string_view line = go_stderr.substr(pos, end - pos);
     pos = end + 1;
     if (line.size() < 3 || line.substr(0, 2) != "# ") continue;
-    std::string path(line.substr(2, line.find(' ', 2) == std::string_view::npos ? std::string_view::npos
-                                                                                 : line.find(' ', 2) - 2));
-    if (import_paths.count(path)) return path;
+    line.remove_prefix(2);
+    // "# p [p.test]", "# p_test [p.test]", "# p", "# [p]"
+    size_t space = line.find(' ');
+    if (!line.empty() && line[0] != '[') take(std::string(line.substr(0, space)));
+    size_t open = line.find('[');
+    size_t close = line.find(']', open);
+    if (open != std::string_view::npos && close != std::string_view::npos) {
+      std::string inner(line.substr(open + 1, close - open - 1));
+      if (inner.size() > 5 && inner.compare(inner.size() - 5, 5, ".test") == 0) inner.resize(inner.size() - 5);
+      take(inner);
+    }
   }
-  return std::nullopt;
+  return named;
 }
 
 namespace {
@@ -112,15 +129,29 @@ class GoBuild {
   }
 
   BuildResult run() {
+    // At most two commands at once (each loads the whole build graph and compiles on every
+    // CPU), the first group, which holds most packages, first.
+    std::vector<std::pair<size_t, const std::vector<size_t>*>> queue;
+    for (const auto& [group, members] : commands_) queue.emplace_back(group, &members);
+    size_t next = 0;
     std::vector<std::thread> threads;
-    for (const auto& [group, members] : commands_)
-      threads.emplace_back([this, group = group, &members = members] {
-        try {
-          run_command(group, members);
-        } catch (...) {
-          std::lock_guard lk(mu_);
-          if (!error_) error_ = std::current_exception();
-          ending();
+    for (size_t t = 0; t < std::min<size_t>(2, queue.size()); ++t)
+      threads.emplace_back([this, &queue, &next] {
+        for (;;) {
+          std::pair<size_t, const std::vector<size_t>*> command;
+          {
+            std::lock_guard lk(mu_);
+            if (next >= queue.size() || ending()) return;
+            command = queue[next++];
+          }
+          try {
+            run_command(command.first, *command.second);
+          } catch (...) {
+            std::lock_guard lk(mu_);
+            if (!error_) error_ = std::current_exception();
+            ending();
+            return;
+          }
         }
       });
     for (auto& t : threads) t.join();
@@ -152,13 +183,19 @@ class GoBuild {
     fs::create_directories(dir, ec);
     if (ec) throw UserError("cannot create " + dir.string() + ": " + ec.message());
     std::map<std::string, size_t> by_name;
-    for (size_t m : members) by_name[go_test_binary_name(packages_[m])] = m;
+    for (size_t m : members) by_name[go_built_binary_name(packages_[m])] = m;
+    // go moves each binary it links into the directory (renames it from its work directory, on
+    // the same file system; a copy from elsewhere is taken when the command ends, whole). Without
+    // inotify (its limits reached), every binary is taken then.
     UniqueFd watch(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
-    if (watch.get() < 0 || inotify_add_watch(watch.get(), dir.c_str(), IN_MOVED_TO | IN_CLOSE_WRITE) < 0)
-      throw UserError("cannot watch " + dir.string() + " for go's test binaries: " + std::strerror(errno));
+    if (watch.get() >= 0 && inotify_add_watch(watch.get(), dir.c_str(), IN_MOVED_TO) < 0) watch.reset();
+    if (watch.get() < 0)
+      log::debug("go test -c: cannot watch {} ({}): binaries are taken when go ends", dir.string(),
+                 std::strerror(errno));
 
     std::set<size_t> reported;
     auto take_written = [&] {  // binaries go has written since last time
+      if (watch.get() < 0) return;
       alignas(inotify_event) char buf[8192];
       for (;;) {
         ssize_t n = read(watch.get(), buf, sizeof buf);
@@ -179,7 +216,8 @@ class GoBuild {
     std::string stderr_text;
     int code = 0;
     {
-      ChildProcess go(argv, options_.module_root);
+      // Its own process group: killing it ends its compilers too.
+      ChildProcess go(argv, ChildOptions{options_.module_root, -1, false, true});
       {
         std::lock_guard lk(mu_);
         running_.insert(&go);
@@ -215,17 +253,30 @@ class GoBuild {
       });
       // go's stdout (it prints nothing for `-c` but "[no test files]") ends when go does.
       pollfd fds[2] = {{watch.get(), POLLIN, 0}, {go.stdout_fd(), POLLIN, 0}};
-      for (;;) {
-        if (poll(fds, 2, -1) < 0) {
-          if (errno == EINTR) continue;
-          throw UserError(std::string("cannot wait for go test -c: ") + std::strerror(errno));
+      try {
+        for (;;) {
+          // Woken every 100 ms to see whether the run was stopped (--stop-after, a listing that
+          // failed, a signal): then every go is killed.
+          int ready = poll(fds, 2, 100);
+          if (ready < 0) {
+            if (errno == EINTR) continue;
+            throw UserError(std::string("cannot wait for go test -c: ") + std::strerror(errno));
+          }
+          if (ready == 0) {
+            std::lock_guard lk(mu_);
+            ending();
+            continue;
+          }
+          if (fds[0].revents) take_written();
+          if (fds[1].revents) {
+            char buf[4096];
+            ssize_t n = read(go.stdout_fd(), buf, sizeof buf);
+            if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) break;
+          }
         }
-        if (fds[0].revents) take_written();
-        if (fds[1].revents) {
-          char buf[4096];
-          ssize_t n = read(go.stdout_fd(), buf, sizeof buf);
-          if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) break;
-        }
+      } catch (...) {
+        go.kill();  // before its output's pump, which waits for go's end, is joined
+        throw;
       }
       code = go.wait();
       err.join();
@@ -250,20 +301,30 @@ class GoBuild {
       if (code != 0) {
         std::set<std::string> paths;
         for (size_t m : members) paths.insert(packages_[m].import_path);
-        std::optional<std::string> failed = failed_go_package(stderr_text, paths);
-        size_t index = SIZE_MAX;
-        for (size_t m : members)
-          if (failed && packages_[m].import_path == *failed) index = m;
         // The first failing package in package order is the one reported, as Maelstrom does.
-        if (!failure_ || index < failure_->package) failure_ = Failure{index, code, failed.value_or("")};
+        std::vector<std::string> failed = failed_go_packages(stderr_text, paths);
+        size_t index = SIZE_MAX;
+        std::string failed_path;
+        for (size_t m : members)
+          if (m < index && std::find(failed.begin(), failed.end(), packages_[m].import_path) != failed.end()) {
+            index = m;
+            failed_path = packages_[m].import_path;
+          }
+        if (!failure_ || index < failure_->package) failure_ = Failure{index, code, failed_path};
         ending();
         return;
       }
       if (failure_ || error_) return;
     }
     // Binaries go found up to date (it wrote nothing), in the order of the command line.
-    for (size_t m : members)
-      if (!reported.count(m)) report(m, dir / go_test_binary_name(packages_[m]));
+    for (size_t m : members) {
+      if (reported.count(m)) continue;
+      fs::path built = dir / go_built_binary_name(packages_[m]);
+      if (!fs::exists(built, ec))
+        throw UserError("go test -c ended without error but wrote no test binary for package " +
+                        packages_[m].import_path + " (expected " + built.string() + ")");
+      report(m, built);
+    }
   }
 
   // The binary go left at `built` goes to the package's place among the test binaries, copied
@@ -273,7 +334,6 @@ class GoBuild {
     const GoPackage& p = packages_[index];
     fs::path out = go_test_binary_path(options_.binaries_dir, p);
     std::error_code ec;
-    if (!fs::exists(built, ec)) return;  // go made none: nothing to test
     fs::create_directories(out.parent_path(), ec);
     if (ec) throw UserError("cannot create " + out.parent_path().string() + ": " + ec.message());
     if (!same_contents(out, built)) {

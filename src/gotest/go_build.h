@@ -48,8 +48,8 @@ TestBinary go_test_binary(const GoPackage& p, size_t index, const std::filesyste
 // run, and go's check of its binary finds last run's). Packages without tests: SIZE_MAX.
 std::vector<size_t> go_binary_groups(const std::vector<GoPackage>& packages);
 
-// The first package of `import_paths` that go's error output names in a "# IMPORT_PATH" header
-// line (build errors: "# p [p.test]"; vet: "# p"), if any.
-std::optional<std::string> failed_go_package(std::string_view go_stderr, const std::set<std::string>& import_paths);
+// The packages of `import_paths` that go's error output names in its "# ..." header lines
+// (build errors: "# p [p.test]", "# p_test [p.test]"; vet: "# p", "# [p]"), in the order named.
+std::vector<std::string> failed_go_packages(std::string_view go_stderr, const std::set<std::string>& import_paths);
 
 }  // namespace mael

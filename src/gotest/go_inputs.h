@@ -4,12 +4,15 @@
 // a second run of an unchanged module that is most of the run, where `go test ./...` with its
 // own cache runs one go command. So the last successful check is recorded with a fingerprint of
 // everything this machine can see the build depends on: the module's files (names, sizes,
-// times), the environment go reads, the go binary and cgo's compilers, go's env file and the vet
-// setting. While the fingerprint is the same, and was so two seconds before the record was made
-// (file times advance in ticks), the record's package list and test binaries are used without
-// running go. Modules whose build reaches beyond what the fingerprint sees always run go: a
-// go.work workspace, a `replace` to a local directory. (Like go, it does not look at C headers
-// and libraries outside the module.)
+// times) and its absolute path, the settings go decides a build by (`go env -json`: a few
+// milliseconds, where `go list` loads every package), the environment go reads, the go binary,
+// its GOROOT and cgo's compilers, go's env file and the vet setting. While the fingerprint is
+// the same, and its files had not changed for two seconds when it was taken (file times advance
+// in ticks), the record's package list and test binaries are used without running go list or
+// go test -c. Modules whose build reaches beyond what the fingerprint sees always run go: a
+// go.work workspace, a `replace` to a local directory, GOFLAGS naming files (-overlay,
+// -modfile, -pgo) or a -toolexec program. (Like go, it does not look at C headers and libraries
+// outside the module.)
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -24,9 +27,11 @@ namespace mael {
 struct GoInputs {
   std::string fingerprint;  // empty: the build depends on more than can be seen (see above)
   int64_t newest_change_ns = 0;
+  int64_t scanned_ns = 0;  // when the scan began
 };
 
-// Scans the module (cheap: a walk of its tree and a few stats). `env`: "NAME=value" strings.
+// Scans the module (cheap: `go env`, a walk of its tree and a few stats). `env`: "NAME=value"
+// strings, the environment go runs with.
 GoInputs scan_go_inputs(const std::filesystem::path& module_root, const std::vector<std::string>& env,
                         const std::string& vet);
 

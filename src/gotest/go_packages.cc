@@ -1,5 +1,6 @@
 #include "gotest/go_packages.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <system_error>
@@ -107,6 +108,21 @@ std::string go_test_binary_name(const GoPackage& p) {
   std::string short_name = elems.back();
   if (elems.size() > 1 && is_major_version(short_name)) short_name = elems[elems.size() - 2];
   return short_name + ".test";
+}
+
+std::string go_built_binary_name(const GoPackage& p) {
+  const std::string& ip = p.import_path;
+  size_t slash = ip.rfind('/');
+  std::string last = ip.substr(slash == std::string::npos ? 0 : slash + 1);
+  // go's isVersionElement: "v" and digits, at least 2 characters, not "v0...", not "v1".
+  bool version = last.size() >= 2 && last[0] == 'v' && last[1] != '0' && last != "v1" &&
+                 std::all_of(last.begin() + 1, last.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (version && slash != std::string::npos) {
+    std::string before = ip.substr(0, slash);
+    size_t s2 = before.rfind('/');
+    last = before.substr(s2 == std::string::npos ? 0 : s2 + 1);
+  }
+  return last + ".test";
 }
 
 fs::path go_test_binary_path(const fs::path& binaries_dir, const GoPackage& p) {

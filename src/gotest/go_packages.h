@@ -31,8 +31,12 @@ std::string run_go_list(const std::filesystem::path& module_root);
 std::vector<GoPackage> list_go_packages(const std::filesystem::path& module_root);
 
 // The name of the package's test binary: <short>.test, <short> being the last element of the
-// import path that is not a major version suffix (`b/v2` -> `b`), as go and Maelstrom name it.
+// import path that is not a major version suffix (`b/v2` -> `b`), as Maelstrom names it.
 std::string go_test_binary_name(const GoPackage& p);
+// The name go itself gives the package's test binary in `go test -c -o DIR/`: the last element
+// of the import path, skipping a major version suffix by go's rule (v2 and up, so `api/v1`
+// gives `v1.test` where go_test_binary_name gives `api.test`).
+std::string go_built_binary_name(const GoPackage& p);
 // Where the package's test binary goes: DIR/<path>/go_test_binary_name(p).
 std::filesystem::path go_test_binary_path(const std::filesystem::path& binaries_dir, const GoPackage& p);
 

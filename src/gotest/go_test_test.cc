@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -6,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/error.h"
@@ -43,18 +46,39 @@ TEST(GoBuild, BinariesWhoseNamesCollideGoToFurtherGroups) {
   EXPECT_EQ(go_binary_groups(pkgs), want);
 }
 
-TEST(GoBuild, TheFailedPackageIsTheFirstOfTheCommandNamedInAHeader) {
-  std::set<std::string> mine = {"ex.com/m/b", "ex.com/m/c"};
+TEST(GoBuild, TheFailedPackagesAreThoseOfTheCommandNamedInHeaders) {
+  using Named = std::vector<std::string>;
+  std::set<std::string> mine = {"ex.com/m/b", "ex.com/m/c", "ex.com/xt/p"};
   // A compile error, then vet's form of the header.
   std::string compile = "# ex.com/m/b [ex.com/m/b.test]\nb/b_test.go:3:27: undefined: x\n";
-  EXPECT_EQ(failed_go_package(compile, mine), "ex.com/m/b");
+  EXPECT_EQ(failed_go_packages(compile, mine), Named{"ex.com/m/b"});
   std::string vet = "# ex.com/m/c\n# [ex.com/m/c]\nc/c_test.go:3:35: wrong type\n";
-  EXPECT_EQ(failed_go_package(vet, mine), "ex.com/m/c");
+  EXPECT_EQ(failed_go_packages(vet, mine), Named{"ex.com/m/c"});
+  // An external test package is its package's.
+  EXPECT_EQ(failed_go_packages("# ex.com/xt/p_test [ex.com/xt/p.test]\np/x_test.go:1: y\n", mine),
+            Named{"ex.com/xt/p"});
+  EXPECT_EQ(failed_go_packages("# ex.com/xt/p_test\n# [ex.com/xt/p_test]\np/x_test.go:1: y\n", mine),
+            Named{"ex.com/xt/p"});
   // A dependency outside the command is not one of its packages; the one after it is.
-  std::string dep = "# ex.com/m/lib\nlib/lib.go:1:1: x\n# ex.com/m/c [ex.com/m/c.test]\n";
-  EXPECT_EQ(failed_go_package(dep, mine), "ex.com/m/c");
-  EXPECT_EQ(failed_go_package("go: updates to go.mod needed\n", mine), std::nullopt);
-  EXPECT_EQ(failed_go_package("#ex.com/m/b\n", mine), std::nullopt);
+  std::string dep = "# ex.com/m/lib\nlib/lib.go:1:1: x\n# ex.com/m/c [ex.com/m/c.test]\n# ex.com/m/b\n";
+  EXPECT_EQ(failed_go_packages(dep, mine), (Named{"ex.com/m/c", "ex.com/m/b"}));
+  EXPECT_EQ(failed_go_packages("go: updates to go.mod needed\n", mine), Named{});
+  EXPECT_EQ(failed_go_packages("#ex.com/m/b\n", mine), Named{});
+}
+
+TEST(GoBuild, BinaryNamesFollowGoForTheFilesGoWrites) {
+  // go skips a version element only from v2 on; Maelstrom's mirror path skips any ^v[0-9]*$.
+  EXPECT_EQ(go_built_binary_name(package_named("m/api/v1")), "v1.test");
+  EXPECT_EQ(go_test_binary_name(package_named("m/api/v1")), "api.test");
+  EXPECT_EQ(go_built_binary_name(package_named("m/api/v0")), "v0.test");
+  EXPECT_EQ(go_built_binary_name(package_named("m/api/v")), "v.test");
+  EXPECT_EQ(go_built_binary_name(package_named("m/api/v2")), "api.test");
+  EXPECT_EQ(go_built_binary_name(package_named("m/api/v10")), "api.test");
+  EXPECT_EQ(go_built_binary_name(package_named("m/api/v01")), "v01.test");
+  EXPECT_EQ(go_built_binary_name(package_named("m")), "m.test");
+  // Two v1 packages collide for go.
+  std::vector<GoPackage> pkgs = {package_named("m/a/v1"), package_named("m/c/v1"), package_named("m/a")};
+  EXPECT_EQ(go_binary_groups(pkgs), (std::vector<size_t>{0, 1, 0}));
 }
 
 TEST(GoInputs, ALocalReplaceIsSeen) {
@@ -63,46 +87,93 @@ TEST(GoInputs, ALocalReplaceIsSeen) {
   EXPECT_TRUE(go_mod_replaces_with_directory("replace x.org/y => ../y\n"));
   EXPECT_TRUE(go_mod_replaces_with_directory("replace (\n\tx.org/y v1.0.0 => ./vendored/y\n)\n"));
   EXPECT_TRUE(go_mod_replaces_with_directory("replace x.org/y =>/abs/y\n"));
+  EXPECT_TRUE(go_mod_replaces_with_directory("replace x.org/y => \"../y\"\n"));
 }
+
+// This process's environment, as go (which `go env` runs with it) sees it.
+std::vector<std::string> current_env() {
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) env.emplace_back(*e);
+  return env;
+}
+
+// Sets an environment variable for the scope (go env reads the process's).
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    if (const char* old = getenv(name)) old_ = old;
+    ::setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (old_) ::setenv(name_, old_->c_str(), 1);
+    else ::unsetenv(name_);
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
 
 TEST(GoInputs, TheFingerprintFollowsTheModuleAndWhatGoReads) {
   testing::ScratchDir d;
   d.write("m/go.mod", "module example.com/m\n");
   d.write("m/a/a_test.go", "package a\n");
   fs::path root = d / "m";
-  std::vector<std::string> env = {"PATH=/nonexistent", "HOME=" + d.str(), "GOWORK=off", "UNRELATED=1"};
-  GoInputs first = scan_go_inputs(root, env, "unset");
+  ScopedEnv no_workspace("GOWORK", "");
+  ScopedEnv no_flags("GOFLAGS", "");
+  GoInputs first = scan_go_inputs(root, current_env(), "unset");
   ASSERT_FALSE(first.fingerprint.empty());
-  EXPECT_EQ(scan_go_inputs(root, env, "unset").fingerprint, first.fingerprint);
+  EXPECT_EQ(scan_go_inputs(root, current_env(), "unset").fingerprint, first.fingerprint);
   // Not: our own state, variables go does not read.
   d.write("m/.maelstrom-go-test/state/x", "1");
-  std::vector<std::string> other = env;
-  other.back() = "UNRELATED=2";
-  EXPECT_EQ(scan_go_inputs(root, other, "unset").fingerprint, first.fingerprint);
-  // But: a variable go reads, the vet setting, a file's change, a new file or directory.
-  other.push_back("GOFLAGS=-tags=x");
-  EXPECT_NE(scan_go_inputs(root, other, "unset").fingerprint, first.fingerprint);
-  EXPECT_NE(scan_go_inputs(root, env, "=off").fingerprint, first.fingerprint);
+  {
+    ScopedEnv unrelated("MAEL_UNRELATED", "2");
+    EXPECT_EQ(scan_go_inputs(root, current_env(), "unset").fingerprint, first.fingerprint);
+  }
+  // But: a setting go reads, the vet setting, a file's change, a new file or directory.
+  {
+    ScopedEnv tags("GOFLAGS", "-tags=x");
+    EXPECT_NE(scan_go_inputs(root, current_env(), "unset").fingerprint, first.fingerprint);
+  }
+  EXPECT_NE(scan_go_inputs(root, current_env(), "=off").fingerprint, first.fingerprint);
   d.write("m/a/a_test.go", "package a // edited\n");
-  GoInputs edited = scan_go_inputs(root, env, "unset");
+  GoInputs edited = scan_go_inputs(root, current_env(), "unset");
   EXPECT_NE(edited.fingerprint, first.fingerprint);
   fs::create_directories(root / "b");
-  EXPECT_NE(scan_go_inputs(root, env, "unset").fingerprint, edited.fingerprint);
-  // A workspace, or a nested module's files, which are not this module's.
-  GoInputs before_nested = scan_go_inputs(root, env, "unset");
+  EXPECT_NE(scan_go_inputs(root, current_env(), "unset").fingerprint, edited.fingerprint);
+  // A nested module's files are not this module's; a vendored module's are.
+  GoInputs before_nested = scan_go_inputs(root, current_env(), "unset");
   d.write("m/b/go.mod", "module example.com/b\n");
   d.write("m/b/b.go", "package b\n");
-  EXPECT_NE(scan_go_inputs(root, env, "unset").fingerprint, before_nested.fingerprint);  // b/ is gone
-  GoInputs nested = scan_go_inputs(root, env, "unset");
+  EXPECT_NE(scan_go_inputs(root, current_env(), "unset").fingerprint, before_nested.fingerprint);  // b/ is gone
+  GoInputs nested = scan_go_inputs(root, current_env(), "unset");
   d.write("m/b/b.go", "package b // edited\n");
-  EXPECT_EQ(scan_go_inputs(root, env, "unset").fingerprint, nested.fingerprint);
-  std::vector<std::string> workspace = env;
-  workspace[2] = "GOWORK=" + d.str() + "/go.work";
-  EXPECT_EQ(scan_go_inputs(root, workspace, "unset").fingerprint, "");
-  workspace.erase(workspace.begin() + 2);
-  EXPECT_FALSE(scan_go_inputs(root, workspace, "unset").fingerprint.empty());
+  EXPECT_EQ(scan_go_inputs(root, current_env(), "unset").fingerprint, nested.fingerprint);
+  d.write("m/vendor/x.org/dep/go.mod", "module x.org/dep\n");
+  d.write("m/vendor/x.org/dep/dep.go", "package dep\n");
+  GoInputs vendored = scan_go_inputs(root, current_env(), "unset");
+  d.write("m/vendor/x.org/dep/dep.go", "package dep // edited\n");
+  EXPECT_NE(scan_go_inputs(root, current_env(), "unset").fingerprint, vendored.fingerprint);
+  // The same files elsewhere (a moved module) are another build.
+  fs::copy(root, d / "moved", fs::copy_options::recursive);
+  EXPECT_NE(scan_go_inputs(d / "moved", current_env(), "unset").fingerprint,
+            scan_go_inputs(root, current_env(), "unset").fingerprint);
+  // Never fingerprinted: files named by GOFLAGS, a workspace (from the environment, or a
+  // go.work above the module, as go finds it).
+  {
+    ScopedEnv overlay("GOFLAGS", "-overlay=" + d.str() + "/overlay.json");
+    EXPECT_EQ(scan_go_inputs(root, current_env(), "unset").fingerprint, "");
+  }
+  {
+    ScopedEnv pgo_off("GOFLAGS", "-pgo=off");
+    EXPECT_FALSE(scan_go_inputs(root, current_env(), "unset").fingerprint.empty());
+  }
   d.write("go.work", "go 1.21\nuse ./m\n");
-  EXPECT_EQ(scan_go_inputs(root, workspace, "unset").fingerprint, "");
+  EXPECT_EQ(scan_go_inputs(root, current_env(), "unset").fingerprint, "");
+  {
+    ScopedEnv off("GOWORK", "off");
+    EXPECT_FALSE(scan_go_inputs(root, current_env(), "unset").fingerprint.empty());
+  }
 }
 
 TEST(GoInputs, ARecordIsTrustedForTheSameInputsOnlyWhenTheyWereOldEnough) {
@@ -110,8 +181,9 @@ TEST(GoInputs, ARecordIsTrustedForTheSameInputsOnlyWhenTheyWereOldEnough) {
   d.write("m/go.mod", "module example.com/m\n");
   fs::path root = d / "m";
   fs::path binary = d.write("bin/a.test", "binary");
-  std::vector<std::string> env = {"GOWORK=off"};
-  GoInputs inputs = scan_go_inputs(root, env, "unset");
+  ScopedEnv no_workspace("GOWORK", "");
+  GoInputs inputs = scan_go_inputs(root, current_env(), "unset");
+  ASSERT_FALSE(inputs.fingerprint.empty());
   fs::path record = d / "state/go-build.json";
   save_go_last_check(record, inputs, "{\"ImportPath\": \"example.com/m\"}", {{"example.com/m", binary}});
   // Just written: the module's files changed less than 2 s before.
@@ -123,13 +195,22 @@ TEST(GoInputs, ARecordIsTrustedForTheSameInputsOnlyWhenTheyWereOldEnough) {
   GoInputs other = inputs;
   other.fingerprint[0] = other.fingerprint[0] == '0' ? '1' : '0';
   EXPECT_EQ(load_go_last_check(record, other, 0), std::nullopt);
+  // The margin counts from the scan, not from the record's writing: a file whose time is after
+  // the scan (changed while go built) is not trusted however late the record is written.
+  fs::path later = d.write("m/later.go", "package m\n");
+  timespec times[2] = {{0, UTIME_OMIT}, {::time(nullptr) + 1, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, later.c_str(), times, 0), 0);
+  GoInputs racy = scan_go_inputs(root, current_env(), "unset");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  save_go_last_check(record, racy, "", {});
+  EXPECT_EQ(load_go_last_check(record, racy, 0), std::nullopt);
   // Inputs that cannot be fingerprinted remove the record.
   save_go_last_check(record, GoInputs{}, "", {});
   EXPECT_FALSE(fs::exists(record));
   testing::ScratchDir e;
   e.write("go.mod", "module example.com/m\n");
   std::ofstream(record) << "not json";
-  EXPECT_EQ(load_go_last_check(record, scan_go_inputs(e.path(), env, "unset"), 0), std::nullopt);
+  EXPECT_EQ(load_go_last_check(record, scan_go_inputs(e.path(), current_env(), "unset"), 0), std::nullopt);
 }
 
 TEST(GoList, ParsesTheStreamOfPackages) {

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "base/descendants.h"
 #include "base/error.h"
 #include "base/interrupt.h"
 #include "base/log.h"
@@ -417,8 +418,8 @@ std::vector<fs::path> run_outputs(const Session& s, const Project& project) {
   return out;
 }
 
-// Ctrl-C / SIGTERM: the jobs' namespaces die with their PID 1; build tools and listing children
-// get the terminal's signal themselves.
+// Ctrl-C / SIGTERM: the jobs' namespaces die with their PID 1; build tools, listing children and
+// whatever they started get the signal from us too, then SIGKILL.
 void start_signal_thread(std::atomic<Client*>& client, const sigset_t& set) {
   std::thread([&client, set] {
     int sig = 0;
@@ -431,6 +432,10 @@ void start_signal_thread(std::atomic<Client*>& client, const sigset_t& set) {
     std::lock_guard lk(g_shown_ui_mu);
     if (g_shown_ui) g_shown_ui->abandon();
     if (Client* c = client.load()) c->cancel_all();
+    // The build tool and its own children (go's compilers, cargo's rustc) got a Ctrl-C from the
+    // terminal too, but not a SIGTERM sent to us alone: every process below us gets our signal,
+    // and what is still there half a second later is killed.
+    end_descendants(sig, std::chrono::milliseconds(500));
     std::fflush(stdout);
     std::fprintf(stderr, "\ninterrupted\n");
     _exit(128 + sig);

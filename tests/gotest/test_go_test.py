@@ -19,7 +19,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from testlib import BIN_DIR, ROOT, bin_path, processes_left
+from testlib import BIN_DIR, ROOT, bin_path, host_processes, processes_left
 
 sys.path.insert(0, str(ROOT / "tests" / "cluster"))
 from cluster_util import http_status, running_cluster  # noqa: E402
@@ -678,17 +678,22 @@ def util_test(name, body=""):
 
 def test_packages_whose_binaries_share_a_name_build_in_groups_of_their_own(tmp, go_settings):
     # Three packages named util: one `go test -c -o DIR/` cannot write three util.test files.
+    # go names api/v1's and other/v1's binaries v1.test (it skips version elements from v2 on).
     mod = write_module(tmp / "coll", "example.com/coll", {
         "a/util/util_test.go": util_test("TestA"), "b/util/util_test.go": util_test("TestB"),
-        "c/util/v2/util_test.go": util_test("TestC")})
+        "c/util/v2/util_test.go": util_test("TestC"), "api/v1/v1_test.go": util_test("TestV1"),
+        "other/v1/v1_test.go": util_test("TestOtherV1")})
     gt = GoTest(mod, tmp / "home", go_settings)
     r = gt.run("--ui", "simple")
     assert r.returncode == 0, r.stdout + r.stderr
     assert statuses(r.stdout) == {"example.com/coll/a/util TestA": "OK", "example.com/coll/b/util TestB": "OK",
-                                  "example.com/coll/c/util/v2 TestC": "OK"}, r.stdout
+                                  "example.com/coll/c/util/v2 TestC": "OK", "example.com/coll/api/v1 TestV1": "OK",
+                                  "example.com/coll/other/v1 TestOtherV1": "OK"}, r.stdout
     staging = gt.hidden / "cache" / "go-test-c"
     assert sorted(str(p.relative_to(staging)) for p in staging.rglob("*.test")) == [
-        "0/util.test", "1/util.test", "2/util.test"]
+        "0/util.test", "0/v1.test", "1/util.test", "1/v1.test", "2/util.test"]
+    # The binaries as tests see them keep Maelstrom's names.
+    assert gt.binaries() >= {"api/v1/api.test", "other/v1/other.test", "c/util/v2/util.test"}, gt.binaries()
     # A package that fails in a later group is the one named.
     (mod / "b" / "util" / "util_test.go").write_text(util_test("TestB", "undefinedThing()"))
     r = gt.run("--ui", "simple")
@@ -699,7 +704,7 @@ def test_packages_whose_binaries_share_a_name_build_in_groups_of_their_own(tmp, 
     assert processes_left(str(mod)) == []
 
 
-def test_an_unchanged_module_runs_no_go_command(tmp, go_settings):
+def test_an_unchanged_module_runs_neither_go_list_nor_go_test_c(tmp, go_settings):
     # A `go` first on PATH that logs its arguments and runs the real one.
     real_go = shutil.which("go")
     wrapper = tmp / "wrap"
@@ -711,7 +716,8 @@ def test_an_unchanged_module_runs_no_go_command(tmp, go_settings):
                                                             "b/b_test.go": util_test("TestB")})
     gt = GoTest(mod, tmp / "home", go_settings)
     path = {"PATH": f"{wrapper}:{BIN_DIR}:{os.environ['PATH']}"}
-    calls = lambda: log.read_text().splitlines() if log.exists() else []
+    # (`go env`, a few milliseconds, runs every time: the settings go builds by.)
+    calls = lambda: [c for c in (log.read_text().splitlines() if log.exists() else []) if c != "env -json"]
     time.sleep(2.1)  # file times advance in ticks: a check is trusted for files older than 2 s
     r = gt.run("--ui", "simple", env=path)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -739,6 +745,37 @@ def test_an_unchanged_module_runs_no_go_command(tmp, go_settings):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "example.com/still/a TestLater" in statuses(r.stdout), r.stdout
     assert len(calls()) == 7, calls()
+
+
+def test_a_sigterm_to_the_runner_alone_ends_the_build_tool_and_its_children(tmp, go_settings):
+    # A `go` whose `test -c` starts a child of its own and waits: neither gets the signal from
+    # anyone but the runner (no terminal here).
+    marker = f"{tmp}/go-build-marker"
+    wrapper = tmp / "wrap"
+    wrapper.mkdir()
+    real_go = shutil.which("go")
+    (wrapper / "go").write_text(
+        f'#!/bin/sh\nif [ "$1 $2" = "test -c" ]; then sh -c "sleep 300 # {marker}" & sleep 301; fi\n'
+        f'exec {real_go} "$@"\n')
+    (wrapper / "go").chmod(0o755)
+    mod = write_module(tmp / "slow", "example.com/slow", {"a/a_test.go": util_test("TestA")})
+    gt = GoTest(mod, tmp / "home", go_settings)
+    p = subprocess.Popen(gt.cmd("--ui", "simple"), cwd=mod, env=gt.env({"PATH": f"{wrapper}:{os.environ['PATH']}"}),
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not host_processes(marker):
+            assert time.monotonic() < deadline and p.poll() is None, "the wrapper's child never started"
+            time.sleep(0.05)
+        p.send_signal(signal.SIGTERM)
+        out, _ = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+    assert p.returncode == 128 + signal.SIGTERM, out
+    assert out.rstrip().endswith("interrupted"), out
+    assert processes_left(marker, timeout=3) == []
+    assert processes_left(str(wrapper), timeout=3) == []
 
 
 CRASH_MAIN = """package crash
