@@ -22,17 +22,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string env_value(const std::vector<std::string>& env, const std::string& name) {
-  for (const std::string& e : env)
-    if (e.size() > name.size() && e.compare(0, name.size(), name) == 0 && e[name.size()] == '=')
-      return e.substr(name.size() + 1);
-  return "";
+std::string env_value(const std::map<std::string, std::string>& env, const std::string& name) {
+  auto it = env.find(name);
+  return it == env.end() ? std::string() : it->second;
 }
 
-// What go reads from the environment (its own variables, cgo's, the tools it finds on PATH) and
+// What go reads from the environment: its own variables, cgo's, the tools it finds on PATH and
 // where its settings file is.
-bool go_reads(const std::string& entry) {
-  std::string name = entry.substr(0, entry.find('='));
+bool go_reads(const std::string& name) {
   static const char* const kExact[] = {"CC", "CXX", "AR", "PKG_CONFIG", "PATH", "HOME", "XDG_CONFIG_HOME"};
   if (name.rfind("GO", 0) == 0 || name.rfind("CGO_", 0) == 0) return true;
   return std::find(std::begin(kExact), std::end(kExact), name) != std::end(kExact);
@@ -117,7 +114,8 @@ bool go_mod_replaces_with_directory(const std::string& go_mod) {
   return false;
 }
 
-GoInputs scan_go_inputs(const fs::path& module_root, const std::vector<std::string>& env, const std::string& vet) {
+GoInputs scan_go_inputs(const fs::path& module_root, const std::map<std::string, std::string>& env,
+                        const std::string& vet) {
   GoInputs inputs;
   // Changes are trusted only if older than this by the racy margin (see load_go_last_check).
   int64_t scanned = wall_clock_ns();
@@ -141,11 +139,8 @@ GoInputs scan_go_inputs(const fs::path& module_root, const std::vector<std::stri
   add("root " + (ec ? module_root : root).string());  // go's action ids hold the directories
   add("vet=" + vet);
   add("go env " + settings.dump());
-  std::vector<std::string> vars;
-  for (const std::string& e : env)
-    if (go_reads(e)) vars.push_back(e);
-  std::sort(vars.begin(), vars.end());
-  for (const std::string& v : vars) add("env " + v);
+  for (const auto& [name, value] : env)  // in name order
+    if (go_reads(name)) add("env " + name + "=" + value);
   int64_t newest = 0;
   int64_t changed = 0;
   auto note = [&](const fs::path& p, const std::string& what) {

@@ -30,9 +30,9 @@ struct GoInputs {
   int64_t scanned_ns = 0;  // when the scan began
 };
 
-// Scans the module (cheap: `go env`, a walk of its tree and a few stats). `env`: "NAME=value"
-// strings, the environment go runs with.
-GoInputs scan_go_inputs(const std::filesystem::path& module_root, const std::vector<std::string>& env,
+// Scans the module (cheap: `go env`, a walk of its tree and a few stats). `env`: the environment
+// go runs with (environment_map()).
+GoInputs scan_go_inputs(const std::filesystem::path& module_root, const std::map<std::string, std::string>& env,
                         const std::string& vet);
 
 struct GoLastCheck {

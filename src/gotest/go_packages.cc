@@ -86,43 +86,37 @@ std::string run_go_list(const fs::path& module_root) {
   return r.out;
 }
 
-std::vector<GoPackage> list_go_packages(const fs::path& module_root) {
-  return parse_go_list(run_go_list(module_root), module_root);
+namespace {
+
+bool all_digits(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-std::string go_test_binary_name(const GoPackage& p) {
-  std::string ip = p.import_path;
-  std::vector<std::string> elems;
-  for (size_t start = 0;;) {
-    size_t slash = ip.find('/', start);
-    elems.push_back(ip.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
-    if (slash == std::string::npos) break;
-    start = slash + 1;
+// "<last element of the import path>.test", or the element before it when the last one is a
+// version element by `is_version`.
+std::string binary_name(const std::string& import_path, bool (*is_version)(std::string_view)) {
+  size_t slash = import_path.rfind('/');
+  std::string_view last = std::string_view(import_path).substr(slash == std::string::npos ? 0 : slash + 1);
+  if (slash != std::string::npos && is_version(last)) {
+    std::string_view before = std::string_view(import_path).substr(0, slash);
+    size_t s2 = before.rfind('/');
+    last = before.substr(s2 == std::string_view::npos ? 0 : s2 + 1);
   }
-  auto is_major_version = [](const std::string& e) {
-    if (e.empty() || e[0] != 'v') return false;  // "v" alone too, as Maelstrom's ^v[0-9]*$
-    for (size_t i = 1; i < e.size(); ++i)
-      if (e[i] < '0' || e[i] > '9') return false;
-    return true;
-  };
-  std::string short_name = elems.back();
-  if (elems.size() > 1 && is_major_version(short_name)) short_name = elems[elems.size() - 2];
-  return short_name + ".test";
+  return std::string(last) + ".test";
+}
+
+}  // namespace
+
+std::string go_test_binary_name(const GoPackage& p) {
+  // Maelstrom's ^v[0-9]*$ ("v" alone too).
+  return binary_name(p.import_path, [](std::string_view e) { return !e.empty() && e[0] == 'v' && all_digits(e.substr(1)); });
 }
 
 std::string go_built_binary_name(const GoPackage& p) {
-  const std::string& ip = p.import_path;
-  size_t slash = ip.rfind('/');
-  std::string last = ip.substr(slash == std::string::npos ? 0 : slash + 1);
   // go's isVersionElement: "v" and digits, at least 2 characters, not "v0...", not "v1".
-  bool version = last.size() >= 2 && last[0] == 'v' && last[1] != '0' && last != "v1" &&
-                 std::all_of(last.begin() + 1, last.end(), [](char c) { return c >= '0' && c <= '9'; });
-  if (version && slash != std::string::npos) {
-    std::string before = ip.substr(0, slash);
-    size_t s2 = before.rfind('/');
-    last = before.substr(s2 == std::string::npos ? 0 : s2 + 1);
-  }
-  return last + ".test";
+  return binary_name(p.import_path, [](std::string_view e) {
+    return e.size() >= 2 && e[0] == 'v' && e[1] != '0' && e != "v1" && all_digits(e.substr(1));
+  });
 }
 
 fs::path go_test_binary_path(const fs::path& binaries_dir, const GoPackage& p) {

@@ -24,11 +24,9 @@ std::filesystem::path find_go_module_root(const std::filesystem::path& from);
 std::vector<GoPackage> parse_go_list(std::string_view json_stream, const std::filesystem::path& module_root,
                                      const std::string& source = "go list -json");
 
-// Runs `go list -json ./...` in the module root and returns its output. Throws UserError with
-// go's complaint.
+// Runs `go list -json ./...` in the module root and returns its output (for parse_go_list).
+// Throws UserError with go's complaint.
 std::string run_go_list(const std::filesystem::path& module_root);
-// parse_go_list(run_go_list(module_root)).
-std::vector<GoPackage> list_go_packages(const std::filesystem::path& module_root);
 
 // The name of the package's test binary: <short>.test, <short> being the last element of the
 // import path that is not a major version suffix (`b/v2` -> `b`), as Maelstrom names it.

@@ -1,7 +1,5 @@
 #include "gotest/go_test_main.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <optional>
@@ -83,9 +81,7 @@ class GoTestAdapter final : public TestAdapter {
   Project discover(bool, bool) override {
     root_ = find_go_module_root(fs::current_path());
     // Without go when nothing it would look at changed since its last check (go_inputs.h).
-    std::vector<std::string> env;
-    for (char** e = environ; *e; ++e) env.emplace_back(*e);
-    inputs_ = scan_go_inputs(root_, env, vet_ ? "=" + *vet_ : "unset");
+    inputs_ = scan_go_inputs(root_, environment_map(), vet_ ? "=" + *vet_ : "unset");
     last_check_ = load_go_last_check(last_check_file(), inputs_, kRacyFileChangeNs);
     if (last_check_) {
       try {

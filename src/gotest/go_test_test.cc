@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/config.h"
 #include "base/error.h"
 #include "base/file_signature.h"
 #include "base/test_temp_dir.h"
@@ -90,13 +91,6 @@ TEST(GoInputs, ALocalReplaceIsSeen) {
   EXPECT_TRUE(go_mod_replaces_with_directory("replace x.org/y => \"../y\"\n"));
 }
 
-// This process's environment, as go (which `go env` runs with it) sees it.
-std::vector<std::string> current_env() {
-  std::vector<std::string> env;
-  for (char** e = environ; *e; ++e) env.emplace_back(*e);
-  return env;
-}
-
 // Sets an environment variable for the scope (go env reads the process's).
 class ScopedEnv {
  public:
@@ -121,58 +115,58 @@ TEST(GoInputs, TheFingerprintFollowsTheModuleAndWhatGoReads) {
   fs::path root = d / "m";
   ScopedEnv no_workspace("GOWORK", "");
   ScopedEnv no_flags("GOFLAGS", "");
-  GoInputs first = scan_go_inputs(root, current_env(), "unset");
+  GoInputs first = scan_go_inputs(root, environment_map(), "unset");
   ASSERT_FALSE(first.fingerprint.empty());
-  EXPECT_EQ(scan_go_inputs(root, current_env(), "unset").fingerprint, first.fingerprint);
+  EXPECT_EQ(scan_go_inputs(root, environment_map(), "unset").fingerprint, first.fingerprint);
   // Not: our own state, variables go does not read.
   d.write("m/.maelstrom-go-test/state/x", "1");
   {
     ScopedEnv unrelated("MAEL_UNRELATED", "2");
-    EXPECT_EQ(scan_go_inputs(root, current_env(), "unset").fingerprint, first.fingerprint);
+    EXPECT_EQ(scan_go_inputs(root, environment_map(), "unset").fingerprint, first.fingerprint);
   }
   // But: a setting go reads, the vet setting, a file's change, a new file or directory.
   {
     ScopedEnv tags("GOFLAGS", "-tags=x");
-    EXPECT_NE(scan_go_inputs(root, current_env(), "unset").fingerprint, first.fingerprint);
+    EXPECT_NE(scan_go_inputs(root, environment_map(), "unset").fingerprint, first.fingerprint);
   }
-  EXPECT_NE(scan_go_inputs(root, current_env(), "=off").fingerprint, first.fingerprint);
+  EXPECT_NE(scan_go_inputs(root, environment_map(), "=off").fingerprint, first.fingerprint);
   d.write("m/a/a_test.go", "package a // edited\n");
-  GoInputs edited = scan_go_inputs(root, current_env(), "unset");
+  GoInputs edited = scan_go_inputs(root, environment_map(), "unset");
   EXPECT_NE(edited.fingerprint, first.fingerprint);
   fs::create_directories(root / "b");
-  EXPECT_NE(scan_go_inputs(root, current_env(), "unset").fingerprint, edited.fingerprint);
+  EXPECT_NE(scan_go_inputs(root, environment_map(), "unset").fingerprint, edited.fingerprint);
   // A nested module's files are not this module's; a vendored module's are.
-  GoInputs before_nested = scan_go_inputs(root, current_env(), "unset");
+  GoInputs before_nested = scan_go_inputs(root, environment_map(), "unset");
   d.write("m/b/go.mod", "module example.com/b\n");
   d.write("m/b/b.go", "package b\n");
-  EXPECT_NE(scan_go_inputs(root, current_env(), "unset").fingerprint, before_nested.fingerprint);  // b/ is gone
-  GoInputs nested = scan_go_inputs(root, current_env(), "unset");
+  EXPECT_NE(scan_go_inputs(root, environment_map(), "unset").fingerprint, before_nested.fingerprint);  // b/ is gone
+  GoInputs nested = scan_go_inputs(root, environment_map(), "unset");
   d.write("m/b/b.go", "package b // edited\n");
-  EXPECT_EQ(scan_go_inputs(root, current_env(), "unset").fingerprint, nested.fingerprint);
+  EXPECT_EQ(scan_go_inputs(root, environment_map(), "unset").fingerprint, nested.fingerprint);
   d.write("m/vendor/x.org/dep/go.mod", "module x.org/dep\n");
   d.write("m/vendor/x.org/dep/dep.go", "package dep\n");
-  GoInputs vendored = scan_go_inputs(root, current_env(), "unset");
+  GoInputs vendored = scan_go_inputs(root, environment_map(), "unset");
   d.write("m/vendor/x.org/dep/dep.go", "package dep // edited\n");
-  EXPECT_NE(scan_go_inputs(root, current_env(), "unset").fingerprint, vendored.fingerprint);
+  EXPECT_NE(scan_go_inputs(root, environment_map(), "unset").fingerprint, vendored.fingerprint);
   // The same files elsewhere (a moved module) are another build.
   fs::copy(root, d / "moved", fs::copy_options::recursive);
-  EXPECT_NE(scan_go_inputs(d / "moved", current_env(), "unset").fingerprint,
-            scan_go_inputs(root, current_env(), "unset").fingerprint);
+  EXPECT_NE(scan_go_inputs(d / "moved", environment_map(), "unset").fingerprint,
+            scan_go_inputs(root, environment_map(), "unset").fingerprint);
   // Never fingerprinted: files named by GOFLAGS, a workspace (from the environment, or a
   // go.work above the module, as go finds it).
   {
     ScopedEnv overlay("GOFLAGS", "-overlay=" + d.str() + "/overlay.json");
-    EXPECT_EQ(scan_go_inputs(root, current_env(), "unset").fingerprint, "");
+    EXPECT_EQ(scan_go_inputs(root, environment_map(), "unset").fingerprint, "");
   }
   {
     ScopedEnv pgo_off("GOFLAGS", "-pgo=off");
-    EXPECT_FALSE(scan_go_inputs(root, current_env(), "unset").fingerprint.empty());
+    EXPECT_FALSE(scan_go_inputs(root, environment_map(), "unset").fingerprint.empty());
   }
   d.write("go.work", "go 1.21\nuse ./m\n");
-  EXPECT_EQ(scan_go_inputs(root, current_env(), "unset").fingerprint, "");
+  EXPECT_EQ(scan_go_inputs(root, environment_map(), "unset").fingerprint, "");
   {
     ScopedEnv off("GOWORK", "off");
-    EXPECT_FALSE(scan_go_inputs(root, current_env(), "unset").fingerprint.empty());
+    EXPECT_FALSE(scan_go_inputs(root, environment_map(), "unset").fingerprint.empty());
   }
 }
 
@@ -182,7 +176,7 @@ TEST(GoInputs, ARecordIsTrustedForTheSameInputsOnlyWhenTheyWereOldEnough) {
   fs::path root = d / "m";
   fs::path binary = d.write("bin/a.test", "binary");
   ScopedEnv no_workspace("GOWORK", "");
-  GoInputs inputs = scan_go_inputs(root, current_env(), "unset");
+  GoInputs inputs = scan_go_inputs(root, environment_map(), "unset");
   ASSERT_FALSE(inputs.fingerprint.empty());
   fs::path record = d / "state/go-build.json";
   save_go_last_check(record, inputs, "{\"ImportPath\": \"example.com/m\"}", {{"example.com/m", binary}});
@@ -200,7 +194,7 @@ TEST(GoInputs, ARecordIsTrustedForTheSameInputsOnlyWhenTheyWereOldEnough) {
   fs::path later = d.write("m/later.go", "package m\n");
   timespec times[2] = {{0, UTIME_OMIT}, {::time(nullptr) + 1, 0}};
   ASSERT_EQ(::utimensat(AT_FDCWD, later.c_str(), times, 0), 0);
-  GoInputs racy = scan_go_inputs(root, current_env(), "unset");
+  GoInputs racy = scan_go_inputs(root, environment_map(), "unset");
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   save_go_last_check(record, racy, "", {});
   EXPECT_EQ(load_go_last_check(record, racy, 0), std::nullopt);
@@ -210,7 +204,7 @@ TEST(GoInputs, ARecordIsTrustedForTheSameInputsOnlyWhenTheyWereOldEnough) {
   testing::ScratchDir e;
   e.write("go.mod", "module example.com/m\n");
   std::ofstream(record) << "not json";
-  EXPECT_EQ(load_go_last_check(record, scan_go_inputs(e.path(), current_env(), "unset"), 0), std::nullopt);
+  EXPECT_EQ(load_go_last_check(record, scan_go_inputs(e.path(), environment_map(), "unset"), 0), std::nullopt);
 }
 
 TEST(GoList, ParsesTheStreamOfPackages) {
