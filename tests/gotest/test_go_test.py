@@ -747,6 +747,21 @@ def test_an_unchanged_module_runs_neither_go_list_nor_go_test_c(tmp, go_settings
     assert len(calls()) == 7, calls()
 
 
+def test_a_go_that_writes_no_test_binary_is_one_line(tmp, go_settings):
+    # A `go` whose `test -c` succeeds without writing anything.
+    wrapper = tmp / "wrap"
+    wrapper.mkdir()
+    (wrapper / "go").write_text(f'#!/bin/sh\nif [ "$1 $2" = "test -c" ]; then exit 0; fi\nexec {shutil.which("go")} "$@"\n')
+    (wrapper / "go").chmod(0o755)
+    mod = write_module(tmp / "nobin", "example.com/nobin", {"a/a_test.go": util_test("TestA")})
+    gt = GoTest(mod, tmp / "home", go_settings)
+    r = gt.run("--ui", "simple", env={"PATH": f"{wrapper}:{os.environ['PATH']}"})
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert one_line(r.stderr) == ("error: go test -c ended without error but wrote no test binary for package "
+                                  f"example.com/nobin/a (expected {gt.hidden}/cache/go-test-c/0/a.test)"), r.stderr
+    assert processes_left(str(mod)) == []
+
+
 def test_a_sigterm_to_the_runner_alone_ends_the_build_tool_and_its_children(tmp, go_settings):
     # A `go` whose `test -c` starts a child of its own and waits: neither gets the signal from
     # anyone but the runner (no terminal here).
