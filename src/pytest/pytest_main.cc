@@ -15,7 +15,10 @@
 #include "base/config.h"
 #include "base/error.h"
 #include "base/format.h"
+#include "base/log.h"
+#include "base/version.h"
 #include "pytest/collect_script.h"
+#include "pytest/collection_record.h"
 #include "pytest/pip_layer.h"
 #include "pytest/pytest_collect.h"
 #include "pytest/pytest_outcome.h"
@@ -111,6 +114,7 @@ class PytestAdapter final : public TestAdapter {
     collect_args_ = c.get_list("extra-pytest-collect-args");
     run_flags_.extra_test_args = c.get_list("extra-pytest-test-args");
     fresh_interpreter_ = c.get_bool("fresh-interpreter");
+    no_cache_ = c.get_bool("no-cache");
     slots_ = static_cast<size_t>(std::max<int64_t>(c.get_int("slots"), 1));
   }
   std::string default_cache_description() const override { return ".maelstrom-pytest/cache in the current directory"; }
@@ -123,6 +127,7 @@ class PytestAdapter final : public TestAdapter {
     Project p;
     p.root = root_;
     p.state_dir = hidden / "state";
+    state_dir_ = p.state_dir;
     p.default_cache = hidden / "cache";
     p.outputs = {hidden};
     p.packages.push_back({kPackage, package_fields()});
@@ -267,18 +272,15 @@ class PytestAdapter final : public TestAdapter {
     if (collect_from_module_) job.arguments.insert(job.arguments.end(), {"--pyargs", *collect_from_module_});
     job.arguments.insert(job.arguments.end(), run_flags_.extra_args.begin(), run_flags_.extra_args.end());
     job.arguments.insert(job.arguments.end(), collect_args_.begin(), collect_args_.end());
-    JobOutcome out = run_job_and_wait(raw_submit_, job);
+    std::optional<JobOutcome> ran = run_collection(job, md.cache);
+    if (!ran) return std::nullopt;  // collected
+    JobOutcome& out = *ran;
     std::string where = "the test container (" + parent_name(md.container.parent, job.program) + ")";
     if (const auto* e = std::get_if<JobError>(&out.result))
       throw UserError("collecting tests in " + where + ": " + e->message);
     BuildResult r;
     r.output = out.effects.stderr_.first;
     if (const auto* exited = std::get_if<Exited>(&out.result)) {
-      if (exited->code == 0) {
-        collected_ = parse_collection(decode_collection_output(out.effects.stdout_.first), "pytest's collection");
-        index();
-        return std::nullopt;
-      }
       if (exited->code == 97)
         throw UserError("pytest is not importable in " + where +
                         ": add it to the image (an image named python installs test-requirements.txt) or to the "
@@ -295,6 +297,39 @@ class PytestAdapter final : public TestAdapter {
     }
     sink.output(r.output);
     return r;
+  }
+
+  // Runs the collection job, unless its key is that of the kept collection (collection_record.h).
+  // nullopt: the items are collected (kept, or by a job that succeeded, which is kept for the
+  // next run); else the outcome of the job that failed.
+  std::optional<JobOutcome> run_collection(const JobSpec& job, bool cacheable) {
+    const fs::path file = collection_record_path(state_dir_);
+    const std::string tool = version_line(info().program);
+    std::optional<CollectionRecord> kept;
+    if (cacheable && !no_cache_) kept = load_collection_record(file, tool);
+    std::optional<std::string> key;
+    std::optional<JobOutcome> out = run_job_and_wait(raw_submit_, job, [&](const ResolvedJob& resolved) {
+      key = result_cache_key(resolved);
+      return !(kept && key && *key == kept->key);
+    });
+    if (!out) {
+      collected_ = parse_collection(decode_collection_output(kept->stdout_), "the kept collection " + file.string());
+      index();
+      log::debug("collection: kept from the last run ({} items)", collected_.size());
+      return std::nullopt;
+    }
+    const auto* exited = std::get_if<Exited>(&out->result);
+    if (!exited || exited->code != 0) return out;
+    collected_ = parse_collection(decode_collection_output(out->effects.stdout_.first), "pytest's collection");
+    index();
+    if (cacheable && key) {
+      try {
+        save_collection_record(file, tool, {*key, out->effects.stdout_.first});
+      } catch (const std::exception& e) {
+        log::warn("could not keep pytest's collection in {}: {}", file.string(), e.what());
+      }
+    }
+    return std::nullopt;
   }
 
   void index() {
@@ -364,6 +399,8 @@ class PytestAdapter final : public TestAdapter {
   std::mutex python_mu_;
   std::optional<PythonLayers> python_;
   bool fresh_interpreter_ = false;
+  bool no_cache_ = false;     // --no-cache: collection runs too
+  fs::path state_dir_;
   size_t slots_ = 1;
   std::mutex warm_mu_;
   std::set<std::string> warm_items_;  // the items (FILE::ITEM) that may run in a warm batch

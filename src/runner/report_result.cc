@@ -159,6 +159,14 @@ TestResult cached_result(std::string name) {
   return not_run_result(std::move(name), TestStatus::Cached, "passed before with the same job");
 }
 
+TestResult cached_skip_result(std::string name, std::string why) {
+  TestResult r;  // as a run that skipped itself is reported
+  r.name = std::move(name);
+  r.status = TestStatus::Ignored;
+  if (!why.empty()) r.details = std::move(why);
+  return r;
+}
+
 TestResult ignored_result(std::string name) {
   return not_run_result(std::move(name), TestStatus::Ignored, "ignored");
 }

@@ -57,6 +57,8 @@ TestResult test_result_from_outcome(std::string name, const JobOutcome& outcome,
 TestResult ignored_result(std::string name);
 // CACHED for a test not run because its last pass had the same job.
 TestResult cached_result(std::string name);
+// IGNORED for a test not run because its last run with the same job skipped itself, giving `why`.
+TestResult cached_skip_result(std::string name, std::string why);
 // ERR for a test whose job could not be made (its spec names a missing file, ...).
 TestResult error_result(std::string name, std::string message);
 

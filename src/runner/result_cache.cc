@@ -55,17 +55,17 @@ fs::path result_cache_path(const fs::path& state_dir) {
 }
 
 std::optional<std::string> ResultCache::load(const fs::path& file) {
-  std::map<Id, std::string> entries;
+  std::map<Id, Entry> entries;
   auto damaged = [&](const std::string& why) -> std::optional<std::string> {
     std::lock_guard lk(mu_);
-    passed_.clear();
+    entries_.clear();
     return "warning: ignoring the cached results in " + file.string() + " (" + why +
            "): every test runs; the file is rewritten at the end of the run";
   };
   std::ifstream in(file);
   if (!in) {
     std::lock_guard lk(mu_);
-    passed_.clear();
+    entries_.clear();
     return std::nullopt;
   }
   nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
@@ -77,47 +77,75 @@ std::optional<std::string> ResultCache::load(const fs::path& file) {
   if (tool == j.end() || !tool->is_string()) return damaged("no `tool`");
   if (tool->get<std::string>() != tool_) {  // another version: its passes may not be ours
     std::lock_guard lk(mu_);
-    passed_.clear();
+    entries_.clear();
     return std::nullopt;
   }
-  auto passed = j.find("passed");
-  if (passed == j.end() || !passed->is_object()) return damaged("no `passed` table");
-  for (const auto& [package, artifacts] : passed->items()) {
-    if (!artifacts.is_object()) return damaged("package " + package + " is not a table");
-    for (const auto& [artifact, cases] : artifacts.items()) {
-      if (!cases.is_object()) return damaged("artifact " + artifact + " is not a table");
-      for (const auto& [name, key] : cases.items()) {
-        if (!key.is_string()) return damaged("the key of " + name + " is not a string");
-        entries[{package, artifact, name}] = key.get<std::string>();
+  // Calls `add` for each case of a {PACKAGE: {ARTIFACT: {CASE: VALUE}}} table; the reason it is
+  // damaged, if it is.
+  auto each_case = [](const nlohmann::json& table, const std::function<std::optional<std::string>(
+                                                       const Id&, const nlohmann::json&)>& add) -> std::optional<std::string> {
+    for (const auto& [package, artifacts] : table.items()) {
+      if (!artifacts.is_object()) return "package " + package + " is not a table";
+      for (const auto& [artifact, cases] : artifacts.items()) {
+        if (!cases.is_object()) return "artifact " + artifact + " is not a table";
+        for (const auto& [name, value] : cases.items())
+          if (auto why = add({package, artifact, name}, value)) return why;
       }
     }
+    return std::nullopt;
+  };
+  auto passed = j.find("passed");
+  if (passed == j.end() || !passed->is_object()) return damaged("no `passed` table");
+  auto bad = each_case(*passed, [&](const Id& id, const nlohmann::json& key) -> std::optional<std::string> {
+    if (!key.is_string()) return "the key of " + std::get<2>(id) + " is not a string";
+    entries[id] = {key.get<std::string>(), std::nullopt};
+    return std::nullopt;
+  });
+  if (bad) return damaged(*bad);
+  if (auto skipped = j.find("skipped"); skipped != j.end()) {
+    if (!skipped->is_object()) return damaged("`skipped` is not a table");
+    bad = each_case(*skipped, [&](const Id& id, const nlohmann::json& v) -> std::optional<std::string> {
+      if (!v.is_array() || v.size() != 2 || !v[0].is_string() || !v[1].is_string())
+        return "the entry of skipped " + std::get<2>(id) + " is not [key, reason]";
+      entries[id] = {v[0].get<std::string>(), v[1].get<std::string>()};
+      return std::nullopt;
+    });
+    if (bad) return damaged(*bad);
   }
   std::lock_guard lk(mu_);
-  passed_ = std::move(entries);
+  entries_ = std::move(entries);
   return std::nullopt;
 }
 
-bool ResultCache::passed(const std::string& package, const std::string& artifact, const std::string& test_case,
-                         const std::string& key) const {
+std::optional<CachedOutcome> ResultCache::lookup(const std::string& package, const std::string& artifact,
+                                                 const std::string& test_case, const std::string& key) const {
   std::lock_guard lk(mu_);
-  auto it = passed_.find({package, artifact, test_case});
-  return it != passed_.end() && it->second == key;
+  auto it = entries_.find({package, artifact, test_case});
+  if (it == entries_.end() || it->second.key != key) return std::nullopt;
+  if (!it->second.skipped) return CachedOutcome{};
+  return CachedOutcome{true, *it->second.skipped};
 }
 
 void ResultCache::record_pass(const std::string& package, const std::string& artifact,
                               const std::string& test_case, const std::string& key) {
   std::lock_guard lk(mu_);
-  passed_[{package, artifact, test_case}] = key;
+  entries_[{package, artifact, test_case}] = {key, std::nullopt};
+}
+
+void ResultCache::record_skip(const std::string& package, const std::string& artifact, const std::string& test_case,
+                              const std::string& key, const std::string& reason) {
+  std::lock_guard lk(mu_);
+  entries_[{package, artifact, test_case}] = {key, reason};
 }
 
 void ResultCache::forget(const std::string& package, const std::string& artifact, const std::string& test_case) {
   std::lock_guard lk(mu_);
-  passed_.erase({package, artifact, test_case});
+  entries_.erase({package, artifact, test_case});
 }
 
 void ResultCache::retain(const std::function<bool(const std::string&, const std::string&, const std::string&)>& known) {
   std::lock_guard lk(mu_);
-  std::erase_if(passed_, [&](const auto& e) {
+  std::erase_if(entries_, [&](const auto& e) {
     const auto& [package, artifact, test_case] = e.first;
     return !known(package, artifact, test_case);
   });
@@ -125,19 +153,24 @@ void ResultCache::retain(const std::function<bool(const std::string&, const std:
 
 size_t ResultCache::size() const {
   std::lock_guard lk(mu_);
-  return passed_.size();
+  return entries_.size();
 }
 
 void ResultCache::save(const fs::path& file) const {
   nlohmann::json passed = nlohmann::json::object();
+  nlohmann::json skipped = nlohmann::json::object();
   {
     std::lock_guard lk(mu_);
-    for (const auto& [id, key] : passed_) {
+    for (const auto& [id, e] : entries_) {
       const auto& [package, artifact, test_case] = id;
-      passed[package][artifact][test_case] = key;
+      if (e.skipped)
+        skipped[package][artifact][test_case] = nlohmann::json::array({e.key, *e.skipped});
+      else
+        passed[package][artifact][test_case] = e.key;
     }
   }
   nlohmann::json j = {{"version", kVersion}, {"tool", tool_}, {"passed", passed}};
+  if (!skipped.empty()) j["skipped"] = skipped;
   if (file.has_parent_path()) fs::create_directories(file.parent_path());
   write_file_atomically(file, j.dump(1) + "\n");
 }

@@ -66,12 +66,13 @@ TEST(ResultCache, SavesLoadsRetainsAndForgets) {
   c.record_pass("p", "a", "t1", "k1");
   c.record_pass("p", "a", "t2", "k2");
   c.record_pass("gone", "a", "t", "k3");
+  c.record_skip("p", "a", "t3", "k4", "skipped: no GPU");
   c.forget("p", "a", "t2");
   c.retain([](const std::string& p, const std::string&, const std::string&) { return p != "gone"; });
   c.save(file);
   ResultCache d("tool 1.0");
   EXPECT_FALSE(d.load(file).has_value());
-  EXPECT_EQ(d.size(), 1u);
+  EXPECT_EQ(d.size(), 2u);
   // Another version of the tool starts afresh, without a warning.
   ResultCache newer("tool 1.1");
   EXPECT_FALSE(newer.load(file).has_value());
@@ -79,6 +80,14 @@ TEST(ResultCache, SavesLoadsRetainsAndForgets) {
   EXPECT_TRUE(d.passed("p", "a", "t1", "k1"));
   EXPECT_FALSE(d.passed("p", "a", "t1", "other key"));
   EXPECT_FALSE(d.passed("p", "a", "t2", "k2"));
+  std::optional<CachedOutcome> skip = d.lookup("p", "a", "t3", "k4");
+  ASSERT_TRUE(skip.has_value());
+  EXPECT_TRUE(skip->skipped);
+  EXPECT_EQ(skip->reason, "skipped: no GPU");
+  EXPECT_FALSE(d.passed("p", "a", "t3", "k4"));  // a skip is not a pass
+  EXPECT_FALSE(d.lookup("p", "a", "t3", "k1").has_value());
+  d.record_pass("p", "a", "t3", "k4");  // it passes now: the skip is gone
+  EXPECT_FALSE(d.lookup("p", "a", "t3", "k4")->skipped);
 }
 
 TEST(ResultCache, ADamagedFileIsIgnoredWithAWarningNamingIt) {
@@ -86,7 +95,9 @@ TEST(ResultCache, ADamagedFileIsIgnoredWithAWarningNamingIt) {
   for (const char* text :
        {"{not json", "[]", "{\"version\": 9, \"tool\": \"t 1\", \"passed\": {}}", "{\"version\": 1, \"tool\": \"t 1\"}",
         "{\"version\": 1, \"passed\": {}}", "{\"version\": 1, \"tool\": \"t 1\", \"passed\": {\"p\": {\"a\": {\"t\": 5}}}}",
-        "{\"version\": 1, \"tool\": \"t 1\", \"passed\": {\"p\": 3}}", ""}) {
+        "{\"version\": 1, \"tool\": \"t 1\", \"passed\": {\"p\": 3}}",
+        "{\"version\": 1, \"tool\": \"t 1\", \"passed\": {}, \"skipped\": []}",
+        "{\"version\": 1, \"tool\": \"t 1\", \"passed\": {}, \"skipped\": {\"p\": {\"a\": {\"t\": \"k\"}}}}", ""}) {
     auto file = dir.write("test-results.json", text);
     ResultCache c("t 1");
     c.record_pass("p", "a", "t", "k");

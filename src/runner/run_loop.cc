@@ -9,9 +9,14 @@
 namespace mael {
 
 JobOutcome run_job_and_wait(const JobSubmitter& submit, const JobSpec& spec) {
+  return *run_job_and_wait(submit, spec, nullptr);
+}
+
+std::optional<JobOutcome> run_job_and_wait(const JobSubmitter& submit, const JobSpec& spec, const JobAdmit& admit) {
   std::promise<JobOutcome> done;
   std::future<JobOutcome> result = done.get_future();
-  submit(spec, [](JobState) {}, [&done](JobOutcome out) { done.set_value(std::move(out)); }, nullptr);
+  if (!submit(spec, [](JobState) {}, [&done](JobOutcome out) { done.set_value(std::move(out)); }, admit))
+    return std::nullopt;
   return result.get();
 }
 
@@ -236,17 +241,32 @@ std::function<void(JobOutcome)> TestRun::outcome_news(uint64_t id, std::shared_p
 bool TestRun::check_cache(uint64_t id, const TestCase& tc, const ResolvedJob& job) {
   std::optional<std::string> key = result_cache_key(job);
   if (!key) return true;  // it must run on this machine: never cached
-  if (options_.use_cached_results && options_.results->passed(tc.package, tc.artifact, tc.case_name, *key))
-    return false;
+  if (options_.use_cached_results)
+    if (auto before = options_.results->lookup(tc.package, tc.artifact, tc.case_name, *key)) {
+      if (before->skipped) {
+        std::lock_guard lk(mu_);
+        cached_skips_[id] = before->reason;
+      }
+      return false;
+    }
   std::lock_guard lk(mu_);
   keys_[id] = std::move(*key);
   return true;
 }
 
+TestResult TestRun::cached_outcome(uint64_t id, const TestCase& tc) {
+  std::lock_guard lk(mu_);
+  auto it = cached_skips_.find(id);
+  if (it == cached_skips_.end()) return cached_result(tc.name);
+  TestResult r = cached_skip_result(tc.name, it->second);
+  cached_skips_.erase(it);
+  return r;
+}
+
 void TestRun::cached(uint64_t id, const std::shared_ptr<const TestCase>& tc, std::optional<HoldId> hold) {
   note_state(id, std::nullopt);
   if (!hold || held_news(*hold, id, [](HeldJob& j) { j.cached = true; }))
-    record(id, *tc, cached_result(tc->name), false);
+    record(id, *tc, cached_outcome(id, *tc), false);
   std::lock_guard lk(mu_);
   job_gone();
 }
@@ -261,10 +281,12 @@ void TestRun::settle_result_cache(uint64_t id, const TestCase& tc, const TestRes
       keys_.erase(it);
     }
   }
-  if (r.status != TestStatus::Ok) {
+  if (r.status == TestStatus::Ok) {
+    if (key) options_.results->record_pass(tc.package, tc.artifact, tc.case_name, *key);
+  } else if (r.status == TestStatus::Ignored && key) {  // it ran and skipped itself
+    options_.results->record_skip(tc.package, tc.artifact, tc.case_name, *key, r.details.value_or(""));
+  } else {
     options_.results->forget(tc.package, tc.artifact, tc.case_name);
-  } else if (key) {
-    options_.results->record_pass(tc.package, tc.artifact, tc.case_name, *key);
   }
 }
 
@@ -308,7 +330,7 @@ bool TestRun::confirm_hold(HoldId hold) {
     if (j.ignored) {
       record(id, *j.tc, ignored_result(j.tc->name), false, options_.repeat);
     } else if (j.cached) {
-      record(id, *j.tc, cached_result(j.tc->name), false);
+      record(id, *j.tc, cached_outcome(id, *j.tc), false);
     } else if (j.outcome) {
       report(id, j.tc, *j.outcome);
     }

@@ -54,8 +54,10 @@ struct RunLoopOptions {
   std::function<WaitingFacts()> waiting_facts;
   std::chrono::milliseconds waiting_note_after{10000};
   // Cached results (runner/result_cache.h): a passing test's job key is recorded there, a test
-  // that did not pass is forgotten; with use_cached_results, a test whose resolved job is that
-  // of its last pass is not run but reported CACHED. --repeat neither uses nor records passes.
+  // that skipped itself is recorded with its reason, any other is forgotten; with
+  // use_cached_results, a test whose resolved job is that of its last pass is not run but
+  // reported CACHED, and one whose job is that of its last skip is reported IGNORED again with
+  // the same reason. --repeat neither uses nor records them.
   ResultCache* results = nullptr;
   bool use_cached_results = true;
 };
@@ -73,6 +75,8 @@ using JobSubmitter = std::function<std::optional<uint64_t>(const JobSpec&, std::
 // Runs one job that is not a test (an adapter's own: pip's install, pytest's collection) through
 // `submit` and waits for its outcome.
 JobOutcome run_job_and_wait(const JobSubmitter& submit, const JobSpec& spec);
+// The same, with `admit` deciding once the job is resolved whether it runs: nullopt when not.
+std::optional<JobOutcome> run_job_and_wait(const JobSubmitter& submit, const JobSpec& spec, const JobAdmit& admit);
 
 struct RunResult {
   int exit_code = 0;
@@ -131,7 +135,10 @@ class TestRun {
   bool check_cache(uint64_t id, const TestCase& tc, const ResolvedJob& job);
   // Job `id` was not run: its result is cached. Reports it (or keeps it with its hold).
   void cached(uint64_t id, const std::shared_ptr<const TestCase>& tc, std::optional<HoldId> hold);
-  // Records a finished test's pass in the result cache, or forgets its entry when it did not pass.
+  // What job `id`, not run, is reported as: CACHED, or IGNORED as its last run skipped.
+  TestResult cached_outcome(uint64_t id, const TestCase& tc);
+  // Records a finished test's pass (or skip) in the result cache, or forgets its entry when it
+  // failed.
   void settle_result_cache(uint64_t id, const TestCase& tc, const TestResult& r);
   struct HeldJob;
   // News of a job of a hold (its state, its end): while the hold is held, `keep` stores it with
@@ -195,6 +202,7 @@ class TestRun {
   std::map<uint64_t, Running> running_;
   // The cache keys of jobs that may record a pass, by job id.
   std::map<uint64_t, std::string> keys_;
+  std::map<uint64_t, std::string> cached_skips_;  // jobs not run: their last run skipped, why (under mu_)
   // Failed attempts of jobs being retried, by job id.
   std::map<uint64_t, std::vector<TestResult>> failed_attempts_;
   std::condition_variable slow_cv_;

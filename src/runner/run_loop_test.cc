@@ -624,6 +624,11 @@ CachedRun run_with_cache(ResultCache& results, const std::vector<TestCase>& case
   o.results = &results;
   o.use_cached_results = use_cached;
   o.repeat = repeat;
+  o.hooks = [](const TestCase& tc) {  // program "skip": the test skips itself
+    OutcomeHooks h;
+    if (tc.spec.program == "skip") h.skipped = [](std::string_view) { return std::string("skipped: no GPU"); };
+    return h;
+  };
   CachedRun out;
   {
     TestRun run(jobs.submitter(), nullptr, listing, ui, o);
@@ -667,6 +672,24 @@ TEST(RunLoop, ATestWhoseJobIsThatOfItsLastPassIsCachedNotRun) {
   EXPECT_EQ(repeated.submitted, 10u);
   EXPECT_EQ(repeated.result.summary.cached, 0u);
   EXPECT_EQ(run_with_cache(results, cases).result.summary.cached, 2u);  // still there
+}
+
+TEST(RunLoop, ATestThatSkippedItselfWithTheSameJobIsIgnoredAgainWithoutRunning) {
+  ResultCache results;
+  std::vector<TestCase> cases = {make_case("s", "skip")};
+  CachedRun first = run_with_cache(results, cases);
+  EXPECT_EQ(first.submitted, 1u);
+  EXPECT_EQ(first.result.summary.ignored, (std::vector<std::string>{"pkg s"}));
+  CachedRun second = run_with_cache(results, cases);
+  EXPECT_EQ(second.submitted, 0u);
+  EXPECT_EQ(second.finished, (std::vector<std::string>{"pkg s IGNORED"}));
+  EXPECT_EQ(second.result.summary.ignored, (std::vector<std::string>{"pkg s"}));
+  EXPECT_EQ(second.result.summary.cached, 0u);
+  ASSERT_EQ(second.result.junit.size(), 1u);
+  EXPECT_EQ(second.result.junit[0].result.details, "skipped: no GPU");  // the reason it gave
+  EXPECT_EQ(run_with_cache(results, cases, /*use_cached=*/false).submitted, 1u);
+  cases[0].spec.arguments = {"--changed"};  // another job: it runs
+  EXPECT_EQ(run_with_cache(results, cases).submitted, 1u);
 }
 
 TEST(RunLoop, AFailureOrAFlakyPassForgetsTheCachedResult) {

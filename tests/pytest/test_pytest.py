@@ -5,6 +5,7 @@ The fixture is copied and run once per session (`full`); most tests read that ru
 run the copy again without changing it. Tests that change the project work on their own copy.
 Everything lives under /var/tmp: each job gets its own /tmp, which would hide a virtualenv
 there."""
+import json
 import os
 import pathlib
 import re
@@ -234,17 +235,30 @@ def test_a_second_run_reports_passing_tests_cached(fresh):
     on = {"MAELSTROM_PYTEST_NO_CACHE": "false"}
     first = fresh.run(*args, env=on)
     assert first.returncode == 1, first.stdout + first.stderr
-    second = fresh.run(*args, env=on)
+    second = fresh.run(*args, "-L", "debug", env=on)
     got = statuses(second.stdout)
-    # Passing tests are not run again (warm or fresh, their job is the same); the failure and
-    # the skipped tests are.
+    # Passing tests are not run again (warm or fresh, their job is the same); nor is pytest's
+    # collection, whose job is the same too; the failure runs again.
     assert got[B + "test_adds"] == "CACHED" and got[B + "test_split[with [brackets]]"] == "CACHED", second.stdout
-    assert got[B + "test_fails"] == "FAIL" and got[B + "test_skips_itself"] == "IGNORED", second.stdout
-    # A change to the module changes its layer: its tests run again.
+    assert got[B + "test_fails"] == "FAIL", second.stdout
+    assert "collection: kept from the last run" in second.stderr, second.stderr
+    # A test that skipped itself is IGNORED again, with its reason, from the cached results.
+    assert got[B + "test_skips_itself"] == "IGNORED", second.stdout
+    assert line_after(second.stdout, B + "test_skips_itself").strip() == "skipped: decided while running"
+    kept = json.loads((fresh.hidden / "state" / "test-results.json").read_text())
+    assert kept["skipped"]["default"]["tests/test_basics.py"]["test_skips_itself"][1] == \
+        "skipped: decided while running", kept
+    # A change to the module changes its layer: it is collected again (a test added shows) and
+    # its tests run again.
     with open(fresh.project / "tests" / "test_basics.py", "a") as f:
-        f.write("\n# changed\n")
-    third = fresh.run(*args, env=on)
-    assert statuses(third.stdout)[B + "test_adds"] == "OK", third.stdout
+        f.write("\n\ndef test_added():\n    pass\n")
+    third = fresh.run(*args, "-L", "debug", env=on)
+    assert "collection: kept" not in third.stderr, third.stderr
+    got = statuses(third.stdout)
+    assert got[B + "test_adds"] == "OK" and got[B + "test_added"] == "OK", third.stdout
+    # --no-cache collects again, as it runs every test.
+    fourth = fresh.run(*args, "-L", "debug", "--no-cache", env=on)
+    assert "collection: kept" not in fourth.stderr and statuses(fourth.stdout)[B + "test_adds"] == "OK", fourth.stderr
 
 
 # ---- selection and options -----------------------------------------------------------------------
