@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The second run of an unchanged project, build check included, with cached results: wall time
-# of cargo-maelstrom against `cargo test` and `cargo nextest run`, and of maelstrom-go-test
-# against `go test ./...` with go's own test cache on (its second run prints "(cached)"), in the
-# same run. Each project is run once untimed by every runner first (and our runners once more
+# of cargo-maelstrom against `cargo test` and `cargo nextest run`, of maelstrom-go-test against
+# `go test ./...` with go's own test cache on (its second run prints "(cached)"), and of
+# maelstrom-pytest against `pytest` and `pytest -n 2`, in the same run. Each project is run once untimed by every runner first (and our runners once more
 # after 2 s, as a user running again later), so every figure is a second run. Run by hand:
 #   bench/cache_bench.sh [BUILD_DIR]         (default: build)
 # Environment:
@@ -11,6 +11,9 @@
 #            semver@1.0.23 itertools@0.13.0), fetched with `cargo fetch`
 #   MODULES  Go modules besides the Go fixture (default: github.com/BurntSushi/toml@v1.6.0),
 #            fetched with `go mod download`; their testdata/ is given to the tests as a layer
+#   PYPROJECTS Python projects besides the pytest fixture (default: boltons==26.2.0
+#            pyparsing==3.3.3), their sdists from the Python package registry, tested in a
+#            virtualenv with pytest and pytest-xdist (bench/pytest_lib.sh; WHEELS, its wheel cache)
 #   SKIP_NEXTEST=1 leaves cargo-nextest out (bench/cargo_lib.sh fetches it when not installed)
 # Also shown: our runners with --no-cache (every test runs), and `go test -count=1 ./...`
 # (go's cache off), to see what the caches save.
@@ -21,8 +24,9 @@ BUILD="$(cd "${1:-$ROOT/build}" && pwd)"
 RUNS="${RUNS:-5}"
 CRATES="${CRATES:-regex-syntax@0.8.5 semver@1.0.23 itertools@0.13.0}"
 MODULES="${MODULES:-github.com/BurntSushi/toml@v1.6.0}"
+PYPROJECTS="${PYPROJECTS:-boltons==26.2.0 pyparsing==3.3.3}"
 export PATH="$BUILD/bin:$PATH"
-for t in cargo-maelstrom maelstrom-go-test; do
+for t in cargo-maelstrom maelstrom-go-test maelstrom-pytest; do
   command -v "$t" >/dev/null || { echo "no $t in $BUILD/bin: build it first" >&2; exit 1; }
 done
 
@@ -30,7 +34,7 @@ done
 WORK="$(mktemp -d /var/tmp/mael-cache-bench.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 export CARGO_TERM_COLOR=never RUST_BACKTRACE=0
-unset RUST_LIB_BACKTRACE CARGO_MAELSTROM_NO_CACHE MAELSTROM_GO_TEST_NO_CACHE MAELSTROM_NO_CACHE
+unset RUST_LIB_BACKTRACE CARGO_MAELSTROM_NO_CACHE MAELSTROM_GO_TEST_NO_CACHE MAELSTROM_PYTEST_NO_CACHE MAELSTROM_NO_CACHE
 source "$ROOT/bench/cargo_lib.sh"  # cargo-nextest, elapsed, median, fetch_crate
 
 row() { printf '| %-22s | %5s | %8s | %13s | %12s | %9s | %21s |\n' "$@"; }
@@ -55,7 +59,7 @@ bench_cargo() {
   cargo maelstrom --ui quiet >/dev/null 2>&1 || true
   sleep 2.1  # its caches trust files older than their entries by 2 s
   local c
-  c=$(cargo maelstrom --ui quiet 2>/dev/null | counts)
+  c=$(cargo maelstrom --ui quiet 2>/dev/null | counts) || true  # a failing test fails the command, not the benchmark
   check_cached "$name" "$c"
   local ct=() nt=() mt=() mn=()
   for _ in $(seq "$RUNS"); do
@@ -78,7 +82,7 @@ bench_go() {
   maelstrom-go-test --ui quiet >/dev/null 2>&1 || true
   sleep 2.1
   local c
-  c=$(maelstrom-go-test --ui quiet 2>/dev/null | counts)
+  c=$(maelstrom-go-test --ui quiet 2>/dev/null | counts) || true  # a failing test fails the command, not the benchmark
   check_cached "$name" "$c"
   local gt=() gn=() mt=() mn=()
   for _ in $(seq "$RUNS"); do
@@ -91,11 +95,38 @@ bench_go() {
     "$(printf '%s\n' "${mn[@]}" | median)" "$(printf '%s\n' "${gn[@]}" | median)"
 }
 
+# bench_py NAME DIR [PYTEST_ARGS...] -- [MAELSTROM_PYTEST_ARGS...]: pytest, pytest -n 2 and
+# maelstrom-pytest, each selecting the same tests.
+bench_py() {
+  local name="$1" dir="$2" pa=() ma=()
+  shift 2
+  while [[ $# -gt 0 && "$1" != -- ]]; do pa+=("$1"); shift; done
+  [[ $# -gt 0 ]] && shift
+  ma=("$@")
+  cd "$dir"
+  python -m pytest -q "${pa[@]}" >/dev/null 2>&1 || true
+  maelstrom-pytest --ui quiet "${ma[@]}" >/dev/null 2>&1 || true
+  sleep 2.1
+  local c
+  c=$(maelstrom-pytest --ui quiet "${ma[@]}" 2>/dev/null | counts) || true  # a failing test fails the command, not the benchmark
+  check_cached "$name" "$c"
+  local pt=() xd=() mt=() mn=()
+  for _ in $(seq "$RUNS"); do
+    pt+=("$(elapsed python -m pytest -q "${pa[@]}")")
+    xd+=("$(elapsed python -m pytest -q -n 2 "${pa[@]}")")
+    mt+=("$(elapsed maelstrom-pytest --ui quiet "${ma[@]}")")
+    mn+=("$(elapsed maelstrom-pytest --ui quiet --no-cache "${ma[@]}")")
+    leftovers
+  done
+  row "$name" "${c%% *}" "$(printf '%s\n' "${pt[@]}" | median)" "$(printf '%s\n' "${xd[@]}" | median)" \
+    "$(printf '%s\n' "${mt[@]}" | median)" "$(printf '%s\n' "${mn[@]}" | median)" ""
+}
+
 echo "machine: $(nproc) CPUs, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg); $RUNS runs per figure (median, seconds)"
 have_nextest && echo "nextest: $(cargo nextest --version 2>/dev/null | head -1)"
 echo "go: $(go version | cut -d' ' -f3)"
 echo
-row project tests "cargo test / go test" nextest "maelstrom, cached" "--no-cache" "go test -count=1"
+row project tests "cargo test / go test / pytest" "nextest / pytest -n 2" "maelstrom, cached" "--no-cache" "go test -count=1"
 row ---------------------- ----- -------- ------------- ------------ --------- ---------------------
 
 # The cargo fixture, without the package whose tests fail and hang on purpose (a failed test is
@@ -131,6 +162,21 @@ for spec in $MODULES; do
       >>maelstrom-go-test.toml
   fi
   bench_go "$(basename "${spec%@*}") ${spec#*@}" "$dir"
+done
+
+# Python: a virtualenv with pytest and pytest-xdist for every project.
+source "$ROOT/bench/pytest_lib.sh"  # make_venv, fetch_sdist
+make_venv "$WORK/venv"
+# The pytest fixture without its tests that fail or hang on purpose (a failed test is never
+# cached). Both runners select the same tests.
+cp -r "$ROOT/tests/fixtures/pytest-project" "$WORK/py-fixture"
+rm -rf "$WORK/py-fixture/.maelstrom-pytest" "$WORK/py-fixture/tests/test_output.py"
+bench_py "pytest fixture" "$WORK/py-fixture" \
+  --deselect tests/test_basics.py::test_fails --deselect tests/test_hostile.py::test_aborts -- \
+  -x "name.equals(test_fails) || name.equals(test_aborts)"
+for spec in $PYPROJECTS; do
+  dir=$(fetch_sdist "$spec" "$WORK/sdist")
+  bench_py "${spec%%==*} ${spec#*==}" "$dir"
 done
 echo
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -30,7 +30,6 @@ BUILD="$(cd "${1:-${BUILD:-$ROOT/build}}" && pwd)"
 ROUNDS="${ROUNDS:-1}"
 PROJECTS="${PROJECTS:-boltons==26.2.0 more-itertools==11.2.1}"
 FRESH_SHARE="${FRESH_SHARE:-8}"
-WHEELS="${WHEELS:-/var/cache/maelstrom-tests/bench-wheels}"
 [[ -x "$BUILD/bin/maelstrom-pytest" ]] || { echo "no $BUILD/bin/maelstrom-pytest: build it first" >&2; exit 1; }
 [[ -x /usr/bin/time ]] || { echo "no /usr/bin/time: apt-get install time" >&2; exit 1; }
 
@@ -43,58 +42,8 @@ MP="$WORK/maelstrom-pytest"
 cp "$BUILD/bin/maelstrom-pytest" "$MP"
 
 # The virtualenv every runner uses: pytest, pytest-xdist and the projects' test dependencies.
-VENV="$WORK/venv"
-python3 -m venv "$VENV"
-mkdir -p "$WHEELS"
-pip_get() {  # pip_get PKG...: installs from the wheel cache, filling it first when it lacks one
-  "$VENV/bin/pip" install -q --no-index --find-links "$WHEELS" "$@" 2>/dev/null && return
-  echo "fetching $* into $WHEELS (pip download) ..." >&2
-  "$VENV/bin/pip" download -q -d "$WHEELS" "$@" >&2
-  "$VENV/bin/pip" install -q --no-index --find-links "$WHEELS" "$@"
-}
-pip_get pytest pytest-xdist
-export PATH="$VENV/bin:$PATH" VIRTUAL_ENV="$VENV"
-unset PYTHONPATH PYTHONDONTWRITEBYTECODE
-
-# The spec file of a project without image: the venv's interpreter as layers (the default with
-# no image), the project's Python files and pytest settings, FILES (more globs) for data files
-# its tests read.
-spec_file() {
-  local extra="" g
-  for g in "$@"; do extra+="    { glob = \"$g\" },"$'\n'; done
-  cat <<EOF
-[[directives]]
-added_layers = [
-    { glob = "**.{py,pyc,pyi}" },
-    { glob = "{pyproject.toml,setup.cfg,tox.ini,pytest.ini}" },
-${extra}    { stubs = [ "/{proc,sys,tmp}/", "/dev/{full,null,random,urandom,zero}" ] },
-]
-mounts = [
-    { type = "tmp", mount_point = "/tmp" },
-    { type = "proc", mount_point = "/proc" },
-    { type = "devices", devices = ["full", "null", "random", "urandom", "zero"] },
-]
-
-[directives.added_environment]
-PYTEST_XDIST_AUTO_NUM_WORKERS = "1"
-EOF
-}
-
-# project_setup NAME: in the unpacked sdist (the current directory), installs the test
-# dependencies and writes maelstrom-pytest.toml.
-project_setup() {
-  case "$1" in
-    boltons)
-      spec_file "tests/*.txt"  # test_ioutils reads tests/*_test_data.txt
-      # test_socketutils serves and connects on 127.0.0.1
-      printf '\n[[directives]]\nfilter = "file.equals(tests/test_socketutils.py)"\nnetwork = "loopback"\n' ;;
-    more-itertools | more_itertools) spec_file ;;
-    pyparsing)
-      pip_get railroad-diagrams jinja2  # pyparsing[diagrams], for tests/test_diagram.py
-      spec_file "tests/*.{txt,ini,html}" "examples/**" ;;
-    *) echo "unknown project $1: add it to project_setup in $0" >&2; exit 1 ;;
-  esac >maelstrom-pytest.toml
-}
+source "$ROOT/bench/pytest_lib.sh"  # make_venv, pip_get, project_setup, fetch_sdist
+make_venv "$WORK/venv"
 
 # timed OUT CMD...: runs CMD, its output to OUT; prints "WALL CPU" in seconds.
 timed() {
@@ -130,13 +79,6 @@ mp_counts() {
 mp_failed() {
   awk '/^[A-Z][a-z]+ Tests *:/ { f = ($1 != "Successful" && $1 != "Ignored"); next }
        f && /^    / { sub(/^ +/, ""); sub(/ *:[^:]*$/, ""); print }' "$1" | sort -u
-}
-
-# The fixture's test_leaves_a_process_behind starts a sleeper that outlives its test under pytest
-# and pytest -n 2 (maelstrom-pytest kills it with its container): end those of this venv.
-leftovers() {
-  local p
-  for p in $(pgrep -f -- "^$VENV/bin/python -c .*mael-leftover" || true); do kill "$p" 2>/dev/null || true; done
 }
 
 row() { printf '| %-22s | %-26s | %-14s | %-14s | %-14s | %-9s |\n' "$@"; }
@@ -219,17 +161,7 @@ cp -r "$ROOT/tests/fixtures/pytest-project" "$WORK/fixture"
 bench fixture "$WORK/fixture" "not hang" "markers.contains(hang)" "" 1
 
 for spec in $PROJECTS; do
-  pname="${spec%%==*}"
-  mkdir -p "$WORK/sdist"
-  "$VENV/bin/pip" download -q --no-deps --no-binary :all: -d "$WHEELS" "$spec" >&2 2>/dev/null ||
-    "$VENV/bin/pip" download -q --no-deps --no-binary :all: -d "$WHEELS" "$spec" >&2
-  tarball=$(ls "$WHEELS"/"$(echo "$pname" | tr - _)"-"${spec#*==}".tar.gz "$WHEELS"/"$pname"-"${spec#*==}".tar.gz 2>/dev/null | head -1) || true
-  [[ -f "$tarball" ]] || { echo "no sdist of $spec in $WHEELS" >&2; exit 1; }
-  tar -xzf "$tarball" -C "$WORK/sdist"
-  dir=$(ls -d "$WORK/sdist"/*/ | grep -i -e "/$(echo "$pname" | tr - _)-" -e "/$pname-" | head -1) || true
-  [[ -d "$dir" ]] || { echo "no directory of $spec in $WORK/sdist" >&2; exit 1; }
-  cd "$dir"
-  project_setup "$pname"
+  dir=$(fetch_sdist "$spec" "$WORK/sdist")
   share=""; [[ "$FRESH_SHARE" != 1 ]] && share="hash:1/$FRESH_SHARE"
   bench "$spec" "$dir" "" "" "$share" "$FRESH_SHARE"
 done

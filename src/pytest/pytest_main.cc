@@ -1,5 +1,7 @@
 #include "pytest/pytest_main.h"
 
+#include <sys/utsname.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <future>
@@ -10,9 +12,11 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/config.h"
+#include "base/digest.h"
 #include "base/error.h"
 #include "base/format.h"
 #include "base/log.h"
@@ -115,6 +119,7 @@ class PytestAdapter final : public TestAdapter {
     run_flags_.extra_test_args = c.get_list("extra-pytest-test-args");
     fresh_interpreter_ = c.get_bool("fresh-interpreter");
     no_cache_ = c.get_bool("no-cache");
+    broker_ = c.get_optional_string("broker");
     slots_ = static_cast<size_t>(std::max<int64_t>(c.get_int("slots"), 1));
   }
   std::string default_cache_description() const override { return ".maelstrom-pytest/cache in the current directory"; }
@@ -252,9 +257,12 @@ class PytestAdapter final : public TestAdapter {
   nlohmann::json project_names() const {
     nlohmann::json names = nlohmann::json::array();
     std::error_code ec;
+    std::vector<std::string> found;
     for (fs::directory_iterator it(root_, ec), end; !ec && it != end; it.increment(ec))
-      if (it->path().filename() != kStateDir) names.push_back(it->path().filename().string());
+      if (it->path().filename() != kStateDir) found.push_back(it->path().filename().string());
     if (ec) throw UserError("cannot read the project directory " + root_.string() + ": " + ec.message());
+    std::sort(found.begin(), found.end());  // the same directory gives the same job
+    for (auto& n : found) names.push_back(std::move(n));
     return names;
   }
 
@@ -306,14 +314,23 @@ class PytestAdapter final : public TestAdapter {
     const fs::path file = collection_record_path(state_dir_);
     const std::string tool = version_line(info().program);
     std::optional<CollectionRecord> kept;
+    std::vector<PytestItem> kept_items;
     if (cacheable && !no_cache_) kept = load_collection_record(file, tool);
+    if (kept) {
+      try {
+        kept_items = parse_collection(decode_collection_output(kept->stdout_), "the kept collection");
+      } catch (const UserError& e) {
+        log::warn("ignoring the kept collection in {} ({}): pytest collects again", file.string(), e.what());
+        kept.reset();
+      }
+    }
     std::optional<std::string> key;
     std::optional<JobOutcome> out = run_job_and_wait(raw_submit_, job, [&](const ResolvedJob& resolved) {
-      key = result_cache_key(resolved);
+      key = collection_key(resolved);
       return !(kept && key && *key == kept->key);
     });
     if (!out) {
-      collected_ = parse_collection(decode_collection_output(kept->stdout_), "the kept collection " + file.string());
+      collected_ = std::move(kept_items);
       index();
       log::debug("collection: kept from the last run ({} items)", collected_.size());
       return std::nullopt;
@@ -330,6 +347,20 @@ class PytestAdapter final : public TestAdapter {
       }
     }
     return std::nullopt;
+  }
+
+  // The key a collection is kept under: its job's, and what the job cannot say but collection
+  // may look at (a parametrization over the CPU count, a skipif on the kernel): the machine
+  // that runs it, this one or the cluster's broker.
+  std::optional<std::string> collection_key(const ResolvedJob& job) const {
+    std::optional<std::string> key = result_cache_key(job);
+    if (!key) return std::nullopt;
+    struct utsname u {};
+    ::uname(&u);
+    std::string where = broker_ ? "broker " + *broker_
+                                : mael::format("local {} {} {} cpus {}", u.nodename, u.release, u.machine,
+                                               std::thread::hardware_concurrency());
+    return Digest::of_bytes(*key + "\n" + where).hex();
   }
 
   void index() {
@@ -400,6 +431,7 @@ class PytestAdapter final : public TestAdapter {
   std::optional<PythonLayers> python_;
   bool fresh_interpreter_ = false;
   bool no_cache_ = false;     // --no-cache: collection runs too
+  std::optional<std::string> broker_;
   fs::path state_dir_;
   size_t slots_ = 1;
   std::mutex warm_mu_;

@@ -150,7 +150,10 @@ std::string junit_xml(const std::string& name, const std::vector<JUnitCase>& cas
         case TestStatus::Cached:
           x += ">\n      <system-out>cached: " + xml_escape(r.reason, false) + "</system-out>\n";
           break;
-        case TestStatus::Ignored: x += ">\n      <skipped/>\n"; break;
+        case TestStatus::Ignored:
+          x += ">\n      <skipped/>\n";
+          if (r.from_cache) x += "      <system-out>cached: " + xml_escape(r.reason, false) + "</system-out>\n";
+          break;
         case TestStatus::Failure:
         case TestStatus::TimedOut:
           x += ">\n      <failure message=\"" + xml_escape(r.reason) + "\" type=\"" + type + "\">" +

@@ -36,6 +36,7 @@ struct TestResult {
   size_t attempt = 1;
   size_t attempts = 1;
   std::vector<TestResult> earlier;
+  bool from_cache = false;  // IGNORED without running: its last run with the same job skipped
   bool failed() const {
     return status == TestStatus::Failure || status == TestStatus::TimedOut || status == TestStatus::Error;
   }
@@ -57,7 +58,8 @@ TestResult test_result_from_outcome(std::string name, const JobOutcome& outcome,
 TestResult ignored_result(std::string name);
 // CACHED for a test not run because its last pass had the same job.
 TestResult cached_result(std::string name);
-// IGNORED for a test not run because its last run with the same job skipped itself, giving `why`.
+// IGNORED for a test not run because its last run with the same job skipped itself, giving `why`
+// (shown with "(cached)" after it).
 TestResult cached_skip_result(std::string name, std::string why);
 // ERR for a test whose job could not be made (its spec names a missing file, ...).
 TestResult error_result(std::string name, std::string message);

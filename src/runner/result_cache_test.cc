@@ -87,6 +87,7 @@ TEST(ResultCache, SavesLoadsRetainsAndForgets) {
   EXPECT_FALSE(d.passed("p", "a", "t3", "k4"));  // a skip is not a pass
   EXPECT_FALSE(d.lookup("p", "a", "t3", "k1").has_value());
   d.record_pass("p", "a", "t3", "k4");  // it passes now: the skip is gone
+  ASSERT_TRUE(d.lookup("p", "a", "t3", "k4").has_value());
   EXPECT_FALSE(d.lookup("p", "a", "t3", "k4")->skipped);
 }
 

@@ -265,8 +265,8 @@ TestResult TestRun::cached_outcome(uint64_t id, const TestCase& tc) {
 
 void TestRun::cached(uint64_t id, const std::shared_ptr<const TestCase>& tc, std::optional<HoldId> hold) {
   note_state(id, std::nullopt);
-  if (!hold || held_news(*hold, id, [](HeldJob& j) { j.cached = true; }))
-    record(id, *tc, cached_outcome(id, *tc), false);
+  TestResult r = cached_outcome(id, *tc);
+  if (!hold || held_news(*hold, id, [&r](HeldJob& j) { j.cached = r; })) record(id, *tc, std::move(r), false);
   std::lock_guard lk(mu_);
   job_gone();
 }
@@ -281,12 +281,14 @@ void TestRun::settle_result_cache(uint64_t id, const TestCase& tc, const TestRes
       keys_.erase(it);
     }
   }
-  if (r.status == TestStatus::Ok) {
-    if (key) options_.results->record_pass(tc.package, tc.artifact, tc.case_name, *key);
-  } else if (r.status == TestStatus::Ignored && key) {  // it ran and skipped itself
-    options_.results->record_skip(tc.package, tc.artifact, tc.case_name, *key, r.details.value_or(""));
-  } else {
+  // A test that failed on an attempt runs next time: a pass on a retry is FLAKY, and a skip on a
+  // retry hides the failure before it.
+  if (r.failed() || r.status == TestStatus::Flaky || !r.earlier.empty()) {
     options_.results->forget(tc.package, tc.artifact, tc.case_name);
+  } else if (key && r.status == TestStatus::Ok) {
+    options_.results->record_pass(tc.package, tc.artifact, tc.case_name, *key);
+  } else if (key && r.status == TestStatus::Ignored) {  // it ran and skipped itself
+    options_.results->record_skip(tc.package, tc.artifact, tc.case_name, *key, r.details.value_or(""));
   }
 }
 
@@ -330,7 +332,7 @@ bool TestRun::confirm_hold(HoldId hold) {
     if (j.ignored) {
       record(id, *j.tc, ignored_result(j.tc->name), false, options_.repeat);
     } else if (j.cached) {
-      record(id, *j.tc, cached_outcome(id, *j.tc), false);
+      record(id, *j.tc, *j.cached, false);
     } else if (j.outcome) {
       report(id, j.tc, *j.outcome);
     }

@@ -176,7 +176,7 @@ class TestRun {
   struct HeldJob {
     std::shared_ptr<const TestCase> tc;
     bool ignored = false;
-    bool cached = false;  // not run: its result is cached
+    std::optional<TestResult> cached;  // not run: its cached result
     std::optional<JobState> state;
     std::optional<JobOutcome> outcome;
   };

@@ -14,6 +14,7 @@
 #include "base/atomic_file.h"
 #include "base/error.h"
 #include "base/subprocess.h"
+#include "runner/report_junit.h"
 #include "runner/run_loop_fakes.h"
 #include "runner/runner_cli.h"
 #include "runner/watch.h"
@@ -686,10 +687,45 @@ TEST(RunLoop, ATestThatSkippedItselfWithTheSameJobIsIgnoredAgainWithoutRunning) 
   EXPECT_EQ(second.result.summary.ignored, (std::vector<std::string>{"pkg s"}));
   EXPECT_EQ(second.result.summary.cached, 0u);
   ASSERT_EQ(second.result.junit.size(), 1u);
-  EXPECT_EQ(second.result.junit[0].result.details, "skipped: no GPU");  // the reason it gave
+  EXPECT_EQ(second.result.junit[0].result.details, "skipped: no GPU (cached)");  // the reason it gave
+  EXPECT_TRUE(second.result.junit[0].result.from_cache);
+  EXPECT_NE(junit_xml("t", second.result.junit).find("<system-out>cached: "), std::string::npos);
   EXPECT_EQ(run_with_cache(results, cases, /*use_cached=*/false).submitted, 1u);
   cases[0].spec.arguments = {"--changed"};  // another job: it runs
   EXPECT_EQ(run_with_cache(results, cases).submitted, 1u);
+}
+
+TEST(RunLoop, ASkipOnARetryAfterAFailureIsNotCached) {
+  ResultCache results;
+  int runs = 0;
+  // The first attempt fails, the retry skips itself: the failure must not be hidden next time.
+  JobSubmitter fail_then_skip = [&](const JobSpec& s, std::function<void(JobState)> st,
+                                    std::function<void(JobOutcome)> done,
+                                    const JobAdmit& admit) -> std::optional<uint64_t> {
+    if (admit && !admit(fake_resolved(s))) return std::nullopt;
+    ++runs;
+    st(JobState::Running);
+    done(exited(runs % 2 == 1 ? 1 : 0));
+    return runs;
+  };
+  TestCase t = make_case("t", "skip");
+  t.retries = 1;
+  for (int i = 0; i < 2; ++i) {
+    TestListing listing;
+    RecordingUi ui;
+    RunLoopOptions o;
+    o.results = &results;
+    o.hooks = [](const TestCase&) {
+      OutcomeHooks h;
+      h.skipped = [](std::string_view) { return std::string("skipped"); };
+      return h;
+    };
+    TestRun run(fail_then_skip, nullptr, listing, ui, o);
+    run.add_cases({t});
+    EXPECT_EQ(run.finish(true).summary.ignored.size(), 1u);
+  }
+  EXPECT_EQ(runs, 4);  // both runs ran it twice
+  EXPECT_EQ(results.size(), 0u);
 }
 
 TEST(RunLoop, AFailureOrAFlakyPassForgetsTheCachedResult) {

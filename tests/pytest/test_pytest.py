@@ -243,11 +243,21 @@ def test_a_second_run_reports_passing_tests_cached(fresh):
     assert got[B + "test_fails"] == "FAIL", second.stdout
     assert "collection: kept from the last run" in second.stderr, second.stderr
     # A test that skipped itself is IGNORED again, with its reason, from the cached results.
+    assert line_after(first.stdout, B + "test_skips_itself").strip() == "skipped: decided while running"
     assert got[B + "test_skips_itself"] == "IGNORED", second.stdout
-    assert line_after(second.stdout, B + "test_skips_itself").strip() == "skipped: decided while running"
+    assert line_after(second.stdout, B + "test_skips_itself").strip() == "skipped: decided while running (cached)"
     kept = json.loads((fresh.hidden / "state" / "test-results.json").read_text())
     assert kept["skipped"]["default"]["tests/test_basics.py"]["test_skips_itself"][1] == \
         "skipped: decided while running", kept
+    # A damaged kept collection is ignored with a warning naming it, and collected anew.
+    record = fresh.hidden / "state" / "collection.json"
+    data = json.loads(record.read_text())
+    record.write_text(json.dumps({**data, "stdout": "not what pytest printed"}))
+    damaged = fresh.run(*args, "-L", "debug", env=on)
+    assert damaged.returncode == 1 and statuses(damaged.stdout)[B + "test_adds"] == "CACHED", damaged.stderr
+    assert f"ignoring the kept collection in {record}" in damaged.stderr, damaged.stderr
+    rewritten = json.loads(record.read_text())  # pytest's output again (gzip's header holds a time)
+    assert rewritten["key"] == data["key"] and rewritten["stdout"].startswith("H4sI"), rewritten
     # A change to the module changes its layer: it is collected again (a test added shows) and
     # its tests run again.
     with open(fresh.project / "tests" / "test_basics.py", "a") as f:
@@ -259,6 +269,12 @@ def test_a_second_run_reports_passing_tests_cached(fresh):
     # --no-cache collects again, as it runs every test.
     fourth = fresh.run(*args, "-L", "debug", "--no-cache", env=on)
     assert "collection: kept" not in fourth.stderr and statuses(fourth.stdout)[B + "test_adds"] == "OK", fourth.stderr
+    # A directive's `cache = false` for every test covers the collection too.
+    with open(fresh.project / "maelstrom-pytest.toml", "a") as f:
+        f.write("\n[[directives]]\ncache = false\n")
+    for _ in range(2):
+        fifth = fresh.run(*args, "-L", "debug", env=on)
+        assert "collection: kept" not in fifth.stderr and statuses(fifth.stdout)[B + "test_adds"] == "OK", fifth.stderr
 
 
 # ---- selection and options -----------------------------------------------------------------------
