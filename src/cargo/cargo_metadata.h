@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace mael {
@@ -27,6 +28,8 @@ struct CargoPackage {
   std::string id;
   std::filesystem::path manifest_path;
   std::vector<CargoTarget> targets;
+  // Its dependencies on local directories: (package name, directory).
+  std::vector<std::pair<std::string, std::filesystem::path>> path_dependencies;
 };
 
 struct CargoWorkspace {
