@@ -50,7 +50,7 @@ std::string layer_spec_key(const LayerSpec& spec) {
           w.str(s.glob);
           w.prefix(s.prefix);
         } else if constexpr (std::is_same_v<T, PathsLayer>) {
-          w.strs(s.paths);
+          w.str(s.paths.digest());  // (the list itself may be thousands of paths long)
           w.prefix(s.prefix);
           w.flag(s.synthetic_mtimes);
         } else if constexpr (std::is_same_v<T, StubsLayer>) {

@@ -67,7 +67,7 @@ void replace_template_vars(LayerSpec& layer, const TemplateVars& vars) {
         } else if constexpr (std::is_same_v<T, GlobLayer>) {
           r(l.glob);
         } else if constexpr (std::is_same_v<T, PathsLayer>) {
-          for (auto& p : l.paths) r(p);
+          for (auto& p : l.paths.mutate()) r(p);
         } else if constexpr (std::is_same_v<T, StubsLayer>) {
           for (auto& p : l.stubs) r(p);
         } else if constexpr (std::is_same_v<T, SymlinksLayer>) {

@@ -10,6 +10,8 @@
 #include <variant>
 #include <vector>
 
+#include "spec/shared_strings.h"
+
 namespace mael {
 
 // ---- layers ---------------------------------------------------------------
@@ -32,7 +34,7 @@ struct GlobLayer {
   bool operator==(const GlobLayer&) const = default;
 };
 struct PathsLayer {
-  std::vector<std::string> paths;
+  SharedStrings paths;
   PrefixOptions prefix;
   // The entries get the synthetic timestamp rather than their files' mtimes. Not in spec files:
   // the test runners' layer of a test binary, so that a byte-identical rebuild (after `cargo
