@@ -118,10 +118,22 @@ ChildProcess::~ChildProcess() {
 }
 
 void ChildProcess::kill() {
+  std::lock_guard lk(mu_);
   if (!reaped_ && pid_ > 0) ::kill(group_ ? -pid_ : pid_, SIGKILL);
 }
 
 int ChildProcess::wait() {
+  {
+    std::lock_guard lk(mu_);
+    if (reaped_) return exit_code_of(status_);
+  }
+  // Waits for the end without reaping (the child stays a zombie, its pid taken), then reaps
+  // under the lock kill() takes.
+  siginfo_t info{};
+  while (waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOWAIT) < 0) {
+    if (errno != EINTR) throw_errno("waitid");
+  }
+  std::lock_guard lk(mu_);
   if (!reaped_) {
     while (waitpid(pid_, &status_, 0) < 0) {
       if (errno != EINTR) throw_errno("waitpid");

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <limits>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -92,7 +93,9 @@ class ChildProcess {
   int stderr_fd() const { return err_.get(); }
   // Closes our end of the child's stdin: it reads EOF.
   void close_stdin() { in_.reset(); }
-  // SIGKILL (to its process group with own_process_group), unless already reaped.
+  // SIGKILL (to its process group with own_process_group), unless already reaped. Safe to call
+  // from another thread while one waits: the child is reaped under the same lock, so its pid is
+  // never reused by the time the signal is sent.
   void kill();
   // Waits for the exit; returns the exit status, or 128 + signal.
   int wait();
@@ -105,6 +108,7 @@ class ChildProcess {
   pid_t pid_ = -1;
   bool group_ = false;
   UniqueFd in_, out_, err_;
+  std::mutex mu_;  // guards reaped_ and status_ against kill() from another thread
   bool reaped_ = false;
   int status_ = 0;
 };

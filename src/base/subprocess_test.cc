@@ -140,3 +140,22 @@ TEST(CopyFileContents, CopiesBytesWithTheModeAndNamesAMissingFile) {
 
 }  // namespace
 }  // namespace mael
+
+namespace mael {
+namespace {
+
+TEST(ChildProcess, KillFromAnotherThreadWhileOneWaits) {
+  ChildProcess sleeper({"sleep", "60"});
+  int code = -1;
+  std::thread waiter([&] { code = sleeper.wait(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // (either order must work)
+  sleeper.kill();
+  waiter.join();
+  EXPECT_EQ(code, 128 + SIGKILL);
+  EXPECT_EQ(sleeper.term_signal(), SIGKILL);
+  sleeper.kill();  // reaped: nothing to signal, no error
+  EXPECT_EQ(sleeper.wait(), 128 + SIGKILL);
+}
+
+}  // namespace
+}  // namespace mael
