@@ -102,6 +102,72 @@ std::string cargo_output_signature(const fs::path& build_dir) {
   return out;
 }
 
+namespace {
+
+// The paths of a dep-info file (make syntax: "TARGET: DEP DEP...", spaces escaped with a
+// backslash, "# env-dep:" comments).
+void dep_info_paths(const std::string& text, std::set<std::string>& out) {
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    size_t colon = std::string::npos;
+    for (size_t i = 0; i < line.size(); ++i) {
+      if (line[i] == '\\') {
+        ++i;
+      } else if (line[i] == ':' && (i + 1 == line.size() || line[i + 1] == ' ')) {
+        colon = i;
+        break;
+      }
+    }
+    if (colon == std::string::npos) continue;
+    std::string word;
+    for (size_t i = colon + 1; i <= line.size(); ++i) {
+      if (i < line.size() && line[i] == '\\' && i + 1 < line.size()) {
+        word += line[++i];
+      } else if (i == line.size() || line[i] == ' ') {
+        if (!word.empty()) out.insert(word);
+        word.clear();
+      } else {
+        word += line[i];
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::string dep_info_signature(const fs::path& build_dir, const fs::path& workspace_root,
+                               const std::map<std::string, std::string>& env, int64_t* newest_ns) {
+  std::string home = env_value(env, "HOME");
+  fs::path cargo_home = env_value(env, "CARGO_HOME");
+  if (cargo_home.empty() && !home.empty()) cargo_home = fs::path(home) / ".cargo";
+  fs::path rustup_home = env_value(env, "RUSTUP_HOME");
+  if (rustup_home.empty() && !home.empty()) rustup_home = fs::path(home) / ".rustup";
+  std::vector<fs::path> fixed;  // sources that do not change in place
+  if (!cargo_home.empty()) fixed = {cargo_home / "registry", cargo_home / "git"};
+  if (!rustup_home.empty()) fixed.push_back(rustup_home / "toolchains");
+  std::set<std::string> paths;
+  std::error_code ec;
+  for (fs::directory_iterator it(build_dir / "deps", ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().extension() == ".d") dep_info_paths(read_text(it->path()), paths);
+  std::set<fs::path> files;
+  for (const auto& p : paths) {
+    fs::path abs = fs::path(p).is_absolute() ? fs::path(p) : workspace_root / p;  // cargo runs rustc there
+    if (std::none_of(fixed.begin(), fixed.end(), [&](const fs::path& f) { return inside(abs, f); }))
+      files.insert(abs.lexically_normal());
+  }
+  std::string out;
+  int64_t newest = 0;
+  for (const auto& f : files) {
+    int64_t changed = 0;
+    out += f.string() + " " + file_signature(f, &changed) + "\n";
+    newest = std::max(newest, changed);
+  }
+  if (newest_ns) *newest_ns = newest;
+  return out;
+}
+
 bool build_scripts_watch_outside(const std::vector<fs::path>& out_dirs, const fs::path& workspace_root) {
   for (const fs::path& out_dir : out_dirs) {
     std::istringstream lines(read_text(out_dir.parent_path() / "output"));
