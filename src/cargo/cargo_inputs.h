@@ -15,9 +15,9 @@
 //     directory above it, and in CARGO_HOME.
 // Cargo.lock pins every other dependency (registry and git sources do not change in place).
 // While the fingerprint is the same, its files had not changed for two seconds when it was
-// taken (file times advance in ticks), and every recorded test binary, every file cargo copies
-// to the top of the build directory and every file rustc read (dep_info_signature) is as
-// recorded, the run takes the recorded binaries without running cargo. Workspaces whose build reaches beyond what the fingerprint sees always
+// taken (file times advance in ticks), and every recorded test binary and every file cargo
+// copies to the top of the build directory is as recorded, the run takes the recorded binaries
+// without running cargo. Workspaces whose build reaches beyond what the fingerprint sees always
 // run cargo: a path dependency (or a [patch]) outside the workspace, a build script that watches
 // a file outside it (cargo:rerun-if-changed with an absolute path), or a --target build.
 #include <cstdint>
