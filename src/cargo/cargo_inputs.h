@@ -46,15 +46,6 @@ CargoInputs scan_cargo_inputs(const CargoWorkspace& ws, const std::filesystem::p
 // directly in the build directory (binaries cargo copies there, which integration tests run).
 std::string cargo_output_signature(const std::filesystem::path& build_dir);
 
-// The files rustc read for the crates built in `build_dir` (their dep-info, deps/*.d), each with
-// its signature, but those that never change in place (registry and git sources under
-// CARGO_HOME, rustup's toolchains): what cargo itself compares to find a crate fresh. It covers
-// what the walk of the workspace cannot see: include_str! of a file outside the workspace, a
-// #[path] module elsewhere, a source directory that is a symlink. `newest_ns`: the latest
-// change among them. `env`: for CARGO_HOME, RUSTUP_HOME and HOME.
-std::string dep_info_signature(const std::filesystem::path& build_dir, const std::filesystem::path& workspace_root,
-                               const std::map<std::string, std::string>& env, int64_t* newest_ns = nullptr);
-
 // Whether a build script of this build (their OUT_DIRs, from cargo's messages) watches a file
 // outside the workspace (cargo:rerun-if-changed=PATH with an absolute PATH; relative paths are
 // inside its package: the workspace, or a dependency that does not change in place).

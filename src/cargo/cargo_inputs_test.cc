@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <fstream>
 
 #include "base/test_temp_dir.h"
@@ -137,27 +136,6 @@ TEST(CargoInputs, BuildScriptsWatchingFilesOutsideTheWorkspaceAreSeen) {
   EXPECT_FALSE(build_scripts_watch_outside({inside}, root));
   EXPECT_TRUE(build_scripts_watch_outside({inside, outside}, root));
   EXPECT_FALSE(build_scripts_watch_outside({}, root));
-}
-
-TEST(CargoInputs, DepInfoNamesEveryFileRustcReadButFixedSources) {
-  ScratchDir d;
-  fs::path root = d.path() / "ws", build = d.path() / "ws/target/debug";
-  write(root / "src/lib.rs", "");
-  write(d.path() / "outside dir/data.txt", "data");
-  write(d.path() / "cargo/registry/src/x/lib.rs", "");
-  write(build / "deps/alpha-1.d", build.string() + "/deps/alpha-1: src/lib.rs " + (d.path() / "outside\\ dir/data.txt").string() +
-                                      " " + (d.path() / "cargo/registry/src/x/lib.rs").string() +
-                                      "\n\nsrc/lib.rs:\n# env-dep:CARGO_PKG_NAME=alpha\n");
-  std::map<std::string, std::string> env{{"CARGO_HOME", (d.path() / "cargo").string()}};
-  int64_t newest = 0;
-  std::string sig = dep_info_signature(build, root, env, &newest);
-  EXPECT_NE(sig.find((root / "src/lib.rs").string() + " "), std::string::npos) << sig;
-  EXPECT_NE(sig.find((d.path() / "outside dir/data.txt").string() + " "), std::string::npos) << sig;
-  EXPECT_EQ(sig.find("registry"), std::string::npos) << sig;
-  EXPECT_EQ(std::count(sig.begin(), sig.end(), '\n'), 2) << sig;
-  EXPECT_GT(newest, 0);
-  write(d.path() / "outside dir/data.txt", "changed data");
-  EXPECT_NE(dep_info_signature(build, root, env), sig);
 }
 
 TEST(CargoInputs, TheLastBuildStandsOnlyWhileInputsBinariesAndOutputsAreAsRecorded) {

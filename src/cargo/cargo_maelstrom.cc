@@ -288,11 +288,11 @@ class CargoAdapter final : public TestAdapter {
       if (early.binaries() > 0) log::debug("early start settled: {} test binaries left to run", rest.size());
       post(std::move(rest));
     }
-    if (r.exit_code == 0 && !r.cut_short) {
-      int64_t newest = 0;
-      std::string witness = build_witness(&newest);
-      save_last_build(record, build_args_, built, trusted_inputs(collector, newest), witness);
-    }
+    if (r.exit_code == 0 && !r.cut_short)
+      save_last_build(record, build_args_, built,
+                      build_scripts_watch_outside(collector.build_script_out_dirs(), ws_.workspace_root) ? CargoInputs{}
+                                                                                                         : inputs_,
+                      cargo_output_signature(build_dir()));
     return r;
   }
 
@@ -337,22 +337,9 @@ class CargoAdapter final : public TestAdapter {
   void check_unchanged() {
     checked_ = true;
     inputs_ = scan_cargo_inputs(ws_, fs::current_path(), build_args_, environment_map());
-    unchanged_ = unchanged_last_build(last_build_file(), build_args_, inputs_, build_witness());
+    unchanged_ = unchanged_last_build(last_build_file(), build_args_, inputs_,
+                                      cargo_output_signature(build_dir()));
     if (unchanged_) log::debug("cargo: the workspace did not change since the last build: cargo is not run");
-  }
-  // What the record checks besides the inputs, as it is after a build: the files at the top of the
-  // build directory and every file rustc read. `newest_ns`: the latest change of the latter.
-  std::string build_witness(int64_t* newest_ns = nullptr) const {
-    return cargo_output_signature(build_dir()) + "--\n" +
-           dep_info_signature(build_dir(), ws_.workspace_root, environment_map(), newest_ns);
-  }
-  // The inputs scanned before this build, if the record may stand for it: no build script
-  // watches a file outside the workspace, and no file rustc read changed since the scan began
-  // (or within the racy margin before): `newest_source_ns`, from build_witness().
-  CargoInputs trusted_inputs(const ArtifactCollector& collector, int64_t newest_source_ns) const {
-    if (inputs_.fingerprint.empty() || build_scripts_watch_outside(collector.build_script_out_dirs(), ws_.workspace_root))
-      return {};
-    return newest_source_ns > inputs_.scanned_ns - kRacyFileChangeNs ? CargoInputs{} : inputs_;
   }
   // Hands out the last build's binaries as this build's; false (nothing handed out) when one of
   // them is no longer a test target of the selected packages.

@@ -502,21 +502,6 @@ def test_an_unchanged_workspace_runs_no_cargo_and_any_change_runs_it(fresh, tmp_
     os.utime(binary)
     run(False)
     run(True)  # (the record holds the binary as cargo left it: no wait needed)
-    # A file outside the workspace that rustc reads (include_str!), seen through its dep-info.
-    data = tmp_path / "greeting.txt"
-    data.write_text("hello")
-    lib.write_text(original + f'\npub const GREETING: &str = include_str!("{data}");\n'
-                   '#[test]\nfn greets() { assert_eq!(GREETING, "hello"); }\n')
-    run(False)
-    settle()
-    assert status_of(run(True).stdout)["alpha greets"] == "OK"
-    data.write_text("bye!!")
-    r = run(False)
-    assert status_of(r.stdout)["alpha greets"] == "FAIL", r.stdout + r.stderr
-    lib.write_text(original)
-    run(False)
-    settle()
-    run(True)
     # A build script that watches a file outside the workspace: cargo always decides.
     outside = tmp_path / "watched.txt"
     outside.write_text("x")
