@@ -59,12 +59,7 @@ std::vector<TestArtifact> ArtifactCollector::feed(std::string_view line) {
   std::vector<TestArtifact> ready;
   if (line.empty() || line[0] != '{') return ready;
   nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return ready;
-  if (j.value("reason", "") == "build-script-executed") {
-    if (auto out = j.find("out_dir"); out != j.end() && out->is_string()) out_dirs_.emplace_back(out->get<std::string>());
-    return ready;
-  }
-  if (j.value("reason", "") != "compiler-artifact") return ready;
+  if (j.is_discarded() || j.value("reason", "") != "compiler-artifact") return ready;
   bool fresh = j.value("fresh", false);
   if (!fresh) rebuilt_ = true;
   auto it = packages_.find(j.value("package_id", ""));

@@ -56,8 +56,6 @@ class ArtifactCollector {
   std::vector<TestArtifact> finish();
   // Whether cargo has rebuilt anything so far, a dependency or a workspace member.
   bool rebuilt() const { return rebuilt_; }
-  // The OUT_DIR of every build script cargo ran or found fresh ("build-script-executed").
-  const std::vector<std::filesystem::path>& build_script_out_dirs() const { return out_dirs_; }
 
  private:
   struct Pending {
@@ -67,7 +65,6 @@ class ArtifactCollector {
   };
   std::map<std::string, Pending> packages_;  // by package id
   bool rebuilt_ = false;
-  std::vector<std::filesystem::path> out_dirs_;
 };
 
 // Whether cargo's stderr so far says it started compiling something (its "Compiling NAME"

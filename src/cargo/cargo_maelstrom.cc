@@ -16,7 +16,6 @@
 #include "base/subprocess.h"
 #include "cargo/cargo_build.h"
 #include "cargo/cargo_cases.h"
-#include "cargo/cargo_inputs.h"
 #include "cargo/cargo_metadata.h"
 #include "cargo/early_start.h"
 #include "cargo/last_build.h"
@@ -90,26 +89,20 @@ std::optional<MetadataCache> metadata_cache(const std::vector<std::string>& args
                        fs::current_path(), args, env);
 }
 
-// The cached `cargo metadata` answer, when nothing it depends on changed.
-std::optional<CargoWorkspace> cached_workspace(const CargoOptions& o) {
-  std::optional<MetadataCache> cache = metadata_cache(cargo_metadata_args(o));
-  if (!cache) return std::nullopt;
-  if (std::optional<std::string> json = cache->lookup()) {
-    try {
-      CargoWorkspace ws = parse_cargo_metadata(*json);
-      log::debug("cargo metadata: the cached answer (no manifest, target directory or config changed)");
-      return ws;
-    } catch (const UserError&) {
-      // Not cargo's answer after all: ask cargo.
-    }
-  }
-  return std::nullopt;
-}
-
 CargoWorkspace read_workspace(const CargoOptions& o) {
-  if (std::optional<CargoWorkspace> ws = cached_workspace(o)) return *ws;
   std::vector<std::string> args = cargo_metadata_args(o);
   std::optional<MetadataCache> cache = metadata_cache(args);
+  if (cache) {
+    if (std::optional<std::string> json = cache->lookup()) {
+      try {
+        CargoWorkspace ws = parse_cargo_metadata(*json);
+        log::debug("cargo metadata: the cached answer (no manifest, target directory or config changed)");
+        return ws;
+      } catch (const UserError&) {
+        // Not cargo's answer after all: ask cargo.
+      }
+    }
+  }
   ProcessResult r = run_process(args);
   if (!r.ok()) throw UserError("cargo metadata failed: " + cargo_error_summary(r.err));
   CargoWorkspace ws = parse_cargo_metadata(r.out);
@@ -164,22 +157,13 @@ class CargoAdapter final : public TestAdapter {
 
   Project discover(bool build_everything, bool color) override {
     cargo_.reset();
-    unchanged_.reset();
-    inputs_ = {};
-    checked_ = false;
-    // With no filter every package is built, so the build need not wait for the metadata, unless
-    // the metadata is at hand and says whether cargo need run at all.
+    // With no filter every package is built, so the build need not wait for the metadata.
     if (build_everything && !list_binaries_) {
       build_args_ = cargo_test_build_args(opts_, {}, color);
-      if (std::optional<CargoWorkspace> ws = cached_workspace(opts_)) {
-        ws_ = std::move(*ws);
-        check_unchanged();
-      }
-      if (!unchanged_) cargo_ = std::make_unique<ChildProcess>(build_args_);
-      checked_ = true;  // (cargo started before the scan cannot be recorded as unchanged)
+      cargo_ = std::make_unique<ChildProcess>(build_args_);
     }
-    if (!unchanged_) ws_ = read_workspace(opts_);
-    fs::path target_dir = target_dir_of(ws_);
+    ws_ = read_workspace(opts_);
+    fs::path target_dir = opts_.target_dir ? fs::absolute(*opts_.target_dir) : ws_.target_directory;
     Project p;
     p.root = ws_.workspace_root;
     p.state_dir = target_dir / "maelstrom" / "state";
@@ -206,18 +190,16 @@ class CargoAdapter final : public TestAdapter {
     return 0;
   }
 
-  BuildResult build(const Project&, const std::vector<size_t>& selected_packages, bool color,
+  BuildResult build(const Project& project, const std::vector<size_t>& selected_packages, bool color,
                     BuildSink& sink) override {
     std::unique_ptr<ChildProcess> cargo = std::move(cargo_);
     std::vector<const CargoPackage*> selected;
     for (size_t i : selected_packages) selected.push_back(&ws_.packages[i]);
     if (selected.empty()) return {};
-    if (!cargo && !checked_) {
+    if (!cargo) {
       build_args_ = cargo_test_build_args(opts_, selected, color);
-      check_unchanged();
+      cargo = std::make_unique<ChildProcess>(build_args_);
     }
-    if (unchanged_ && post_unchanged(selected, sink)) return {};
-    if (!cargo) cargo = std::make_unique<ChildProcess>(build_args_);
     EarlyStart early(sink.run());
     OutputPump pump(cargo->stderr_fd(),
                     [&sink, &early, compiling = false](std::string_view chunk, std::string_view recent) mutable {
@@ -235,11 +217,11 @@ class CargoAdapter final : public TestAdapter {
       }
     } kill_on_unwind{*cargo};
     ArtifactCollector collector(selected);
-    const fs::path record = last_build_file();  // project.state_dir / "last-build.json"
+    fs::path last_build_file = project.state_dir / "last-build.json";
     std::vector<BuiltTestBinary> built;  // this build's test binaries, for the next run
     // The last build's binaries whose tests are known start now, while cargo checks them.
     if (sink.running_tests()) {
-      for (const BuiltTestBinary& b : load_last_build(record, build_args_)) {
+      for (const BuiltTestBinary& b : load_last_build(last_build_file, build_args_)) {
         std::optional<TestArtifact> a = recorded_artifact(b, selected);
         std::optional<ListedCases> listed = sink.known_cases(b.executable);
         if (!a || !listed) continue;
@@ -288,11 +270,7 @@ class CargoAdapter final : public TestAdapter {
       if (early.binaries() > 0) log::debug("early start settled: {} test binaries left to run", rest.size());
       post(std::move(rest));
     }
-    if (r.exit_code == 0 && !r.cut_short)
-      save_last_build(record, build_args_, built,
-                      build_scripts_watch_outside(collector.build_script_out_dirs(), ws_.workspace_root) ? CargoInputs{}
-                                                                                                         : inputs_,
-                      cargo_output_signature(build_dir()));
+    if (r.exit_code == 0 && !r.cut_short) save_last_build(last_build_file, build_args_, built);
     return r;
   }
 
@@ -326,46 +304,12 @@ class CargoAdapter final : public TestAdapter {
     return b;
   }
 
-  fs::path target_dir_of(const CargoWorkspace& ws) const {
-    return opts_.target_dir ? fs::absolute(*opts_.target_dir) : ws.target_directory;
-  }
-  fs::path build_dir() const { return build_dir_for(target_dir_of(ws_), opts_); }
-  fs::path last_build_file() const { return target_dir_of(ws_) / "maelstrom" / "state" / "last-build.json"; }
-
-  // Before cargo starts: scans what its build depends on (cargo_inputs.h), kept for the record
-  // this build leaves, and takes the last build's binaries if nothing changed since.
-  void check_unchanged() {
-    checked_ = true;
-    inputs_ = scan_cargo_inputs(ws_, fs::current_path(), build_args_, environment_map());
-    unchanged_ = unchanged_last_build(last_build_file(), build_args_, inputs_,
-                                      cargo_output_signature(build_dir()));
-    if (unchanged_) log::debug("cargo: the workspace did not change since the last build: cargo is not run");
-  }
-  // Hands out the last build's binaries as this build's; false (nothing handed out) when one of
-  // them is no longer a test target of the selected packages.
-  bool post_unchanged(const std::vector<const CargoPackage*>& selected, BuildSink& sink) {
-    std::vector<TestArtifact> artifacts;
-    for (const BuiltTestBinary& b : *unchanged_) {
-      std::optional<TestArtifact> a = recorded_artifact(b, selected);
-      if (!a) {
-        unchanged_.reset();
-        return false;
-      }
-      artifacts.push_back(*a);
-    }
-    for (const auto& a : artifacts) sink.ready(test_binary(a));
-    return true;
-  }
-
   CargoOptions opts_;
   std::vector<std::string> extra_args_;
   bool list_binaries_ = false;
   CargoWorkspace ws_;
   std::vector<std::string> build_args_;
   std::unique_ptr<ChildProcess> cargo_;  // started by discover() when every package is built
-  bool checked_ = false;                 // check_unchanged() ran, or cargo started first
-  CargoInputs inputs_;                   // scanned before cargo started; empty if it did not
-  std::optional<std::vector<BuiltTestBinary>> unchanged_;  // the last build, when it stands
 };
 
 }  // namespace

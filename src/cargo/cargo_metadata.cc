@@ -53,10 +53,6 @@ CargoWorkspace parse_cargo_metadata(std::string_view text, const std::string& so
         tgt.test = t.value("test", true);
         pkg.targets.push_back(std::move(tgt));
       }
-      if (auto deps = p.find("dependencies"); deps != p.end() && deps->is_array())
-        for (const auto& d : *deps)
-          if (auto path = d.find("path"); path != d.end() && path->is_string())
-            pkg.path_dependencies.emplace_back(d.at("name").get<std::string>(), path->get<std::string>());
       ws.packages.push_back(std::move(pkg));
     }
     return ws;

@@ -4,7 +4,6 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 namespace mael {
@@ -28,8 +27,6 @@ struct CargoPackage {
   std::string id;
   std::filesystem::path manifest_path;
   std::vector<CargoTarget> targets;
-  // Its dependencies on local directories: (package name, directory).
-  std::vector<std::pair<std::string, std::filesystem::path>> path_dependencies;
 };
 
 struct CargoWorkspace {

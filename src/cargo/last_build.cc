@@ -45,47 +45,13 @@ std::vector<BuiltTestBinary> load_last_build(const fs::path& file, const std::ve
   return out;
 }
 
-std::optional<std::vector<BuiltTestBinary>> unchanged_last_build(const fs::path& file,
-                                                                 const std::vector<std::string>& cargo_args,
-                                                                 const CargoInputs& inputs, const std::string& outputs,
-                                                                 int64_t racy_ns) {
-  if (inputs.fingerprint.empty()) return std::nullopt;
-  std::ifstream in(file);
-  if (!in) return std::nullopt;
-  nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  try {
-    if (!j.is_object() || j.value("version", 0) != 1 || !j.contains("inputs")) return std::nullopt;
-    if (j.at("cargo").get<std::vector<std::string>>() != key_of(cargo_args)) return std::nullopt;
-    if (j.at("inputs").get<std::string>() != inputs.fingerprint || j.at("outputs").get<std::string>() != outputs)
-      return std::nullopt;
-    // Every file the fingerprint holds must have been as it is for the racy margin when the
-    // fingerprint was taken: a file changed twice within one timestamp tick, the second time
-    // while cargo built the first version, keeps its signature.
-    if (inputs.newest_change_ns > j.at("scanned_ns").get<int64_t>() - racy_ns) return std::nullopt;
-    std::vector<BuiltTestBinary> out;
-    for (const auto& b : j.at("binaries")) {
-      BuiltTestBinary bin{b.at("package").get<std::string>(), b.at("target").get<std::string>(),
-                          b.at("executable").get<std::string>(), b.at("signature").get<std::string>()};
-      if (file_signature(bin.executable) != bin.signature) return std::nullopt;
-      out.push_back(std::move(bin));
-    }
-    return out;
-  } catch (const nlohmann::json::exception&) {
-    return std::nullopt;
-  }
-}
-
 void save_last_build(const fs::path& file, const std::vector<std::string>& cargo_args,
-                     std::vector<BuiltTestBinary> binaries, const CargoInputs& inputs, const std::string& outputs) {
+                     std::vector<BuiltTestBinary> binaries) {
   try {
     nlohmann::json list = nlohmann::json::array();
-    bool complete = true;  // every binary is there: the record can stand for the build
     for (auto& b : binaries) {
       b.signature = file_signature(b.executable);
-      if (b.signature == "-") {
-        complete = false;
-        continue;
-      }
+      if (b.signature == "-") continue;
       list.push_back({{"package", b.package},
                       {"target", b.target},
                       {"executable", b.executable.string()},
@@ -93,11 +59,6 @@ void save_last_build(const fs::path& file, const std::vector<std::string>& cargo
     }
     nlohmann::json j = {
         {"version", 1}, {"cargo", key_of(cargo_args)}, {"written_ns", wall_clock_ns()}, {"binaries", list}};
-    if (complete && !inputs.fingerprint.empty()) {
-      j["inputs"] = inputs.fingerprint;
-      j["scanned_ns"] = inputs.scanned_ns;
-      j["outputs"] = outputs;
-    }
     fs::create_directories(file.parent_path());
     write_file_atomically(file, j.dump());
   } catch (const std::exception&) {

@@ -5,12 +5,10 @@
 // only if cargo then reports each binary fresh and its file is unchanged (early_start.h).
 #include <cstdint>
 #include <filesystem>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/file_signature.h"
-#include "cargo/cargo_inputs.h"
 
 namespace mael {
 
@@ -27,22 +25,9 @@ struct BuiltTestBinary {
 std::vector<BuiltTestBinary> load_last_build(const std::filesystem::path& file,
                                              const std::vector<std::string>& cargo_args,
                                              int64_t racy_ns = kRacyFileChangeNs);
-// Records the binaries with their current signatures (those missing now are left out). With
-// `inputs` (scanned before cargo ran) and `outputs` (cargo_output_signature() now)
-// the record can also stand for the build itself (unchanged_last_build). Errors are ignored:
-// the record only saves time.
+// Records the binaries with their current signatures (those missing now are left out). Errors
+// are ignored: the record only saves time.
 void save_last_build(const std::filesystem::path& file, const std::vector<std::string>& cargo_args,
-                     std::vector<BuiltTestBinary> binaries, const CargoInputs& inputs = {},
-                     const std::string& outputs = {});
-
-// Every binary of the record, when the build it records is known unchanged without cargo
-// (cargo_inputs.h): same command line, the record's inputs are `inputs` (and were old enough
-// to trust when scanned), its outputs are `outputs` (cargo_output_signature() now) and every
-// binary is as recorded. nullopt otherwise.
-std::optional<std::vector<BuiltTestBinary>> unchanged_last_build(const std::filesystem::path& file,
-                                                                 const std::vector<std::string>& cargo_args,
-                                                                 const CargoInputs& inputs,
-                                                                 const std::string& outputs,
-                                                                 int64_t racy_ns = kRacyFileChangeNs);
+                     std::vector<BuiltTestBinary> binaries);
 
 }  // namespace mael

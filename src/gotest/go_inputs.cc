@@ -1,5 +1,7 @@
 #include "gotest/go_inputs.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -11,7 +13,6 @@
 #include "base/atomic_file.h"
 #include "base/digest.h"
 #include "base/file_signature.h"
-#include "base/program_path.h"
 #include "base/subprocess.h"
 #include "base/version.h"
 
@@ -32,6 +33,28 @@ bool go_reads(const std::string& name) {
   static const char* const kExact[] = {"CC", "CXX", "AR", "PKG_CONFIG", "PATH", "HOME", "XDG_CONFIG_HOME"};
   if (name.rfind("GO", 0) == 0 || name.rfind("CGO_", 0) == 0) return true;
   return std::find(std::begin(kExact), std::end(kExact), name) != std::end(kExact);
+}
+
+// The program that would run: `name` if it has a slash, else the first executable `name` on
+// PATH; symlinks resolved. Empty when there is none.
+fs::path program_on_path(const std::string& name, const std::string& path_var) {
+  if (name.find('/') != std::string::npos) {
+    std::error_code ec;
+    fs::path real = fs::canonical(name, ec);
+    return ec ? fs::path(name) : real;
+  }
+  std::stringstream dirs(path_var);
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    if (dir.empty()) dir = ".";
+    fs::path candidate = fs::path(dir) / name;
+    std::error_code ec;
+    if (fs::is_regular_file(candidate, ec) && ::access(candidate.c_str(), X_OK) == 0) {
+      fs::path real = fs::canonical(candidate, ec);
+      return ec ? candidate : real;
+    }
+  }
+  return {};
 }
 
 // go's own idea of the settings that decide a build, wherever they come from (the environment,

@@ -437,14 +437,11 @@ def test_tests_start_before_cargo_confirms_and_count_only_if_nothing_was_rebuilt
     fresh.run(*only_alpha)
     time.sleep(2.1)  # a binary written within two seconds of the record is not started early
     fresh.run(*only_alpha)
-    # A file that no build reads: cargo runs (an unchanged workspace would not even ask it).
-    (fresh.ws / "notes.txt").write_text("1")
     r = fresh.run(*only_alpha)
     assert r.returncode == 0 and early in r.stderr, r.stdout + r.stderr
     assert "early start settled: 0 test binaries left to run" in r.stderr, r.stderr
     assert status_of(r.stdout)["alpha tests::adds"] == "OK" and "Successful Tests:         4" in r.stdout
     # `cargo-maelstrom` runs another cargo program (the PATH's, not $CARGO): the same record.
-    (fresh.ws / "notes.txt").write_text("2")
     r = fresh.run(*only_alpha, direct=True)
     assert r.returncode == 0 and early in r.stderr, r.stdout + r.stderr
 
@@ -454,78 +451,6 @@ def test_tests_start_before_cargo_confirms_and_count_only_if_nothing_was_rebuilt
     assert status_of(r.stdout)["alpha tests::adds"] == "FAIL", r.stdout + r.stderr
     assert r.returncode != 0 and "Failed Tests    :         1" in r.stdout, r.stdout
     assert r.stdout.count("alpha tests::adds....") == 1, r.stdout
-
-
-UNCHANGED = "cargo: the workspace did not change since the last build: cargo is not run"
-
-
-def test_an_unchanged_workspace_runs_no_cargo_and_any_change_runs_it(fresh, tmp_path):
-    """The last build stands for this one while nothing cargo's answer depends on changed; an
-    edit, the environment, the binary, a watch outside the workspace or a path dependency outside
-    it make cargo run again."""
-    only_alpha = ("-i", "package.equals(alpha)", "--ui", "simple", "-L", "debug")
-
-    def run(expect_unchanged, env=None):
-        e = cargo_env(fresh.home)
-        e.update(env or {})
-        r = subprocess.run(["cargo", "maelstrom", *only_alpha], capture_output=True, text=True, cwd=fresh.ws,
-                           env=e, timeout=300)
-        if expect_unchanged is not None:
-            assert (UNCHANGED in r.stderr) == expect_unchanged, r.stderr
-        return r
-
-    def settle():  # files changed just now are trusted after two seconds; a run then records them
-        time.sleep(2.1)
-        run(None)
-
-    run(False)
-    settle()
-    r = run(True)
-    assert r.returncode == 0 and status_of(r.stdout)["alpha tests::adds"] == "OK", r.stdout + r.stderr
-    assert "Successful Tests:         4" in r.stdout, r.stdout
-    r = run(True, env={"CARGO_MAELSTROM_UI": "simple"})  # our own settings are not cargo's
-    # An edit: cargo rebuilds, and the new binary fails.
-    lib = fresh.ws / "crates" / "alpha" / "src" / "lib.rs"
-    original = lib.read_text()
-    lib.write_text(original.replace("add(2, 3), 5)", "add(2, 3), 6)"))
-    r = run(False)
-    assert status_of(r.stdout)["alpha tests::adds"] == "FAIL", r.stdout + r.stderr
-    lib.write_text(original)
-    run(False)
-    settle()
-    run(True)
-    # The environment (which build scripts, rustc and env!() may read).
-    run(False, env={"SOME_SETTING": "1"})
-    # The test binary, changed outside cargo.
-    binary = next(p for p in (fresh.ws / "target" / "debug" / "deps").glob("alpha-*")
-                  if p.is_file() and os.access(p, os.X_OK))
-    os.utime(binary)
-    run(False)
-    run(True)  # (the record holds the binary as cargo left it: no wait needed)
-    # A build script that watches a file outside the workspace: cargo always decides.
-    outside = tmp_path / "watched.txt"
-    outside.write_text("x")
-    (fresh.ws / "crates" / "alpha" / "build.rs").write_text(
-        f'fn main() {{ println!("cargo:rerun-if-changed={outside}"); }}\n')
-    run(False)
-    settle()
-    run(False)
-    (fresh.ws / "crates" / "alpha" / "build.rs").unlink()
-    run(False)
-    settle()
-    run(True)
-    # A path dependency outside the workspace: cargo always decides.
-    dep = tmp_path / "outside-dep"
-    (dep / "src").mkdir(parents=True)
-    (dep / "Cargo.toml").write_text('[package]\nname = "outside-dep"\nversion = "0.1.0"\nedition = "2021"\n')
-    (dep / "src" / "lib.rs").write_text("pub fn one() -> i32 { 1 }\n")
-    manifest = fresh.ws / "crates" / "alpha" / "Cargo.toml"
-    text = manifest.read_text()
-    assert "[dependencies]" not in text, text
-    manifest.write_text(text + f'\n[dependencies]\noutside-dep = {{ path = "{dep}" }}\n')
-    run(False)
-    settle()
-    run(False)
 
 
 def test_ctrl_c_takes_the_live_view_off_the_terminal_and_reports_no_cancelled_test(ws):
