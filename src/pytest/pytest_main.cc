@@ -257,12 +257,10 @@ class PytestAdapter final : public TestAdapter {
   nlohmann::json project_names() const {
     nlohmann::json names = nlohmann::json::array();
     std::error_code ec;
-    std::vector<std::string> found;
     for (fs::directory_iterator it(root_, ec), end; !ec && it != end; it.increment(ec))
-      if (it->path().filename() != kStateDir) found.push_back(it->path().filename().string());
+      if (it->path().filename() != kStateDir) names.push_back(it->path().filename().string());
     if (ec) throw UserError("cannot read the project directory " + root_.string() + ": " + ec.message());
-    std::sort(found.begin(), found.end());  // the same directory gives the same job
-    for (auto& n : found) names.push_back(std::move(n));
+    std::sort(names.begin(), names.end());  // the same directory gives the same job
     return names;
   }
 

@@ -160,11 +160,9 @@ TestResult cached_result(std::string name) {
 }
 
 TestResult cached_skip_result(std::string name, std::string why) {
-  TestResult r;  // as a run that skipped itself is reported, marked as not run
-  r.name = std::move(name);
-  r.status = TestStatus::Ignored;
+  // As a run that skipped itself is reported, marked as not run.
+  TestResult r = not_run_result(std::move(name), TestStatus::Ignored, "skipped before with the same job");
   r.details = why.empty() ? std::string("(cached)") : why + " (cached)";
-  r.reason = "skipped before with the same job";
   r.from_cache = true;
   return r;
 }

@@ -695,35 +695,46 @@ TEST(RunLoop, ATestThatSkippedItselfWithTheSameJobIsIgnoredAgainWithoutRunning) 
   EXPECT_EQ(run_with_cache(results, cases).submitted, 1u);
 }
 
-TEST(RunLoop, ASkipOnARetryAfterAFailureIsNotCached) {
-  ResultCache results;
-  int runs = 0;
-  // The first attempt fails, the retry skips itself: the failure must not be hidden next time.
-  JobSubmitter fail_then_skip = [&](const JobSpec& s, std::function<void(JobState)> st,
-                                    std::function<void(JobOutcome)> done,
-                                    const JobAdmit& admit) -> std::optional<uint64_t> {
+// Runs `t` (with its retries) twice, each time in a new run, through a submitter whose odd
+// attempts fail and even ones exit 0; counts the attempts in `runs`.
+std::vector<RunResult> run_failing_then_passing_twice(ResultCache& results, const TestCase& t, int& runs,
+                                                      std::function<OutcomeHooks(const TestCase&)> hooks = nullptr) {
+  JobSubmitter submit = [&runs](const JobSpec& s, std::function<void(JobState)> st,
+                                std::function<void(JobOutcome)> done,
+                                const JobAdmit& admit) -> std::optional<uint64_t> {
     if (admit && !admit(fake_resolved(s))) return std::nullopt;
     ++runs;
     st(JobState::Running);
     done(exited(runs % 2 == 1 ? 1 : 0));
     return runs;
   };
-  TestCase t = make_case("t", "skip");
-  t.retries = 1;
+  std::vector<RunResult> out;
   for (int i = 0; i < 2; ++i) {
     TestListing listing;
     RecordingUi ui;
     RunLoopOptions o;
     o.results = &results;
-    o.hooks = [](const TestCase&) {
-      OutcomeHooks h;
-      h.skipped = [](std::string_view) { return std::string("skipped"); };
-      return h;
-    };
-    TestRun run(fail_then_skip, nullptr, listing, ui, o);
+    o.hooks = hooks;
+    TestRun run(submit, nullptr, listing, ui, o);
     run.add_cases({t});
-    EXPECT_EQ(run.finish(true).summary.ignored.size(), 1u);
+    out.push_back(run.finish(true));
   }
+  return out;
+}
+
+TEST(RunLoop, ASkipOnARetryAfterAFailureIsNotCached) {
+  ResultCache results;
+  int runs = 0;
+  // The first attempt fails, the retry skips itself: the failure must not be hidden next time.
+  TestCase t = make_case("t", "skip");
+  t.retries = 1;
+  auto skips = [](const TestCase&) {
+    OutcomeHooks h;
+    h.skipped = [](std::string_view) { return std::string("skipped"); };
+    return h;
+  };
+  for (const RunResult& r : run_failing_then_passing_twice(results, t, runs, skips))
+    EXPECT_EQ(r.summary.ignored.size(), 1u);
   EXPECT_EQ(runs, 4);  // both runs ran it twice
   EXPECT_EQ(results.size(), 0u);
 }
@@ -745,25 +756,10 @@ TEST(RunLoop, AFailureOrAFlakyPassForgetsTheCachedResult) {
   // A pass on a retry is FLAKY, which is not cached.
   ResultCache flaky_results;
   int runs = 0;
-  JobSubmitter flaky = [&](const JobSpec& s, std::function<void(JobState)> st, std::function<void(JobOutcome)> done,
-                           const JobAdmit& admit) -> std::optional<uint64_t> {
-    if (admit && !admit(fake_resolved(s))) return std::nullopt;
-    ++runs;
-    st(JobState::Running);
-    done(exited(runs % 2 == 1 ? 1 : 0));
-    return runs;
-  };
   TestCase t = make_case("t", "flaky");
   t.retries = 1;
-  for (int i = 0; i < 2; ++i) {
-    TestListing listing;
-    RecordingUi ui;
-    RunLoopOptions o;
-    o.results = &flaky_results;
-    TestRun run(flaky, nullptr, listing, ui, o);
-    run.add_cases({t});
-    EXPECT_EQ(run.finish(true).summary.flaky.size(), 1u);
-  }
+  for (const RunResult& r : run_failing_then_passing_twice(flaky_results, t, runs))
+    EXPECT_EQ(r.summary.flaky.size(), 1u);
   EXPECT_EQ(runs, 4);
   EXPECT_EQ(flaky_results.size(), 0u);
 }
